@@ -1,0 +1,68 @@
+//! Runtime wiring only: messages, workers, factories, supervisors, timers. No SQL, no hyper.
+
+pub mod call;
+pub mod identity;
+pub mod listener;
+pub mod root;
+
+use std::sync::Arc;
+
+use ractor::{Actor, ActorRef};
+use tokio::sync::{mpsc, oneshot};
+
+pub use call::CallError;
+pub use identity::IdentityPool;
+pub use listener::{ListenerSpec, StartServer};
+
+use crate::deps::Deps;
+
+/// Typed clients of the running actors, handed to the HTTP layer.
+#[derive(Clone)]
+pub struct Handles {
+    pub identities: IdentityPool,
+    pub deps: Arc<Deps>,
+}
+
+/// A started supervision tree.
+pub struct Runtime {
+    pub root: ActorRef<()>,
+    pub handles: Handles,
+    root_task: tokio::task::JoinHandle<()>,
+    /// Yields a reason when the tree gave up (a pool or listener died).
+    escalations: Option<mpsc::UnboundedReceiver<String>>,
+}
+
+/// Starts the root supervisor with its pools and listeners.
+pub async fn start(
+    deps: Arc<Deps>,
+    listeners: Box<dyn FnOnce(Handles) -> Vec<ListenerSpec> + Send>,
+) -> anyhow::Result<Runtime> {
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) * 2;
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let (esc_tx, esc_rx) = mpsc::unbounded_channel();
+    let args = root::RootArgs {
+        deps,
+        identity_workers: workers,
+        listeners,
+        ready: ready_tx,
+        escalate: esc_tx,
+    };
+    let (root, root_task) = Actor::spawn(None, root::Root, args)
+        .await
+        .map_err(|e| anyhow::anyhow!("starting the supervision tree failed: {e}"))?;
+    let handles = ready_rx.await.map_err(|_| anyhow::anyhow!("supervision tree did not start"))?;
+    Ok(Runtime { root, handles, root_task, escalations: Some(esc_rx) })
+}
+
+impl Runtime {
+    /// Takes the escalation channel (once); later calls get a channel that never yields.
+    pub fn escalations_handle(&mut self) -> mpsc::UnboundedReceiver<String> {
+        self.escalations.take().unwrap_or_else(|| mpsc::unbounded_channel().1)
+    }
+
+    /// Stops listeners (draining in-flight requests), then pools.
+    pub async fn shutdown(self) {
+        self.root.stop(Some("shutdown".into()));
+        let _ = self.root_task.await;
+    }
+}

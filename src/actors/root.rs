@@ -1,0 +1,87 @@
+//! The root supervisor: starts the pools, then the listeners; escalates (the process exits
+//! non-zero) when a child it cannot replace dies; stops listeners before pools on shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
+use tokio::sync::{mpsc, oneshot};
+
+use super::identity::IdentityPool;
+use super::listener::{Listener, ListenerSpec};
+use super::Handles;
+use crate::deps::Deps;
+
+pub struct RootArgs {
+    pub deps: Arc<Deps>,
+    pub identity_workers: usize,
+    /// Builds the listeners once the pools exist (they need the handles).
+    pub listeners: Box<dyn FnOnce(Handles) -> Vec<ListenerSpec> + Send>,
+    /// Receives the handles when start-up is complete.
+    pub ready: oneshot::Sender<Handles>,
+    /// Told why, when the supervisor gives up.
+    pub escalate: mpsc::UnboundedSender<String>,
+}
+
+pub struct Root;
+
+pub struct RootState {
+    pools: Vec<ActorCell>,
+    listeners: Vec<ActorCell>,
+    escalate: mpsc::UnboundedSender<String>,
+    stopping: bool,
+}
+
+impl Actor for Root {
+    type Msg = ();
+    type State = RootState;
+    type Arguments = RootArgs;
+
+    async fn pre_start(&self, me: ActorRef<()>, args: RootArgs) -> Result<RootState, ActorProcessingErr> {
+        let (identities, identity_cell) =
+            IdentityPool::spawn(args.deps.clone(), args.identity_workers, me.get_cell()).await?;
+        let handles = Handles { identities, deps: args.deps.clone() };
+        let mut listeners = Vec::new();
+        for spec in (args.listeners)(handles.clone()) {
+            let name = spec.name.clone();
+            let (l, _) = Actor::spawn_linked(Some(name), Listener, spec, me.get_cell()).await?;
+            listeners.push(l.get_cell());
+        }
+        let _ = args.ready.send(handles);
+        Ok(RootState { pools: vec![identity_cell], listeners, escalate: args.escalate, stopping: false })
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _me: ActorRef<()>,
+        event: SupervisionEvent,
+        state: &mut RootState,
+    ) -> Result<(), ActorProcessingErr> {
+        // Pools replace their own workers; a pool or listener that ends is beyond repair here.
+        let (who, why) = match &event {
+            SupervisionEvent::ActorFailed(cell, err) => (cell.get_name(), format!("failed: {err}")),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell.get_name(), format!("terminated: {}", reason.clone().unwrap_or_default()))
+            }
+            _ => return Ok(()),
+        };
+        if !state.stopping {
+            let msg = format!("{} {why}", who.unwrap_or_else(|| "child".into()));
+            tracing::error!(reason = %msg, "supervised actor ended; escalating");
+            let _ = state.escalate.send(msg);
+        }
+        Ok(())
+    }
+
+    async fn post_stop(&self, _me: ActorRef<()>, state: &mut RootState) -> Result<(), ActorProcessingErr> {
+        state.stopping = true;
+        // Listeners first, so no new work arrives while the pools drain.
+        for l in &state.listeners {
+            let _ = l.stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(30))).await;
+        }
+        for p in &state.pools {
+            let _ = p.stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(10))).await;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,182 @@
+//! Start-up: from a loaded configuration to a running supervision tree with bound listeners.
+//! Used by `gatehouse serve` and by the integration tests alike.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use base64::Engine;
+use tokio::net::TcpListener;
+
+use crate::actors::{self, Handles, ListenerSpec, Runtime};
+use crate::config::{self, Config, HashAlgorithm, Loaded};
+use crate::deps::Deps;
+use crate::hash::{Algorithm, Argon2Params, Hasher};
+use crate::http::{self, App, cors::CorsPolicy, router::Listener};
+use crate::identity::schema::SchemaRegistry;
+use crate::metrics::Metrics;
+use crate::store::{Backend, Store};
+
+/// The identity schema shipped in `config/`, compiled in so the no-config start works from any
+/// working directory.
+pub const DEFAULT_IDENTITY_SCHEMA: &str = include_str!("../config/identity.default.schema.json");
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `serve --dev`: plain-HTTP base URLs and relaxed cookie security.
+    pub dev: bool,
+    /// `serve --migrate`: apply pending migrations on PostgreSQL before serving.
+    pub migrate: bool,
+    /// How long in-flight requests may run on after shutdown starts.
+    pub grace: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { dev: false, migrate: false, grace: Duration::from_secs(10) }
+    }
+}
+
+pub struct Running {
+    pub public_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub runtime: Runtime,
+}
+
+impl Running {
+    pub fn handles(&self) -> &Handles {
+        &self.runtime.handles
+    }
+}
+
+/// Opens the store and brings or checks its schema: SQLite migrates itself; PostgreSQL only
+/// with `migrate` (the operator's `migrate sql` or `serve --migrate`).
+pub async fn open_store(cfg: &Config, migrate: bool) -> anyhow::Result<Store> {
+    let mut store = Store::connect(&cfg.dsn).await.context("connecting to the database (dsn)")?;
+    let pending = store.pending_migrations().await.context("reading the migration state")?;
+    if !pending.is_empty() {
+        if store.backend() == Backend::Sqlite || migrate {
+            let applied = store.migrate().await.context("applying migrations")?;
+            tracing::info!(count = applied.len(), "applied database migrations");
+        } else {
+            anyhow::bail!(
+                "the database schema is behind ({} migrations pending); run `gatehouse migrate sql -e --yes` \
+                 with the same configuration first, or start with `gatehouse serve --migrate`",
+                pending.len()
+            );
+        }
+    }
+    store.init_network().await.context("resolving the network id")?;
+    Ok(store)
+}
+
+pub fn hasher_from(cfg: &Config) -> Hasher {
+    let h = &cfg.hashers;
+    let algo = match h.algorithm {
+        HashAlgorithm::Argon2 => Algorithm::Argon2(Argon2Params {
+            memory_kib: u32::try_from(h.argon2.memory.as_kib()).unwrap_or(u32::MAX),
+            iterations: h.argon2.iterations,
+            parallelism: h.argon2.parallelism,
+            salt_length: h.argon2.salt_length,
+            key_length: h.argon2.key_length,
+        }),
+        HashAlgorithm::Bcrypt => Algorithm::Bcrypt { cost: h.bcrypt.cost },
+    };
+    Hasher::new(algo, h.argon2.dedicated_memory.as_bytes())
+}
+
+/// Schema entries from config; the built-in default URL resolves to the compiled-in schema.
+pub fn schema_entries(cfg: &Config) -> Vec<(String, String)> {
+    cfg.identity
+        .schemas
+        .iter()
+        .map(|s| {
+            let url = if s.url == config::DEFAULT_SCHEMA_URL
+                && !std::path::Path::new("config/identity.default.schema.json").exists()
+            {
+                format!(
+                    "base64://{}",
+                    base64::engine::general_purpose::STANDARD.encode(DEFAULT_IDENTITY_SCHEMA)
+                )
+            } else {
+                s.url.clone()
+            };
+            (s.id.clone(), url)
+        })
+        .collect()
+}
+
+fn base_url(configured: &Option<String>, host: &str, port: u16, dev: bool) -> String {
+    match configured {
+        Some(u) if !u.is_empty() => u.trim_end_matches('/').to_owned(),
+        _ => {
+            let host = if host.is_empty() || host == "0.0.0.0" || host == "::" { "127.0.0.1" } else { host };
+            let scheme = if dev { "http" } else { "https" };
+            format!("{scheme}://{host}:{port}")
+        }
+    }
+}
+
+fn cors_policy(cfg: &Config) -> Option<CorsPolicy> {
+    let c = &cfg.serve.public.cors;
+    c.enabled.then(|| CorsPolicy {
+        allowed_origins: c.allowed_origins.clone(),
+        allowed_methods: c.allowed_methods.iter().map(|m| m.as_str().to_owned()).collect(),
+        allowed_headers: c.allowed_headers.clone(),
+        exposed_headers: c.exposed_headers.clone(),
+        allow_credentials: c.allow_credentials,
+        max_age: u64::from(c.max_age),
+    })
+}
+
+async fn bind(host: &str, port: u16, what: &str) -> anyhow::Result<TcpListener> {
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    TcpListener::bind((host, port)).await.with_context(|| format!("binding the {what} listener to {host}:{port}"))
+}
+
+/// Starts everything; returns once both listeners accept connections.
+pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
+    let cfg = Arc::new(loaded.config);
+    for key in &loaded.unsupported {
+        tracing::warn!(key = %key, "configuration key is accepted but its feature is not supported yet");
+    }
+    let store = open_store(&cfg, opts.migrate).await?;
+    let schemas = SchemaRegistry::load(&schema_entries(&cfg), &cfg.identity.default_schema_id)
+        .await
+        .context("loading identity schemas (identity.schemas)")?;
+
+    let public = bind(&cfg.serve.public.host, cfg.serve.public.port, "public").await?;
+    let admin = bind(&cfg.serve.admin.host, cfg.serve.admin.port, "admin").await?;
+    let public_addr = public.local_addr()?;
+    let admin_addr = admin.local_addr()?;
+
+    let dev = opts.dev || cfg.dev;
+    let deps = Arc::new(Deps {
+        public_url: base_url(&cfg.serve.public.base_url, &cfg.serve.public.host, public_addr.port(), dev),
+        admin_url: base_url(&cfg.serve.admin.base_url, &cfg.serve.admin.host, admin_addr.port(), dev),
+        hasher: hasher_from(&cfg),
+        schemas: Arc::new(schemas),
+        metrics: Arc::new(Metrics::new()),
+        store,
+        dev,
+        config: cfg.clone(),
+    });
+
+    let cors = cors_policy(&cfg);
+    let grace = opts.grace;
+    let listeners = Box::new(move |handles: Handles| {
+        let mk = |listener: Listener, tcp: TcpListener, cors: Option<CorsPolicy>| {
+            let app = Arc::new(App { listener, handles: handles.clone(), cors, body_limit: http::DEFAULT_BODY_LIMIT });
+            ListenerSpec {
+                name: format!("{}-listener", listener.name()),
+                start: Box::new(move |rx| http::server::spawn(tcp, app, rx, grace)),
+                grace,
+            }
+        };
+        vec![mk(Listener::Public, public, cors), mk(Listener::Admin, admin, None)]
+    });
+    let runtime = actors::start(deps, listeners).await?;
+    tracing::info!(public = %public_addr, admin = %admin_addr, "gatehouse is listening");
+    Ok(Running { public_addr, admin_addr, runtime })
+}

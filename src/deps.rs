@@ -1,0 +1,29 @@
+//! What the domain needs to do its work, built once at start-up and shared by every actor.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::hash::Hasher;
+use crate::identity::schema::SchemaRegistry;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+pub struct Deps {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub schemas: Arc<SchemaRegistry>,
+    pub hasher: Hasher,
+    pub metrics: Arc<Metrics>,
+    /// Public base URL without a trailing slash, e.g. `http://127.0.0.1:4433`.
+    pub public_url: String,
+    /// Admin base URL without a trailing slash.
+    pub admin_url: String,
+    /// `serve --dev`: relaxes cookie security for local HTTP work.
+    pub dev: bool,
+}
+
+impl Deps {
+    pub fn public_base(&self) -> &str {
+        &self.public_url
+    }
+}

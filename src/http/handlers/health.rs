@@ -1,0 +1,33 @@
+//! `/health/alive`, `/health/ready`, `/version`, `/metrics/prometheus`.
+
+use http::StatusCode;
+use serde_json::json;
+
+use crate::http::App;
+use crate::http::respond::{Resp, json_response, ok_json, text};
+
+pub fn alive() -> Resp {
+    ok_json(&json!({ "status": "ok" }))
+}
+
+pub async fn ready(app: &App) -> Resp {
+    match crate::health::readiness(&app.handles.deps).await {
+        Ok(()) => ok_json(&json!({ "status": "ok" })),
+        Err(why) => json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({ "errors": { "database": why } })),
+    }
+}
+
+pub fn version() -> Resp {
+    ok_json(&json!({ "version": concat!("v", env!("CARGO_PKG_VERSION")) }))
+}
+
+pub fn metrics(app: &App) -> Resp {
+    let deps = &app.handles.deps;
+    let s = deps.store.pool_stats();
+    let g = &deps.metrics.db_pool;
+    g.with_label_values(&["max"]).set(s.max.into());
+    g.with_label_values(&["open"]).set(s.open.into());
+    g.with_label_values(&["idle"]).set(s.idle.into());
+    g.with_label_values(&["in_use"]).set(s.open.saturating_sub(s.idle).into());
+    text(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", deps.metrics.render())
+}

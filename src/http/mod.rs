@@ -1,0 +1,86 @@
+//! Raw hyper listeners. A request is routed by a pure function (`router`), handled by one
+//! function in `handlers/`, which calls the actors through typed handles; errors become the
+//! Kratos envelope in `error`. Nothing here touches the database.
+
+pub mod cors;
+pub mod error;
+pub mod extract;
+pub mod handlers;
+pub mod respond;
+pub mod router;
+pub mod server;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderValue, Method, Request, StatusCode, header};
+use hyper::body::Incoming;
+
+use crate::actors::Handles;
+use cors::CorsPolicy;
+use error::ApiError;
+use respond::Resp;
+use router::{Listener, Match};
+
+/// Kratos's 5 MiB request body limit.
+pub const DEFAULT_BODY_LIMIT: usize = 5 * 1024 * 1024;
+
+/// What one listener serves with.
+pub struct App {
+    pub listener: Listener,
+    pub handles: Handles,
+    pub cors: Option<CorsPolicy>,
+    pub body_limit: usize,
+}
+
+/// Handles one request end to end: CORS, routing, the handler, headers, metrics.
+pub async fn handle(app: Arc<App>, _peer: SocketAddr, req: Request<Incoming>) -> Resp {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let origin = req.headers().get(header::ORIGIN).cloned();
+
+    if let (Some(cors), Some(origin)) = (&app.cors, &origin)
+        && method == Method::OPTIONS
+        && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        let resp = cors.preflight(origin, req.headers());
+        record(&app, "preflight", &method, resp.status(), start);
+        return resp;
+    }
+
+    let (pattern, mut resp) = match router::route(app.listener, &method, req.uri().path()) {
+        Match::Found(route) => {
+            let pattern = route.pattern();
+            let resp = handlers::dispatch(&app, route, req).await.unwrap_or_else(ApiError::into_response);
+            (pattern, resp)
+        }
+        Match::MethodNotAllowed(allowed) => {
+            let list = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+            let mut r = ApiError::method_not_allowed(format!("This path supports {list}.")).into_response();
+            if let Ok(v) = HeaderValue::from_str(&list) {
+                r.headers_mut().insert(header::ALLOW, v);
+            }
+            ("unmatched", r)
+        }
+        Match::NotFound => (
+            "unmatched",
+            ApiError::not_found(format!("No route matches {method} {}", req.uri().path())).into_response(),
+        ),
+    };
+
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache, no-store, must-revalidate"));
+    if let (Some(cors), Some(origin)) = (&app.cors, &origin) {
+        cors.decorate(origin, h);
+    }
+    record(&app, pattern, &method, resp.status(), start);
+    resp
+}
+
+fn record(app: &App, route: &str, method: &Method, status: StatusCode, start: Instant) {
+    let m = &app.handles.deps.metrics;
+    let labels = [app.listener.name(), route, method.as_str(), status.as_str()];
+    m.http_requests.with_label_values(&labels).inc();
+    m.http_duration.with_label_values(&labels).observe(start.elapsed().as_secs_f64());
+}

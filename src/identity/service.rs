@@ -1,0 +1,696 @@
+//! Admin identity operations. Everything that can fail on input is checked before the one
+//! transaction that writes, so a rejected request leaves nothing behind.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::schema::{Extracted, FieldMessage, Via};
+use super::{Credential, Identity, RecoveryAddress, State, VerifiableAddress, now};
+use crate::deps::Deps;
+use crate::hash;
+use crate::store::identities::{self as q, ListFilter};
+use crate::store::StoreError;
+
+/// Most identities one batch request may create (Kratos's limit).
+pub const BATCH_LIMIT: usize = 1000;
+pub const DEFAULT_PAGE_SIZE: i64 = 250;
+pub const MAX_PAGE_SIZE: i64 = 1000;
+/// Most ids one `ids` filter may name.
+pub const MAX_IDS_FILTER: usize = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("identity not found")]
+    NotFound,
+    /// The request itself is wrong; the text says how.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Traits (or addresses) do not satisfy the identity schema.
+    #[error("traits do not match the identity schema")]
+    Validation(Vec<FieldMessage>),
+    #[error("This identity conflicts with another identity that already exists.")]
+    Conflict,
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for IdentityError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => IdentityError::NotFound,
+            StoreError::Conflict(_) => IdentityError::Conflict,
+            other => IdentityError::Store(other),
+        }
+    }
+}
+
+/// An address as a create request may carry it to import its verification state.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AddressIn {
+    pub value: String,
+    pub via: String,
+    #[serde(default)]
+    pub verified: Option<bool>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub verified_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PasswordConfigIn {
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub hashed_password: Option<String>,
+    #[serde(default)]
+    pub use_password_migration_hook: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PasswordIn {
+    #[serde(default)]
+    pub config: PasswordConfigIn,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OidcProviderIn {
+    pub provider: String,
+    pub subject: String,
+    #[serde(default)]
+    pub use_auto_link: Option<bool>,
+    #[serde(default)]
+    pub organization: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OidcConfigIn {
+    #[serde(default)]
+    pub providers: Vec<OidcProviderIn>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OidcIn {
+    #[serde(default)]
+    pub config: OidcConfigIn,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CredentialsIn {
+    #[serde(default)]
+    pub password: Option<PasswordIn>,
+    #[serde(default)]
+    pub oidc: Option<OidcIn>,
+    /// Credential types that cannot be imported yet; rejected with a clear error.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
+}
+
+/// `createIdentityBody`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreateIdentityBody {
+    #[serde(default)]
+    pub schema_id: Option<String>,
+    pub traits: Value,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub metadata_public: Option<Value>,
+    #[serde(default)]
+    pub metadata_admin: Option<Value>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub organization_id: Option<Uuid>,
+    #[serde(default)]
+    pub verifiable_addresses: Option<Vec<AddressIn>>,
+    #[serde(default)]
+    pub recovery_addresses: Option<Vec<AddressIn>>,
+    #[serde(default)]
+    pub credentials: Option<CredentialsIn>,
+}
+
+/// `updateIdentityBody` (PUT): traits, state, metadata and external id are replaced.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UpdateIdentityBody {
+    #[serde(default)]
+    pub schema_id: Option<String>,
+    pub traits: Value,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub metadata_public: Option<Value>,
+    #[serde(default)]
+    pub metadata_admin: Option<Value>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub credentials: Option<CredentialsIn>,
+}
+
+/// Decodes a JSON body into `T`, naming the offending field on failure.
+pub fn decode<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, IdentityError> {
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            IdentityError::BadRequest(format!("The request body is invalid: {}", e.inner()))
+        } else {
+            IdentityError::BadRequest(format!("The request body is invalid at {path}: {}", e.inner()))
+        }
+    })
+}
+
+fn parse_state(s: Option<&str>) -> Result<Option<State>, IdentityError> {
+    match s {
+        None | Some("") => Ok(None),
+        Some(s) => State::parse(s).map(Some).ok_or_else(|| {
+            IdentityError::BadRequest(format!("Identity state {s:?} is invalid: it must be \"active\" or \"inactive\"."))
+        }),
+    }
+}
+
+fn non_null(v: Option<Value>) -> Option<Value> {
+    v.filter(|v| !v.is_null())
+}
+
+fn via_str(v: Via) -> &'static str {
+    match v {
+        Via::Email => "email",
+        Via::Sms => "sms",
+    }
+}
+
+/// Validates traits against the identity's schema and derives what the schema says follows from
+/// them: credential identifiers and verifiable/recovery addresses. Addresses already known (on
+/// the stored identity or imported in the request) keep their id and verification state.
+fn apply_schema(
+    deps: &Deps,
+    ident: &mut Identity,
+    imported_verifiable: &[AddressIn],
+    imported_recovery: &[AddressIn],
+) -> Result<(), IdentityError> {
+    let schema = deps.schemas.get(&ident.schema_id).ok_or_else(|| {
+        IdentityError::BadRequest(format!(
+            "The identity schema {:?} does not exist; configure it under identity.schemas.",
+            ident.schema_id
+        ))
+    })?;
+    if !ident.traits.is_object() {
+        return Err(IdentityError::BadRequest("traits must be a JSON object.".into()));
+    }
+    let extracted: Extracted = schema.validate_traits(&ident.traits).map_err(IdentityError::Validation)?;
+    let ts = now();
+
+    // Verifiable addresses follow the schema; a known one keeps its state.
+    let mut verifiable = Vec::new();
+    for (via, value) in &extracted.verifiable {
+        let via = via_str(*via);
+        if verifiable.iter().any(|a: &VerifiableAddress| a.via == via && a.value == *value) {
+            continue;
+        }
+        if let Some(existing) = ident.verifiable_addresses.iter().find(|a| a.via == via && a.value == *value) {
+            verifiable.push(existing.clone());
+            continue;
+        }
+        let imported = imported_verifiable
+            .iter()
+            .find(|a| a.via == via && super::schema::normalize_identifier(&a.value, Some(address_via(via))) == *value);
+        let verified = imported.and_then(|a| a.verified).unwrap_or(false);
+        let status = imported
+            .and_then(|a| a.status.clone())
+            .unwrap_or_else(|| if verified { "completed".into() } else { "pending".into() });
+        let verified_at = if verified { imported.and_then(|a| a.verified_at).or(Some(ts)) } else { None };
+        verifiable.push(VerifiableAddress {
+            id: Uuid::new_v4(),
+            value: value.clone(),
+            verified,
+            via: via.into(),
+            status,
+            verified_at,
+            created_at: ts,
+            updated_at: ts,
+        });
+    }
+    ident.verifiable_addresses = verifiable;
+
+    let mut recovery = Vec::new();
+    for (via, value) in &extracted.recovery {
+        let via = via_str(*via);
+        if recovery.iter().any(|a: &RecoveryAddress| a.via == via && a.value == *value) {
+            continue;
+        }
+        if let Some(existing) = ident.recovery_addresses.iter().find(|a| a.via == via && a.value == *value) {
+            recovery.push(existing.clone());
+            continue;
+        }
+        let _ = imported_recovery;
+        recovery.push(RecoveryAddress { id: Uuid::new_v4(), value: value.clone(), via: via.into(), created_at: ts, updated_at: ts });
+    }
+    ident.recovery_addresses = recovery;
+
+    // Identifiers of existing credentials follow the traits.
+    if let Some(c) = ident.credentials.get_mut("password") {
+        let mut ids = extracted.password_identifiers.clone();
+        ids.dedup();
+        if c.identifiers != ids {
+            c.identifiers = ids;
+            c.updated_at = ts;
+        }
+    }
+    if !extracted.code_identifiers.is_empty() {
+        let mut ids: Vec<String> = Vec::new();
+        let mut addresses = Vec::new();
+        for (value, via) in &extracted.code_identifiers {
+            if !ids.contains(value) {
+                ids.push(value.clone());
+                addresses.push(serde_json::json!({"channel": via_str(*via), "address": value}));
+            }
+        }
+        let config = serde_json::json!({ "addresses": addresses });
+        match ident.credentials.get_mut("code") {
+            Some(c) => {
+                if c.identifiers != ids {
+                    c.identifiers = ids;
+                    c.config = config;
+                    c.updated_at = ts;
+                }
+            }
+            None => {
+                ident.credentials.insert(
+                    "code".into(),
+                    Credential {
+                        id: Uuid::new_v4(),
+                        kind: "code".into(),
+                        identifiers: ids,
+                        config,
+                        version: 1,
+                        created_at: ts,
+                        updated_at: ts,
+                    },
+                );
+            }
+        }
+    } else if ident.credentials.get("code").is_some_and(|c| c.config.get("addresses").is_some()) {
+        ident.credentials.remove("code");
+    }
+    if let Some(c) = ident.credentials.get_mut("webauthn") {
+        c.identifiers = extracted.webauthn_identifiers.clone();
+    }
+    Ok(())
+}
+
+fn address_via(via: &str) -> Via {
+    if via == "sms" { Via::Sms } else { Via::Email }
+}
+
+/// Turns imported credentials into stored ones; cleartext passwords are hashed here, before any
+/// connection is taken.
+async fn import_credentials(
+    deps: &Deps,
+    ident: &mut Identity,
+    creds: Option<CredentialsIn>,
+) -> Result<(), IdentityError> {
+    let Some(creds) = creds else { return Ok(()) };
+    if let Some((kind, _)) = creds.other.iter().find(|(_, v)| !v.is_null()) {
+        return Err(IdentityError::BadRequest(format!(
+            "Importing {kind:?} credentials is not supported yet; only password and oidc credentials can be imported."
+        )));
+    }
+    let ts = now();
+    if let Some(pw) = creds.password {
+        let cfg = pw.config;
+        let config = if let Some(hashed) = cfg.hashed_password.filter(|s| !s.is_empty()) {
+            hash::identify(&hashed).map_err(|e| IdentityError::BadRequest(e.to_string()))?;
+            serde_json::json!({ "hashed_password": hashed })
+        } else if let Some(clear) = cfg.password.filter(|s| !s.is_empty()) {
+            let hashed = deps
+                .hasher
+                .hash(clear.as_bytes())
+                .await
+                .map_err(|e| match e {
+                    hash::HashError::PasswordTooLong => IdentityError::BadRequest(e.to_string()),
+                    other => IdentityError::Internal(other.to_string()),
+                })?;
+            serde_json::json!({ "hashed_password": hashed })
+        } else if cfg.use_password_migration_hook == Some(true) {
+            serde_json::json!({ "use_password_migration_hook": true })
+        } else {
+            return Err(IdentityError::BadRequest(
+                "credentials.password.config needs password, hashed_password or use_password_migration_hook.".into(),
+            ));
+        };
+        let (id, created_at) = ident
+            .credentials
+            .get("password")
+            .map(|c| (c.id, c.created_at))
+            .unwrap_or((Uuid::new_v4(), ts));
+        ident.credentials.insert(
+            "password".into(),
+            Credential { id, kind: "password".into(), identifiers: Vec::new(), config, version: 0, created_at, updated_at: ts },
+        );
+    }
+    if let Some(oidc) = creds.oidc {
+        let mut identifiers = Vec::new();
+        let mut providers = Vec::new();
+        for p in oidc.config.providers {
+            if p.provider.is_empty() || p.subject.is_empty() {
+                return Err(IdentityError::BadRequest(
+                    "credentials.oidc.config.providers[] needs provider and subject.".into(),
+                ));
+            }
+            identifiers.push(format!("{}:{}", p.provider, p.subject));
+            let mut entry = serde_json::json!({
+                "subject": p.subject,
+                "provider": p.provider,
+                "initial_id_token": "",
+                "initial_access_token": "",
+                "initial_refresh_token": "",
+            });
+            if let Some(org) = p.organization.filter(|o| !o.is_null()) {
+                entry["organization"] = org;
+            }
+            if let Some(link) = p.use_auto_link {
+                entry["use_auto_link"] = Value::Bool(link);
+            }
+            providers.push(entry);
+        }
+        let (id, created_at) =
+            ident.credentials.get("oidc").map(|c| (c.id, c.created_at)).unwrap_or((Uuid::new_v4(), ts));
+        ident.credentials.insert(
+            "oidc".into(),
+            Credential {
+                id,
+                kind: "oidc".into(),
+                identifiers,
+                config: serde_json::json!({ "providers": providers }),
+                version: 0,
+                created_at,
+                updated_at: ts,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Builds a new identity from a create request without touching the database.
+pub async fn prepare_new(deps: &Deps, body: CreateIdentityBody) -> Result<Identity, IdentityError> {
+    let schema_id = body
+        .schema_id
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| deps.schemas.default_schema().id.clone());
+    let state = parse_state(body.state.as_deref())?.unwrap_or(State::Active);
+    if body.external_id.as_deref() == Some("") {
+        return Err(IdentityError::BadRequest("external_id must not be empty.".into()));
+    }
+    let ts = now();
+    let mut ident = Identity {
+        id: Uuid::new_v4(),
+        schema_id,
+        state,
+        state_changed_at: Some(ts),
+        traits: body.traits,
+        metadata_public: non_null(body.metadata_public),
+        metadata_admin: non_null(body.metadata_admin),
+        external_id: body.external_id,
+        organization_id: body.organization_id,
+        credentials: BTreeMap::new(),
+        verifiable_addresses: Vec::new(),
+        recovery_addresses: Vec::new(),
+        created_at: ts,
+        updated_at: ts,
+    };
+    import_credentials(deps, &mut ident, body.credentials).await?;
+    apply_schema(
+        deps,
+        &mut ident,
+        body.verifiable_addresses.as_deref().unwrap_or_default(),
+        body.recovery_addresses.as_deref().unwrap_or_default(),
+    )?;
+    Ok(ident)
+}
+
+pub async fn create(deps: &Deps, body: CreateIdentityBody) -> Result<Identity, IdentityError> {
+    let ident = prepare_new(deps, body).await?;
+    q::insert(&deps.store, &ident.to_rows(deps.store.nid())).await?;
+    Ok(ident)
+}
+
+/// One item of a batch: created (with its id) or failed (with the error).
+pub struct BatchOutcome {
+    pub patch_id: Option<Uuid>,
+    pub result: Result<Uuid, IdentityError>,
+}
+
+/// Creates up to [`BATCH_LIMIT`] identities; each item succeeds or fails on its own.
+pub async fn batch_create(
+    deps: &Deps,
+    items: Vec<(Option<Uuid>, Result<CreateIdentityBody, IdentityError>)>,
+) -> Result<Vec<BatchOutcome>, IdentityError> {
+    if items.len() > BATCH_LIMIT {
+        return Err(IdentityError::BadRequest(format!(
+            "A batch may hold at most {BATCH_LIMIT} identities; this one holds {}.",
+            items.len()
+        )));
+    }
+    // Validation and hashing run concurrently (the hasher bounds its own parallelism).
+    let prepared = futures::future::join_all(items.into_iter().map(|(patch_id, body)| async move {
+        let r = match body {
+            Ok(b) => prepare_new(deps, b).await,
+            Err(e) => Err(e),
+        };
+        (patch_id, r)
+    }))
+    .await;
+    let nid = deps.store.nid().to_owned();
+    let rows: Vec<_> = prepared
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok().map(|i| i.to_rows(&nid)))
+        .collect();
+    let mut written = q::insert_many(&deps.store, &rows).await?.into_iter();
+    Ok(prepared
+        .into_iter()
+        .map(|(patch_id, r)| BatchOutcome {
+            patch_id,
+            result: match r {
+                Ok(ident) => match written.next() {
+                    Some(Ok(())) => Ok(ident.id),
+                    Some(Err(e)) => Err(e.into()),
+                    None => Err(IdentityError::Internal("batch outcome missing".into())),
+                },
+                Err(e) => Err(e),
+            },
+        })
+        .collect())
+}
+
+pub async fn get(deps: &Deps, id: Uuid, with_credentials: bool) -> Result<Identity, IdentityError> {
+    q::get(&deps.store, &id.to_string(), with_credentials)
+        .await?
+        .map(Identity::from_rows)
+        .ok_or(IdentityError::NotFound)
+}
+
+pub async fn get_by_external_id(deps: &Deps, external_id: &str, with_credentials: bool) -> Result<Identity, IdentityError> {
+    q::get_by_external_id(&deps.store, external_id, with_credentials)
+        .await?
+        .map(Identity::from_rows)
+        .ok_or(IdentityError::NotFound)
+}
+
+pub async fn update(deps: &Deps, id: Uuid, body: UpdateIdentityBody) -> Result<Identity, IdentityError> {
+    let mut ident = get(deps, id, true).await?;
+    if let Some(s) = body.schema_id.filter(|s| !s.is_empty()) {
+        ident.schema_id = s;
+    }
+    if let Some(state) = parse_state(body.state.as_deref())?
+        && state != ident.state
+    {
+        ident.state = state;
+        ident.state_changed_at = Some(now());
+    }
+    if body.external_id.as_deref() == Some("") {
+        return Err(IdentityError::BadRequest("external_id must not be empty.".into()));
+    }
+    ident.traits = body.traits;
+    ident.metadata_public = non_null(body.metadata_public);
+    ident.metadata_admin = non_null(body.metadata_admin);
+    ident.external_id = body.external_id;
+    import_credentials(deps, &mut ident, body.credentials).await?;
+    apply_schema(deps, &mut ident, &[], &[])?;
+    ident.updated_at = now();
+    q::replace(&deps.store, &ident.to_rows(deps.store.nid()), true).await?;
+    Ok(ident)
+}
+
+/// Paths a JSON Patch may not touch.
+const PATCH_FORBIDDEN: &[&str] =
+    &["/id", "/credentials", "/schema_url", "/created_at", "/updated_at", "/state_changed_at", "/organization_id"];
+
+fn forbidden(path: &str) -> bool {
+    PATCH_FORBIDDEN.iter().any(|p| path == *p || path.starts_with(&format!("{p}/")))
+}
+
+/// RFC 6902 patch of the identity's JSON; the result is validated like an update.
+pub async fn patch(deps: &Deps, id: Uuid, patch: json_patch::Patch) -> Result<Identity, IdentityError> {
+    for op in &patch.0 {
+        let (path, from) = match op {
+            json_patch::PatchOperation::Add(o) => (o.path.to_string(), None),
+            json_patch::PatchOperation::Remove(o) => (o.path.to_string(), None),
+            json_patch::PatchOperation::Replace(o) => (o.path.to_string(), None),
+            json_patch::PatchOperation::Move(o) => (o.path.to_string(), Some(o.from.to_string())),
+            json_patch::PatchOperation::Copy(o) => (o.path.to_string(), Some(o.from.to_string())),
+            json_patch::PatchOperation::Test(o) => (o.path.to_string(), None),
+        };
+        for p in std::iter::once(&path).chain(from.as_ref()) {
+            if forbidden(p) {
+                return Err(IdentityError::BadRequest(format!(
+                    "The JSON Patch operation on path {p:?} is not allowed: that field cannot be changed."
+                )));
+            }
+        }
+    }
+    let mut ident = get(deps, id, true).await?;
+    let mut doc = ident.to_json(deps.public_base(), None);
+    json_patch::patch(&mut doc, &patch)
+        .map_err(|e| IdentityError::BadRequest(format!("The JSON Patch could not be applied: {e}")))?;
+    let field = |k: &str| doc.get(k).cloned().unwrap_or(Value::Null);
+    if let Some(s) = field("schema_id").as_str() {
+        ident.schema_id = s.to_owned();
+    } else {
+        return Err(IdentityError::BadRequest("schema_id must be a string.".into()));
+    }
+    let state = match field("state") {
+        Value::String(s) => parse_state(Some(&s))?.unwrap_or(ident.state),
+        _ => return Err(IdentityError::BadRequest("state must be \"active\" or \"inactive\".".into())),
+    };
+    if state != ident.state {
+        ident.state = state;
+        ident.state_changed_at = Some(now());
+    }
+    ident.traits = field("traits");
+    ident.metadata_public = non_null(Some(field("metadata_public")));
+    ident.metadata_admin = non_null(Some(field("metadata_admin")));
+    ident.external_id = match field("external_id") {
+        Value::Null => None,
+        Value::String(s) if !s.is_empty() => Some(s),
+        _ => return Err(IdentityError::BadRequest("external_id must be a non-empty string.".into())),
+    };
+    // Addresses edited by the patch keep the verification state written into them.
+    let verifiable: Vec<VerifiableAddress> = match field("verifiable_addresses") {
+        Value::Null => Vec::new(),
+        v => serde_json::from_value(v).map_err(|e| {
+            IdentityError::BadRequest(format!("verifiable_addresses is invalid after the patch: {e}"))
+        })?,
+    };
+    let recovery: Vec<RecoveryAddress> = match field("recovery_addresses") {
+        Value::Null => Vec::new(),
+        v => serde_json::from_value(v)
+            .map_err(|e| IdentityError::BadRequest(format!("recovery_addresses is invalid after the patch: {e}")))?,
+    };
+    ident.verifiable_addresses = verifiable;
+    ident.recovery_addresses = recovery;
+    apply_schema(deps, &mut ident, &[], &[])?;
+    ident.updated_at = now();
+    q::replace(&deps.store, &ident.to_rows(deps.store.nid()), true).await?;
+    Ok(ident)
+}
+
+pub async fn delete(deps: &Deps, id: Uuid) -> Result<(), IdentityError> {
+    if q::delete(&deps.store, &id.to_string()).await? { Ok(()) } else { Err(IdentityError::NotFound) }
+}
+
+/// Credential types that can sign someone in on their own.
+const FIRST_FACTORS: &[&str] = &["password", "oidc", "saml", "passkey", "webauthn"];
+
+/// `DELETE /admin/identities/{id}/credentials/{type}`.
+pub async fn delete_credential(
+    deps: &Deps,
+    id: Uuid,
+    kind: &str,
+    identifier: Option<&str>,
+) -> Result<(), IdentityError> {
+    let mut ident = get(deps, id, true).await?;
+    let Some(cred) = ident.credentials.get(kind).cloned() else {
+        return Err(IdentityError::NotFound);
+    };
+    let first_factors = ident.credentials.keys().filter(|k| FIRST_FACTORS.contains(&k.as_str())).count();
+    match kind {
+        "lookup_secret" | "totp" | "webauthn" | "passkey" => {
+            ident.credentials.remove(kind);
+        }
+        "password" => {
+            if first_factors < 2 {
+                return Err(IdentityError::BadRequest("You cannot remove the last first factor credential.".into()));
+            }
+            ident.credentials.remove(kind);
+        }
+        "oidc" | "saml" => {
+            let Some(identifier) = identifier.filter(|s| !s.is_empty()) else {
+                return Err(IdentityError::BadRequest(format!(
+                    "The identifier query parameter is required to remove {kind} credentials."
+                )));
+            };
+            if !cred.identifiers.iter().any(|i| i == identifier) {
+                return Err(IdentityError::NotFound);
+            }
+            let remaining = cred.identifiers.len() - 1;
+            if remaining == 0 && first_factors < 2 {
+                return Err(IdentityError::BadRequest("You cannot remove the last first factor credential.".into()));
+            }
+            if remaining == 0 {
+                ident.credentials.remove(kind);
+            } else if let Some(c) = ident.credentials.get_mut(kind) {
+                c.identifiers.retain(|i| i != identifier);
+                if let Some(list) = c.config.get_mut("providers").and_then(Value::as_array_mut) {
+                    list.retain(|p| {
+                        let key = format!(
+                            "{}:{}",
+                            p.get("provider").and_then(Value::as_str).unwrap_or_default(),
+                            p.get("subject").and_then(Value::as_str).unwrap_or_default()
+                        );
+                        key != identifier
+                    });
+                }
+                c.updated_at = now();
+            }
+        }
+        other => {
+            return Err(IdentityError::BadRequest(format!("Credentials of type {other:?} cannot be removed.")));
+        }
+    }
+    ident.updated_at = now();
+    q::replace(&deps.store, &ident.to_rows(deps.store.nid()), true).await?;
+    Ok(())
+}
+
+/// Parameters of `listIdentities`, already parsed.
+#[derive(Debug, Clone)]
+pub struct ListParams {
+    pub page_size: i64,
+    pub after: Option<Uuid>,
+    pub filter: ListFilter,
+    pub include_credentials: Vec<String>,
+}
+
+/// One page, and the id to continue after when there is more.
+pub async fn list(deps: &Deps, p: &ListParams) -> Result<(Vec<Identity>, Option<Uuid>), IdentityError> {
+    let after = p.after.map(|u| u.to_string());
+    let mut rows = q::list(
+        &deps.store,
+        &p.filter,
+        after.as_deref(),
+        p.page_size + 1,
+        !p.include_credentials.is_empty(),
+    )
+    .await?;
+    let more = rows.len() as i64 > p.page_size;
+    rows.truncate(p.page_size as usize);
+    let items: Vec<Identity> = rows.into_iter().map(Identity::from_rows).collect();
+    let next = if more { items.last().map(|i| i.id) } else { None };
+    Ok((items, next))
+}

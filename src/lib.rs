@@ -1,0 +1,30 @@
+//! # Layout
+//!
+//! Gatehouse is an identity server that speaks the Ory Kratos protocol. Requests flow one way:
+//! `http → actors → domain → store`.
+//!
+//! - [`http`]: raw hyper listeners (public 4433, admin 4434), the route table, request
+//!   extraction, the Kratos error envelope, and one handler module per resource. Never touches
+//!   the database.
+//! - [`actors`]: runtime wiring only — the root supervisor, the identity pool (a ractor factory of
+//!   workers), listener actors, typed handles with timeouts. No SQL, no hyper types.
+//! - Domain (no hyper, no ractor; takes `&Deps`, returns typed results):
+//!   [`identity`] (model, schemas, admin operations), [`hash`] (password hashing and imported
+//!   hash formats), [`health`] (readiness), [`text`] (UI message ids).
+//! - [`store`]: diesel schema, row models, queries, migrations, pools for SQLite and
+//!   PostgreSQL behind one query code path. No policy.
+//! - [`config`]: `kratos.yml` keys, environment overrides, defaults, validation.
+//! - [`app`]: start-up, shared by the `gatehouse` binary and the tests; [`deps`] is what the
+//!   domain receives; [`metrics`] is the Prometheus registry.
+
+pub mod actors;
+pub mod app;
+pub mod config;
+pub mod deps;
+pub mod hash;
+pub mod health;
+pub mod http;
+pub mod identity;
+pub mod metrics;
+pub mod store;
+pub mod text;

@@ -1,0 +1,275 @@
+//! The `gatehouse` binary: Kratos-compatible verbs on top of the library.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use gatehouse::{app, config, hash, store::Store};
+
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about = "An identity server that speaks the Ory Kratos protocol")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone, Default)]
+struct ConfigArgs {
+    /// Configuration file (YAML or JSON); repeat to layer files, later ones win.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    config: Vec<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the public and admin APIs.
+    Serve {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Development mode: plain HTTP base URLs, relaxed cookie security.
+        #[arg(long)]
+        dev: bool,
+        /// Run the courier inside this process (the courier is not built yet).
+        #[arg(long)]
+        watch_courier: bool,
+        /// Apply pending migrations before serving (PostgreSQL; SQLite always migrates).
+        #[arg(long)]
+        migrate: bool,
+        /// Accepted for compatibility; Gatehouse sends no telemetry.
+        #[arg(long)]
+        sqa_opt_out: bool,
+    },
+    /// Database migrations.
+    Migrate {
+        #[command(subcommand)]
+        cmd: MigrateCmd,
+    },
+    /// Print the version.
+    Version,
+    /// Password hasher tools.
+    Hashers {
+        #[command(subcommand)]
+        cmd: HashersCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum MigrateCmd {
+    /// Apply pending SQL migrations.
+    Sql {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Read the DSN from the configuration and the DSN environment variable.
+        #[arg(short = 'e', long = "read-from-env")]
+        read_from_env: bool,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// The database to migrate (overrides the configuration).
+        dsn: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum HashersCmd {
+    /// Argon2 tools.
+    Argon2 {
+        #[command(subcommand)]
+        cmd: Argon2Cmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum Argon2Cmd {
+    /// Find parameters that make one hash take about DURATION on this machine.
+    Calibrate {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Target time per hash, e.g. 500ms or 1s.
+        #[arg(default_value = "500ms")]
+        duration: String,
+    },
+    /// Measure how many hashes per second this machine computes with the configured parameters.
+    LoadTest {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// How long to measure, e.g. 10s.
+        #[arg(long, default_value = "5s")]
+        duration: String,
+        /// Threads hashing at once (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+}
+
+fn env_pairs() -> Vec<(String, String)> {
+    std::env::vars().collect()
+}
+
+fn load(files: &[PathBuf]) -> anyhow::Result<config::Loaded> {
+    config::load(files, &env_pairs()).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+}
+
+fn init_logging(cfg: &config::Config) {
+    use tracing_subscriber::EnvFilter;
+    let level = match cfg.log.level {
+        config::LogLevel::Trace => "trace",
+        config::LogLevel::Debug => "debug",
+        config::LogLevel::Info => "info",
+        config::LogLevel::Warning => "warn",
+        config::LogLevel::Error | config::LogLevel::Fatal | config::LogLevel::Panic => "error",
+    };
+    // Third-party crates stay at warn unless asked; our own at the configured level.
+    let filter = EnvFilter::try_from_env("GATEHOUSE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("warn,gatehouse={level}")));
+    let json = match cfg.log.format {
+        Some(config::LogFormat::Json) => true,
+        Some(config::LogFormat::Text) => false,
+        None => !std::io::stderr().is_terminal(),
+    };
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+fn parse_duration(s: &str) -> anyhow::Result<Duration> {
+    let d: config::Duration = serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|e| anyhow::anyhow!("{s:?} is not a duration like 500ms or 1s: {e}"))?;
+    Ok(d.get())
+}
+
+async fn wait_for_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "interrupt"
+    }
+}
+
+async fn serve(cfg: ConfigArgs, dev: bool, watch_courier: bool, migrate: bool) -> anyhow::Result<ExitCode> {
+    let loaded = load(&cfg.config)?;
+    init_logging(&loaded.config);
+    if watch_courier || loaded.config.watch_courier {
+        tracing::warn!("--watch-courier: the courier is not supported yet; no messages will be sent");
+    }
+    let mut running = app::start(loaded, app::Options { dev, migrate, ..Default::default() }).await?;
+    let mut escalations = running.runtime.escalations_handle();
+    let code = tokio::select! {
+        sig = wait_for_signal() => {
+            tracing::info!(signal = sig, "shutting down: draining in-flight requests");
+            ExitCode::SUCCESS
+        }
+        why = async { match escalations.recv().await { Some(w) => w, None => std::future::pending().await } } => {
+            tracing::error!(reason = ?why, "a supervised subsystem failed; shutting down");
+            ExitCode::FAILURE
+        }
+    };
+    running.runtime.shutdown().await;
+    tracing::info!("stopped");
+    Ok(code)
+}
+
+async fn migrate_sql(cfg: ConfigArgs, read_from_env: bool, yes: bool, dsn: Option<String>) -> anyhow::Result<ExitCode> {
+    let loaded = load(&cfg.config)?;
+    init_logging(&loaded.config);
+    let dsn = match (dsn, read_from_env) {
+        (Some(d), _) => d,
+        (None, true) => loaded.config.dsn.clone(),
+        (None, false) => anyhow::bail!("give the DSN as an argument, or pass -e to read it from the configuration and environment"),
+    };
+    let store = Store::connect(&dsn).await.context("connecting to the database")?;
+    let pending = store.pending_migrations().await?;
+    if pending.is_empty() {
+        println!("The database schema is up to date; nothing to apply.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{} migration(s) to apply: {}", pending.len(), pending.join(", "));
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!("refusing to migrate without confirmation; pass --yes");
+        }
+        print!("Apply them? [y/N] ");
+        use std::io::Write;
+        std::io::stdout().flush().ok();
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            println!("Aborted.");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let applied = store.migrate().await?;
+    println!("Applied {} migration(s).", applied.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn argon2_params(cfg: &config::Config) -> hash::Argon2Params {
+    let a = &cfg.hashers.argon2;
+    hash::Argon2Params {
+        memory_kib: u32::try_from(a.memory.as_kib()).unwrap_or(u32::MAX),
+        iterations: a.iterations,
+        parallelism: a.parallelism,
+        salt_length: a.salt_length,
+        key_length: a.key_length,
+    }
+}
+
+fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rustls::crypto::aws_lc_rs::default_provider().install_default().ok();
+    match cmd {
+        Cmd::Serve { cfg, dev, watch_courier, migrate, sqa_opt_out: _ } => rt.block_on(serve(cfg, dev, watch_courier, migrate)),
+        Cmd::Migrate { cmd: MigrateCmd::Sql { cfg, read_from_env, yes, dsn } } => {
+            rt.block_on(migrate_sql(cfg, read_from_env, yes, dsn))
+        }
+        Cmd::Version => {
+            println!("Version:    v{}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Hashers { cmd: HashersCmd::Argon2 { cmd } } => match cmd {
+            Argon2Cmd::Calibrate { cfg, duration } => {
+                let loaded = load(&cfg.config)?;
+                let target = parse_duration(&duration)?;
+                let base = argon2_params(&loaded.config);
+                let p = hash::calibrate(target, base.memory_kib, base.parallelism);
+                println!("hashers:\n  algorithm: argon2\n  argon2:\n    memory: {}KB\n    iterations: {}\n    parallelism: {}\n    salt_length: {}\n    key_length: {}\n    expected_duration: {duration}",
+                    p.memory_kib, p.iterations, p.parallelism, p.salt_length, p.key_length);
+                Ok(ExitCode::SUCCESS)
+            }
+            Argon2Cmd::LoadTest { cfg, duration, threads } => {
+                let loaded = load(&cfg.config)?;
+                let d = parse_duration(&duration)?;
+                let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+                let rate = hash::measure_rate(&argon2_params(&loaded.config), threads, d);
+                println!("{rate:.1} hashes/s on {threads} thread(s)");
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.cmd) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("gatehouse: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! Identity queries: an identity row and its credentials, identifiers and addresses are always
+//! written together in one transaction.
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::models::*;
+use super::schema::*;
+use super::{Store, StoreError};
+use crate::{with_conn, with_tx};
+
+/// Returns the network id, creating the network on first start.
+pub async fn ensure_network(store: &Store) -> Result<String, StoreError> {
+    with_tx!(store, |c| {
+        let existing: Option<String> = networks::table
+            .select(networks::id)
+            .order(networks::created_at.asc())
+            .first(c)
+            .await
+            .optional()?;
+        if let Some(id) = existing {
+            return Ok(id);
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = Utc::now().naive_utc();
+        diesel::insert_into(networks::table)
+            .values((networks::id.eq(&id), networks::created_at.eq(now), networks::updated_at.eq(now)))
+            .execute(c)
+            .await?;
+        Ok(id)
+    })
+}
+
+/// Which identities `list` returns.
+#[derive(Debug, Clone)]
+pub enum ListFilter {
+    All,
+    Ids(Vec<String>),
+    /// Exact match on any credential identifier.
+    CredentialsIdentifier(String),
+    /// Identifiers starting with the given text.
+    IdentifierSimilar(String),
+}
+
+macro_rules! insert_children {
+    ($c:ident, $rows:expr) => {{
+        for cred in &$rows.credentials {
+            diesel::insert_into(identity_credentials::table).values(cred).execute($c).await?;
+        }
+        for ident in &$rows.identifiers {
+            diesel::insert_into(identity_credential_identifiers::table)
+                .values(ident)
+                .execute($c)
+                .await?;
+        }
+        for a in &$rows.verifiable {
+            diesel::insert_into(identity_verifiable_addresses::table).values(a).execute($c).await?;
+        }
+        for a in &$rows.recovery {
+            diesel::insert_into(identity_recovery_addresses::table).values(a).execute($c).await?;
+        }
+    }};
+}
+
+pub async fn insert(store: &Store, rows: &IdentityRows) -> Result<(), StoreError> {
+    with_tx!(store, |c| {
+        diesel::insert_into(identities::table).values(&rows.identity).execute(c).await?;
+        insert_children!(c, rows);
+        Ok(())
+    })
+}
+
+/// Inserts many identities in one transaction, each under its own savepoint, so one bad item
+/// fails alone. The outer error is for the database itself failing.
+pub async fn insert_many(
+    store: &Store,
+    items: &[IdentityRows],
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    with_tx!(store, |c| {
+        let mut out = Vec::with_capacity(items.len());
+        for rows in items {
+            let r = c
+                .transaction::<_, StoreError, _>(async |c| {
+                    diesel::insert_into(identities::table).values(&rows.identity).execute(c).await?;
+                    insert_children!(c, rows);
+                    Ok(())
+                })
+                .await;
+            out.push(r);
+        }
+        Ok(out)
+    })
+}
+
+/// Overwrites an identity and replaces all of its children. `credentials: None` keeps the
+/// stored credentials and identifiers as they are.
+pub async fn replace(store: &Store, rows: &IdentityRows, replace_credentials: bool) -> Result<(), StoreError> {
+    with_tx!(store, |c| {
+        let n = diesel::update(
+            identities::table
+                .filter(identities::id.eq(&rows.identity.id))
+                .filter(identities::nid.eq(&rows.identity.nid)),
+        )
+        .set(&rows.identity)
+        .execute(c)
+        .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let id = &rows.identity.id;
+        if replace_credentials {
+            diesel::delete(identity_credential_identifiers::table.filter(identity_credential_identifiers::identity_id.eq(id)))
+                .execute(c)
+                .await?;
+            diesel::delete(identity_credentials::table.filter(identity_credentials::identity_id.eq(id)))
+                .execute(c)
+                .await?;
+        }
+        diesel::delete(identity_verifiable_addresses::table.filter(identity_verifiable_addresses::identity_id.eq(id)))
+            .execute(c)
+            .await?;
+        diesel::delete(identity_recovery_addresses::table.filter(identity_recovery_addresses::identity_id.eq(id)))
+            .execute(c)
+            .await?;
+        if replace_credentials {
+            for cred in &rows.credentials {
+                diesel::insert_into(identity_credentials::table).values(cred).execute(c).await?;
+            }
+            for ident in &rows.identifiers {
+                diesel::insert_into(identity_credential_identifiers::table)
+                    .values(ident)
+                    .execute(c)
+                    .await?;
+            }
+        }
+        for a in &rows.verifiable {
+            diesel::insert_into(identity_verifiable_addresses::table).values(a).execute(c).await?;
+        }
+        for a in &rows.recovery {
+            diesel::insert_into(identity_recovery_addresses::table).values(a).execute(c).await?;
+        }
+        Ok(())
+    })
+}
+
+pub async fn delete(store: &Store, id: &str) -> Result<bool, StoreError> {
+    let nid = store.nid().to_owned();
+    with_tx!(store, |c| {
+        let n = diesel::delete(identities::table.filter(identities::id.eq(id)).filter(identities::nid.eq(&nid)))
+            .execute(c)
+            .await?;
+        Ok(n > 0)
+    })
+}
+
+/// Loads the children of a page of identities with one query per table.
+macro_rules! load_children {
+    ($c:ident, $nid:expr, $ids:expr, $with_credentials:expr) => {{
+        let verifiable: Vec<VerifiableAddressRow> = identity_verifiable_addresses::table
+            .filter(identity_verifiable_addresses::identity_id.eq_any($ids))
+            .filter(identity_verifiable_addresses::nid.eq($nid))
+            .order(identity_verifiable_addresses::id.asc())
+            .select(VerifiableAddressRow::as_select())
+            .load($c)
+            .await?;
+        let recovery: Vec<RecoveryAddressRow> = identity_recovery_addresses::table
+            .filter(identity_recovery_addresses::identity_id.eq_any($ids))
+            .filter(identity_recovery_addresses::nid.eq($nid))
+            .order(identity_recovery_addresses::id.asc())
+            .select(RecoveryAddressRow::as_select())
+            .load($c)
+            .await?;
+        let (credentials, identifiers) = if $with_credentials {
+            let creds: Vec<CredentialRow> = identity_credentials::table
+                .filter(identity_credentials::identity_id.eq_any($ids))
+                .filter(identity_credentials::nid.eq($nid))
+                .select(CredentialRow::as_select())
+                .load($c)
+                .await?;
+            let idents: Vec<IdentifierRow> = identity_credential_identifiers::table
+                .filter(identity_credential_identifiers::identity_id.eq_any($ids))
+                .filter(identity_credential_identifiers::nid.eq($nid))
+                .order(identity_credential_identifiers::identifier.asc())
+                .select(IdentifierRow::as_select())
+                .load($c)
+                .await?;
+            (creds, idents)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        (verifiable, recovery, credentials, identifiers)
+    }};
+}
+
+fn assemble(
+    rows: Vec<IdentityRow>,
+    verifiable: Vec<VerifiableAddressRow>,
+    recovery: Vec<RecoveryAddressRow>,
+    credentials: Vec<CredentialRow>,
+    identifiers: Vec<IdentifierRow>,
+) -> Vec<IdentityRows> {
+    rows.into_iter()
+        .map(|identity| {
+            let id = identity.id.clone();
+            IdentityRows {
+                verifiable: verifiable.iter().filter(|a| a.identity_id == id).cloned().collect(),
+                recovery: recovery.iter().filter(|a| a.identity_id == id).cloned().collect(),
+                credentials: credentials.iter().filter(|a| a.identity_id == id).cloned().collect(),
+                identifiers: identifiers.iter().filter(|a| a.identity_id == id).cloned().collect(),
+                identity,
+            }
+        })
+        .collect()
+}
+
+pub async fn get(store: &Store, id: &str, with_credentials: bool) -> Result<Option<IdentityRows>, StoreError> {
+    let nid = store.nid().to_owned();
+    with_conn!(store, |c| {
+        let row: Option<IdentityRow> = identities::table
+            .filter(identities::id.eq(id))
+            .filter(identities::nid.eq(&nid))
+            .select(IdentityRow::as_select())
+            .first(c)
+            .await
+            .optional()?;
+        let Some(row) = row else { return Ok(None) };
+        let ids = vec![row.id.clone()];
+        let (v, r, cr, idn) = load_children!(c, &nid, &ids, with_credentials);
+        Ok(assemble(vec![row], v, r, cr, idn).pop())
+    })
+}
+
+pub async fn get_by_external_id(
+    store: &Store,
+    external_id: &str,
+    with_credentials: bool,
+) -> Result<Option<IdentityRows>, StoreError> {
+    let nid = store.nid().to_owned();
+    with_conn!(store, |c| {
+        let row: Option<IdentityRow> = identities::table
+            .filter(identities::external_id.eq(external_id))
+            .filter(identities::nid.eq(&nid))
+            .select(IdentityRow::as_select())
+            .first(c)
+            .await
+            .optional()?;
+        let Some(row) = row else { return Ok(None) };
+        let ids = vec![row.id.clone()];
+        let (v, r, cr, idn) = load_children!(c, &nid, &ids, with_credentials);
+        Ok(assemble(vec![row], v, r, cr, idn).pop())
+    })
+}
+
+/// Keyset pagination by id: rows with `id > after`, ascending, at most `limit`.
+pub async fn list(
+    store: &Store,
+    filter: &ListFilter,
+    after: Option<&str>,
+    limit: i64,
+    with_credentials: bool,
+) -> Result<Vec<IdentityRows>, StoreError> {
+    let nid = store.nid().to_owned();
+    with_conn!(store, |c| {
+        let mut q = identities::table
+            .filter(identities::nid.eq(&nid))
+            .select(IdentityRow::as_select())
+            .order(identities::id.asc())
+            .limit(limit)
+            .into_boxed();
+        if let Some(after) = after {
+            q = q.filter(identities::id.gt(after.to_owned()));
+        }
+        match filter {
+            ListFilter::All => {}
+            ListFilter::Ids(ids) => q = q.filter(identities::id.eq_any(ids.clone())),
+            ListFilter::CredentialsIdentifier(ident) => {
+                q = q.filter(
+                    identities::id.eq_any(
+                        identity_credential_identifiers::table
+                            .filter(identity_credential_identifiers::nid.eq(nid.clone()))
+                            .filter(identity_credential_identifiers::identifier.eq(ident.clone()))
+                            .select(identity_credential_identifiers::identity_id),
+                    ),
+                )
+            }
+            ListFilter::IdentifierSimilar(prefix) => {
+                let escaped = prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                q = q.filter(
+                    identities::id.eq_any(
+                        identity_credential_identifiers::table
+                            .filter(identity_credential_identifiers::nid.eq(nid.clone()))
+                            .filter(
+                                identity_credential_identifiers::identifier
+                                    .like(format!("{escaped}%"))
+                                    .escape('\\'),
+                            )
+                            .select(identity_credential_identifiers::identity_id),
+                    ),
+                )
+            }
+        }
+        let rows: Vec<IdentityRow> = q.load(c).await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let (v, r, cr, idn) = load_children!(c, &nid, &ids, with_credentials);
+        Ok(assemble(rows, v, r, cr, idn))
+    })
+}

@@ -1,0 +1,429 @@
+//! Storage: connection pools, the portable diesel schema, row models and queries.
+//!
+//! One query code path serves every backend. diesel-async has one connection type per backend,
+//! so a pooled connection is an enum and [`with_conn!`]/[`with_tx!`] expand the same diesel code
+//! once per variant. This module holds no policy: no expiry checks, no hashing.
+
+pub mod identities;
+mod migrate;
+pub mod models;
+pub mod schema;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::SqliteConnection;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::pooled_connection::bb8::Pool as Bb8Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use futures::FutureExt;
+
+pub use migrate::MigrationStatus;
+
+/// SQLite runs behind diesel's sync connection, each query on the blocking pool.
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+/// PostgreSQL (and CockroachDB) through the pure-Rust tokio-postgres driver.
+pub type PgConn = AsyncPgConnection;
+
+type SqlitePool = Bb8Pool<SqliteConn>;
+type PgPool = Bb8Pool<PgConn>;
+
+/// Which database family a DSN names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint rejected the write; the string names the constraint or the columns.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Query(String),
+    #[error("invalid DSN: {0}")]
+    InvalidDsn(String),
+    #[error("migration error: {0}")]
+    Migration(String),
+}
+
+impl From<DieselError> for StoreError {
+    fn from(e: DieselError) -> Self {
+        match e {
+            DieselError::NotFound => StoreError::NotFound,
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                StoreError::Conflict(
+                    info.constraint_name()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| info.message().to_owned()),
+                )
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                StoreError::Unavailable(info.message().to_owned())
+            }
+            other => StoreError::Query(other.to_string()),
+        }
+    }
+}
+
+/// The pooled connection handed to one query block.
+pub enum Conn {
+    Sqlite(bb8::PooledConnection<'static, AsyncDieselConnectionManager<SqliteConn>>),
+    Pg(bb8::PooledConnection<'static, AsyncDieselConnectionManager<PgConn>>),
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Pg(PgPool),
+}
+
+/// Pool usage for metrics and readiness.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolStats {
+    pub max: u32,
+    pub open: u32,
+    pub idle: u32,
+}
+
+/// A handle on the database: cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    backend: Backend,
+    /// The network (tenant) id every row is written under.
+    nid: Arc<str>,
+    /// The DSN the pool connects to, for migrations; never logged (it may hold a password).
+    url: Arc<str>,
+    /// SQLite allows one writer; serialising write transactions in-process keeps a deferred
+    /// transaction from failing with SQLITE_BUSY when it upgrades to a writer. PostgreSQL: None.
+    sqlite_writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    max_conns: u32,
+}
+
+/// What a Kratos DSN turns into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedDsn {
+    pub backend: Backend,
+    /// URL handed to the driver.
+    pub url: String,
+    pub in_memory: bool,
+    pub max_conns: Option<u32>,
+}
+
+/// Accepts Kratos DSNs: `memory`, `sqlite://path?...`, `sqlite:///abs/path`, `file:...`,
+/// `postgres://`, `postgresql://`, `cockroach://` (treated as PostgreSQL). Kratos's pop-specific
+/// query parameters (`max_conns`, `max_idle_conns`, ...) are consumed here, not passed on.
+pub fn parse_dsn(dsn: &str) -> Result<ParsedDsn, StoreError> {
+    let dsn = dsn.trim();
+    if dsn == "memory" || dsn == "sqlite://:memory:" || dsn == "sqlite::memory:" {
+        return Ok(ParsedDsn {
+            backend: Backend::Sqlite,
+            url: format!("file:gatehouse-{}?mode=memory&cache=shared", uuid::Uuid::new_v4()),
+            in_memory: true,
+            max_conns: None,
+        });
+    }
+    let (scheme, rest) = dsn
+        .split_once("://")
+        .ok_or_else(|| StoreError::InvalidDsn("expected memory, sqlite://…, or postgres://…".into()))?;
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, q),
+        None => (rest, ""),
+    };
+    let mut max_conns = None;
+    let mut kept = Vec::new();
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "max_conns" => {
+                max_conns = Some(v.parse::<u32>().map_err(|_| {
+                    StoreError::InvalidDsn(format!("max_conns must be a number, got {v:?}"))
+                })?)
+            }
+            "max_idle_conns" | "max_conn_lifetime" | "max_conn_idle_time" | "_fk" | "_journal"
+            | "_busy_timeout" | "_txlock" => {}
+            _ => kept.push((k.into_owned(), v.into_owned())),
+        }
+    }
+    match scheme {
+        "sqlite" | "sqlite3" | "file" => {
+            if path.is_empty() {
+                return Err(StoreError::InvalidDsn("sqlite DSN has no file path".into()));
+            }
+            let mode = kept
+                .iter()
+                .find(|(k, _)| k == "mode")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| "rwc".into());
+            let in_memory = mode == "memory" || path == ":memory:";
+            let url = if in_memory {
+                format!("file:gatehouse-{}?mode=memory&cache=shared", uuid::Uuid::new_v4())
+            } else {
+                format!("file:{path}?mode={mode}")
+            };
+            Ok(ParsedDsn { backend: Backend::Sqlite, url, in_memory, max_conns })
+        }
+        "postgres" | "postgresql" | "cockroach" | "cockroachdb" => {
+            let mut url = format!("postgres://{path}");
+            if !kept.is_empty() {
+                let q: String = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(kept.iter())
+                    .finish();
+                url.push('?');
+                url.push_str(&q);
+            }
+            Ok(ParsedDsn { backend: Backend::Postgres, url, in_memory: false, max_conns })
+        }
+        "mysql" => Err(StoreError::InvalidDsn(
+            "MySQL is not supported yet; use sqlite:// or postgres://".into(),
+        )),
+        other => Err(StoreError::InvalidDsn(format!("unknown database scheme {other:?}"))),
+    }
+}
+
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+
+impl Store {
+    /// Opens a pool. Connections are made lazily except one, so a wrong DSN fails here.
+    pub async fn connect(dsn: &str) -> Result<Store, StoreError> {
+        let parsed = parse_dsn(dsn)?;
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u32;
+        let (pool, writer, max_conns) = match parsed.backend {
+            Backend::Sqlite => {
+                let in_memory = parsed.in_memory;
+                let mut cfg = ManagerConfig::<SqliteConn>::default();
+                cfg.custom_setup = Box::new(move |url| {
+                    let url = url.to_owned();
+                    async move {
+                        let mut c = SqliteConn::establish(&url).await?;
+                        let pragmas = if in_memory {
+                            "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;"
+                        } else {
+                            SQLITE_PRAGMAS
+                        };
+                        c.batch_execute(pragmas)
+                            .await
+                            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                        Ok(c)
+                    }
+                    .boxed()
+                });
+                let mgr = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(
+                    parsed.url.clone(),
+                    cfg,
+                );
+                // A shared-cache in-memory database vanishes with its last connection, so one
+                // stays open; it also locks per table, so it gets a single connection.
+                let max = if in_memory { 1 } else { parsed.max_conns.unwrap_or(4 * cores).max(2) };
+                let pool = bb8::Pool::builder()
+                    .max_size(max)
+                    .min_idle(Some(1))
+                    .connection_timeout(Duration::from_secs(10))
+                    .build(mgr)
+                    .await
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                (Pool::Sqlite(pool), Some(Arc::new(tokio::sync::Mutex::new(()))), max)
+            }
+            Backend::Postgres => {
+                let mgr = AsyncDieselConnectionManager::<PgConn>::new(parsed.url.clone());
+                let max = parsed.max_conns.unwrap_or(4 * cores).max(2);
+                let pool = bb8::Pool::builder()
+                    .max_size(max)
+                    .connection_timeout(Duration::from_secs(5))
+                    .build(mgr)
+                    .await
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                (Pool::Pg(pool), None, max)
+            }
+        };
+        let store = Store {
+            pool,
+            backend: parsed.backend,
+            nid: Arc::from(""),
+            url: Arc::from(parsed.url.as_str()),
+            sqlite_writer: writer,
+            max_conns,
+        };
+        // Fail fast on an unreachable database.
+        store.conn().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn nid(&self) -> &str {
+        &self.nid
+    }
+
+    /// Checks out a connection (bounded wait).
+    pub async fn conn(&self) -> Result<Conn, StoreError> {
+        match &self.pool {
+            Pool::Sqlite(p) => p
+                .get_owned()
+                .await
+                .map(Conn::Sqlite)
+                .map_err(|e| StoreError::Unavailable(e.to_string())),
+            Pool::Pg(p) => p
+                .get_owned()
+                .await
+                .map(Conn::Pg)
+                .map_err(|e| StoreError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Held for the length of a write transaction (SQLite only; see `sqlite_writer`).
+    pub async fn write_guard(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.sqlite_writer {
+            Some(m) => Some(m.clone().lock_owned().await),
+            None => None,
+        }
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        let state = match &self.pool {
+            Pool::Sqlite(p) => p.state(),
+            Pool::Pg(p) => p.state(),
+        };
+        PoolStats { max: self.max_conns, open: state.connections, idle: state.idle_connections }
+    }
+
+    /// A cheap round trip, for readiness.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let fut = async {
+            match self.conn().await? {
+                Conn::Sqlite(mut c) => c.batch_execute("SELECT 1").await?,
+                Conn::Pg(mut c) => c.batch_execute("SELECT 1").await?,
+            }
+            Ok::<_, StoreError>(())
+        };
+        tokio::time::timeout(Duration::from_secs(3), fut)
+            .await
+            .map_err(|_| StoreError::Unavailable("ping timed out".into()))?
+    }
+
+    /// Pending and applied migrations.
+    pub async fn migration_status(&self) -> Result<MigrationStatus, StoreError> {
+        migrate::status(self.backend, &self.url).await
+    }
+
+    /// Applies pending migrations; returns the versions applied.
+    pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        migrate::run(self.backend, &self.url).await
+    }
+
+    /// Resolves the network id: the oldest row of `networks`, created on first start.
+    pub async fn init_network(&mut self) -> Result<(), StoreError> {
+        let nid = identities::ensure_network(self).await?;
+        self.nid = Arc::from(nid.as_str());
+        Ok(())
+    }
+}
+
+/// Runs `$body` with `$c` bound to a `&mut` backend connection; the body is compiled once per
+/// backend. Evaluates to the body's value; the body returns `Result<_, StoreError>`.
+#[macro_export]
+macro_rules! with_conn {
+    ($store:expr, |$c:ident| $body:expr) => {{
+        match $store.conn().await? {
+            $crate::store::Conn::Sqlite(mut __conn) => {
+                let $c: &mut $crate::store::SqliteConn = &mut *__conn;
+                $body
+            }
+            $crate::store::Conn::Pg(mut __conn) => {
+                let $c: &mut $crate::store::PgConn = &mut *__conn;
+                $body
+            }
+        }
+    }};
+}
+
+/// Like [`with_conn!`] inside one write transaction; `$body` is an async block's contents and
+/// must evaluate to `Result<T, StoreError>`. Any error rolls everything back.
+#[macro_export]
+macro_rules! with_tx {
+    ($store:expr, |$c:ident| $body:expr) => {{
+        use diesel_async::AsyncConnection as _;
+        let __guard = $store.write_guard().await;
+        let __res = match $store.conn().await? {
+            $crate::store::Conn::Sqlite(mut __conn) => {
+                __conn
+                    .transaction::<_, $crate::store::StoreError, _>(async |$c| $body)
+                    .await
+            }
+            $crate::store::Conn::Pg(mut __conn) => {
+                __conn
+                    .transaction::<_, $crate::store::StoreError, _>(async |$c| $body)
+                    .await
+            }
+        };
+        drop(__guard);
+        __res
+    }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_kratos_dsns() {
+        let d = parse_dsn("sqlite:///var/lib/sqlite/db.sqlite?_fk=true&mode=rwc").unwrap();
+        assert_eq!(d.backend, Backend::Sqlite);
+        assert_eq!(d.url, "file:/var/lib/sqlite/db.sqlite?mode=rwc");
+        let d = parse_dsn("memory").unwrap();
+        assert!(d.in_memory);
+        let d = parse_dsn("cockroach://root@db:26257/kratos?sslmode=disable&max_conns=20").unwrap();
+        assert_eq!(d.backend, Backend::Postgres);
+        assert_eq!(d.url, "postgres://root@db:26257/kratos?sslmode=disable");
+        assert_eq!(d.max_conns, Some(20));
+        assert!(parse_dsn("nonsense").is_err());
+        assert!(parse_dsn("oracle://x").is_err());
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct AppliedVersion {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    version: String,
+}
+
+impl Store {
+    /// Migrations the binary has that the database lacks, checked over a pooled connection
+    /// (cheap enough for every readiness probe).
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        use diesel_async::RunQueryDsl;
+        let q = || diesel::sql_query("SELECT version FROM __diesel_schema_migrations");
+        let applied: Result<Vec<AppliedVersion>, StoreError> = with_conn!(self, |c| {
+            q().load::<AppliedVersion>(c).await.map_err(StoreError::from)
+        });
+        let applied: Vec<String> = match applied {
+            Ok(v) => v.into_iter().map(|v| v.version).collect(),
+            // No bookkeeping table yet: nothing is applied.
+            Err(StoreError::Query(m)) if m.contains("no such table") || m.contains("does not exist") => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        Ok(migrate::expected_versions(self.backend)
+            .into_iter()
+            .filter(|v| !applied.contains(v))
+            .collect())
+    }
+}

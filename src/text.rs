@@ -1,0 +1,628 @@
+//! UI messages (`uiText` on the wire).
+//!
+//! Ids and context keys follow Kratos exactly because clients translate by id and
+//! interpolate from `context`; the English `text` is our own wording.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+/// Message ids (Kratos `text/id.go`). Only the ones Gatehouse emits are listed.
+pub mod ids {
+    // Info: login (101xxxx).
+    pub const INFO_LOGIN: u64 = 1010001;
+    pub const INFO_LOGIN_WITH: u64 = 1010002;
+    pub const INFO_LOGIN_RE_AUTH: u64 = 1010003;
+    pub const INFO_LOGIN_MFA: u64 = 1010004;
+    pub const INFO_LOGIN_PASSWORD: u64 = 1010022;
+    // Info: registration (104xxxx).
+    pub const INFO_REGISTRATION: u64 = 1040001;
+    pub const INFO_REGISTRATION_WITH: u64 = 1040002;
+    pub const INFO_REGISTRATION_CONTINUE: u64 = 1040003;
+    pub const INFO_REGISTRATION_REGISTER_WEBAUTHN: u64 = 1040004;
+    // Info: node labels (107xxxx).
+    pub const INFO_NODE_LABEL_PASSWORD: u64 = 1070001;
+    pub const INFO_NODE_LABEL_GENERATED: u64 = 1070002;
+    pub const INFO_NODE_LABEL_SAVE: u64 = 1070003;
+    pub const INFO_NODE_LABEL_ID: u64 = 1070004;
+    pub const INFO_NODE_LABEL_SUBMIT: u64 = 1070005;
+    pub const INFO_NODE_LABEL_EMAIL: u64 = 1070007;
+    pub const INFO_NODE_LABEL_CONTINUE: u64 = 1070009;
+    pub const INFO_NODE_LABEL_PHONE_NUMBER: u64 = 1070017;
+    // Generic validation (400xxxx).
+    pub const VALIDATION_GENERIC: u64 = 4000001;
+    pub const VALIDATION_REQUIRED: u64 = 4000002;
+    pub const VALIDATION_MIN_LENGTH: u64 = 4000003;
+    pub const VALIDATION_INVALID_FORMAT: u64 = 4000004;
+    pub const VALIDATION_PASSWORD_POLICY_VIOLATION: u64 = 4000005;
+    pub const VALIDATION_INVALID_CREDENTIALS: u64 = 4000006;
+    pub const VALIDATION_DUPLICATE_CREDENTIALS: u64 = 4000007;
+    pub const VALIDATION_IDENTIFIER_MISSING: u64 = 4000009;
+    pub const VALIDATION_ADDRESS_NOT_VERIFIED: u64 = 4000010;
+    pub const VALIDATION_MAX_LENGTH: u64 = 4000017;
+    pub const VALIDATION_MINIMUM: u64 = 4000018;
+    pub const VALIDATION_EXCLUSIVE_MINIMUM: u64 = 4000019;
+    pub const VALIDATION_MAXIMUM: u64 = 4000020;
+    pub const VALIDATION_EXCLUSIVE_MAXIMUM: u64 = 4000021;
+    pub const VALIDATION_MULTIPLE_OF: u64 = 4000022;
+    pub const VALIDATION_MAX_ITEMS: u64 = 4000023;
+    pub const VALIDATION_MIN_ITEMS: u64 = 4000024;
+    pub const VALIDATION_UNIQUE_ITEMS: u64 = 4000025;
+    pub const VALIDATION_WRONG_TYPE: u64 = 4000026;
+    pub const VALIDATION_DUPLICATE_CREDENTIALS_WITH_HINTS: u64 = 4000028;
+    pub const VALIDATION_CONST: u64 = 4000029;
+    pub const VALIDATION_CONST_GENERIC: u64 = 4000030;
+    pub const VALIDATION_PASSWORD_IDENTIFIER_TOO_SIMILAR: u64 = 4000031;
+    pub const VALIDATION_PASSWORD_MIN_LENGTH: u64 = 4000032;
+    pub const VALIDATION_PASSWORD_MAX_LENGTH: u64 = 4000033;
+    pub const VALIDATION_PASSWORD_TOO_MANY_BREACHES: u64 = 4000034;
+    pub const VALIDATION_TRAITS_MISMATCH: u64 = 4000036;
+    pub const VALIDATION_ACCOUNT_NOT_FOUND: u64 = 4000037;
+    pub const VALIDATION_EMAIL: u64 = 4000040;
+    /// Defined by Kratos but never emitted: its phone message reuses 4000040.
+    pub const VALIDATION_PHONE: u64 = 4000041;
+    // Flow-level validation.
+    pub const VALIDATION_LOGIN_FLOW_EXPIRED: u64 = 4010001;
+    pub const VALIDATION_LOGIN_NO_STRATEGY_FOUND: u64 = 4010002;
+    pub const VALIDATION_REGISTRATION_NO_STRATEGY_FOUND: u64 = 4010003;
+    pub const VALIDATION_REGISTRATION_FLOW_EXPIRED: u64 = 4040001;
+    pub const VALIDATION_SETTINGS_FLOW_EXPIRED: u64 = 4050001;
+    pub const VALIDATION_RECOVERY_FLOW_EXPIRED: u64 = 4060005;
+    pub const VALIDATION_VERIFICATION_FLOW_EXPIRED: u64 = 4070005;
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TextKind {
+    Info,
+    Error,
+    Success,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct UiText {
+    pub id: u64,
+    pub text: String,
+    #[serde(rename = "type")]
+    pub kind: TextKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Value>,
+}
+
+impl UiText {
+    fn new(id: u64, kind: TextKind, text: impl Into<String>, context: Option<Value>) -> Self {
+        Self {
+            id,
+            text: text.into(),
+            kind,
+            context,
+        }
+    }
+    fn info(id: u64, text: impl Into<String>) -> Self {
+        Self::new(id, TextKind::Info, text, None)
+    }
+    fn error(id: u64, text: impl Into<String>, context: Option<Value>) -> Self {
+        Self::new(id, TextKind::Error, text, context)
+    }
+}
+
+/// Go encodes an integral float64 as `5`, serde_json as `5.0`; mirror Go on the wire.
+pub fn json_number(v: f64) -> Value {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e15 {
+        json!(v as i64)
+    } else {
+        json!(v)
+    }
+}
+
+fn ctx(pairs: &[(&str, Value)]) -> Option<Value> {
+    let mut m = Map::new();
+    for (k, v) in pairs {
+        m.insert((*k).to_owned(), v.clone());
+    }
+    Some(Value::Object(m))
+}
+
+// ---- info: login / registration ----
+
+pub fn login() -> UiText {
+    UiText::info(ids::INFO_LOGIN, "Sign in")
+}
+pub fn login_with(provider: &str, provider_id: &str) -> UiText {
+    UiText::new(
+        ids::INFO_LOGIN_WITH,
+        TextKind::Info,
+        format!("Sign in using {provider}"),
+        ctx(&[
+            ("provider", json!(provider)),
+            ("provider_id", json!(provider_id)),
+        ]),
+    )
+}
+pub fn login_re_auth() -> UiText {
+    UiText::info(
+        ids::INFO_LOGIN_RE_AUTH,
+        "Please confirm it is really you before continuing.",
+    )
+}
+pub fn login_mfa() -> UiText {
+    UiText::info(
+        ids::INFO_LOGIN_MFA,
+        "Please complete the second authentication step.",
+    )
+}
+pub fn login_password() -> UiText {
+    UiText::info(ids::INFO_LOGIN_PASSWORD, "Sign in using a password")
+}
+pub fn registration() -> UiText {
+    UiText::info(ids::INFO_REGISTRATION, "Sign up")
+}
+pub fn registration_with(provider: &str, provider_id: &str) -> UiText {
+    UiText::new(
+        ids::INFO_REGISTRATION_WITH,
+        TextKind::Info,
+        format!("Sign up using {provider}"),
+        ctx(&[
+            ("provider", json!(provider)),
+            ("provider_id", json!(provider_id)),
+        ]),
+    )
+}
+pub fn registration_continue() -> UiText {
+    UiText::info(ids::INFO_REGISTRATION_CONTINUE, "Continue")
+}
+pub fn registration_register_webauthn() -> UiText {
+    UiText::info(
+        ids::INFO_REGISTRATION_REGISTER_WEBAUTHN,
+        "Sign up using a security key",
+    )
+}
+
+// ---- info: node labels ----
+
+pub fn label_password() -> UiText {
+    UiText::info(ids::INFO_NODE_LABEL_PASSWORD, "Password")
+}
+/// Label derived from a schema field: text is the field's title (or name).
+pub fn label_generated(title: &str, name: &str) -> UiText {
+    UiText::new(
+        ids::INFO_NODE_LABEL_GENERATED,
+        TextKind::Info,
+        title,
+        ctx(&[("title", json!(title)), ("name", json!(name))]),
+    )
+}
+pub fn label_save() -> UiText {
+    UiText::info(ids::INFO_NODE_LABEL_SAVE, "Save")
+}
+pub fn label_id() -> UiText {
+    UiText::info(ids::INFO_NODE_LABEL_ID, "ID")
+}
+pub fn label_submit() -> UiText {
+    UiText::info(ids::INFO_NODE_LABEL_SUBMIT, "Submit")
+}
+pub fn label_email() -> UiText {
+    UiText::info(ids::INFO_NODE_LABEL_EMAIL, "Email")
+}
+pub fn label_continue() -> UiText {
+    UiText::info(ids::INFO_NODE_LABEL_CONTINUE, "Continue")
+}
+pub fn label_phone_number() -> UiText {
+    UiText::info(ids::INFO_NODE_LABEL_PHONE_NUMBER, "Phone number")
+}
+
+// ---- validation ----
+
+/// Kratos uses the reason itself as the text.
+pub fn validation_generic(reason: &str) -> UiText {
+    UiText::error(
+        ids::VALIDATION_GENERIC,
+        reason,
+        ctx(&[("reason", json!(reason))]),
+    )
+}
+pub fn validation_required(property: &str) -> UiText {
+    UiText::error(
+        ids::VALIDATION_REQUIRED,
+        format!("The property {property} is required."),
+        ctx(&[("property", json!(property))]),
+    )
+}
+pub fn validation_min_length(min_length: u64, actual_length: u64) -> UiText {
+    UiText::error(
+        ids::VALIDATION_MIN_LENGTH,
+        format!("must be at least {min_length} characters long, but is {actual_length}"),
+        ctx(&[
+            ("min_length", json!(min_length)),
+            ("actual_length", json!(actual_length)),
+        ]),
+    )
+}
+pub fn validation_max_length(max_length: u64, actual_length: u64) -> UiText {
+    UiText::error(
+        ids::VALIDATION_MAX_LENGTH,
+        format!("must be at most {max_length} characters long, but is {actual_length}"),
+        ctx(&[
+            ("max_length", json!(max_length)),
+            ("actual_length", json!(actual_length)),
+        ]),
+    )
+}
+pub fn validation_invalid_format(pattern: &str) -> UiText {
+    UiText::error(
+        ids::VALIDATION_INVALID_FORMAT,
+        format!("does not match the pattern {pattern:?}"),
+        ctx(&[("pattern", json!(pattern))]),
+    )
+}
+pub fn validation_minimum(minimum: f64, actual: f64) -> UiText {
+    UiText::error(
+        ids::VALIDATION_MINIMUM,
+        format!("must be at least {minimum}, but is {actual}"),
+        ctx(&[
+            ("minimum", json_number(minimum)),
+            ("actual", json_number(actual)),
+        ]),
+    )
+}
+pub fn validation_exclusive_minimum(minimum: f64, actual: f64) -> UiText {
+    UiText::error(
+        ids::VALIDATION_EXCLUSIVE_MINIMUM,
+        format!("must be greater than {minimum}, but is {actual}"),
+        ctx(&[
+            ("minimum", json_number(minimum)),
+            ("actual", json_number(actual)),
+        ]),
+    )
+}
+pub fn validation_maximum(maximum: f64, actual: f64) -> UiText {
+    UiText::error(
+        ids::VALIDATION_MAXIMUM,
+        format!("must be at most {maximum}, but is {actual}"),
+        ctx(&[
+            ("maximum", json_number(maximum)),
+            ("actual", json_number(actual)),
+        ]),
+    )
+}
+pub fn validation_exclusive_maximum(maximum: f64, actual: f64) -> UiText {
+    UiText::error(
+        ids::VALIDATION_EXCLUSIVE_MAXIMUM,
+        format!("must be less than {maximum}, but is {actual}"),
+        ctx(&[
+            ("maximum", json_number(maximum)),
+            ("actual", json_number(actual)),
+        ]),
+    )
+}
+pub fn validation_multiple_of(base: f64, actual: f64) -> UiText {
+    UiText::error(
+        ids::VALIDATION_MULTIPLE_OF,
+        format!("{actual} is not a multiple of {base}"),
+        ctx(&[("base", json_number(base)), ("actual", json_number(actual))]),
+    )
+}
+pub fn validation_max_items(max_items: u64, actual_items: u64) -> UiText {
+    UiText::error(
+        ids::VALIDATION_MAX_ITEMS,
+        format!("at most {max_items} items are allowed, but there are {actual_items}"),
+        ctx(&[
+            ("max_items", json!(max_items)),
+            ("actual_items", json!(actual_items)),
+        ]),
+    )
+}
+pub fn validation_min_items(min_items: u64, actual_items: u64) -> UiText {
+    UiText::error(
+        ids::VALIDATION_MIN_ITEMS,
+        format!("at least {min_items} items are required, but there are {actual_items}"),
+        ctx(&[
+            ("min_items", json!(min_items)),
+            ("actual_items", json!(actual_items)),
+        ]),
+    )
+}
+pub fn validation_unique_items(index_a: u64, index_b: u64) -> UiText {
+    UiText::error(
+        ids::VALIDATION_UNIQUE_ITEMS,
+        format!("the items at positions {index_a} and {index_b} are identical"),
+        ctx(&[("index_a", json!(index_a)), ("index_b", json!(index_b))]),
+    )
+}
+pub fn validation_wrong_type(allowed_types: &[&str], actual_type: &str) -> UiText {
+    UiText::error(
+        ids::VALIDATION_WRONG_TYPE,
+        format!(
+            "expected {}, but got {actual_type}",
+            allowed_types.join(" or ")
+        ),
+        ctx(&[
+            ("allowed_types", json!(allowed_types)),
+            ("actual_type", json!(actual_type)),
+        ]),
+    )
+}
+/// `expected` is the constant rendered as text (Kratos passes a string here).
+pub fn validation_const(expected: &str) -> UiText {
+    UiText::error(
+        ids::VALIDATION_CONST,
+        format!("must equal the constant {expected}"),
+        ctx(&[("expected", json!(expected))]),
+    )
+}
+pub fn validation_const_generic() -> UiText {
+    UiText::error(
+        ids::VALIDATION_CONST_GENERIC,
+        "does not equal the required constant",
+        None,
+    )
+}
+pub fn validation_email(value: &str) -> UiText {
+    UiText::error(
+        ids::VALIDATION_EMAIL,
+        format!("{value} is not a valid email address"),
+        ctx(&[("value", json!(value))]),
+    )
+}
+/// Kratos emits its phone message under the email id (4000040); we mirror that so
+/// clients keyed on ids behave identically.
+pub fn validation_phone(value: &str) -> UiText {
+    UiText::error(
+        ids::VALIDATION_EMAIL,
+        format!("{value} is not a valid phone number"),
+        ctx(&[("value", json!(value))]),
+    )
+}
+
+// ---- credentials / password policy ----
+
+pub fn validation_password_policy_violation(reason: &str) -> UiText {
+    UiText::error(
+        ids::VALIDATION_PASSWORD_POLICY_VIOLATION,
+        format!("This password cannot be used because {reason}."),
+        ctx(&[("reason", json!(reason))]),
+    )
+}
+pub fn validation_password_identifier_too_similar() -> UiText {
+    UiText::error(
+        ids::VALIDATION_PASSWORD_IDENTIFIER_TOO_SIMILAR,
+        "This password cannot be used because it is too close to the identifier.",
+        None,
+    )
+}
+pub fn validation_password_min_length(min_length: u64, actual_length: u64) -> UiText {
+    UiText::error(
+        ids::VALIDATION_PASSWORD_MIN_LENGTH,
+        format!("The password needs at least {min_length} characters, but has {actual_length}."),
+        ctx(&[
+            ("min_length", json!(min_length)),
+            ("actual_length", json!(actual_length)),
+        ]),
+    )
+}
+pub fn validation_password_max_length(max_length: u64, actual_length: u64) -> UiText {
+    UiText::error(
+        ids::VALIDATION_PASSWORD_MAX_LENGTH,
+        format!("The password may have at most {max_length} characters, but has {actual_length}."),
+        ctx(&[
+            ("max_length", json!(max_length)),
+            ("actual_length", json!(actual_length)),
+        ]),
+    )
+}
+pub fn validation_password_too_many_breaches(breaches: i64) -> UiText {
+    UiText::error(
+        ids::VALIDATION_PASSWORD_TOO_MANY_BREACHES,
+        "This password appeared in known data breaches and may no longer be used.",
+        ctx(&[("breaches", json!(breaches))]),
+    )
+}
+pub fn validation_invalid_credentials() -> UiText {
+    UiText::error(
+        ids::VALIDATION_INVALID_CREDENTIALS,
+        "The credentials are not valid. Please check your password and your username, email address or phone number for typos.",
+        None,
+    )
+}
+pub fn validation_duplicate_credentials() -> UiText {
+    UiText::error(
+        ids::VALIDATION_DUPLICATE_CREDENTIALS,
+        "Another account already uses this identifier (email, phone, username, ...).",
+        None,
+    )
+}
+/// Duplicate identifier with hints on how the existing account can sign in.
+pub fn validation_duplicate_credentials_with_hints(
+    available_credential_types: &[String],
+    available_oidc_providers: &[String],
+    credential_identifier_hint: &str,
+) -> UiText {
+    let who = if credential_identifier_hint.is_empty() {
+        "an email, phone, or username"
+    } else {
+        credential_identifier_hint
+    };
+    let mut text = format!("Another account already uses {who}.");
+    if !available_credential_types.is_empty() {
+        text.push_str(&format!(
+            " That account can sign in using: {}.",
+            available_credential_types.join(", ")
+        ));
+    }
+    if !available_oidc_providers.is_empty() {
+        text.push_str(&format!(
+            " It can also sign in through: {}.",
+            available_oidc_providers.join(", ")
+        ));
+    }
+    UiText::error(
+        ids::VALIDATION_DUPLICATE_CREDENTIALS_WITH_HINTS,
+        text,
+        ctx(&[
+            (
+                "available_credential_types",
+                json!(available_credential_types),
+            ),
+            ("available_oidc_providers", json!(available_oidc_providers)),
+            (
+                "credential_identifier_hint",
+                json!(credential_identifier_hint),
+            ),
+        ]),
+    )
+}
+pub fn validation_identifier_missing() -> UiText {
+    UiText::error(
+        ids::VALIDATION_IDENTIFIER_MISSING,
+        "No login identifier was found. It may not have been set, or the server may be misconfigured.",
+        None,
+    )
+}
+pub fn validation_address_not_verified() -> UiText {
+    UiText::error(
+        ids::VALIDATION_ADDRESS_NOT_VERIFIED,
+        "This account is not active yet. Please verify your email address first.",
+        None,
+    )
+}
+pub fn validation_traits_mismatch() -> UiText {
+    UiText::error(
+        ids::VALIDATION_TRAITS_MISMATCH,
+        "The submitted traits differ from the ones this flow started with.",
+        None,
+    )
+}
+pub fn validation_account_not_found() -> UiText {
+    UiText::error(
+        ids::VALIDATION_ACCOUNT_NOT_FOUND,
+        "No such account exists, or it has no way to sign in configured.",
+        None,
+    )
+}
+
+// ---- flow-level ----
+
+fn flow_expired(
+    id: u64,
+    flow: &str,
+    expired_at: &str,
+    expired_at_unix: i64,
+    minutes_ago: f64,
+) -> UiText {
+    UiText::error(
+        id,
+        format!("The {flow} flow expired {minutes_ago:.2} minutes ago, please start again."),
+        ctx(&[
+            ("expired_at", json!(expired_at)),
+            ("expired_at_unix", json!(expired_at_unix)),
+        ]),
+    )
+}
+/// `expired_at` is RFC 3339; `minutes_ago` only feeds the English text.
+pub fn login_flow_expired(expired_at: &str, expired_at_unix: i64, minutes_ago: f64) -> UiText {
+    flow_expired(
+        ids::VALIDATION_LOGIN_FLOW_EXPIRED,
+        "login",
+        expired_at,
+        expired_at_unix,
+        minutes_ago,
+    )
+}
+pub fn registration_flow_expired(
+    expired_at: &str,
+    expired_at_unix: i64,
+    minutes_ago: f64,
+) -> UiText {
+    flow_expired(
+        ids::VALIDATION_REGISTRATION_FLOW_EXPIRED,
+        "registration",
+        expired_at,
+        expired_at_unix,
+        minutes_ago,
+    )
+}
+pub fn settings_flow_expired(expired_at: &str, expired_at_unix: i64, minutes_ago: f64) -> UiText {
+    flow_expired(
+        ids::VALIDATION_SETTINGS_FLOW_EXPIRED,
+        "settings",
+        expired_at,
+        expired_at_unix,
+        minutes_ago,
+    )
+}
+pub fn recovery_flow_expired(expired_at: &str, expired_at_unix: i64, minutes_ago: f64) -> UiText {
+    flow_expired(
+        ids::VALIDATION_RECOVERY_FLOW_EXPIRED,
+        "recovery",
+        expired_at,
+        expired_at_unix,
+        minutes_ago,
+    )
+}
+pub fn verification_flow_expired(
+    expired_at: &str,
+    expired_at_unix: i64,
+    minutes_ago: f64,
+) -> UiText {
+    flow_expired(
+        ids::VALIDATION_VERIFICATION_FLOW_EXPIRED,
+        "verification",
+        expired_at,
+        expired_at_unix,
+        minutes_ago,
+    )
+}
+pub fn login_no_strategy_found() -> UiText {
+    UiText::error(
+        ids::VALIDATION_LOGIN_NO_STRATEGY_FOUND,
+        "No sign-in method could handle this request. Was the form filled in correctly?",
+        None,
+    )
+}
+pub fn registration_no_strategy_found() -> UiText {
+    UiText::error(
+        ids::VALIDATION_REGISTRATION_NO_STRATEGY_FOUND,
+        "No sign-up method could handle this request. Was the form filled in correctly?",
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_like_kratos() {
+        let v = serde_json::to_value(validation_required("email")).unwrap();
+        assert_eq!(v["id"], 4000002);
+        assert_eq!(v["type"], "error");
+        assert_eq!(v["context"], json!({"property": "email"}));
+        let v = serde_json::to_value(label_password()).unwrap();
+        assert_eq!(v["type"], "info");
+        assert!(v.get("context").is_none());
+        let back: UiText = serde_json::from_value(v).unwrap();
+        assert_eq!(back, label_password());
+    }
+
+    #[test]
+    fn integral_floats_encode_as_integers() {
+        let v = serde_json::to_value(validation_minimum(5.0, 2.5)).unwrap();
+        assert_eq!(v["context"]["minimum"].to_string(), "5");
+        assert_eq!(v["context"]["actual"].to_string(), "2.5");
+    }
+
+    #[test]
+    fn flow_expired_context_keys() {
+        let t = login_flow_expired("2024-01-01T00:00:00Z", 1704067200, 1.5);
+        assert_eq!(t.id, 4010001);
+        let c = t.context.unwrap();
+        assert_eq!(c["expired_at_unix"], 1704067200);
+        assert_eq!(c["expired_at"], "2024-01-01T00:00:00Z");
+        assert!(t.text.contains("1.50"));
+        assert_eq!(registration_flow_expired("x", 0, 0.0).id, 4040001);
+    }
+
+    #[test]
+    fn phone_uses_email_id_like_kratos() {
+        assert_eq!(validation_phone("+1").id, ids::VALIDATION_EMAIL);
+    }
+}
