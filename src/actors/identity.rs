@@ -135,7 +135,7 @@ impl IdentityPool {
             queues::DefaultQueue<(), IdentityMsg>,
         >::default();
         let (factory, _handle) =
-            Actor::spawn_linked(Some("identity-pool".into()), factory_def, args, supervisor).await?;
+            Actor::spawn_linked(None, factory_def, args, supervisor).await?;
         let cell = factory.get_cell();
         Ok((IdentityPool { factory }, cell))
     }

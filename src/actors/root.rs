@@ -43,8 +43,8 @@ impl Actor for Root {
         let handles = Handles { identities, deps: args.deps.clone() };
         let mut listeners = Vec::new();
         for spec in (args.listeners)(handles.clone()) {
-            let name = spec.name.clone();
-            let (l, _) = Actor::spawn_linked(Some(name), Listener, spec, me.get_cell()).await?;
+            // Unnamed: ractor's registry is process-global and tests run several trees at once.
+            let (l, _) = Actor::spawn_linked(None, Listener, spec, me.get_cell()).await?;
             listeners.push(l.get_cell());
         }
         let _ = args.ready.send(handles);
