@@ -130,6 +130,11 @@ fn cors_policy(cfg: &Config) -> Option<CorsPolicy> {
     })
 }
 
+fn random_secret() -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric.sample_string(&mut rand::rng(), 32)
+}
+
 async fn bind(host: &str, port: u16, what: &str) -> anyhow::Result<TcpListener> {
     let host = if host.is_empty() { "0.0.0.0" } else { host };
     TcpListener::bind((host, port)).await.with_context(|| format!("binding the {what} listener to {host}:{port}"))
@@ -152,7 +157,16 @@ pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
     let admin_addr = admin.local_addr()?;
 
     let dev = opts.dev || cfg.dev;
+    let mut cookie_secrets = cfg.cookie_secrets().to_vec();
+    if cookie_secrets.is_empty() {
+        tracing::warn!(
+            "secrets.default is not set: generated a random secret; sessions and flows will not survive a restart \
+             and cannot be shared between nodes"
+        );
+        cookie_secrets.push(random_secret());
+    }
     let deps = Arc::new(Deps {
+        cookie_secrets,
         public_url: base_url(&cfg.serve.public.base_url, &cfg.serve.public.host, public_addr.port(), dev),
         admin_url: base_url(&cfg.serve.admin.base_url, &cfg.serve.admin.host, admin_addr.port(), dev),
         hasher: hasher_from(&cfg),

@@ -20,6 +20,9 @@ pub struct Deps {
     pub admin_url: String,
     /// `serve --dev`: relaxes cookie security for local HTTP work.
     pub dev: bool,
+    /// Keys for cookies and keyed hashes: `secrets.cookie`, else `secrets.default`, else one
+    /// generated at start-up (then sessions do not survive a restart). First entry signs.
+    pub cookie_secrets: Vec<String>,
 }
 
 impl Deps {
