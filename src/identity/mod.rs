@@ -103,7 +103,8 @@ fn utc(n: NaiveDateTime) -> DateTime<Utc> {
 }
 
 fn parse_json(s: Option<&str>) -> Option<Value> {
-    s.and_then(|s| serde_json::from_str(s).ok()).filter(|v: &Value| !v.is_null())
+    s.and_then(|s| serde_json::from_str(s).ok())
+        .filter(|v: &Value| !v.is_null())
 }
 
 impl Identity {
@@ -123,7 +124,8 @@ impl Identity {
                     id: Uuid::parse_str(&c.id).unwrap_or_default(),
                     kind: c.credential_type,
                     identifiers,
-                    config: serde_json::from_str(&c.config).unwrap_or(Value::Object(Default::default())),
+                    config: serde_json::from_str(&c.config)
+                        .unwrap_or(Value::Object(Default::default())),
                     version: c.version,
                     created_at: utc(c.created_at),
                     updated_at: utc(c.updated_at),
@@ -269,29 +271,55 @@ impl Identity {
             o.insert("credentials".into(), Value::Object(creds));
         }
         o.insert("schema_id".into(), Value::String(self.schema_id.clone()));
-        o.insert("schema_url".into(), Value::String(schema_url(public_base, &self.schema_id)));
+        o.insert(
+            "schema_url".into(),
+            Value::String(schema_url(public_base, &self.schema_id)),
+        );
         o.insert("state".into(), Value::String(self.state.as_str().into()));
         if let Some(t) = self.state_changed_at {
-            o.insert("state_changed_at".into(), serde_json::to_value(t).unwrap_or(Value::Null));
+            o.insert(
+                "state_changed_at".into(),
+                serde_json::to_value(t).unwrap_or(Value::Null),
+            );
         }
         o.insert("traits".into(), self.traits.clone());
         if !self.verifiable_addresses.is_empty() {
-            o.insert("verifiable_addresses".into(), serde_json::to_value(&self.verifiable_addresses).unwrap_or_default());
+            o.insert(
+                "verifiable_addresses".into(),
+                serde_json::to_value(&self.verifiable_addresses).unwrap_or_default(),
+            );
         }
         if !self.recovery_addresses.is_empty() {
-            o.insert("recovery_addresses".into(), serde_json::to_value(&self.recovery_addresses).unwrap_or_default());
+            o.insert(
+                "recovery_addresses".into(),
+                serde_json::to_value(&self.recovery_addresses).unwrap_or_default(),
+            );
         }
-        o.insert("metadata_public".into(), self.metadata_public.clone().unwrap_or(Value::Null));
-        o.insert("metadata_admin".into(), self.metadata_admin.clone().unwrap_or(Value::Null));
+        o.insert(
+            "metadata_public".into(),
+            self.metadata_public.clone().unwrap_or(Value::Null),
+        );
+        o.insert(
+            "metadata_admin".into(),
+            self.metadata_admin.clone().unwrap_or(Value::Null),
+        );
         if let Some(e) = &self.external_id {
             o.insert("external_id".into(), Value::String(e.clone()));
         }
         o.insert(
             "organization_id".into(),
-            self.organization_id.map(|u| Value::String(u.to_string())).unwrap_or(Value::Null),
+            self.organization_id
+                .map(|u| Value::String(u.to_string()))
+                .unwrap_or(Value::Null),
         );
-        o.insert("created_at".into(), serde_json::to_value(self.created_at).unwrap_or_default());
-        o.insert("updated_at".into(), serde_json::to_value(self.updated_at).unwrap_or_default());
+        o.insert(
+            "created_at".into(),
+            serde_json::to_value(self.created_at).unwrap_or_default(),
+        );
+        o.insert(
+            "updated_at".into(),
+            serde_json::to_value(self.updated_at).unwrap_or_default(),
+        );
         Value::Object(o)
     }
 }

@@ -11,13 +11,16 @@ use super::schema::{Extracted, FieldMessage, Via};
 use super::{Credential, Identity, RecoveryAddress, State, VerifiableAddress, now};
 use crate::deps::Deps;
 use crate::hash;
-use crate::store::identities::{self as q, ListFilter};
 use crate::store::StoreError;
+use crate::store::identities::{self as q, ListFilter};
 
 /// Most identities one batch request may create (Kratos's limit).
 pub const BATCH_LIMIT: usize = 1000;
 pub const DEFAULT_PAGE_SIZE: i64 = 250;
 pub const MAX_PAGE_SIZE: i64 = 1000;
+/// Credential types whose identifiers come from the schema and are stored normalised (as in
+/// Kratos, lower-cased); other identifiers, such as OIDC subjects, are case-sensitive.
+pub const NORMALIZED_IDENTIFIER_TYPES: &[&str] = &["password", "webauthn", "code"];
 /// Most ids one `ids` filter may name.
 pub const MAX_IDS_FILTER: usize = 500;
 
@@ -160,7 +163,10 @@ pub fn decode<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, Identity
         if path == "." {
             IdentityError::BadRequest(format!("The request body is invalid: {}", e.inner()))
         } else {
-            IdentityError::BadRequest(format!("The request body is invalid at {path}: {}", e.inner()))
+            IdentityError::BadRequest(format!(
+                "The request body is invalid at {path}: {}",
+                e.inner()
+            ))
         }
     })
 }
@@ -169,7 +175,9 @@ fn parse_state(s: Option<&str>) -> Result<Option<State>, IdentityError> {
     match s {
         None | Some("") => Ok(None),
         Some(s) => State::parse(s).map(Some).ok_or_else(|| {
-            IdentityError::BadRequest(format!("Identity state {s:?} is invalid: it must be \"active\" or \"inactive\"."))
+            IdentityError::BadRequest(format!(
+                "Identity state {s:?} is invalid: it must be \"active\" or \"inactive\"."
+            ))
         }),
     }
 }
@@ -201,30 +209,50 @@ fn apply_schema(
         ))
     })?;
     if !ident.traits.is_object() {
-        return Err(IdentityError::BadRequest("traits must be a JSON object.".into()));
+        return Err(IdentityError::BadRequest(
+            "traits must be a JSON object.".into(),
+        ));
     }
-    let extracted: Extracted = schema.validate_traits(&ident.traits).map_err(IdentityError::Validation)?;
+    let extracted: Extracted = schema
+        .validate_traits(&ident.traits)
+        .map_err(IdentityError::Validation)?;
     let ts = now();
 
     // Verifiable addresses follow the schema; a known one keeps its state.
     let mut verifiable = Vec::new();
     for (via, value) in &extracted.verifiable {
         let via = via_str(*via);
-        if verifiable.iter().any(|a: &VerifiableAddress| a.via == via && a.value == *value) {
+        if verifiable
+            .iter()
+            .any(|a: &VerifiableAddress| a.via == via && a.value == *value)
+        {
             continue;
         }
-        if let Some(existing) = ident.verifiable_addresses.iter().find(|a| a.via == via && a.value == *value) {
+        if let Some(existing) = ident
+            .verifiable_addresses
+            .iter()
+            .find(|a| a.via == via && a.value == *value)
+        {
             verifiable.push(existing.clone());
             continue;
         }
-        let imported = imported_verifiable
-            .iter()
-            .find(|a| a.via == via && super::schema::normalize_identifier(&a.value, Some(address_via(via))) == *value);
+        let imported = imported_verifiable.iter().find(|a| {
+            a.via == via
+                && super::schema::normalize_identifier(&a.value, Some(address_via(via))) == *value
+        });
         let verified = imported.and_then(|a| a.verified).unwrap_or(false);
-        let status = imported
-            .and_then(|a| a.status.clone())
-            .unwrap_or_else(|| if verified { "completed".into() } else { "pending".into() });
-        let verified_at = if verified { imported.and_then(|a| a.verified_at).or(Some(ts)) } else { None };
+        let status = imported.and_then(|a| a.status.clone()).unwrap_or_else(|| {
+            if verified {
+                "completed".into()
+            } else {
+                "pending".into()
+            }
+        });
+        let verified_at = if verified {
+            imported.and_then(|a| a.verified_at).or(Some(ts))
+        } else {
+            None
+        };
         verifiable.push(VerifiableAddress {
             id: Uuid::new_v4(),
             value: value.clone(),
@@ -236,31 +264,72 @@ fn apply_schema(
             updated_at: ts,
         });
     }
+    // The store reads addresses back ordered by id; order them so here too, so a create or
+    // update returns them exactly as a later get does.
+    verifiable.sort_by_key(|a| a.id);
     ident.verifiable_addresses = verifiable;
 
     let mut recovery = Vec::new();
     for (via, value) in &extracted.recovery {
         let via = via_str(*via);
-        if recovery.iter().any(|a: &RecoveryAddress| a.via == via && a.value == *value) {
+        if recovery
+            .iter()
+            .any(|a: &RecoveryAddress| a.via == via && a.value == *value)
+        {
             continue;
         }
-        if let Some(existing) = ident.recovery_addresses.iter().find(|a| a.via == via && a.value == *value) {
+        if let Some(existing) = ident
+            .recovery_addresses
+            .iter()
+            .find(|a| a.via == via && a.value == *value)
+        {
             recovery.push(existing.clone());
             continue;
         }
         let _ = imported_recovery;
-        recovery.push(RecoveryAddress { id: Uuid::new_v4(), value: value.clone(), via: via.into(), created_at: ts, updated_at: ts });
+        recovery.push(RecoveryAddress {
+            id: Uuid::new_v4(),
+            value: value.clone(),
+            via: via.into(),
+            created_at: ts,
+            updated_at: ts,
+        });
     }
+    recovery.sort_by_key(|a| a.id);
     ident.recovery_addresses = recovery;
 
-    // Identifiers of existing credentials follow the traits.
-    if let Some(c) = ident.credentials.get_mut("password") {
-        let mut ids = extracted.password_identifiers.clone();
-        ids.dedup();
-        if c.identifiers != ids {
+    // Password identifiers follow the traits. As in Kratos, they live on a password credential
+    // even before a password is set, so they are unique and searchable from the start.
+    let mut ids: Vec<String> = Vec::new();
+    for i in &extracted.password_identifiers {
+        if !ids.contains(i) {
+            ids.push(i.clone());
+        }
+    }
+    match ident.credentials.get_mut("password") {
+        Some(c) if ids.is_empty() && is_blank(&c.config) => {
+            ident.credentials.remove("password");
+        }
+        Some(c) if c.identifiers != ids => {
             c.identifiers = ids;
             c.updated_at = ts;
         }
+        Some(_) => {}
+        None if !ids.is_empty() => {
+            ident.credentials.insert(
+                "password".into(),
+                Credential {
+                    id: Uuid::new_v4(),
+                    kind: "password".into(),
+                    identifiers: ids,
+                    config: serde_json::json!({}),
+                    version: 0,
+                    created_at: ts,
+                    updated_at: ts,
+                },
+            );
+        }
+        None => {}
     }
     if !extracted.code_identifiers.is_empty() {
         let mut ids: Vec<String> = Vec::new();
@@ -295,13 +364,37 @@ fn apply_schema(
                 );
             }
         }
-    } else if ident.credentials.get("code").is_some_and(|c| c.config.get("addresses").is_some()) {
+    } else if ident
+        .credentials
+        .get("code")
+        .is_some_and(|c| c.config.get("addresses").is_some())
+    {
         ident.credentials.remove("code");
     }
     if let Some(c) = ident.credentials.get_mut("webauthn") {
         c.identifiers = extracted.webauthn_identifiers.clone();
     }
     Ok(())
+}
+
+/// A credential config without secret material (`{}` or `null`).
+fn is_blank(config: &Value) -> bool {
+    config.is_null() || config.as_object().is_some_and(|o| o.is_empty())
+}
+
+/// Whether a credential can sign someone in on its own: a password only once it has a hash (or
+/// defers to the migration hook), other first factors when they name at least one identifier.
+fn is_active_first_factor(c: &Credential) -> bool {
+    match c.kind.as_str() {
+        "password" => {
+            c.config
+                .get("hashed_password")
+                .and_then(Value::as_str)
+                .is_some_and(|h| !h.is_empty())
+                || c.config.get("use_password_migration_hook") == Some(&Value::Bool(true))
+        }
+        kind => FIRST_FACTORS.contains(&kind) && !c.identifiers.is_empty(),
+    }
 }
 
 fn address_via(via: &str) -> Via {
@@ -351,7 +444,15 @@ async fn import_credentials(
             .unwrap_or((Uuid::new_v4(), ts));
         ident.credentials.insert(
             "password".into(),
-            Credential { id, kind: "password".into(), identifiers: Vec::new(), config, version: 0, created_at, updated_at: ts },
+            Credential {
+                id,
+                kind: "password".into(),
+                identifiers: Vec::new(),
+                config,
+                version: 0,
+                created_at,
+                updated_at: ts,
+            },
         );
     }
     if let Some(oidc) = creds.oidc {
@@ -379,8 +480,11 @@ async fn import_credentials(
             }
             providers.push(entry);
         }
-        let (id, created_at) =
-            ident.credentials.get("oidc").map(|c| (c.id, c.created_at)).unwrap_or((Uuid::new_v4(), ts));
+        let (id, created_at) = ident
+            .credentials
+            .get("oidc")
+            .map(|c| (c.id, c.created_at))
+            .unwrap_or((Uuid::new_v4(), ts));
         ident.credentials.insert(
             "oidc".into(),
             Credential {
@@ -405,7 +509,9 @@ pub async fn prepare_new(deps: &Deps, body: CreateIdentityBody) -> Result<Identi
         .unwrap_or_else(|| deps.schemas.default_schema().id.clone());
     let state = parse_state(body.state.as_deref())?.unwrap_or(State::Active);
     if body.external_id.as_deref() == Some("") {
-        return Err(IdentityError::BadRequest("external_id must not be empty.".into()));
+        return Err(IdentityError::BadRequest(
+            "external_id must not be empty.".into(),
+        ));
     }
     let ts = now();
     let mut ident = Identity {
@@ -458,14 +564,15 @@ pub async fn batch_create(
         )));
     }
     // Validation and hashing run concurrently (the hasher bounds its own parallelism).
-    let prepared = futures::future::join_all(items.into_iter().map(|(patch_id, body)| async move {
-        let r = match body {
-            Ok(b) => prepare_new(deps, b).await,
-            Err(e) => Err(e),
-        };
-        (patch_id, r)
-    }))
-    .await;
+    let prepared =
+        futures::future::join_all(items.into_iter().map(|(patch_id, body)| async move {
+            let r = match body {
+                Ok(b) => prepare_new(deps, b).await,
+                Err(e) => Err(e),
+            };
+            (patch_id, r)
+        }))
+        .await;
     let nid = deps.store.nid().to_owned();
     let rows: Vec<_> = prepared
         .iter()
@@ -495,14 +602,22 @@ pub async fn get(deps: &Deps, id: Uuid, with_credentials: bool) -> Result<Identi
         .ok_or(IdentityError::NotFound)
 }
 
-pub async fn get_by_external_id(deps: &Deps, external_id: &str, with_credentials: bool) -> Result<Identity, IdentityError> {
+pub async fn get_by_external_id(
+    deps: &Deps,
+    external_id: &str,
+    with_credentials: bool,
+) -> Result<Identity, IdentityError> {
     q::get_by_external_id(&deps.store, external_id, with_credentials)
         .await?
         .map(Identity::from_rows)
         .ok_or(IdentityError::NotFound)
 }
 
-pub async fn update(deps: &Deps, id: Uuid, body: UpdateIdentityBody) -> Result<Identity, IdentityError> {
+pub async fn update(
+    deps: &Deps,
+    id: Uuid,
+    body: UpdateIdentityBody,
+) -> Result<Identity, IdentityError> {
     let mut ident = get(deps, id, true).await?;
     if let Some(s) = body.schema_id.filter(|s| !s.is_empty()) {
         ident.schema_id = s;
@@ -514,7 +629,9 @@ pub async fn update(deps: &Deps, id: Uuid, body: UpdateIdentityBody) -> Result<I
         ident.state_changed_at = Some(now());
     }
     if body.external_id.as_deref() == Some("") {
-        return Err(IdentityError::BadRequest("external_id must not be empty.".into()));
+        return Err(IdentityError::BadRequest(
+            "external_id must not be empty.".into(),
+        ));
     }
     ident.traits = body.traits;
     ident.metadata_public = non_null(body.metadata_public);
@@ -528,15 +645,28 @@ pub async fn update(deps: &Deps, id: Uuid, body: UpdateIdentityBody) -> Result<I
 }
 
 /// Paths a JSON Patch may not touch.
-const PATCH_FORBIDDEN: &[&str] =
-    &["/id", "/credentials", "/schema_url", "/created_at", "/updated_at", "/state_changed_at", "/organization_id"];
+const PATCH_FORBIDDEN: &[&str] = &[
+    "/id",
+    "/credentials",
+    "/schema_url",
+    "/created_at",
+    "/updated_at",
+    "/state_changed_at",
+    "/organization_id",
+];
 
 fn forbidden(path: &str) -> bool {
-    PATCH_FORBIDDEN.iter().any(|p| path == *p || path.starts_with(&format!("{p}/")))
+    PATCH_FORBIDDEN
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")))
 }
 
 /// RFC 6902 patch of the identity's JSON; the result is validated like an update.
-pub async fn patch(deps: &Deps, id: Uuid, patch: json_patch::Patch) -> Result<Identity, IdentityError> {
+pub async fn patch(
+    deps: &Deps,
+    id: Uuid,
+    patch: json_patch::Patch,
+) -> Result<Identity, IdentityError> {
     for op in &patch.0 {
         let (path, from) = match op {
             json_patch::PatchOperation::Add(o) => (o.path.to_string(), None),
@@ -556,17 +686,24 @@ pub async fn patch(deps: &Deps, id: Uuid, patch: json_patch::Patch) -> Result<Id
     }
     let mut ident = get(deps, id, true).await?;
     let mut doc = ident.to_json(deps.public_base(), None);
-    json_patch::patch(&mut doc, &patch)
-        .map_err(|e| IdentityError::BadRequest(format!("The JSON Patch could not be applied: {e}")))?;
+    json_patch::patch(&mut doc, &patch).map_err(|e| {
+        IdentityError::BadRequest(format!("The JSON Patch could not be applied: {e}"))
+    })?;
     let field = |k: &str| doc.get(k).cloned().unwrap_or(Value::Null);
     if let Some(s) = field("schema_id").as_str() {
         ident.schema_id = s.to_owned();
     } else {
-        return Err(IdentityError::BadRequest("schema_id must be a string.".into()));
+        return Err(IdentityError::BadRequest(
+            "schema_id must be a string.".into(),
+        ));
     }
     let state = match field("state") {
         Value::String(s) => parse_state(Some(&s))?.unwrap_or(ident.state),
-        _ => return Err(IdentityError::BadRequest("state must be \"active\" or \"inactive\".".into())),
+        _ => {
+            return Err(IdentityError::BadRequest(
+                "state must be \"active\" or \"inactive\".".into(),
+            ));
+        }
     };
     if state != ident.state {
         ident.state = state;
@@ -578,19 +715,28 @@ pub async fn patch(deps: &Deps, id: Uuid, patch: json_patch::Patch) -> Result<Id
     ident.external_id = match field("external_id") {
         Value::Null => None,
         Value::String(s) if !s.is_empty() => Some(s),
-        _ => return Err(IdentityError::BadRequest("external_id must be a non-empty string.".into())),
+        _ => {
+            return Err(IdentityError::BadRequest(
+                "external_id must be a non-empty string.".into(),
+            ));
+        }
     };
     // Addresses edited by the patch keep the verification state written into them.
     let verifiable: Vec<VerifiableAddress> = match field("verifiable_addresses") {
         Value::Null => Vec::new(),
         v => serde_json::from_value(v).map_err(|e| {
-            IdentityError::BadRequest(format!("verifiable_addresses is invalid after the patch: {e}"))
+            IdentityError::BadRequest(format!(
+                "verifiable_addresses is invalid after the patch: {e}"
+            ))
         })?,
     };
     let recovery: Vec<RecoveryAddress> = match field("recovery_addresses") {
         Value::Null => Vec::new(),
-        v => serde_json::from_value(v)
-            .map_err(|e| IdentityError::BadRequest(format!("recovery_addresses is invalid after the patch: {e}")))?,
+        v => serde_json::from_value(v).map_err(|e| {
+            IdentityError::BadRequest(format!(
+                "recovery_addresses is invalid after the patch: {e}"
+            ))
+        })?,
     };
     ident.verifiable_addresses = verifiable;
     ident.recovery_addresses = recovery;
@@ -601,7 +747,11 @@ pub async fn patch(deps: &Deps, id: Uuid, patch: json_patch::Patch) -> Result<Id
 }
 
 pub async fn delete(deps: &Deps, id: Uuid) -> Result<(), IdentityError> {
-    if q::delete(&deps.store, &id.to_string()).await? { Ok(()) } else { Err(IdentityError::NotFound) }
+    if q::delete(&deps.store, &id.to_string()).await? {
+        Ok(())
+    } else {
+        Err(IdentityError::NotFound)
+    }
 }
 
 /// Credential types that can sign someone in on their own.
@@ -618,14 +768,20 @@ pub async fn delete_credential(
     let Some(cred) = ident.credentials.get(kind).cloned() else {
         return Err(IdentityError::NotFound);
     };
-    let first_factors = ident.credentials.keys().filter(|k| FIRST_FACTORS.contains(&k.as_str())).count();
+    let first_factors = ident
+        .credentials
+        .values()
+        .filter(|c| is_active_first_factor(c))
+        .count();
     match kind {
         "lookup_secret" | "totp" | "webauthn" | "passkey" => {
             ident.credentials.remove(kind);
         }
         "password" => {
             if first_factors < 2 {
-                return Err(IdentityError::BadRequest("You cannot remove the last first factor credential.".into()));
+                return Err(IdentityError::BadRequest(
+                    "You cannot remove the last first factor credential.".into(),
+                ));
             }
             ident.credentials.remove(kind);
         }
@@ -640,7 +796,9 @@ pub async fn delete_credential(
             }
             let remaining = cred.identifiers.len() - 1;
             if remaining == 0 && first_factors < 2 {
-                return Err(IdentityError::BadRequest("You cannot remove the last first factor credential.".into()));
+                return Err(IdentityError::BadRequest(
+                    "You cannot remove the last first factor credential.".into(),
+                ));
             }
             if remaining == 0 {
                 ident.credentials.remove(kind);
@@ -650,7 +808,9 @@ pub async fn delete_credential(
                     list.retain(|p| {
                         let key = format!(
                             "{}:{}",
-                            p.get("provider").and_then(Value::as_str).unwrap_or_default(),
+                            p.get("provider")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default(),
                             p.get("subject").and_then(Value::as_str).unwrap_or_default()
                         );
                         key != identifier
@@ -660,7 +820,9 @@ pub async fn delete_credential(
             }
         }
         other => {
-            return Err(IdentityError::BadRequest(format!("Credentials of type {other:?} cannot be removed.")));
+            return Err(IdentityError::BadRequest(format!(
+                "Credentials of type {other:?} cannot be removed."
+            )));
         }
     }
     ident.updated_at = now();
@@ -678,7 +840,10 @@ pub struct ListParams {
 }
 
 /// One page, and the id to continue after when there is more.
-pub async fn list(deps: &Deps, p: &ListParams) -> Result<(Vec<Identity>, Option<Uuid>), IdentityError> {
+pub async fn list(
+    deps: &Deps,
+    p: &ListParams,
+) -> Result<(Vec<Identity>, Option<Uuid>), IdentityError> {
     let after = p.after.map(|u| u.to_string());
     let mut rows = q::list(
         &deps.store,
@@ -691,6 +856,10 @@ pub async fn list(deps: &Deps, p: &ListParams) -> Result<(Vec<Identity>, Option<
     let more = rows.len() as i64 > p.page_size;
     rows.truncate(p.page_size as usize);
     let items: Vec<Identity> = rows.into_iter().map(Identity::from_rows).collect();
-    let next = if more { items.last().map(|i| i.id) } else { None };
+    let next = if more {
+        items.last().map(|i| i.id)
+    } else {
+        None
+    };
     Ok((items, next))
 }

@@ -25,7 +25,11 @@ pub async fn ensure_network(store: &Store) -> Result<String, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
         let now = Utc::now().naive_utc();
         diesel::insert_into(networks::table)
-            .values((networks::id.eq(&id), networks::created_at.eq(now), networks::updated_at.eq(now)))
+            .values((
+                networks::id.eq(&id),
+                networks::created_at.eq(now),
+                networks::updated_at.eq(now),
+            ))
             .execute(c)
             .await?;
         Ok(id)
@@ -37,8 +41,13 @@ pub async fn ensure_network(store: &Store) -> Result<String, StoreError> {
 pub enum ListFilter {
     All,
     Ids(Vec<String>),
-    /// Exact match on any credential identifier.
-    CredentialsIdentifier(String),
+    /// Exact match on a credential identifier: `normalized` for the credential types whose
+    /// identifiers are stored normalised (`normalized_types`), `exact` for all others.
+    CredentialsIdentifier {
+        normalized: String,
+        exact: String,
+        normalized_types: Vec<String>,
+    },
     /// Identifiers starting with the given text.
     IdentifierSimilar(String),
 }
@@ -46,7 +55,10 @@ pub enum ListFilter {
 macro_rules! insert_children {
     ($c:ident, $rows:expr) => {{
         for cred in &$rows.credentials {
-            diesel::insert_into(identity_credentials::table).values(cred).execute($c).await?;
+            diesel::insert_into(identity_credentials::table)
+                .values(cred)
+                .execute($c)
+                .await?;
         }
         for ident in &$rows.identifiers {
             diesel::insert_into(identity_credential_identifiers::table)
@@ -55,17 +67,26 @@ macro_rules! insert_children {
                 .await?;
         }
         for a in &$rows.verifiable {
-            diesel::insert_into(identity_verifiable_addresses::table).values(a).execute($c).await?;
+            diesel::insert_into(identity_verifiable_addresses::table)
+                .values(a)
+                .execute($c)
+                .await?;
         }
         for a in &$rows.recovery {
-            diesel::insert_into(identity_recovery_addresses::table).values(a).execute($c).await?;
+            diesel::insert_into(identity_recovery_addresses::table)
+                .values(a)
+                .execute($c)
+                .await?;
         }
     }};
 }
 
 pub async fn insert(store: &Store, rows: &IdentityRows) -> Result<(), StoreError> {
     with_tx!(store, |c| {
-        diesel::insert_into(identities::table).values(&rows.identity).execute(c).await?;
+        diesel::insert_into(identities::table)
+            .values(&rows.identity)
+            .execute(c)
+            .await?;
         insert_children!(c, rows);
         Ok(())
     })
@@ -82,7 +103,10 @@ pub async fn insert_many(
         for rows in items {
             let r = c
                 .transaction::<_, StoreError, _>(async |c| {
-                    diesel::insert_into(identities::table).values(&rows.identity).execute(c).await?;
+                    diesel::insert_into(identities::table)
+                        .values(&rows.identity)
+                        .execute(c)
+                        .await?;
                     insert_children!(c, rows);
                     Ok(())
                 })
@@ -95,7 +119,11 @@ pub async fn insert_many(
 
 /// Overwrites an identity and replaces all of its children. `credentials: None` keeps the
 /// stored credentials and identifiers as they are.
-pub async fn replace(store: &Store, rows: &IdentityRows, replace_credentials: bool) -> Result<(), StoreError> {
+pub async fn replace(
+    store: &Store,
+    rows: &IdentityRows,
+    replace_credentials: bool,
+) -> Result<(), StoreError> {
     with_tx!(store, |c| {
         let n = diesel::update(
             identities::table
@@ -110,22 +138,36 @@ pub async fn replace(store: &Store, rows: &IdentityRows, replace_credentials: bo
         }
         let id = &rows.identity.id;
         if replace_credentials {
-            diesel::delete(identity_credential_identifiers::table.filter(identity_credential_identifiers::identity_id.eq(id)))
-                .execute(c)
-                .await?;
-            diesel::delete(identity_credentials::table.filter(identity_credentials::identity_id.eq(id)))
-                .execute(c)
-                .await?;
+            diesel::delete(
+                identity_credential_identifiers::table
+                    .filter(identity_credential_identifiers::identity_id.eq(id)),
+            )
+            .execute(c)
+            .await?;
+            diesel::delete(
+                identity_credentials::table.filter(identity_credentials::identity_id.eq(id)),
+            )
+            .execute(c)
+            .await?;
         }
-        diesel::delete(identity_verifiable_addresses::table.filter(identity_verifiable_addresses::identity_id.eq(id)))
-            .execute(c)
-            .await?;
-        diesel::delete(identity_recovery_addresses::table.filter(identity_recovery_addresses::identity_id.eq(id)))
-            .execute(c)
-            .await?;
+        diesel::delete(
+            identity_verifiable_addresses::table
+                .filter(identity_verifiable_addresses::identity_id.eq(id)),
+        )
+        .execute(c)
+        .await?;
+        diesel::delete(
+            identity_recovery_addresses::table
+                .filter(identity_recovery_addresses::identity_id.eq(id)),
+        )
+        .execute(c)
+        .await?;
         if replace_credentials {
             for cred in &rows.credentials {
-                diesel::insert_into(identity_credentials::table).values(cred).execute(c).await?;
+                diesel::insert_into(identity_credentials::table)
+                    .values(cred)
+                    .execute(c)
+                    .await?;
             }
             for ident in &rows.identifiers {
                 diesel::insert_into(identity_credential_identifiers::table)
@@ -135,10 +177,16 @@ pub async fn replace(store: &Store, rows: &IdentityRows, replace_credentials: bo
             }
         }
         for a in &rows.verifiable {
-            diesel::insert_into(identity_verifiable_addresses::table).values(a).execute(c).await?;
+            diesel::insert_into(identity_verifiable_addresses::table)
+                .values(a)
+                .execute(c)
+                .await?;
         }
         for a in &rows.recovery {
-            diesel::insert_into(identity_recovery_addresses::table).values(a).execute(c).await?;
+            diesel::insert_into(identity_recovery_addresses::table)
+                .values(a)
+                .execute(c)
+                .await?;
         }
         Ok(())
     })
@@ -147,9 +195,13 @@ pub async fn replace(store: &Store, rows: &IdentityRows, replace_credentials: bo
 pub async fn delete(store: &Store, id: &str) -> Result<bool, StoreError> {
     let nid = store.nid().to_owned();
     with_tx!(store, |c| {
-        let n = diesel::delete(identities::table.filter(identities::id.eq(id)).filter(identities::nid.eq(&nid)))
-            .execute(c)
-            .await?;
+        let n = diesel::delete(
+            identities::table
+                .filter(identities::id.eq(id))
+                .filter(identities::nid.eq(&nid)),
+        )
+        .execute(c)
+        .await?;
         Ok(n > 0)
     })
 }
@@ -204,17 +256,37 @@ fn assemble(
         .map(|identity| {
             let id = identity.id.clone();
             IdentityRows {
-                verifiable: verifiable.iter().filter(|a| a.identity_id == id).cloned().collect(),
-                recovery: recovery.iter().filter(|a| a.identity_id == id).cloned().collect(),
-                credentials: credentials.iter().filter(|a| a.identity_id == id).cloned().collect(),
-                identifiers: identifiers.iter().filter(|a| a.identity_id == id).cloned().collect(),
+                verifiable: verifiable
+                    .iter()
+                    .filter(|a| a.identity_id == id)
+                    .cloned()
+                    .collect(),
+                recovery: recovery
+                    .iter()
+                    .filter(|a| a.identity_id == id)
+                    .cloned()
+                    .collect(),
+                credentials: credentials
+                    .iter()
+                    .filter(|a| a.identity_id == id)
+                    .cloned()
+                    .collect(),
+                identifiers: identifiers
+                    .iter()
+                    .filter(|a| a.identity_id == id)
+                    .cloned()
+                    .collect(),
                 identity,
             }
         })
         .collect()
 }
 
-pub async fn get(store: &Store, id: &str, with_credentials: bool) -> Result<Option<IdentityRows>, StoreError> {
+pub async fn get(
+    store: &Store,
+    id: &str,
+    with_credentials: bool,
+) -> Result<Option<IdentityRows>, StoreError> {
     let nid = store.nid().to_owned();
     with_conn!(store, |c| {
         let row: Option<IdentityRow> = identities::table
@@ -274,18 +346,33 @@ pub async fn list(
         match filter {
             ListFilter::All => {}
             ListFilter::Ids(ids) => q = q.filter(identities::id.eq_any(ids.clone())),
-            ListFilter::CredentialsIdentifier(ident) => {
+            ListFilter::CredentialsIdentifier {
+                normalized,
+                exact,
+                normalized_types,
+            } => {
+                use identity_credential_identifiers as ici;
                 q = q.filter(
                     identities::id.eq_any(
-                        identity_credential_identifiers::table
-                            .filter(identity_credential_identifiers::nid.eq(nid.clone()))
-                            .filter(identity_credential_identifiers::identifier.eq(ident.clone()))
-                            .select(identity_credential_identifiers::identity_id),
+                        ici::table
+                            .filter(ici::nid.eq(nid.clone()))
+                            .filter(
+                                ici::credential_type
+                                    .eq_any(normalized_types.clone())
+                                    .and(ici::identifier.eq(normalized.clone()))
+                                    .or(ici::credential_type
+                                        .ne_all(normalized_types.clone())
+                                        .and(ici::identifier.eq(exact.clone()))),
+                            )
+                            .select(ici::identity_id),
                     ),
                 )
             }
             ListFilter::IdentifierSimilar(prefix) => {
-                let escaped = prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                let escaped = prefix
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
                 q = q.filter(
                     identities::id.eq_any(
                         identity_credential_identifiers::table

@@ -10,6 +10,7 @@ use crate::http::App;
 use crate::http::error::ApiError;
 use crate::http::extract::{identity_id, json_body, query_all, query_one, query_pairs};
 use crate::http::respond::{Resp, empty, json_response, ok_json};
+use crate::identity::schema::normalize_identifier;
 use crate::identity::service::{
     self, CreateIdentityBody, IdentityError, ListParams, UpdateIdentityBody, decode,
 };
@@ -22,10 +23,18 @@ fn encode_token(after: Uuid) -> String {
 }
 
 fn decode_token(token: &str) -> Result<Uuid, ApiError> {
-    let bad = || ApiError::bad_request("The page_token is invalid; use the token from the Link header of the previous page.");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| bad())?;
+    let bad = || {
+        ApiError::bad_request(
+            "The page_token is invalid; use the token from the Link header of the previous page.",
+        )
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.trim_end_matches('='))
+        .map_err(|_| bad())?;
     let s = String::from_utf8(raw).map_err(|_| bad())?;
-    s.strip_prefix(TOKEN_PREFIX).and_then(|u| Uuid::parse_str(u).ok()).ok_or_else(bad)
+    s.strip_prefix(TOKEN_PREFIX)
+        .and_then(|u| Uuid::parse_str(u).ok())
+        .ok_or_else(bad)
 }
 
 fn base(app: &App) -> &str {
@@ -73,15 +82,25 @@ pub async fn list(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> 
     if let Some(c) = query_one(&q, "consistency")
         && !matches!(c, "strong" | "eventual")
     {
-        return Err(ApiError::bad_request(format!("consistency must be \"strong\" or \"eventual\", got {c:?}.")));
+        return Err(ApiError::bad_request(format!(
+            "consistency must be \"strong\" or \"eventual\", got {c:?}."
+        )));
     }
     if query_one(&q, "organization_id").is_some() {
-        return Err(ApiError::bad_request("Filtering identities by organization_id is not supported yet."));
+        return Err(ApiError::bad_request(
+            "Filtering identities by organization_id is not supported yet.",
+        ));
     }
-    let ids: Vec<&str> = query_all(&q, "ids").flat_map(|v| v.split(',')).filter(|v| !v.is_empty()).collect();
+    let ids: Vec<&str> = query_all(&q, "ids")
+        .flat_map(|v| v.split(','))
+        .filter(|v| !v.is_empty())
+        .collect();
     let ident = query_one(&q, "credentials_identifier");
     let similar = query_one(&q, "preview_credentials_identifier_similar");
-    let given = [!ids.is_empty(), ident.is_some(), similar.is_some()].iter().filter(|b| **b).count();
+    let given = [!ids.is_empty(), ident.is_some(), similar.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
     if given > 1 {
         return Err(ApiError::bad_request(
             "ids, credentials_identifier and preview_credentials_identifier_similar cannot be combined.",
@@ -89,26 +108,55 @@ pub async fn list(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> 
     }
     let filter = if !ids.is_empty() {
         if ids.len() > service::MAX_IDS_FILTER {
-            return Err(ApiError::bad_request(format!("At most {} ids may be requested at once.", service::MAX_IDS_FILTER)));
+            return Err(ApiError::bad_request(format!(
+                "At most {} ids may be requested at once.",
+                service::MAX_IDS_FILTER
+            )));
         }
         let parsed = ids
             .iter()
-            .map(|s| Uuid::parse_str(s).map(|u| u.to_string()).map_err(|_| ApiError::bad_request(format!("ids contains {s:?}, which is not a valid UUID."))))
+            .map(|s| {
+                Uuid::parse_str(s).map(|u| u.to_string()).map_err(|_| {
+                    ApiError::bad_request(format!("ids contains {s:?}, which is not a valid UUID."))
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         ListFilter::Ids(parsed)
     } else if let Some(i) = ident {
-        ListFilter::CredentialsIdentifier(i.trim().to_lowercase())
+        // Schema-derived identifiers are stored normalised, others (OIDC subjects) as given.
+        ListFilter::CredentialsIdentifier {
+            normalized: normalize_identifier(i, None),
+            exact: i.to_owned(),
+            normalized_types: service::NORMALIZED_IDENTIFIER_TYPES
+                .iter()
+                .map(|t| (*t).to_owned())
+                .collect(),
+        }
     } else if let Some(s) = similar {
         ListFilter::IdentifierSimilar(s.trim().to_lowercase())
     } else {
         ListFilter::All
     };
     let include = include_credentials(&q);
-    let params = ListParams { page_size, after, filter, include_credentials: include.clone() };
+    let params = ListParams {
+        page_size,
+        after,
+        filter,
+        include_credentials: include.clone(),
+    };
     let (items, next) = done(app.handles.identities.list(params).await)?;
     let body: Vec<Value> = items
         .iter()
-        .map(|i| i.to_json(base(app), if include.is_empty() { None } else { Some(&include) }))
+        .map(|i| {
+            i.to_json(
+                base(app),
+                if include.is_empty() {
+                    None
+                } else {
+                    Some(&include)
+                },
+            )
+        })
         .collect();
     let mut resp = ok_json(&body);
     let admin = app.handles.deps.admin_url.trim_end_matches('/');
@@ -128,13 +176,18 @@ pub async fn list(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> 
 pub async fn create(app: &App, req: Request<Incoming>) -> Result<Resp, ApiError> {
     let body: CreateIdentityBody = decode(json_body(req, app.body_limit).await?)?;
     let ident = done(app.handles.identities.create(body).await)?;
-    Ok(json_response(StatusCode::CREATED, &ident.to_json(base(app), Some(&[]))))
+    Ok(json_response(
+        StatusCode::CREATED,
+        &ident.to_json(base(app), Some(&[])),
+    ))
 }
 
 pub async fn batch(app: &App, req: Request<Incoming>) -> Result<Resp, ApiError> {
     let body = json_body(req, app.body_limit).await?;
     let Some(list) = body.get("identities").and_then(Value::as_array) else {
-        return Err(ApiError::bad_request("The body must be an object with an \"identities\" array."));
+        return Err(ApiError::bad_request(
+            "The body must be an object with an \"identities\" array.",
+        ));
     };
     if list.len() > service::BATCH_LIMIT {
         return Err(ApiError::bad_request(format!(
@@ -147,14 +200,16 @@ pub async fn batch(app: &App, req: Request<Incoming>) -> Result<Resp, ApiError> 
     for item in list {
         let patch_id = match item.get("patch_id") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(
-                Uuid::parse_str(s).map_err(|_| ApiError::bad_request(format!("patch_id {s:?} is not a valid UUID.")))?,
-            ),
+            Some(Value::String(s)) => Some(Uuid::parse_str(s).map_err(|_| {
+                ApiError::bad_request(format!("patch_id {s:?} is not a valid UUID."))
+            })?),
             Some(_) => return Err(ApiError::bad_request("patch_id must be a UUID string.")),
         };
         let create = match item.get("create") {
             Some(c) if c.is_object() => decode::<CreateIdentityBody>(c.clone()),
-            _ => Err(IdentityError::BadRequest("Each batch item needs a \"create\" object.".into())),
+            _ => Err(IdentityError::BadRequest(
+                "Each batch item needs a \"create\" object.".into(),
+            )),
         };
         items.push((patch_id, create));
     }
@@ -164,7 +219,9 @@ pub async fn batch(app: &App, req: Request<Incoming>) -> Result<Resp, ApiError> 
         .map(|o| {
             let mut v = match o.result {
                 Ok(id) => json!({ "action": "create", "identity": id }),
-                Err(e) => json!({ "action": "error", "error": ApiError::from(e).body()["error"].clone() }),
+                Err(e) => {
+                    json!({ "action": "error", "error": ApiError::from(e).body()["error"].clone() })
+                }
             };
             if let Some(p) = o.patch_id {
                 v["patch_id"] = json!(p);
@@ -182,7 +239,11 @@ pub async fn get(app: &App, id: &str, req: &Request<Incoming>) -> Result<Resp, A
     Ok(ok_json(&ident.to_json(base(app), Some(&include))))
 }
 
-pub async fn get_by_external_id(app: &App, ext: String, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn get_by_external_id(
+    app: &App,
+    ext: String,
+    req: &Request<Incoming>,
+) -> Result<Resp, ApiError> {
     let include = include_credentials(&query_pairs(req));
     let ident = done(app.handles.identities.get_by_external_id(ext, true).await)?;
     Ok(ok_json(&ident.to_json(base(app), Some(&include))))
@@ -198,8 +259,13 @@ pub async fn update(app: &App, id: &str, req: Request<Incoming>) -> Result<Resp,
 pub async fn patch(app: &App, id: &str, req: Request<Incoming>) -> Result<Resp, ApiError> {
     let id = identity_id(id)?;
     let body = json_body(req, app.body_limit).await?;
-    let patch: json_patch::Patch = serde_path_to_error::deserialize(body)
-        .map_err(|e| ApiError::bad_request(format!("The body is not a valid JSON Patch (RFC 6902) at {}: {}", e.path(), e.inner())))?;
+    let patch: json_patch::Patch = serde_path_to_error::deserialize(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "The body is not a valid JSON Patch (RFC 6902) at {}: {}",
+            e.path(),
+            e.inner()
+        ))
+    })?;
     let ident = done(app.handles.identities.patch(id, patch).await)?;
     Ok(ok_json(&ident.to_json(base(app), Some(&[]))))
 }
@@ -210,10 +276,20 @@ pub async fn delete(app: &App, id: &str) -> Result<Resp, ApiError> {
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
-pub async fn delete_credential(app: &App, id: &str, kind: String, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn delete_credential(
+    app: &App,
+    id: &str,
+    kind: String,
+    req: &Request<Incoming>,
+) -> Result<Resp, ApiError> {
     let id = identity_id(id)?;
     let q = query_pairs(req);
     let identifier = query_one(&q, "identifier").map(str::to_owned);
-    done(app.handles.identities.delete_credential(id, kind, identifier).await)?;
+    done(
+        app.handles
+            .identities
+            .delete_credential(id, kind, identifier)
+            .await,
+    )?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
