@@ -1,0 +1,268 @@
+//! The session manager: a factory of workers running `session::service`. whoami is the hottest
+//! path in the server, so it is a pool, never a single actor. Domain errors travel inside the
+//! reply.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ractor::factory::{
+    Factory, FactoryArguments, FactoryRef, Job, WorkerId, queues, routing, worker_builder,
+};
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
+use uuid::Uuid;
+
+use super::call::{CALL_TIMEOUT, CallError, call};
+use crate::deps::Deps;
+use crate::identity::Identity;
+use crate::session::service::{self, IssuedSession, ListParams, SessionError};
+use crate::session::{DeviceInfo, Session};
+use crate::store::sessions::Expand;
+
+type Reply<T> = RpcReplyPort<Result<T, SessionError>>;
+
+/// whoami answers from one indexed query; waiting longer than this means the database is in
+/// trouble, and the caller is better served by a quick 503.
+const WHOAMI_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One message per operation; the reply port comes last.
+pub enum SessionMsg {
+    Issue {
+        identity: Box<Identity>,
+        method: String,
+        device: DeviceInfo,
+        reply: Reply<IssuedSession>,
+    },
+    Whoami(String, Reply<Session>),
+    Current(String, Reply<Session>),
+    Get {
+        id: Uuid,
+        expand: Expand,
+        reply: Reply<Session>,
+    },
+    List(ListParams, Reply<(Vec<Session>, Option<Uuid>)>),
+    RevokeById(Uuid, Reply<()>),
+    RevokeByToken(String, Reply<()>),
+    RevokeByLogoutToken(String, Reply<()>),
+    RevokeOwn {
+        identity_id: Uuid,
+        id: Uuid,
+        reply: Reply<()>,
+    },
+    RevokeOthers {
+        identity_id: Uuid,
+        except: Uuid,
+        reply: Reply<usize>,
+    },
+    Extend(Uuid, Reply<Session>),
+    DeleteForIdentity(Uuid, Reply<usize>),
+}
+
+struct SessionWorker;
+
+impl ractor::factory::Worker for SessionWorker {
+    type Key = ();
+    type Message = SessionMsg;
+    type State = Arc<Deps>;
+    type Arguments = Arc<Deps>;
+
+    async fn pre_start(
+        &self,
+        _wid: WorkerId,
+        _factory: &ActorRef<ractor::factory::FactoryMessage<(), SessionMsg>>,
+        deps: Arc<Deps>,
+    ) -> Result<Arc<Deps>, ActorProcessingErr> {
+        Ok(deps)
+    }
+
+    async fn handle(
+        &self,
+        _wid: WorkerId,
+        _factory: &ActorRef<ractor::factory::FactoryMessage<(), SessionMsg>>,
+        Job { msg, key, .. }: Job<(), SessionMsg>,
+        deps: &mut Arc<Deps>,
+    ) -> Result<(), ActorProcessingErr> {
+        let d = deps.as_ref();
+        // A send fails only when the caller gave up; that must not kill the worker.
+        match msg {
+            SessionMsg::Issue {
+                identity,
+                method,
+                device,
+                reply,
+            } => {
+                let _ = reply.send(service::issue(d, &identity, &method, device).await);
+            }
+            SessionMsg::Whoami(token, reply) => {
+                let _ = reply.send(service::whoami(d, &token).await);
+            }
+            SessionMsg::Current(token, reply) => {
+                let _ = reply.send(service::current(d, &token).await);
+            }
+            SessionMsg::Get { id, expand, reply } => {
+                let _ = reply.send(service::get(d, id, expand).await);
+            }
+            SessionMsg::List(params, reply) => {
+                let _ = reply.send(service::list(d, &params).await);
+            }
+            SessionMsg::RevokeById(id, reply) => {
+                let _ = reply.send(service::revoke_by_id(d, id).await);
+            }
+            SessionMsg::RevokeByToken(token, reply) => {
+                let _ = reply.send(service::revoke_by_token(d, &token).await);
+            }
+            SessionMsg::RevokeByLogoutToken(token, reply) => {
+                let _ = reply.send(service::revoke_by_logout_token(d, &token).await);
+            }
+            SessionMsg::RevokeOwn {
+                identity_id,
+                id,
+                reply,
+            } => {
+                let _ = reply.send(service::revoke_own(d, identity_id, id).await);
+            }
+            SessionMsg::RevokeOthers {
+                identity_id,
+                except,
+                reply,
+            } => {
+                let _ = reply.send(service::revoke_others(d, identity_id, except).await);
+            }
+            SessionMsg::Extend(id, reply) => {
+                let _ = reply.send(service::extend(d, id).await);
+            }
+            SessionMsg::DeleteForIdentity(id, reply) => {
+                let _ = reply.send(service::delete_for_identity(d, id).await);
+            }
+        }
+        Ok(key)
+    }
+}
+
+/// The typed client of the session pool.
+#[derive(Clone)]
+pub struct SessionManager {
+    factory: FactoryRef<(), SessionMsg>,
+}
+
+/// A call's outcome: the pool failed, or the domain answered.
+pub type SessionResult<T> = Result<Result<T, SessionError>, CallError>;
+
+impl SessionManager {
+    /// Spawns the factory under `supervisor` with `workers` workers.
+    pub async fn spawn(
+        deps: Arc<Deps>,
+        workers: usize,
+        supervisor: ActorCell,
+    ) -> Result<(SessionManager, ActorCell), ActorProcessingErr> {
+        let built = Arc::new(AtomicUsize::new(0));
+        let metrics = deps.metrics.clone();
+        let builder = worker_builder(move |_wid| {
+            // Builds beyond the initial set replace crashed workers.
+            if built.fetch_add(1, Ordering::Relaxed) >= workers {
+                metrics.actor_restarts.with_label_values(&["session"]).inc();
+            }
+            (SessionWorker, deps.clone())
+        });
+        let args = FactoryArguments::builder()
+            .worker_builder(Box::new(builder))
+            .queue(queues::DefaultQueue::default())
+            .router(routing::QueuerRouting::default())
+            .num_initial_workers(workers)
+            .build();
+        let factory_def = Factory::<
+            (),
+            SessionMsg,
+            Arc<Deps>,
+            SessionWorker,
+            routing::QueuerRouting<(), SessionMsg>,
+            queues::DefaultQueue<(), SessionMsg>,
+        >::default();
+        let (factory, _handle) = Actor::spawn_linked(None, factory_def, args, supervisor).await?;
+        let cell = factory.get_cell();
+        Ok((SessionManager { factory }, cell))
+    }
+
+    async fn ask<T: Send + 'static>(
+        &self,
+        build: impl FnOnce(Reply<T>) -> SessionMsg,
+    ) -> SessionResult<T> {
+        call(&self.factory, (), build, CALL_TIMEOUT).await
+    }
+
+    pub async fn issue(
+        &self,
+        identity: Identity,
+        method: &str,
+        device: DeviceInfo,
+    ) -> SessionResult<IssuedSession> {
+        let method = method.to_owned();
+        self.ask(|reply| SessionMsg::Issue {
+            identity: Box::new(identity),
+            method,
+            device,
+            reply,
+        })
+        .await
+    }
+    /// The active session of a token, with identity (no credentials) and devices.
+    pub async fn whoami(&self, token: String) -> SessionResult<Session> {
+        call(
+            &self.factory,
+            (),
+            |r| SessionMsg::Whoami(token, r),
+            WHOAMI_TIMEOUT,
+        )
+        .await
+    }
+    /// The active session of a token, without identity or devices.
+    pub async fn current(&self, token: String) -> SessionResult<Session> {
+        call(
+            &self.factory,
+            (),
+            |r| SessionMsg::Current(token, r),
+            WHOAMI_TIMEOUT,
+        )
+        .await
+    }
+    pub async fn get(&self, id: Uuid, expand: Expand) -> SessionResult<Session> {
+        self.ask(|reply| SessionMsg::Get { id, expand, reply })
+            .await
+    }
+    pub async fn list(&self, params: ListParams) -> SessionResult<(Vec<Session>, Option<Uuid>)> {
+        self.ask(|r| SessionMsg::List(params, r)).await
+    }
+    pub async fn revoke_by_id(&self, id: Uuid) -> SessionResult<()> {
+        self.ask(|r| SessionMsg::RevokeById(id, r)).await
+    }
+    pub async fn revoke_by_token(&self, token: String) -> SessionResult<()> {
+        self.ask(|r| SessionMsg::RevokeByToken(token, r)).await
+    }
+    pub async fn revoke_by_logout_token(&self, token: String) -> SessionResult<()> {
+        self.ask(|r| SessionMsg::RevokeByLogoutToken(token, r))
+            .await
+    }
+    pub async fn revoke_own(&self, identity_id: Uuid, id: Uuid) -> SessionResult<()> {
+        self.ask(|reply| SessionMsg::RevokeOwn {
+            identity_id,
+            id,
+            reply,
+        })
+        .await
+    }
+    pub async fn revoke_others(&self, identity_id: Uuid, except: Uuid) -> SessionResult<usize> {
+        self.ask(|reply| SessionMsg::RevokeOthers {
+            identity_id,
+            except,
+            reply,
+        })
+        .await
+    }
+    pub async fn extend(&self, id: Uuid) -> SessionResult<Session> {
+        self.ask(|r| SessionMsg::Extend(id, r)).await
+    }
+    pub async fn delete_for_identity(&self, identity_id: Uuid) -> SessionResult<usize> {
+        self.ask(|r| SessionMsg::DeleteForIdentity(identity_id, r))
+            .await
+    }
+}

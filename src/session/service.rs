@@ -1,0 +1,290 @@
+//! Session operations. Each takes `&Deps` and returns a typed result; the actor pool in
+//! `actors::session` runs them, and login/registration flows call `issue` directly or through it.
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use super::{
+    AuthenticationMethod, DeviceInfo, Session, hash_token, logout_token_for, new_session_token,
+};
+use crate::deps::Deps;
+use crate::identity::{Identity, State, now};
+use crate::store::StoreError;
+use crate::store::sessions::{self, DeviceRow, Expand, ListFilter, SessionRow, SessionRows};
+
+/// Kratos's keyset page sizes.
+pub const DEFAULT_PAGE_SIZE: i64 = 100;
+pub const MAX_PAGE_SIZE: i64 = 500;
+
+/// Kratos truncates stored device strings to these lengths.
+const USER_AGENT_MAX: usize = 512;
+const LOCATION_MAX: usize = 512;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// No token, an unknown token, or a revoked/expired session or inactive identity.
+    #[error("no active session")]
+    NoActiveSession,
+    #[error("not found")]
+    NotFound,
+    /// An inactive identity cannot get a session.
+    #[error("the identity is disabled")]
+    IdentityDisabled,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What `issue` hands back: the tokens exist in clear only here.
+#[derive(Clone, Debug)]
+pub struct IssuedSession {
+    pub session: Session,
+    pub token: String,
+    pub logout_token: String,
+}
+
+/// Which sessions to list, and from where.
+#[derive(Clone, Debug, Default)]
+pub struct ListParams {
+    pub identity_id: Option<Uuid>,
+    /// Leaves this session out (the caller's own one).
+    pub except: Option<Uuid>,
+    pub active: Option<bool>,
+    /// Keyset cursor: the last id of the previous page.
+    pub after: Option<Uuid>,
+    pub page_size: i64,
+    pub expand: Expand,
+}
+
+fn lifespan(deps: &Deps) -> Duration {
+    Duration::from_std(deps.config.session.lifespan.get()).unwrap_or_else(|_| Duration::days(1))
+}
+
+fn truncate(s: Option<String>, max: usize) -> Option<String> {
+    s.map(|mut s| {
+        if s.len() > max {
+            let mut cut = max;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            s.truncate(cut);
+        }
+        s
+    })
+}
+
+/// Creates a session for `identity`, authenticated just now by `method` at AAL1.
+pub async fn issue(
+    deps: &Deps,
+    identity: &Identity,
+    method: &str,
+    device: DeviceInfo,
+) -> Result<IssuedSession, SessionError> {
+    if identity.state != State::Active {
+        return Err(SessionError::IdentityDisabled);
+    }
+    let now = now();
+    let token = new_session_token();
+    let logout_token = logout_token_for(&token);
+    // UUIDv7: ids sort by creation time, which the keyset pagination relies on.
+    let id = Uuid::now_v7();
+    let methods = vec![AuthenticationMethod {
+        method: method.to_owned(),
+        aal: "aal1".into(),
+        completed_at: now,
+    }];
+    let nid = deps.store.nid().to_owned();
+    let row = SessionRow {
+        id: id.to_string(),
+        nid: nid.clone(),
+        identity_id: identity.id.to_string(),
+        token: hash_token(&token),
+        logout_token: hash_token(&logout_token),
+        active: true,
+        aal: "aal1".into(),
+        authentication_methods: serde_json::to_string(&methods).unwrap_or_else(|_| "[]".into()),
+        issued_at: now.naive_utc(),
+        authenticated_at: now.naive_utc(),
+        expires_at: (now + lifespan(deps)).naive_utc(),
+        created_at: now.naive_utc(),
+        updated_at: now.naive_utc(),
+    };
+    let device = DeviceRow {
+        id: Uuid::new_v4().to_string(),
+        nid,
+        session_id: row.id.clone(),
+        ip_address: device.ip_address,
+        user_agent: truncate(device.user_agent, USER_AGENT_MAX),
+        location: truncate(device.location, LOCATION_MAX),
+        created_at: now.naive_utc(),
+        updated_at: now.naive_utc(),
+    };
+    sessions::insert(&deps.store, &row, std::slice::from_ref(&device))
+        .await
+        .map_err(|e| match e {
+            // The identity was deleted between loading it and issuing.
+            StoreError::Query(m) if m.to_lowercase().contains("foreign key") => {
+                SessionError::NotFound
+            }
+            e => SessionError::Store(e),
+        })?;
+    let mut public = identity.clone();
+    public.credentials.clear();
+    let mut session = Session::from_rows(SessionRows {
+        session: row,
+        identity: None,
+        devices: Some(vec![device]),
+    });
+    session.identity = Some(public);
+    Ok(IssuedSession {
+        session,
+        token,
+        logout_token,
+    })
+}
+
+async fn by_token(deps: &Deps, token: &str, full: bool) -> Result<Session, SessionError> {
+    if token.is_empty() {
+        return Err(SessionError::NoActiveSession);
+    }
+    let rows = sessions::find_by_token(&deps.store, &hash_token(token), full)
+        .await?
+        .ok_or(SessionError::NoActiveSession)?;
+    let session = Session::from_rows(rows);
+    if !session.is_active(Utc::now()) {
+        return Err(SessionError::NoActiveSession);
+    }
+    Ok(session)
+}
+
+/// The hot path: one indexed lookup by token hash, the identity without credentials, devices.
+/// No writes.
+pub async fn whoami(deps: &Deps, token: &str) -> Result<Session, SessionError> {
+    by_token(deps, token, true).await
+}
+
+/// Like `whoami` but loads only the session and its identity's row: for endpoints that need to
+/// know who is calling, not to show it.
+pub async fn current(deps: &Deps, token: &str) -> Result<Session, SessionError> {
+    let mut s = by_token(deps, token, false).await?;
+    s.identity = None;
+    Ok(s)
+}
+
+fn one(n: usize) -> Result<(), SessionError> {
+    if n == 0 {
+        Err(SessionError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// Deactivates a session (admin "disable"); the row stays for audit.
+pub async fn revoke_by_id(deps: &Deps, id: Uuid) -> Result<(), SessionError> {
+    one(sessions::revoke_by_id(&deps.store, &id.to_string()).await?)
+}
+
+/// Deactivates the session a token belongs to (native logout). Already revoked: still Ok.
+pub async fn revoke_by_token(deps: &Deps, token: &str) -> Result<(), SessionError> {
+    one(sessions::revoke_by_token(&deps.store, &hash_token(token)).await?)
+}
+
+/// Deactivates the session a logout token belongs to.
+pub async fn revoke_by_logout_token(deps: &Deps, logout_token: &str) -> Result<(), SessionError> {
+    one(sessions::revoke_by_logout_token(&deps.store, &hash_token(logout_token)).await?)
+}
+
+/// Deactivates one of the identity's own sessions. Like Kratos, a session that is not the
+/// identity's (or does not exist) is silently left alone.
+pub async fn revoke_own(deps: &Deps, identity_id: Uuid, id: Uuid) -> Result<(), SessionError> {
+    sessions::revoke_of_identity(&deps.store, &identity_id.to_string(), &id.to_string()).await?;
+    Ok(())
+}
+
+/// Deactivates all of an identity's sessions but `except`; returns how many were matched.
+pub async fn revoke_others(
+    deps: &Deps,
+    identity_id: Uuid,
+    except: Uuid,
+) -> Result<usize, SessionError> {
+    Ok(sessions::revoke_others(&deps.store, &identity_id.to_string(), &except.to_string()).await?)
+}
+
+/// A page of sessions and the cursor of the next page, if there may be one. With `identity_id`
+/// set, an unknown identity is `NotFound`.
+pub async fn list(
+    deps: &Deps,
+    p: &ListParams,
+) -> Result<(Vec<Session>, Option<Uuid>), SessionError> {
+    if let Some(identity) = p.identity_id
+        && !sessions::identity_exists(&deps.store, &identity.to_string()).await?
+    {
+        return Err(SessionError::NotFound);
+    }
+    let filter = ListFilter {
+        identity_id: p.identity_id.map(|u| u.to_string()),
+        except: p.except.map(|u| u.to_string()),
+        active: p.active.map(|a| (a, Utc::now().naive_utc())),
+    };
+    let after = p.after.map(|u| u.to_string());
+    let size = p.page_size.clamp(1, MAX_PAGE_SIZE);
+    let rows = sessions::list(&deps.store, &filter, after.as_deref(), size, p.expand).await?;
+    let full = rows.len() as i64 == size;
+    let items: Vec<Session> = rows.into_iter().map(Session::from_rows).collect();
+    let next = if full {
+        items.last().map(|s| s.id)
+    } else {
+        None
+    };
+    Ok((items, next))
+}
+
+pub async fn get(deps: &Deps, id: Uuid, expand: Expand) -> Result<Session, SessionError> {
+    let rows = sessions::get(&deps.store, &id.to_string(), expand)
+        .await?
+        .ok_or(SessionError::NotFound)?;
+    Ok(Session::from_rows(rows))
+}
+
+/// Kratos's extend: only once `expires_at - earliest_possible_extend` has passed (by default
+/// the lifespan, so always) is `expires_at` moved to now + lifespan; otherwise nothing is
+/// written. Returns the session either way.
+pub async fn extend(deps: &Deps, id: Uuid) -> Result<Session, SessionError> {
+    let life = lifespan(deps);
+    let min_left = deps
+        .config
+        .session
+        .earliest_possible_extend
+        .and_then(|d| Duration::from_std(d.get()).ok())
+        .unwrap_or(life);
+    let now = now();
+    // expires_at - min_left < now  <=>  expires_at < now + min_left
+    let threshold: DateTime<Utc> = now + min_left;
+    sessions::extend(
+        &deps.store,
+        &id.to_string(),
+        threshold.naive_utc(),
+        (now + life).naive_utc(),
+        now.naive_utc(),
+    )
+    .await?;
+    get(
+        deps,
+        id,
+        Expand {
+            identity: true,
+            devices: true,
+        },
+    )
+    .await
+}
+
+/// Deletes all sessions of an identity. Like Kratos, none to delete is `NotFound`.
+pub async fn delete_for_identity(deps: &Deps, identity_id: Uuid) -> Result<usize, SessionError> {
+    let n = sessions::delete_of_identity(&deps.store, &identity_id.to_string()).await?;
+    if n == 0 {
+        return Err(SessionError::NotFound);
+    }
+    Ok(n)
+}

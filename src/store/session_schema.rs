@@ -1,0 +1,41 @@
+//! Schema of the session tables, portable like `schema.rs`: ids and JSON as `Text`, instants as
+//! `Timestamp`. `token` and `logout_token` hold SHA-256 hex digests, never the tokens.
+
+use super::schema::identities;
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        nid -> Text,
+        identity_id -> Text,
+        token -> Text,
+        logout_token -> Text,
+        active -> Bool,
+        aal -> Text,
+        authentication_methods -> Text,
+        issued_at -> Timestamp,
+        authenticated_at -> Timestamp,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    session_devices (id) {
+        id -> Text,
+        nid -> Text,
+        session_id -> Text,
+        ip_address -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        location -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(sessions -> identities (identity_id));
+diesel::joinable!(session_devices -> sessions (session_id));
+
+// Only pairs involving the new tables: the identity tables already allow each other.
+diesel::allow_tables_to_appear_in_same_query!(sessions, session_devices, identities);
