@@ -16,6 +16,7 @@ use crate::hash::{Algorithm, Argon2Params, Hasher};
 use crate::http::{self, App, cors::CorsPolicy, router::Listener};
 use crate::identity::schema::SchemaRegistry;
 use crate::metrics::Metrics;
+use crate::selfservice::strategy::password::{PasswordPolicy, PolicyConfig};
 use crate::store::{Backend, Store};
 
 /// The identity schema shipped in `config/`, compiled in so the no-config start works from any
@@ -34,7 +35,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { dev: false, migrate: false, grace: Duration::from_secs(10) }
+        Options {
+            dev: false,
+            migrate: false,
+            grace: Duration::from_secs(10),
+        }
     }
 }
 
@@ -53,8 +58,13 @@ impl Running {
 /// Opens the store and brings or checks its schema: SQLite migrates itself; PostgreSQL only
 /// with `migrate` (the operator's `migrate sql` or `serve --migrate`).
 pub async fn open_store(cfg: &Config, migrate: bool) -> anyhow::Result<Store> {
-    let mut store = Store::connect(&cfg.dsn).await.context("connecting to the database (dsn)")?;
-    let pending = store.pending_migrations().await.context("reading the migration state")?;
+    let mut store = Store::connect(&cfg.dsn)
+        .await
+        .context("connecting to the database (dsn)")?;
+    let pending = store
+        .pending_migrations()
+        .await
+        .context("reading the migration state")?;
     if !pending.is_empty() {
         if store.backend() == Backend::Sqlite || migrate {
             let applied = store.migrate().await.context("applying migrations")?;
@@ -67,7 +77,10 @@ pub async fn open_store(cfg: &Config, migrate: bool) -> anyhow::Result<Store> {
             );
         }
     }
-    store.init_network().await.context("resolving the network id")?;
+    store
+        .init_network()
+        .await
+        .context("resolving the network id")?;
     Ok(store)
 }
 
@@ -81,7 +94,9 @@ pub fn hasher_from(cfg: &Config) -> Hasher {
             salt_length: h.argon2.salt_length,
             key_length: h.argon2.key_length,
         }),
-        HashAlgorithm::Bcrypt => Algorithm::Bcrypt { cost: h.bcrypt.cost },
+        HashAlgorithm::Bcrypt => Algorithm::Bcrypt {
+            cost: h.bcrypt.cost,
+        },
     };
     Hasher::new(algo, h.argon2.dedicated_memory.as_bytes())
 }
@@ -111,7 +126,11 @@ fn base_url(configured: &Option<String>, host: &str, port: u16, dev: bool) -> St
     match configured {
         Some(u) if !u.is_empty() => u.trim_end_matches('/').to_owned(),
         _ => {
-            let host = if host.is_empty() || host == "0.0.0.0" || host == "::" { "127.0.0.1" } else { host };
+            let host = if host.is_empty() || host == "0.0.0.0" || host == "::" {
+                "127.0.0.1"
+            } else {
+                host
+            };
             let scheme = if dev { "http" } else { "https" };
             format!("{scheme}://{host}:{port}")
         }
@@ -122,12 +141,74 @@ fn cors_policy(cfg: &Config) -> Option<CorsPolicy> {
     let c = &cfg.serve.public.cors;
     c.enabled.then(|| CorsPolicy {
         allowed_origins: c.allowed_origins.clone(),
-        allowed_methods: c.allowed_methods.iter().map(|m| m.as_str().to_owned()).collect(),
+        allowed_methods: c
+            .allowed_methods
+            .iter()
+            .map(|m| m.as_str().to_owned())
+            .collect(),
         allowed_headers: c.allowed_headers.clone(),
         exposed_headers: c.exposed_headers.clone(),
         allow_credentials: c.allow_credentials,
         max_age: u64::from(c.max_age),
     })
+}
+
+fn hook_name(h: &config::Hook) -> String {
+    serde_json::to_value(h)
+        .ok()
+        .and_then(|v| v.get("hook").and_then(|n| n.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Configured hooks whose behaviour is not built yet, as `path: name`, so start-up can say so.
+pub fn unsupported_hooks(cfg: &Config) -> Vec<String> {
+    use config::Hook;
+    let f = &cfg.selfservice.flows;
+    let mut out = Vec::new();
+    let mut check = |path: &str, hooks: &[Hook], supported: &dyn Fn(&Hook) -> bool| {
+        for (i, h) in hooks.iter().enumerate() {
+            if !supported(h) {
+                out.push(format!("{path}[{i}]: {}", hook_name(h)));
+            }
+        }
+    };
+    let none = |_: &Hook| false;
+    let login_ok = |h: &Hook| matches!(h, Hook::RevokeActiveSessions);
+    let registration_ok = |h: &Hook| matches!(h, Hook::Session);
+    check(
+        "selfservice.flows.login.before.hooks",
+        &f.login.before.hooks,
+        &none,
+    );
+    check(
+        "selfservice.flows.login.after.hooks",
+        &f.login.after.hooks,
+        &login_ok,
+    );
+    check(
+        "selfservice.flows.login.after.password.hooks",
+        &f.login.after.password.hooks,
+        &login_ok,
+    );
+    check(
+        "selfservice.flows.registration.before.hooks",
+        &f.registration.before.hooks,
+        &none,
+    );
+    check(
+        "selfservice.flows.registration.after.hooks",
+        &f.registration.after.hooks,
+        &registration_ok,
+    );
+    check(
+        "selfservice.flows.registration.after.password.hooks",
+        &f.registration.after.password.hooks,
+        &registration_ok,
+    );
+    if cfg.selfservice.methods.password.config.migrate_hook.enabled {
+        out.push("selfservice.methods.password.config.migrate_hook".into());
+    }
+    out
 }
 
 fn random_secret() -> String {
@@ -137,7 +218,9 @@ fn random_secret() -> String {
 
 async fn bind(host: &str, port: u16, what: &str) -> anyhow::Result<TcpListener> {
     let host = if host.is_empty() { "0.0.0.0" } else { host };
-    TcpListener::bind((host, port)).await.with_context(|| format!("binding the {what} listener to {host}:{port}"))
+    TcpListener::bind((host, port))
+        .await
+        .with_context(|| format!("binding the {what} listener to {host}:{port}"))
 }
 
 /// Starts everything; returns once both listeners accept connections.
@@ -145,6 +228,9 @@ pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
     let cfg = Arc::new(loaded.config);
     for key in &loaded.unsupported {
         tracing::warn!(key = %key, "configuration key is accepted but its feature is not supported yet");
+    }
+    for what in unsupported_hooks(&cfg) {
+        tracing::warn!(hook = %what, "configured hook is accepted but not supported yet; it will not run");
     }
     let store = open_store(&cfg, opts.migrate).await?;
     let schemas = SchemaRegistry::load(&schema_entries(&cfg), &cfg.identity.default_schema_id)
@@ -165,10 +251,32 @@ pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
         );
         cookie_secrets.push(random_secret());
     }
+    let pw = &cfg.selfservice.methods.password.config;
+    let password_policy = PasswordPolicy::new(PolicyConfig {
+        min_length: pw.min_password_length as usize,
+        identifier_similarity_check: pw.identifier_similarity_check_enabled,
+        haveibeenpwned_enabled: pw.haveibeenpwned_enabled,
+        haveibeenpwned_host: pw.haveibeenpwned_host.clone(),
+        max_breaches: u64::from(pw.max_breaches),
+        ignore_network_errors: pw.ignore_network_errors,
+        ..PolicyConfig::default()
+    })
+    .context("building the password policy's HTTP client")?;
     let deps = Arc::new(Deps {
+        password_policy,
         cookie_secrets,
-        public_url: base_url(&cfg.serve.public.base_url, &cfg.serve.public.host, public_addr.port(), dev),
-        admin_url: base_url(&cfg.serve.admin.base_url, &cfg.serve.admin.host, admin_addr.port(), dev),
+        public_url: base_url(
+            &cfg.serve.public.base_url,
+            &cfg.serve.public.host,
+            public_addr.port(),
+            dev,
+        ),
+        admin_url: base_url(
+            &cfg.serve.admin.base_url,
+            &cfg.serve.admin.host,
+            admin_addr.port(),
+            dev,
+        ),
         hasher: hasher_from(&cfg),
         schemas: Arc::new(schemas),
         metrics: Arc::new(Metrics::new()),
@@ -181,16 +289,28 @@ pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
     let grace = opts.grace;
     let listeners = Box::new(move |handles: Handles| {
         let mk = |listener: Listener, tcp: TcpListener, cors: Option<CorsPolicy>| {
-            let app = Arc::new(App { listener, handles: handles.clone(), cors, body_limit: http::DEFAULT_BODY_LIMIT });
+            let app = Arc::new(App {
+                listener,
+                handles: handles.clone(),
+                cors,
+                body_limit: http::DEFAULT_BODY_LIMIT,
+            });
             ListenerSpec {
                 name: format!("{}-listener", listener.name()),
                 start: Box::new(move |rx| http::server::spawn(tcp, app, rx, grace)),
                 grace,
             }
         };
-        vec![mk(Listener::Public, public, cors), mk(Listener::Admin, admin, None)]
+        vec![
+            mk(Listener::Public, public, cors),
+            mk(Listener::Admin, admin, None),
+        ]
     });
     let runtime = actors::start(deps, listeners).await?;
     tracing::info!(public = %public_addr, admin = %admin_addr, "gatehouse is listening");
-    Ok(Running { public_addr, admin_addr, runtime })
+    Ok(Running {
+        public_addr,
+        admin_addr,
+        runtime,
+    })
 }

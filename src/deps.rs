@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::hash::Hasher;
 use crate::identity::schema::SchemaRegistry;
 use crate::metrics::Metrics;
+use crate::selfservice::strategy::password::PasswordPolicy;
 use crate::store::Store;
 
 pub struct Deps {
@@ -23,6 +24,8 @@ pub struct Deps {
     /// Keys for cookies and keyed hashes: `secrets.cookie`, else `secrets.default`, else one
     /// generated at start-up (then sessions do not survive a restart). First entry signs.
     pub cookie_secrets: Vec<String>,
+    /// Password rules for sign-up and password changes (holds the breach-check client and cache).
+    pub password_policy: PasswordPolicy,
 }
 
 impl Deps {

@@ -3,7 +3,10 @@
 use crate::deps::Deps;
 
 pub async fn readiness(deps: &Deps) -> Result<(), String> {
-    deps.store.ping().await.map_err(|e| format!("the database is unreachable: {e}"))?;
+    deps.store
+        .ping()
+        .await
+        .map_err(|e| format!("the database is unreachable: {e}"))?;
     let pending = deps
         .store
         .pending_migrations()

@@ -9,7 +9,8 @@
 //! - [`actors`]: runtime wiring only — the root supervisor, the identity pool (a ractor factory of
 //!   workers), listener actors, typed handles with timeouts. No SQL, no hyper types.
 //! - Domain (no hyper, no ractor; takes `&Deps`, returns typed results):
-//!   [`identity`] (model, schemas, admin operations), [`hash`] (password hashing and imported
+//!   [`identity`] (model, schemas, admin operations), [`session`] (sessions, tokens stored as
+//!   SHA-256 digests, the encrypted session cookie), [`hash`] (password hashing and imported
 //!   hash formats), [`health`] (readiness), [`text`] (UI message ids).
 //! - [`store`]: diesel schema, row models, queries, migrations, pools for SQLite and
 //!   PostgreSQL behind one query code path. No policy.
@@ -26,5 +27,7 @@ pub mod health;
 pub mod http;
 pub mod identity;
 pub mod metrics;
+pub mod selfservice;
+pub mod session;
 pub mod store;
 pub mod text;

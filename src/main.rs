@@ -10,7 +10,11 @@ use clap::{Args, Parser, Subcommand};
 use gatehouse::{app, config, hash, store::Store};
 
 #[derive(Parser)]
-#[command(name = "gatehouse", version, about = "An identity server that speaks the Ory Kratos protocol")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "An identity server that speaks the Ory Kratos protocol"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -130,7 +134,9 @@ fn init_logging(cfg: &config::Config) {
         Some(config::LogFormat::Text) => false,
         None => !std::io::stderr().is_terminal(),
     };
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         b.json().init();
     } else {
@@ -161,13 +167,28 @@ async fn wait_for_signal() -> &'static str {
     }
 }
 
-async fn serve(cfg: ConfigArgs, dev: bool, watch_courier: bool, migrate: bool) -> anyhow::Result<ExitCode> {
+async fn serve(
+    cfg: ConfigArgs,
+    dev: bool,
+    watch_courier: bool,
+    migrate: bool,
+) -> anyhow::Result<ExitCode> {
     let loaded = load(&cfg.config)?;
     init_logging(&loaded.config);
     if watch_courier || loaded.config.watch_courier {
-        tracing::warn!("--watch-courier: the courier is not supported yet; no messages will be sent");
+        tracing::warn!(
+            "--watch-courier: the courier is not supported yet; no messages will be sent"
+        );
     }
-    let mut running = app::start(loaded, app::Options { dev, migrate, ..Default::default() }).await?;
+    let mut running = app::start(
+        loaded,
+        app::Options {
+            dev,
+            migrate,
+            ..Default::default()
+        },
+    )
+    .await?;
     let mut escalations = running.runtime.escalations_handle();
     let code = tokio::select! {
         sig = wait_for_signal() => {
@@ -184,21 +205,34 @@ async fn serve(cfg: ConfigArgs, dev: bool, watch_courier: bool, migrate: bool) -
     Ok(code)
 }
 
-async fn migrate_sql(cfg: ConfigArgs, read_from_env: bool, yes: bool, dsn: Option<String>) -> anyhow::Result<ExitCode> {
+async fn migrate_sql(
+    cfg: ConfigArgs,
+    read_from_env: bool,
+    yes: bool,
+    dsn: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let loaded = load(&cfg.config)?;
     init_logging(&loaded.config);
     let dsn = match (dsn, read_from_env) {
         (Some(d), _) => d,
         (None, true) => loaded.config.dsn.clone(),
-        (None, false) => anyhow::bail!("give the DSN as an argument, or pass -e to read it from the configuration and environment"),
+        (None, false) => anyhow::bail!(
+            "give the DSN as an argument, or pass -e to read it from the configuration and environment"
+        ),
     };
-    let store = Store::connect(&dsn).await.context("connecting to the database")?;
+    let store = Store::connect(&dsn)
+        .await
+        .context("connecting to the database")?;
     let pending = store.pending_migrations().await?;
     if pending.is_empty() {
         println!("The database schema is up to date; nothing to apply.");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} migration(s) to apply: {}", pending.len(), pending.join(", "));
+    println!(
+        "{} migration(s) to apply: {}",
+        pending.len(),
+        pending.join(", ")
+    );
     if !yes {
         if !std::io::stdin().is_terminal() {
             anyhow::bail!("refusing to migrate without confirmation; pass --yes");
@@ -230,31 +264,59 @@ fn argon2_params(cfg: &config::Config) -> hash::Argon2Params {
 }
 
 fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rustls::crypto::aws_lc_rs::default_provider().install_default().ok();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rustls::crypto::aws_lc_rs::default_provider()
+        .install_default()
+        .ok();
     match cmd {
-        Cmd::Serve { cfg, dev, watch_courier, migrate, sqa_opt_out: _ } => rt.block_on(serve(cfg, dev, watch_courier, migrate)),
-        Cmd::Migrate { cmd: MigrateCmd::Sql { cfg, read_from_env, yes, dsn } } => {
-            rt.block_on(migrate_sql(cfg, read_from_env, yes, dsn))
-        }
+        Cmd::Serve {
+            cfg,
+            dev,
+            watch_courier,
+            migrate,
+            sqa_opt_out: _,
+        } => rt.block_on(serve(cfg, dev, watch_courier, migrate)),
+        Cmd::Migrate {
+            cmd:
+                MigrateCmd::Sql {
+                    cfg,
+                    read_from_env,
+                    yes,
+                    dsn,
+                },
+        } => rt.block_on(migrate_sql(cfg, read_from_env, yes, dsn)),
         Cmd::Version => {
             println!("Version:    v{}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Hashers { cmd: HashersCmd::Argon2 { cmd } } => match cmd {
+        Cmd::Hashers {
+            cmd: HashersCmd::Argon2 { cmd },
+        } => match cmd {
             Argon2Cmd::Calibrate { cfg, duration } => {
                 let loaded = load(&cfg.config)?;
                 let target = parse_duration(&duration)?;
                 let base = argon2_params(&loaded.config);
                 let p = hash::calibrate(target, base.memory_kib, base.parallelism);
-                println!("hashers:\n  algorithm: argon2\n  argon2:\n    memory: {}KB\n    iterations: {}\n    parallelism: {}\n    salt_length: {}\n    key_length: {}\n    expected_duration: {duration}",
-                    p.memory_kib, p.iterations, p.parallelism, p.salt_length, p.key_length);
+                println!(
+                    "hashers:\n  algorithm: argon2\n  argon2:\n    memory: {}KB\n    iterations: {}\n    parallelism: {}\n    salt_length: {}\n    key_length: {}\n    expected_duration: {duration}",
+                    p.memory_kib, p.iterations, p.parallelism, p.salt_length, p.key_length
+                );
                 Ok(ExitCode::SUCCESS)
             }
-            Argon2Cmd::LoadTest { cfg, duration, threads } => {
+            Argon2Cmd::LoadTest {
+                cfg,
+                duration,
+                threads,
+            } => {
                 let loaded = load(&cfg.config)?;
                 let d = parse_duration(&duration)?;
-                let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+                let threads = threads.unwrap_or_else(|| {
+                    std::thread::available_parallelism()
+                        .map(|n| n.get())
+                        .unwrap_or(1)
+                });
                 let rate = hash::measure_rate(&argon2_params(&loaded.config), threads, d);
                 println!("{rate:.1} hashes/s on {threads} thread(s)");
                 Ok(ExitCode::SUCCESS)

@@ -1,6 +1,8 @@
 //! Prometheus metrics, served on the admin port at `/admin/metrics/prometheus`.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 pub struct Metrics {
     registry: Registry,
@@ -17,24 +19,38 @@ impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
         let http_requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests by route, method and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route, method and status",
+            ),
             &["listener", "route", "method", "status"],
         )
         .expect("valid metric");
         let http_duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route, method and status")
-                .buckets(vec![
-                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                ]),
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route, method and status",
+            )
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                1.0, 2.5, 5.0,
+            ]),
             &["listener", "route", "method", "status"],
         )
         .expect("valid metric");
-        let actor_restarts =
-            IntCounterVec::new(Opts::new("actor_restarts_total", "Actors replaced after a failure, by pool"), &["pool"])
-                .expect("valid metric");
-        let db_pool =
-            IntGaugeVec::new(Opts::new("db_pool_connections", "Database pool connections by state"), &["state"])
-                .expect("valid metric");
+        let actor_restarts = IntCounterVec::new(
+            Opts::new(
+                "actor_restarts_total",
+                "Actors replaced after a failure, by pool",
+            ),
+            &["pool"],
+        )
+        .expect("valid metric");
+        let db_pool = IntGaugeVec::new(
+            Opts::new("db_pool_connections", "Database pool connections by state"),
+            &["state"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -43,7 +59,13 @@ impl Metrics {
         ] {
             registry.register(c).expect("metric registered once");
         }
-        Metrics { registry, http_requests, http_duration, actor_restarts, db_pool }
+        Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            actor_restarts,
+            db_pool,
+        }
     }
 
     /// The text exposition format.

@@ -62,6 +62,7 @@ pub mod ids {
     pub const VALIDATION_PHONE: u64 = 4000041;
     // Flow-level validation.
     pub const VALIDATION_LOGIN_FLOW_EXPIRED: u64 = 4010001;
+    pub const VALIDATION_IDENTITY_DISABLED: u64 = 4010011;
     pub const VALIDATION_LOGIN_NO_STRATEGY_FOUND: u64 = 4010002;
     pub const VALIDATION_REGISTRATION_NO_STRATEGY_FOUND: u64 = 4010003;
     pub const VALIDATION_REGISTRATION_FLOW_EXPIRED: u64 = 4040001;
@@ -569,6 +570,13 @@ pub fn verification_flow_expired(
         expired_at,
         expired_at_unix,
         minutes_ago,
+    )
+}
+pub fn identity_disabled() -> UiText {
+    UiText::error(
+        ids::VALIDATION_IDENTITY_DISABLED,
+        "This account was disabled.",
+        None,
     )
 }
 pub fn login_no_strategy_found() -> UiText {

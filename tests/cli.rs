@@ -11,12 +11,19 @@ use common::{TEST_CONFIG, TestDb, backend, binary, schemas_yaml};
 use serde_json::{Value, json};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn gatehouse(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Command {
     let mut c = Command::new(binary());
-    c.current_dir(dir).args(args).env_remove("DSN").stdin(Stdio::null());
+    c.current_dir(dir)
+        .args(args)
+        .env_remove("DSN")
+        .stdin(Stdio::null());
     for (k, v) in env {
         c.env(k, v);
     }
@@ -38,7 +45,10 @@ async fn wait_ready(port: u16, child: &mut Child) {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("server exited early with {status}");
         }
-        if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/health/ready")).send().await
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/health/ready"))
+            .send()
+            .await
             && r.status() == 200
         {
             return;
@@ -49,7 +59,10 @@ async fn wait_ready(port: u16, child: &mut Child) {
 }
 
 fn sigterm(child: &Child) {
-    let ok = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(ok.success());
 }
 
@@ -94,19 +107,41 @@ fn invalid_config_stops_before_listening_and_names_the_key() {
         let o = run(
             dir.path(),
             &["serve", "-c", f.to_str().unwrap()],
-            &[("SERVE_PUBLIC_PORT", port.to_string()), ("DSN", "memory".into())],
+            &[
+                ("SERVE_PUBLIC_PORT", port.to_string()),
+                ("DSN", "memory".into()),
+            ],
         );
         assert!(!o.status.success(), "{yaml} should fail");
         let err = stderr(&o);
-        assert!(err.contains(needle), "error for {yaml:?} should name {needle}: {err}");
-        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "nothing may listen");
+        assert!(
+            err.contains(needle),
+            "error for {yaml:?} should name {needle}: {err}"
+        );
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "nothing may listen"
+        );
     }
     // Later files override earlier ones: the bad key is fixed by a second file.
     let bad = dir.path().join("a.yml");
     let good = dir.path().join("b.yml");
     std::fs::write(&bad, "log:\n  level: loud\n").unwrap();
     std::fs::write(&good, "log:\n  level: error\n").unwrap();
-    let o = run(dir.path(), &["migrate", "sql", "-e", "--yes", "-c", bad.to_str().unwrap(), "-c", good.to_str().unwrap()], &[("DSN", "memory".into())]);
+    let o = run(
+        dir.path(),
+        &[
+            "migrate",
+            "sql",
+            "-e",
+            "--yes",
+            "-c",
+            bad.to_str().unwrap(),
+            "-c",
+            good.to_str().unwrap(),
+        ],
+        &[("DSN", "memory".into())],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
@@ -117,15 +152,29 @@ async fn starts_with_no_config_on_embedded_sqlite_and_stops_on_sigterm() {
     let mut child = gatehouse(
         dir.path(),
         &["serve", "--dev"],
-        &[("SERVE_PUBLIC_PORT", pp.to_string()), ("SERVE_ADMIN_PORT", ap.to_string()), ("LOG_LEVEL", "error".into())],
+        &[
+            ("SERVE_PUBLIC_PORT", pp.to_string()),
+            ("SERVE_ADMIN_PORT", ap.to_string()),
+            ("LOG_LEVEL", "error".into()),
+        ],
     )
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
     wait_ready(pp, &mut child).await;
-    assert!(dir.path().join("gatehouse.sqlite").exists(), "the embedded database lives in the working directory");
+    assert!(
+        dir.path().join("gatehouse.sqlite").exists(),
+        "the embedded database lives in the working directory"
+    );
     let client = reqwest::Client::new();
-    let schemas: Value = client.get(format!("http://127.0.0.1:{pp}/schemas")).send().await.unwrap().json().await.unwrap();
+    let schemas: Value = client
+        .get(format!("http://127.0.0.1:{pp}/schemas"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(schemas[0]["id"], "default");
     assert!(schemas[0]["schema"]["properties"]["traits"]["properties"]["email"].is_object());
     let r = client
@@ -146,12 +195,31 @@ async fn sigterm_lets_in_flight_requests_finish() {
     let dir = tempfile::tempdir().unwrap();
     let schemas = dir.path().join("schemas.yml");
     // Hashing made slow enough that the batch below is still running when SIGTERM arrives.
-    std::fs::write(&schemas, format!("{}hashers:\n  argon2:\n    memory: 8MB\n    iterations: 2\n", schemas_yaml())).unwrap();
+    std::fs::write(
+        &schemas,
+        format!(
+            "{}hashers:\n  argon2:\n    memory: 8MB\n    iterations: 2\n",
+            schemas_yaml()
+        ),
+    )
+    .unwrap();
     let (pp, ap) = (free_port(), free_port());
     let mut child = gatehouse(
         dir.path(),
-        &["serve", "--dev", "--migrate", "-c", TEST_CONFIG, "-c", schemas.to_str().unwrap()],
-        &[("DSN", db.dsn.clone()), ("SERVE_PUBLIC_PORT", pp.to_string()), ("SERVE_ADMIN_PORT", ap.to_string())],
+        &[
+            "serve",
+            "--dev",
+            "--migrate",
+            "-c",
+            TEST_CONFIG,
+            "-c",
+            schemas.to_str().unwrap(),
+        ],
+        &[
+            ("DSN", db.dsn.clone()),
+            ("SERVE_PUBLIC_PORT", pp.to_string()),
+            ("SERVE_ADMIN_PORT", ap.to_string()),
+        ],
     )
     .stderr(Stdio::null())
     .spawn()
@@ -163,7 +231,11 @@ async fn sigterm_lets_in_flight_requests_finish() {
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{ap}/admin/identities");
     let req = tokio::spawn(async move {
-        let r = client.patch(url).json(&json!({"identities": items})).send().await;
+        let r = client
+            .patch(url)
+            .json(&json!({"identities": items}))
+            .send()
+            .await;
         (r, Instant::now())
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -173,10 +245,21 @@ async fn sigterm_lets_in_flight_requests_finish() {
     let resp = resp.expect("the in-flight request is answered");
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
-    let created = body["identities"].as_array().unwrap().iter().filter(|i| i["action"] == "create").count();
+    let created = body["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["action"] == "create")
+        .count();
     assert_eq!(created, 300);
-    assert!(answered > signalled, "the request must still have been running when SIGTERM arrived");
-    let status = tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(30))).await.unwrap();
+    assert!(
+        answered > signalled,
+        "the request must still have been running when SIGTERM arrived"
+    );
+    let status =
+        tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(30)))
+            .await
+            .unwrap();
     assert!(status.success(), "exit status {status}");
     // And the listener is closed.
     assert!(std::net::TcpStream::connect(("127.0.0.1", pp)).is_err());
@@ -192,21 +275,52 @@ async fn postgres_needs_migrate_sql_before_serve() {
     let schemas = dir.path().join("schemas.yml");
     std::fs::write(&schemas, schemas_yaml()).unwrap();
     let (pp, ap) = (free_port(), free_port());
-    let env = [("DSN", db.dsn.clone()), ("SERVE_PUBLIC_PORT", pp.to_string()), ("SERVE_ADMIN_PORT", ap.to_string())];
-    let serve_args = ["serve", "--dev", "-c", TEST_CONFIG, "-c", schemas.to_str().unwrap()];
+    let env = [
+        ("DSN", db.dsn.clone()),
+        ("SERVE_PUBLIC_PORT", pp.to_string()),
+        ("SERVE_ADMIN_PORT", ap.to_string()),
+    ];
+    let serve_args = [
+        "serve",
+        "--dev",
+        "-c",
+        TEST_CONFIG,
+        "-c",
+        schemas.to_str().unwrap(),
+    ];
     let o = run(dir.path(), &serve_args, &env);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("migrate sql"), "{}", stderr(&o));
     // Without --yes and without a terminal, nothing is applied.
-    let o = run(dir.path(), &["migrate", "sql", "-e", "-c", TEST_CONFIG], &env);
+    let o = run(
+        dir.path(),
+        &["migrate", "sql", "-e", "-c", TEST_CONFIG],
+        &env,
+    );
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--yes"), "{}", stderr(&o));
-    let o = run(dir.path(), &["migrate", "sql", "--yes", &db.dsn.replace("postgres://", "cockroach://")], &[]);
+    let o = run(
+        dir.path(),
+        &[
+            "migrate",
+            "sql",
+            "--yes",
+            &db.dsn.replace("postgres://", "cockroach://"),
+        ],
+        &[],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("Applied"));
-    let o = run(dir.path(), &["migrate", "sql", "-e", "--yes", "-c", TEST_CONFIG], &env);
+    let o = run(
+        dir.path(),
+        &["migrate", "sql", "-e", "--yes", "-c", TEST_CONFIG],
+        &env,
+    );
     assert!(String::from_utf8_lossy(&o.stdout).contains("up to date"));
-    let mut child = gatehouse(dir.path(), &serve_args, &env).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = gatehouse(dir.path(), &serve_args, &env)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     wait_ready(pp, &mut child).await;
     sigterm(&child);
     assert!(wait_exit(&mut child, Duration::from_secs(20)).success());

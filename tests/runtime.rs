@@ -7,7 +7,15 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 async fn metric(app: &TestApp, name_and_labels: &str) -> Option<f64> {
-    let text = app.http.get(app.admin_url("/admin/metrics/prometheus")).send().await.unwrap().text().await.unwrap();
+    let text = app
+        .http
+        .get(app.admin_url("/admin/metrics/prometheus"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     text.lines()
         .find(|l| l.starts_with(name_and_labels))
         .and_then(|l| l.rsplit(' ').next())
@@ -17,26 +25,46 @@ async fn metric(app: &TestApp, name_and_labels: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashed_identity_workers_are_replaced_and_the_next_request_succeeds() {
     let app = TestApp::start().await;
-    let id = app.create_identity(json!({"traits": {"email": "crash@example.com"}})).await["id"]
+    let id = app
+        .create_identity(json!({"traits": {"email": "crash@example.com"}}))
+        .await["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) * 2;
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        * 2;
     // Crash every worker the pool started with: only replacements can answer afterwards.
     for _ in 0..workers {
-        app.running.as_ref().unwrap().handles().identities.crash_one_worker();
+        app.running
+            .as_ref()
+            .unwrap()
+            .handles()
+            .identities
+            .crash_one_worker();
     }
     let mut restarts = 0.0;
     for _ in 0..100 {
-        restarts = metric(&app, "actor_restarts_total{pool=\"identity\"}").await.unwrap_or(0.0);
+        restarts = metric(&app, "actor_restarts_total{pool=\"identity\"}")
+            .await
+            .unwrap_or(0.0);
         if restarts >= workers as f64 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(restarts >= workers as f64, "expected {workers} restarts, saw {restarts}");
+    assert!(
+        restarts >= workers as f64,
+        "expected {workers} restarts, saw {restarts}"
+    );
     for _ in 0..5 {
-        let r = app.http.get(app.admin_url(&format!("/admin/identities/{id}"))).send().await.unwrap();
+        let r = app
+            .http
+            .get(app.admin_url(&format!("/admin/identities/{id}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
     }
     app.stop().await;
@@ -46,33 +74,86 @@ async fn crashed_identity_workers_are_replaced_and_the_next_request_succeeds() {
 async fn health_version_and_no_store_headers() {
     let app = TestApp::start().await;
     for base in [&app.public, &app.admin] {
-        let r = app.http.get(format!("{base}/health/alive")).send().await.unwrap();
+        let r = app
+            .http
+            .get(format!("{base}/health/alive"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
-        assert_eq!(r.headers()["cache-control"], "private, no-cache, no-store, must-revalidate");
+        assert_eq!(
+            r.headers()["cache-control"],
+            "private, no-cache, no-store, must-revalidate"
+        );
         assert_eq!(r.json::<Value>().await.unwrap(), json!({"status": "ok"}));
-        let r = app.http.get(format!("{base}/health/ready")).send().await.unwrap();
+        let r = app
+            .http
+            .get(format!("{base}/health/ready"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
-        let v: Value = app.http.get(format!("{base}/version")).send().await.unwrap().json().await.unwrap();
+        let v: Value = app
+            .http
+            .get(format!("{base}/version"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert!(v["version"].as_str().unwrap().starts_with('v'));
     }
-    let r = app.http.get(app.admin_url("/admin/health/ready")).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.admin_url("/admin/health/ready"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     // Unknown paths are an envelope, not an empty 404.
-    let e = expect_error(app.http.get(app.public_url("/nowhere")).send().await.unwrap(), 404).await;
+    let e = expect_error(
+        app.http
+            .get(app.public_url("/nowhere"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
     assert_eq!(e["status"], "Not Found");
     // Admin routes do not exist on the public port.
-    expect_error(app.http.get(app.public_url("/admin/identities")).send().await.unwrap(), 404).await;
+    expect_error(
+        app.http
+            .get(app.public_url("/admin/identities"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_http2_with_prior_knowledge() {
     let app = TestApp::start().await;
-    let h2 = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
-    let r = h2.get(app.public_url("/health/alive")).send().await.unwrap();
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let r = h2
+        .get(app.public_url("/health/alive"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.version(), reqwest::Version::HTTP_2);
     assert_eq!(r.status(), 200);
-    let r = h2.get(app.admin_url("/admin/identities")).send().await.unwrap();
+    let r = h2
+        .get(app.admin_url("/admin/identities"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.version(), reqwest::Version::HTTP_2);
     assert_eq!(r.status(), 200);
     app.stop().await;
@@ -95,16 +176,48 @@ async fn cors_on_the_public_port_when_enabled() {
         .await
         .unwrap();
     assert_eq!(pre.status(), 204);
-    assert_eq!(pre.headers()["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(
+        pre.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
     assert_eq!(pre.headers()["access-control-allow-credentials"], "true");
-    assert!(pre.headers()["access-control-allow-methods"].to_str().unwrap().contains("GET"));
-    assert_eq!(pre.headers()["access-control-allow-headers"], "X-Session-Token");
-    let r = app.http.get(app.public_url("/schemas")).header("Origin", "https://app.example.com").send().await.unwrap();
-    assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example.com");
-    let r = app.http.get(app.public_url("/schemas")).header("Origin", "https://evil.test").send().await.unwrap();
+    assert!(
+        pre.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("GET")
+    );
+    assert_eq!(
+        pre.headers()["access-control-allow-headers"],
+        "X-Session-Token"
+    );
+    let r = app
+        .http
+        .get(app.public_url("/schemas"))
+        .header("Origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let r = app
+        .http
+        .get(app.public_url("/schemas"))
+        .header("Origin", "https://evil.test")
+        .send()
+        .await
+        .unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
     // The admin port never answers CORS.
-    let r = app.http.get(app.admin_url("/admin/identities")).header("Origin", "https://app.example.com").send().await.unwrap();
+    let r = app
+        .http
+        .get(app.admin_url("/admin/identities"))
+        .header("Origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
     app.stop().await;
 }
@@ -112,16 +225,41 @@ async fn cors_on_the_public_port_when_enabled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_metrics_by_route_and_status() {
     let app = TestApp::start().await;
-    app.http.get(app.admin_url("/admin/identities")).send().await.unwrap();
-    app.http.get(app.admin_url("/admin/identities/not-a-uuid")).send().await.unwrap();
-    let text = app.http.get(app.admin_url("/admin/metrics/prometheus")).send().await.unwrap().text().await.unwrap();
+    app.http
+        .get(app.admin_url("/admin/identities"))
+        .send()
+        .await
+        .unwrap();
+    app.http
+        .get(app.admin_url("/admin/identities/not-a-uuid"))
+        .send()
+        .await
+        .unwrap();
+    let text = app
+        .http
+        .get(app.admin_url("/admin/metrics/prometheus"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         text.contains(r#"http_requests_total{listener="admin",method="GET",route="/identities",status="200"} 1"#),
         "{text}"
     );
-    assert!(text.contains(r#"route="/identities/{id}",status="404""#), "{text}");
-    assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
-    assert!(text.contains(r#"db_pool_connections{state="max"}"#), "{text}");
+    assert!(
+        text.contains(r#"route="/identities/{id}",status="404""#),
+        "{text}"
+    );
+    assert!(
+        text.contains("http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"db_pool_connections{state="max"}"#),
+        "{text}"
+    );
     app.stop().await;
 }
 
@@ -129,11 +267,20 @@ async fn prometheus_metrics_by_route_and_status() {
 async fn exec_sql(app: &TestApp, sql: &str) {
     use diesel_async::{AsyncConnection, RunQueryDsl};
     if backend() == "postgres" {
-        let mut c = diesel_async::AsyncPgConnection::establish(&app.db.dsn).await.unwrap();
+        let mut c = diesel_async::AsyncPgConnection::establish(&app.db.dsn)
+            .await
+            .unwrap();
         diesel::sql_query(sql).execute(&mut c).await.unwrap();
     } else {
         use diesel::Connection;
-        let path = app.db.dsn.trim_start_matches("sqlite://").split('?').next().unwrap().to_owned();
+        let path = app
+            .db
+            .dsn
+            .trim_start_matches("sqlite://")
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned();
         let sql = sql.to_owned();
         tokio::task::spawn_blocking(move || {
             let mut c = diesel::SqliteConnection::establish(&path).unwrap();
@@ -147,14 +294,34 @@ async fn exec_sql(app: &TestApp, sql: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_is_503_while_the_schema_is_behind_and_recovers_without_restart() {
     let app = TestApp::start().await;
-    let ready = || async { app.http.get(app.public_url("/health/ready")).send().await.unwrap() };
+    let ready = || async {
+        app.http
+            .get(app.public_url("/health/ready"))
+            .send()
+            .await
+            .unwrap()
+    };
     assert_eq!(ready().await.status(), 200);
-    exec_sql(&app, "UPDATE __diesel_schema_migrations SET version = 'x' || version").await;
+    exec_sql(
+        &app,
+        "UPDATE __diesel_schema_migrations SET version = 'x' || version",
+    )
+    .await;
     let r = ready().await;
     assert_eq!(r.status(), 503);
     let body: Value = r.json().await.unwrap();
-    assert!(body["errors"]["database"].as_str().unwrap().contains("migrate sql"), "{body}");
-    exec_sql(&app, "UPDATE __diesel_schema_migrations SET version = substr(version, 2)").await;
+    assert!(
+        body["errors"]["database"]
+            .as_str()
+            .unwrap()
+            .contains("migrate sql"),
+        "{body}"
+    );
+    exec_sql(
+        &app,
+        "UPDATE __diesel_schema_migrations SET version = substr(version, 2)",
+    )
+    .await;
     assert_eq!(ready().await.status(), 200);
     app.stop().await;
 }
@@ -165,20 +332,41 @@ async fn ready_is_503_while_postgres_refuses_connections_and_recovers() {
         return; // An embedded SQLite file cannot become unreachable.
     }
     let app = TestApp::start().await;
-    let ready = || async { app.http.get(app.public_url("/health/ready")).send().await.unwrap().status() };
+    let ready = || async {
+        app.http
+            .get(app.public_url("/health/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
     assert_eq!(ready().await, 200);
-    let name = app.db.dsn.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
+    let name = app
+        .db
+        .dsn
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
     let admin_url = std::env::var("TEST_DATABASE_POSTGRESQL").unwrap();
     let run = |sql: String| {
         let url = admin_url.clone();
         async move {
             use diesel_async::{AsyncConnection, RunQueryDsl};
-            let mut c = diesel_async::AsyncPgConnection::establish(&url).await.unwrap();
+            let mut c = diesel_async::AsyncPgConnection::establish(&url)
+                .await
+                .unwrap();
             diesel::sql_query(sql).execute(&mut c).await.unwrap();
         }
     };
     run(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).await;
-    run(format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")).await;
+    run(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    ))
+    .await;
     let mut saw_503 = false;
     for _ in 0..50 {
         if ready().await == 503 {
@@ -189,7 +377,12 @@ async fn ready_is_503_while_postgres_refuses_connections_and_recovers() {
     }
     assert!(saw_503, "readiness never reported the lost database");
     // Requests needing the database fail with an envelope, not a hang or a 500.
-    let r = app.http.get(app.admin_url("/admin/identities")).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.admin_url("/admin/identities"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 503);
     run(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).await;
     let mut back = false;
@@ -201,7 +394,12 @@ async fn ready_is_503_while_postgres_refuses_connections_and_recovers() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(back, "readiness did not recover");
-    let r = app.http.get(app.admin_url("/admin/identities")).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.admin_url("/admin/identities"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     app.stop().await;
 }

@@ -22,13 +22,29 @@ type Reply<T> = RpcReplyPort<Result<T, IdentityError>>;
 /// One message per operation; the reply port comes last.
 pub enum IdentityMsg {
     Create(CreateIdentityBody, Reply<Identity>),
-    Batch(Vec<(Option<Uuid>, Result<CreateIdentityBody, IdentityError>)>, Reply<Vec<BatchOutcome>>),
-    Get { id: Uuid, credentials: bool, reply: Reply<Identity> },
-    GetByExternalId { external_id: String, credentials: bool, reply: Reply<Identity> },
+    Batch(
+        Vec<(Option<Uuid>, Result<CreateIdentityBody, IdentityError>)>,
+        Reply<Vec<BatchOutcome>>,
+    ),
+    Get {
+        id: Uuid,
+        credentials: bool,
+        reply: Reply<Identity>,
+    },
+    GetByExternalId {
+        external_id: String,
+        credentials: bool,
+        reply: Reply<Identity>,
+    },
     Update(Uuid, UpdateIdentityBody, Reply<Identity>),
     Patch(Uuid, json_patch::Patch, Reply<Identity>),
     Delete(Uuid, Reply<()>),
-    DeleteCredential { id: Uuid, kind: String, identifier: Option<String>, reply: Reply<()> },
+    DeleteCredential {
+        id: Uuid,
+        kind: String,
+        identifier: Option<String>,
+        reply: Reply<()>,
+    },
     List(ListParams, Reply<(Vec<Identity>, Option<Uuid>)>),
     /// Makes the worker that takes it panic. Only reachable from Rust (tests prove that the
     /// pool replaces a crashed worker); no HTTP route sends it.
@@ -68,10 +84,18 @@ impl ractor::factory::Worker for IdentityWorker {
             IdentityMsg::Batch(items, reply) => {
                 let _ = reply.send(service::batch_create(d, items).await);
             }
-            IdentityMsg::Get { id, credentials, reply } => {
+            IdentityMsg::Get {
+                id,
+                credentials,
+                reply,
+            } => {
                 let _ = reply.send(service::get(d, id, credentials).await);
             }
-            IdentityMsg::GetByExternalId { external_id, credentials, reply } => {
+            IdentityMsg::GetByExternalId {
+                external_id,
+                credentials,
+                reply,
+            } => {
                 let _ = reply.send(service::get_by_external_id(d, &external_id, credentials).await);
             }
             IdentityMsg::Update(id, body, reply) => {
@@ -83,8 +107,14 @@ impl ractor::factory::Worker for IdentityWorker {
             IdentityMsg::Delete(id, reply) => {
                 let _ = reply.send(service::delete(d, id).await);
             }
-            IdentityMsg::DeleteCredential { id, kind, identifier, reply } => {
-                let _ = reply.send(service::delete_credential(d, id, &kind, identifier.as_deref()).await);
+            IdentityMsg::DeleteCredential {
+                id,
+                kind,
+                identifier,
+                reply,
+            } => {
+                let _ = reply
+                    .send(service::delete_credential(d, id, &kind, identifier.as_deref()).await);
             }
             IdentityMsg::List(params, reply) => {
                 let _ = reply.send(service::list(d, &params).await);
@@ -116,7 +146,10 @@ impl IdentityPool {
         let builder = worker_builder(move |_wid| {
             // Builds beyond the initial set replace crashed workers.
             if built.fetch_add(1, Ordering::Relaxed) >= workers {
-                metrics.actor_restarts.with_label_values(&["identity"]).inc();
+                metrics
+                    .actor_restarts
+                    .with_label_values(&["identity"])
+                    .inc();
             }
             (IdentityWorker, deps.clone())
         });
@@ -134,13 +167,15 @@ impl IdentityPool {
             routing::QueuerRouting<(), IdentityMsg>,
             queues::DefaultQueue<(), IdentityMsg>,
         >::default();
-        let (factory, _handle) =
-            Actor::spawn_linked(None, factory_def, args, supervisor).await?;
+        let (factory, _handle) = Actor::spawn_linked(None, factory_def, args, supervisor).await?;
         let cell = factory.get_cell();
         Ok((IdentityPool { factory }, cell))
     }
 
-    async fn ask<T: Send + 'static>(&self, build: impl FnOnce(Reply<T>) -> IdentityMsg) -> PoolResult<T> {
+    async fn ask<T: Send + 'static>(
+        &self,
+        build: impl FnOnce(Reply<T>) -> IdentityMsg,
+    ) -> PoolResult<T> {
         call(&self.factory, (), build, CALL_TIMEOUT).await
     }
 
@@ -154,10 +189,24 @@ impl IdentityPool {
         self.ask(|r| IdentityMsg::Batch(items, r)).await
     }
     pub async fn get(&self, id: Uuid, credentials: bool) -> PoolResult<Identity> {
-        self.ask(|reply| IdentityMsg::Get { id, credentials, reply }).await
+        self.ask(|reply| IdentityMsg::Get {
+            id,
+            credentials,
+            reply,
+        })
+        .await
     }
-    pub async fn get_by_external_id(&self, external_id: String, credentials: bool) -> PoolResult<Identity> {
-        self.ask(|reply| IdentityMsg::GetByExternalId { external_id, credentials, reply }).await
+    pub async fn get_by_external_id(
+        &self,
+        external_id: String,
+        credentials: bool,
+    ) -> PoolResult<Identity> {
+        self.ask(|reply| IdentityMsg::GetByExternalId {
+            external_id,
+            credentials,
+            reply,
+        })
+        .await
     }
     pub async fn update(&self, id: Uuid, body: UpdateIdentityBody) -> PoolResult<Identity> {
         self.ask(|r| IdentityMsg::Update(id, body, r)).await
@@ -168,8 +217,19 @@ impl IdentityPool {
     pub async fn delete(&self, id: Uuid) -> PoolResult<()> {
         self.ask(|r| IdentityMsg::Delete(id, r)).await
     }
-    pub async fn delete_credential(&self, id: Uuid, kind: String, identifier: Option<String>) -> PoolResult<()> {
-        self.ask(|reply| IdentityMsg::DeleteCredential { id, kind, identifier, reply }).await
+    pub async fn delete_credential(
+        &self,
+        id: Uuid,
+        kind: String,
+        identifier: Option<String>,
+    ) -> PoolResult<()> {
+        self.ask(|reply| IdentityMsg::DeleteCredential {
+            id,
+            kind,
+            identifier,
+            reply,
+        })
+        .await
     }
     pub async fn list(&self, params: ListParams) -> PoolResult<(Vec<Identity>, Option<Uuid>)> {
         self.ask(|r| IdentityMsg::List(params, r)).await

@@ -33,17 +33,33 @@ impl Actor for Listener {
     type State = ListenerState;
     type Arguments = ListenerSpec;
 
-    async fn pre_start(&self, _me: ActorRef<()>, spec: ListenerSpec) -> Result<ListenerState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _me: ActorRef<()>,
+        spec: ListenerSpec,
+    ) -> Result<ListenerState, ActorProcessingErr> {
         let (tx, rx) = watch::channel(false);
         let task = (spec.start)(rx);
-        Ok(ListenerState { shutdown: tx, task: Some(task), grace: spec.grace, name: spec.name })
+        Ok(ListenerState {
+            shutdown: tx,
+            task: Some(task),
+            grace: spec.grace,
+            name: spec.name,
+        })
     }
 
-    async fn post_stop(&self, _me: ActorRef<()>, state: &mut ListenerState) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        _me: ActorRef<()>,
+        state: &mut ListenerState,
+    ) -> Result<(), ActorProcessingErr> {
         let _ = state.shutdown.send(true);
         if let Some(task) = state.task.take() {
             // The loop drains within its own bound; this is the backstop.
-            if tokio::time::timeout(state.grace + Duration::from_secs(1), task).await.is_err() {
+            if tokio::time::timeout(state.grace + Duration::from_secs(1), task)
+                .await
+                .is_err()
+            {
                 tracing::warn!(listener = %state.name, "listener did not drain in time");
             }
         }

@@ -1,9 +1,11 @@
 //! Runtime wiring only: messages, workers, factories, supervisors, timers. No SQL, no hyper.
 
 pub mod call;
+pub mod flows;
 pub mod identity;
 pub mod listener;
 pub mod root;
+pub mod session;
 
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use call::CallError;
 pub use identity::IdentityPool;
 pub use listener::{ListenerSpec, StartServer};
+pub use session::SessionManager;
 
 use crate::deps::Deps;
 
@@ -20,6 +23,12 @@ use crate::deps::Deps;
 #[derive(Clone)]
 pub struct Handles {
     pub identities: IdentityPool,
+    /// The login flow manager.
+    pub login: flows::FlowManager,
+    /// The registration flow manager.
+    pub registration: flows::FlowManager,
+    /// The session manager pool (issue, whoami, revoke, extend).
+    pub sessions: SessionManager,
     pub deps: Arc<Deps>,
 }
 
@@ -37,7 +46,10 @@ pub async fn start(
     deps: Arc<Deps>,
     listeners: Box<dyn FnOnce(Handles) -> Vec<ListenerSpec> + Send>,
 ) -> anyhow::Result<Runtime> {
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) * 2;
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        * 2;
     let (ready_tx, ready_rx) = oneshot::channel();
     let (esc_tx, esc_rx) = mpsc::unbounded_channel();
     let args = root::RootArgs {
@@ -50,14 +62,23 @@ pub async fn start(
     let (root, root_task) = Actor::spawn(None, root::Root, args)
         .await
         .map_err(|e| anyhow::anyhow!("starting the supervision tree failed: {e}"))?;
-    let handles = ready_rx.await.map_err(|_| anyhow::anyhow!("supervision tree did not start"))?;
-    Ok(Runtime { root, handles, root_task, escalations: Some(esc_rx) })
+    let handles = ready_rx
+        .await
+        .map_err(|_| anyhow::anyhow!("supervision tree did not start"))?;
+    Ok(Runtime {
+        root,
+        handles,
+        root_task,
+        escalations: Some(esc_rx),
+    })
 }
 
 impl Runtime {
     /// Takes the escalation channel (once); later calls get a channel that never yields.
     pub fn escalations_handle(&mut self) -> mpsc::UnboundedReceiver<String> {
-        self.escalations.take().unwrap_or_else(|| mpsc::unbounded_channel().1)
+        self.escalations
+            .take()
+            .unwrap_or_else(|| mpsc::unbounded_channel().1)
     }
 
     /// Stops listeners (draining in-flight requests), then pools.

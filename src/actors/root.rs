@@ -7,9 +7,11 @@ use std::time::Duration;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::sync::{mpsc, oneshot};
 
+use super::Handles;
+use super::flows::{FlowManager, FlowSweeper};
 use super::identity::IdentityPool;
 use super::listener::{Listener, ListenerSpec};
-use super::Handles;
+use super::session::SessionManager;
 use crate::deps::Deps;
 
 pub struct RootArgs {
@@ -37,10 +39,36 @@ impl Actor for Root {
     type State = RootState;
     type Arguments = RootArgs;
 
-    async fn pre_start(&self, me: ActorRef<()>, args: RootArgs) -> Result<RootState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        me: ActorRef<()>,
+        args: RootArgs,
+    ) -> Result<RootState, ActorProcessingErr> {
         let (identities, identity_cell) =
             IdentityPool::spawn(args.deps.clone(), args.identity_workers, me.get_cell()).await?;
-        let handles = Handles { identities, deps: args.deps.clone() };
+        let flow_workers = args.identity_workers.max(8) * 2;
+        let (login, login_cell) =
+            FlowManager::spawn("login", args.deps.clone(), flow_workers, me.get_cell()).await?;
+        let (registration, registration_cell) = FlowManager::spawn(
+            "registration",
+            args.deps.clone(),
+            flow_workers,
+            me.get_cell(),
+        )
+        .await?;
+        let (sweeper, _) =
+            Actor::spawn_linked(None, FlowSweeper, args.deps.clone(), me.get_cell()).await?;
+        // whoami is I/O-bound and the hottest path: twice the identity pool's workers.
+        let (sessions, session_cell) =
+            SessionManager::spawn(args.deps.clone(), args.identity_workers * 2, me.get_cell())
+                .await?;
+        let handles = Handles {
+            identities,
+            login,
+            registration,
+            sessions,
+            deps: args.deps.clone(),
+        };
         let mut listeners = Vec::new();
         for spec in (args.listeners)(handles.clone()) {
             // Unnamed: ractor's registry is process-global and tests run several trees at once.
@@ -48,7 +76,18 @@ impl Actor for Root {
             listeners.push(l.get_cell());
         }
         let _ = args.ready.send(handles);
-        Ok(RootState { pools: vec![identity_cell], listeners, escalate: args.escalate, stopping: false })
+        Ok(RootState {
+            pools: vec![
+                identity_cell,
+                login_cell,
+                registration_cell,
+                session_cell,
+                sweeper.get_cell(),
+            ],
+            listeners,
+            escalate: args.escalate,
+            stopping: false,
+        })
     }
 
     async fn handle_supervisor_evt(
@@ -60,9 +99,10 @@ impl Actor for Root {
         // Pools replace their own workers; a pool or listener that ends is beyond repair here.
         let (who, why) = match &event {
             SupervisionEvent::ActorFailed(cell, err) => (cell.get_name(), format!("failed: {err}")),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                (cell.get_name(), format!("terminated: {}", reason.clone().unwrap_or_default()))
-            }
+            SupervisionEvent::ActorTerminated(cell, _, reason) => (
+                cell.get_name(),
+                format!("terminated: {}", reason.clone().unwrap_or_default()),
+            ),
             _ => return Ok(()),
         };
         if !state.stopping {
@@ -73,14 +113,22 @@ impl Actor for Root {
         Ok(())
     }
 
-    async fn post_stop(&self, _me: ActorRef<()>, state: &mut RootState) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        _me: ActorRef<()>,
+        state: &mut RootState,
+    ) -> Result<(), ActorProcessingErr> {
         state.stopping = true;
         // Listeners first, so no new work arrives while the pools drain.
         for l in &state.listeners {
-            let _ = l.stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(30))).await;
+            let _ = l
+                .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(30)))
+                .await;
         }
         for p in &state.pools {
-            let _ = p.stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(10))).await;
+            let _ = p
+                .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(10)))
+                .await;
         }
         Ok(())
     }

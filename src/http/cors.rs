@@ -23,7 +23,9 @@ impl CorsPolicy {
             }
             match o.split_once('*') {
                 Some((pre, post)) => {
-                    origin.len() >= pre.len() + post.len() && origin.starts_with(pre) && origin.ends_with(post)
+                    origin.len() >= pre.len() + post.len()
+                        && origin.starts_with(pre)
+                        && origin.ends_with(post)
                 }
                 None => false,
             }
@@ -38,7 +40,10 @@ impl CorsPolicy {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
         h.append(header::VARY, HeaderValue::from_static("Origin"));
         if self.allow_credentials {
-            h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
         }
         true
     }
@@ -52,7 +57,11 @@ impl CorsPolicy {
         let method_ok = req
             .get(header::ACCESS_CONTROL_REQUEST_METHOD)
             .and_then(|m| m.to_str().ok())
-            .is_some_and(|m| self.allowed_methods.iter().any(|a| a.eq_ignore_ascii_case(m)));
+            .is_some_and(|m| {
+                self.allowed_methods
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(m))
+            });
         if !method_ok {
             return r;
         }
@@ -60,11 +69,20 @@ impl CorsPolicy {
             h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, v);
         }
         // Echo the requested headers that are allowed.
-        if let Some(asked) = req.get(header::ACCESS_CONTROL_REQUEST_HEADERS).and_then(|v| v.to_str().ok()) {
+        if let Some(asked) = req
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .and_then(|v| v.to_str().ok())
+        {
             let ok: Vec<&str> = asked
                 .split(',')
                 .map(str::trim)
-                .filter(|a| !a.is_empty() && self.allowed_headers.iter().any(|x| x.eq_ignore_ascii_case(a)))
+                .filter(|a| {
+                    !a.is_empty()
+                        && self
+                            .allowed_headers
+                            .iter()
+                            .any(|x| x.eq_ignore_ascii_case(a))
+                })
                 .collect();
             if let Ok(v) = HeaderValue::from_str(&ok.join(", ")) {
                 h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
@@ -95,7 +113,10 @@ mod tests {
     #[test]
     fn wildcard_origins() {
         let p = CorsPolicy {
-            allowed_origins: vec!["https://*.example.com".into(), "http://localhost:3000".into()],
+            allowed_origins: vec![
+                "https://*.example.com".into(),
+                "http://localhost:3000".into(),
+            ],
             allowed_methods: vec!["GET".into()],
             allowed_headers: vec![],
             exposed_headers: vec![],

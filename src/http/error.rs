@@ -14,12 +14,19 @@ pub struct ApiError {
     pub id: Option<String>,
     pub reason: Option<String>,
     pub message: String,
-    pub details: Option<Value>,
+    /// Boxed: a JSON map is large and errors travel through every handler's `Result`.
+    pub details: Option<Box<Value>>,
 }
 
 impl ApiError {
     fn generic(status: StatusCode, id: &str, message: &str, reason: Option<String>) -> ApiError {
-        ApiError { status, id: Some(id.into()), reason, message: message.into(), details: None }
+        ApiError {
+            status,
+            id: Some(id.into()),
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
     pub fn bad_request(reason: impl Into<String>) -> ApiError {
         Self::generic(
@@ -30,7 +37,12 @@ impl ApiError {
         )
     }
     pub fn not_found(reason: impl Into<String>) -> ApiError {
-        Self::generic(StatusCode::NOT_FOUND, "not_found", "The requested resource could not be found", Some(reason.into()))
+        Self::generic(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "The requested resource could not be found",
+            Some(reason.into()),
+        )
     }
     pub fn conflict(reason: impl Into<String>) -> ApiError {
         Self::generic(
@@ -53,7 +65,9 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             "The request body is too large",
-            Some(format!("The request body exceeds the limit of {limit} bytes.")),
+            Some(format!(
+                "The request body exceeds the limit of {limit} bytes."
+            )),
         )
     }
     pub fn unsupported_media_type(reason: impl Into<String>) -> ApiError {
@@ -82,7 +96,7 @@ impl ApiError {
     }
 
     pub fn with_details(mut self, details: Value) -> ApiError {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -92,12 +106,15 @@ impl ApiError {
             e.insert("id".into(), json!(id));
         }
         e.insert("code".into(), json!(self.status.as_u16()));
-        e.insert("status".into(), json!(self.status.canonical_reason().unwrap_or("Error")));
+        e.insert(
+            "status".into(),
+            json!(self.status.canonical_reason().unwrap_or("Error")),
+        );
         if let Some(r) = &self.reason {
             e.insert("reason".into(), json!(r));
         }
         if let Some(d) = &self.details {
-            e.insert("details".into(), d.clone());
+            e.insert("details".into(), d.as_ref().clone());
         }
         e.insert("message".into(), json!(self.message));
         json!({ "error": Value::Object(e) })
@@ -111,7 +128,9 @@ impl ApiError {
 impl From<CallError> for ApiError {
     fn from(e: CallError) -> Self {
         match e {
-            CallError::Timeout => ApiError::unavailable("The request timed out inside the server; try again."),
+            CallError::Timeout => {
+                ApiError::unavailable("The request timed out inside the server; try again.")
+            }
             CallError::Unavailable => {
                 ApiError::unavailable("The worker handling this request failed; try again.")
             }
@@ -135,8 +154,10 @@ impl From<IdentityError> for ApiError {
                     .iter()
                     .map(|m| json!({"instance_ptr": m.instance_ptr, "messages": [m.message]}))
                     .collect();
-                ApiError::bad_request(format!("The traits do not match the identity schema: {reason}"))
-                    .with_details(json!({ "messages": messages }))
+                ApiError::bad_request(format!(
+                    "The traits do not match the identity schema: {reason}"
+                ))
+                .with_details(json!({ "messages": messages }))
             }
             IdentityError::Store(e) => {
                 tracing::error!(error = %e, "database error");

@@ -10,23 +10,34 @@ use super::error::ApiError;
 
 /// Reads the whole body, refusing more than `limit` bytes with 413.
 pub async fn body_bytes(req: Request<Incoming>, limit: usize) -> Result<bytes::Bytes, ApiError> {
-    if let Some(len) = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
         && len > limit
     {
         return Err(ApiError::payload_too_large(limit));
     }
     match Limited::new(req.into_body(), limit).collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             Err(ApiError::payload_too_large(limit))
         }
-        Err(e) => Err(ApiError::bad_request(format!("The request body could not be read: {e}"))),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "The request body could not be read: {e}"
+        ))),
     }
 }
 
 /// Reads a JSON body.
 pub async fn json_body(req: Request<Incoming>, limit: usize) -> Result<Value, ApiError> {
-    if let Some(ct) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
+    if let Some(ct) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
         && !ct.is_empty()
         && !ct.to_ascii_lowercase().contains("json")
     {
@@ -36,19 +47,26 @@ pub async fn json_body(req: Request<Incoming>, limit: usize) -> Result<Value, Ap
     }
     let bytes = body_bytes(req, limit).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request("The request body is empty; a JSON document is required."));
+        return Err(ApiError::bad_request(
+            "The request body is empty; a JSON document is required.",
+        ));
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))
 }
 
 /// Query pairs in order (keys may repeat).
 pub fn query_pairs<B>(req: &Request<B>) -> Vec<(String, String)> {
-    form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect()
+    form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
 }
 
 pub fn query_all<'a>(q: &'a [(String, String)], key: &str) -> impl Iterator<Item = &'a str> {
     let key = key.to_owned();
-    q.iter().filter(move |(k, _)| *k == key).map(|(_, v)| v.as_str())
+    q.iter()
+        .filter(move |(k, _)| *k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 pub fn query_one<'a>(q: &'a [(String, String)], key: &str) -> Option<&'a str> {
@@ -58,6 +76,8 @@ pub fn query_one<'a>(q: &'a [(String, String)], key: &str) -> Option<&'a str> {
 /// Parses an identity id from the path; a malformed one cannot name any identity.
 pub fn identity_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| {
-        ApiError::not_found(format!("No identity has the id {raw:?}: it is not a valid UUID."))
+        ApiError::not_found(format!(
+            "No identity has the id {raw:?}: it is not a valid UUID."
+        ))
     })
 }

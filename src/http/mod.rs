@@ -5,10 +5,12 @@
 pub mod cors;
 pub mod error;
 pub mod extract;
+pub mod flow_http;
 pub mod handlers;
 pub mod respond;
 pub mod router;
 pub mod server;
+pub mod session_auth;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,14 +37,18 @@ pub struct App {
 }
 
 /// Handles one request end to end: CORS, routing, the handler, headers, metrics.
-pub async fn handle(app: Arc<App>, _peer: SocketAddr, req: Request<Incoming>) -> Resp {
+pub async fn handle(app: Arc<App>, peer: SocketAddr, mut req: Request<Incoming>) -> Resp {
     let start = Instant::now();
+    // Handlers that record devices read the peer address from the request.
+    req.extensions_mut().insert(peer);
     let method = req.method().clone();
     let origin = req.headers().get(header::ORIGIN).cloned();
 
     if let (Some(cors), Some(origin)) = (&app.cors, &origin)
         && method == Method::OPTIONS
-        && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
     {
         let resp = cors.preflight(origin, req.headers());
         record(&app, "preflight", &method, resp.status(), start);
@@ -52,12 +58,19 @@ pub async fn handle(app: Arc<App>, _peer: SocketAddr, req: Request<Incoming>) ->
     let (pattern, mut resp) = match router::route(app.listener, &method, req.uri().path()) {
         Match::Found(route) => {
             let pattern = route.pattern();
-            let resp = handlers::dispatch(&app, route, req).await.unwrap_or_else(ApiError::into_response);
+            let resp = handlers::dispatch(&app, route, req)
+                .await
+                .unwrap_or_else(ApiError::into_response);
             (pattern, resp)
         }
         Match::MethodNotAllowed(allowed) => {
-            let list = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
-            let mut r = ApiError::method_not_allowed(format!("This path supports {list}.")).into_response();
+            let list = allowed
+                .iter()
+                .map(Method::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut r =
+                ApiError::method_not_allowed(format!("This path supports {list}.")).into_response();
             if let Ok(v) = HeaderValue::from_str(&list) {
                 r.headers_mut().insert(header::ALLOW, v);
             }
@@ -65,12 +78,16 @@ pub async fn handle(app: Arc<App>, _peer: SocketAddr, req: Request<Incoming>) ->
         }
         Match::NotFound => (
             "unmatched",
-            ApiError::not_found(format!("No route matches {method} {}", req.uri().path())).into_response(),
+            ApiError::not_found(format!("No route matches {method} {}", req.uri().path()))
+                .into_response(),
         ),
     };
 
     let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache, no-store, must-revalidate"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache, no-store, must-revalidate"),
+    );
     if let (Some(cors), Some(origin)) = (&app.cors, &origin) {
         cors.decorate(origin, h);
     }
@@ -82,5 +99,7 @@ fn record(app: &App, route: &str, method: &Method, status: StatusCode, start: In
     let m = &app.handles.deps.metrics;
     let labels = [app.listener.name(), route, method.as_str(), status.as_str()];
     m.http_requests.with_label_values(&labels).inc();
-    m.http_duration.with_label_values(&labels).observe(start.elapsed().as_secs_f64());
+    m.http_duration
+        .with_label_values(&labels)
+        .observe(start.elapsed().as_secs_f64());
 }

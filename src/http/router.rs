@@ -2,6 +2,8 @@
 
 use http::Method;
 
+use crate::selfservice::flow::{FlowKind, FlowType};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Listener {
     Public,
@@ -34,6 +36,23 @@ pub enum Route {
     DeleteIdentity(String),
     GetIdentityByExternalId(String),
     DeleteIdentityCredentials { id: String, kind: String },
+    StartFlow(FlowKind, FlowType),
+    GetFlow(FlowKind),
+    SubmitFlow(FlowKind),
+    GetFlowError,
+    Whoami,
+    ListMySessions,
+    DeleteMySessions,
+    DeleteMySession(String),
+    AdminListSessions,
+    AdminGetSession(String),
+    AdminDisableSession(String),
+    AdminExtendSession(String),
+    ListIdentitySessions(String),
+    DeleteIdentitySessions(String),
+    LogoutBrowser,
+    LogoutSubmit,
+    LogoutApi,
 }
 
 impl Route {
@@ -47,13 +66,42 @@ impl Route {
             Route::Metrics => "/metrics/prometheus",
             Route::ListSchemas => "/schemas",
             Route::GetSchema(_) => "/schemas/{id}",
-            Route::ListIdentities | Route::CreateIdentity | Route::BatchPatchIdentities => "/identities",
+            Route::ListIdentities | Route::CreateIdentity | Route::BatchPatchIdentities => {
+                "/identities"
+            }
             Route::GetIdentity(_)
             | Route::UpdateIdentity(_)
             | Route::PatchIdentity(_)
             | Route::DeleteIdentity(_) => "/identities/{id}",
             Route::GetIdentityByExternalId(_) => "/identities/by/external/{externalID}",
             Route::DeleteIdentityCredentials { .. } => "/identities/{id}/credentials/{type}",
+            Route::StartFlow(FlowKind::Login, FlowType::Browser) => "/self-service/login/browser",
+            Route::StartFlow(FlowKind::Login, FlowType::Api) => "/self-service/login/api",
+            Route::StartFlow(FlowKind::Registration, FlowType::Browser) => {
+                "/self-service/registration/browser"
+            }
+            Route::StartFlow(FlowKind::Registration, FlowType::Api) => {
+                "/self-service/registration/api"
+            }
+            Route::GetFlow(FlowKind::Login) => "/self-service/login/flows",
+            Route::GetFlow(FlowKind::Registration) => "/self-service/registration/flows",
+            Route::SubmitFlow(FlowKind::Login) => "/self-service/login",
+            Route::SubmitFlow(FlowKind::Registration) => "/self-service/registration",
+            Route::GetFlowError => "/self-service/errors",
+            Route::Whoami => "/sessions/whoami",
+            Route::ListMySessions | Route::DeleteMySessions | Route::AdminListSessions => {
+                "/sessions"
+            }
+            Route::DeleteMySession(_)
+            | Route::AdminGetSession(_)
+            | Route::AdminDisableSession(_) => "/sessions/{id}",
+            Route::AdminExtendSession(_) => "/sessions/{id}/extend",
+            Route::ListIdentitySessions(_) | Route::DeleteIdentitySessions(_) => {
+                "/identities/{id}/sessions"
+            }
+            Route::LogoutBrowser => "/self-service/logout/browser",
+            Route::LogoutSubmit => "/self-service/logout",
+            Route::LogoutApi => "/self-service/logout/api",
         }
     }
 }
@@ -67,7 +115,9 @@ pub enum Match {
 }
 
 fn decode(seg: &str) -> String {
-    percent_encoding::percent_decode_str(seg).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(seg)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 pub fn route(listener: Listener, method: &Method, path: &str) -> Match {
@@ -101,14 +151,81 @@ pub fn route(listener: Listener, method: &Method, path: &str) -> Match {
         ["metrics", "prometheus"] if admin => pick(vec![(Method::GET, Route::Metrics)]),
         ["schemas"] => pick(vec![(Method::GET, Route::ListSchemas)]),
         ["schemas", id] => pick(vec![(Method::GET, Route::GetSchema(decode(id)))]),
+        ["self-service", "errors"] => pick(vec![(Method::GET, Route::GetFlowError)]),
+        ["self-service", kind, rest @ ..]
+            if !admin && (*kind == "login" || *kind == "registration") =>
+        {
+            let k = if *kind == "login" {
+                FlowKind::Login
+            } else {
+                FlowKind::Registration
+            };
+            match rest {
+                [] => pick(vec![(Method::POST, Route::SubmitFlow(k))]),
+                ["browser"] => pick(vec![(Method::GET, Route::StartFlow(k, FlowType::Browser))]),
+                ["api"] => pick(vec![(Method::GET, Route::StartFlow(k, FlowType::Api))]),
+                ["flows"] => pick(vec![(Method::GET, Route::GetFlow(k))]),
+                _ => Match::NotFound,
+            }
+        }
+        // Kratos serves whoami on every method but DELETE; DELETE /sessions/whoami reaches it too,
+        // through the delete-my-session route.
+        ["sessions", "whoami"] if !admin => pick(
+            [
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+                Method::CONNECT,
+                Method::OPTIONS,
+                Method::TRACE,
+            ]
+            .into_iter()
+            .map(|m| (m, Route::Whoami))
+            .collect(),
+        ),
+        ["sessions"] if !admin => pick(vec![
+            (Method::GET, Route::ListMySessions),
+            (Method::DELETE, Route::DeleteMySessions),
+        ]),
+        ["sessions", id] if !admin => {
+            pick(vec![(Method::DELETE, Route::DeleteMySession(decode(id)))])
+        }
+        ["sessions"] if admin => pick(vec![(Method::GET, Route::AdminListSessions)]),
+        ["sessions", id] if admin => {
+            let id = decode(id);
+            pick(vec![
+                (Method::GET, Route::AdminGetSession(id.clone())),
+                (Method::DELETE, Route::AdminDisableSession(id)),
+            ])
+        }
+        ["sessions", id, "extend"] if admin => {
+            pick(vec![(Method::PATCH, Route::AdminExtendSession(decode(id)))])
+        }
+        ["identities", id, "sessions"] if admin => {
+            let id = decode(id);
+            pick(vec![
+                (Method::GET, Route::ListIdentitySessions(id.clone())),
+                (Method::DELETE, Route::DeleteIdentitySessions(id)),
+            ])
+        }
+        ["self-service", "logout"] if !admin => pick(vec![(Method::GET, Route::LogoutSubmit)]),
+        ["self-service", "logout", "browser"] if !admin => {
+            pick(vec![(Method::GET, Route::LogoutBrowser)])
+        }
+        ["self-service", "logout", "api"] if !admin => {
+            pick(vec![(Method::DELETE, Route::LogoutApi)])
+        }
         ["identities"] if admin => pick(vec![
             (Method::GET, Route::ListIdentities),
             (Method::POST, Route::CreateIdentity),
             (Method::PATCH, Route::BatchPatchIdentities),
         ]),
-        ["identities", "by", "external", ext] if admin => {
-            pick(vec![(Method::GET, Route::GetIdentityByExternalId(decode(ext)))])
-        }
+        ["identities", "by", "external", ext] if admin => pick(vec![(
+            Method::GET,
+            Route::GetIdentityByExternalId(decode(ext)),
+        )]),
         ["identities", id] if admin => {
             let id = decode(id);
             pick(vec![
@@ -120,7 +237,10 @@ pub fn route(listener: Listener, method: &Method, path: &str) -> Match {
         }
         ["identities", id, "credentials", kind] if admin => pick(vec![(
             Method::DELETE,
-            Route::DeleteIdentityCredentials { id: decode(id), kind: decode(kind) },
+            Route::DeleteIdentityCredentials {
+                id: decode(id),
+                kind: decode(kind),
+            },
         )]),
         _ => {
             let _ = get_like;
@@ -136,26 +256,61 @@ mod tests {
     #[test]
     fn admin_prefix_is_optional_on_admin_only() {
         for p in ["/identities", "/admin/identities"] {
-            assert_eq!(route(Listener::Admin, &Method::GET, p), Match::Found(Route::ListIdentities));
+            assert_eq!(
+                route(Listener::Admin, &Method::GET, p),
+                Match::Found(Route::ListIdentities)
+            );
         }
-        assert_eq!(route(Listener::Public, &Method::GET, "/admin/identities"), Match::NotFound);
-        assert_eq!(route(Listener::Public, &Method::GET, "/identities"), Match::NotFound);
-        assert_eq!(route(Listener::Admin, &Method::GET, "/admin/health/ready"), Match::Found(Route::HealthReady));
+        assert_eq!(
+            route(Listener::Public, &Method::GET, "/admin/identities"),
+            Match::NotFound
+        );
+        assert_eq!(
+            route(Listener::Public, &Method::GET, "/identities"),
+            Match::NotFound
+        );
+        assert_eq!(
+            route(Listener::Admin, &Method::GET, "/admin/health/ready"),
+            Match::Found(Route::HealthReady)
+        );
     }
 
     #[test]
     fn ids_methods_and_fallbacks() {
         assert_eq!(
-            route(Listener::Admin, &Method::DELETE, "/admin/identities/abc/credentials/password"),
-            Match::Found(Route::DeleteIdentityCredentials { id: "abc".into(), kind: "password".into() })
+            route(
+                Listener::Admin,
+                &Method::DELETE,
+                "/admin/identities/abc/credentials/password"
+            ),
+            Match::Found(Route::DeleteIdentityCredentials {
+                id: "abc".into(),
+                kind: "password".into()
+            })
         );
         assert_eq!(
-            route(Listener::Admin, &Method::GET, "/admin/identities/by/external/a%2Fb"),
+            route(
+                Listener::Admin,
+                &Method::GET,
+                "/admin/identities/by/external/a%2Fb"
+            ),
             Match::Found(Route::GetIdentityByExternalId("a/b".into()))
         );
-        assert!(matches!(route(Listener::Admin, &Method::POST, "/identities/x"), Match::MethodNotAllowed(_)));
-        assert_eq!(route(Listener::Public, &Method::HEAD, "/health/alive"), Match::Found(Route::HealthAlive));
-        assert_eq!(route(Listener::Public, &Method::GET, "/nope"), Match::NotFound);
-        assert_eq!(route(Listener::Public, &Method::GET, "/metrics/prometheus"), Match::NotFound);
+        assert!(matches!(
+            route(Listener::Admin, &Method::POST, "/identities/x"),
+            Match::MethodNotAllowed(_)
+        ));
+        assert_eq!(
+            route(Listener::Public, &Method::HEAD, "/health/alive"),
+            Match::Found(Route::HealthAlive)
+        );
+        assert_eq!(
+            route(Listener::Public, &Method::GET, "/nope"),
+            Match::NotFound
+        );
+        assert_eq!(
+            route(Listener::Public, &Method::GET, "/metrics/prometheus"),
+            Match::NotFound
+        );
     }
 }

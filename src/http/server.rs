@@ -16,7 +16,12 @@ use super::{App, handle};
 
 /// Serves `listener` until `shutdown` turns true, then stops accepting and lets in-flight
 /// requests finish for at most `grace`.
-pub fn spawn(listener: TcpListener, app: Arc<App>, mut shutdown: watch::Receiver<bool>, grace: Duration) -> JoinHandle<()> {
+pub fn spawn(
+    listener: TcpListener,
+    app: Arc<App>,
+    mut shutdown: watch::Receiver<bool>,
+    grace: Duration,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let builder = auto::Builder::new(TokioExecutor::new());
         let graceful = GracefulShutdown::new();

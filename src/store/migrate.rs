@@ -60,7 +60,8 @@ pub async fn status(backend: Backend, url: &str) -> Result<MigrationStatus, Stor
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || match backend {
         Backend::Sqlite => {
-            let mut c = SqliteConnection::establish(&url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let mut c = SqliteConnection::establish(&url)
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
             status_with(&mut c, SQLITE)
         }
         Backend::Postgres => {
@@ -77,7 +78,8 @@ pub async fn run(backend: Backend, url: &str) -> Result<Vec<String>, StoreError>
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || match backend {
         Backend::Sqlite => {
-            let mut c = SqliteConnection::establish(&url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let mut c = SqliteConnection::establish(&url)
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
             diesel::RunQueryDsl::execute(diesel::sql_query("PRAGMA busy_timeout = 10000"), &mut c)
                 .map_err(mig_err)?;
             run_with(&mut c, SQLITE)

@@ -4,10 +4,15 @@
 //! so a pooled connection is an enum and [`with_conn!`]/[`with_tx!`] expand the same diesel code
 //! once per variant. This module holds no policy: no expiry checks, no hashing.
 
+pub mod credentials;
+pub mod flow_schema;
+pub mod flows;
 pub mod identities;
 mod migrate;
 pub mod models;
 pub mod schema;
+pub mod session_schema;
+pub mod sessions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,7 +87,9 @@ impl From<DieselError> for StoreError {
     }
 }
 
-/// The pooled connection handed to one query block.
+/// The pooled connection handed to one query block. Short-lived, one per query block, so the
+/// size difference between the backends' connection types does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Conn {
     Sqlite(bb8::PooledConnection<'static, AsyncDieselConnectionManager<SqliteConn>>),
     Pg(bb8::PooledConnection<'static, AsyncDieselConnectionManager<PgConn>>),
@@ -135,14 +142,17 @@ pub fn parse_dsn(dsn: &str) -> Result<ParsedDsn, StoreError> {
     if dsn == "memory" || dsn == "sqlite://:memory:" || dsn == "sqlite::memory:" {
         return Ok(ParsedDsn {
             backend: Backend::Sqlite,
-            url: format!("file:gatehouse-{}?mode=memory&cache=shared", uuid::Uuid::new_v4()),
+            url: format!(
+                "file:gatehouse-{}?mode=memory&cache=shared",
+                uuid::Uuid::new_v4()
+            ),
             in_memory: true,
             max_conns: None,
         });
     }
-    let (scheme, rest) = dsn
-        .split_once("://")
-        .ok_or_else(|| StoreError::InvalidDsn("expected memory, sqlite://…, or postgres://…".into()))?;
+    let (scheme, rest) = dsn.split_once("://").ok_or_else(|| {
+        StoreError::InvalidDsn("expected memory, sqlite://…, or postgres://…".into())
+    })?;
     let (path, query) = match rest.split_once('?') {
         Some((p, q)) => (p, q),
         None => (rest, ""),
@@ -173,11 +183,19 @@ pub fn parse_dsn(dsn: &str) -> Result<ParsedDsn, StoreError> {
                 .unwrap_or_else(|| "rwc".into());
             let in_memory = mode == "memory" || path == ":memory:";
             let url = if in_memory {
-                format!("file:gatehouse-{}?mode=memory&cache=shared", uuid::Uuid::new_v4())
+                format!(
+                    "file:gatehouse-{}?mode=memory&cache=shared",
+                    uuid::Uuid::new_v4()
+                )
             } else {
                 format!("file:{path}?mode={mode}")
             };
-            Ok(ParsedDsn { backend: Backend::Sqlite, url, in_memory, max_conns })
+            Ok(ParsedDsn {
+                backend: Backend::Sqlite,
+                url,
+                in_memory,
+                max_conns,
+            })
         }
         "postgres" | "postgresql" | "cockroach" | "cockroachdb" => {
             let mut url = format!("postgres://{path}");
@@ -188,12 +206,19 @@ pub fn parse_dsn(dsn: &str) -> Result<ParsedDsn, StoreError> {
                 url.push('?');
                 url.push_str(&q);
             }
-            Ok(ParsedDsn { backend: Backend::Postgres, url, in_memory: false, max_conns })
+            Ok(ParsedDsn {
+                backend: Backend::Postgres,
+                url,
+                in_memory: false,
+                max_conns,
+            })
         }
         "mysql" => Err(StoreError::InvalidDsn(
             "MySQL is not supported yet; use sqlite:// or postgres://".into(),
         )),
-        other => Err(StoreError::InvalidDsn(format!("unknown database scheme {other:?}"))),
+        other => Err(StoreError::InvalidDsn(format!(
+            "unknown database scheme {other:?}"
+        ))),
     }
 }
 
@@ -204,7 +229,9 @@ impl Store {
     /// Opens a pool. Connections are made lazily except one, so a wrong DSN fails here.
     pub async fn connect(dsn: &str) -> Result<Store, StoreError> {
         let parsed = parse_dsn(dsn)?;
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u32;
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2) as u32;
         let (pool, writer, max_conns) = match parsed.backend {
             Backend::Sqlite => {
                 let in_memory = parsed.in_memory;
@@ -231,7 +258,11 @@ impl Store {
                 );
                 // A shared-cache in-memory database vanishes with its last connection, so one
                 // stays open; it also locks per table, so it gets a single connection.
-                let max = if in_memory { 1 } else { parsed.max_conns.unwrap_or(4 * cores).max(2) };
+                let max = if in_memory {
+                    1
+                } else {
+                    parsed.max_conns.unwrap_or(4 * cores).max(2)
+                };
                 let pool = bb8::Pool::builder()
                     .max_size(max)
                     .min_idle(Some(1))
@@ -239,7 +270,11 @@ impl Store {
                     .build(mgr)
                     .await
                     .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                (Pool::Sqlite(pool), Some(Arc::new(tokio::sync::Mutex::new(()))), max)
+                (
+                    Pool::Sqlite(pool),
+                    Some(Arc::new(tokio::sync::Mutex::new(()))),
+                    max,
+                )
             }
             Backend::Postgres => {
                 let mgr = AsyncDieselConnectionManager::<PgConn>::new(parsed.url.clone());
@@ -303,7 +338,11 @@ impl Store {
             Pool::Sqlite(p) => p.state(),
             Pool::Pg(p) => p.state(),
         };
-        PoolStats { max: self.max_conns, open: state.connections, idle: state.idle_connections }
+        PoolStats {
+            max: self.max_conns,
+            open: state.connections,
+            idle: state.idle_connections,
+        }
     }
 
     /// A cheap round trip, for readiness.
@@ -413,12 +452,18 @@ impl Store {
         use diesel_async::RunQueryDsl;
         let q = || diesel::sql_query("SELECT version FROM __diesel_schema_migrations");
         let applied: Result<Vec<AppliedVersion>, StoreError> = with_conn!(self, |c| {
-            q().load::<AppliedVersion>(c).await.map_err(StoreError::from)
+            q().load::<AppliedVersion>(c)
+                .await
+                .map_err(StoreError::from)
         });
         let applied: Vec<String> = match applied {
             Ok(v) => v.into_iter().map(|v| v.version).collect(),
             // No bookkeeping table yet: nothing is applied.
-            Err(StoreError::Query(m)) if m.contains("no such table") || m.contains("does not exist") => Vec::new(),
+            Err(StoreError::Query(m))
+                if m.contains("no such table") || m.contains("does not exist") =>
+            {
+                Vec::new()
+            }
             Err(e) => return Err(e),
         };
         Ok(migrate::expected_versions(self.backend)

@@ -29,21 +29,38 @@ impl TestDb {
             let name = format!("gh_{}", uuid::Uuid::new_v4().simple());
             create_pg_database(&base, &name).await;
             let (head, tail) = base.rsplit_once('/').expect("database URL has a path");
-            let query = tail.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
-            TestDb { dsn: format!("{head}/{name}{query}"), _dir: None }
+            let query = tail
+                .split_once('?')
+                .map(|(_, q)| format!("?{q}"))
+                .unwrap_or_default();
+            TestDb {
+                dsn: format!("{head}/{name}{query}"),
+                _dir: None,
+            }
         } else {
             let dir = tempfile::tempdir().expect("tempdir");
-            let dsn = format!("sqlite://{}/db.sqlite?_fk=true&mode=rwc", dir.path().display());
-            TestDb { dsn, _dir: Some(dir) }
+            let dsn = format!(
+                "sqlite://{}/db.sqlite?_fk=true&mode=rwc",
+                dir.path().display()
+            );
+            TestDb {
+                dsn,
+                _dir: Some(dir),
+            }
         }
     }
 }
 
 async fn create_pg_database(base: &str, name: &str) {
     use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-    let url = base.replace("postgres://", "postgres://").replace("postgresql://", "postgres://");
-    let mut c = AsyncPgConnection::establish(&url).await.expect("connect to the test PostgreSQL");
-    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut c).await.expect("create test database");
+    let url = base.replace("postgresql://", "postgres://");
+    let mut c = AsyncPgConnection::establish(&url)
+        .await
+        .expect("connect to the test PostgreSQL");
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut c)
+        .await
+        .expect("create test database");
 }
 
 /// How to start a test server.
@@ -55,7 +72,11 @@ pub struct Setup {
 
 impl Default for Setup {
     fn default() -> Self {
-        Setup { yaml: String::new(), env: Vec::new(), dev: true }
+        Setup {
+            yaml: String::new(),
+            env: Vec::new(),
+            dev: true,
+        }
     }
 }
 
@@ -100,9 +121,16 @@ impl TestApp {
         let mut env = vec![("DSN".to_owned(), db.dsn.clone())];
         env.extend(setup.env.iter().cloned());
         let loaded = gatehouse::config::load(&files, &env).expect("test config loads");
-        let running = app::start(loaded, app::Options { dev: setup.dev, migrate: true, ..Default::default() })
-            .await
-            .expect("server starts");
+        let running = app::start(
+            loaded,
+            app::Options {
+                dev: setup.dev,
+                migrate: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("server starts");
         TestApp {
             public: format!("http://{}", running.public_addr),
             admin: format!("http://{}", running.admin_addr),
@@ -123,7 +151,13 @@ impl TestApp {
 
     /// Creates an identity through the admin API and returns its JSON.
     pub async fn create_identity(&self, body: Value) -> Value {
-        let r = self.http.post(self.admin_url("/admin/identities")).json(&body).send().await.unwrap();
+        let r = self
+            .http
+            .post(self.admin_url("/admin/identities"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status();
         let v: Value = r.json().await.unwrap();
         assert_eq!(status, 201, "create failed: {v}");
@@ -148,9 +182,15 @@ pub async fn expect_error(resp: reqwest::Response, status: u16) -> Value {
     let got = resp.status().as_u16();
     let body: Value = resp.json().await.expect("error body is JSON");
     assert_eq!(got, status, "unexpected status; body: {body}");
-    let e = body.get("error").cloned().unwrap_or_else(|| panic!("no error envelope in {body}"));
+    let e = body
+        .get("error")
+        .cloned()
+        .unwrap_or_else(|| panic!("no error envelope in {body}"));
     assert_eq!(e["code"], status, "envelope code: {body}");
-    assert!(e["status"].is_string() && e["message"].is_string(), "envelope fields: {body}");
+    assert!(
+        e["status"].is_string() && e["message"].is_string(),
+        "envelope fields: {body}"
+    );
     e
 }
 

@@ -13,7 +13,10 @@ pub fn alive() -> Resp {
 pub async fn ready(app: &App) -> Resp {
     match crate::health::readiness(&app.handles.deps).await {
         Ok(()) => ok_json(&json!({ "status": "ok" })),
-        Err(why) => json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({ "errors": { "database": why } })),
+        Err(why) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({ "errors": { "database": why } }),
+        ),
     }
 }
 
@@ -28,6 +31,11 @@ pub fn metrics(app: &App) -> Resp {
     g.with_label_values(&["max"]).set(s.max.into());
     g.with_label_values(&["open"]).set(s.open.into());
     g.with_label_values(&["idle"]).set(s.idle.into());
-    g.with_label_values(&["in_use"]).set(s.open.saturating_sub(s.idle).into());
-    text(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", deps.metrics.render())
+    g.with_label_values(&["in_use"])
+        .set(s.open.saturating_sub(s.idle).into());
+    text(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        deps.metrics.render(),
+    )
 }

@@ -2,15 +2,18 @@
 
 pub mod health;
 pub mod identities;
+pub mod logout;
 pub mod schemas;
+pub mod selfservice;
+pub mod sessions;
 
 use http::Request;
 use hyper::body::Incoming;
 
+use super::App;
 use super::error::ApiError;
 use super::respond::Resp;
 use super::router::Route;
-use super::App;
 
 pub async fn dispatch(app: &App, route: Route, req: Request<Incoming>) -> Result<Resp, ApiError> {
     match route {
@@ -28,6 +31,25 @@ pub async fn dispatch(app: &App, route: Route, req: Request<Incoming>) -> Result
         Route::UpdateIdentity(id) => identities::update(app, &id, req).await,
         Route::PatchIdentity(id) => identities::patch(app, &id, req).await,
         Route::DeleteIdentity(id) => identities::delete(app, &id).await,
-        Route::DeleteIdentityCredentials { id, kind } => identities::delete_credential(app, &id, kind, &req).await,
+        Route::StartFlow(kind, t) => selfservice::start(app, kind, t, req).await,
+        Route::GetFlow(kind) => selfservice::get(app, kind, req).await,
+        Route::SubmitFlow(kind) => selfservice::submit(app, kind, req).await,
+        Route::GetFlowError => selfservice::error(app, req).await,
+        Route::Whoami => sessions::whoami(app, &req).await,
+        Route::ListMySessions => sessions::list_mine(app, &req).await,
+        Route::DeleteMySessions => sessions::delete_mine_others(app, &req).await,
+        Route::DeleteMySession(id) => sessions::delete_mine(app, &id, &req).await,
+        Route::AdminListSessions => sessions::admin_list(app, &req).await,
+        Route::AdminGetSession(id) => sessions::admin_get(app, &id, &req).await,
+        Route::AdminDisableSession(id) => sessions::admin_disable(app, &id).await,
+        Route::AdminExtendSession(id) => sessions::admin_extend(app, &id).await,
+        Route::ListIdentitySessions(id) => sessions::identity_list(app, &id, &req).await,
+        Route::DeleteIdentitySessions(id) => sessions::identity_delete(app, &id).await,
+        Route::LogoutBrowser => logout::browser(app, &req).await,
+        Route::LogoutSubmit => logout::submit(app, &req).await,
+        Route::LogoutApi => logout::api(app, req).await,
+        Route::DeleteIdentityCredentials { id, kind } => {
+            identities::delete_credential(app, &id, kind, &req).await
+        }
     }
 }

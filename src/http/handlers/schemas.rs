@@ -31,6 +31,8 @@ pub fn get(app: &App, id: &str) -> Result<Resp, ApiError> {
     });
     match found {
         Some(s) => Ok(ok_json(&s.raw)),
-        None => Err(ApiError::not_found(format!("No identity schema with id {id:?} is configured."))),
+        None => Err(ApiError::not_found(format!(
+            "No identity schema with id {id:?} is configured."
+        ))),
     }
 }

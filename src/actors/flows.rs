@@ -1,0 +1,249 @@
+//! Flow managers: one pool of workers per flow type, keyed by flow id (sticky routing keeps
+//! one flow's requests in order on one worker of this node; the database compare-and-set keeps
+//! them in order across nodes). The sweeper deletes expired flows in batches on a timer.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ractor::factory::{
+    Factory, FactoryArguments, FactoryMessage, FactoryRef, Job, WorkerId, queues, routing,
+    worker_builder,
+};
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
+use uuid::Uuid;
+
+use super::call::{CALL_TIMEOUT, CallError, call};
+use crate::deps::Deps;
+use crate::selfservice::flow::login::{LoggedIn, Started};
+use crate::selfservice::flow::registration::Registered;
+use crate::selfservice::flow::request::{FlowRequest, Submission};
+use crate::selfservice::flow::{self, Flow, FlowError, FlowKind, FlowType};
+
+type Reply<T> = RpcReplyPort<Result<T, FlowError>>;
+
+pub enum FlowMsg {
+    StartLogin(FlowType, FlowRequest, Reply<Started>),
+    SubmitLogin(Uuid, Submission, FlowRequest, Reply<LoggedIn>),
+    StartRegistration(FlowType, FlowRequest, Reply<Started>),
+    SubmitRegistration(Uuid, Submission, FlowRequest, Reply<Registered>),
+    Get(FlowKind, Uuid, FlowRequest, Reply<Flow>),
+}
+
+struct FlowWorker;
+
+impl ractor::factory::Worker for FlowWorker {
+    type Key = Uuid;
+    type Message = FlowMsg;
+    type State = Arc<Deps>;
+    type Arguments = Arc<Deps>;
+
+    async fn pre_start(
+        &self,
+        _wid: WorkerId,
+        _factory: &ActorRef<FactoryMessage<Uuid, FlowMsg>>,
+        deps: Arc<Deps>,
+    ) -> Result<Arc<Deps>, ActorProcessingErr> {
+        Ok(deps)
+    }
+
+    async fn handle(
+        &self,
+        _wid: WorkerId,
+        _factory: &ActorRef<FactoryMessage<Uuid, FlowMsg>>,
+        Job { msg, key, .. }: Job<Uuid, FlowMsg>,
+        deps: &mut Arc<Deps>,
+    ) -> Result<Uuid, ActorProcessingErr> {
+        let d = deps.as_ref();
+        // A failed send means the caller gave up; the worker carries on.
+        match msg {
+            FlowMsg::StartLogin(t, req, reply) => {
+                let _ = reply.send(flow::login::start(d, t, &req).await);
+            }
+            FlowMsg::SubmitLogin(id, sub, req, reply) => {
+                let _ = reply.send(flow::login::submit(d, id, sub, &req).await);
+            }
+            FlowMsg::StartRegistration(t, req, reply) => {
+                let _ = reply.send(flow::registration::start(d, t, &req).await);
+            }
+            FlowMsg::SubmitRegistration(id, sub, req, reply) => {
+                let _ = reply.send(flow::registration::submit(d, id, sub, &req).await);
+            }
+            FlowMsg::Get(kind, id, req, reply) => {
+                let r = match kind {
+                    FlowKind::Login => flow::login::get(d, id, &req).await,
+                    FlowKind::Registration => flow::registration::get(d, id, &req).await,
+                };
+                let _ = reply.send(r);
+            }
+        }
+        Ok(key)
+    }
+}
+
+/// The typed client of one flow type's pool.
+#[derive(Clone)]
+pub struct FlowManager {
+    factory: FactoryRef<Uuid, FlowMsg>,
+}
+
+pub type FlowResult<T> = Result<Result<T, FlowError>, CallError>;
+
+impl FlowManager {
+    pub async fn spawn(
+        name: &'static str,
+        deps: Arc<Deps>,
+        workers: usize,
+        supervisor: ActorCell,
+    ) -> Result<(FlowManager, ActorCell), ActorProcessingErr> {
+        let built = Arc::new(AtomicUsize::new(0));
+        let metrics = deps.metrics.clone();
+        let builder = worker_builder(move |_wid| {
+            if built.fetch_add(1, Ordering::Relaxed) >= workers {
+                metrics.actor_restarts.with_label_values(&[name]).inc();
+            }
+            (FlowWorker, deps.clone())
+        });
+        let args = FactoryArguments::builder()
+            .worker_builder(Box::new(builder))
+            .queue(queues::DefaultQueue::default())
+            .router(routing::StickyQueuerRouting::default())
+            .num_initial_workers(workers)
+            .build();
+        let def = Factory::<
+            Uuid,
+            FlowMsg,
+            Arc<Deps>,
+            FlowWorker,
+            routing::StickyQueuerRouting<Uuid, FlowMsg>,
+            queues::DefaultQueue<Uuid, FlowMsg>,
+        >::default();
+        let (factory, _) = Actor::spawn_linked(None, def, args, supervisor).await?;
+        let cell = factory.get_cell();
+        Ok((FlowManager { factory }, cell))
+    }
+
+    async fn ask<T: Send + 'static>(
+        &self,
+        key: Uuid,
+        build: impl FnOnce(Reply<T>) -> FlowMsg,
+    ) -> FlowResult<T> {
+        call(&self.factory, key, build, CALL_TIMEOUT).await
+    }
+
+    pub async fn start_login(&self, t: FlowType, req: FlowRequest) -> FlowResult<Started> {
+        self.ask(Uuid::new_v4(), |r| FlowMsg::StartLogin(t, req, r))
+            .await
+    }
+    pub async fn submit_login(
+        &self,
+        id: Uuid,
+        sub: Submission,
+        req: FlowRequest,
+    ) -> FlowResult<LoggedIn> {
+        self.ask(id, |r| FlowMsg::SubmitLogin(id, sub, req, r))
+            .await
+    }
+    pub async fn start_registration(&self, t: FlowType, req: FlowRequest) -> FlowResult<Started> {
+        self.ask(Uuid::new_v4(), |r| FlowMsg::StartRegistration(t, req, r))
+            .await
+    }
+    pub async fn submit_registration(
+        &self,
+        id: Uuid,
+        sub: Submission,
+        req: FlowRequest,
+    ) -> FlowResult<Registered> {
+        self.ask(id, |r| FlowMsg::SubmitRegistration(id, sub, req, r))
+            .await
+    }
+    pub async fn get(&self, kind: FlowKind, id: Uuid, req: FlowRequest) -> FlowResult<Flow> {
+        self.ask(id, |r| FlowMsg::Get(kind, id, req, r)).await
+    }
+}
+
+/// Deletes expired flows (and old error records) in batches, one pass per tick. Correctness
+/// never depends on it: expiry is checked when a flow is read.
+pub struct FlowSweeper;
+
+pub enum SweepMsg {
+    Tick,
+}
+
+pub struct SweeperState {
+    deps: Arc<Deps>,
+    /// The interval task; aborted in `post_stop`.
+    timer: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Expired flows are kept this long so a late submit still gets "expired" (410), not 404.
+const KEEP_EXPIRED: Duration = Duration::from_secs(3600);
+
+impl Actor for FlowSweeper {
+    type Msg = SweepMsg;
+    type State = SweeperState;
+    type Arguments = Arc<Deps>;
+
+    async fn pre_start(
+        &self,
+        _me: ActorRef<SweepMsg>,
+        deps: Arc<Deps>,
+    ) -> Result<SweeperState, ActorProcessingErr> {
+        Ok(SweeperState { deps, timer: None })
+    }
+
+    async fn post_start(
+        &self,
+        me: ActorRef<SweepMsg>,
+        state: &mut SweeperState,
+    ) -> Result<(), ActorProcessingErr> {
+        let every = state
+            .deps
+            .config
+            .database
+            .cleanup
+            .sleep
+            .tables
+            .get()
+            .max(Duration::from_secs(1));
+        state.timer = Some(me.send_interval(every, || SweepMsg::Tick));
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _me: ActorRef<SweepMsg>,
+        _msg: SweepMsg,
+        state: &mut SweeperState,
+    ) -> Result<(), ActorProcessingErr> {
+        let cfg = &state.deps.config.database.cleanup;
+        let keep = cfg.older_than.get().max(KEEP_EXPIRED);
+        let before = (chrono::Utc::now()
+            - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::hours(1)))
+        .naive_utc();
+        let batch = i64::from(cfg.batch_size.max(1));
+        // Errors are reported and the next tick tries again; a sweep never kills the actor.
+        match crate::store::flows::delete_expired(&state.deps.store, before, batch).await {
+            Ok(n) if n > 0 => tracing::debug!(deleted = n, "swept expired flows"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweeping expired flows failed"),
+        }
+        if let Err(e) =
+            crate::store::flows::delete_old_errors(&state.deps.store, before, batch).await
+        {
+            tracing::warn!(error = %e, "sweeping old flow errors failed");
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _me: ActorRef<SweepMsg>,
+        state: &mut SweeperState,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some(t) = state.timer.take() {
+            t.abort();
+        }
+        Ok(())
+    }
+}

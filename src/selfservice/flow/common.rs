@@ -1,0 +1,219 @@
+//! Steps every flow kind shares: CSRF, loading and saving, expiry, return URLs, the caller's
+//! current session.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::request::{FlowRequest, Submission};
+use super::{Flow, FlowError, FlowKind, FlowType};
+use crate::config::Hook;
+use crate::deps::Deps;
+use crate::identity::now;
+use crate::selfservice::{csrf, return_to};
+use crate::session::Session;
+use crate::store::flows as q;
+
+/// The masked token for a new browser flow, and the raw token to set as the CSRF cookie when
+/// the browser does not have one yet.
+pub fn csrf_for(req: &FlowRequest, flow_type: FlowType) -> (String, Option<csrf::RawToken>) {
+    match flow_type {
+        FlowType::Api => (String::new(), None),
+        FlowType::Browser => match req.csrf_cookie {
+            Some(raw) => (csrf::mask(&raw), None),
+            None => {
+                let raw = csrf::new_token();
+                (csrf::mask(&raw), Some(raw))
+            }
+        },
+    }
+}
+
+const ORIGIN_ON_API_FLOW: &str = "The HTTP Request Header included the \"Origin\" key, indicating that this request was made as part of an AJAX request in a Browser. The flow however was initiated as an API request. To prevent potential misuse and mitigate several attack vectors including CSRF, the request has been blocked. Please consult the documentation.";
+const COOKIE_ON_API_FLOW: &str = "The HTTP Request Header included the \"Cookie\" key, indicating that this request was made by a Browser. The flow however was initiated as an API request. To prevent potential misuse and mitigate several attack vectors including CSRF, the request has been blocked. Please consult the documentation.";
+
+/// Browser flows: the submitted token must belong to the CSRF cookie. API flows: the request
+/// must not look like it came from a browser.
+pub fn check_submit(flow: &Flow, req: &FlowRequest, sub: &Submission) -> Result<(), FlowError> {
+    match flow.flow_type {
+        FlowType::Api => {
+            if req.has_origin {
+                return Err(FlowError::BadRequest(ORIGIN_ON_API_FLOW.into()));
+            }
+            if req.has_cookies {
+                return Err(FlowError::BadRequest(COOKIE_ON_API_FLOW.into()));
+            }
+            Ok(())
+        }
+        FlowType::Browser => {
+            let submitted = sub
+                .str("csrf_token")
+                .filter(|s| !s.is_empty())
+                .or(req.csrf_header.as_deref());
+            let Some(cookie) = req.csrf_cookie else {
+                return Err(FlowError::Csrf(
+                    "The anti-CSRF cookie is missing from the request.".into(),
+                ));
+            };
+            match submitted {
+                None => Err(FlowError::Csrf(
+                    "The anti-CSRF token is missing from the request body.".into(),
+                )),
+                Some(t) if csrf::verify(&cookie, t) => Ok(()),
+                Some(_) => Err(FlowError::Csrf(
+                    "The anti-CSRF token does not match the anti-CSRF cookie.".into(),
+                )),
+            }
+        }
+    }
+}
+
+/// Browser flows may only be read with the CSRF cookie they were issued with.
+pub fn check_read(flow: &Flow, req: &FlowRequest) -> Result<(), FlowError> {
+    if flow.flow_type == FlowType::Api {
+        return Ok(());
+    }
+    match (req.csrf_cookie, csrf::unmask(&flow.csrf_token)) {
+        (Some(c), Some(t)) if c == t => Ok(()),
+        _ => Err(FlowError::Csrf(
+            "The flow was started in another browser, or its anti-CSRF cookie is missing; start a new flow.".into(),
+        )),
+    }
+}
+
+pub async fn load(deps: &Deps, id: Uuid, kind: FlowKind) -> Result<Flow, FlowError> {
+    let row = q::get(&deps.store, &id.to_string())
+        .await?
+        .ok_or(FlowError::NotFound)?;
+    let flow = Flow::from_row(row)?;
+    if flow.kind != kind {
+        return Err(FlowError::NotFound);
+    }
+    Ok(flow)
+}
+
+pub async fn insert(deps: &Deps, flow: &Flow) -> Result<(), FlowError> {
+    q::insert(&deps.store, &flow.to_row(deps.store.nid())).await?;
+    Ok(())
+}
+
+/// Stores the rejected submission's UI (messages, values) and returns the `Invalid` error.
+pub async fn reject(deps: &Deps, mut flow: Flow) -> FlowError {
+    flow.ui.strip_passwords();
+    flow.updated_at = now();
+    let ui = serde_json::to_string(&flow.ui).unwrap_or_default();
+    match q::update_ui(
+        &deps.store,
+        &flow.id.to_string(),
+        &flow.state,
+        &ui,
+        flow.active.as_deref(),
+        flow.updated_at.naive_utc(),
+    )
+    .await
+    {
+        Ok(true) => FlowError::Invalid(Box::new(flow)),
+        Ok(false) => FlowError::AlreadyCompleted,
+        Err(e) => e.into(),
+    }
+}
+
+/// The session the caller already has, if any and still valid.
+pub async fn current_session(deps: &Deps, req: &FlowRequest) -> Option<Session> {
+    let token = req.session_token.as_deref()?;
+    crate::session::service::whoami(deps, token).await.ok()
+}
+
+/// Where a browser goes after the flow when it did not ask for a place: the method's default,
+/// else the flow's, else the global default, else the public URL.
+pub fn default_return(deps: &Deps, kind: FlowKind, method: &str) -> String {
+    let ss = &deps.config.selfservice;
+    let (flow_default, method_default) = match kind {
+        FlowKind::Login => {
+            let a = &ss.flows.login.after;
+            (
+                a.default_browser_return_url.clone(),
+                (method == "password")
+                    .then(|| a.password.default_browser_return_url.clone())
+                    .flatten(),
+            )
+        }
+        FlowKind::Registration => {
+            let a = &ss.flows.registration.after;
+            (
+                a.default_browser_return_url.clone(),
+                (method == "password")
+                    .then(|| a.password.default_browser_return_url.clone())
+                    .flatten(),
+            )
+        }
+    };
+    method_default
+        .or(flow_default)
+        .or_else(|| ss.default_browser_return_url.clone())
+        .unwrap_or_else(|| format!("{}/", deps.public_base()))
+}
+
+/// Validates the `return_to` query parameter at flow start; `None` when not given.
+pub fn requested_return_to(
+    deps: &Deps,
+    req: &FlowRequest,
+    kind: FlowKind,
+) -> Result<Option<String>, FlowError> {
+    match req.query("return_to") {
+        None => Ok(None),
+        Some(r) => {
+            let default = default_return(deps, kind, "");
+            let ok = return_to::validate(
+                Some(r),
+                &default,
+                &deps.config.selfservice.allowed_return_urls,
+                deps.public_base(),
+            )?;
+            Ok(Some(ok))
+        }
+    }
+}
+
+/// The place a finished browser flow redirects to.
+pub fn final_return(deps: &Deps, flow: &Flow, method: &str) -> Result<String, FlowError> {
+    let default = default_return(deps, flow.kind, method);
+    Ok(return_to::validate(
+        flow.return_to.as_deref(),
+        &default,
+        &deps.config.selfservice.allowed_return_urls,
+        deps.public_base(),
+    )?)
+}
+
+/// The hooks that run after `method` succeeds: the method's own list replaces the flow's.
+pub fn after_hooks(deps: &Deps, kind: FlowKind, method: &str) -> Vec<Hook> {
+    let f = &deps.config.selfservice.flows;
+    let (global, own) = match kind {
+        FlowKind::Login => (
+            &f.login.after.hooks,
+            (method == "password").then_some(&f.login.after.password.hooks),
+        ),
+        FlowKind::Registration => (
+            &f.registration.after.hooks,
+            (method == "password").then_some(&f.registration.after.password.hooks),
+        ),
+    };
+    match own {
+        Some(h) if !h.is_empty() => h.clone(),
+        _ => global.clone(),
+    }
+}
+
+/// The UI's form action for a flow.
+pub fn action_url(deps: &Deps, kind: FlowKind, id: Uuid) -> String {
+    format!(
+        "{}/self-service/{}?flow={id}",
+        deps.public_base(),
+        kind.as_str()
+    )
+}
+
+/// Takes `transient_payload` out of a submission (it is passed to hooks, never stored).
+pub fn transient_payload(sub: &Submission) -> Option<Value> {
+    sub.get("transient_payload").cloned()
+}

@@ -1,0 +1,230 @@
+//! Self-service flows: the model shared by every flow kind, its Kratos JSON shape, and the
+//! errors a flow can end in. Each kind's logic lives in its own module.
+
+pub mod common;
+pub mod login;
+pub mod registration;
+pub mod request;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::identity::now;
+use crate::selfservice::ui::UiContainer;
+use crate::store::StoreError;
+use crate::store::flows::FlowRow;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowKind {
+    Login,
+    Registration,
+}
+
+impl FlowKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowKind::Login => "login",
+            FlowKind::Registration => "registration",
+        }
+    }
+    fn parse(s: &str) -> Option<FlowKind> {
+        match s {
+            "login" => Some(FlowKind::Login),
+            "registration" => Some(FlowKind::Registration),
+            _ => None,
+        }
+    }
+}
+
+/// `browser` flows use cookies and redirects; `api` flows are for native apps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowType {
+    Browser,
+    Api,
+}
+
+impl FlowType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowType::Browser => "browser",
+            FlowType::Api => "api",
+        }
+    }
+}
+
+pub const STATE_CHOOSE_METHOD: &str = "choose_method";
+pub const STATE_PASSED_CHALLENGE: &str = "passed_challenge";
+
+#[derive(Clone, Debug)]
+pub struct Flow {
+    pub id: Uuid,
+    pub kind: FlowKind,
+    pub flow_type: FlowType,
+    pub state: String,
+    pub request_url: String,
+    pub return_to: Option<String>,
+    pub ui: UiContainer,
+    /// The masked CSRF token rendered into the form (browser flows; empty for api flows).
+    pub csrf_token: String,
+    pub refresh: bool,
+    pub requested_aal: String,
+    pub active: Option<String>,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Flow {
+    pub fn new(
+        kind: FlowKind,
+        flow_type: FlowType,
+        request_url: String,
+        lifespan: std::time::Duration,
+        ui: UiContainer,
+    ) -> Flow {
+        let ts = now();
+        Flow {
+            id: Uuid::new_v4(),
+            kind,
+            flow_type,
+            state: STATE_CHOOSE_METHOD.into(),
+            request_url,
+            return_to: None,
+            ui,
+            csrf_token: String::new(),
+            refresh: false,
+            requested_aal: "aal1".into(),
+            active: None,
+            issued_at: ts,
+            expires_at: ts
+                + chrono::Duration::from_std(lifespan).unwrap_or(chrono::Duration::hours(1)),
+            created_at: ts,
+            updated_at: ts,
+        }
+    }
+
+    pub fn is_expired(&self) -> bool {
+        self.expires_at <= Utc::now()
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut o = json!({
+            "id": self.id,
+            "type": self.flow_type.as_str(),
+            "expires_at": self.expires_at,
+            "issued_at": self.issued_at,
+            "request_url": self.request_url,
+        });
+        if let Some(r) = &self.return_to {
+            o["return_to"] = json!(r);
+        }
+        if let Some(a) = &self.active {
+            o["active"] = json!(a);
+        }
+        o["ui"] = serde_json::to_value(&self.ui).unwrap_or(Value::Null);
+        if self.kind == FlowKind::Login {
+            o["created_at"] = json!(self.created_at);
+            o["updated_at"] = json!(self.updated_at);
+            o["refresh"] = json!(self.refresh);
+            o["requested_aal"] = json!(self.requested_aal);
+        }
+        o["state"] = json!(self.state);
+        o
+    }
+
+    pub fn to_row(&self, nid: &str) -> FlowRow {
+        FlowRow {
+            id: self.id.to_string(),
+            nid: nid.to_owned(),
+            kind: self.kind.as_str().into(),
+            flow_type: self.flow_type.as_str().into(),
+            state: self.state.clone(),
+            request_url: self.request_url.clone(),
+            return_to: self.return_to.clone(),
+            ui: serde_json::to_string(&self.ui).unwrap_or_default(),
+            csrf_token: self.csrf_token.clone(),
+            refresh: self.refresh,
+            requested_aal: self.requested_aal.clone(),
+            active_method: self.active.clone(),
+            identity_id: None,
+            internal_context: None,
+            issued_at: self.issued_at.naive_utc(),
+            expires_at: self.expires_at.naive_utc(),
+            created_at: self.created_at.naive_utc(),
+            updated_at: self.updated_at.naive_utc(),
+        }
+    }
+
+    pub fn from_row(r: FlowRow) -> Result<Flow, FlowError> {
+        let kind = FlowKind::parse(&r.kind).ok_or(FlowError::NotFound)?;
+        let ui: UiContainer = serde_json::from_str(&r.ui)
+            .map_err(|e| FlowError::Internal(format!("stored flow UI: {e}")))?;
+        Ok(Flow {
+            id: Uuid::parse_str(&r.id).map_err(|_| FlowError::NotFound)?,
+            kind,
+            flow_type: if r.flow_type == "api" {
+                FlowType::Api
+            } else {
+                FlowType::Browser
+            },
+            state: r.state,
+            request_url: r.request_url,
+            return_to: r.return_to,
+            ui,
+            csrf_token: r.csrf_token,
+            refresh: r.refresh,
+            requested_aal: r.requested_aal,
+            active: r.active_method,
+            issued_at: r.issued_at.and_utc(),
+            expires_at: r.expires_at.and_utc(),
+            created_at: r.created_at.and_utc(),
+            updated_at: r.updated_at.and_utc(),
+        })
+    }
+}
+
+/// How a flow request ends when it does not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("the flow could not be found")]
+    NotFound,
+    /// The flow expired; `replacement` is the fresh flow started in its place (on submit).
+    #[error("the self-service flow expired")]
+    Expired {
+        expired_at: DateTime<Utc>,
+        replacement: Option<Box<Flow>>,
+    },
+    #[error("{0}")]
+    Csrf(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("a valid session was detected")]
+    AlreadyLoggedIn,
+    #[error("registration is not allowed")]
+    RegistrationDisabled,
+    #[error(transparent)]
+    ReturnTo(#[from] crate::selfservice::return_to::Forbidden),
+    /// The submission was rejected; the flow carries the messages to show.
+    #[error("the submission was invalid")]
+    Invalid(Box<Flow>),
+    /// The flow was already completed (by this or another node).
+    #[error("the flow was already completed")]
+    AlreadyCompleted,
+    #[error("identity disabled")]
+    IdentityDisabled,
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for FlowError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => FlowError::NotFound,
+            other => FlowError::Store(other),
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The registration flow: start, read, submit with the password method; the `session` hook
+//! signs the new identity in.
+
+use uuid::Uuid;
+
+use super::common::{self, csrf_for};
+use super::login::Started;
+use super::request::{FlowRequest, Submission};
+use super::{Flow, FlowError, FlowKind, FlowType, STATE_CHOOSE_METHOD, STATE_PASSED_CHALLENGE};
+use crate::config::Hook;
+use crate::deps::Deps;
+use crate::identity::{Identity, now};
+use crate::selfservice::strategy::password;
+use crate::selfservice::ui::UiContainer;
+use crate::session::service::{self as sessions, IssuedSession};
+use crate::text;
+
+/// A completed registration; `issued` is set when the `session` hook ran.
+pub struct Registered {
+    pub flow: Flow,
+    pub identity: Identity,
+    pub issued: Option<IssuedSession>,
+    pub return_to: String,
+}
+
+fn build(
+    deps: &Deps,
+    flow_type: FlowType,
+    req: &FlowRequest,
+) -> (Flow, Option<crate::selfservice::csrf::RawToken>) {
+    let cfg = &deps.config.selfservice.flows.registration;
+    let id = Uuid::new_v4();
+    let (masked, cookie) = csrf_for(req, flow_type);
+    let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Registration, id), "POST");
+    password::populate_registration(deps.schemas.default_schema(), &mut ui, &masked);
+    let mut flow = Flow::new(
+        FlowKind::Registration,
+        flow_type,
+        req.request_url.clone(),
+        cfg.lifespan.get(),
+        ui,
+    );
+    flow.id = id;
+    flow.csrf_token = masked;
+    (flow, cookie)
+}
+
+pub async fn start(
+    deps: &Deps,
+    flow_type: FlowType,
+    req: &FlowRequest,
+) -> Result<Started, FlowError> {
+    if !deps.config.selfservice.flows.registration.enabled {
+        return Err(FlowError::RegistrationDisabled);
+    }
+    if common::current_session(deps, req).await.is_some() {
+        return Err(FlowError::AlreadyLoggedIn);
+    }
+    let return_to = common::requested_return_to(deps, req, FlowKind::Registration)?;
+    let (mut flow, csrf_cookie) = build(deps, flow_type, req);
+    flow.return_to = return_to;
+    common::insert(deps, &flow).await?;
+    Ok(Started { flow, csrf_cookie })
+}
+
+pub async fn get(deps: &Deps, id: Uuid, req: &FlowRequest) -> Result<Flow, FlowError> {
+    let flow = common::load(deps, id, FlowKind::Registration).await?;
+    common::check_read(&flow, req)?;
+    if flow.is_expired() {
+        return Err(FlowError::Expired {
+            expired_at: flow.expires_at,
+            replacement: None,
+        });
+    }
+    Ok(flow)
+}
+
+async fn replace_expired(deps: &Deps, old: &Flow, req: &FlowRequest) -> FlowError {
+    let (mut fresh, _) = build(deps, old.flow_type, req);
+    fresh.return_to = old.return_to.clone();
+    fresh.request_url = old.request_url.clone();
+    let ago = (chrono::Utc::now() - old.expires_at).num_milliseconds() as f64 / 60_000.0;
+    fresh.ui.add_message(text::registration_flow_expired(
+        &old.expires_at.to_rfc3339(),
+        old.expires_at.timestamp(),
+        ago,
+    ));
+    if let Err(e) = common::insert(deps, &fresh).await {
+        return e;
+    }
+    FlowError::Expired {
+        expired_at: old.expires_at,
+        replacement: Some(Box::new(fresh)),
+    }
+}
+
+pub async fn submit(
+    deps: &Deps,
+    id: Uuid,
+    sub: Submission,
+    req: &FlowRequest,
+) -> Result<Registered, FlowError> {
+    if !deps.config.selfservice.flows.registration.enabled {
+        return Err(FlowError::RegistrationDisabled);
+    }
+    let mut flow = common::load(deps, id, FlowKind::Registration).await?;
+    if flow.is_expired() {
+        return Err(replace_expired(deps, &flow, req).await);
+    }
+    if flow.state != STATE_CHOOSE_METHOD {
+        return Err(FlowError::AlreadyCompleted);
+    }
+    common::check_submit(&flow, req, &sub)?;
+    if common::current_session(deps, req).await.is_some() {
+        return Err(FlowError::AlreadyLoggedIn);
+    }
+    flow.ui.reset_messages();
+    let method = sub.str("method").unwrap_or_default().to_owned();
+    if method != "password" {
+        flow.ui.add_message(text::registration_no_strategy_found());
+        return Err(common::reject(deps, flow).await);
+    }
+    flow.active = Some("password".into());
+    let schema = deps.schemas.default_schema().clone();
+    let identity = match password::register(deps, &schema, &mut flow.ui, &sub).await? {
+        Some(i) => i,
+        None => return Err(common::reject(deps, flow).await),
+    };
+    if !crate::store::flows::transition(
+        &deps.store,
+        &flow.id.to_string(),
+        STATE_CHOOSE_METHOD,
+        STATE_PASSED_CHALLENGE,
+        now().naive_utc(),
+    )
+    .await?
+    {
+        return Err(FlowError::AlreadyCompleted);
+    }
+    flow.state = STATE_PASSED_CHALLENGE.into();
+    let mut issued = None;
+    for hook in common::after_hooks(deps, FlowKind::Registration, "password") {
+        if let Hook::Session = hook {
+            issued = Some(
+                sessions::issue(deps, &identity, "password", req.device.clone())
+                    .await
+                    .map_err(|e| FlowError::Internal(e.to_string()))?,
+            );
+        }
+    }
+    let return_to = common::final_return(deps, &flow, "password")?;
+    Ok(Registered {
+        flow,
+        identity,
+        issued,
+        return_to,
+    })
+}

@@ -1,0 +1,4 @@
+//! Authentication methods. Each method implements the steps of every flow it serves; flows
+//! call them and never name HTTP.
+
+pub mod password;

@@ -1,0 +1,137 @@
+//! Signing in with an identifier and a password.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::deps::Deps;
+use crate::identity::{Identity, State, now};
+use crate::selfservice::flow::FlowError;
+use crate::selfservice::flow::request::Submission;
+use crate::selfservice::ui::{self, Group, SortOptions, UiContainer};
+use crate::store::credentials;
+use crate::text;
+
+/// The login form: identifier, password, and the method's submit button.
+pub fn populate_login(deps: &Deps, ui: &mut UiContainer, csrf_token: &str) {
+    ui.nodes.push(ui::csrf_node(csrf_token));
+    ui.nodes.push(ui::identifier_node(ui::identifier_label(
+        deps.schemas.default_schema(),
+    )));
+    ui.nodes.push(ui::password_node("current-password"));
+    ui.nodes.push(ui::submit_node(
+        Group::Password,
+        "password",
+        text::login_password(),
+    ));
+    ui.sort_nodes(&SortOptions::login());
+}
+
+/// Password identifiers are stored trimmed and lower-cased.
+pub fn normalize(identifier: &str) -> String {
+    identifier.trim().to_lowercase()
+}
+
+/// The identifier a refreshing user signs in with again.
+pub async fn identifier_of(deps: &Deps, identity_id: Uuid) -> Option<String> {
+    let i = crate::identity::service::get(deps, identity_id, true)
+        .await
+        .ok()?;
+    i.credentials.get("password")?.identifiers.first().cloned()
+}
+
+/// On a refresh the identifier is fixed to the signed-in user's.
+pub fn prefill_refresh(ui: &mut UiContainer, identifier: &str) {
+    ui.set_value("identifier", Value::String(identifier.to_owned()));
+}
+
+fn invalid(ui: &mut UiContainer) -> Result<Option<Identity>, FlowError> {
+    ui.add_message(text::validation_invalid_credentials());
+    Ok(None)
+}
+
+/// Checks the submitted credentials. `Ok(None)` means rejected, with the reasons put into `ui`.
+/// An unknown identifier costs one full hash verification, like a wrong password does, so the
+/// response time does not tell whether an account exists.
+pub async fn login(
+    deps: &Deps,
+    ui: &mut UiContainer,
+    sub: &Submission,
+) -> Result<Option<Identity>, FlowError> {
+    let identifier = sub
+        .str("identifier")
+        .or_else(|| sub.str("password_identifier"))
+        .unwrap_or_default()
+        .to_owned();
+    let password = sub.str("password").unwrap_or_default().to_owned();
+    ui.set_value("identifier", Value::String(identifier.clone()));
+    let mut missing = false;
+    if identifier.trim().is_empty() {
+        ui.add_node_message("identifier", text::validation_required("identifier"));
+        missing = true;
+    }
+    if password.is_empty() {
+        ui.add_node_message("password", text::validation_required("password"));
+        missing = true;
+    }
+    if missing {
+        return Ok(None);
+    }
+    let owner =
+        credentials::identity_for_identifier(&deps.store, "password", &normalize(&identifier))
+            .await?;
+    let identity = match owner {
+        Some(id) => {
+            crate::identity::service::get(deps, Uuid::parse_str(&id).unwrap_or_default(), true)
+                .await
+                .ok()
+        }
+        None => None,
+    };
+    let stored = identity.as_ref().and_then(|i| {
+        i.credentials
+            .get("password")?
+            .config
+            .get("hashed_password")?
+            .as_str()
+            .map(str::to_owned)
+    });
+    let (Some(identity), Some(hash)) = (identity, stored) else {
+        deps.hasher.dummy_verify(password.as_bytes()).await;
+        return invalid(ui);
+    };
+    match deps.hasher.verify(password.as_bytes(), &hash).await {
+        Ok(true) => {}
+        Ok(false) => return invalid(ui),
+        Err(e) => {
+            tracing::warn!(identity.id = %identity.id, error = %e, "stored password hash could not be verified");
+            return invalid(ui);
+        }
+    }
+    if identity.state != State::Active {
+        ui.add_message(text::identity_disabled());
+        return Ok(None);
+    }
+    if deps.hasher.needs_rehash(&hash) {
+        // Imported or older hashes move to the configured algorithm on a successful sign-in.
+        match deps.hasher.hash(password.as_bytes()).await {
+            Ok(new_hash) => {
+                let config = serde_json::json!({ "hashed_password": new_hash }).to_string();
+                if let Err(e) = credentials::update_config(
+                    &deps.store,
+                    &identity.id.to_string(),
+                    "password",
+                    &config,
+                    now().naive_utc(),
+                )
+                .await
+                {
+                    tracing::warn!(identity.id = %identity.id, error = %e, "rehashing the password failed");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(identity.id = %identity.id, error = %e, "rehashing the password failed")
+            }
+        }
+    }
+    Ok(Some(identity))
+}

@@ -1,0 +1,9 @@
+//! The password method: policy checks, and the login and registration steps.
+
+mod login;
+pub mod policy;
+mod registration;
+
+pub use login::{identifier_of, login, normalize, populate_login, prefill_refresh};
+pub use policy::{PasswordPolicy, PolicyConfig, PolicyViolation};
+pub use registration::{populate_registration, register};

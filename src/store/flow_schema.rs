@@ -1,0 +1,35 @@
+//! Tables of the self-service flows (portable types, as in `schema`).
+
+diesel::table! {
+    selfservice_flows (id) {
+        id -> Text,
+        nid -> Text,
+        kind -> Text,
+        flow_type -> Text,
+        state -> Text,
+        request_url -> Text,
+        return_to -> Nullable<Text>,
+        ui -> Text,
+        csrf_token -> Text,
+        refresh -> Bool,
+        requested_aal -> Text,
+        active_method -> Nullable<Text>,
+        identity_id -> Nullable<Text>,
+        internal_context -> Nullable<Text>,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    selfservice_errors (id) {
+        id -> Text,
+        nid -> Text,
+        error -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
