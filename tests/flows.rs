@@ -811,3 +811,213 @@ async fn unknown_identifiers_cost_the_same_as_wrong_passwords() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_verifies_imported_hashes_and_rehashes_them() {
+    let (app, _ui) = start("").await;
+    let bcrypt =
+        gatehouse::hash::Hasher::new(gatehouse::hash::Algorithm::Bcrypt { cost: 4 }, 1 << 20);
+    let imported = bcrypt.hash(b"imported secret 42").await.unwrap();
+    let created = app
+        .create_identity(json!({"traits": {"email": "imported@example.com"}, "credentials": {"password": {"config": {"hashed_password": imported}}}}))
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let flow: Value = app
+        .http
+        .get(app.public_url("/self-service/login/api"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = app
+        .http
+        .post(flow["ui"]["action"].as_str().unwrap())
+        .json(&json!({"method": "password", "identifier": "IMPORTED@example.com", "password": "imported secret 42"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = app
+        .http
+        .get(app.admin_url(&format!(
+            "/admin/identities/{id}?include_credential=password"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stored = v["credentials"]["password"]["config"]["hashed_password"]
+        .as_str()
+        .unwrap();
+    assert!(
+        stored.starts_with("$argon2id$"),
+        "rehashed into the configured algorithm: {stored}"
+    );
+    // And the new hash works.
+    let flow: Value = app
+        .http
+        .get(app.public_url("/self-service/login/api"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = app
+        .http
+        .post(flow["ui"]["action"].as_str().unwrap())
+        .json(&json!({"method": "password", "identifier": "imported@example.com", "password": "imported secret 42"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    app.stop().await;
+}
+
+/// A k-anonymity range server: every suffix it knows is reported as breached 100 times.
+async fn range_server(breached: &[&str]) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use sha1::{Digest, Sha1};
+    let hashes: Vec<String> = breached
+        .iter()
+        .map(|p| {
+            Sha1::digest(p.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect()
+        })
+        .collect();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = l.accept().await else {
+                return;
+            };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let hashes = hashes.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let prefix = req
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("")
+                    .trim_start_matches("/range/")
+                    .to_uppercase();
+                let body: String = hashes
+                    .iter()
+                    .filter(|h| h.starts_with(&prefix))
+                    .map(|h| format!("{}:100\r\n", &h[5..]))
+                    .chain(std::iter::once(
+                        "0000000000000000000000000000000000A:0\r\n".to_owned(),
+                    ))
+                    .collect();
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    (port, hits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breached_too_short_and_similar_passwords_are_refused() {
+    let ui = ui_server().await;
+    let (hibp, hits) = range_server(&["correct horse battery staple"]).await;
+    let yaml = flows_yaml(ui, SESSION_HOOK).replace(
+        "        haveibeenpwned_enabled: false\n",
+        &format!("        haveibeenpwned_enabled: true\n        haveibeenpwned_host: http://127.0.0.1:{hibp}\n        ignore_network_errors: false\n"),
+    );
+    let app = TestApp::start_with(Setup {
+        yaml,
+        ..Default::default()
+    })
+    .await;
+    let try_password = |password: &'static str| {
+        let http = app.http.clone();
+        let start = app.public_url("/self-service/registration/api");
+        async move {
+            let flow: Value = http.get(start).send().await.unwrap().json().await.unwrap();
+            let r = http
+                .post(flow["ui"]["action"].as_str().unwrap())
+                .json(&json!({"method": "password", "traits": {"email": "policy@example.com"}, "password": password}))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, v) = try_password("correct horse battery staple").await;
+    assert_eq!(status, 400);
+    assert_eq!(node(&v, "password")["messages"][0]["id"], 4000034, "{v}");
+    assert!(
+        hits.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the range API was asked"
+    );
+    let (status, v) = try_password("short").await;
+    assert_eq!(status, 400);
+    assert_eq!(node(&v, "password")["messages"][0]["id"], 4000032);
+    let (status, v) = try_password("policy@example.com1").await;
+    assert_eq!(status, 400);
+    assert_eq!(node(&v, "password")["messages"][0]["id"], 4000031);
+    let long: &'static str = Box::leak("x".repeat(2000).into_boxed_str());
+    let (status, v) = try_password(long).await;
+    assert_eq!(status, 400);
+    assert_eq!(node(&v, "password")["messages"][0]["id"], 4000033);
+    let (status, _) = try_password("an unbreached passphrase 7").await;
+    assert_eq!(status, 200);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_deletes_expired_flows_in_batches() {
+    let ui = ui_server().await;
+    let yaml = flows_yaml(ui, "").replace("    login:\n", "    login:\n      lifespan: 1s\n")
+        + "database:\n  cleanup:\n    batch_size: 2\n    older_than: 1s\n    sleep:\n      tables: 1s\n";
+    let app = TestApp::start_with(Setup {
+        yaml,
+        ..Default::default()
+    })
+    .await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let flow: Value = app
+            .http
+            .get(app.public_url("/self-service/login/api"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(flow["id"].as_str().unwrap().to_owned());
+    }
+    let gone = |id: String| {
+        let http = app.http.clone();
+        let url = app.public_url(&format!("/self-service/login/flows?id={id}"));
+        async move { http.get(url).send().await.unwrap().status() == 404 }
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut all = true;
+        for id in &ids {
+            all &= gone(id.clone()).await;
+        }
+        if all {
+            break;
+        }
+        assert!(Instant::now() < deadline, "expired flows were not swept");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    app.stop().await;
+}

@@ -176,7 +176,8 @@ pub struct SweeperState {
     timer: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// Expired flows are kept this long so a late submit still gets "expired" (410), not 404.
+/// Expired flows are kept this long (unless `database.cleanup.older_than` says otherwise) so a
+/// late submit still gets "expired" (410) rather than "not found".
 const KEEP_EXPIRED: Duration = Duration::from_secs(3600);
 
 impl Actor for FlowSweeper {
@@ -217,7 +218,10 @@ impl Actor for FlowSweeper {
         state: &mut SweeperState,
     ) -> Result<(), ActorProcessingErr> {
         let cfg = &state.deps.config.database.cleanup;
-        let keep = cfg.older_than.get().max(KEEP_EXPIRED);
+        let keep = match cfg.older_than.get() {
+            d if d.is_zero() => KEEP_EXPIRED,
+            d => d,
+        };
         let before = (chrono::Utc::now()
             - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::hours(1)))
         .naive_utc();
