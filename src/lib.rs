@@ -6,10 +6,13 @@
 //! - [`http`]: raw hyper listeners (public 4433, admin 4434), the route table, request
 //!   extraction, the Kratos error envelope, and one handler module per resource. Never touches
 //!   the database.
-//! - [`actors`]: runtime wiring only — the root supervisor, the identity pool (a ractor factory of
-//!   workers), listener actors, typed handles with timeouts. No SQL, no hyper types.
+//! - [`actors`]: runtime wiring only — the root supervisor; pools of workers (ractor factories)
+//!   for identities, sessions and each flow type (keyed by flow id); the flow sweeper timer;
+//!   listener actors; typed handles with timeouts. No SQL, no hyper types.
 //! - Domain (no hyper, no ractor; takes `&Deps`, returns typed results):
-//!   [`identity`] (model, schemas, admin operations), [`session`] (sessions, tokens stored as
+//!   [`identity`] (model, schemas, admin operations), [`selfservice`] (flows: login and
+//!   registration with their CSRF, return-URL and UI-container rules; methods such as password
+//!   with its policy), [`session`] (sessions, tokens stored as
 //!   SHA-256 digests, the encrypted session cookie), [`hash`] (password hashing and imported
 //!   hash formats), [`health`] (readiness), [`text`] (UI message ids).
 //! - [`store`]: diesel schema, row models, queries, migrations, pools for SQLite and
