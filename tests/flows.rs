@@ -1021,3 +1021,62 @@ async fn the_sweeper_deletes_expired_flows_in_batches() {
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_login_reauthenticates_the_same_session() {
+    let (app, _ui) = start("").await;
+    app.create_identity(json!({"traits": {"email": "refresh@example.com"}, "credentials": {"password": {"config": {"password": "refresh me please"}}}}))
+        .await;
+    let login = |refresh: bool, token: Option<String>| {
+        let http = app.http.clone();
+        let start = app.public_url(&format!(
+            "/self-service/login/api{}",
+            if refresh { "?refresh=true" } else { "" }
+        ));
+        async move {
+            let mut req = http.get(start);
+            if let Some(t) = &token {
+                req = req.header("X-Session-Token", t);
+            }
+            let flow: Value = req.send().await.unwrap().json().await.unwrap();
+            let mut post = http
+                .post(flow["ui"]["action"].as_str().unwrap())
+                .json(&json!({"method": "password", "identifier": "refresh@example.com", "password": "refresh me please"}));
+            if let Some(t) = &token {
+                post = post.header("X-Session-Token", t);
+            }
+            let r = post.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, first) = login(false, None).await;
+    assert_eq!(status, 200);
+    let token = first["session_token"].as_str().unwrap().to_owned();
+    // Without refresh a signed-in app is told it already has a session.
+    let r = app
+        .http
+        .get(app.public_url("/self-service/login/api"))
+        .header("X-Session-Token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        expect_error(r, 400).await["id"],
+        "session_already_available"
+    );
+    let (status, again) = login(true, Some(token.clone())).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        again["session"]["id"], first["session"]["id"],
+        "the same session is refreshed"
+    );
+    assert_eq!(again["session_token"], token.as_str());
+    assert_eq!(
+        again["session"]["authentication_methods"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    app.stop().await;
+}

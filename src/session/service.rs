@@ -280,6 +280,44 @@ pub async fn extend(deps: &Deps, id: Uuid) -> Result<Session, SessionError> {
     .await
 }
 
+/// A `refresh=true` login on an existing session: the same session (and token) is kept, its
+/// `authenticated_at` moves to now and the method is recorded, as Kratos does.
+pub async fn reauthenticate(
+    deps: &Deps,
+    session: &Session,
+    token: &str,
+    method: &str,
+) -> Result<IssuedSession, SessionError> {
+    let now = now();
+    let mut methods = session.authentication_methods.clone();
+    methods.push(AuthenticationMethod {
+        method: method.to_owned(),
+        aal: "aal1".into(),
+        completed_at: now,
+    });
+    let json = serde_json::to_string(&methods).unwrap_or_else(|_| "[]".into());
+    if sessions::reauthenticate(&deps.store, &session.id.to_string(), &json, now.naive_utc())
+        .await?
+        == 0
+    {
+        return Err(SessionError::NoActiveSession);
+    }
+    let session = get(
+        deps,
+        session.id,
+        Expand {
+            identity: true,
+            devices: true,
+        },
+    )
+    .await?;
+    Ok(IssuedSession {
+        session,
+        token: token.to_owned(),
+        logout_token: logout_token_for(token),
+    })
+}
+
 /// Deletes all sessions of an identity. Like Kratos, none to delete is `NotFound`.
 pub async fn delete_for_identity(deps: &Deps, identity_id: Uuid) -> Result<usize, SessionError> {
     let n = sessions::delete_of_identity(&deps.store, &identity_id.to_string()).await?;

@@ -425,6 +425,32 @@ pub async fn extend(
     })
 }
 
+/// Records a fresh authentication on an active session (a `refresh=true` login).
+pub async fn reauthenticate(
+    store: &Store,
+    id: &str,
+    methods_json: &str,
+    now: NaiveDateTime,
+) -> Result<usize, StoreError> {
+    let nid = store.nid().to_owned();
+    with_conn!(store, |c| {
+        let n = diesel::update(
+            sessions::table
+                .filter(sessions::id.eq(id))
+                .filter(sessions::nid.eq(&nid))
+                .filter(sessions::active.eq(true)),
+        )
+        .set((
+            sessions::authenticated_at.eq(now),
+            sessions::authentication_methods.eq(methods_json),
+            sessions::updated_at.eq(now),
+        ))
+        .execute(c)
+        .await?;
+        Ok(n)
+    })
+}
+
 /// Deletes every session of an identity (devices go by cascade); returns how many.
 pub async fn delete_of_identity(store: &Store, identity_id: &str) -> Result<usize, StoreError> {
     let nid = store.nid().to_owned();

@@ -156,6 +156,13 @@ pub async fn submit(
         flow.ui.add_message(text::validation_invalid_credentials());
         return Err(common::reject(deps, flow).await);
     }
+    if common::after_hooks(deps, FlowKind::Login, "password")
+        .iter()
+        .any(|h| matches!(h, Hook::RequireVerifiedAddress))
+        && !super::verification::has_verified_address(&identity)
+    {
+        return Err(FlowError::AddressNotVerified);
+    }
     // Completing is a compare-and-set: one submission wins, even across nodes.
     if !crate::store::flows::transition(
         &deps.store,
@@ -169,12 +176,23 @@ pub async fn submit(
         return Err(FlowError::AlreadyCompleted);
     }
     flow.state = STATE_PASSED_CHALLENGE.into();
-    let issued = sessions::issue(deps, &identity, "password", req.device.clone())
-        .await
-        .map_err(|e| match e {
-            sessions::SessionError::IdentityDisabled => FlowError::IdentityDisabled,
-            other => FlowError::Internal(other.to_string()),
-        })?;
+    let refreshed = match (&session, req.session_token.as_deref()) {
+        (Some(s), Some(token)) if flow.refresh => Some(
+            sessions::reauthenticate(deps, s, token, "password")
+                .await
+                .map_err(|e| FlowError::Internal(e.to_string()))?,
+        ),
+        _ => None,
+    };
+    let issued = match refreshed {
+        Some(r) => r,
+        None => sessions::issue(deps, &identity, "password", req.device.clone())
+            .await
+            .map_err(|e| match e {
+                sessions::SessionError::IdentityDisabled => FlowError::IdentityDisabled,
+                other => FlowError::Internal(other.to_string()),
+            })?,
+    };
     for hook in common::after_hooks(deps, FlowKind::Login, "password") {
         if let Hook::RevokeActiveSessions = hook {
             sessions::revoke_others(deps, identity.id, issued.session.id)
