@@ -26,6 +26,8 @@ pub struct Deps {
     pub cookie_secrets: Vec<String>,
     /// Password rules for sign-up and password changes (holds the breach-check client and cache).
     pub password_policy: PasswordPolicy,
+    /// Courier message templates (built-in, with `courier.templates` overrides applied).
+    pub templates: Arc<crate::courier::template::Templates>,
 }
 
 impl Deps {

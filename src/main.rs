@@ -36,7 +36,7 @@ enum Cmd {
         /// Development mode: plain HTTP base URLs, relaxed cookie security.
         #[arg(long)]
         dev: bool,
-        /// Run the courier inside this process (the courier is not built yet).
+        /// Run the courier (the email/SMS sender) inside this process.
         #[arg(long)]
         watch_courier: bool,
         /// Apply pending migrations before serving (PostgreSQL; SQLite always migrates).
@@ -45,6 +45,11 @@ enum Cmd {
         /// Accepted for compatibility; Gatehouse sends no telemetry.
         #[arg(long)]
         sqa_opt_out: bool,
+    },
+    /// The courier: sends queued email and SMS.
+    Courier {
+        #[command(subcommand)]
+        cmd: CourierCmd,
     },
     /// Database migrations.
     Migrate {
@@ -57,6 +62,18 @@ enum Cmd {
     Hashers {
         #[command(subcommand)]
         cmd: HashersCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum CourierCmd {
+    /// Run the courier alone (no HTTP listeners) until SIGTERM or SIGINT.
+    Watch {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Accepted for compatibility; a separate metrics listener is not served yet.
+        #[arg(long)]
+        expose_metrics_port: Option<u16>,
     },
 }
 
@@ -173,13 +190,9 @@ async fn serve(
     watch_courier: bool,
     migrate: bool,
 ) -> anyhow::Result<ExitCode> {
-    let loaded = load(&cfg.config)?;
+    let mut loaded = load(&cfg.config)?;
     init_logging(&loaded.config);
-    if watch_courier || loaded.config.watch_courier {
-        tracing::warn!(
-            "--watch-courier: the courier is not supported yet; no messages will be sent"
-        );
-    }
+    loaded.config.watch_courier |= watch_courier;
     let mut running = app::start(
         loaded,
         app::Options {
@@ -201,6 +214,30 @@ async fn serve(
         }
     };
     running.runtime.shutdown().await;
+    tracing::info!("stopped");
+    Ok(code)
+}
+
+/// `courier watch`: exits 0 on a signal once the in-flight batch is recorded.
+async fn courier_watch(cfg: ConfigArgs, metrics_port: Option<u16>) -> anyhow::Result<ExitCode> {
+    let loaded = load(&cfg.config)?;
+    init_logging(&loaded.config);
+    if metrics_port.is_some_and(|p| p != 0) || loaded.config.expose_metrics_port != 0 {
+        tracing::warn!("expose-metrics-port: the courier's metrics listener is not supported yet");
+    }
+    let mut runtime = app::start_courier(loaded, app::Options::default()).await?;
+    let mut escalations = runtime.escalations_handle();
+    let code = tokio::select! {
+        sig = wait_for_signal() => {
+            tracing::info!(signal = sig, "shutting down: finishing the in-flight batch");
+            ExitCode::SUCCESS
+        }
+        why = async { match escalations.recv().await { Some(w) => w, None => std::future::pending().await } } => {
+            tracing::error!(reason = ?why, "the courier failed; shutting down");
+            ExitCode::FAILURE
+        }
+    };
+    runtime.shutdown().await;
     tracing::info!("stopped");
     Ok(code)
 }
@@ -278,6 +315,13 @@ fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             migrate,
             sqa_opt_out: _,
         } => rt.block_on(serve(cfg, dev, watch_courier, migrate)),
+        Cmd::Courier {
+            cmd:
+                CourierCmd::Watch {
+                    cfg,
+                    expose_metrics_port,
+                },
+        } => rt.block_on(courier_watch(cfg, expose_metrics_port)),
         Cmd::Migrate {
             cmd:
                 MigrateCmd::Sql {

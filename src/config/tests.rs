@@ -191,7 +191,7 @@ fn env_overrides_files_and_coerces_types() {
         "{:?}",
         loaded.unsupported
     );
-    assert!(loaded.unsupported.contains(&"courier".to_owned()));
+    assert!(!loaded.unsupported.contains(&"courier".to_owned()));
 }
 
 #[test]
@@ -437,14 +437,14 @@ fn unsupported_lists_unbuilt_features_only() {
     .unwrap();
     assert_eq!(
         loaded.unsupported,
-        ["courier", "serve.admin.request_log", "serve.public.tls",]
+        ["serve.admin.request_log", "serve.public.tls",]
     );
     assert!(is_supported("serve.public.cors.enabled"));
     assert!(is_supported("identity.schemas[0].url"));
     assert!(!is_supported("serve.public"));
     assert!(!is_supported("dsnx"));
     let env_only = load(&[], &[("COURIER_SMTP_FROM_NAME".into(), "Example".into())]).unwrap();
-    assert_eq!(env_only.unsupported, ["courier"]);
+    assert!(env_only.unsupported.is_empty());
 }
 
 #[test]
@@ -965,7 +965,10 @@ fn quickstart_shaped_configs_load() {
                 .any(|k| k.starts_with("selfservice.flows.login")),
             "{name}"
         );
-        assert!(loaded.unsupported.contains(&"courier".to_owned()), "{name}");
+        assert!(
+            !loaded.unsupported.contains(&"courier".to_owned()),
+            "{name}"
+        );
         assert!(
             !loaded
                 .unsupported

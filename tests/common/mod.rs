@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use gatehouse::app::{self, Running};
 use serde_json::Value;
 
+pub mod smtp;
+
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 pub const TEST_CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/test.yml");
 

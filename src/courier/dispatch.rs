@@ -1,0 +1,241 @@
+//! Claiming and delivering queued messages: the I/O half of the courier, driven by the
+//! `Courier` actor. Retry policy lives here: every claim is an attempt; a failed attempt goes
+//! back to `queued` with exponential backoff (base `courier.worker.pull_wait`, capped at 60×
+//! that), and once a message has used `message_retries + 1` attempts it is `abandoned`
+//! (Kratos's rule: abandoned when `send_count > message_retries`).
+
+use std::time::Duration;
+
+use chrono::{NaiveDateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::CourierError;
+use super::http;
+use super::smtp::SmtpSender;
+use crate::config::{ChannelId, Courier as CourierConfig, DeliveryStrategy, HttpRequestConfig};
+use crate::deps::Deps;
+use crate::store::courier::{self as rows, MessageRow, Outcome};
+
+/// How long one claim holds a message. Must exceed [`SEND_TIMEOUT`], so a live node is never
+/// overtaken by a second claim while it is still talking to the server.
+pub const LEASE: Duration = Duration::from_secs(60);
+/// Upper bound on one delivery attempt (connect, TLS, SMTP dialogue or HTTP round trip).
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Why one attempt failed. The message is stored (never logged: it may echo the recipient).
+#[derive(Debug, Clone)]
+pub struct SendError {
+    /// The server refused for good (SMTP 5xx, HTTP 4xx). Still retried: Kratos retries every
+    /// failure, and a refusal can be a misconfiguration fixed before the retries run out.
+    pub permanent: bool,
+    pub message: String,
+}
+
+impl SendError {
+    pub fn permanent(m: impl Into<String>) -> SendError {
+        SendError {
+            permanent: true,
+            message: m.into(),
+        }
+    }
+    pub fn transient(m: impl Into<String>) -> SendError {
+        SendError {
+            permanent: false,
+            message: m.into(),
+        }
+    }
+    /// The dispatch `error` document, in herodot's shape as Kratos stores it.
+    fn to_json(&self) -> String {
+        json!({
+            "code": 500,
+            "status": "Internal Server Error",
+            "message": self.message,
+        })
+        .to_string()
+    }
+}
+
+/// The channels, built once from `courier.*` when the courier starts.
+pub struct Senders {
+    config: CourierConfig,
+    smtp: Result<SmtpSender, String>,
+    http: reqwest::Client,
+}
+
+impl Senders {
+    pub fn new(config: &CourierConfig) -> Senders {
+        let http = reqwest::Client::builder()
+            .timeout(SEND_TIMEOUT)
+            .build()
+            .unwrap_or_default();
+        Senders {
+            smtp: SmtpSender::from_config(&config.smtp, SEND_TIMEOUT),
+            config: config.clone(),
+            http,
+        }
+    }
+
+    /// Configuration problems worth a warning at start-up (each message on such a channel will
+    /// fail with the same text as its dispatch error).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.config.delivery_strategy == DeliveryStrategy::Smtp
+            && let Err(e) = &self.smtp
+        {
+            out.push(format!("email cannot be sent: {e}"));
+        }
+        if !self.config.smtp.client_cert_path.is_empty()
+            || !self.config.smtp.client_key_path.is_empty()
+        {
+            out.push("courier.smtp.client_cert_path/client_key_path are not supported yet; connecting without a client certificate".into());
+        }
+        let check = |out: &mut Vec<String>, what: &str, rc: &HttpRequestConfig| {
+            if !http::body_supported(rc) {
+                out.push(format!(
+                    "{what}.body: {}; messages on this channel will fail",
+                    http::JSONNET_UNSUPPORTED
+                ));
+            }
+        };
+        if self.config.delivery_strategy == DeliveryStrategy::Http {
+            match &self.config.http.request_config {
+                Some(rc) => check(&mut out, "courier.http.request_config", rc),
+                None => out.push(
+                    "courier.delivery_strategy is http but courier.http.request_config is not set"
+                        .into(),
+                ),
+            }
+        }
+        for (i, c) in self.config.channels.iter().enumerate() {
+            check(
+                &mut out,
+                &format!("courier.channels[{i}].request_config"),
+                &c.request_config,
+            );
+        }
+        out
+    }
+
+    async fn send(&self, m: &MessageRow) -> Result<(), SendError> {
+        if m.channel == "email" {
+            return match self.config.delivery_strategy {
+                DeliveryStrategy::Smtp => match &self.smtp {
+                    Ok(s) => {
+                        s.send(&m.recipient, &m.subject, &m.body, m.html_body.as_deref())
+                            .await
+                    }
+                    Err(e) => Err(SendError::permanent(e.clone())),
+                },
+                DeliveryStrategy::Http => match &self.config.http.request_config {
+                    Some(rc) => http::send(&self.http, rc, m).await,
+                    None => Err(SendError::permanent(
+                        "courier.delivery_strategy is http but courier.http.request_config is not set",
+                    )),
+                },
+            };
+        }
+        let channel = self.config.channels.iter().find(|c| match c.id {
+            ChannelId::Sms => m.channel == "sms",
+        });
+        match channel {
+            Some(c) => http::send(&self.http, &c.request_config, m).await,
+            None => Err(SendError::permanent(format!(
+                "no courier channels configured for: {}",
+                m.channel
+            ))),
+        }
+    }
+}
+
+fn chrono_dur(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Delay before attempt `attempts + 1`: `base · 2^(attempts-1)`, capped at `60 · base`.
+pub fn backoff(base: Duration, attempts: u32) -> Duration {
+    let base = base.max(Duration::from_millis(10));
+    let exp = attempts.saturating_sub(1).min(16);
+    base.saturating_mul(1 << exp).min(base.saturating_mul(60))
+}
+
+/// Claims the next batch for this node. Returns the claim id and the rows.
+pub async fn claim_batch(deps: &Deps) -> Result<(String, Vec<MessageRow>), CourierError> {
+    let cfg = &deps.config.courier.worker;
+    let claim_id = Uuid::new_v4().to_string();
+    let now = Utc::now().naive_utc();
+    let lease_until = now + chrono_dur(LEASE);
+    let limit = i64::from(cfg.pull_count.max(1));
+    let rows = rows::claim(&deps.store, &claim_id, now, lease_until, limit).await?;
+    Ok((claim_id, rows))
+}
+
+/// Delivers one claimed message and records the outcome. Logs ids, never recipients or bodies.
+pub async fn deliver(deps: &Deps, senders: &Senders, m: &MessageRow, claim_id: &str) {
+    let cfg = &deps.config.courier;
+    let attempts = u32::try_from(m.send_count).unwrap_or(0);
+    let max_attempts = cfg.message_retries.saturating_add(1);
+    let outcome = if attempts > max_attempts {
+        // Reclaimed after a lapsed lease more often than it may be tried: a crash loop.
+        tracing::warn!(message_id = %m.id, attempts, "abandoning courier message: out of attempts");
+        Outcome::Abandoned
+    } else {
+        let result = match tokio::time::timeout(SEND_TIMEOUT, senders.send(m)).await {
+            Ok(r) => r,
+            Err(_) => Err(SendError::transient("the delivery attempt timed out")),
+        };
+        match result {
+            Ok(()) => Outcome::Sent,
+            Err(e) => {
+                let retry_at = (attempts < max_attempts)
+                    .then(|| now() + chrono_dur(backoff(cfg.worker.pull_wait.get(), attempts)));
+                tracing::warn!(
+                    message_id = %m.id,
+                    channel = %m.channel,
+                    attempts,
+                    permanent = e.permanent,
+                    abandoned = retry_at.is_none(),
+                    "courier message delivery failed"
+                );
+                Outcome::Failed {
+                    error: e.to_json(),
+                    retry_at,
+                }
+            }
+        }
+    };
+    match rows::finish(&deps.store, &m.id, claim_id, &outcome, now()).await {
+        Ok(true) => {
+            if matches!(outcome, Outcome::Sent) {
+                tracing::debug!(message_id = %m.id, "courier message sent");
+            }
+        }
+        Ok(false) => tracing::warn!(
+            message_id = %m.id,
+            "courier message was reclaimed by another node before its outcome was recorded"
+        ),
+        // The row stays `processing` until its lease lapses, then it is tried again.
+        Err(e) => {
+            tracing::error!(message_id = %m.id, error = %e, "recording a courier outcome failed")
+        }
+    }
+}
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let b = Duration::from_secs(1);
+        assert_eq!(backoff(b, 1), Duration::from_secs(1));
+        assert_eq!(backoff(b, 2), Duration::from_secs(2));
+        assert_eq!(backoff(b, 4), Duration::from_secs(8));
+        assert_eq!(backoff(b, 10), Duration::from_secs(60));
+        assert_eq!(backoff(b, 1000), Duration::from_secs(60));
+    }
+}

@@ -1,0 +1,105 @@
+//! The admin view of the queue: Kratos's `message` and `messageDispatch` JSON.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::CourierError;
+use crate::deps::Deps;
+use crate::store::courier::{self as rows, DispatchRow, ListFilter, MessageRow};
+
+/// What Kratos shows instead of a body outside dev mode (bodies hold recovery codes and links).
+pub const REDACTED: &str = "<redacted-unless-dev-mode>";
+
+pub const STATUSES: [&str; 4] = [rows::QUEUED, rows::SENT, rows::PROCESSING, rows::ABANDONED];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub id: String,
+    pub status: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub recipient: String,
+    pub body: String,
+    pub subject: String,
+    pub template_type: String,
+    pub channel: String,
+    pub send_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatches: Option<Vec<Dispatch>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Dispatch {
+    pub id: String,
+    pub message_id: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    DateTime::from_naive_utc_and_offset(t, Utc)
+}
+
+impl Message {
+    fn from_row(r: MessageRow, dispatches: Option<Vec<DispatchRow>>, redact: bool) -> Message {
+        Message {
+            id: r.id,
+            status: r.status,
+            kind: r.kind,
+            recipient: r.recipient,
+            body: if redact { REDACTED.to_owned() } else { r.body },
+            subject: r.subject,
+            template_type: r.template_type,
+            channel: r.channel,
+            send_count: i64::from(r.send_count),
+            created_at: utc(r.created_at),
+            updated_at: utc(r.updated_at),
+            dispatches: dispatches.map(|ds| {
+                ds.into_iter()
+                    .map(|d| Dispatch {
+                        id: d.id,
+                        message_id: d.message_id,
+                        status: d.status,
+                        error: d.error.and_then(|e| serde_json::from_str(&e).ok()),
+                        created_at: utc(d.created_at),
+                        updated_at: utc(d.updated_at),
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
+/// One page, newest first; the second value is the cursor of the next page when the page is full.
+pub async fn list(
+    deps: &Deps,
+    filter: &ListFilter,
+    after: Option<Uuid>,
+    page_size: i64,
+) -> Result<(Vec<Message>, Option<Uuid>), CourierError> {
+    let after = after.map(|u| u.to_string());
+    let found = rows::list(&deps.store, filter, after.as_deref(), page_size).await?;
+    let next = if found.len() as i64 == page_size {
+        found.last().and_then(|r| Uuid::parse_str(&r.id).ok())
+    } else {
+        None
+    };
+    let items = found
+        .into_iter()
+        .map(|r| Message::from_row(r, None, !deps.dev))
+        .collect();
+    Ok((items, next))
+}
+
+/// One message with its dispatch history.
+pub async fn get(deps: &Deps, id: Uuid) -> Result<Option<Message>, CourierError> {
+    Ok(rows::get(&deps.store, &id.to_string())
+        .await?
+        .map(|(m, ds)| Message::from_row(m, Some(ds), !deps.dev)))
+}

@@ -1,0 +1,320 @@
+//! The courier queue. Rows are claimed with one compare-and-set UPDATE that moves due rows to
+//! `processing` under a fresh claim id and lease; an outcome is written only while the row still
+//! carries that claim id, so a node whose lease lapsed (and whose row another node reclaimed)
+//! cannot overwrite the newer attempt. No policy here: retry counts and backoff come from
+//! `courier::dispatch`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel_async::RunQueryDsl;
+
+use super::courier_schema::{courier_message_dispatches, courier_messages};
+use super::{Backend, Store, StoreError};
+use crate::{with_conn, with_tx};
+
+pub const QUEUED: &str = "queued";
+pub const PROCESSING: &str = "processing";
+pub const SENT: &str = "sent";
+pub const ABANDONED: &str = "abandoned";
+
+pub const DISPATCH_FAILED: &str = "failed";
+pub const DISPATCH_SUCCESS: &str = "success";
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = courier_messages)]
+pub struct MessageRow {
+    pub id: String,
+    pub nid: String,
+    /// `email` or `phone` (Kratos's message type names).
+    pub kind: String,
+    pub status: String,
+    pub channel: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub html_body: Option<String>,
+    pub template_type: String,
+    /// JSON document the templates were rendered from (HTTP channels send it on).
+    pub template_data: String,
+    pub send_count: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub claimed_until: Option<NaiveDateTime>,
+    pub claim_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = courier_message_dispatches)]
+pub struct DispatchRow {
+    pub id: String,
+    pub nid: String,
+    pub message_id: String,
+    pub status: String,
+    /// JSON error document of a failed attempt.
+    pub error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Inserts message rows on a connection that is already inside a transaction, so a flow's
+/// state change and the messages it sends commit (or roll back) together:
+///
+/// ```ignore
+/// with_tx!(store, |c| {
+///     /* flow update */
+///     insert_courier_rows!(c, &rows)?;
+///     Ok(())
+/// })
+/// ```
+///
+/// Evaluates to `Result<(), StoreError>`.
+#[macro_export]
+macro_rules! insert_courier_rows {
+    ($c:ident, $rows:expr) => {{
+        let mut __res: ::std::result::Result<(), $crate::store::StoreError> = Ok(());
+        for __row in $rows {
+            let __row: &$crate::store::courier::MessageRow = __row;
+            if let Err(e) = ::diesel_async::RunQueryDsl::execute(
+                ::diesel::insert_into($crate::store::courier_schema::courier_messages::table)
+                    .values(__row),
+                $c,
+            )
+            .await
+            {
+                __res = Err($crate::store::StoreError::from(e));
+                break;
+            }
+        }
+        __res
+    }};
+}
+
+pub async fn insert(store: &Store, rows: &[MessageRow]) -> Result<(), StoreError> {
+    with_tx!(store, |c| insert_courier_rows!(c, rows))
+}
+
+/// Claims up to `limit` due messages for `claim_id` until `lease_until` and returns them.
+/// Due: `queued`, or `processing` with a lapsed lease (its node died mid-send), and
+/// `next_attempt_at <= now`. Each claim counts as an attempt (`send_count + 1`), so a message
+/// that kills every node that tries it still runs out of retries.
+///
+/// PostgreSQL: the candidate ids are selected `FOR UPDATE SKIP LOCKED` inside the UPDATE, so
+/// concurrent claimers take disjoint rows without waiting on each other. SQLite has no row
+/// locks; the single UPDATE … WHERE id IN (SELECT … LIMIT n) runs under the database's one
+/// writer lock (and this process's writer mutex), and re-checks the status predicate, so two
+/// claimers (even in two processes) serialise and cannot take the same row.
+pub async fn claim(
+    store: &Store,
+    claim_id: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<MessageRow>, StoreError> {
+    let nid = store.nid().to_owned();
+    let pg = store.backend() == Backend::Postgres;
+    let mut n = 0;
+    let mut p = || {
+        n += 1;
+        if pg { format!("${n}") } else { "?".to_owned() }
+    };
+    // Placeholders in bind order.
+    let (p1, p2, p3, p4, p5, p6, p7, p8) = (p(), p(), p(), p(), p(), p(), p(), p());
+    let due = |at: &str| {
+        format!("(status = '{QUEUED}' OR (status = '{PROCESSING}' AND claimed_until < {at}))")
+    };
+    let sql = format!(
+        "UPDATE courier_messages SET status = '{PROCESSING}', claimed_until = {p1}, claim_id = {p2}, \
+         send_count = send_count + 1, updated_at = {p3} \
+         WHERE id IN (SELECT id FROM courier_messages WHERE nid = {p4} AND next_attempt_at <= {p5} \
+         AND {} ORDER BY next_attempt_at, id LIMIT {p7}{}) AND {}",
+        due(&p6),
+        if pg { " FOR UPDATE SKIP LOCKED" } else { "" },
+        due(&p8),
+    );
+    let query = || {
+        diesel::sql_query(sql.clone())
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<Text, _>(claim_id.to_owned())
+            .bind::<Timestamp, _>(now)
+            .bind::<Text, _>(nid.clone())
+            .bind::<Timestamp, _>(now)
+            .bind::<Timestamp, _>(now)
+            .bind::<BigInt, _>(limit)
+            .bind::<Timestamp, _>(now)
+    };
+    with_tx!(store, |c| {
+        let claimed = query().execute(c).await?;
+        if claimed == 0 {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<MessageRow> = courier_messages::table
+            .filter(courier_messages::claim_id.eq(claim_id))
+            .filter(courier_messages::nid.eq(&nid))
+            .filter(courier_messages::status.eq(PROCESSING))
+            .order((
+                courier_messages::next_attempt_at.asc(),
+                courier_messages::id.asc(),
+            ))
+            .select(MessageRow::as_select())
+            .load(c)
+            .await?;
+        Ok(rows)
+    })
+}
+
+/// What became of one claimed message.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Delivered: `sent`, with a success dispatch.
+    Sent,
+    /// The attempt failed: a failed dispatch with `error` (JSON), then back to `queued` until
+    /// `retry_at`, or `abandoned` when `retry_at` is None.
+    Failed {
+        error: String,
+        retry_at: Option<NaiveDateTime>,
+    },
+    /// Out of attempts before this one was even made (crash loops): `abandoned`, no dispatch.
+    Abandoned,
+}
+
+/// Records an outcome if `claim_id` still holds the message; false when it no longer does (the
+/// lease lapsed and another claim took over), in which case nothing is written.
+pub async fn finish(
+    store: &Store,
+    id: &str,
+    claim_id: &str,
+    outcome: &Outcome,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let nid = store.nid().to_owned();
+    let (status, next_at, dispatch) = match outcome {
+        Outcome::Sent => (SENT, None, Some((DISPATCH_SUCCESS, None))),
+        Outcome::Failed { error, retry_at } => (
+            if retry_at.is_some() {
+                QUEUED
+            } else {
+                ABANDONED
+            },
+            *retry_at,
+            Some((DISPATCH_FAILED, Some(error.clone()))),
+        ),
+        Outcome::Abandoned => (ABANDONED, None, None),
+    };
+    with_tx!(store, |c| {
+        let target = courier_messages::table
+            .filter(courier_messages::id.eq(id))
+            .filter(courier_messages::nid.eq(&nid))
+            .filter(courier_messages::status.eq(PROCESSING))
+            .filter(courier_messages::claim_id.eq(claim_id));
+        let n = match next_at {
+            Some(at) => {
+                diesel::update(target)
+                    .set((
+                        courier_messages::status.eq(status),
+                        courier_messages::next_attempt_at.eq(at),
+                        courier_messages::claimed_until.eq(None::<NaiveDateTime>),
+                        courier_messages::claim_id.eq(None::<String>),
+                        courier_messages::updated_at.eq(now),
+                    ))
+                    .execute(c)
+                    .await?
+            }
+            None => {
+                diesel::update(target)
+                    .set((
+                        courier_messages::status.eq(status),
+                        courier_messages::claimed_until.eq(None::<NaiveDateTime>),
+                        courier_messages::claim_id.eq(None::<String>),
+                        courier_messages::updated_at.eq(now),
+                    ))
+                    .execute(c)
+                    .await?
+            }
+        };
+        if n == 0 {
+            return Ok(false);
+        }
+        if let Some((dstatus, error)) = &dispatch {
+            let row = DispatchRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                nid: nid.clone(),
+                message_id: id.to_owned(),
+                status: (*dstatus).to_owned(),
+                error: error.clone(),
+                created_at: now,
+                updated_at: now,
+            };
+            diesel::insert_into(courier_message_dispatches::table)
+                .values(&row)
+                .execute(c)
+                .await?;
+        }
+        Ok(true)
+    })
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub status: Option<String>,
+    pub recipient: Option<String>,
+}
+
+/// Keyset pagination, newest first (ids are UUIDv7, so `id < after` descending is creation
+/// order).
+pub async fn list(
+    store: &Store,
+    filter: &ListFilter,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<MessageRow>, StoreError> {
+    let nid = store.nid().to_owned();
+    with_conn!(store, |c| {
+        let mut q = courier_messages::table
+            .filter(courier_messages::nid.eq(nid.clone()))
+            .select(MessageRow::as_select())
+            .order(courier_messages::id.desc())
+            .limit(limit)
+            .into_boxed();
+        if let Some(after) = after {
+            q = q.filter(courier_messages::id.lt(after.to_owned()));
+        }
+        if let Some(s) = &filter.status {
+            q = q.filter(courier_messages::status.eq(s.clone()));
+        }
+        if let Some(r) = &filter.recipient {
+            q = q.filter(courier_messages::recipient.eq(r.clone()));
+        }
+        Ok(q.load(c).await?)
+    })
+}
+
+/// A message with its dispatch attempts, oldest first.
+pub async fn get(
+    store: &Store,
+    id: &str,
+) -> Result<Option<(MessageRow, Vec<DispatchRow>)>, StoreError> {
+    let nid = store.nid().to_owned();
+    with_conn!(store, |c| {
+        let row: Option<MessageRow> = courier_messages::table
+            .filter(courier_messages::id.eq(id))
+            .filter(courier_messages::nid.eq(&nid))
+            .select(MessageRow::as_select())
+            .first(c)
+            .await
+            .optional()?;
+        let Some(row) = row else { return Ok(None) };
+        let dispatches: Vec<DispatchRow> = courier_message_dispatches::table
+            .filter(courier_message_dispatches::message_id.eq(id))
+            .filter(courier_message_dispatches::nid.eq(&nid))
+            .order((
+                courier_message_dispatches::created_at.asc(),
+                courier_message_dispatches::id.asc(),
+            ))
+            .select(DispatchRow::as_select())
+            .load(c)
+            .await?;
+        Ok(Some((row, dispatches)))
+    })
+}
