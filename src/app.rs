@@ -173,8 +173,9 @@ pub fn unsupported_hooks(cfg: &Config) -> Vec<String> {
         }
     };
     let none = |_: &Hook| false;
-    let login_ok = |h: &Hook| matches!(h, Hook::RevokeActiveSessions);
-    let registration_ok = |h: &Hook| matches!(h, Hook::Session);
+    let login_ok =
+        |h: &Hook| matches!(h, Hook::RevokeActiveSessions | Hook::RequireVerifiedAddress);
+    let registration_ok = |h: &Hook| matches!(h, Hook::Session | Hook::ShowVerificationUi);
     check(
         "selfservice.flows.login.before.hooks",
         &f.login.before.hooks,
@@ -205,6 +206,33 @@ pub fn unsupported_hooks(cfg: &Config) -> Vec<String> {
         &f.registration.after.password.hooks,
         &registration_ok,
     );
+    for (path, hooks) in [
+        (
+            "selfservice.flows.recovery.before.hooks",
+            &f.recovery.before.hooks,
+        ),
+        (
+            "selfservice.flows.recovery.after.hooks",
+            &f.recovery.after.hooks,
+        ),
+        (
+            "selfservice.flows.verification.before.hooks",
+            &f.verification.before.hooks,
+        ),
+        (
+            "selfservice.flows.verification.after.hooks",
+            &f.verification.after.hooks,
+        ),
+    ] {
+        check(path, hooks, &none);
+    }
+    // Code login and registration are not built; recovery and verification codes are.
+    if cfg.selfservice.methods.code.passwordless_enabled {
+        out.push("selfservice.methods.code.passwordless_enabled".into());
+    }
+    if cfg.selfservice.methods.code.mfa_enabled {
+        out.push("selfservice.methods.code.mfa_enabled".into());
+    }
     if cfg.selfservice.methods.password.config.migrate_hook.enabled {
         out.push("selfservice.methods.password.config.migrate_hook".into());
     }
@@ -223,8 +251,13 @@ async fn bind(host: &str, port: u16, what: &str) -> anyhow::Result<TcpListener> 
         .with_context(|| format!("binding the {what} listener to {host}:{port}"))
 }
 
-/// Starts everything; returns once both listeners accept connections.
-pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
+/// The shared part of start-up: configuration warnings, the store, schemas, templates and the
+/// dependencies; binds the listeners when `listen` (their ports go into the base URLs).
+async fn prepare(
+    loaded: Loaded,
+    opts: &Options,
+    listen: bool,
+) -> anyhow::Result<(Arc<Deps>, Option<(TcpListener, TcpListener)>)> {
     let cfg = Arc::new(loaded.config);
     for key in &loaded.unsupported {
         tracing::warn!(key = %key, "configuration key is accepted but its feature is not supported yet");
@@ -236,11 +269,20 @@ pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
     let schemas = SchemaRegistry::load(&schema_entries(&cfg), &cfg.identity.default_schema_id)
         .await
         .context("loading identity schemas (identity.schemas)")?;
+    let templates = crate::courier::template::Templates::load(
+        &crate::courier::template::overrides_from_config(&cfg.courier),
+    )
+    .await
+    .context("loading courier templates (courier.templates, courier.template_override_path)")?;
 
-    let public = bind(&cfg.serve.public.host, cfg.serve.public.port, "public").await?;
-    let admin = bind(&cfg.serve.admin.host, cfg.serve.admin.port, "admin").await?;
-    let public_addr = public.local_addr()?;
-    let admin_addr = admin.local_addr()?;
+    let (listeners, public_port, admin_port) = if listen {
+        let public = bind(&cfg.serve.public.host, cfg.serve.public.port, "public").await?;
+        let admin = bind(&cfg.serve.admin.host, cfg.serve.admin.port, "admin").await?;
+        let (p, a) = (public.local_addr()?.port(), admin.local_addr()?.port());
+        (Some((public, admin)), p, a)
+    } else {
+        (None, cfg.serve.public.port, cfg.serve.admin.port)
+    };
 
     let dev = opts.dev || cfg.dev;
     let mut cookie_secrets = cfg.cookie_secrets().to_vec();
@@ -268,24 +310,33 @@ pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
         public_url: base_url(
             &cfg.serve.public.base_url,
             &cfg.serve.public.host,
-            public_addr.port(),
+            public_port,
             dev,
         ),
         admin_url: base_url(
             &cfg.serve.admin.base_url,
             &cfg.serve.admin.host,
-            admin_addr.port(),
+            admin_port,
             dev,
         ),
         hasher: hasher_from(&cfg),
         schemas: Arc::new(schemas),
         metrics: Arc::new(Metrics::new()),
+        templates: Arc::new(templates),
         store,
         dev,
         config: cfg.clone(),
     });
+    Ok((deps, listeners))
+}
 
-    let cors = cors_policy(&cfg);
+/// Starts everything; returns once both listeners accept connections.
+pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
+    let (deps, bound) = prepare(loaded, &opts, true).await?;
+    let (public, admin) = bound.context("listeners were not bound")?;
+    let public_addr = public.local_addr()?;
+    let admin_addr = admin.local_addr()?;
+    let cors = cors_policy(&deps.config);
     let grace = opts.grace;
     let listeners = Box::new(move |handles: Handles| {
         let mk = |listener: Listener, tcp: TcpListener, cors: Option<CorsPolicy>| {
@@ -313,4 +364,11 @@ pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
         admin_addr,
         runtime,
     })
+}
+
+/// `gatehouse courier watch`: the supervision tree with the courier and no listeners.
+pub async fn start_courier(mut loaded: Loaded, opts: Options) -> anyhow::Result<Runtime> {
+    loaded.config.watch_courier = true;
+    let (deps, _) = prepare(loaded, &opts, false).await?;
+    actors::start(deps, Box::new(|_| Vec::new())).await
 }

@@ -6,15 +6,14 @@
 //! - [`http`]: raw hyper listeners (public 4433, admin 4434), the route table, request
 //!   extraction, the Kratos error envelope, and one handler module per resource. Never touches
 //!   the database.
-//! - [`actors`]: runtime wiring only — the root supervisor; pools of workers (ractor factories)
-//!   for identities, sessions and each flow type (keyed by flow id); the flow sweeper timer;
-//!   listener actors; typed handles with timeouts. No SQL, no hyper types.
+//! - [`actors`]: runtime wiring only — the root supervisor, the identity pool (a ractor factory of
+//!   workers), listener actors, typed handles with timeouts. No SQL, no hyper types.
 //! - Domain (no hyper, no ractor; takes `&Deps`, returns typed results):
-//!   [`identity`] (model, schemas, admin operations), [`selfservice`] (flows: login and
-//!   registration with their CSRF, return-URL and UI-container rules; methods such as password
-//!   with its policy), [`session`] (sessions, tokens stored as
+//!   [`identity`] (model, schemas, admin operations), [`session`] (sessions, tokens stored as
 //!   SHA-256 digests, the encrypted session cookie), [`hash`] (password hashing and imported
 //!   hash formats), [`health`] (readiness), [`text`] (UI message ids).
+//! - [`courier`]: outgoing email/SMS as durable queue rows (enqueue API for flows, templates,
+//!   claim-and-deliver over SMTP/HTTP); `actors::courier` runs the pump and sender pool.
 //! - [`store`]: diesel schema, row models, queries, migrations, pools for SQLite and
 //!   PostgreSQL behind one query code path. No policy.
 //! - [`config`]: `kratos.yml` keys, environment overrides, defaults, validation.
@@ -24,6 +23,7 @@
 pub mod actors;
 pub mod app;
 pub mod config;
+pub mod courier;
 pub mod deps;
 pub mod hash;
 pub mod health;

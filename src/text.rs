@@ -69,6 +69,20 @@ pub mod ids {
     pub const VALIDATION_SETTINGS_FLOW_EXPIRED: u64 = 4050001;
     pub const VALIDATION_RECOVERY_FLOW_EXPIRED: u64 = 4060005;
     pub const VALIDATION_VERIFICATION_FLOW_EXPIRED: u64 = 4070005;
+    // Recovery and verification (106xxxx, 108xxxx, 406xxxx, 407xxxx).
+    pub const INFO_RECOVERY_EMAIL_SENT: u64 = 1060002;
+    pub const INFO_RECOVERY_EMAIL_WITH_CODE_SENT: u64 = 1060003;
+    pub const INFO_VERIFICATION_EMAIL_SENT: u64 = 1080001;
+    pub const INFO_VERIFICATION_SUCCESSFUL: u64 = 1080002;
+    pub const INFO_VERIFICATION_EMAIL_WITH_CODE_SENT: u64 = 1080003;
+    pub const INFO_NODE_LABEL_VERIFY_OTP: u64 = 1070006;
+    pub const INFO_NODE_LABEL_RESEND_OTP: u64 = 1070008;
+    pub const VALIDATION_RECOVERY_RETRY_SUCCESS: u64 = 4060001;
+    pub const VALIDATION_RECOVERY_TOKEN_INVALID: u64 = 4060004;
+    pub const VALIDATION_RECOVERY_CODE_INVALID: u64 = 4060006;
+    pub const VALIDATION_VERIFICATION_TOKEN_INVALID: u64 = 4070001;
+    pub const VALIDATION_VERIFICATION_RETRY_SUCCESS: u64 = 4070002;
+    pub const VALIDATION_VERIFICATION_CODE_INVALID: u64 = 4070006;
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -590,6 +604,89 @@ pub fn registration_no_strategy_found() -> UiText {
     UiText::error(
         ids::VALIDATION_REGISTRATION_NO_STRATEGY_FOUND,
         "No sign-up method could handle this request. Was the form filled in correctly?",
+        None,
+    )
+}
+
+// ---- recovery / verification ----
+
+pub fn recovery_email_sent() -> UiText {
+    UiText::info(
+        ids::INFO_RECOVERY_EMAIL_SENT,
+        "An email containing a recovery link has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.",
+    )
+}
+pub fn recovery_email_with_code_sent() -> UiText {
+    UiText::info(
+        ids::INFO_RECOVERY_EMAIL_WITH_CODE_SENT,
+        "An email containing a recovery code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.",
+    )
+}
+pub fn verification_email_sent() -> UiText {
+    UiText::info(
+        ids::INFO_VERIFICATION_EMAIL_SENT,
+        "An email containing a verification link has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.",
+    )
+}
+pub fn verification_email_with_code_sent() -> UiText {
+    UiText::info(
+        ids::INFO_VERIFICATION_EMAIL_WITH_CODE_SENT,
+        "An email containing a verification code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.",
+    )
+}
+pub fn verification_successful() -> UiText {
+    UiText::new(
+        ids::INFO_VERIFICATION_SUCCESSFUL,
+        TextKind::Success,
+        "You successfully verified your email address.",
+        None,
+    )
+}
+pub fn label_verify_otp() -> UiText {
+    UiText::info(ids::INFO_NODE_LABEL_VERIFY_OTP, "Verify code")
+}
+pub fn label_resend_otp() -> UiText {
+    UiText::info(ids::INFO_NODE_LABEL_RESEND_OTP, "Resend code")
+}
+pub fn recovery_retry_success() -> UiText {
+    UiText::error(
+        ids::VALIDATION_RECOVERY_RETRY_SUCCESS,
+        "The request was already completed successfully and can not be retried.",
+        None,
+    )
+}
+pub fn recovery_token_invalid() -> UiText {
+    UiText::error(
+        ids::VALIDATION_RECOVERY_TOKEN_INVALID,
+        "The recovery token is invalid or has already been used. Please retry the flow.",
+        None,
+    )
+}
+pub fn recovery_code_invalid() -> UiText {
+    UiText::error(
+        ids::VALIDATION_RECOVERY_CODE_INVALID,
+        "The recovery code is invalid or has already been used. Please try again.",
+        None,
+    )
+}
+pub fn verification_token_invalid() -> UiText {
+    UiText::error(
+        ids::VALIDATION_VERIFICATION_TOKEN_INVALID,
+        "The verification token is invalid or has already been used. Please retry the flow.",
+        None,
+    )
+}
+pub fn verification_retry_success() -> UiText {
+    UiText::error(
+        ids::VALIDATION_VERIFICATION_RETRY_SUCCESS,
+        "The request was already completed successfully and can not be retried.",
+        None,
+    )
+}
+pub fn verification_code_invalid() -> UiText {
+    UiText::error(
+        ids::VALIDATION_VERIFICATION_CODE_INVALID,
+        "The verification code is invalid or has already been used. Please try again.",
         None,
     )
 }

@@ -16,8 +16,10 @@ use uuid::Uuid;
 use super::call::{CALL_TIMEOUT, CallError, call};
 use crate::deps::Deps;
 use crate::selfservice::flow::login::{LoggedIn, Started};
+use crate::selfservice::flow::recovery::Outcome as RecoveryOutcome;
 use crate::selfservice::flow::registration::Registered;
 use crate::selfservice::flow::request::{FlowRequest, Submission};
+use crate::selfservice::flow::verification::Updated as VerificationUpdated;
 use crate::selfservice::flow::{self, Flow, FlowError, FlowKind, FlowType};
 
 type Reply<T> = RpcReplyPort<Result<T, FlowError>>;
@@ -28,6 +30,14 @@ pub enum FlowMsg {
     StartRegistration(FlowType, FlowRequest, Reply<Started>),
     SubmitRegistration(Uuid, Submission, FlowRequest, Reply<Registered>),
     Get(FlowKind, Uuid, FlowRequest, Reply<Flow>),
+    StartRecovery(FlowType, FlowRequest, Reply<Started>),
+    SubmitRecovery(Uuid, Submission, FlowRequest, Reply<RecoveryOutcome>),
+    /// The recovery link from an email: flow id, token.
+    RecoveryLink(Uuid, String, FlowRequest, Reply<RecoveryOutcome>),
+    StartVerification(FlowType, FlowRequest, Reply<Started>),
+    SubmitVerification(Uuid, Submission, FlowRequest, Reply<VerificationUpdated>),
+    /// A verification link (`token`) or code link (`code`) opened from an email.
+    VerificationLink(Uuid, FlowRequest, Reply<VerificationUpdated>),
 }
 
 struct FlowWorker;
@@ -73,8 +83,28 @@ impl ractor::factory::Worker for FlowWorker {
                 let r = match kind {
                     FlowKind::Login => flow::login::get(d, id, &req).await,
                     FlowKind::Registration => flow::registration::get(d, id, &req).await,
+                    FlowKind::Recovery => flow::recovery::get(d, id, &req).await,
+                    FlowKind::Verification => flow::verification::get(d, id, &req).await,
                 };
                 let _ = reply.send(r);
+            }
+            FlowMsg::StartRecovery(t, req, reply) => {
+                let _ = reply.send(flow::recovery::start(d, t, &req).await);
+            }
+            FlowMsg::SubmitRecovery(id, sub, req, reply) => {
+                let _ = reply.send(flow::recovery::submit(d, id, sub, &req).await);
+            }
+            FlowMsg::RecoveryLink(id, token, req, reply) => {
+                let _ = reply.send(flow::recovery::use_link(d, id, &token, &req).await);
+            }
+            FlowMsg::StartVerification(t, req, reply) => {
+                let _ = reply.send(flow::verification::start(d, t, &req).await);
+            }
+            FlowMsg::SubmitVerification(id, sub, req, reply) => {
+                let _ = reply.send(flow::verification::submit(d, id, sub, &req).await);
+            }
+            FlowMsg::VerificationLink(id, req, reply) => {
+                let _ = reply.send(flow::verification::open_link(d, id, &req).await);
             }
         }
         Ok(key)
@@ -159,6 +189,49 @@ impl FlowManager {
     }
     pub async fn get(&self, kind: FlowKind, id: Uuid, req: FlowRequest) -> FlowResult<Flow> {
         self.ask(id, |r| FlowMsg::Get(kind, id, req, r)).await
+    }
+    pub async fn start_recovery(&self, t: FlowType, req: FlowRequest) -> FlowResult<Started> {
+        self.ask(Uuid::new_v4(), |r| FlowMsg::StartRecovery(t, req, r))
+            .await
+    }
+    pub async fn submit_recovery(
+        &self,
+        id: Uuid,
+        sub: Submission,
+        req: FlowRequest,
+    ) -> FlowResult<RecoveryOutcome> {
+        self.ask(id, |r| FlowMsg::SubmitRecovery(id, sub, req, r))
+            .await
+    }
+    pub async fn recovery_link(
+        &self,
+        id: Uuid,
+        token: String,
+        req: FlowRequest,
+    ) -> FlowResult<RecoveryOutcome> {
+        self.ask(id, |r| FlowMsg::RecoveryLink(id, token, req, r))
+            .await
+    }
+    pub async fn start_verification(&self, t: FlowType, req: FlowRequest) -> FlowResult<Started> {
+        self.ask(Uuid::new_v4(), |r| FlowMsg::StartVerification(t, req, r))
+            .await
+    }
+    pub async fn submit_verification(
+        &self,
+        id: Uuid,
+        sub: Submission,
+        req: FlowRequest,
+    ) -> FlowResult<VerificationUpdated> {
+        self.ask(id, |r| FlowMsg::SubmitVerification(id, sub, req, r))
+            .await
+    }
+    pub async fn verification_link(
+        &self,
+        id: Uuid,
+        req: FlowRequest,
+    ) -> FlowResult<VerificationUpdated> {
+        self.ask(id, |r| FlowMsg::VerificationLink(id, req, r))
+            .await
     }
 }
 

@@ -1,6 +1,7 @@
 //! Runtime wiring only: messages, workers, factories, supervisors, timers. No SQL, no hyper.
 
 pub mod call;
+pub mod courier;
 pub mod flows;
 pub mod identity;
 pub mod listener;
@@ -27,6 +28,10 @@ pub struct Handles {
     pub login: flows::FlowManager,
     /// The registration flow manager.
     pub registration: flows::FlowManager,
+    /// The recovery flow manager.
+    pub recovery: flows::FlowManager,
+    /// The verification flow manager.
+    pub verification: flows::FlowManager,
     /// The session manager pool (issue, whoami, revoke, extend).
     pub sessions: SessionManager,
     pub deps: Arc<Deps>,

@@ -30,6 +30,8 @@ pub struct Root;
 pub struct RootState {
     pools: Vec<ActorCell>,
     listeners: Vec<ActorCell>,
+    /// Stopped on its own (it finishes its in-flight batch first).
+    courier: Option<ActorCell>,
     escalate: mpsc::UnboundedSender<String>,
     stopping: bool,
 }
@@ -56,16 +58,34 @@ impl Actor for Root {
             me.get_cell(),
         )
         .await?;
+        let (recovery, recovery_cell) =
+            FlowManager::spawn("recovery", args.deps.clone(), flow_workers, me.get_cell()).await?;
+        let (verification, verification_cell) = FlowManager::spawn(
+            "verification",
+            args.deps.clone(),
+            flow_workers,
+            me.get_cell(),
+        )
+        .await?;
         let (sweeper, _) =
             Actor::spawn_linked(None, FlowSweeper, args.deps.clone(), me.get_cell()).await?;
         // whoami is I/O-bound and the hottest path: twice the identity pool's workers.
         let (sessions, session_cell) =
             SessionManager::spawn(args.deps.clone(), args.identity_workers * 2, me.get_cell())
                 .await?;
+        // The courier runs only where asked (`serve --watch-courier`, `watch-courier: true`, or
+        // `courier watch`); otherwise messages stay queued for a node that runs it, as in Kratos.
+        let courier = if args.deps.config.watch_courier {
+            Some(super::courier::spawn(args.deps.clone(), me.get_cell()).await?)
+        } else {
+            None
+        };
         let handles = Handles {
             identities,
             login,
             registration,
+            recovery,
+            verification,
             sessions,
             deps: args.deps.clone(),
         };
@@ -81,10 +101,13 @@ impl Actor for Root {
                 identity_cell,
                 login_cell,
                 registration_cell,
+                recovery_cell,
+                verification_cell,
                 session_cell,
                 sweeper.get_cell(),
             ],
             listeners,
+            courier,
             escalate: args.escalate,
             stopping: false,
         })
@@ -123,6 +146,14 @@ impl Actor for Root {
         for l in &state.listeners {
             let _ = l
                 .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(30)))
+                .await;
+        }
+        if let Some(c) = &state.courier {
+            let _ = c
+                .stop_and_wait(
+                    Some("shutdown".into()),
+                    Some(crate::courier::dispatch::LEASE + Duration::from_secs(5)),
+                )
                 .await;
         }
         for p in &state.pools {

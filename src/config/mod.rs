@@ -42,6 +42,10 @@ pub const SUPPORTED_PREFIXES: &[&str] = &[
     "selfservice.flows.login",
     "selfservice.flows.registration",
     "selfservice.flows.error",
+    "selfservice.flows.recovery",
+    "selfservice.flows.verification",
+    "selfservice.methods.code",
+    "selfservice.methods.link",
     "selfservice.methods.password",
     "database.cleanup",
     "session.lifespan",
@@ -58,6 +62,7 @@ pub const SUPPORTED_PREFIXES: &[&str] = &[
     "help",
     "sqa-opt-out",
     "watch-courier",
+    "courier",
     "expose-metrics-port",
     "config",
 ];

@@ -134,6 +134,8 @@ pub fn ui_url_for(app: &App, kind: FlowKind, flow_id: &str) -> String {
     let base = match kind {
         FlowKind::Login => &f.login.ui_url,
         FlowKind::Registration => &f.registration.ui_url,
+        FlowKind::Recovery => &f.recovery.ui_url,
+        FlowKind::Verification => &f.verification.ui_url,
     };
     with_query(base, "flow", flow_id)
 }
@@ -220,6 +222,29 @@ pub fn flow_error(app: &App, kind: FlowKind, e: &FlowError) -> (ApiError, Option
             },
             None,
         ),
+        FlowError::FlowDisabled(k) => (
+            ApiError {
+                status: StatusCode::BAD_REQUEST,
+                id: Some("self_service_flow_disabled".into()),
+                reason: Some(format!(
+                    "{} is not allowed because it was disabled.",
+                    if *k == FlowKind::Recovery { "Recovery" } else { "Verification" }
+                )),
+                message: format!("{} flow disabled", k.as_str()),
+                details: None,
+            },
+            None,
+        ),
+        FlowError::Replaced(f) => (
+            ApiError {
+                status: StatusCode::GONE,
+                id: Some("self_service_flow_replaced".into()),
+                reason: Some("The flow has been replaced by a new flow; continue with the new flow.".into()),
+                message: "the flow has been replaced".into(),
+                details: None,
+            },
+            Some(json!({ "use_flow_id": f.id })),
+        ),
         FlowError::ReturnTo(f) => (
             ApiError {
                 status: StatusCode::BAD_REQUEST,
@@ -239,6 +264,16 @@ pub fn flow_error(app: &App, kind: FlowKind, e: &FlowError) -> (ApiError, Option
                 status: StatusCode::BAD_REQUEST,
                 id: Some("identity_disabled".into()),
                 reason: Some("This account has been disabled.".into()),
+                message: "The request was malformed or contained invalid parameters".into(),
+                details: None,
+            },
+            None,
+        ),
+        FlowError::AddressNotVerified => (
+            ApiError {
+                status: StatusCode::BAD_REQUEST,
+                id: Some("session_verified_address_required".into()),
+                reason: Some("Your email or phone address is not yet verified. Please verify it before signing in.".into()),
                 message: "The request was malformed or contained invalid parameters".into(),
                 details: None,
             },
@@ -282,6 +317,7 @@ pub async fn render_error(
                 see_other(&ui_url_for(app, kind, &flow.id.to_string()))
             }
         }
+        FlowError::Replaced(ref f) if !json => see_other(&ui_url_for(app, kind, &f.id.to_string())),
         FlowError::Expired {
             replacement: Some(ref f),
             ..

@@ -35,10 +35,17 @@ pub enum Route {
     PatchIdentity(String),
     DeleteIdentity(String),
     GetIdentityByExternalId(String),
-    DeleteIdentityCredentials { id: String, kind: String },
+    DeleteIdentityCredentials {
+        id: String,
+        kind: String,
+    },
     StartFlow(FlowKind, FlowType),
     GetFlow(FlowKind),
     SubmitFlow(FlowKind),
+    /// `GET /self-service/{recovery,verification}?flow=&token=|code=`: a link from an email.
+    FlowLink(FlowKind),
+    AdminRecoveryCode,
+    AdminRecoveryLink,
     GetFlowError,
     Whoami,
     ListMySessions,
@@ -53,6 +60,8 @@ pub enum Route {
     LogoutBrowser,
     LogoutSubmit,
     LogoutApi,
+    ListCourierMessages,
+    GetCourierMessage(String),
 }
 
 impl Route {
@@ -83,10 +92,31 @@ impl Route {
             Route::StartFlow(FlowKind::Registration, FlowType::Api) => {
                 "/self-service/registration/api"
             }
+            Route::StartFlow(FlowKind::Recovery, FlowType::Browser) => {
+                "/self-service/recovery/browser"
+            }
+            Route::StartFlow(FlowKind::Recovery, FlowType::Api) => "/self-service/recovery/api",
+            Route::StartFlow(FlowKind::Verification, FlowType::Browser) => {
+                "/self-service/verification/browser"
+            }
+            Route::StartFlow(FlowKind::Verification, FlowType::Api) => {
+                "/self-service/verification/api"
+            }
             Route::GetFlow(FlowKind::Login) => "/self-service/login/flows",
             Route::GetFlow(FlowKind::Registration) => "/self-service/registration/flows",
+            Route::GetFlow(FlowKind::Recovery) => "/self-service/recovery/flows",
+            Route::GetFlow(FlowKind::Verification) => "/self-service/verification/flows",
             Route::SubmitFlow(FlowKind::Login) => "/self-service/login",
             Route::SubmitFlow(FlowKind::Registration) => "/self-service/registration",
+            Route::SubmitFlow(FlowKind::Recovery) | Route::FlowLink(FlowKind::Recovery) => {
+                "/self-service/recovery"
+            }
+            Route::SubmitFlow(FlowKind::Verification) | Route::FlowLink(FlowKind::Verification) => {
+                "/self-service/verification"
+            }
+            Route::FlowLink(_) => "/self-service/link",
+            Route::AdminRecoveryCode => "/recovery/code",
+            Route::AdminRecoveryLink => "/recovery/link",
             Route::GetFlowError => "/self-service/errors",
             Route::Whoami => "/sessions/whoami",
             Route::ListMySessions | Route::DeleteMySessions | Route::AdminListSessions => {
@@ -102,6 +132,8 @@ impl Route {
             Route::LogoutBrowser => "/self-service/logout/browser",
             Route::LogoutSubmit => "/self-service/logout",
             Route::LogoutApi => "/self-service/logout/api",
+            Route::ListCourierMessages => "/courier/messages",
+            Route::GetCourierMessage(_) => "/courier/messages/{id}",
         }
     }
 }
@@ -152,15 +184,26 @@ pub fn route(listener: Listener, method: &Method, path: &str) -> Match {
         ["schemas"] => pick(vec![(Method::GET, Route::ListSchemas)]),
         ["schemas", id] => pick(vec![(Method::GET, Route::GetSchema(decode(id)))]),
         ["self-service", "errors"] => pick(vec![(Method::GET, Route::GetFlowError)]),
+        ["recovery", "code"] if admin => pick(vec![(Method::POST, Route::AdminRecoveryCode)]),
+        ["recovery", "link"] if admin => pick(vec![(Method::POST, Route::AdminRecoveryLink)]),
         ["self-service", kind, rest @ ..]
-            if !admin && (*kind == "login" || *kind == "registration") =>
+            if !admin
+                && matches!(
+                    *kind,
+                    "login" | "registration" | "recovery" | "verification"
+                ) =>
         {
-            let k = if *kind == "login" {
-                FlowKind::Login
-            } else {
-                FlowKind::Registration
+            let k = match *kind {
+                "login" => FlowKind::Login,
+                "registration" => FlowKind::Registration,
+                "recovery" => FlowKind::Recovery,
+                _ => FlowKind::Verification,
             };
             match rest {
+                [] if matches!(k, FlowKind::Recovery | FlowKind::Verification) => pick(vec![
+                    (Method::POST, Route::SubmitFlow(k)),
+                    (Method::GET, Route::FlowLink(k)),
+                ]),
                 [] => pick(vec![(Method::POST, Route::SubmitFlow(k))]),
                 ["browser"] => pick(vec![(Method::GET, Route::StartFlow(k, FlowType::Browser))]),
                 ["api"] => pick(vec![(Method::GET, Route::StartFlow(k, FlowType::Api))]),
@@ -216,6 +259,10 @@ pub fn route(listener: Listener, method: &Method, path: &str) -> Match {
         }
         ["self-service", "logout", "api"] if !admin => {
             pick(vec![(Method::DELETE, Route::LogoutApi)])
+        }
+        ["courier", "messages"] if admin => pick(vec![(Method::GET, Route::ListCourierMessages)]),
+        ["courier", "messages", id] if admin => {
+            pick(vec![(Method::GET, Route::GetCourierMessage(decode(id)))])
         }
         ["identities"] if admin => pick(vec![
             (Method::GET, Route::ListIdentities),

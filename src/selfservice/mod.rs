@@ -4,6 +4,8 @@
 pub mod csrf;
 pub mod errors;
 pub mod flow;
+pub mod otp;
+mod otp_courier;
 pub mod return_to;
 pub mod strategy;
 pub mod ui;

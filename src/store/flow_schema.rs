@@ -20,6 +20,8 @@ diesel::table! {
         expires_at -> Timestamp,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        /// Wrong-code submissions (recovery, verification); not part of `FlowRow`.
+        submit_count -> Integer,
     }
 }
 

@@ -195,3 +195,65 @@ pub async fn delete_old_errors(
         )
     })
 }
+
+/// Saves a step of a multi-step flow (recovery, verification): state, UI, active method and
+/// identity, unless the flow has left every state in `from` meanwhile. Returns whether the
+/// row was updated.
+#[allow(clippy::too_many_arguments)]
+pub async fn update_state(
+    store: &Store,
+    id: &str,
+    from: &[&str],
+    to: &str,
+    ui: &str,
+    active_method: Option<&str>,
+    identity_id: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let nid = store.nid().to_owned();
+    let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
+    with_tx!(store, |c| {
+        let n = diesel::update(
+            selfservice_flows::table
+                .filter(selfservice_flows::id.eq(id))
+                .filter(selfservice_flows::nid.eq(&nid))
+                .filter(selfservice_flows::state.eq_any(&from)),
+        )
+        .set((
+            selfservice_flows::state.eq(to),
+            selfservice_flows::ui.eq(ui),
+            selfservice_flows::active_method.eq(active_method),
+            selfservice_flows::identity_id.eq(identity_id),
+            selfservice_flows::updated_at.eq(now),
+        ))
+        .execute(c)
+        .await?;
+        Ok(n > 0)
+    })
+}
+
+/// Rebinds a flow to a new CSRF token (a verification link opened in another browser).
+pub async fn set_csrf_and_ui(
+    store: &Store,
+    id: &str,
+    csrf_token: &str,
+    ui: &str,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let nid = store.nid().to_owned();
+    with_conn!(store, |c| {
+        diesel::update(
+            selfservice_flows::table
+                .filter(selfservice_flows::id.eq(id))
+                .filter(selfservice_flows::nid.eq(&nid)),
+        )
+        .set((
+            selfservice_flows::csrf_token.eq(csrf_token),
+            selfservice_flows::ui.eq(ui),
+            selfservice_flows::updated_at.eq(now),
+        ))
+        .execute(c)
+        .await?;
+        Ok(())
+    })
+}

@@ -4,6 +4,8 @@
 //! so a pooled connection is an enum and [`with_conn!`]/[`with_tx!`] expand the same diesel code
 //! once per variant. This module holds no policy: no expiry checks, no hashing.
 
+pub mod courier;
+pub mod courier_schema;
 pub mod credentials;
 pub mod flow_schema;
 pub mod flows;
@@ -13,6 +15,8 @@ pub mod models;
 pub mod schema;
 pub mod session_schema;
 pub mod sessions;
+pub mod token_schema;
+pub mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,8 +1,10 @@
 //! One module per resource; `dispatch` maps a route to its handler.
 
+pub mod courier;
 pub mod health;
 pub mod identities;
 pub mod logout;
+pub mod recovery;
 pub mod schemas;
 pub mod selfservice;
 pub mod sessions;
@@ -14,6 +16,7 @@ use super::App;
 use super::error::ApiError;
 use super::respond::Resp;
 use super::router::Route;
+use crate::selfservice::flow::FlowKind;
 
 pub async fn dispatch(app: &App, route: Route, req: Request<Incoming>) -> Result<Resp, ApiError> {
     match route {
@@ -33,7 +36,13 @@ pub async fn dispatch(app: &App, route: Route, req: Request<Incoming>) -> Result
         Route::DeleteIdentity(id) => identities::delete(app, &id).await,
         Route::StartFlow(kind, t) => selfservice::start(app, kind, t, req).await,
         Route::GetFlow(kind) => selfservice::get(app, kind, req).await,
+        Route::SubmitFlow(kind @ (FlowKind::Recovery | FlowKind::Verification)) => {
+            recovery::submit(app, kind, req).await
+        }
         Route::SubmitFlow(kind) => selfservice::submit(app, kind, req).await,
+        Route::FlowLink(kind) => recovery::link(app, kind, req).await,
+        Route::AdminRecoveryCode => recovery::admin_create(app, false, req).await,
+        Route::AdminRecoveryLink => recovery::admin_create(app, true, req).await,
         Route::GetFlowError => selfservice::error(app, req).await,
         Route::Whoami => sessions::whoami(app, &req).await,
         Route::ListMySessions => sessions::list_mine(app, &req).await,
@@ -48,6 +57,8 @@ pub async fn dispatch(app: &App, route: Route, req: Request<Incoming>) -> Result
         Route::LogoutBrowser => logout::browser(app, &req).await,
         Route::LogoutSubmit => logout::submit(app, &req).await,
         Route::LogoutApi => logout::api(app, req).await,
+        Route::ListCourierMessages => courier::list(app, &req).await,
+        Route::GetCourierMessage(id) => courier::get(app, &id).await,
         Route::DeleteIdentityCredentials { id, kind } => {
             identities::delete_credential(app, &id, kind, &req).await
         }

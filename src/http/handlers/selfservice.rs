@@ -18,6 +18,8 @@ fn manager(app: &App, kind: FlowKind) -> &crate::actors::flows::FlowManager {
     match kind {
         FlowKind::Login => &app.handles.login,
         FlowKind::Registration => &app.handles.registration,
+        FlowKind::Recovery => &app.handles.recovery,
+        FlowKind::Verification => &app.handles.verification,
     }
 }
 
@@ -45,6 +47,8 @@ pub async fn start(
     let result = match kind {
         FlowKind::Login => m.start_login(flow_type, fr).await?,
         FlowKind::Registration => m.start_registration(flow_type, fr).await?,
+        FlowKind::Recovery => m.start_recovery(flow_type, fr).await?,
+        FlowKind::Verification => m.start_verification(flow_type, fr).await?,
     };
     Ok(match result {
         Ok(started) => render_started(app, &started.flow, wants_json, started.csrf_cookie),
@@ -114,40 +118,54 @@ pub async fn submit(app: &App, kind: FlowKind, req: Request<Incoming>) -> Result
             }
             Err(e) => render_error(app, kind, None, wants_json, e).await,
         }),
-        FlowKind::Registration => Ok(match m.submit_registration(id, sub, fr).await? {
-            Ok(done) => {
-                let deps = &app.handles.deps;
-                let identity = done.identity.to_json(deps.public_base(), None);
-                let api = done.flow.flow_type == FlowType::Api;
-                let mut body = json!({ "identity": identity });
-                let mut continue_with: Vec<Value> = Vec::new();
-                if let Some(issued) = &done.issued {
-                    body["session"] = issued.session.to_json(deps.public_base());
-                    if api {
-                        body["session_token"] = json!(issued.token);
+        FlowKind::Registration => {
+            Ok(match m.submit_registration(id, sub, fr).await? {
+                Ok(done) => {
+                    let deps = &app.handles.deps;
+                    let identity = done.identity.to_json(deps.public_base(), None);
+                    let api = done.flow.flow_type == FlowType::Api;
+                    let mut body = json!({ "identity": identity });
+                    let mut continue_with: Vec<Value> = Vec::new();
+                    if let Some(issued) = &done.issued {
+                        body["session"] = issued.session.to_json(deps.public_base());
+                        if api {
+                            body["session_token"] = json!(issued.token);
+                        }
                     }
+                    continue_with.extend(done.continue_with.iter().cloned());
+                    // `show_verification_ui`: browsers go to the verification UI, not `return_to`.
+                    let verification_url = done
+                        .continue_with
+                        .first()
+                        .filter(|_| done.show_verification_ui)
+                        .and_then(|c| c["flow"]["url"].as_str().map(str::to_owned));
+                    let browser_to = verification_url.unwrap_or_else(|| done.return_to.clone());
+                    if !api {
+                        continue_with.push(json!({"action": "redirect_browser_to", "redirect_browser_to": browser_to}));
+                    }
+                    body["continue_with"] = Value::Array(continue_with);
+                    let mut r = if api || wants_json {
+                        ok_json(&body)
+                    } else {
+                        see_other(&browser_to)
+                    };
+                    if let (false, Some(issued)) = (api, &done.issued) {
+                        session_auth::set_session_cookie(
+                            app,
+                            r.headers_mut(),
+                            &issued.token,
+                            issued.session.expires_at,
+                        );
+                    }
+                    r
                 }
-                if !api {
-                    continue_with.push(json!({"action": "redirect_browser_to", "redirect_browser_to": done.return_to}));
-                }
-                body["continue_with"] = Value::Array(continue_with);
-                let mut r = if api || wants_json {
-                    ok_json(&body)
-                } else {
-                    see_other(&done.return_to)
-                };
-                if let (false, Some(issued)) = (api, &done.issued) {
-                    session_auth::set_session_cookie(
-                        app,
-                        r.headers_mut(),
-                        &issued.token,
-                        issued.session.expires_at,
-                    );
-                }
-                r
-            }
-            Err(e) => render_error(app, kind, None, wants_json, e).await,
-        }),
+                Err(e) => render_error(app, kind, None, wants_json, e).await,
+            })
+        }
+        // Routed to `handlers::recovery::submit`.
+        FlowKind::Recovery | FlowKind::Verification => {
+            Err(ApiError::not_found("No such self-service flow endpoint."))
+        }
     }
 }
 

@@ -146,6 +146,15 @@ pub fn default_return(deps: &Deps, kind: FlowKind, method: &str) -> String {
                     .flatten(),
             )
         }
+        FlowKind::Recovery => (None, None),
+        FlowKind::Verification => (
+            ss.flows
+                .verification
+                .after
+                .default_browser_return_url
+                .clone(),
+            None,
+        ),
     };
     method_default
         .or(flow_default)
@@ -197,6 +206,8 @@ pub fn after_hooks(deps: &Deps, kind: FlowKind, method: &str) -> Vec<Hook> {
             &f.registration.after.hooks,
             (method == "password").then_some(&f.registration.after.password.hooks),
         ),
+        FlowKind::Recovery => (&f.recovery.after.hooks, None),
+        FlowKind::Verification => (&f.verification.after.hooks, None),
     };
     match own {
         Some(h) if !h.is_empty() => h.clone(),

@@ -156,6 +156,13 @@ pub async fn submit(
         flow.ui.add_message(text::validation_invalid_credentials());
         return Err(common::reject(deps, flow).await);
     }
+    if common::after_hooks(deps, FlowKind::Login, "password")
+        .iter()
+        .any(|h| matches!(h, Hook::RequireVerifiedAddress))
+        && !super::verification::has_verified_address(&identity)
+    {
+        return Err(FlowError::AddressNotVerified);
+    }
     // Completing is a compare-and-set: one submission wins, even across nodes.
     if !crate::store::flows::transition(
         &deps.store,

@@ -3,8 +3,10 @@
 
 pub mod common;
 pub mod login;
+pub mod recovery;
 pub mod registration;
 pub mod request;
+pub mod verification;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -19,6 +21,8 @@ use crate::store::flows::FlowRow;
 pub enum FlowKind {
     Login,
     Registration,
+    Recovery,
+    Verification,
 }
 
 impl FlowKind {
@@ -26,12 +30,16 @@ impl FlowKind {
         match self {
             FlowKind::Login => "login",
             FlowKind::Registration => "registration",
+            FlowKind::Recovery => "recovery",
+            FlowKind::Verification => "verification",
         }
     }
     fn parse(s: &str) -> Option<FlowKind> {
         match s {
             "login" => Some(FlowKind::Login),
             "registration" => Some(FlowKind::Registration),
+            "recovery" => Some(FlowKind::Recovery),
+            "verification" => Some(FlowKind::Verification),
             _ => None,
         }
     }
@@ -55,6 +63,8 @@ impl FlowType {
 
 pub const STATE_CHOOSE_METHOD: &str = "choose_method";
 pub const STATE_PASSED_CHALLENGE: &str = "passed_challenge";
+/// Recovery and verification: a code or link was sent.
+pub const STATE_SENT_EMAIL: &str = "sent_email";
 
 #[derive(Clone, Debug)]
 pub struct Flow {
@@ -74,6 +84,10 @@ pub struct Flow {
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Recovery: the identity being recovered, once known (stored, never shown).
+    pub identity_id: Option<Uuid>,
+    /// What the client should do next (answers only; not stored).
+    pub continue_with: Vec<Value>,
 }
 
 impl Flow {
@@ -102,6 +116,8 @@ impl Flow {
                 + chrono::Duration::from_std(lifespan).unwrap_or(chrono::Duration::hours(1)),
             created_at: ts,
             updated_at: ts,
+            identity_id: None,
+            continue_with: Vec::new(),
         }
     }
 
@@ -131,6 +147,9 @@ impl Flow {
             o["requested_aal"] = json!(self.requested_aal);
         }
         o["state"] = json!(self.state);
+        if !self.continue_with.is_empty() {
+            o["continue_with"] = Value::Array(self.continue_with.clone());
+        }
         o
     }
 
@@ -148,7 +167,7 @@ impl Flow {
             refresh: self.refresh,
             requested_aal: self.requested_aal.clone(),
             active_method: self.active.clone(),
-            identity_id: None,
+            identity_id: self.identity_id.map(|u| u.to_string()),
             internal_context: None,
             issued_at: self.issued_at.naive_utc(),
             expires_at: self.expires_at.naive_utc(),
@@ -181,6 +200,11 @@ impl Flow {
             expires_at: r.expires_at.and_utc(),
             created_at: r.created_at.and_utc(),
             updated_at: r.updated_at.and_utc(),
+            identity_id: r
+                .identity_id
+                .as_deref()
+                .and_then(|s| Uuid::parse_str(s).ok()),
+            continue_with: Vec::new(),
         })
     }
 }
@@ -204,6 +228,13 @@ pub enum FlowError {
     AlreadyLoggedIn,
     #[error("registration is not allowed")]
     RegistrationDisabled,
+    /// Recovery or verification is switched off in the configuration.
+    #[error("this flow is disabled")]
+    FlowDisabled(FlowKind),
+    /// The flow was replaced by a fresh one (too many attempts, reuse after success); the
+    /// fresh flow carries the message to show.
+    #[error("the flow was replaced")]
+    Replaced(Box<Flow>),
     #[error(transparent)]
     ReturnTo(#[from] crate::selfservice::return_to::Forbidden),
     /// The submission was rejected; the flow carries the messages to show.
@@ -214,6 +245,9 @@ pub enum FlowError {
     AlreadyCompleted,
     #[error("identity disabled")]
     IdentityDisabled,
+    /// Login hook `require_verified_address`: no address of the identity is verified.
+    #[error("no verified address")]
+    AddressNotVerified,
     #[error(transparent)]
     Store(StoreError),
     #[error("{0}")]

@@ -21,6 +21,10 @@ pub struct Registered {
     pub identity: Identity,
     pub issued: Option<IssuedSession>,
     pub return_to: String,
+    /// `show_verification_ui` items when verification is enabled (one per address mailed).
+    pub continue_with: Vec<serde_json::Value>,
+    /// The `show_verification_ui` hook: browsers go to the first verification flow instead.
+    pub show_verification_ui: bool,
 }
 
 fn build(
@@ -139,7 +143,13 @@ pub async fn submit(
     }
     flow.state = STATE_PASSED_CHALLENGE.into();
     let mut issued = None;
-    for hook in common::after_hooks(deps, FlowKind::Registration, "password") {
+    let hooks = common::after_hooks(deps, FlowKind::Registration, "password");
+    // Kratos mails every new unverified address when verification is on.
+    let continue_with =
+        super::verification::after_registration(deps, &identity, flow.flow_type, &flow.request_url)
+            .await?;
+    let show_verification_ui = hooks.iter().any(|h| matches!(h, Hook::ShowVerificationUi));
+    for hook in hooks {
         if let Hook::Session = hook {
             issued = Some(
                 sessions::issue(deps, &identity, "password", req.device.clone())
@@ -154,5 +164,7 @@ pub async fn submit(
         identity,
         issued,
         return_to,
+        continue_with,
+        show_verification_ui,
     })
 }

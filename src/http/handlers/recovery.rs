@@ -1,0 +1,240 @@
+//! Recovery and verification endpoints: submit, the links from emails, and the admin
+//! endpoints that create recovery codes and links. Start and read go through `selfservice`.
+
+use http::{Request, header};
+use hyper::body::Incoming;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::http::App;
+use crate::http::error::ApiError;
+use crate::http::extract::{body_bytes, json_body, query_one, query_pairs};
+use crate::http::flow_http::{flow_request, render_error, see_other, set_csrf_cookie, ui_url_for};
+use crate::http::respond::{Resp, json_response, ok_json};
+use crate::http::session_auth;
+use crate::selfservice::flow::recovery::Outcome;
+use crate::selfservice::flow::request::Submission;
+use crate::selfservice::flow::{FlowError, FlowKind, FlowType};
+
+fn flow_id<B>(req: &Request<B>) -> Result<Uuid, ApiError> {
+    let q = query_pairs(req);
+    let raw = query_one(&q, "flow")
+        .ok_or_else(|| ApiError::bad_request("The flow query parameter is required."))?;
+    Uuid::parse_str(raw).map_err(|_| {
+        ApiError::not_found(format!(
+            "No flow has the id {raw:?}: it is not a valid UUID."
+        ))
+    })
+}
+
+async fn submission(
+    app: &App,
+    req: Request<Incoming>,
+    is_json: bool,
+) -> Result<Result<Submission, FlowError>, ApiError> {
+    let body = body_bytes(req, app.body_limit).await?;
+    Ok(if is_json {
+        Submission::from_json(&body)
+    } else {
+        Ok(Submission::from_form(&body, None))
+    })
+}
+
+fn is_json_body<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.to_ascii_lowercase().contains("json"))
+}
+
+/// Answers a recovery step: the flow (JSON) or the UI / settings redirect (browsers).
+fn render_recovery(app: &App, outcome: Outcome, wants_json: bool) -> Resp {
+    match outcome {
+        Outcome::Updated(flow) => {
+            if wants_json || flow.flow_type == FlowType::Api {
+                ok_json(&flow.to_json())
+            } else {
+                see_other(&ui_url_for(app, FlowKind::Recovery, &flow.id.to_string()))
+            }
+        }
+        Outcome::Recovered(done) => {
+            let api = done.flow.flow_type == FlowType::Api;
+            let mut r = if api || wants_json {
+                ok_json(&done.flow.to_json())
+            } else {
+                see_other(&done.settings_url)
+            };
+            if !api {
+                session_auth::set_session_cookie(
+                    app,
+                    r.headers_mut(),
+                    &done.issued.token,
+                    done.issued.session.expires_at,
+                );
+            }
+            r
+        }
+    }
+}
+
+/// `POST /self-service/{recovery,verification}?flow=`
+pub async fn submit(app: &App, kind: FlowKind, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let id = flow_id(&req)?;
+    let is_json = is_json_body(&req);
+    let fr = flow_request(app, &req, is_json);
+    let wants_json = fr.wants_json;
+    let sub = match submission(app, req, is_json).await? {
+        Ok(s) => s,
+        Err(e) => return Ok(render_error(app, kind, None, true, e).await),
+    };
+    let h = &app.handles;
+    Ok(match kind {
+        FlowKind::Recovery => match h.recovery.submit_recovery(id, sub, fr).await? {
+            Ok(o) => render_recovery(app, o, wants_json),
+            Err(e) => render_error(app, kind, None, wants_json, e).await,
+        },
+        _ => match h.verification.submit_verification(id, sub, fr).await? {
+            Ok(u) => render_verification(app, u, wants_json),
+            Err(e) => render_error(app, kind, None, wants_json, e).await,
+        },
+    })
+}
+
+fn render_verification(
+    app: &App,
+    u: crate::selfservice::flow::verification::Updated,
+    wants_json: bool,
+) -> Resp {
+    let mut r = if wants_json || u.flow.flow_type == FlowType::Api {
+        ok_json(&u.flow.to_json())
+    } else {
+        see_other(&ui_url_for(
+            app,
+            FlowKind::Verification,
+            &u.flow.id.to_string(),
+        ))
+    };
+    if let Some(raw) = u.csrf_cookie {
+        set_csrf_cookie(app, r.headers_mut(), &raw);
+    }
+    r
+}
+
+/// `GET /self-service/{recovery,verification}?flow=&token=` (or `&code=` for verification):
+/// opened from an email, so always answered for a browser.
+pub async fn link(app: &App, kind: FlowKind, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let id = flow_id(&req)?;
+    let fr = flow_request(app, &req, false);
+    let wants_json = fr.wants_json;
+    let h = &app.handles;
+    Ok(match kind {
+        FlowKind::Recovery => {
+            let Some(token) = fr.query("token").map(str::to_owned) else {
+                return Err(ApiError::bad_request(
+                    "The token query parameter is required.",
+                ));
+            };
+            match h.recovery.recovery_link(id, token, fr).await? {
+                Ok(o) => render_recovery(app, o, wants_json),
+                Err(e) => render_error(app, kind, Some(FlowType::Browser), wants_json, e).await,
+            }
+        }
+        _ => match h.verification.verification_link(id, fr).await? {
+            Ok(u) => {
+                let mut r = see_other(&ui_url_for(app, kind, &u.flow.id.to_string()));
+                if wants_json {
+                    r = ok_json(&u.flow.to_json());
+                }
+                if let Some(raw) = u.csrf_cookie {
+                    set_csrf_cookie(app, r.headers_mut(), &raw);
+                }
+                r
+            }
+            Err(e) => render_error(app, kind, Some(FlowType::Browser), wants_json, e).await,
+        },
+    })
+}
+
+/// Go duration strings as Kratos accepts them (`1h`, `15m`, `1h30m`, `1.5h`).
+fn go_duration(s: &str) -> Option<std::time::Duration> {
+    s.parse::<crate::config::Duration>().ok().map(Into::into)
+}
+
+/// `POST /admin/recovery/code` and `POST /admin/recovery/link`.
+pub async fn admin_create(app: &App, link: bool, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let deps = &app.handles.deps;
+    let body = json_body(req, app.body_limit).await?;
+    let raw_id = body
+        .get("identity_id")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| ApiError::bad_request("identity_id is required."))?;
+    let identity_id = Uuid::parse_str(raw_id)
+        .map_err(|_| ApiError::bad_request(format!("identity_id {raw_id:?} is not a UUID.")))?;
+    let expires_in = match body
+        .get("expires_in")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(s) if s.starts_with('-') => {
+            return Err(ApiError::bad_request(format!(
+                "Value from \"expires_in\" must result to a future time: {s}"
+            )));
+        }
+        Some(s) => match go_duration(s) {
+            Some(d) if !d.is_zero() => Some(d),
+            Some(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "Value from \"expires_in\" must result to a future time: {s}"
+                )));
+            }
+            None => {
+                return Err(ApiError::bad_request(format!(
+                    "Unable to parse \"expires_in\" whose format should match \"[0-9]+(ns|us|ms|s|m|h)\" but did not: {s}"
+                )));
+            }
+        },
+    };
+    let flow_type = match body.get("flow_type").and_then(|v| v.as_str()) {
+        Some("api") if !link => FlowType::Api,
+        _ => FlowType::Browser,
+    };
+    if !deps.config.selfservice.flows.recovery.enabled {
+        return Ok(render_error(
+            app,
+            FlowKind::Recovery,
+            None,
+            true,
+            FlowError::FlowDisabled(FlowKind::Recovery),
+        )
+        .await);
+    }
+    match crate::selfservice::flow::recovery::admin_create(
+        deps,
+        identity_id,
+        expires_in,
+        flow_type,
+        link,
+    )
+    .await
+    {
+        Ok((flow, secret, expires_at)) => {
+            let ui = ui_url_for(app, FlowKind::Recovery, &flow.id.to_string());
+            Ok(if link {
+                ok_json(&json!({
+                    "recovery_link": crate::selfservice::flow::recovery::link_url(deps, flow.id, &secret),
+                    "expires_at": expires_at,
+                }))
+            } else {
+                json_response(
+                    http::StatusCode::CREATED,
+                    &json!({ "recovery_link": ui, "recovery_code": secret, "expires_at": expires_at }),
+                )
+            })
+        }
+        Err(FlowError::NotFound) => Err(ApiError::not_found(
+            "The requested identity does not exist.",
+        )),
+        Err(e) => Ok(render_error(app, FlowKind::Recovery, None, true, e).await),
+    }
+}

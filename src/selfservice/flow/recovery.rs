@@ -1,0 +1,615 @@
+//! The recovery flow ("forgot password"): an email address gets a one-time code (`code`) or a
+//! link (`link`); proving it issues a session and sends the user on to settings. Unknown
+//! addresses get the same answer as known ones, so the flow cannot be used to probe accounts.
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::common::{self, csrf_for};
+use super::login::Started;
+use super::request::{FlowRequest, Submission};
+use super::{
+    Flow, FlowError, FlowKind, FlowType, STATE_CHOOSE_METHOD, STATE_PASSED_CHALLENGE,
+    STATE_SENT_EMAIL,
+};
+use crate::config::FlowStrategy;
+use crate::deps::Deps;
+use crate::identity::{Identity, now};
+use crate::selfservice::otp::{self, Mail, Template};
+use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, csrf_node, submit_node};
+use crate::session::service::{self as sessions, IssuedSession};
+use crate::store::tokens::{self as tq, TokenRow, UseOutcome};
+use crate::text;
+
+pub const KIND_CODE: &str = "recovery_code";
+pub const KIND_LINK: &str = "recovery_link";
+
+/// How a submission that did not fail ended.
+pub enum Outcome {
+    /// The flow moved on (code sent, wrong code shown); answer with the flow.
+    Updated(Box<Flow>),
+    /// The user proved the address: a session was issued.
+    Recovered(Box<Recovered>),
+}
+
+pub struct Recovered {
+    pub flow: Flow,
+    pub issued: IssuedSession,
+    /// Where the browser continues: the settings UI.
+    pub settings_url: String,
+}
+
+fn enabled(deps: &Deps) -> Result<(), FlowError> {
+    if deps.config.selfservice.flows.recovery.enabled {
+        Ok(())
+    } else {
+        Err(FlowError::FlowDisabled(FlowKind::Recovery))
+    }
+}
+
+/// The method in use: `selfservice.flows.recovery.use`.
+pub fn method(deps: &Deps) -> &'static str {
+    match deps.config.selfservice.flows.recovery.use_ {
+        FlowStrategy::Code => "code",
+        FlowStrategy::Link => "link",
+    }
+}
+
+fn group(method: &str) -> Group {
+    if method == "link" {
+        Group::Link
+    } else {
+        Group::Code
+    }
+}
+
+pub(crate) fn email_node(g: Group, value: Option<&str>) -> UiNode {
+    let mut n = UiNode::input("email", g, InputType::Email)
+        .required()
+        .with_label(text::label_email());
+    if let Some(v) = value {
+        n.set_value(Some(json!(v)));
+    }
+    n
+}
+
+/// The first screen: the email input and the method's submit button.
+fn choose_method_ui(deps: &Deps, id: Uuid, masked: &str) -> UiContainer {
+    let m = method(deps);
+    let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Recovery, id), "POST");
+    ui.append(csrf_node(masked));
+    ui.append(email_node(group(m), None));
+    ui.append(submit_node(group(m), m, text::label_submit()));
+    ui
+}
+
+/// After a code was sent: the code input, a resend button carrying the address, submit.
+pub(crate) fn code_sent_ui(
+    action: String,
+    masked: &str,
+    email: &str,
+    otp: Option<&str>,
+) -> UiContainer {
+    let mut ui = UiContainer::new(action, "POST");
+    ui.append(csrf_node(masked));
+    let mut code = UiNode::input("code", Group::Code, InputType::Number)
+        .required()
+        .with_label(text::label_verify_otp());
+    if let Some(c) = otp {
+        code.set_value(Some(json!(c)));
+    }
+    ui.append(code);
+    ui.append(UiNode::input("method", Group::Code, InputType::Hidden).with_value("code"));
+    ui.append(
+        UiNode::input("email", Group::Code, InputType::Submit)
+            .with_value(email)
+            .with_label(text::label_resend_otp()),
+    );
+    ui.append(submit_node(Group::Code, "code", text::label_submit()));
+    ui
+}
+
+fn build(
+    deps: &Deps,
+    flow_type: FlowType,
+    req: &FlowRequest,
+) -> (Flow, Option<crate::selfservice::csrf::RawToken>) {
+    let cfg = &deps.config.selfservice.flows.recovery;
+    let id = Uuid::new_v4();
+    let (masked, cookie) = csrf_for(req, flow_type);
+    let ui = choose_method_ui(deps, id, &masked);
+    let mut flow = Flow::new(
+        FlowKind::Recovery,
+        flow_type,
+        req.request_url.clone(),
+        cfg.lifespan.get(),
+        ui,
+    );
+    flow.id = id;
+    flow.csrf_token = masked;
+    (flow, cookie)
+}
+
+pub async fn start(
+    deps: &Deps,
+    flow_type: FlowType,
+    req: &FlowRequest,
+) -> Result<Started, FlowError> {
+    enabled(deps)?;
+    if common::current_session(deps, req).await.is_some() {
+        return Err(FlowError::AlreadyLoggedIn);
+    }
+    let return_to = common::requested_return_to(deps, req, FlowKind::Recovery)?;
+    let (mut flow, csrf_cookie) = build(deps, flow_type, req);
+    flow.return_to = return_to;
+    common::insert(deps, &flow).await?;
+    Ok(Started { flow, csrf_cookie })
+}
+
+pub async fn get(deps: &Deps, id: Uuid, req: &FlowRequest) -> Result<Flow, FlowError> {
+    enabled(deps)?;
+    let flow = common::load(deps, id, FlowKind::Recovery).await?;
+    if !admin_created(&flow) {
+        common::check_read(&flow, req)?;
+    }
+    if flow.is_expired() {
+        return Err(FlowError::Expired {
+            expired_at: flow.expires_at,
+            replacement: None,
+        });
+    }
+    Ok(flow)
+}
+
+/// Starts a fresh flow carrying `message` in place of `old` (Kratos's "retry" answer).
+async fn replace_with(
+    deps: &Deps,
+    old: &Flow,
+    req: &FlowRequest,
+    message: text::UiText,
+) -> FlowError {
+    let (mut fresh, _) = build(deps, old.flow_type, req);
+    // The browser keeps its CSRF cookie; the fresh flow must be bound to it.
+    fresh.csrf_token = old.csrf_token.clone();
+    fresh.ui.update_csrf(&old.csrf_token);
+    fresh.return_to = old.return_to.clone();
+    fresh.request_url = old.request_url.clone();
+    fresh.ui.add_message(message);
+    if let Err(e) = common::insert(deps, &fresh).await {
+        return e;
+    }
+    FlowError::Replaced(Box::new(fresh))
+}
+
+async fn replace_expired(deps: &Deps, old: &Flow, req: &FlowRequest) -> FlowError {
+    let ago = (chrono::Utc::now() - old.expires_at).num_milliseconds() as f64 / 60_000.0;
+    let msg = text::recovery_flow_expired(
+        &old.expires_at.to_rfc3339(),
+        old.expires_at.timestamp(),
+        ago,
+    );
+    match replace_with(deps, old, req, msg).await {
+        FlowError::Replaced(fresh) => FlowError::Expired {
+            expired_at: old.expires_at,
+            replacement: Some(fresh),
+        },
+        other => other,
+    }
+}
+
+/// Flows made by `POST /admin/recovery/{code,link}` carry no CSRF token.
+fn admin_created(flow: &Flow) -> bool {
+    flow.flow_type == FlowType::Browser && flow.csrf_token.is_empty()
+}
+
+fn too_often() -> text::UiText {
+    text::validation_generic("The request was submitted too often. Please request another code.")
+}
+
+/// The submitted code: JSON clients may send it as a number.
+pub(crate) fn submitted_code(sub: &Submission) -> Option<String> {
+    match sub.get("code")? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Email addresses are stored lower-cased and trimmed, as Kratos normalises them.
+pub(crate) fn normalize_email(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+pub async fn submit(
+    deps: &Deps,
+    id: Uuid,
+    sub: Submission,
+    req: &FlowRequest,
+) -> Result<Outcome, FlowError> {
+    enabled(deps)?;
+    let mut flow = common::load(deps, id, FlowKind::Recovery).await?;
+    if flow.is_expired() {
+        return Err(replace_expired(deps, &flow, req).await);
+    }
+    if flow.state == STATE_PASSED_CHALLENGE {
+        return Err(replace_with(deps, &flow, req, text::recovery_retry_success()).await);
+    }
+    // Admin-created flows have no CSRF binding (Kratos: DangerousSkipCSRFCheck).
+    if !admin_created(&flow) {
+        common::check_submit(&flow, req, &sub)?;
+    }
+    let m = method(deps);
+    let email = sub
+        .str("email")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    // A code without an address is a code submission (the address means "resend").
+    if m == "code" && flow.state == STATE_SENT_EMAIL && email.is_none() {
+        return use_code(deps, flow, &sub, req).await;
+    }
+    if common::current_session(deps, req).await.is_some() {
+        return Err(FlowError::AlreadyLoggedIn);
+    }
+    let chosen = sub.str("method").unwrap_or_default();
+    if chosen != m {
+        flow.ui.reset_messages();
+        flow.ui.add_message(text::validation_generic(&format!(
+            "Could not find a strategy to recover your account with. Did you fill out the form correctly? The enabled method is {m:?}."
+        )));
+        return Err(common::reject(deps, flow).await);
+    }
+    let Some(email) = email else {
+        flow.ui.reset_messages();
+        flow.ui.upsert(email_node(group(m), None));
+        flow.ui
+            .add_node_message("email", text::validation_required("email"));
+        return Err(common::reject(deps, flow).await);
+    };
+    send_challenge(deps, &mut flow, &email, m).await?;
+    Ok(Outcome::Updated(Box::new(flow)))
+}
+
+/// Sends a code or link for `email` (or, for unknown addresses, possibly a notice) and moves
+/// the flow to `sent_email`. The answer does not depend on whether the address is known.
+async fn send_challenge(
+    deps: &Deps,
+    flow: &mut Flow,
+    email: &str,
+    m: &str,
+) -> Result<(), FlowError> {
+    let cfg = &deps.config.selfservice.flows.recovery;
+    let value = normalize_email(email);
+    let found = tq::recovery_address(&deps.store, "email", &value).await?;
+    let ts = now();
+    let (kind, lifespan) = if m == "link" {
+        (
+            KIND_LINK,
+            deps.config.selfservice.methods.link.config.lifespan.get(),
+        )
+    } else {
+        (
+            KIND_CODE,
+            deps.config.selfservice.methods.code.config.lifespan.get(),
+        )
+    };
+    let expires = ts + chrono::Duration::from_std(lifespan).unwrap_or(chrono::Duration::hours(1));
+    let mut rows = Vec::new();
+    let mut mails = Vec::new();
+    let minutes = (lifespan.as_secs() / 60) as i64;
+    let request_url = flow.request_url.clone();
+    match &found {
+        Some((address_id, identity_id, stored)) => {
+            let identity = identity_json(deps, identity_id).await;
+            let secret = if m == "link" {
+                otp::new_link_token()
+            } else {
+                otp::new_code()
+            };
+            rows.push(TokenRow {
+                id: Uuid::new_v4().to_string(),
+                nid: deps.store.nid().to_owned(),
+                kind: kind.into(),
+                flow_id: Some(flow.id.to_string()),
+                identity_id: Some(identity_id.clone()),
+                address: Some(stored.clone()),
+                address_id: Some(address_id.clone()),
+                token_hash: otp::hash_for_storage(deps, &secret),
+                used_at: None,
+                expires_at: expires.naive_utc(),
+                created_at: ts.naive_utc(),
+                updated_at: ts.naive_utc(),
+            });
+            let data = if m == "link" {
+                json!({"To": stored, "RecoveryURL": link_url(deps, flow.id, &secret), "Identity": identity,
+                       "ExpiresInMinutes": minutes, "RequestURL": request_url})
+            } else {
+                json!({"To": stored, "RecoveryCode": secret, "Identity": identity,
+                       "ExpiresInMinutes": minutes, "RequestURL": request_url})
+            };
+            let template = if m == "link" {
+                Template::RecoveryValid
+            } else {
+                Template::RecoveryCodeValid
+            };
+            mails.push(Mail {
+                template,
+                to: stored.clone(),
+                data,
+            });
+        }
+        None if cfg.notify_unknown_recipients => {
+            let template = if m == "link" {
+                Template::RecoveryInvalid
+            } else {
+                Template::RecoveryCodeInvalid
+            };
+            mails.push(Mail {
+                template,
+                to: value.clone(),
+                data: json!({"To": value, "RequestURL": request_url}),
+            });
+        }
+        None => {}
+    }
+    // A resend replaces the earlier code, known address or not.
+    tq::replace_for_flow(&deps.store, &flow.id.to_string(), kind, &rows).await?;
+    otp::send(deps, mails).await.map_err(FlowError::Internal)?;
+    flow.state = STATE_SENT_EMAIL.into();
+    flow.active = Some(m.into());
+    flow.updated_at = ts;
+    if m == "link" {
+        flow.ui.reset_messages();
+        flow.ui.upsert(email_node(Group::Link, Some(email)));
+        flow.ui.add_message(text::recovery_email_sent());
+    } else {
+        let action = flow.ui.action.clone();
+        flow.ui = code_sent_ui(action, &flow.csrf_token, email, None);
+        flow.ui.add_message(text::recovery_email_with_code_sent());
+    }
+    save(deps, flow, &[STATE_CHOOSE_METHOD, STATE_SENT_EMAIL]).await
+}
+
+/// Stores state, UI and active method if the flow is still in one of `from`.
+pub(crate) async fn save(deps: &Deps, flow: &Flow, from: &[&str]) -> Result<(), FlowError> {
+    let ui = serde_json::to_string(&flow.ui).unwrap_or_default();
+    let ok = crate::store::flows::update_state(
+        &deps.store,
+        &flow.id.to_string(),
+        from,
+        &flow.state,
+        &ui,
+        flow.active.as_deref(),
+        flow.identity_id.map(|u| u.to_string()).as_deref(),
+        now().naive_utc(),
+    )
+    .await?;
+    if ok {
+        Ok(())
+    } else {
+        Err(FlowError::AlreadyCompleted)
+    }
+}
+
+pub(crate) async fn identity_json(deps: &Deps, identity_id: &str) -> Value {
+    match Uuid::parse_str(identity_id) {
+        Ok(id) => match crate::identity::service::get(deps, id, false).await {
+            Ok(i) => i.to_json(deps.public_base(), None),
+            Err(_) => Value::Null,
+        },
+        Err(_) => Value::Null,
+    }
+}
+
+/// `…/self-service/recovery?flow=<id>&token=<token>`
+pub fn link_url(deps: &Deps, flow_id: Uuid, token: &str) -> String {
+    let base = deps
+        .config
+        .selfservice
+        .methods
+        .link
+        .config
+        .base_url
+        .clone()
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| deps.public_base().to_owned());
+    format!(
+        "{}/self-service/recovery?flow={flow_id}&token={token}",
+        base.trim_end_matches('/')
+    )
+}
+
+async fn use_code(
+    deps: &Deps,
+    mut flow: Flow,
+    sub: &Submission,
+    req: &FlowRequest,
+) -> Result<Outcome, FlowError> {
+    let code = submitted_code(sub).unwrap_or_default();
+    let max = deps.config.selfservice.methods.code.config.max_submissions as i32;
+    let outcome = tq::use_code(
+        &deps.store,
+        &flow.id.to_string(),
+        KIND_CODE,
+        &otp::candidate_hashes(deps, &code),
+        max,
+        now().naive_utc(),
+    )
+    .await?;
+    let row = match outcome {
+        UseOutcome::TooOften => return Err(replace_with(deps, &flow, req, too_often()).await),
+        UseOutcome::NotFound => {
+            flow.ui.reset_messages();
+            flow.ui.add_message(text::recovery_code_invalid());
+            save(deps, &flow, &[STATE_SENT_EMAIL]).await?;
+            return Ok(Outcome::Updated(Box::new(flow)));
+        }
+        UseOutcome::Used(row) => *row,
+    };
+    if row.expires_at.and_utc() <= chrono::Utc::now() {
+        return Err(replace_expired(deps, &flow, req).await);
+    }
+    complete(deps, flow, row, "code_recovery", req).await
+}
+
+/// `GET /self-service/recovery?flow=&token=`: the link from the email.
+pub async fn use_link(
+    deps: &Deps,
+    id: Uuid,
+    token: &str,
+    req: &FlowRequest,
+) -> Result<Outcome, FlowError> {
+    enabled(deps)?;
+    let flow = common::load(deps, id, FlowKind::Recovery).await?;
+    if flow.is_expired() {
+        return Err(replace_expired(deps, &flow, req).await);
+    }
+    if flow.state == STATE_PASSED_CHALLENGE {
+        return Err(replace_with(deps, &flow, req, text::recovery_retry_success()).await);
+    }
+    let row = tq::use_link(
+        &deps.store,
+        &flow.id.to_string(),
+        KIND_LINK,
+        &otp::candidate_hashes(deps, token),
+        now().naive_utc(),
+    )
+    .await?;
+    let Some(row) = row.filter(|r| r.expires_at.and_utc() > chrono::Utc::now()) else {
+        return Err(replace_with(deps, &flow, req, text::recovery_token_invalid()).await);
+    };
+    complete(deps, flow, row, "link_recovery", req).await
+}
+
+/// The address was proven: verify it (self-service only), issue the session, finish the flow.
+async fn complete(
+    deps: &Deps,
+    mut flow: Flow,
+    row: TokenRow,
+    method: &str,
+    req: &FlowRequest,
+) -> Result<Outcome, FlowError> {
+    let identity_id = row
+        .identity_id
+        .as_deref()
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or(FlowError::NotFound)?;
+    let identity: Identity = crate::identity::service::get(deps, identity_id, false)
+        .await
+        .map_err(|e| FlowError::Internal(e.to_string()))?;
+    if let Some(address) = &row.address {
+        // Receiving the code proves the address, as a verification would.
+        tq::mark_value_verified(
+            &deps.store,
+            &identity_id.to_string(),
+            address,
+            now().naive_utc(),
+        )
+        .await?;
+    }
+    flow.state = STATE_PASSED_CHALLENGE.into();
+    flow.identity_id = Some(identity_id);
+    flow.ui.reset_messages();
+    save(deps, &flow, &[STATE_SENT_EMAIL]).await?;
+    let issued = sessions::issue(deps, &identity, method, req.device.clone())
+        .await
+        .map_err(|e| match e {
+            sessions::SessionError::IdentityDisabled => FlowError::IdentityDisabled,
+            other => FlowError::Internal(other.to_string()),
+        })?;
+    // Settings flows are not built yet: the browser goes to the settings UI, which starts one.
+    let settings_url = deps.config.selfservice.flows.settings.ui_url.clone();
+    if flow.flow_type == FlowType::Api {
+        flow.continue_with
+            .push(json!({"action": "set_ory_session_token", "ory_session_token": issued.token}));
+    }
+    flow.continue_with
+        .push(json!({"action": "redirect_browser_to", "redirect_browser_to": settings_url}));
+    Ok(Outcome::Recovered(Box::new(Recovered {
+        flow,
+        issued,
+        settings_url,
+    })))
+}
+
+/// Admin: a recovery flow in `sent_email` with a code (`code` method) or a link token for
+/// `identity_id`. Returns (flow, secret, expires_at).
+pub async fn admin_create(
+    deps: &Deps,
+    identity_id: Uuid,
+    expires_in: Option<std::time::Duration>,
+    flow_type: FlowType,
+    link: bool,
+) -> Result<(Flow, String, chrono::DateTime<chrono::Utc>), FlowError> {
+    let identity = crate::identity::service::get(deps, identity_id, false)
+        .await
+        .map_err(|_| FlowError::NotFound)?;
+    let lifespan = expires_in.unwrap_or_else(|| {
+        if link {
+            deps.config.selfservice.methods.link.config.lifespan.get()
+        } else {
+            deps.config.selfservice.methods.code.config.lifespan.get()
+        }
+    });
+    let id = Uuid::new_v4();
+    let req = FlowRequest {
+        request_url: format!(
+            "{}/self-service/recovery/{}",
+            deps.public_base(),
+            flow_type.as_str()
+        ),
+        ..FlowRequest::default()
+    };
+    let ui = if link {
+        choose_method_ui(deps, id, "")
+    } else {
+        code_sent_ui(
+            common::action_url(deps, FlowKind::Recovery, id),
+            "",
+            "",
+            None,
+        )
+    };
+    let mut flow = Flow::new(
+        FlowKind::Recovery,
+        flow_type,
+        req.request_url.clone(),
+        lifespan,
+        ui,
+    );
+    flow.id = id;
+    if !link {
+        // The admin hands the code over out of band; the user types it into this flow.
+        flow.ui.remove(&["email"]);
+        flow.state = STATE_SENT_EMAIL.into();
+        flow.active = Some("code".into());
+    } else {
+        flow.state = STATE_SENT_EMAIL.into();
+        flow.active = Some("link".into());
+    }
+    common::insert(deps, &flow).await?;
+    let secret = if link {
+        otp::new_link_token()
+    } else {
+        otp::new_code()
+    };
+    let ts = now();
+    let row = TokenRow {
+        id: Uuid::new_v4().to_string(),
+        nid: deps.store.nid().to_owned(),
+        kind: if link { KIND_LINK } else { KIND_CODE }.into(),
+        flow_id: Some(id.to_string()),
+        identity_id: Some(identity.id.to_string()),
+        // No address: an admin code does not prove any address.
+        address: None,
+        address_id: None,
+        token_hash: otp::hash_for_storage(deps, &secret),
+        used_at: None,
+        expires_at: flow.expires_at.naive_utc(),
+        created_at: ts.naive_utc(),
+        updated_at: ts.naive_utc(),
+    };
+    tq::replace_for_flow(&deps.store, &id.to_string(), &row.kind.clone(), &[row]).await?;
+    let expires_at = flow.expires_at;
+    Ok((flow, secret, expires_at))
+}

@@ -1,0 +1,285 @@
+//! One-time codes and link tokens, stored as keyed hashes, and the address lookups the recovery
+//! and verification flows need. Using a token is a compare-and-set on `used_at`, so a token
+//! works once even when two requests race.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::flow_schema::selfservice_flows;
+use super::schema::{identity_recovery_addresses as ra, identity_verifiable_addresses as va};
+use super::token_schema::selfservice_tokens as t;
+use super::{Store, StoreError};
+use crate::{with_conn, with_tx};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = t)]
+pub struct TokenRow {
+    pub id: String,
+    pub nid: String,
+    pub kind: String,
+    pub flow_id: Option<String>,
+    pub identity_id: Option<String>,
+    pub address: Option<String>,
+    pub address_id: Option<String>,
+    pub token_hash: String,
+    pub used_at: Option<NaiveDateTime>,
+    pub expires_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// How trying a code against a flow ended.
+#[derive(Debug)]
+pub enum UseOutcome {
+    /// The code matched an unused token, now marked used.
+    Used(Box<TokenRow>),
+    /// No unused token of the flow matches.
+    NotFound,
+    /// The flow saw more wrong submissions than allowed; nothing was checked.
+    TooOften,
+}
+
+/// Stores new tokens for a flow, first invalidating the flow's unused tokens of `kind` (a
+/// resend makes the earlier code useless, as in Kratos).
+pub async fn replace_for_flow(
+    store: &Store,
+    flow_id: &str,
+    kind: &str,
+    rows: &[TokenRow],
+) -> Result<(), StoreError> {
+    let nid = store.nid().to_owned();
+    with_tx!(store, |c| {
+        diesel::delete(
+            t::table
+                .filter(t::nid.eq(&nid))
+                .filter(t::flow_id.eq(flow_id))
+                .filter(t::kind.eq(kind))
+                .filter(t::used_at.is_null()),
+        )
+        .execute(c)
+        .await?;
+        // One statement per row: SQLite has no DEFAULT keyword for batch inserts.
+        for row in rows {
+            diesel::insert_into(t::table).values(row).execute(c).await?;
+        }
+        Ok(())
+    })
+}
+
+/// Counts a code submission on the flow and, within the limit, uses the first unused token
+/// of `kind` whose hash is one of `hashes` (one per secret, for key rotation).
+pub async fn use_code(
+    store: &Store,
+    flow_id: &str,
+    kind: &str,
+    hashes: &[String],
+    max_submissions: i32,
+    now: NaiveDateTime,
+) -> Result<UseOutcome, StoreError> {
+    let nid = store.nid().to_owned();
+    // The count is committed on its own, so a failed attempt still counts.
+    let count: i32 = with_tx!(store, |c| {
+        diesel::update(
+            selfservice_flows::table
+                .filter(selfservice_flows::id.eq(flow_id))
+                .filter(selfservice_flows::nid.eq(&nid)),
+        )
+        .set(selfservice_flows::submit_count.eq(selfservice_flows::submit_count + 1))
+        .execute(c)
+        .await?;
+        Ok(selfservice_flows::table
+            .filter(selfservice_flows::id.eq(flow_id))
+            .filter(selfservice_flows::nid.eq(&nid))
+            .select(selfservice_flows::submit_count)
+            .first::<i32>(c)
+            .await
+            .optional()?
+            .unwrap_or(0))
+    })?;
+    if count > max_submissions {
+        return Ok(UseOutcome::TooOften);
+    }
+    with_tx!(store, |c| {
+        let row: Option<TokenRow> = t::table
+            .filter(t::nid.eq(&nid))
+            .filter(t::flow_id.eq(flow_id))
+            .filter(t::kind.eq(kind))
+            .filter(t::token_hash.eq_any(hashes))
+            .filter(t::used_at.is_null())
+            .select(TokenRow::as_select())
+            .first(c)
+            .await
+            .optional()?;
+        let Some(mut row) = row else {
+            return Ok(UseOutcome::NotFound);
+        };
+        let n = diesel::update(
+            t::table
+                .filter(t::id.eq(&row.id))
+                .filter(t::used_at.is_null()),
+        )
+        .set((t::used_at.eq(Some(now)), t::updated_at.eq(now)))
+        .execute(c)
+        .await?;
+        if n == 0 {
+            return Ok(UseOutcome::NotFound);
+        }
+        row.used_at = Some(now);
+        Ok(UseOutcome::Used(Box::new(row)))
+    })
+}
+
+/// Uses a link token of `kind` belonging to `flow_id`; `None` when unknown or already used.
+pub async fn use_link(
+    store: &Store,
+    flow_id: &str,
+    kind: &str,
+    hashes: &[String],
+    now: NaiveDateTime,
+) -> Result<Option<TokenRow>, StoreError> {
+    let nid = store.nid().to_owned();
+    with_tx!(store, |c| {
+        let row: Option<TokenRow> = t::table
+            .filter(t::nid.eq(&nid))
+            .filter(t::flow_id.eq(flow_id))
+            .filter(t::kind.eq(kind))
+            .filter(t::token_hash.eq_any(hashes))
+            .filter(t::used_at.is_null())
+            .select(TokenRow::as_select())
+            .first(c)
+            .await
+            .optional()?;
+        let Some(mut row) = row else { return Ok(None) };
+        let n = diesel::update(
+            t::table
+                .filter(t::id.eq(&row.id))
+                .filter(t::used_at.is_null()),
+        )
+        .set((t::used_at.eq(Some(now)), t::updated_at.eq(now)))
+        .execute(c)
+        .await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        row.used_at = Some(now);
+        Ok(Some(row))
+    })
+}
+
+/// A recovery or verifiable address row: (address id, identity id, stored value).
+pub type AddressRef = (String, String, String);
+
+/// The recovery address with this value (`via` = email/sms), if any.
+pub async fn recovery_address(
+    store: &Store,
+    via: &str,
+    value: &str,
+) -> Result<Option<AddressRef>, StoreError> {
+    let nid = store.nid().to_owned();
+    with_conn!(store, |c| {
+        Ok(ra::table
+            .filter(ra::nid.eq(&nid))
+            .filter(ra::via.eq(via))
+            .filter(ra::value.eq(value))
+            .select((ra::id, ra::identity_id, ra::value))
+            .first::<AddressRef>(c)
+            .await
+            .optional()?)
+    })
+}
+
+/// The verifiable address with this value, if any.
+pub async fn verifiable_address(
+    store: &Store,
+    via: &str,
+    value: &str,
+) -> Result<Option<AddressRef>, StoreError> {
+    let nid = store.nid().to_owned();
+    with_conn!(store, |c| {
+        Ok(va::table
+            .filter(va::nid.eq(&nid))
+            .filter(va::via.eq(via))
+            .filter(va::value.eq(value))
+            .select((va::id, va::identity_id, va::value))
+            .first::<AddressRef>(c)
+            .await
+            .optional()?)
+    })
+}
+
+/// Marks a verifiable address `sent` unless it is already verified.
+pub async fn mark_address_sent(
+    store: &Store,
+    address_id: &str,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let nid = store.nid().to_owned();
+    with_conn!(store, |c| {
+        diesel::update(
+            va::table
+                .filter(va::nid.eq(&nid))
+                .filter(va::id.eq(address_id))
+                .filter(va::verified.eq(false)),
+        )
+        .set((va::status.eq("sent"), va::updated_at.eq(now)))
+        .execute(c)
+        .await?;
+        Ok(())
+    })
+}
+
+/// Marks a verifiable address verified (`completed`), keeping the first `verified_at`.
+pub async fn mark_address_verified(
+    store: &Store,
+    address_id: &str,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let nid = store.nid().to_owned();
+    with_conn!(store, |c| {
+        diesel::update(
+            va::table
+                .filter(va::nid.eq(&nid))
+                .filter(va::id.eq(address_id))
+                .filter(va::verified.eq(false)),
+        )
+        .set((
+            va::verified.eq(true),
+            va::verified_at.eq(Some(now)),
+            va::status.eq("completed"),
+            va::updated_at.eq(now),
+        ))
+        .execute(c)
+        .await?;
+        Ok(())
+    })
+}
+
+/// Marks the verifiable address of `identity_id` with `value` verified (recovery proves
+/// ownership of the address it was sent to).
+pub async fn mark_value_verified(
+    store: &Store,
+    identity_id: &str,
+    value: &str,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let nid = store.nid().to_owned();
+    with_conn!(store, |c| {
+        diesel::update(
+            va::table
+                .filter(va::nid.eq(&nid))
+                .filter(va::identity_id.eq(identity_id))
+                .filter(va::value.eq(value))
+                .filter(va::verified.eq(false)),
+        )
+        .set((
+            va::verified.eq(true),
+            va::verified_at.eq(Some(now)),
+            va::status.eq("completed"),
+            va::updated_at.eq(now),
+        ))
+        .execute(c)
+        .await?;
+        Ok(())
+    })
+}
