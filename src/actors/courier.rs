@@ -8,10 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ractor::factory::{
-    Factory, FactoryArguments, FactoryMessage, FactoryRef, Job, WorkerId, queues, routing,
-    worker_builder,
-};
+use ractor::factory::{FactoryMessage, FactoryRef, Job, WorkerId, routing};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use uuid::Uuid;
 
@@ -96,22 +93,15 @@ impl Actor for Courier {
         }
         let workers = deps.config.courier.worker.pull_count.clamp(1, 64) as usize;
         let args = (deps.clone(), senders);
-        let builder = worker_builder(move |_wid| (SenderWorker, args.clone()));
-        let fargs = FactoryArguments::builder()
-            .worker_builder(Box::new(builder))
-            .queue(queues::DefaultQueue::default())
-            .router(routing::QueuerRouting::default())
-            .num_initial_workers(workers)
-            .build();
-        let def = Factory::<
-            Uuid,
-            SendJob,
-            SenderState,
-            SenderWorker,
-            routing::QueuerRouting<Uuid, SendJob>,
-            queues::DefaultQueue<Uuid, SendJob>,
-        >::default();
-        let (factory, _) = Actor::spawn_linked(None, def, fargs, me.get_cell()).await?;
+        let (factory, _) = super::pool::spawn(
+            "courier",
+            deps.metrics.clone(),
+            workers,
+            routing::QueuerRouting::default(),
+            move || (SenderWorker, args.clone()),
+            me.get_cell(),
+        )
+        .await?;
         Ok(CourierState {
             deps,
             senders: factory,

@@ -3,13 +3,9 @@
 //! them in order across nodes). The sweeper deletes expired flows in batches on a timer.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ractor::factory::{
-    Factory, FactoryArguments, FactoryMessage, FactoryRef, Job, WorkerId, queues, routing,
-    worker_builder,
-};
+use ractor::factory::{FactoryMessage, FactoryRef, Job, WorkerId, routing};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
 use uuid::Uuid;
 
@@ -126,30 +122,16 @@ impl FlowManager {
         workers: usize,
         supervisor: ActorCell,
     ) -> Result<(FlowManager, ActorCell), ActorProcessingErr> {
-        let built = Arc::new(AtomicUsize::new(0));
         let metrics = deps.metrics.clone();
-        let builder = worker_builder(move |_wid| {
-            if built.fetch_add(1, Ordering::Relaxed) >= workers {
-                metrics.actor_restarts.with_label_values(&[name]).inc();
-            }
-            (FlowWorker, deps.clone())
-        });
-        let args = FactoryArguments::builder()
-            .worker_builder(Box::new(builder))
-            .queue(queues::DefaultQueue::default())
-            .router(routing::StickyQueuerRouting::default())
-            .num_initial_workers(workers)
-            .build();
-        let def = Factory::<
-            Uuid,
-            FlowMsg,
-            Arc<Deps>,
-            FlowWorker,
-            routing::StickyQueuerRouting<Uuid, FlowMsg>,
-            queues::DefaultQueue<Uuid, FlowMsg>,
-        >::default();
-        let (factory, _) = Actor::spawn_linked(None, def, args, supervisor).await?;
-        let cell = factory.get_cell();
+        let (factory, cell) = super::pool::spawn(
+            name,
+            metrics,
+            workers,
+            routing::StickyQueuerRouting::default(),
+            move || (FlowWorker, deps.clone()),
+            supervisor,
+        )
+        .await?;
         Ok((FlowManager { factory }, cell))
     }
 

@@ -2,12 +2,9 @@
 //! domain function from `identity::service`; domain errors travel inside the reply.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ractor::factory::{
-    Factory, FactoryArguments, FactoryRef, Job, WorkerId, queues, routing, worker_builder,
-};
-use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::factory::{FactoryRef, Job, WorkerId, routing};
+use ractor::{ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
 use uuid::Uuid;
 
 use super::call::{CALL_TIMEOUT, CallError, call};
@@ -141,34 +138,16 @@ impl IdentityPool {
         workers: usize,
         supervisor: ActorCell,
     ) -> Result<(IdentityPool, ActorCell), ActorProcessingErr> {
-        let built = Arc::new(AtomicUsize::new(0));
         let metrics = deps.metrics.clone();
-        let builder = worker_builder(move |_wid| {
-            // Builds beyond the initial set replace crashed workers.
-            if built.fetch_add(1, Ordering::Relaxed) >= workers {
-                metrics
-                    .actor_restarts
-                    .with_label_values(&["identity"])
-                    .inc();
-            }
-            (IdentityWorker, deps.clone())
-        });
-        let args = FactoryArguments::builder()
-            .worker_builder(Box::new(builder))
-            .queue(queues::DefaultQueue::default())
-            .router(routing::QueuerRouting::default())
-            .num_initial_workers(workers)
-            .build();
-        let factory_def = Factory::<
-            (),
-            IdentityMsg,
-            Arc<Deps>,
-            IdentityWorker,
-            routing::QueuerRouting<(), IdentityMsg>,
-            queues::DefaultQueue<(), IdentityMsg>,
-        >::default();
-        let (factory, _handle) = Actor::spawn_linked(None, factory_def, args, supervisor).await?;
-        let cell = factory.get_cell();
+        let (factory, cell) = super::pool::spawn(
+            "identity",
+            metrics,
+            workers,
+            routing::QueuerRouting::default(),
+            move || (IdentityWorker, deps.clone()),
+            supervisor,
+        )
+        .await?;
         Ok((IdentityPool { factory }, cell))
     }
 

@@ -5,6 +5,7 @@ pub mod courier;
 pub mod flows;
 pub mod identity;
 pub mod listener;
+pub mod pool;
 pub mod root;
 pub mod session;
 
