@@ -6,14 +6,18 @@
 //! - [`http`]: raw hyper listeners (public 4433, admin 4434), the route table, request
 //!   extraction, the Kratos error envelope, and one handler module per resource. Never touches
 //!   the database.
-//! - [`actors`]: runtime wiring only — the root supervisor, the identity pool (a ractor factory of
-//!   workers), listener actors, typed handles with timeouts. No SQL, no hyper types.
+//! - [`actors`]: runtime wiring only — the root supervisor; pools of workers (ractor factories,
+//!   spawned by `actors::pool`) for identities, sessions and each flow type (keyed by flow id);
+//!   the flow sweeper and courier timers; listener actors; typed handles with timeouts. No SQL,
+//!   no hyper types.
 //! - Domain (no hyper, no ractor; takes `&Deps`, returns typed results):
-//!   [`identity`] (model, schemas, admin operations), [`session`] (sessions, tokens stored as
-//!   SHA-256 digests, the encrypted session cookie), [`hash`] (password hashing and imported
-//!   hash formats), [`health`] (readiness), [`text`] (UI message ids).
-//! - [`courier`]: outgoing email/SMS as durable queue rows (enqueue API for flows, templates,
-//!   claim-and-deliver over SMTP/HTTP); `actors::courier` runs the pump and sender pool.
+//!   [`identity`] (model, schemas, admin operations), [`selfservice`] (flows — login,
+//!   registration, recovery, verification — with their CSRF, return-URL and UI-container rules,
+//!   one-time codes and link tokens, and methods such as password with its policy), [`session`]
+//!   (sessions, tokens stored as SHA-256 digests, the encrypted session cookie), [`courier`]
+//!   (outgoing email/SMS as durable queue rows: enqueue API, Go-style templates, delivery over
+//!   SMTP/HTTP), [`hash`] (password hashing and imported hash formats), [`health`] (readiness),
+//!   [`text`] (UI message ids).
 //! - [`store`]: diesel schema, row models, queries, migrations, pools for SQLite and
 //!   PostgreSQL behind one query code path. No policy.
 //! - [`config`]: `kratos.yml` keys, environment overrides, defaults, validation.
