@@ -226,10 +226,7 @@ pub fn unsupported_hooks(cfg: &Config) -> Vec<String> {
     ] {
         check(path, hooks, &none);
     }
-    // Code login and registration are not built; recovery and verification codes are.
-    if cfg.selfservice.methods.code.passwordless_enabled {
-        out.push("selfservice.methods.code.passwordless_enabled".into());
-    }
+    // Passwordless code login and registration are built; code as a second factor is not.
     if cfg.selfservice.methods.code.mfa_enabled {
         out.push("selfservice.methods.code.mfa_enabled".into());
     }

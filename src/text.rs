@@ -36,6 +36,15 @@ pub mod ids {
     pub const VALIDATION_PASSWORD_POLICY_VIOLATION: u64 = 4000005;
     pub const VALIDATION_INVALID_CREDENTIALS: u64 = 4000006;
     pub const VALIDATION_DUPLICATE_CREDENTIALS: u64 = 4000007;
+    // One-time code login and registration.
+    pub const INFO_LOGIN_CODE_SENT: u64 = 1010014;
+    pub const INFO_LOGIN_CODE: u64 = 1010015;
+    pub const INFO_REGISTRATION_CODE_SENT: u64 = 1040005;
+    pub const INFO_REGISTRATION_CODE: u64 = 1040006;
+    pub const INFO_NODE_LABEL_REGISTRATION_CODE: u64 = 1070012;
+    pub const INFO_NODE_LABEL_LOGIN_CODE: u64 = 1070013;
+    pub const VALIDATION_LOGIN_CODE_INVALID: u64 = 4010008;
+    pub const VALIDATION_REGISTRATION_CODE_INVALID: u64 = 4040003;
     pub const VALIDATION_IDENTIFIER_MISSING: u64 = 4000009;
     pub const VALIDATION_ADDRESS_NOT_VERIFIED: u64 = 4000010;
     pub const VALIDATION_MAX_LENGTH: u64 = 4000017;
@@ -687,6 +696,47 @@ pub fn verification_code_invalid() -> UiText {
     UiText::error(
         ids::VALIDATION_VERIFICATION_CODE_INVALID,
         "The verification code is invalid or has already been used. Please try again.",
+        None,
+    )
+}
+
+// ---- one-time code login / registration ----
+
+pub fn login_code_sent() -> UiText {
+    UiText::info(
+        ids::INFO_LOGIN_CODE_SENT,
+        "An email containing a code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and retry the login.",
+    )
+}
+pub fn login_code() -> UiText {
+    UiText::info(ids::INFO_LOGIN_CODE, "Send sign in code")
+}
+pub fn registration_code_sent() -> UiText {
+    UiText::info(
+        ids::INFO_REGISTRATION_CODE_SENT,
+        "An email containing a code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and retry the registration.",
+    )
+}
+pub fn registration_code() -> UiText {
+    UiText::info(ids::INFO_REGISTRATION_CODE, "Send sign up code")
+}
+pub fn label_registration_code() -> UiText {
+    UiText::info(ids::INFO_NODE_LABEL_REGISTRATION_CODE, "Registration code")
+}
+pub fn label_login_code() -> UiText {
+    UiText::info(ids::INFO_NODE_LABEL_LOGIN_CODE, "Login code")
+}
+pub fn login_code_invalid() -> UiText {
+    UiText::error(
+        ids::VALIDATION_LOGIN_CODE_INVALID,
+        "The login code is invalid or has already been used. Please try again.",
+        None,
+    )
+}
+pub fn registration_code_invalid() -> UiText {
+    UiText::error(
+        ids::VALIDATION_REGISTRATION_CODE_INVALID,
+        "The registration code is invalid or has already been used. Please try again.",
         None,
     )
 }

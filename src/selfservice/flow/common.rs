@@ -132,18 +132,22 @@ pub fn default_return(deps: &Deps, kind: FlowKind, method: &str) -> String {
             let a = &ss.flows.login.after;
             (
                 a.default_browser_return_url.clone(),
-                (method == "password")
-                    .then(|| a.password.default_browser_return_url.clone())
-                    .flatten(),
+                match method {
+                    "password" => a.password.default_browser_return_url.clone(),
+                    "code" => a.code.default_browser_return_url.clone(),
+                    _ => None,
+                },
             )
         }
         FlowKind::Registration => {
             let a = &ss.flows.registration.after;
             (
                 a.default_browser_return_url.clone(),
-                (method == "password")
-                    .then(|| a.password.default_browser_return_url.clone())
-                    .flatten(),
+                match method {
+                    "password" => a.password.default_browser_return_url.clone(),
+                    "code" => a.code.default_browser_return_url.clone(),
+                    _ => None,
+                },
             )
         }
         FlowKind::Recovery => (None, None),
@@ -200,11 +204,19 @@ pub fn after_hooks(deps: &Deps, kind: FlowKind, method: &str) -> Vec<Hook> {
     let (global, own) = match kind {
         FlowKind::Login => (
             &f.login.after.hooks,
-            (method == "password").then_some(&f.login.after.password.hooks),
+            match method {
+                "password" => Some(&f.login.after.password.hooks),
+                "code" => Some(&f.login.after.code.hooks),
+                _ => None,
+            },
         ),
         FlowKind::Registration => (
             &f.registration.after.hooks,
-            (method == "password").then_some(&f.registration.after.password.hooks),
+            match method {
+                "password" => Some(&f.registration.after.password.hooks),
+                "code" => Some(&f.registration.after.code.hooks),
+                _ => None,
+            },
         ),
         FlowKind::Recovery => (&f.recovery.after.hooks, None),
         FlowKind::Verification => (&f.verification.after.hooks, None),

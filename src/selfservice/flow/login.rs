@@ -5,13 +5,17 @@ use uuid::Uuid;
 
 use super::common::{self, csrf_for};
 use super::request::{FlowRequest, Submission};
-use super::{Flow, FlowError, FlowKind, FlowType, STATE_CHOOSE_METHOD, STATE_PASSED_CHALLENGE};
+use super::{
+    Flow, FlowError, FlowKind, FlowType, STATE_CHOOSE_METHOD, STATE_PASSED_CHALLENGE,
+    STATE_SENT_EMAIL,
+};
 use crate::config::Hook;
 use crate::deps::Deps;
 use crate::identity::now;
+use crate::identity::{Identity, State};
 use crate::selfservice::csrf::RawToken;
-use crate::selfservice::strategy::password;
-use crate::selfservice::ui::UiContainer;
+use crate::selfservice::strategy::{code, password};
+use crate::selfservice::ui::{Group, InputType, SortOptions, UiContainer, UiNode};
 use crate::session::service::{self as sessions, IssuedSession};
 use crate::text;
 
@@ -39,6 +43,10 @@ fn build(
     let (masked, cookie) = csrf_for(req, flow_type);
     let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Login, id), "POST");
     password::populate_login(deps, &mut ui, &masked);
+    if code::passwordless(deps) {
+        code::populate_login(&mut ui);
+        ui.sort_nodes(&SortOptions::login());
+    }
     let mut flow = Flow::new(
         FlowKind::Login,
         flow_type,
@@ -130,7 +138,11 @@ pub async fn submit(
     if flow.is_expired() {
         return Err(replace_expired(deps, &flow, req).await);
     }
-    if flow.state != STATE_CHOOSE_METHOD {
+    let method = sub.str("method").unwrap_or_default().to_owned();
+    // After a code went out, only the code method may continue the flow.
+    let from_state = flow.state.clone();
+    let code_step = from_state == STATE_SENT_EMAIL && method == "code";
+    if from_state != STATE_CHOOSE_METHOD && !code_step {
         return Err(FlowError::AlreadyCompleted);
     }
     common::check_submit(&flow, req, &sub)?;
@@ -139,15 +151,26 @@ pub async fn submit(
         return Err(FlowError::AlreadyLoggedIn);
     }
     flow.ui.reset_messages();
-    let method = sub.str("method").unwrap_or_default().to_owned();
-    if method != "password" {
-        flow.ui.add_message(text::login_no_strategy_found());
-        return Err(common::reject(deps, flow).await);
-    }
-    flow.active = Some("password".into());
-    let identity = match password::login(deps, &mut flow.ui, &sub).await? {
-        Some(identity) => identity,
-        None => return Err(common::reject(deps, flow).await),
+    let identity = match method.as_str() {
+        "password" => {
+            flow.active = Some("password".into());
+            match password::login(deps, &mut flow.ui, &sub).await? {
+                Some(identity) => identity,
+                None => return Err(common::reject(deps, flow).await),
+            }
+        }
+        "code" if code::passwordless(deps) => {
+            flow.active = Some("code".into());
+            match code_login(deps, &mut flow, &sub).await? {
+                CodeStep::Verified(identity) => *identity,
+                CodeStep::Sent => return Err(FlowError::Invalid(Box::new(flow))),
+                CodeStep::Rejected => return Err(common::reject(deps, flow).await),
+            }
+        }
+        _ => {
+            flow.ui.add_message(text::login_no_strategy_found());
+            return Err(common::reject(deps, flow).await);
+        }
     };
     if let Some(s) = &session
         && s.identity_id != identity.id
@@ -156,7 +179,7 @@ pub async fn submit(
         flow.ui.add_message(text::validation_invalid_credentials());
         return Err(common::reject(deps, flow).await);
     }
-    if common::after_hooks(deps, FlowKind::Login, "password")
+    if common::after_hooks(deps, FlowKind::Login, &method)
         .iter()
         .any(|h| matches!(h, Hook::RequireVerifiedAddress))
         && !super::verification::has_verified_address(&identity)
@@ -167,7 +190,7 @@ pub async fn submit(
     if !crate::store::flows::transition(
         &deps.store,
         &flow.id.to_string(),
-        STATE_CHOOSE_METHOD,
+        &from_state,
         STATE_PASSED_CHALLENGE,
         now().naive_utc(),
     )
@@ -178,7 +201,7 @@ pub async fn submit(
     flow.state = STATE_PASSED_CHALLENGE.into();
     let refreshed = match (&session, req.session_token.as_deref()) {
         (Some(s), Some(token)) if flow.refresh => Some(
-            sessions::reauthenticate(deps, s, token, "password")
+            sessions::reauthenticate(deps, s, token, &method)
                 .await
                 .map_err(|e| FlowError::Internal(e.to_string()))?,
         ),
@@ -186,24 +209,106 @@ pub async fn submit(
     };
     let issued = match refreshed {
         Some(r) => r,
-        None => sessions::issue(deps, &identity, "password", req.device.clone())
+        None => sessions::issue(deps, &identity, &method, req.device.clone())
             .await
             .map_err(|e| match e {
                 sessions::SessionError::IdentityDisabled => FlowError::IdentityDisabled,
                 other => FlowError::Internal(other.to_string()),
             })?,
     };
-    for hook in common::after_hooks(deps, FlowKind::Login, "password") {
+    for hook in common::after_hooks(deps, FlowKind::Login, &method) {
         if let Hook::RevokeActiveSessions = hook {
             sessions::revoke_others(deps, identity.id, issued.session.id)
                 .await
                 .map_err(|e| FlowError::Internal(e.to_string()))?;
         }
     }
-    let return_to = common::final_return(deps, &flow, "password")?;
+    let return_to = common::final_return(deps, &flow, &method)?;
     Ok(LoggedIn {
         flow,
         issued,
         return_to,
     })
+}
+
+enum CodeStep {
+    /// A code went out (or, for an unknown identifier, seemingly did); answer with the flow.
+    Sent,
+    /// The submission was refused; the reasons are in the flow's UI.
+    Rejected,
+    Verified(Box<Identity>),
+}
+
+/// The code method on login: a submission with a code (after one was sent) checks it; any
+/// other asks for a code for the identifier.
+async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<CodeStep, FlowError> {
+    let identifier = sub.str("identifier").unwrap_or_default().trim().to_owned();
+    if flow.state == STATE_SENT_EMAIL
+        && let Some(c) = code::submitted_code(sub)
+    {
+        return match code::check(deps, flow, code::KIND_LOGIN, &c).await? {
+            code::Checked::TooOften => {
+                flow.ui.add_message(code::too_often());
+                Ok(CodeStep::Rejected)
+            }
+            code::Checked::Invalid => {
+                flow.ui.add_message(text::login_code_invalid());
+                Ok(CodeStep::Rejected)
+            }
+            code::Checked::Valid(row) => {
+                let id = row
+                    .identity_id
+                    .as_deref()
+                    .and_then(|i| uuid::Uuid::parse_str(i).ok())
+                    .unwrap_or_default();
+                match crate::identity::service::get(deps, id, true).await {
+                    Ok(i) if i.state == State::Active => Ok(CodeStep::Verified(Box::new(i))),
+                    Ok(_) => {
+                        flow.ui.add_message(text::identity_disabled());
+                        Ok(CodeStep::Rejected)
+                    }
+                    Err(_) => {
+                        flow.ui.add_message(text::login_code_invalid());
+                        Ok(CodeStep::Rejected)
+                    }
+                }
+            }
+        };
+    }
+    flow.ui
+        .set_value("identifier", serde_json::json!(identifier));
+    if identifier.is_empty() {
+        flow.ui
+            .add_node_message("identifier", text::validation_required("identifier"));
+        return Ok(CodeStep::Rejected);
+    }
+    let address = password::normalize(&identifier);
+    let owner =
+        crate::store::credentials::identity_for_identifier(&deps.store, "code", &address).await?;
+    match owner.and_then(|o| Uuid::parse_str(&o).ok()) {
+        Some(identity_id) => {
+            code::send(deps, flow, code::KIND_LOGIN, &address, Some(identity_id)).await?
+        }
+        // Nobody to mail: still void earlier codes so the answer and the flow look the same.
+        None => {
+            crate::store::tokens::replace_for_flow(
+                &deps.store,
+                &flow.id.to_string(),
+                code::KIND_LOGIN,
+                &[],
+            )
+            .await?
+        }
+    }
+    flow.state = STATE_SENT_EMAIL.into();
+    flow.updated_at = now();
+    code::show_code_input(&mut flow.ui, text::label_login_code(), text::login());
+    flow.ui.append(
+        UiNode::input("resend", Group::Code, InputType::Submit)
+            .with_value("code")
+            .with_label(text::label_resend_otp()),
+    );
+    flow.ui.add_message(text::login_code_sent());
+    super::recovery::save(deps, flow, &[STATE_CHOOSE_METHOD, STATE_SENT_EMAIL]).await?;
+    Ok(CodeStep::Sent)
 }

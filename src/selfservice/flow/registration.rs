@@ -6,12 +6,16 @@ use uuid::Uuid;
 use super::common::{self, csrf_for};
 use super::login::Started;
 use super::request::{FlowRequest, Submission};
-use super::{Flow, FlowError, FlowKind, FlowType, STATE_CHOOSE_METHOD, STATE_PASSED_CHALLENGE};
+use super::{
+    Flow, FlowError, FlowKind, FlowType, STATE_CHOOSE_METHOD, STATE_PASSED_CHALLENGE,
+    STATE_SENT_EMAIL,
+};
 use crate::config::Hook;
 use crate::deps::Deps;
+use crate::identity::service::CreateIdentityBody;
 use crate::identity::{Identity, now};
-use crate::selfservice::strategy::password;
-use crate::selfservice::ui::UiContainer;
+use crate::selfservice::strategy::{code, password};
+use crate::selfservice::ui::{Group, InputType, SortOptions, UiContainer, UiNode};
 use crate::session::service::{self as sessions, IssuedSession};
 use crate::text;
 
@@ -37,6 +41,10 @@ fn build(
     let (masked, cookie) = csrf_for(req, flow_type);
     let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Registration, id), "POST");
     password::populate_registration(deps.schemas.default_schema(), &mut ui, &masked);
+    if code::passwordless(deps) {
+        code::populate_registration(&mut ui);
+        ui.sort_nodes(&SortOptions::registration(deps.schemas.default_schema()));
+    }
     let mut flow = Flow::new(
         FlowKind::Registration,
         flow_type,
@@ -111,7 +119,11 @@ pub async fn submit(
     if flow.is_expired() {
         return Err(replace_expired(deps, &flow, req).await);
     }
-    if flow.state != STATE_CHOOSE_METHOD {
+    let method = sub.str("method").unwrap_or_default().to_owned();
+    // After a code went out, only the code method may continue the flow.
+    let from_state = flow.state.clone();
+    let code_step = from_state == STATE_SENT_EMAIL && method == "code";
+    if from_state != STATE_CHOOSE_METHOD && !code_step {
         return Err(FlowError::AlreadyCompleted);
     }
     common::check_submit(&flow, req, &sub)?;
@@ -119,21 +131,32 @@ pub async fn submit(
         return Err(FlowError::AlreadyLoggedIn);
     }
     flow.ui.reset_messages();
-    let method = sub.str("method").unwrap_or_default().to_owned();
-    if method != "password" {
-        flow.ui.add_message(text::registration_no_strategy_found());
-        return Err(common::reject(deps, flow).await);
-    }
-    flow.active = Some("password".into());
     let schema = deps.schemas.default_schema().clone();
-    let identity = match password::register(deps, &schema, &mut flow.ui, &sub).await? {
-        Some(i) => i,
-        None => return Err(common::reject(deps, flow).await),
+    let identity = match method.as_str() {
+        "password" => {
+            flow.active = Some("password".into());
+            match password::register(deps, &schema, &mut flow.ui, &sub).await? {
+                Some(i) => i,
+                None => return Err(common::reject(deps, flow).await),
+            }
+        }
+        "code" if code::passwordless(deps) => {
+            flow.active = Some("code".into());
+            match code_register(deps, &schema, &mut flow, &sub).await? {
+                CodeStep::Created(i) => *i,
+                CodeStep::Sent => return Err(FlowError::Invalid(Box::new(flow))),
+                CodeStep::Rejected => return Err(common::reject(deps, flow).await),
+            }
+        }
+        _ => {
+            flow.ui.add_message(text::registration_no_strategy_found());
+            return Err(common::reject(deps, flow).await);
+        }
     };
     if !crate::store::flows::transition(
         &deps.store,
         &flow.id.to_string(),
-        STATE_CHOOSE_METHOD,
+        &from_state,
         STATE_PASSED_CHALLENGE,
         now().naive_utc(),
     )
@@ -143,7 +166,7 @@ pub async fn submit(
     }
     flow.state = STATE_PASSED_CHALLENGE.into();
     let mut issued = None;
-    let hooks = common::after_hooks(deps, FlowKind::Registration, "password");
+    let hooks = common::after_hooks(deps, FlowKind::Registration, &method);
     // Kratos mails every new unverified address when verification is on.
     let continue_with =
         super::verification::after_registration(deps, &identity, flow.flow_type, &flow.request_url)
@@ -152,13 +175,13 @@ pub async fn submit(
     for hook in hooks {
         if let Hook::Session = hook {
             issued = Some(
-                sessions::issue(deps, &identity, "password", req.device.clone())
+                sessions::issue(deps, &identity, &method, req.device.clone())
                     .await
                     .map_err(|e| FlowError::Internal(e.to_string()))?,
             );
         }
     }
-    let return_to = common::final_return(deps, &flow, "password")?;
+    let return_to = common::final_return(deps, &flow, &method)?;
     Ok(Registered {
         flow,
         identity,
@@ -167,4 +190,87 @@ pub async fn submit(
         continue_with,
         show_verification_ui,
     })
+}
+
+enum CodeStep {
+    /// A code went out; answer with the flow.
+    Sent,
+    /// Refused; the reasons are in the flow's UI.
+    Rejected,
+    Created(Box<Identity>),
+}
+
+/// The code method on registration: traits alone ask for a code to the traits' code
+/// identifier; traits with the right code create the identity, without a password.
+async fn code_register(
+    deps: &Deps,
+    schema: &crate::identity::schema::IdentitySchema,
+    flow: &mut Flow,
+    sub: &Submission,
+) -> Result<CodeStep, FlowError> {
+    let Some(traits) = password::read_traits(sub, &mut flow.ui) else {
+        return Ok(CodeStep::Rejected);
+    };
+    let Some(extracted) = password::validate_traits(schema, &mut flow.ui, &traits) else {
+        return Ok(CodeStep::Rejected);
+    };
+    let Some((address, _)) = extracted.code_identifiers.first().cloned() else {
+        flow.ui.add_message(text::validation_identifier_missing());
+        return Ok(CodeStep::Rejected);
+    };
+    if flow.state == STATE_SENT_EMAIL
+        && let Some(c) = code::submitted_code(sub)
+    {
+        let row = match code::check(deps, flow, code::KIND_REGISTRATION, &c).await? {
+            code::Checked::TooOften => {
+                flow.ui.add_message(code::too_often());
+                return Ok(CodeStep::Rejected);
+            }
+            code::Checked::Invalid => {
+                flow.ui.add_message(text::registration_code_invalid());
+                return Ok(CodeStep::Rejected);
+            }
+            code::Checked::Valid(row) => row,
+        };
+        // The code proves one address; the traits must still carry it.
+        let proven = row.address.as_deref().unwrap_or_default();
+        if !extracted.code_identifiers.iter().any(|(a, _)| a == proven) {
+            flow.ui.add_message(text::registration_code_invalid());
+            return Ok(CodeStep::Rejected);
+        }
+        let body = CreateIdentityBody {
+            schema_id: Some(schema.id.clone()),
+            traits,
+            state: None,
+            metadata_public: None,
+            metadata_admin: None,
+            external_id: None,
+            organization_id: None,
+            verifiable_addresses: None,
+            recovery_addresses: None,
+            credentials: None,
+        };
+        return Ok(
+            match password::create_identity(deps, &mut flow.ui, body).await? {
+                Some(i) => CodeStep::Created(Box::new(i)),
+                None => CodeStep::Rejected,
+            },
+        );
+    }
+    flow.state = STATE_SENT_EMAIL.into();
+    flow.updated_at = now();
+    code::send(deps, flow, code::KIND_REGISTRATION, &address, None).await?;
+    code::show_code_input(
+        &mut flow.ui,
+        text::label_registration_code(),
+        text::registration(),
+    );
+    flow.ui.append(
+        UiNode::input("resend", Group::Code, InputType::Submit)
+            .with_value("code")
+            .with_label(text::label_resend_otp()),
+    );
+    flow.ui.add_message(text::registration_code_sent());
+    super::recovery::save(deps, flow, &[STATE_CHOOSE_METHOD, STATE_SENT_EMAIL]).await?;
+    Ok(CodeStep::Sent)
 }

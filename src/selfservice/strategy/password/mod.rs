@@ -6,4 +6,5 @@ mod registration;
 
 pub use login::{identifier_of, login, normalize, populate_login, prefill_refresh};
 pub use policy::{PasswordPolicy, PolicyConfig, PolicyViolation};
+pub(crate) use registration::{create_identity, read_traits, validate_traits};
 pub use registration::{populate_registration, register};

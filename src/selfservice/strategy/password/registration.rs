@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::login::normalize;
 use crate::deps::Deps;
 use crate::identity::Identity;
-use crate::identity::schema::IdentitySchema;
+use crate::identity::schema::{Extracted, IdentitySchema};
 use crate::identity::service::{
     self as identities, CreateIdentityBody, CredentialsIn, IdentityError, PasswordConfigIn,
     PasswordIn,
@@ -50,31 +50,12 @@ pub async fn register(
     ui: &mut UiContainer,
     sub: &Submission,
 ) -> Result<Option<Identity>, FlowError> {
-    let mut traits = sub
-        .get("traits")
-        .cloned()
-        .unwrap_or_else(|| Value::Object(Default::default()));
-    prune_nulls(&mut traits);
-    if !traits.is_object() {
-        ui.add_message(text::validation_generic("traits must be an object"));
+    let Some(traits) = read_traits(sub, ui) else {
         return Ok(None);
-    }
-    ui.set_values_from_traits(&traits);
-    let password = sub.str("password").unwrap_or_default().to_owned();
-    let mut rejected = false;
-    let extracted = match schema.validate_traits(&traits) {
-        Ok(x) => Some(x),
-        Err(msgs) => {
-            for m in msgs {
-                match node_name(&m.instance_ptr) {
-                    Some(name) => ui.add_node_message(&name, m.message),
-                    None => ui.add_message(m.message),
-                }
-            }
-            rejected = true;
-            None
-        }
     };
+    let password = sub.str("password").unwrap_or_default().to_owned();
+    let extracted = validate_traits(schema, ui, &traits);
+    let rejected = extracted.is_none();
     if password.is_empty() {
         ui.add_node_message("password", text::validation_required("password"));
         return Ok(None);
@@ -116,6 +97,51 @@ pub async fn register(
             other: Default::default(),
         }),
     };
+    create_identity(deps, ui, body).await
+}
+
+/// The submitted traits (nulls pruned), echoed into `ui`; `None` when they are no object.
+pub(crate) fn read_traits(sub: &Submission, ui: &mut UiContainer) -> Option<Value> {
+    let mut traits = sub
+        .get("traits")
+        .cloned()
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    prune_nulls(&mut traits);
+    if !traits.is_object() {
+        ui.add_message(text::validation_generic("traits must be an object"));
+        return None;
+    }
+    ui.set_values_from_traits(&traits);
+    Some(traits)
+}
+
+/// Validates traits against the schema, putting each violation on its node.
+pub(crate) fn validate_traits(
+    schema: &IdentitySchema,
+    ui: &mut UiContainer,
+    traits: &Value,
+) -> Option<Extracted> {
+    match schema.validate_traits(traits) {
+        Ok(x) => Some(x),
+        Err(msgs) => {
+            for m in msgs {
+                match node_name(&m.instance_ptr) {
+                    Some(name) => ui.add_node_message(&name, m.message),
+                    None => ui.add_message(m.message),
+                }
+            }
+            None
+        }
+    }
+}
+
+/// Creates the identity; conflicts and validation failures become UI messages (`Ok(None)`).
+/// Shared by every method that signs people up.
+pub(crate) async fn create_identity(
+    deps: &Deps,
+    ui: &mut UiContainer,
+    body: CreateIdentityBody,
+) -> Result<Option<Identity>, FlowError> {
     match identities::create(deps, body).await {
         Ok(identity) => Ok(Some(identity)),
         Err(IdentityError::Conflict) => {

@@ -1,0 +1,158 @@
+//! Passwordless sign-in and sign-up by a one-time code mailed to a code identifier
+//! (`ory.sh/kratos.credentials.code.identifier`). Flows decide states; this module builds the
+//! nodes, stores and mails codes, and checks them.
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::deps::Deps;
+use crate::identity::now;
+use crate::selfservice::flow::request::Submission;
+use crate::selfservice::flow::{Flow, FlowError};
+use crate::selfservice::otp::{self, Mail, Template};
+use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, submit_node};
+use crate::store::tokens::{self as tq, TokenRow, UseOutcome};
+use crate::text;
+
+pub const KIND_LOGIN: &str = "login_code";
+pub const KIND_REGISTRATION: &str = "registration_code";
+
+/// Code login and registration are offered only when both switches are on.
+pub fn passwordless(deps: &Deps) -> bool {
+    let c = &deps.config.selfservice.methods.code;
+    c.enabled && c.passwordless_enabled
+}
+
+pub fn populate_login(ui: &mut UiContainer) {
+    ui.append(submit_node(Group::Code, "code", text::login_code()));
+}
+
+pub fn populate_registration(ui: &mut UiContainer) {
+    ui.append(submit_node(Group::Code, "code", text::registration_code()));
+}
+
+/// Once a code went out: the password and code-method nodes give way to the code input and
+/// its submit button.
+pub fn show_code_input(ui: &mut UiContainer, label: text::UiText, submit: text::UiText) {
+    ui.nodes
+        .retain(|n| !(n.group == Group::Password || n.group == Group::Code));
+    ui.append(
+        UiNode::input("code", Group::Code, InputType::Text)
+            .required()
+            .with_label(label),
+    );
+    ui.append(submit_node(Group::Code, "code", submit));
+}
+
+/// A submitted code (JSON clients may send a number); `None` when the user asked for a new
+/// one with `resend=code`, even if the form also carried a code.
+pub fn submitted_code(sub: &Submission) -> Option<String> {
+    if sub.str("resend") == Some("code") {
+        return None;
+    }
+    crate::selfservice::flow::recovery::submitted_code(sub)
+}
+
+/// Stores a fresh code for the flow (replacing unsent/unused ones) and mails it. `identity`
+/// is `None` for registrations, where no identity exists yet.
+pub async fn send(
+    deps: &Deps,
+    flow: &Flow,
+    kind: &str,
+    address: &str,
+    identity_id: Option<Uuid>,
+) -> Result<(), FlowError> {
+    let lifespan = deps.config.selfservice.methods.code.config.lifespan.get();
+    let ts = now();
+    let expires = ts + chrono::Duration::from_std(lifespan).unwrap_or(chrono::Duration::hours(1));
+    let code = otp::new_code();
+    let row = TokenRow {
+        id: Uuid::new_v4().to_string(),
+        nid: deps.store.nid().to_owned(),
+        kind: kind.into(),
+        flow_id: Some(flow.id.to_string()),
+        identity_id: identity_id.map(|u| u.to_string()),
+        address: Some(address.to_owned()),
+        address_id: None,
+        token_hash: otp::hash_for_storage(deps, &code),
+        used_at: None,
+        expires_at: expires.naive_utc(),
+        created_at: ts.naive_utc(),
+        updated_at: ts.naive_utc(),
+    };
+    tq::replace_for_flow(&deps.store, &flow.id.to_string(), kind, &[row]).await?;
+    let minutes = (lifespan.as_secs() / 60) as i64;
+    let identity = match identity_id {
+        Some(id) => crate::selfservice::flow::recovery::identity_json(deps, &id.to_string()).await,
+        None => Value::Null,
+    };
+    let (template, data) = if kind == KIND_LOGIN {
+        (
+            Template::LoginCodeValid,
+            json!({"To": address, "LoginCode": code, "Identity": identity,
+                   "ExpiresInMinutes": minutes, "RequestURL": flow.request_url}),
+        )
+    } else {
+        (
+            Template::RegistrationCodeValid,
+            json!({"To": address, "RegistrationCode": code, "Traits": flow_traits(flow),
+                   "ExpiresInMinutes": minutes, "RequestURL": flow.request_url}),
+        )
+    };
+    otp::send(
+        deps,
+        vec![Mail {
+            template,
+            to: address.to_owned(),
+            data,
+        }],
+    )
+    .await
+    .map_err(FlowError::Internal)
+}
+
+/// The traits echoed into the registration form, for the mail template.
+fn flow_traits(flow: &Flow) -> Value {
+    let mut out = serde_json::Map::new();
+    for n in &flow.ui.nodes {
+        if let Some(a) = n.input_attributes()
+            && let Some(name) = a.name.strip_prefix("traits.")
+            && let Some(v) = &a.value
+        {
+            out.insert(name.to_owned(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// How checking a submitted code ended.
+pub enum Checked {
+    Valid(Box<TokenRow>),
+    Invalid,
+    TooOften,
+}
+
+/// Checks and uses a code of the flow: counted against `max_submissions`, single use, and
+/// an expired code counts as wrong.
+pub async fn check(deps: &Deps, flow: &Flow, kind: &str, code: &str) -> Result<Checked, FlowError> {
+    let max = deps.config.selfservice.methods.code.config.max_submissions as i32;
+    let outcome = tq::use_code(
+        &deps.store,
+        &flow.id.to_string(),
+        kind,
+        &otp::candidate_hashes(deps, code),
+        max,
+        now().naive_utc(),
+    )
+    .await?;
+    Ok(match outcome {
+        UseOutcome::TooOften => Checked::TooOften,
+        UseOutcome::NotFound => Checked::Invalid,
+        UseOutcome::Used(row) if row.expires_at.and_utc() <= chrono::Utc::now() => Checked::Invalid,
+        UseOutcome::Used(row) => Checked::Valid(row),
+    })
+}
+
+pub fn too_often() -> text::UiText {
+    text::validation_generic("The request was submitted too often. Please request another code.")
+}

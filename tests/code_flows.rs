@@ -1,0 +1,263 @@
+//! Passwordless registration and login by one-time code, end to end over real SMTP: the
+//! courier runs in the server and the tests read the codes from a loopback SMTP server.
+
+mod common;
+
+use std::time::Duration;
+
+use common::smtp::{self, SmtpServer};
+use common::{FIXTURES, Setup, TestApp};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn yaml(smtp: &SmtpServer) -> String {
+    format!(
+        "watch-courier: true
+courier:
+  worker:
+    pull_wait: 50ms
+  smtp:
+    connection_uri: \"{uri}\"
+    from_address: noreply@gatehouse.test
+identity:
+  default_schema_id: code
+  schemas:
+    - id: code
+      url: file://{f}/code.schema.json
+selfservice:
+  default_browser_return_url: http://127.0.0.1:1/welcome
+  flows:
+    registration:
+      after:
+        code:
+          hooks:
+            - hook: session
+  methods:
+    code:
+      enabled: true
+      passwordless_enabled: true
+    password:
+      config:
+        haveibeenpwned_enabled: false
+",
+        uri = smtp.uri(),
+        f = FIXTURES
+    )
+}
+
+fn plaintext(mail: &smtp::Received) -> String {
+    smtp::parts(&mail.data)
+        .into_iter()
+        .find(|(ct, _)| ct.starts_with("text/plain"))
+        .map(|(_, body)| body)
+        .unwrap_or_else(|| mail.data.clone())
+}
+
+/// The first run of exactly six digits.
+fn six_digits(text: &str) -> String {
+    let b = text.as_bytes();
+    for i in 0..b.len().saturating_sub(5) {
+        let run = &b[i..i + 6];
+        let before = i == 0 || !b[i - 1].is_ascii_digit();
+        let after = i + 6 == b.len() || !b[i + 6].is_ascii_digit();
+        if before && after && run.iter().all(u8::is_ascii_digit) {
+            return String::from_utf8(run.to_vec()).unwrap();
+        }
+    }
+    panic!("no code in {text}")
+}
+
+async fn api_flow(app: &TestApp, kind: &str) -> Value {
+    app.http
+        .get(app.public_url(&format!("/self-service/{kind}/api")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn submit(app: &TestApp, flow: &Value, body: Value) -> (u16, Value) {
+    let r = app
+        .http
+        .post(flow["ui"]["action"].as_str().unwrap())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+fn message_ids(flow: &Value) -> Vec<u64> {
+    flow["ui"]["messages"]
+        .as_array()
+        .map(|m| m.iter().filter_map(|x| x["id"].as_u64()).collect())
+        .unwrap_or_default()
+}
+
+fn has_node(flow: &Value, name: &str, value: Option<&str>) -> bool {
+    flow["ui"]["nodes"].as_array().unwrap().iter().any(|n| {
+        n["attributes"]["name"] == name && value.is_none_or(|v| n["attributes"]["value"] == v)
+    })
+}
+
+/// The mail to `to` that arrived as number `n`.
+async fn code_from_mail(mail: &SmtpServer, n: usize, to: &str) -> String {
+    let got = mail.wait_for(n, WAIT).await;
+    let m = &got[n - 1];
+    assert!(m.to.iter().any(|r| r.contains(to)), "{:?}", m.to);
+    six_digits(&plaintext(m))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwordless_registration_then_login_by_code() {
+    let mail = SmtpServer::start(0).await;
+    let app = TestApp::start_with(Setup {
+        yaml: yaml(&mail),
+        ..Default::default()
+    })
+    .await;
+    let traits = json!({"email": "Pat@Example.com", "name": "Pat"});
+
+    // Registration: the form offers the code method.
+    let flow = api_flow(&app, "registration").await;
+    assert!(has_node(&flow, "method", Some("code")), "{flow}");
+    let (status, sent) = submit(&app, &flow, json!({"method": "code", "traits": traits})).await;
+    assert_eq!(status, 400, "{sent}");
+    assert_eq!(sent["state"], "sent_email", "{sent}");
+    assert_eq!(message_ids(&sent), [1040005]);
+    assert!(has_node(&sent, "code", None), "{sent}");
+    let code = code_from_mail(&mail, 1, "pat@example.com").await;
+
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (status, bad) = submit(
+        &app,
+        &sent,
+        json!({"method": "code", "traits": traits, "code": wrong}),
+    )
+    .await;
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(message_ids(&bad), [4040003]);
+
+    let (status, done) = submit(
+        &app,
+        &sent,
+        json!({"method": "code", "traits": traits, "code": code}),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert!(done["session_token"].is_string(), "{done}");
+    let id = done["identity"]["id"].as_str().unwrap().to_owned();
+    let admin: Value = app
+        .http
+        .get(app.admin_url(&format!("/admin/identities/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let creds = &admin["credentials"];
+    assert!(creds.get("password").is_none(), "{creds}");
+    assert_eq!(creds["code"]["identifiers"], json!(["pat@example.com"]));
+
+    // The code was single use.
+    let (status, _) = submit(
+        &app,
+        &sent,
+        json!({"method": "code", "traits": traits, "code": code}),
+    )
+    .await;
+    assert_ne!(status, 200);
+
+    // Login by code.
+    let flow = api_flow(&app, "login").await;
+    assert!(has_node(&flow, "method", Some("code")), "{flow}");
+    let (status, sent) = submit(
+        &app,
+        &flow,
+        json!({"method": "code", "identifier": "pat@example.com"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{sent}");
+    assert_eq!(sent["state"], "sent_email", "{sent}");
+    assert_eq!(message_ids(&sent), [1010014]);
+    let code = code_from_mail(&mail, 2, "pat@example.com").await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (status, bad) = submit(
+        &app,
+        &sent,
+        json!({"method": "code", "identifier": "pat@example.com", "code": wrong}),
+    )
+    .await;
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(message_ids(&bad), [4010008]);
+    let (status, done) = submit(
+        &app,
+        &sent,
+        json!({"method": "code", "identifier": "pat@example.com", "code": code}),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert!(done["session_token"].is_string(), "{done}");
+    assert_eq!(done["session"]["identity"]["id"], id.as_str());
+
+    // Signing up again with the same address is a duplicate.
+    let flow = api_flow(&app, "registration").await;
+    let (_, sent) = submit(&app, &flow, json!({"method": "code", "traits": traits})).await;
+    let code = code_from_mail(&mail, 3, "pat@example.com").await;
+    let (status, dup) = submit(
+        &app,
+        &sent,
+        json!({"method": "code", "traits": traits, "code": code}),
+    )
+    .await;
+    assert_eq!(status, 400, "{dup}");
+    assert_eq!(message_ids(&dup), [4000007]);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_identifier_answers_like_a_known_one() {
+    let mail = SmtpServer::start(0).await;
+    let app = TestApp::start_with(Setup {
+        yaml: yaml(&mail),
+        ..Default::default()
+    })
+    .await;
+    app.create_identity(json!({"schema_id": "code", "traits": {"email": "known@example.com"}}))
+        .await;
+    let mut answers = Vec::new();
+    for who in ["known@example.com", "nobody@example.com"] {
+        let flow = api_flow(&app, "login").await;
+        let (status, sent) =
+            submit(&app, &flow, json!({"method": "code", "identifier": who})).await;
+        let nodes: Vec<Value> = sent["ui"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| json!([n["group"], n["attributes"]["name"], n["attributes"]["type"]]))
+            .collect();
+        answers.push((status, sent["state"].clone(), message_ids(&sent), nodes));
+        if who.starts_with("nobody") {
+            // Whatever is tried, the unknown identifier cannot be logged in.
+            let (status, bad) = submit(
+                &app,
+                &sent,
+                json!({"method": "code", "identifier": who, "code": "123456"}),
+            )
+            .await;
+            assert_eq!(status, 400);
+            assert_eq!(message_ids(&bad), [4010008]);
+        }
+    }
+    assert_eq!(answers[0], answers[1]);
+    // Only the known address got a mail.
+    let got = mail.wait_for(1, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(mail.received().len(), 1, "{:?}", got[0].to);
+    assert!(got[0].to.iter().any(|r| r.contains("known@example.com")));
+    app.stop().await;
+}
