@@ -6,35 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Setup, TestApp, expect_error};
+use common::{Setup, TestApp, expect_error, ui_server};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A stand-in for the operator's UI: answers every GET with its own path and query, so a
-/// browser following Gatehouse's redirects lands somewhere real.
-async fn ui_server() -> u16 {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = l.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let n = s.read(&mut buf).await.unwrap_or(0);
-                let req = String::from_utf8_lossy(&buf[..n]);
-                let target = req.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{target}",
-                    target.len()
-                );
-                let _ = s.write_all(resp.as_bytes()).await;
-            });
-        }
-    });
-    port
-}
 
 fn flows_yaml(ui: u16, extra_registration: &str) -> String {
     format!(

@@ -6,34 +6,8 @@
 
 mod common;
 
-use common::{Setup, TestApp};
+use common::{Setup, TestApp, ui_server};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Answers every GET with its own path and query (a stand-in for the operator's UI).
-async fn ui_server() -> u16 {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = l.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let n = s.read(&mut buf).await.unwrap_or(0);
-                let req = String::from_utf8_lossy(&buf[..n]);
-                let target = req.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{target}",
-                    target.len()
-                );
-                let _ = s.write_all(resp.as_bytes()).await;
-            });
-        }
-    });
-    port
-}
 
 fn yaml(ui: u16, recovery_use: &str, verification_use: &str, extra: &str) -> String {
     format!(
