@@ -10,7 +10,9 @@ use super::{
 use crate::deps::Deps;
 use crate::identity::{Identity, State, now};
 use crate::store::StoreError;
-use crate::store::sessions::{self, DeviceRow, Expand, ListFilter, SessionRow, SessionRows};
+use crate::store::sessions::{
+    self, DeviceRow, Expand, ListFilter, Revoke, SessionRow, SessionRows,
+};
 
 /// Kratos's keyset page sizes.
 pub const DEFAULT_PAGE_SIZE: i64 = 100;
@@ -182,23 +184,31 @@ fn one(n: usize) -> Result<(), SessionError> {
 
 /// Deactivates a session (admin "disable"); the row stays for audit.
 pub async fn revoke_by_id(deps: &Deps, id: Uuid) -> Result<(), SessionError> {
-    one(sessions::revoke_by_id(&deps.store, &id.to_string()).await?)
+    one(sessions::revoke(&deps.store, Revoke::Id(&id.to_string())).await?)
 }
 
 /// Deactivates the session a token belongs to (native logout). Already revoked: still Ok.
 pub async fn revoke_by_token(deps: &Deps, token: &str) -> Result<(), SessionError> {
-    one(sessions::revoke_by_token(&deps.store, &hash_token(token)).await?)
+    one(sessions::revoke(&deps.store, Revoke::Token(&hash_token(token))).await?)
 }
 
 /// Deactivates the session a logout token belongs to.
 pub async fn revoke_by_logout_token(deps: &Deps, logout_token: &str) -> Result<(), SessionError> {
-    one(sessions::revoke_by_logout_token(&deps.store, &hash_token(logout_token)).await?)
+    one(sessions::revoke(&deps.store, Revoke::LogoutToken(&hash_token(logout_token))).await?)
 }
 
 /// Deactivates one of the identity's own sessions. Like Kratos, a session that is not the
 /// identity's (or does not exist) is silently left alone.
 pub async fn revoke_own(deps: &Deps, identity_id: Uuid, id: Uuid) -> Result<(), SessionError> {
-    sessions::revoke_of_identity(&deps.store, &identity_id.to_string(), &id.to_string()).await?;
+    let (identity_id, id) = (identity_id.to_string(), id.to_string());
+    sessions::revoke(
+        &deps.store,
+        Revoke::OneOf {
+            identity_id: &identity_id,
+            id: &id,
+        },
+    )
+    .await?;
     Ok(())
 }
 
@@ -208,7 +218,15 @@ pub async fn revoke_others(
     identity_id: Uuid,
     except: Uuid,
 ) -> Result<usize, SessionError> {
-    Ok(sessions::revoke_others(&deps.store, &identity_id.to_string(), &except.to_string()).await?)
+    let (identity_id, except) = (identity_id.to_string(), except.to_string());
+    Ok(sessions::revoke(
+        &deps.store,
+        Revoke::AllOfExcept {
+            identity_id: &identity_id,
+            except: &except,
+        },
+    )
+    .await?)
 }
 
 /// A page of sessions and the cursor of the next page, if there may be one. With `identity_id`

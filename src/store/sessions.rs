@@ -308,93 +308,47 @@ pub async fn list(
     })
 }
 
-/// Deactivates one session; returns how many matched (0 or 1).
-pub async fn revoke_by_id(store: &Store, id: &str) -> Result<usize, StoreError> {
+/// Which sessions a revocation deactivates.
+#[derive(Debug, Clone, Copy)]
+pub enum Revoke<'a> {
+    /// One session by id.
+    Id(&'a str),
+    /// The session with this token hash.
+    Token(&'a str),
+    /// The session with this logout token hash.
+    LogoutToken(&'a str),
+    /// One session, only if it belongs to the identity (a no-op for anyone else's session).
+    OneOf { identity_id: &'a str, id: &'a str },
+    /// Every session of the identity but one.
+    AllOfExcept {
+        identity_id: &'a str,
+        except: &'a str,
+    },
+}
+
+/// Deactivates the matching sessions; returns how many matched.
+pub async fn revoke(store: &Store, which: Revoke<'_>) -> Result<usize, StoreError> {
     let nid = store.nid().to_owned();
     with_conn!(store, |c| {
-        let n = diesel::update(
-            sessions::table
+        let q = diesel::update(sessions::table)
+            .set(sessions::active.eq(false))
+            .into_boxed()
+            .filter(sessions::nid.eq(&nid));
+        let q = match which {
+            Revoke::Id(id) => q.filter(sessions::id.eq(id)),
+            Revoke::Token(hash) => q.filter(sessions::token.eq(hash)),
+            Revoke::LogoutToken(hash) => q.filter(sessions::logout_token.eq(hash)),
+            Revoke::OneOf { identity_id, id } => q
                 .filter(sessions::id.eq(id))
-                .filter(sessions::nid.eq(&nid)),
-        )
-        .set(sessions::active.eq(false))
-        .execute(c)
-        .await?;
-        Ok(n)
-    })
-}
-
-/// Deactivates the session with this token hash; returns how many matched (0 or 1).
-pub async fn revoke_by_token(store: &Store, token_hash: &str) -> Result<usize, StoreError> {
-    let nid = store.nid().to_owned();
-    with_conn!(store, |c| {
-        let n = diesel::update(
-            sessions::table
-                .filter(sessions::token.eq(token_hash))
-                .filter(sessions::nid.eq(&nid)),
-        )
-        .set(sessions::active.eq(false))
-        .execute(c)
-        .await?;
-        Ok(n)
-    })
-}
-
-/// Deactivates the session with this logout token hash; returns how many matched (0 or 1).
-pub async fn revoke_by_logout_token(store: &Store, logout_hash: &str) -> Result<usize, StoreError> {
-    let nid = store.nid().to_owned();
-    with_conn!(store, |c| {
-        let n = diesel::update(
-            sessions::table
-                .filter(sessions::logout_token.eq(logout_hash))
-                .filter(sessions::nid.eq(&nid)),
-        )
-        .set(sessions::active.eq(false))
-        .execute(c)
-        .await?;
-        Ok(n)
-    })
-}
-
-/// Deactivates one session of one identity (a no-op for anyone else's session).
-pub async fn revoke_of_identity(
-    store: &Store,
-    identity_id: &str,
-    id: &str,
-) -> Result<usize, StoreError> {
-    let nid = store.nid().to_owned();
-    with_conn!(store, |c| {
-        let n = diesel::update(
-            sessions::table
-                .filter(sessions::id.eq(id))
+                .filter(sessions::identity_id.eq(identity_id)),
+            Revoke::AllOfExcept {
+                identity_id,
+                except,
+            } => q
                 .filter(sessions::identity_id.eq(identity_id))
-                .filter(sessions::nid.eq(&nid)),
-        )
-        .set(sessions::active.eq(false))
-        .execute(c)
-        .await?;
-        Ok(n)
-    })
-}
-
-/// Deactivates every session of an identity but one; returns how many matched.
-pub async fn revoke_others(
-    store: &Store,
-    identity_id: &str,
-    except: &str,
-) -> Result<usize, StoreError> {
-    let nid = store.nid().to_owned();
-    with_conn!(store, |c| {
-        let n = diesel::update(
-            sessions::table
-                .filter(sessions::identity_id.eq(identity_id))
-                .filter(sessions::id.ne(except))
-                .filter(sessions::nid.eq(&nid)),
-        )
-        .set(sessions::active.eq(false))
-        .execute(c)
-        .await?;
-        Ok(n)
+                .filter(sessions::id.ne(except)),
+        };
+        Ok(q.execute(c).await?)
     })
 }
 
