@@ -33,6 +33,7 @@ pub mod hash;
 pub mod health;
 pub mod http;
 pub mod identity;
+pub mod jsonnet;
 pub mod metrics;
 pub mod selfservice;
 pub mod session;
