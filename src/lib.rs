@@ -39,3 +39,4 @@ pub mod selfservice;
 pub mod session;
 pub mod store;
 pub mod text;
+pub mod uri;

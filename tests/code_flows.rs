@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::receiver::HttpReceiver;
 use common::smtp::{self, SmtpServer};
 use common::{FIXTURES, Setup, TestApp};
 use serde_json::{Value, json};
@@ -259,5 +260,86 @@ async fn unknown_identifier_answers_like_a_known_one() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(mail.received().len(), 1, "{:?}", got[0].to);
     assert!(got[0].to.iter().any(|r| r.contains("known@example.com")));
+    app.stop().await;
+}
+
+/// The six-digit code in the SMS request number `n` the receiver got for `to`.
+async fn code_from_sms(sms: &HttpReceiver, n: usize, to: &str) -> String {
+    let got = sms.wait_for(n).await;
+    let body: Value = serde_json::from_str(&got[n - 1].1).unwrap();
+    assert_eq!(body["recipient"], to, "{body}");
+    six_digits(body["body"].as_str().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_numbers_get_their_codes_by_sms() {
+    let mail = SmtpServer::start(0).await;
+    let sms = HttpReceiver::start().await;
+    let yaml = yaml(&mail)
+        .replace("default_schema_id: code", "default_schema_id: phone")
+        .replace(
+            "    - id: code\n      url: file://",
+            &format!("    - id: phone\n      url: file://{FIXTURES}/phone.schema.json\n    - id: code\n      url: file://"),
+        )
+        .replace(
+            "courier:\n",
+            &format!(
+                "courier:\n  channels:\n    - id: sms\n      type: http\n      request_config:\n        url: {}\n        method: POST\n",
+                sms.url
+            ),
+        );
+    let app = TestApp::start_with(Setup {
+        yaml,
+        ..Default::default()
+    })
+    .await;
+    let phone = "+4915112345678";
+    let traits = json!({ "phone": phone });
+
+    let flow = api_flow(&app, "registration").await;
+    let (status, sent) = submit(&app, &flow, json!({"method": "code", "traits": traits})).await;
+    assert_eq!(status, 400, "{sent}");
+    assert_eq!(sent["state"], "sent_email", "{sent}");
+    let code = code_from_sms(&sms, 1, phone).await;
+    let (status, done) = submit(
+        &app,
+        &sent,
+        json!({"method": "code", "traits": traits, "code": code}),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert!(done["session_token"].is_string(), "{done}");
+
+    let flow = api_flow(&app, "login").await;
+    let (status, sent) = submit(&app, &flow, json!({"method": "code", "identifier": phone})).await;
+    assert_eq!(status, 400, "{sent}");
+    let code = code_from_sms(&sms, 2, phone).await;
+    let (status, done) = submit(
+        &app,
+        &sent,
+        json!({"method": "code", "identifier": phone, "code": code}),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert!(done["session_token"].is_string(), "{done}");
+    // Nothing went by email.
+    assert!(mail.received().is_empty());
+    // The SMS rows are phone messages on the sms channel.
+    let msgs: Value = app
+        .http
+        .get(app.admin_url("/admin/courier/messages"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let msgs = msgs.as_array().unwrap();
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    assert!(
+        msgs.iter()
+            .all(|m| m["type"] == "phone" && m["channel"] == "sms"),
+        "{msgs:?}"
+    );
     app.stop().await;
 }

@@ -4,14 +4,13 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::receiver::HttpReceiver;
 use common::smtp::{self, Mode, SmtpServer};
 use common::{Setup, TestApp, expect_error};
 use gatehouse::courier::{self, Channel, NewMessage, TemplateType};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -276,90 +275,6 @@ async fn permanent_rejection_is_abandoned_after_the_retries() {
     app.stop().await;
 }
 
-/// A loopback HTTP endpoint that records requests (head, body) and answers 200.
-struct HttpReceiver {
-    url: String,
-    requests: Arc<Mutex<Vec<(String, String)>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl HttpReceiver {
-    async fn start() -> HttpReceiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/sms", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let store = requests.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((mut sock, _)) = listener.accept().await else {
-                    continue;
-                };
-                let store = store.clone();
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    loop {
-                        let n = sock.read(&mut chunk).await.unwrap_or(0);
-                        if n == 0 {
-                            return;
-                        }
-                        buf.extend_from_slice(&chunk[..n]);
-                        let text = String::from_utf8_lossy(&buf).into_owned();
-                        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                            let len = head
-                                .lines()
-                                .find_map(|l| {
-                                    let (k, v) = l.split_once(':')?;
-                                    k.eq_ignore_ascii_case("content-length")
-                                        .then(|| v.trim().parse::<usize>().ok())?
-                                })
-                                .unwrap_or(0);
-                            if body.len() >= len {
-                                store
-                                    .lock()
-                                    .unwrap()
-                                    .push((head.to_owned(), body[..len].to_owned()));
-                                let _ = sock
-                                    .write_all(
-                                        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                                    )
-                                    .await;
-                                return;
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        HttpReceiver {
-            url,
-            requests,
-            task,
-        }
-    }
-
-    async fn wait_for(&self, n: usize) -> Vec<(String, String)> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let r = self.requests.lock().unwrap().clone();
-            if r.len() >= n {
-                return r;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no HTTP request arrived"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-}
-
-impl Drop for HttpReceiver {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 #[tokio::test]
 async fn sms_goes_to_the_http_channel() {
     let server = SmtpServer::start(0).await;
@@ -402,11 +317,49 @@ async fn sms_goes_to_the_http_channel() {
 }
 
 #[tokio::test]
-async fn custom_jsonnet_body_fails_with_a_clear_error() {
+async fn jsonnet_bodies_shape_http_deliveries() {
     let server = SmtpServer::start(0).await;
     let receiver = HttpReceiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("sms.jsonnet");
+    std::fs::write(
+        &body,
+        "function(ctx) {\n  To: ctx.recipient,\n  Text: 'code ' + ctx.template_data.verification_code,\n  kind: ctx.template_type,\n  via: ctx.message_type,\n  len: std.length(ctx.body) > 0,\n}\n",
+    )
+    .unwrap();
+    let channels = format!(
+        "  channels:\n    - id: sms\n      type: http\n      request_config:\n        url: {}\n        method: POST\n        body: file://{}\n",
+        receiver.url,
+        body.display()
+    );
+    let app = start(courier_yaml(&server.uri(), 5, &channels)).await;
+    let id = enqueue(
+        &app,
+        NewMessage {
+            channel: Channel::Sms,
+            recipient: "+15550123".into(),
+            template: TemplateType::VerificationCodeValid,
+            data: json!({ "To": "+15550123", "VerificationCode": "246810" }),
+        },
+    )
+    .await;
+    let reqs = receiver.wait_for(1).await;
+    let body: Value = serde_json::from_str(&reqs[0].1).unwrap();
+    assert_eq!(
+        body,
+        json!({"To": "+15550123", "Text": "code 246810", "kind": "verification_code_valid", "via": "sms", "len": true})
+    );
+    wait_message(&app, &id, |m| m["status"] == "sent").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn broken_jsonnet_body_fails_with_a_clear_error() {
+    let server = SmtpServer::start(0).await;
+    let receiver = HttpReceiver::start().await;
+    // base64("function(ctx) {") — does not parse.
     let extra = format!(
-        "  delivery_strategy: http\n  http:\n    request_config:\n      url: {}\n      body: base64://ZnVuY3Rpb24oY3R4KSB7fQ==\n",
+        "  delivery_strategy: http\n  http:\n    request_config:\n      url: {}\n      body: base64://ZnVuY3Rpb24oY3R4KSB7\n",
         receiver.url
     );
     let app = start(courier_yaml(&server.uri(), 0, &extra)).await;
@@ -414,7 +367,7 @@ async fn custom_jsonnet_body_fails_with_a_clear_error() {
     let m = wait_message(&app, &id, |m| m["status"] == "abandoned").await;
     let err = m["dispatches"][0]["error"]["message"].as_str().unwrap();
     assert!(
-        err.contains("Jsonnet request bodies are not supported yet"),
+        err.starts_with("courier.http.request_config.body: does not parse"),
         "{err}"
     );
     assert!(receiver.requests.lock().unwrap().is_empty());

@@ -87,7 +87,7 @@ impl Actor for Courier {
         me: ActorRef<CourierMsg>,
         deps: Arc<Deps>,
     ) -> Result<CourierState, ActorProcessingErr> {
-        let senders = Arc::new(Senders::new(&deps.config.courier));
+        let senders = Arc::new(Senders::load(&deps.config.courier).await);
         for w in senders.warnings() {
             tracing::warn!(problem = %w, "courier configuration");
         }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::CourierError;
 use super::http;
 use super::smtp::SmtpSender;
-use crate::config::{ChannelId, Courier as CourierConfig, DeliveryStrategy, HttpRequestConfig};
+use crate::config::{ChannelId, Courier as CourierConfig, DeliveryStrategy};
 use crate::deps::Deps;
 use crate::store::courier::{self as rows, MessageRow, Outcome};
 
@@ -61,18 +61,36 @@ pub struct Senders {
     config: CourierConfig,
     smtp: Result<SmtpSender, String>,
     http: reqwest::Client,
+    /// The body template of `courier.http.request_config`.
+    email_body: http::Body,
+    /// The body template of each `courier.channels[]` entry, in order.
+    channel_bodies: Vec<http::Body>,
 }
 
 impl Senders {
-    pub fn new(config: &CourierConfig) -> Senders {
+    /// Builds the channels and loads their Jsonnet body templates.
+    pub async fn load(config: &CourierConfig) -> Senders {
         let http = reqwest::Client::builder()
             .timeout(SEND_TIMEOUT)
             .build()
             .unwrap_or_default();
+        let email_body = match &config.http.request_config {
+            Some(rc) if config.delivery_strategy == DeliveryStrategy::Http => {
+                http::Body::load("courier.http.request_config", rc).await
+            }
+            _ => http::Body::Default,
+        };
+        let mut channel_bodies = Vec::new();
+        for (i, c) in config.channels.iter().enumerate() {
+            let what = format!("courier.channels[{i}].request_config");
+            channel_bodies.push(http::Body::load(&what, &c.request_config).await);
+        }
         Senders {
             smtp: SmtpSender::from_config(&config.smtp, SEND_TIMEOUT),
             config: config.clone(),
             http,
+            email_body,
+            channel_bodies,
         }
     }
 
@@ -90,29 +108,18 @@ impl Senders {
         {
             out.push("courier.smtp.client_cert_path/client_key_path are not supported yet; connecting without a client certificate".into());
         }
-        let check = |out: &mut Vec<String>, what: &str, rc: &HttpRequestConfig| {
-            if !http::body_supported(rc) {
-                out.push(format!(
-                    "{what}.body: {}; messages on this channel will fail",
-                    http::JSONNET_UNSUPPORTED
-                ));
-            }
-        };
-        if self.config.delivery_strategy == DeliveryStrategy::Http {
-            match &self.config.http.request_config {
-                Some(rc) => check(&mut out, "courier.http.request_config", rc),
-                None => out.push(
-                    "courier.delivery_strategy is http but courier.http.request_config is not set"
-                        .into(),
-                ),
-            }
-        }
-        for (i, c) in self.config.channels.iter().enumerate() {
-            check(
-                &mut out,
-                &format!("courier.channels[{i}].request_config"),
-                &c.request_config,
+        if self.config.delivery_strategy == DeliveryStrategy::Http
+            && self.config.http.request_config.is_none()
+        {
+            out.push(
+                "courier.delivery_strategy is http but courier.http.request_config is not set"
+                    .into(),
             );
+        }
+        for b in std::iter::once(&self.email_body).chain(&self.channel_bodies) {
+            if let http::Body::Broken(e) = b {
+                out.push(format!("{e}; messages on this channel will fail"));
+            }
         }
         out
     }
@@ -128,18 +135,23 @@ impl Senders {
                     Err(e) => Err(SendError::permanent(e.clone())),
                 },
                 DeliveryStrategy::Http => match &self.config.http.request_config {
-                    Some(rc) => http::send(&self.http, rc, m).await,
+                    Some(rc) => http::send(&self.http, rc, &self.email_body, m).await,
                     None => Err(SendError::permanent(
                         "courier.delivery_strategy is http but courier.http.request_config is not set",
                     )),
                 },
             };
         }
-        let channel = self.config.channels.iter().find(|c| match c.id {
-            ChannelId::Sms => m.channel == "sms",
-        });
+        let channel =
+            self.config
+                .channels
+                .iter()
+                .zip(&self.channel_bodies)
+                .find(|(c, _)| match c.id {
+                    ChannelId::Sms => m.channel == "sms",
+                });
         match channel {
-            Some(c) => http::send(&self.http, &c.request_config, m).await,
+            Some((c, body)) => http::send(&self.http, &c.request_config, body, m).await,
             None => Err(SendError::permanent(format!(
                 "no courier channels configured for: {}",
                 m.channel

@@ -1,7 +1,10 @@
 //! HTTP channels: email with `courier.delivery_strategy: http` (`courier.http.request_config`)
-//! and SMS (`courier.channels[]`, id `sms`). The request body is Kratos's default Jsonnet
-//! output, built natively; a custom Jsonnet `body` is not evaluated yet, so such a message fails
-//! with a dispatch error instead of sending something the operator did not configure.
+//! and SMS (`courier.channels[]`, id `sms`). The request body is the operator's Jsonnet
+//! (`request_config.body`), called with Kratos's context (`recipient`, `subject`, `body`,
+//! `html_body`, `template_type`, `template_data`, `message_type`); Kratos's own default template
+//! is built natively, with the same result.
+
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -9,11 +12,68 @@ use super::dispatch::SendError;
 use crate::config::{ApiKeyLocation, DEFAULT_HTTP_COURIER_BODY, HttpAuth, HttpRequestConfig};
 use crate::store::courier::MessageRow;
 
-pub const JSONNET_UNSUPPORTED: &str = "Jsonnet request bodies are not supported yet";
+/// A request config's body template, loaded when the courier starts.
+#[derive(Clone)]
+pub enum Body {
+    /// Kratos's default template: built natively.
+    Default,
+    Jsonnet {
+        name: String,
+        source: Arc<str>,
+    },
+    /// The template could not be read or does not parse; every message on the channel fails
+    /// with this text.
+    Broken(String),
+}
 
-/// Whether a request config uses a body this build can produce.
-pub fn body_supported(rc: &HttpRequestConfig) -> bool {
-    rc.body.is_empty() || rc.body == DEFAULT_HTTP_COURIER_BODY
+impl Body {
+    /// Loads and checks the template `rc.body` names; `what` is its config path.
+    pub async fn load(what: &str, rc: &HttpRequestConfig) -> Body {
+        if rc.body.is_empty() || rc.body == DEFAULT_HTTP_COURIER_BODY {
+            return Body::Default;
+        }
+        let name = format!("{what}.body");
+        let source = match crate::uri::read(&rc.body).await {
+            Ok(s) => s,
+            Err(e) => return Body::Broken(format!("{name}: {e}")),
+        };
+        if let Err(e) = crate::jsonnet::check(&name, &source) {
+            return Body::Broken(e.to_string());
+        }
+        Body::Jsonnet {
+            name,
+            source: source.into(),
+        }
+    }
+
+    async fn render(&self, m: &MessageRow) -> Result<Value, SendError> {
+        match self {
+            Body::Default => Ok(default_body(m)),
+            Body::Broken(e) => Err(SendError::permanent(e.clone())),
+            Body::Jsonnet { name, source } => {
+                crate::jsonnet::evaluate_blocking(name.clone(), source.clone(), context(m))
+                    .await
+                    .map_err(|e| SendError::permanent(e.to_string()))
+            }
+        }
+    }
+}
+
+/// The `ctx` Kratos passes to the body template (`courier/http_channel.go` `httpDataModel`).
+fn context(m: &MessageRow) -> Value {
+    let data: Value = serde_json::from_str(&m.template_data).unwrap_or(Value::Null);
+    let mut ctx = json!({
+        "recipient": m.recipient,
+        "subject": m.subject,
+        "body": m.body,
+        "template_type": m.template_type,
+        "template_data": data,
+        "message_type": m.channel,
+    });
+    if let Some(html) = &m.html_body {
+        ctx["html_body"] = json!(html);
+    }
+    ctx
 }
 
 /// What Kratos's default body template (`courier/http.go`) evaluates to.
@@ -36,6 +96,7 @@ fn default_body(m: &MessageRow) -> Value {
 pub async fn send(
     client: &reqwest::Client,
     rc: &HttpRequestConfig,
+    body: &Body,
     m: &MessageRow,
 ) -> Result<(), SendError> {
     let url = rc
@@ -43,12 +104,29 @@ pub async fn send(
         .as_deref()
         .filter(|u| !u.is_empty())
         .ok_or_else(|| SendError::permanent("the HTTP channel has no request_config.url"))?;
-    if !body_supported(rc) {
-        return Err(SendError::permanent(JSONNET_UNSUPPORTED));
-    }
     let method = reqwest::Method::from_bytes(rc.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| SendError::permanent(format!("invalid HTTP method {:?}", rc.method)))?;
-    let mut req = client.request(method, url).json(&default_body(m));
+    let payload = body.render(m).await?;
+    let form = rc.headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("content-type") && v.starts_with("application/x-www-form-urlencoded")
+    });
+    let mut req = client.request(method, url);
+    req = if form {
+        // As Kratos's request builder: a form body is the template's top-level fields.
+        let mut enc = url::form_urlencoded::Serializer::new(String::new());
+        if let Value::Object(fields) = &payload {
+            for (k, v) in fields {
+                match v {
+                    Value::String(s) => enc.append_pair(k, s),
+                    Value::Null => enc.append_pair(k, ""),
+                    other => enc.append_pair(k, &other.to_string()),
+                };
+            }
+        }
+        req.body(enc.finish())
+    } else {
+        req.json(&payload)
+    };
     for (k, v) in &rc.headers {
         req = req.header(k.as_str(), v.as_str());
     }

@@ -5,9 +5,7 @@
 //! traits are validated wrapped in that envelope; that keeps root `$ref`s working.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -19,9 +17,6 @@ pub const EXTENSION_KEYWORD: &str = "ory.sh/kratos";
 /// Formats a field with `verification` may declare (identity meta-schema rule).
 const VERIFICATION_FORMATS: [&str; 6] =
     ["email", "tel", "date", "time", "date-time", "no-validate"];
-
-/// Remote schemas must not stall startup forever.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Guards against `$ref` cycles while walking schemas by hand.
 const MAX_DEPTH: usize = 64;
@@ -317,7 +312,7 @@ fn compile(raw: &Value, url: &str) -> Result<jsonschema::Validator, String> {
         // Kratos' validator defaults to draft-07.
         opts = opts.with_draft(jsonschema::Draft::Draft7);
     }
-    if let Some(path) = file_path(url)
+    if let Some(path) = crate::uri::file_path(url)
         && let Ok(abs) = std::path::absolute(path)
         && let Ok(base) = url::Url::from_file_path(abs)
     {
@@ -866,56 +861,18 @@ impl<'a> Walker<'a> {
 
 // ---- loading ----
 
-fn file_path(url: &str) -> Option<&str> {
-    if let Some(p) = url.strip_prefix("file://") {
-        Some(p)
-    } else if url.contains("://") {
-        None
-    } else {
-        Some(url)
-    }
-}
-
 async fn fetch(id: &str, url: &str) -> Result<String, SchemaError> {
-    let fail = |reason: String| SchemaError::Fetch {
-        id: id.to_owned(),
-        url: url.to_owned(),
-        reason,
-    };
-    if let Some(encoded) = url.strip_prefix("base64://") {
-        use base64::engine::general_purpose::{
-            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
-        };
-        let encoded = encoded.trim();
-        let bytes = [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD]
-            .iter()
-            .find_map(|e| e.decode(encoded).ok())
-            .ok_or_else(|| fail("not valid base64".into()))?;
-        return String::from_utf8(bytes).map_err(|e| fail(format!("not UTF-8: {e}")));
-    }
-    if url.starts_with("http://") || url.starts_with("https://") {
-        // Idempotent; needed so rustls has a provider even if nothing else installed one.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            .build()
-            .map_err(|e| fail(e.to_string()))?;
-        let resp = client
-            .get(url)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| fail(e.to_string()))?;
-        return resp.text().await.map_err(|e| fail(e.to_string()));
-    }
-    let path = file_path(url).ok_or_else(|| SchemaError::UnsupportedUrl {
-        id: id.to_owned(),
-        url: url.to_owned(),
-    })?;
-    // Relative paths resolve against the process cwd, like Kratos.
-    tokio::fs::read_to_string(path)
-        .await
-        .map_err(|e| fail(format!("{path}: {e}")))
+    crate::uri::read(url).await.map_err(|e| match e {
+        crate::uri::UriError::Unsupported => SchemaError::UnsupportedUrl {
+            id: id.to_owned(),
+            url: url.to_owned(),
+        },
+        crate::uri::UriError::Read(reason) => SchemaError::Fetch {
+            id: id.to_owned(),
+            url: url.to_owned(),
+            reason,
+        },
+    })
 }
 
 /// The configured identity schemas, in config order.
@@ -977,6 +934,7 @@ impl SchemaRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn email_name_schema() -> Value {

@@ -75,18 +75,34 @@ mod tests {
 /// Which message template a mail uses (Kratos's template types).
 pub use crate::courier::TemplateType as Template;
 
-/// An email to queue: recipient and Kratos-named template data (`To`, `RecoveryCode`, …).
+/// A message to queue: channel, recipient and Kratos-named template data (`To`,
+/// `RecoveryCode`, …).
 #[derive(Clone, Debug)]
 pub struct Mail {
     pub template: Template,
+    pub channel: crate::courier::Channel,
     pub to: String,
     pub data: serde_json::Value,
 }
 
-/// Queues mails on the courier.
-pub async fn send(deps: &Deps, mails: Vec<Mail>) -> Result<(), String> {
-    for m in mails {
-        crate::selfservice::otp_courier::enqueue(deps, m).await?;
+impl Mail {
+    pub fn email(template: Template, to: impl Into<String>, data: serde_json::Value) -> Mail {
+        Mail {
+            template,
+            channel: crate::courier::Channel::Email,
+            to: to.into(),
+            data,
+        }
     }
-    Ok(())
+}
+
+/// Renders mails into `queued` courier rows, for the caller to store in its own transaction.
+pub fn render(
+    deps: &Deps,
+    mails: Vec<Mail>,
+) -> Result<Vec<crate::store::courier::MessageRow>, String> {
+    mails
+        .into_iter()
+        .map(|m| crate::selfservice::otp_courier::render(deps, m))
+        .collect()
 }

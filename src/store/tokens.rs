@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::courier::MessageRow;
 use super::flow_schema::selfservice_flows;
 use super::schema::{identity_recovery_addresses as ra, identity_verifiable_addresses as va};
 use super::token_schema::selfservice_tokens as t;
@@ -40,31 +41,114 @@ pub enum UseOutcome {
     TooOften,
 }
 
-/// Stores new tokens for a flow, first invalidating the flow's unused tokens of `kind` (a
-/// resend makes the earlier code useless, as in Kratos).
+/// A multi-step flow's move to its next state (recovery, verification, code login): applied
+/// only while the flow is still in one of `from`.
+pub struct FlowStep<'a> {
+    pub from: &'a [&'a str],
+    pub to: &'a str,
+    pub ui: &'a str,
+    pub active_method: Option<&'a str>,
+    pub identity_id: Option<&'a str>,
+}
+
+/// What issuing a challenge writes, all in one transaction.
+pub struct Issue<'a> {
+    pub flow_id: &'a str,
+    /// The flow's unused tokens of this kind are invalidated first (a resend makes the earlier
+    /// code useless, as in Kratos).
+    pub kind: &'a str,
+    pub tokens: &'a [TokenRow],
+    /// The courier messages carrying the new secrets.
+    pub messages: &'a [MessageRow],
+    /// A verifiable address whose status becomes `sent`.
+    pub address_sent: Option<&'a str>,
+    pub step: Option<FlowStep<'a>>,
+    pub now: NaiveDateTime,
+}
+
+/// Issues a flow's challenge: replaces its tokens, queues the messages that carry them and
+/// saves the flow's next state in one transaction, so a message is queued exactly when its code
+/// is valid and the flow says it was sent. Returns `false`, having written nothing, when the
+/// flow left the expected states meanwhile (a concurrent submission won).
+pub async fn issue(store: &Store, w: Issue<'_>) -> Result<bool, StoreError> {
+    let nid = store.nid().to_owned();
+    let from: Vec<String> = w
+        .step
+        .as_ref()
+        .map(|s| s.from.iter().map(|f| (*f).to_owned()).collect())
+        .unwrap_or_default();
+    with_tx!(store, |c| {
+        if let Some(step) = &w.step {
+            let n = diesel::update(
+                selfservice_flows::table
+                    .filter(selfservice_flows::id.eq(w.flow_id))
+                    .filter(selfservice_flows::nid.eq(&nid))
+                    .filter(selfservice_flows::state.eq_any(&from)),
+            )
+            .set((
+                selfservice_flows::state.eq(step.to),
+                selfservice_flows::ui.eq(step.ui),
+                selfservice_flows::active_method.eq(step.active_method),
+                selfservice_flows::identity_id.eq(step.identity_id),
+                selfservice_flows::updated_at.eq(w.now),
+            ))
+            .execute(c)
+            .await?;
+            if n == 0 {
+                // Nothing written yet: the transaction commits empty.
+                return Ok(false);
+            }
+        }
+        diesel::delete(
+            t::table
+                .filter(t::nid.eq(&nid))
+                .filter(t::flow_id.eq(w.flow_id))
+                .filter(t::kind.eq(w.kind))
+                .filter(t::used_at.is_null()),
+        )
+        .execute(c)
+        .await?;
+        // One statement per row: SQLite has no DEFAULT keyword for batch inserts.
+        for row in w.tokens {
+            diesel::insert_into(t::table).values(row).execute(c).await?;
+        }
+        if let Some(address_id) = w.address_sent {
+            diesel::update(
+                va::table
+                    .filter(va::nid.eq(&nid))
+                    .filter(va::id.eq(address_id))
+                    .filter(va::verified.eq(false)),
+            )
+            .set((va::status.eq("sent"), va::updated_at.eq(w.now)))
+            .execute(c)
+            .await?;
+        }
+        crate::insert_courier_rows!(c, w.messages)?;
+        Ok(true)
+    })
+}
+
+/// Stores new tokens for a flow without a message (admin-created recovery codes and links).
 pub async fn replace_for_flow(
     store: &Store,
     flow_id: &str,
     kind: &str,
     rows: &[TokenRow],
 ) -> Result<(), StoreError> {
-    let nid = store.nid().to_owned();
-    with_tx!(store, |c| {
-        diesel::delete(
-            t::table
-                .filter(t::nid.eq(&nid))
-                .filter(t::flow_id.eq(flow_id))
-                .filter(t::kind.eq(kind))
-                .filter(t::used_at.is_null()),
-        )
-        .execute(c)
-        .await?;
-        // One statement per row: SQLite has no DEFAULT keyword for batch inserts.
-        for row in rows {
-            diesel::insert_into(t::table).values(row).execute(c).await?;
-        }
-        Ok(())
-    })
+    issue(
+        store,
+        Issue {
+            flow_id,
+            kind,
+            tokens: rows,
+            messages: &[],
+            address_sent: None,
+            step: None,
+            now: chrono::Utc::now().naive_utc(),
+        },
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Counts a code submission on the flow and, within the limit, uses the first unused token

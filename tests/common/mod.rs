@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use gatehouse::app::{self, Running};
 use serde_json::Value;
 
+pub mod receiver;
 pub mod smtp;
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");

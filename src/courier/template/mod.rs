@@ -25,7 +25,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -34,8 +33,6 @@ pub use parse::ParseError;
 use parse::Parsed;
 
 use crate::config::{Courier, EmailTemplate, MessageTemplates, SmsTemplate, TemplatePair};
-
-const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Kratos's message template types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -521,58 +518,17 @@ async fn load_dir(
 }
 
 async fn fetch(name: &str, uri: &str) -> Result<String, TemplateError> {
-    let fail = |reason: String| TemplateError::Load {
-        name: name.to_owned(),
-        uri: uri.to_owned(),
-        reason,
-    };
-    if let Some(encoded) = uri.strip_prefix("base64://") {
-        use base64::Engine as _;
-        use base64::engine::general_purpose::{
-            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
-        };
-        let encoded = encoded.trim();
-        let bytes = [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD]
-            .iter()
-            .find_map(|e| e.decode(encoded).ok())
-            .ok_or_else(|| fail("not valid base64".into()))?;
-        return String::from_utf8(bytes).map_err(|e| fail(format!("not UTF-8: {e}")));
-    }
-    if uri.starts_with("http://") || uri.starts_with("https://") {
-        // Idempotent; rustls needs a process-wide provider before the first TLS client.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            .build()
-            .map_err(|e| fail(e.to_string()))?;
-        let resp = client
-            .get(uri)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| fail(e.to_string()))?;
-        return resp.text().await.map_err(|e| fail(e.to_string()));
-    }
-    let path = if let Some(rest) = uri.strip_prefix("file://") {
-        // file:///abs and file://rel both occur in Kratos configs; url::Url would reject the latter.
-        match url::Url::parse(uri)
-            .ok()
-            .and_then(|u| u.to_file_path().ok())
-        {
-            Some(p) if rest.starts_with('/') => p,
-            _ => PathBuf::from(rest),
-        }
-    } else if uri.contains("://") {
-        return Err(TemplateError::UnsupportedUri {
+    crate::uri::read(uri).await.map_err(|e| match e {
+        crate::uri::UriError::Unsupported => TemplateError::UnsupportedUri {
             name: name.to_owned(),
             uri: uri.to_owned(),
-        });
-    } else {
-        PathBuf::from(uri)
-    };
-    tokio::fs::read_to_string(&path)
-        .await
-        .map_err(|e| fail(format!("{}: {e}", path.display())))
+        },
+        crate::uri::UriError::Read(reason) => TemplateError::Load {
+            name: name.to_owned(),
+            uri: uri.to_owned(),
+            reason,
+        },
+    })
 }
 
 /// Collects the template URIs and override directory from `courier.*` config.

@@ -240,3 +240,50 @@ pub fn action_url(deps: &Deps, kind: FlowKind, id: Uuid) -> String {
 pub fn transient_payload(sub: &Submission) -> Option<Value> {
     sub.get("transient_payload").cloned()
 }
+
+/// Issues a challenge for a multi-step flow: the flow's unused tokens of `kind` replaced by
+/// `tokens`, the messages carrying them queued on the courier, and the flow (already moved to
+/// its next state in memory) saved if it is still in one of `from` — one transaction, so a code
+/// is never valid without its message queued, nor a message queued for a flow that moved on.
+pub async fn issue(
+    deps: &Deps,
+    flow: &Flow,
+    kind: &str,
+    tokens: &[crate::store::tokens::TokenRow],
+    mails: Vec<crate::selfservice::otp::Mail>,
+    from: &[&str],
+    address_sent: Option<&str>,
+) -> Result<(), FlowError> {
+    use crate::store::tokens as tq;
+    let messages = crate::selfservice::otp::render(deps, mails).map_err(FlowError::Internal)?;
+    let ui = serde_json::to_string(&flow.ui).unwrap_or_default();
+    let identity_id = flow.identity_id.map(|u| u.to_string());
+    let flow_id = flow.id.to_string();
+    let issued = tq::issue(
+        &deps.store,
+        tq::Issue {
+            flow_id: &flow_id,
+            kind,
+            tokens,
+            messages: &messages,
+            address_sent,
+            step: Some(tq::FlowStep {
+                from,
+                to: &flow.state,
+                ui: &ui,
+                active_method: flow.active.as_deref(),
+                identity_id: identity_id.as_deref(),
+            }),
+            now: flow.updated_at.naive_utc(),
+        },
+    )
+    .await?;
+    for m in &messages {
+        tracing::debug!(message_id = %m.id, template = %m.template_type, "queued courier message");
+    }
+    if issued {
+        Ok(())
+    } else {
+        Err(FlowError::AlreadyCompleted)
+    }
+}

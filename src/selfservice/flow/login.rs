@@ -287,7 +287,16 @@ async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<Co
         crate::store::credentials::identity_for_identifier(&deps.store, "code", &address).await?;
     match owner.and_then(|o| Uuid::parse_str(&o).ok()) {
         Some(identity_id) => {
-            code::send(deps, flow, code::KIND_LOGIN, &address, Some(identity_id)).await?
+            let channel = code::channel_for(deps, identity_id, &address).await;
+            code::send(
+                deps,
+                flow,
+                code::KIND_LOGIN,
+                &address,
+                channel,
+                Some(identity_id),
+            )
+            .await?
         }
         // Nobody to mail: still void earlier codes so the answer and the flow look the same.
         None => {

@@ -332,11 +332,7 @@ async fn send_challenge(
             } else {
                 Template::RecoveryCodeValid
             };
-            mails.push(Mail {
-                template,
-                to: stored.clone(),
-                data,
-            });
+            mails.push(Mail::email(template, stored.clone(), data));
         }
         None if cfg.notify_unknown_recipients => {
             let template = if m == "link" {
@@ -344,17 +340,14 @@ async fn send_challenge(
             } else {
                 Template::RecoveryCodeInvalid
             };
-            mails.push(Mail {
+            mails.push(Mail::email(
                 template,
-                to: value.clone(),
-                data: json!({"To": value, "RequestURL": request_url}),
-            });
+                value.clone(),
+                json!({"To": value, "RequestURL": request_url}),
+            ));
         }
         None => {}
     }
-    // A resend replaces the earlier code, known address or not.
-    tq::replace_for_flow(&deps.store, &flow.id.to_string(), kind, &rows).await?;
-    otp::send(deps, mails).await.map_err(FlowError::Internal)?;
     flow.state = STATE_SENT_EMAIL.into();
     flow.active = Some(m.into());
     flow.updated_at = ts;
@@ -367,7 +360,9 @@ async fn send_challenge(
         flow.ui = code_sent_ui(action, &flow.csrf_token, email, None);
         flow.ui.add_message(text::recovery_email_with_code_sent());
     }
-    save(deps, flow, &[STATE_CHOOSE_METHOD, STATE_SENT_EMAIL]).await
+    // A resend replaces the earlier code, known address or not.
+    let from = [STATE_CHOOSE_METHOD, STATE_SENT_EMAIL];
+    common::issue(deps, flow, kind, &rows, mails, &from, None).await
 }
 
 /// Stores state, UI and active method if the flow is still in one of `from`.

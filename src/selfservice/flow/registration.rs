@@ -214,7 +214,7 @@ async fn code_register(
     let Some(extracted) = password::validate_traits(schema, &mut flow.ui, &traits) else {
         return Ok(CodeStep::Rejected);
     };
-    let Some((address, _)) = extracted.code_identifiers.first().cloned() else {
+    let Some((address, via)) = extracted.code_identifiers.first().cloned() else {
         flow.ui.add_message(text::validation_identifier_missing());
         return Ok(CodeStep::Rejected);
     };
@@ -259,7 +259,15 @@ async fn code_register(
     }
     flow.state = STATE_SENT_EMAIL.into();
     flow.updated_at = now();
-    code::send(deps, flow, code::KIND_REGISTRATION, &address, None).await?;
+    code::send(
+        deps,
+        flow,
+        code::KIND_REGISTRATION,
+        &address,
+        code::channel_of(via),
+        None,
+    )
+    .await?;
     code::show_code_input(
         &mut flow.ui,
         text::label_registration_code(),

@@ -17,6 +17,7 @@ use super::{
     STATE_SENT_EMAIL,
 };
 use crate::config::FlowStrategy;
+use crate::courier::Channel;
 use crate::deps::Deps;
 use crate::identity::{Identity, now};
 use crate::selfservice::csrf::RawToken;
@@ -191,22 +192,24 @@ pub async fn submit(
     let value = normalize_email(&email);
     let found = tq::verifiable_address(&deps.store, "email", &value).await?;
     let mut mails = Vec::new();
+    let mut tokens = Vec::new();
+    let mut sent_address = None;
     match found {
         Some((address_id, identity_id, stored)) => {
-            let (row, mail) = challenge(deps, &flow, &address_id, &identity_id, &stored).await;
-            tq::replace_for_flow(&deps.store, &flow.id.to_string(), &row.kind.clone(), &[row])
-                .await?;
-            tq::mark_address_sent(&deps.store, &address_id, now().naive_utc()).await?;
+            let (row, mail) = challenge(
+                deps,
+                &flow,
+                &address_id,
+                &identity_id,
+                &stored,
+                Channel::Email,
+            )
+            .await;
+            tokens.push(row);
             mails.push(mail);
+            sent_address = Some(address_id);
         }
         None => {
-            tq::replace_for_flow(
-                &deps.store,
-                &flow.id.to_string(),
-                if m == "link" { KIND_LINK } else { KIND_CODE },
-                &[],
-            )
-            .await?;
             if deps
                 .config
                 .selfservice
@@ -219,19 +222,31 @@ pub async fn submit(
                 } else {
                     Template::VerificationCodeInvalid
                 };
-                mails.push(Mail {
+                mails.push(Mail::email(
                     template,
-                    to: value.clone(),
-                    data: json!({"To": value, "RequestURL": flow.request_url}),
-                });
+                    value.clone(),
+                    json!({"To": value, "RequestURL": flow.request_url}),
+                ));
             }
         }
     }
-    otp::send(deps, mails).await.map_err(FlowError::Internal)?;
     flow.state = STATE_SENT_EMAIL.into();
     flow.active = Some(m.into());
+    flow.updated_at = now();
     set_sent_ui(&mut flow, m, &email);
-    save(deps, &flow, &[STATE_CHOOSE_METHOD, STATE_SENT_EMAIL]).await?;
+    // A resend replaces the earlier code, known address or not.
+    let kind = if m == "link" { KIND_LINK } else { KIND_CODE };
+    let from = [STATE_CHOOSE_METHOD, STATE_SENT_EMAIL];
+    common::issue(
+        deps,
+        &flow,
+        kind,
+        &tokens,
+        mails,
+        &from,
+        sent_address.as_deref(),
+    )
+    .await?;
     Ok(Updated {
         flow,
         csrf_cookie: None,
@@ -264,6 +279,7 @@ async fn challenge(
     address_id: &str,
     identity_id: &str,
     address: &str,
+    channel: Channel,
 ) -> (TokenRow, Mail) {
     let m = method(deps);
     let link = m == "link";
@@ -304,6 +320,7 @@ async fn challenge(
     let mail = if link {
         Mail {
             template: Template::VerificationValid,
+            channel,
             to: address.to_owned(),
             data: json!({"To": address, "VerificationURL": format!("{base}&token={secret}"), "Identity": identity,
                          "ExpiresInMinutes": minutes, "RequestURL": flow.request_url}),
@@ -311,6 +328,7 @@ async fn challenge(
     } else {
         Mail {
             template: Template::VerificationCodeValid,
+            channel,
             to: address.to_owned(),
             data: json!({"To": address, "VerificationCode": secret, "VerificationURL": format!("{base}&code={secret}"),
                          "Identity": identity, "ExpiresInMinutes": minutes, "RequestURL": flow.request_url}),
@@ -469,11 +487,14 @@ pub async fn after_registration(
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
-    for a in identity
-        .verifiable_addresses
-        .iter()
-        .filter(|a| !a.verified && a.via == "email")
-    {
+    let m = method(deps);
+    for a in identity.verifiable_addresses.iter().filter(|a| !a.verified) {
+        // Links only travel by email; a phone number is verified by code (as in Kratos).
+        let channel = match a.via.as_str() {
+            "email" => Channel::Email,
+            "sms" if m == "code" => Channel::Sms,
+            _ => continue,
+        };
         // No CSRF binding: the flow is continued from the email, maybe in another browser.
         let mut flow = build(deps, flow_type, request_url.to_owned(), String::new());
         common::insert(deps, &flow).await?;
@@ -483,18 +504,24 @@ pub async fn after_registration(
             &a.id.to_string(),
             &identity.id.to_string(),
             &a.value,
+            channel,
         )
         .await;
-        tq::replace_for_flow(&deps.store, &flow.id.to_string(), &row.kind.clone(), &[row]).await?;
-        tq::mark_address_sent(&deps.store, &a.id.to_string(), now().naive_utc()).await?;
-        otp::send(deps, vec![mail])
-            .await
-            .map_err(FlowError::Internal)?;
-        let m = method(deps);
         flow.state = STATE_SENT_EMAIL.into();
         flow.active = Some(m.into());
         set_sent_ui(&mut flow, m, &a.value);
-        save(deps, &flow, &[STATE_CHOOSE_METHOD]).await?;
+        let kind = row.kind.clone();
+        let address_id = a.id.to_string();
+        common::issue(
+            deps,
+            &flow,
+            &kind,
+            &[row],
+            vec![mail],
+            &[STATE_CHOOSE_METHOD],
+            Some(&address_id),
+        )
+        .await?;
         let mut item = json!({"action": "show_verification_ui", "flow": {"id": flow.id, "verifiable_address": a.value}});
         if flow_type == FlowType::Browser {
             item["flow"]["url"] = json!(with_flow(

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::courier::Channel;
 use crate::deps::Deps;
 use crate::identity::now;
 use crate::selfservice::flow::request::Submission;
@@ -60,6 +61,7 @@ pub async fn send(
     flow: &Flow,
     kind: &str,
     address: &str,
+    channel: Channel,
     identity_id: Option<Uuid>,
 ) -> Result<(), FlowError> {
     let lifespan = deps.config.selfservice.methods.code.config.lifespan.get();
@@ -80,7 +82,6 @@ pub async fn send(
         created_at: ts.naive_utc(),
         updated_at: ts.naive_utc(),
     };
-    tq::replace_for_flow(&deps.store, &flow.id.to_string(), kind, &[row]).await?;
     let minutes = (lifespan.as_secs() / 60) as i64;
     let identity = match identity_id {
         Some(id) => crate::selfservice::flow::recovery::identity_json(deps, &id.to_string()).await,
@@ -99,16 +100,56 @@ pub async fn send(
                    "ExpiresInMinutes": minutes, "RequestURL": flow.request_url}),
         )
     };
-    otp::send(
-        deps,
-        vec![Mail {
-            template,
-            to: address.to_owned(),
-            data,
-        }],
+    let mail = Mail {
+        template,
+        channel,
+        to: address.to_owned(),
+        data,
+    };
+    let messages = otp::render(deps, vec![mail]).map_err(FlowError::Internal)?;
+    // The code and the message carrying it are written together: never one without the other.
+    tq::issue(
+        &deps.store,
+        tq::Issue {
+            flow_id: &flow.id.to_string(),
+            kind,
+            tokens: &[row],
+            messages: &messages,
+            address_sent: None,
+            step: None,
+            now: ts.naive_utc(),
+        },
     )
-    .await
-    .map_err(FlowError::Internal)
+    .await?;
+    Ok(())
+}
+
+/// The channel a code identifier is reached on, from the identity's `code` credential
+/// (`addresses: [{channel, address}]`, as Kratos stores it). Email unless it says `sms`.
+pub async fn channel_for(deps: &Deps, identity_id: Uuid, address: &str) -> Channel {
+    let Ok(identity) = crate::identity::service::get(deps, identity_id, true).await else {
+        return Channel::Email;
+    };
+    let sms = identity
+        .credentials
+        .get("code")
+        .and_then(|c| c.config.get("addresses"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|a| {
+            a.get("address").and_then(Value::as_str) == Some(address)
+                && a.get("channel").and_then(Value::as_str) == Some("sms")
+        });
+    if sms { Channel::Sms } else { Channel::Email }
+}
+
+/// The channel for a `via` of the identity schema.
+pub fn channel_of(via: crate::identity::schema::Via) -> Channel {
+    match via {
+        crate::identity::schema::Via::Email => Channel::Email,
+        crate::identity::schema::Via::Sms => Channel::Sms,
+    }
 }
 
 /// The traits echoed into the registration form, for the mail template.
