@@ -19,7 +19,7 @@ use crate::store::courier::{self as rows, MessageRow, Outcome};
 
 /// How long one claim holds a message. Must exceed [`SEND_TIMEOUT`], so a live node is never
 /// overtaken by a second claim while it is still talking to the server.
-pub const LEASE: Duration = Duration::from_secs(60);
+pub const LEASE: Duration = Duration::from_secs(30);
 /// Upper bound on one delivery attempt (connect, TLS, SMTP dialogue or HTTP round trip).
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 

@@ -18,6 +18,8 @@ pub enum Mode {
     RejectRcpt,
     /// Takes the DATA, then answers 550.
     RejectData,
+    /// Never answers MAIL FROM: a sender stuck mid-dialogue (counted in `stalled`).
+    Stall,
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +33,7 @@ pub struct Received {
 struct Shared {
     received: Mutex<Vec<Received>>,
     mode: Mutex<Mode>,
+    stalled: Mutex<usize>,
 }
 
 pub struct SmtpServer {
@@ -45,6 +48,7 @@ impl SmtpServer {
         let shared = Arc::new(Shared {
             received: Mutex::new(Vec::new()),
             mode: Mutex::new(Mode::Accept),
+            stalled: Mutex::new(0),
         });
         let mut s = SmtpServer {
             port,
@@ -92,6 +96,11 @@ impl SmtpServer {
 
     pub fn set_mode(&self, mode: Mode) {
         *self.shared.mode.lock().unwrap() = mode;
+    }
+
+    /// How many sessions got stuck at MAIL FROM in [`Mode::Stall`].
+    pub fn stalled(&self) -> usize {
+        *self.shared.stalled.lock().unwrap()
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -157,6 +166,13 @@ async fn session(sock: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
         match verb.as_str() {
             "EHLO" => w.write_all(b"250-localhost\r\n250 8BITMIME\r\n").await?,
             "HELO" => w.write_all(b"250 localhost\r\n").await?,
+            "MAIL" if mode == Mode::Stall => {
+                *shared.stalled.lock().unwrap() += 1;
+                // Holds the session until the client goes away or the server stops.
+                let mut rest = Vec::new();
+                let _ = tokio::io::AsyncReadExt::read_to_end(&mut r, &mut rest).await;
+                return Ok(());
+            }
             "MAIL" => {
                 from = addr(&cmd);
                 to.clear();
