@@ -465,6 +465,32 @@ pub async fn after_registration(
     flow_type: FlowType,
     request_url: &str,
 ) -> Result<Vec<Value>, FlowError> {
+    mail_addresses(deps, identity, flow_type, request_url, |_| true).await
+}
+
+/// Settings hook: when verification is on, mails the addresses a settings change added (they
+/// are unverified and have not been mailed yet, as Kratos's verifier selects them).
+pub async fn after_settings(
+    deps: &Deps,
+    identity: &Identity,
+    flow_type: FlowType,
+    request_url: &str,
+) -> Result<Vec<Value>, FlowError> {
+    mail_addresses(deps, identity, flow_type, request_url, |a| {
+        a.status == "pending"
+    })
+    .await
+}
+
+/// Mails each unverified email address of `identity` that `select` picks, each in its own
+/// verification flow; returns the `show_verification_ui` items.
+async fn mail_addresses(
+    deps: &Deps,
+    identity: &Identity,
+    flow_type: FlowType,
+    request_url: &str,
+    select: impl Fn(&crate::identity::VerifiableAddress) -> bool,
+) -> Result<Vec<Value>, FlowError> {
     if !deps.config.selfservice.flows.verification.enabled {
         return Ok(Vec::new());
     }
@@ -472,7 +498,7 @@ pub async fn after_registration(
     for a in identity
         .verifiable_addresses
         .iter()
-        .filter(|a| !a.verified && a.via == "email")
+        .filter(|a| !a.verified && a.via == "email" && select(a))
     {
         // No CSRF binding: the flow is continued from the email, maybe in another browser.
         let mut flow = build(deps, flow_type, request_url.to_owned(), String::new());
@@ -507,7 +533,8 @@ pub async fn after_registration(
     Ok(out)
 }
 
-fn with_flow(base: &str, id: Uuid) -> String {
+/// `base` with `flow=<id>` added to its query.
+pub(crate) fn with_flow(base: &str, id: Uuid) -> String {
     match url::Url::parse(base) {
         Ok(mut u) => {
             u.query_pairs_mut().append_pair("flow", &id.to_string());
