@@ -206,7 +206,47 @@ pub fn unsupported_hooks(cfg: &Config) -> Vec<String> {
         &f.registration.after.password.hooks,
         &registration_ok,
     );
+    check(
+        "selfservice.flows.settings.after.hooks",
+        &f.settings.after.hooks,
+        &|h: &Hook| matches!(h, Hook::RevokeActiveSessions | Hook::ShowVerificationUi),
+    );
+    check(
+        "selfservice.flows.settings.after.password.hooks",
+        &f.settings.after.password.hooks,
+        &|h: &Hook| matches!(h, Hook::RevokeActiveSessions),
+    );
+    check(
+        "selfservice.flows.settings.after.profile.hooks",
+        &f.settings.after.profile.hooks,
+        &|h: &Hook| matches!(h, Hook::ShowVerificationUi),
+    );
     for (path, hooks) in [
+        (
+            "selfservice.flows.settings.before.hooks",
+            &f.settings.before.hooks,
+        ),
+        // Methods that are not built yet: their hooks never run.
+        (
+            "selfservice.flows.settings.after.totp.hooks",
+            &f.settings.after.totp.hooks,
+        ),
+        (
+            "selfservice.flows.settings.after.oidc.hooks",
+            &f.settings.after.oidc.hooks,
+        ),
+        (
+            "selfservice.flows.settings.after.webauthn.hooks",
+            &f.settings.after.webauthn.hooks,
+        ),
+        (
+            "selfservice.flows.settings.after.passkey.hooks",
+            &f.settings.after.passkey.hooks,
+        ),
+        (
+            "selfservice.flows.settings.after.lookup_secret.hooks",
+            &f.settings.after.lookup_secret.hooks,
+        ),
         (
             "selfservice.flows.recovery.before.hooks",
             &f.recovery.before.hooks,

@@ -12,8 +12,9 @@
 //!   no hyper types.
 //! - Domain (no hyper, no ractor; takes `&Deps`, returns typed results):
 //!   [`identity`] (model, schemas, admin operations), [`selfservice`] (flows — login,
-//!   registration, recovery, verification — with their CSRF, return-URL and UI-container rules,
-//!   one-time codes and link tokens, and methods such as password with its policy), [`session`]
+//!   registration, recovery, verification, settings — with their CSRF, return-URL and
+//!   UI-container rules, one-time codes and link tokens, and methods such as password with its
+//!   policy and profile for the settings traits), [`session`]
 //!   (sessions, tokens stored as SHA-256 digests, the encrypted session cookie), [`courier`]
 //!   (outgoing email/SMS as durable queue rows: enqueue API, Go-style templates, delivery over
 //!   SMTP/HTTP), [`hash`] (password hashing and imported hash formats), [`health`] (readiness),

@@ -92,6 +92,10 @@ pub mod ids {
     pub const VALIDATION_VERIFICATION_TOKEN_INVALID: u64 = 4070001;
     pub const VALIDATION_VERIFICATION_RETRY_SUCCESS: u64 = 4070002;
     pub const VALIDATION_VERIFICATION_CODE_INVALID: u64 = 4070006;
+    // Settings (105xxxx) and the recovery that leads into it.
+    pub const INFO_SETTINGS_UPDATE_SUCCESS: u64 = 1050001;
+    pub const INFO_RECOVERY_SUCCESSFUL: u64 = 1060001;
+    pub const VALIDATION_SETTINGS_NO_STRATEGY_FOUND: u64 = 4010004;
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -614,6 +618,36 @@ pub fn registration_no_strategy_found() -> UiText {
         ids::VALIDATION_REGISTRATION_NO_STRATEGY_FOUND,
         "No sign-up method could handle this request. Was the form filled in correctly?",
         None,
+    )
+}
+
+// ---- settings ----
+
+pub fn settings_saved() -> UiText {
+    UiText::new(
+        ids::INFO_SETTINGS_UPDATE_SUCCESS,
+        TextKind::Success,
+        "Your changes have been saved!",
+        None,
+    )
+}
+pub fn settings_no_strategy_found() -> UiText {
+    UiText::error(
+        ids::VALIDATION_SETTINGS_NO_STRATEGY_FOUND,
+        "No settings method could handle this request. Was the form filled in correctly?",
+        None,
+    )
+}
+/// On the settings flow a recovery leads into; `expires_at` is when the privileged session
+/// (in which the password can be changed without signing in again) ends.
+pub fn recovery_successful(expires_at: &str, minutes_left: f64) -> UiText {
+    UiText::new(
+        ids::INFO_RECOVERY_SUCCESSFUL,
+        TextKind::Success,
+        format!(
+            "You recovered your account. Please change your password or set up another way to sign in within the next {minutes_left:.2} minutes."
+        ),
+        ctx(&[("privileged_session_expires_at", json!(expires_at))]),
     )
 }
 

@@ -154,11 +154,14 @@ async fn forgotten_password_code_by_mail_new_password_login() {
     // The reused code is refused.
     let (status, _) = submit(&app, &sent, json!({"method": "code", "code": code})).await;
     assert!(status == 410 || status == 400, "reused code: {status}");
-    // New password (the settings flow is not built yet: the operator sets it), then login.
+    // The recovered session continues into a settings flow and sets a new password there.
+    assert_eq!(done["continue_with"][1]["action"], "show_settings_ui");
+    let settings_id = done["continue_with"][1]["flow"]["id"].as_str().unwrap();
     let r = app
         .http
-        .put(app.admin_url(&format!("/admin/identities/{id}")))
-        .json(&json!({"schema_id": "customer", "state": "active", "traits": {"email": "forgetful@example.com"}, "credentials": {"password": {"config": {"password": "the new password"}}}}))
+        .post(app.public_url(&format!("/self-service/settings?flow={settings_id}")))
+        .header("X-Session-Token", &token)
+        .json(&json!({"method": "password", "password": "the new password"}))
         .send()
         .await
         .unwrap();

@@ -331,10 +331,11 @@ async fn admin_recovery_code_browser_and_native() {
     assert_eq!(r.status(), 200);
     let done: Value = r.json().await.unwrap();
     assert_eq!(done["state"], "passed_challenge");
-    assert_eq!(done["continue_with"][0]["action"], "redirect_browser_to");
+    assert_eq!(done["continue_with"][0]["action"], "show_settings_ui");
+    let settings_id = done["continue_with"][0]["flow"]["id"].as_str().unwrap();
     assert_eq!(
-        done["continue_with"][0]["redirect_browser_to"],
-        format!("http://127.0.0.1:{ui}/settings")
+        done["continue_with"][0]["flow"]["url"],
+        format!("http://127.0.0.1:{ui}/settings?flow={settings_id}")
     );
     let who: Value = spa
         .get(app.public_url("/sessions/whoami"))
@@ -418,9 +419,13 @@ async fn admin_recovery_link_opens_a_session_once() {
 
     let b = browser();
     let landing = b.get(&link).send().await.unwrap();
-    assert_eq!(
-        landing.url().as_str(),
-        format!("http://127.0.0.1:{ui}/settings")
+    assert!(
+        landing
+            .url()
+            .as_str()
+            .starts_with(&format!("http://127.0.0.1:{ui}/settings?flow=")),
+        "{}",
+        landing.url()
     );
     let who = b
         .get(app.public_url("/sessions/whoami"))

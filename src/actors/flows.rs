@@ -15,6 +15,7 @@ use crate::selfservice::flow::login::{LoggedIn, Started};
 use crate::selfservice::flow::recovery::Outcome as RecoveryOutcome;
 use crate::selfservice::flow::registration::Registered;
 use crate::selfservice::flow::request::{FlowRequest, Submission};
+use crate::selfservice::flow::settings::Saved as SettingsSaved;
 use crate::selfservice::flow::verification::Updated as VerificationUpdated;
 use crate::selfservice::flow::{self, Flow, FlowError, FlowKind, FlowType};
 
@@ -34,6 +35,8 @@ pub enum FlowMsg {
     SubmitVerification(Uuid, Submission, FlowRequest, Reply<VerificationUpdated>),
     /// A verification link (`token`) or code link (`code`) opened from an email.
     VerificationLink(Uuid, FlowRequest, Reply<VerificationUpdated>),
+    StartSettings(FlowType, FlowRequest, Reply<Started>),
+    SubmitSettings(Uuid, Submission, FlowRequest, Reply<SettingsSaved>),
 }
 
 struct FlowWorker;
@@ -81,6 +84,7 @@ impl ractor::factory::Worker for FlowWorker {
                     FlowKind::Registration => flow::registration::get(d, id, &req).await,
                     FlowKind::Recovery => flow::recovery::get(d, id, &req).await,
                     FlowKind::Verification => flow::verification::get(d, id, &req).await,
+                    FlowKind::Settings => flow::settings::get(d, id, &req).await,
                 };
                 let _ = reply.send(r);
             }
@@ -101,6 +105,12 @@ impl ractor::factory::Worker for FlowWorker {
             }
             FlowMsg::VerificationLink(id, req, reply) => {
                 let _ = reply.send(flow::verification::open_link(d, id, &req).await);
+            }
+            FlowMsg::StartSettings(t, req, reply) => {
+                let _ = reply.send(flow::settings::start(d, t, &req).await);
+            }
+            FlowMsg::SubmitSettings(id, sub, req, reply) => {
+                let _ = reply.send(flow::settings::submit(d, id, sub, &req).await);
             }
         }
         Ok(key)
@@ -213,6 +223,19 @@ impl FlowManager {
         req: FlowRequest,
     ) -> FlowResult<VerificationUpdated> {
         self.ask(id, |r| FlowMsg::VerificationLink(id, req, r))
+            .await
+    }
+    pub async fn start_settings(&self, t: FlowType, req: FlowRequest) -> FlowResult<Started> {
+        self.ask(Uuid::new_v4(), |r| FlowMsg::StartSettings(t, req, r))
+            .await
+    }
+    pub async fn submit_settings(
+        &self,
+        id: Uuid,
+        sub: Submission,
+        req: FlowRequest,
+    ) -> FlowResult<SettingsSaved> {
+        self.ask(id, |r| FlowMsg::SubmitSettings(id, sub, req, r))
             .await
     }
 }

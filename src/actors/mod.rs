@@ -33,6 +33,8 @@ pub struct Handles {
     pub recovery: flows::FlowManager,
     /// The verification flow manager.
     pub verification: flows::FlowManager,
+    /// The settings flow manager.
+    pub settings: flows::FlowManager,
     /// The session manager pool (issue, whoami, revoke, extend).
     pub sessions: SessionManager,
     pub deps: Arc<Deps>,

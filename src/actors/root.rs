@@ -67,6 +67,8 @@ impl Actor for Root {
             me.get_cell(),
         )
         .await?;
+        let (settings, settings_cell) =
+            FlowManager::spawn("settings", args.deps.clone(), flow_workers, me.get_cell()).await?;
         let (sweeper, _) =
             Actor::spawn_linked(None, FlowSweeper, args.deps.clone(), me.get_cell()).await?;
         // whoami is I/O-bound and the hottest path: twice the identity pool's workers.
@@ -86,6 +88,7 @@ impl Actor for Root {
             registration,
             recovery,
             verification,
+            settings,
             sessions,
             deps: args.deps.clone(),
         };
@@ -103,6 +106,7 @@ impl Actor for Root {
                 registration_cell,
                 recovery_cell,
                 verification_cell,
+                settings_cell,
                 session_cell,
                 sweeper.get_cell(),
             ],

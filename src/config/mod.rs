@@ -44,6 +44,7 @@ pub const SUPPORTED_PREFIXES: &[&str] = &[
     "selfservice.flows.error",
     "selfservice.flows.recovery",
     "selfservice.flows.verification",
+    "selfservice.flows.settings",
     "selfservice.methods.code",
     "selfservice.methods.link",
     "selfservice.methods.password",

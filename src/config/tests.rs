@@ -441,6 +441,9 @@ fn unsupported_lists_unbuilt_features_only() {
     );
     assert!(is_supported("serve.public.cors.enabled"));
     assert!(is_supported("identity.schemas[0].url"));
+    assert!(is_supported(
+        "selfservice.flows.settings.privileged_session_max_age"
+    ));
     assert!(!is_supported("serve.public"));
     assert!(!is_supported("dsnx"));
     let env_only = load(&[], &[("COURIER_SMTP_FROM_NAME".into(), "Example".into())]).unwrap();

@@ -136,6 +136,7 @@ pub fn ui_url_for(app: &App, kind: FlowKind, flow_id: &str) -> String {
         FlowKind::Registration => &f.registration.ui_url,
         FlowKind::Recovery => &f.recovery.ui_url,
         FlowKind::Verification => &f.verification.ui_url,
+        FlowKind::Settings => &f.settings.ui_url,
     };
     with_query(base, "flow", flow_id)
 }
@@ -279,6 +280,39 @@ pub fn flow_error(app: &App, kind: FlowKind, e: &FlowError) -> (ApiError, Option
             },
             None,
         ),
+        FlowError::SessionRequired { .. } => {
+            (crate::http::handlers::sessions::no_active_session(), None)
+        }
+        FlowError::IdentityMismatch => (
+            ApiError {
+                status: StatusCode::FORBIDDEN,
+                id: Some("security_identity_mismatch".into()),
+                reason: Some("The request was made for another identity and has been blocked for security reasons.".into()),
+                message: "The requested action was forbidden".into(),
+                details: None,
+            },
+            None,
+        ),
+        FlowError::RefreshRequired { redirect_browser_to } => (
+            ApiError {
+                status: StatusCode::FORBIDDEN,
+                id: Some("session_refresh_required".into()),
+                reason: Some("The login session is too old and thus not allowed to update these fields. Please re-authenticate.".into()),
+                message: "The requested action was forbidden".into(),
+                details: None,
+            },
+            Some(json!({ "redirect_browser_to": redirect_browser_to })),
+        ),
+        FlowError::AalRequired { redirect_browser_to } => (
+            ApiError {
+                status: StatusCode::FORBIDDEN,
+                id: Some("session_aal2_required".into()),
+                reason: Some("An active session was found but it does not fulfill the Authenticator Assurance Level this identity has available. Please verify yourself with a second factor.".into()),
+                message: "Session does not fulfill the requested Authenticator Assurance Level".into(),
+                details: Some(Box::new(json!({ "redirect_browser_to": redirect_browser_to }))),
+            },
+            Some(json!({ "redirect_browser_to": redirect_browser_to })),
+        ),
         FlowError::Invalid(_) => (ApiError::bad_request("The submission was invalid."), None),
         FlowError::Store(e) => {
             tracing::error!(error = %e, "database error in a flow");
@@ -322,6 +356,13 @@ pub async fn render_error(
             replacement: Some(ref f),
             ..
         } if !json => see_other(&ui_url_for(app, kind, &f.id.to_string())),
+        FlowError::SessionRequired { ref login } if !json => see_other(login),
+        FlowError::RefreshRequired {
+            ref redirect_browser_to,
+        }
+        | FlowError::AalRequired {
+            ref redirect_browser_to,
+        } if !json => see_other(redirect_browser_to),
         FlowError::AlreadyLoggedIn if !json => {
             let deps = &app.handles.deps;
             see_other(&crate::selfservice::flow::common::default_return(

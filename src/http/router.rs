@@ -102,6 +102,12 @@ impl Route {
             Route::StartFlow(FlowKind::Verification, FlowType::Api) => {
                 "/self-service/verification/api"
             }
+            Route::StartFlow(FlowKind::Settings, FlowType::Browser) => {
+                "/self-service/settings/browser"
+            }
+            Route::StartFlow(FlowKind::Settings, FlowType::Api) => "/self-service/settings/api",
+            Route::GetFlow(FlowKind::Settings) => "/self-service/settings/flows",
+            Route::SubmitFlow(FlowKind::Settings) => "/self-service/settings",
             Route::GetFlow(FlowKind::Login) => "/self-service/login/flows",
             Route::GetFlow(FlowKind::Registration) => "/self-service/registration/flows",
             Route::GetFlow(FlowKind::Recovery) => "/self-service/recovery/flows",
@@ -190,16 +196,22 @@ pub fn route(listener: Listener, method: &Method, path: &str) -> Match {
             if !admin
                 && matches!(
                     *kind,
-                    "login" | "registration" | "recovery" | "verification"
+                    "login" | "registration" | "recovery" | "verification" | "settings"
                 ) =>
         {
             let k = match *kind {
                 "login" => FlowKind::Login,
                 "registration" => FlowKind::Registration,
                 "recovery" => FlowKind::Recovery,
+                "settings" => FlowKind::Settings,
                 _ => FlowKind::Verification,
             };
             match rest {
+                // Kratos serves the settings submit on GET too (a refresh login returns there).
+                [] if k == FlowKind::Settings => pick(vec![
+                    (Method::POST, Route::SubmitFlow(k)),
+                    (Method::GET, Route::SubmitFlow(k)),
+                ]),
                 [] if matches!(k, FlowKind::Recovery | FlowKind::Verification) => pick(vec![
                     (Method::POST, Route::SubmitFlow(k)),
                     (Method::GET, Route::FlowLink(k)),

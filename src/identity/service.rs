@@ -196,7 +196,7 @@ fn via_str(v: Via) -> &'static str {
 /// Validates traits against the identity's schema and derives what the schema says follows from
 /// them: credential identifiers and verifiable/recovery addresses. Addresses already known (on
 /// the stored identity or imported in the request) keep their id and verification state.
-fn apply_schema(
+pub(crate) fn apply_schema(
     deps: &Deps,
     ident: &mut Identity,
     imported_verifiable: &[AddressIn],

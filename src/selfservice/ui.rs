@@ -670,6 +670,34 @@ impl SortOptions {
     }
 }
 
+impl SortOptions {
+    /// Settings flows: the identity's schema order within Kratos's settings group order.
+    pub fn settings(schema: &IdentitySchema) -> Self {
+        let mut keys = vec![CSRF_TOKEN_NAME.to_owned()];
+        keys.extend(schema_keys_in_order(&schema.raw));
+        keys.extend(
+            [
+                names::WEBAUTHN_REMOVE,
+                names::WEBAUTHN_REGISTER_DISPLAYNAME,
+                names::WEBAUTHN_REGISTER,
+            ]
+            .map(String::from),
+        );
+        Self {
+            groups: vec![
+                Group::Default,
+                Group::Profile,
+                Group::Password,
+                Group::Oidc,
+                Group::LookupSecret,
+                Group::Webauthn,
+                Group::Totp,
+            ],
+            keys,
+        }
+    }
+}
+
 /// Dotted paths of every non-object property, in document order, read from the raw schema
 /// without resolving `$ref`s (Kratos does the same, so referenced fields sort last).
 pub fn schema_keys_in_order(raw: &Value) -> Vec<String> {

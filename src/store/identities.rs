@@ -1,10 +1,11 @@
 //! Identity queries: an identity row and its credentials, identifiers and addresses are always
 //! written together in one transaction.
 
-use chrono::Utc;
+use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::flow_schema::selfservice_flows;
 use super::models::*;
 use super::schema::*;
 use super::{Store, StoreError};
@@ -117,6 +118,76 @@ pub async fn insert_many(
     })
 }
 
+/// Overwrites an identity and replaces its children inside a transaction (`$c`); with
+/// `$replace_credentials` false the stored credentials and identifiers stay as they are.
+macro_rules! replace_rows {
+    ($c:ident, $rows:expr, $replace_credentials:expr) => {{
+        let n = diesel::update(
+            identities::table
+                .filter(identities::id.eq(&$rows.identity.id))
+                .filter(identities::nid.eq(&$rows.identity.nid)),
+        )
+        .set(&$rows.identity)
+        .execute($c)
+        .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let id = &$rows.identity.id;
+        if $replace_credentials {
+            diesel::delete(
+                identity_credential_identifiers::table
+                    .filter(identity_credential_identifiers::identity_id.eq(id)),
+            )
+            .execute($c)
+            .await?;
+            diesel::delete(
+                identity_credentials::table.filter(identity_credentials::identity_id.eq(id)),
+            )
+            .execute($c)
+            .await?;
+        }
+        diesel::delete(
+            identity_verifiable_addresses::table
+                .filter(identity_verifiable_addresses::identity_id.eq(id)),
+        )
+        .execute($c)
+        .await?;
+        diesel::delete(
+            identity_recovery_addresses::table
+                .filter(identity_recovery_addresses::identity_id.eq(id)),
+        )
+        .execute($c)
+        .await?;
+        if $replace_credentials {
+            for cred in &$rows.credentials {
+                diesel::insert_into(identity_credentials::table)
+                    .values(cred)
+                    .execute($c)
+                    .await?;
+            }
+            for ident in &$rows.identifiers {
+                diesel::insert_into(identity_credential_identifiers::table)
+                    .values(ident)
+                    .execute($c)
+                    .await?;
+            }
+        }
+        for a in &$rows.verifiable {
+            diesel::insert_into(identity_verifiable_addresses::table)
+                .values(a)
+                .execute($c)
+                .await?;
+        }
+        for a in &$rows.recovery {
+            diesel::insert_into(identity_recovery_addresses::table)
+                .values(a)
+                .execute($c)
+                .await?;
+        }
+    }};
+}
+
 /// Overwrites an identity and replaces all of its children. `credentials: None` keeps the
 /// stored credentials and identifiers as they are.
 pub async fn replace(
@@ -125,70 +196,51 @@ pub async fn replace(
     replace_credentials: bool,
 ) -> Result<(), StoreError> {
     with_tx!(store, |c| {
+        replace_rows!(c, rows, replace_credentials);
+        Ok(())
+    })
+}
+
+/// What a settings submission writes to its flow row.
+pub struct FlowSave<'a> {
+    pub id: &'a str,
+    /// The flow's `updated_at` as read; the save fails if it changed meanwhile.
+    pub expected_updated_at: NaiveDateTime,
+    pub state: &'a str,
+    pub ui: &'a str,
+    pub active_method: Option<&'a str>,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Saves a settings change in one transaction: the flow row (compare-and-set on its
+/// `updated_at`, so two submissions of one flow cannot both apply) and the whole identity with
+/// its credentials. Returns false, writing nothing, when the flow changed meanwhile.
+pub async fn replace_with_flow(
+    store: &Store,
+    rows: &IdentityRows,
+    flow: &FlowSave<'_>,
+) -> Result<bool, StoreError> {
+    let nid = store.nid().to_owned();
+    with_tx!(store, |c| {
         let n = diesel::update(
-            identities::table
-                .filter(identities::id.eq(&rows.identity.id))
-                .filter(identities::nid.eq(&rows.identity.nid)),
+            selfservice_flows::table
+                .filter(selfservice_flows::id.eq(flow.id))
+                .filter(selfservice_flows::nid.eq(&nid))
+                .filter(selfservice_flows::updated_at.eq(flow.expected_updated_at)),
         )
-        .set(&rows.identity)
+        .set((
+            selfservice_flows::state.eq(flow.state),
+            selfservice_flows::ui.eq(flow.ui),
+            selfservice_flows::active_method.eq(flow.active_method),
+            selfservice_flows::updated_at.eq(flow.updated_at),
+        ))
         .execute(c)
         .await?;
         if n == 0 {
-            return Err(StoreError::NotFound);
+            return Ok(false);
         }
-        let id = &rows.identity.id;
-        if replace_credentials {
-            diesel::delete(
-                identity_credential_identifiers::table
-                    .filter(identity_credential_identifiers::identity_id.eq(id)),
-            )
-            .execute(c)
-            .await?;
-            diesel::delete(
-                identity_credentials::table.filter(identity_credentials::identity_id.eq(id)),
-            )
-            .execute(c)
-            .await?;
-        }
-        diesel::delete(
-            identity_verifiable_addresses::table
-                .filter(identity_verifiable_addresses::identity_id.eq(id)),
-        )
-        .execute(c)
-        .await?;
-        diesel::delete(
-            identity_recovery_addresses::table
-                .filter(identity_recovery_addresses::identity_id.eq(id)),
-        )
-        .execute(c)
-        .await?;
-        if replace_credentials {
-            for cred in &rows.credentials {
-                diesel::insert_into(identity_credentials::table)
-                    .values(cred)
-                    .execute(c)
-                    .await?;
-            }
-            for ident in &rows.identifiers {
-                diesel::insert_into(identity_credential_identifiers::table)
-                    .values(ident)
-                    .execute(c)
-                    .await?;
-            }
-        }
-        for a in &rows.verifiable {
-            diesel::insert_into(identity_verifiable_addresses::table)
-                .values(a)
-                .execute(c)
-                .await?;
-        }
-        for a in &rows.recovery {
-            diesel::insert_into(identity_recovery_addresses::table)
-                .values(a)
-                .execute(c)
-                .await?;
-        }
-        Ok(())
+        replace_rows!(c, rows, true);
+        Ok(true)
     })
 }
 

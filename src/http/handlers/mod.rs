@@ -8,6 +8,7 @@ pub mod recovery;
 pub mod schemas;
 pub mod selfservice;
 pub mod sessions;
+pub mod settings;
 
 use http::Request;
 use hyper::body::Incoming;
@@ -39,6 +40,7 @@ pub async fn dispatch(app: &App, route: Route, req: Request<Incoming>) -> Result
         Route::SubmitFlow(kind @ (FlowKind::Recovery | FlowKind::Verification)) => {
             recovery::submit(app, kind, req).await
         }
+        Route::SubmitFlow(FlowKind::Settings) => settings::submit(app, req).await,
         Route::SubmitFlow(kind) => selfservice::submit(app, kind, req).await,
         Route::FlowLink(kind) => recovery::link(app, kind, req).await,
         Route::AdminRecoveryCode => recovery::admin_create(app, false, req).await,

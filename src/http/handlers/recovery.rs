@@ -47,7 +47,7 @@ fn is_json_body<B>(req: &Request<B>) -> bool {
         .is_some_and(|c| c.to_ascii_lowercase().contains("json"))
 }
 
-/// Answers a recovery step: the flow (JSON) or the UI / settings redirect (browsers).
+/// Answers a recovery step: the flow (JSON) or the UI / settings flow redirect (browsers).
 fn render_recovery(app: &App, outcome: Outcome, wants_json: bool) -> Resp {
     match outcome {
         Outcome::Updated(flow) => {
@@ -71,6 +71,10 @@ fn render_recovery(app: &App, outcome: Outcome, wants_json: bool) -> Resp {
                     &done.issued.token,
                     done.issued.session.expires_at,
                 );
+                // The settings flow is bound to this CSRF cookie.
+                if let Some(raw) = &done.csrf_cookie {
+                    set_csrf_cookie(app, r.headers_mut(), raw);
+                }
             }
             r
         }

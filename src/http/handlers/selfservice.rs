@@ -1,4 +1,4 @@
-//! Login, registration and flow-error endpoints.
+//! Login and registration endpoints, starting and reading every flow, and flow errors.
 
 use http::{Request, header};
 use hyper::body::Incoming;
@@ -20,6 +20,7 @@ fn manager(app: &App, kind: FlowKind) -> &crate::actors::flows::FlowManager {
         FlowKind::Registration => &app.handles.registration,
         FlowKind::Recovery => &app.handles.recovery,
         FlowKind::Verification => &app.handles.verification,
+        FlowKind::Settings => &app.handles.settings,
     }
 }
 
@@ -34,7 +35,7 @@ fn flow_id<B>(req: &Request<B>, key: &str) -> Result<Uuid, ApiError> {
     })
 }
 
-/// `GET /self-service/{login,registration}/{browser,api}`
+/// `GET /self-service/{login,registration,recovery,verification,settings}/{browser,api}`
 pub async fn start(
     app: &App,
     kind: FlowKind,
@@ -49,6 +50,7 @@ pub async fn start(
         FlowKind::Registration => m.start_registration(flow_type, fr).await?,
         FlowKind::Recovery => m.start_recovery(flow_type, fr).await?,
         FlowKind::Verification => m.start_verification(flow_type, fr).await?,
+        FlowKind::Settings => m.start_settings(flow_type, fr).await?,
     };
     Ok(match result {
         Ok(started) => render_started(app, &started.flow, wants_json, started.csrf_cookie),
@@ -56,7 +58,7 @@ pub async fn start(
     })
 }
 
-/// `GET /self-service/{login,registration}/flows?id=`: always JSON.
+/// `GET /self-service/<kind>/flows?id=`: always JSON.
 pub async fn get(app: &App, kind: FlowKind, req: Request<Incoming>) -> Result<Resp, ApiError> {
     let id = flow_id(&req, "id")?;
     let fr = flow_request(app, &req, false);
@@ -162,8 +164,8 @@ pub async fn submit(app: &App, kind: FlowKind, req: Request<Incoming>) -> Result
                 Err(e) => render_error(app, kind, None, wants_json, e).await,
             })
         }
-        // Routed to `handlers::recovery::submit`.
-        FlowKind::Recovery | FlowKind::Verification => {
+        // Routed to `handlers::recovery::submit` and `handlers::settings::submit`.
+        FlowKind::Recovery | FlowKind::Verification | FlowKind::Settings => {
             Err(ApiError::not_found("No such self-service flow endpoint."))
         }
     }

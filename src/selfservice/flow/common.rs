@@ -151,6 +151,17 @@ pub fn default_return(deps: &Deps, kind: FlowKind, method: &str) -> String {
             )
         }
         FlowKind::Recovery => (None, None),
+        FlowKind::Settings => {
+            let a = &ss.flows.settings.after;
+            (
+                a.default_browser_return_url.clone(),
+                match method {
+                    "password" => a.password.default_browser_return_url.clone(),
+                    "profile" => a.profile.default_browser_return_url.clone(),
+                    _ => None,
+                },
+            )
+        }
         FlowKind::Verification => (
             ss.flows
                 .verification
@@ -220,6 +231,14 @@ pub fn after_hooks(deps: &Deps, kind: FlowKind, method: &str) -> Vec<Hook> {
         ),
         FlowKind::Recovery => (&f.recovery.after.hooks, None),
         FlowKind::Verification => (&f.verification.after.hooks, None),
+        FlowKind::Settings => (
+            &f.settings.after.hooks,
+            match method {
+                "password" => Some(&f.settings.after.password.hooks),
+                "profile" => Some(&f.settings.after.profile.hooks),
+                _ => None,
+            },
+        ),
     };
     match own {
         Some(h) if !h.is_empty() => h.clone(),

@@ -6,6 +6,7 @@ pub mod login;
 pub mod recovery;
 pub mod registration;
 pub mod request;
+pub mod settings;
 pub mod verification;
 
 use chrono::{DateTime, Utc};
@@ -23,6 +24,7 @@ pub enum FlowKind {
     Registration,
     Recovery,
     Verification,
+    Settings,
 }
 
 impl FlowKind {
@@ -32,6 +34,7 @@ impl FlowKind {
             FlowKind::Registration => "registration",
             FlowKind::Recovery => "recovery",
             FlowKind::Verification => "verification",
+            FlowKind::Settings => "settings",
         }
     }
     fn parse(s: &str) -> Option<FlowKind> {
@@ -40,6 +43,7 @@ impl FlowKind {
             "registration" => Some(FlowKind::Registration),
             "recovery" => Some(FlowKind::Recovery),
             "verification" => Some(FlowKind::Verification),
+            "settings" => Some(FlowKind::Settings),
             _ => None,
         }
     }
@@ -65,6 +69,10 @@ pub const STATE_CHOOSE_METHOD: &str = "choose_method";
 pub const STATE_PASSED_CHALLENGE: &str = "passed_challenge";
 /// Recovery and verification: a code or link was sent.
 pub const STATE_SENT_EMAIL: &str = "sent_email";
+/// Settings: the form is shown (again, after a rejected submission).
+pub const STATE_SHOW_FORM: &str = "show_form";
+/// Settings: the last submission was saved.
+pub const STATE_SUCCESS: &str = "success";
 
 #[derive(Clone, Debug)]
 pub struct Flow {
@@ -88,6 +96,8 @@ pub struct Flow {
     pub identity_id: Option<Uuid>,
     /// What the client should do next (answers only; not stored).
     pub continue_with: Vec<Value>,
+    /// Settings: the identity's JSON as shown with the flow (loaded on read; not stored).
+    pub identity: Option<Value>,
 }
 
 impl Flow {
@@ -118,6 +128,7 @@ impl Flow {
             updated_at: ts,
             identity_id: None,
             continue_with: Vec::new(),
+            identity: None,
         }
     }
 
@@ -140,6 +151,9 @@ impl Flow {
             o["active"] = json!(a);
         }
         o["ui"] = serde_json::to_value(&self.ui).unwrap_or(Value::Null);
+        if let Some(i) = &self.identity {
+            o["identity"] = i.clone();
+        }
         if self.kind == FlowKind::Login {
             o["created_at"] = json!(self.created_at);
             o["updated_at"] = json!(self.updated_at);
@@ -205,6 +219,7 @@ impl Flow {
                 .as_deref()
                 .and_then(|s| Uuid::parse_str(s).ok()),
             continue_with: Vec::new(),
+            identity: None,
         })
     }
 }
@@ -248,6 +263,21 @@ pub enum FlowError {
     /// Login hook `require_verified_address`: no address of the identity is verified.
     #[error("no verified address")]
     AddressNotVerified,
+    /// Settings without a valid session (Kratos `session_inactive`); browsers are sent to
+    /// `login`, which returns to where they were.
+    #[error("no active session")]
+    SessionRequired { login: String },
+    /// A settings flow of another identity (Kratos `security_identity_mismatch`).
+    #[error("the flow belongs to another identity")]
+    IdentityMismatch,
+    /// Settings: the session is too old for this change; sign in again at the URL
+    /// (Kratos `session_refresh_required`).
+    #[error("a privileged session is required")]
+    RefreshRequired { redirect_browser_to: String },
+    /// Settings: the session's assurance level is below what the identity has available
+    /// (Kratos `session_aal2_required`).
+    #[error("a higher authenticator assurance level is required")]
+    AalRequired { redirect_browser_to: String },
     #[error(transparent)]
     Store(StoreError),
     #[error("{0}")]

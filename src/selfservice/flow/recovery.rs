@@ -1,5 +1,5 @@
 //! The recovery flow ("forgot password"): an email address gets a one-time code (`code`) or a
-//! link (`link`); proving it issues a session and sends the user on to settings. Unknown
+//! link (`link`); proving it issues a session and continues in a settings flow. Unknown
 //! addresses get the same answer as known ones, so the flow cannot be used to probe accounts.
 
 use serde_json::{Value, json};
@@ -35,8 +35,12 @@ pub enum Outcome {
 pub struct Recovered {
     pub flow: Flow,
     pub issued: IssuedSession,
-    /// Where the browser continues: the settings UI.
+    /// The settings flow the user continues in, to set a new password.
+    pub settings: Box<Flow>,
+    /// Where the browser continues: the settings UI showing that flow.
     pub settings_url: String,
+    /// The CSRF cookie the settings flow is bound to, for a browser that had none.
+    pub csrf_cookie: Option<crate::selfservice::csrf::RawToken>,
 }
 
 fn enabled(deps: &Deps) -> Result<(), FlowError> {
@@ -512,18 +516,23 @@ async fn complete(
             sessions::SessionError::IdentityDisabled => FlowError::IdentityDisabled,
             other => FlowError::Internal(other.to_string()),
         })?;
-    // Settings flows are not built yet: the browser goes to the settings UI, which starts one.
-    let settings_url = deps.config.selfservice.flows.settings.ui_url.clone();
+    // As Kratos: the user continues in a settings flow of the fresh (privileged) session.
+    let (settings, csrf_cookie) =
+        super::settings::after_recovery(deps, &identity, &flow, req).await?;
+    let settings_url =
+        super::verification::with_flow(&deps.config.selfservice.flows.settings.ui_url, settings.id);
     if flow.flow_type == FlowType::Api {
         flow.continue_with
             .push(json!({"action": "set_ory_session_token", "ory_session_token": issued.token}));
     }
     flow.continue_with
-        .push(json!({"action": "redirect_browser_to", "redirect_browser_to": settings_url}));
+        .push(super::settings::continue_with_item(deps, &settings));
     Ok(Outcome::Recovered(Box::new(Recovered {
         flow,
         issued,
+        settings: Box::new(settings),
         settings_url,
+        csrf_cookie,
     })))
 }
 

@@ -483,12 +483,42 @@ pub async fn after_registration(
     flow_type: FlowType,
     request_url: &str,
 ) -> Result<Vec<Value>, FlowError> {
+    mail_addresses(deps, identity, flow_type, request_url, |_| true).await
+}
+
+/// Settings hook: when verification is on, mails the addresses a settings change added (they
+/// are unverified and have not been mailed yet, as Kratos's verifier selects them).
+pub async fn after_settings(
+    deps: &Deps,
+    identity: &Identity,
+    flow_type: FlowType,
+    request_url: &str,
+) -> Result<Vec<Value>, FlowError> {
+    mail_addresses(deps, identity, flow_type, request_url, |a| {
+        a.status == "pending"
+    })
+    .await
+}
+
+/// Messages each unverified address of `identity` that `select` picks, each in its own
+/// verification flow; returns the `show_verification_ui` items.
+async fn mail_addresses(
+    deps: &Deps,
+    identity: &Identity,
+    flow_type: FlowType,
+    request_url: &str,
+    select: impl Fn(&crate::identity::VerifiableAddress) -> bool,
+) -> Result<Vec<Value>, FlowError> {
     if !deps.config.selfservice.flows.verification.enabled {
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
     let m = method(deps);
-    for a in identity.verifiable_addresses.iter().filter(|a| !a.verified) {
+    for a in identity
+        .verifiable_addresses
+        .iter()
+        .filter(|a| !a.verified && select(a))
+    {
         // Links only travel by email; a phone number is verified by code (as in Kratos).
         let channel = match a.via.as_str() {
             "email" => Channel::Email,
@@ -534,7 +564,8 @@ pub async fn after_registration(
     Ok(out)
 }
 
-fn with_flow(base: &str, id: Uuid) -> String {
+/// `base` with `flow=<id>` added to its query.
+pub(crate) fn with_flow(base: &str, id: Uuid) -> String {
     match url::Url::parse(base) {
         Ok(mut u) => {
             u.query_pairs_mut().append_pair("flow", &id.to_string());

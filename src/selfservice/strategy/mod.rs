@@ -3,3 +3,4 @@
 
 pub mod code;
 pub mod password;
+pub mod profile;

@@ -1,0 +1,563 @@
+//! The settings flow: a signed-in identity changes its profile (traits) or its password.
+//!
+//! Unlike the other flows a settings flow belongs to an identity (stored as the flow's
+//! `identity_id`) and stays usable after a successful save (`show_form` → `success`), until it
+//! expires. Changing a password, an identifier or an address needs a privileged session: one
+//! signed in less than `privileged_session_max_age` ago; otherwise the user is sent to a
+//! `refresh=true` login that comes back here.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::common::{self, csrf_for};
+use super::login::Started;
+use super::request::{FlowRequest, Submission};
+use super::{Flow, FlowError, FlowKind, FlowType, STATE_SHOW_FORM, STATE_SUCCESS};
+use crate::config::{Hook, RequiredAal};
+use crate::deps::Deps;
+use crate::identity::schema::IdentitySchema;
+use crate::identity::{Identity, State, now};
+use crate::selfservice::csrf::RawToken;
+use crate::selfservice::return_to;
+use crate::selfservice::strategy::{password, profile};
+use crate::selfservice::ui::{SortOptions, UiContainer, csrf_node};
+use crate::session::Session;
+use crate::session::service as sessions;
+use crate::store::StoreError;
+use crate::store::identities::{self as identity_rows, FlowSave};
+use crate::text;
+
+/// A saved settings submission.
+pub struct Saved {
+    pub flow: Flow,
+    /// Where a browser goes next.
+    pub return_to: String,
+}
+
+/// `GET /self-service/login/browser` with `params`, where settings sends a browser to sign in.
+fn login_url(deps: &Deps, params: &[(&str, &str)]) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        q.append_pair(k, v);
+    }
+    format!(
+        "{}/self-service/login/browser?{}",
+        deps.public_base(),
+        q.finish()
+    )
+}
+
+/// The submit URL of a flow, where a refresh login returns to (as Kratos sends it back to the
+/// request that needed the refresh).
+fn submit_url(deps: &Deps, id: Uuid) -> String {
+    common::action_url(deps, FlowKind::Settings, id)
+}
+
+/// The caller's session; none is `session_inactive` (browsers go to the login, coming back
+/// to `return_to`).
+async fn session_of(deps: &Deps, req: &FlowRequest, back: &str) -> Result<Session, FlowError> {
+    match common::current_session(deps, req).await {
+        Some(s) => Ok(s),
+        None => Err(FlowError::SessionRequired {
+            login: login_url(deps, &[("return_to", back)]),
+        }),
+    }
+}
+
+async fn identity_of(deps: &Deps, session: &Session, back: &str) -> Result<Identity, FlowError> {
+    match crate::identity::service::get(deps, session.identity_id, true).await {
+        Ok(i) if i.state == State::Active => Ok(i),
+        // Deleted or disabled since the session was issued: as good as no session.
+        Ok(_) | Err(crate::identity::service::IdentityError::NotFound) => {
+            Err(FlowError::SessionRequired {
+                login: login_url(deps, &[("return_to", back)]),
+            })
+        }
+        Err(crate::identity::service::IdentityError::Store(e)) => Err(e.into()),
+        Err(e) => Err(FlowError::Internal(e.to_string())),
+    }
+}
+
+fn schema_of<'a>(deps: &'a Deps, identity: &Identity) -> Result<&'a IdentitySchema, FlowError> {
+    deps.schemas
+        .get(&identity.schema_id)
+        .map(|s| &**s)
+        .ok_or_else(|| {
+            FlowError::Internal(format!(
+                "the identity's schema {:?} is not configured",
+                identity.schema_id
+            ))
+        })
+}
+
+fn aal_rank(aal: &str) -> u8 {
+    match aal {
+        "aal2" => 2,
+        "aal1" => 1,
+        _ => 0,
+    }
+}
+
+/// The highest assurance level the identity can reach: aal2 when, besides a first factor, it
+/// has a second factor set up (TOTP, lookup codes, or a WebAuthn key that is not a passkey).
+fn available_aal(identity: &Identity) -> &'static str {
+    let has_config =
+        |c: &crate::identity::Credential| c.config.as_object().is_some_and(|o| !o.is_empty());
+    let second_factor = identity
+        .credentials
+        .values()
+        .any(|c| match c.kind.as_str() {
+            "totp" | "lookup_secret" => has_config(c),
+            "webauthn" => c
+                .config
+                .get("credentials")
+                .and_then(Value::as_array)
+                .is_some_and(|keys| {
+                    keys.iter()
+                        .any(|k| k.get("is_passwordless") != Some(&Value::Bool(true)))
+                }),
+            _ => false,
+        });
+    if second_factor { "aal2" } else { "aal1" }
+}
+
+/// `required_aal: highest_available` demands the session's level match what the identity can
+/// reach; `aal1` accepts any session.
+fn check_aal(
+    deps: &Deps,
+    session: &Session,
+    identity: &Identity,
+    back: &str,
+) -> Result<(), FlowError> {
+    let required = match deps.config.selfservice.flows.settings.required_aal {
+        RequiredAal::Aal1 => "aal1",
+        RequiredAal::HighestAvailable => available_aal(identity),
+    };
+    if aal_rank(&session.aal) >= aal_rank(required) {
+        Ok(())
+    } else {
+        Err(FlowError::AalRequired {
+            redirect_browser_to: login_url(deps, &[("aal", required), ("return_to", back)]),
+        })
+    }
+}
+
+/// Signed in recently enough to change passwords, identifiers and addresses.
+fn privileged(deps: &Deps, session: &Session) -> bool {
+    let max_age = deps
+        .config
+        .selfservice
+        .flows
+        .settings
+        .privileged_session_max_age
+        .get();
+    let max_age = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
+    session
+        .authenticated_at
+        .checked_add_signed(max_age)
+        .is_none_or(|until| until > chrono::Utc::now())
+}
+
+fn refresh_required(deps: &Deps, flow: &Flow) -> FlowError {
+    FlowError::RefreshRequired {
+        redirect_browser_to: login_url(
+            deps,
+            &[
+                ("refresh", "true"),
+                ("return_to", &submit_url(deps, flow.id)),
+            ],
+        ),
+    }
+}
+
+/// The settings form for `identity`: CSRF, the profile and password methods.
+fn build(
+    deps: &Deps,
+    flow_type: FlowType,
+    req: &FlowRequest,
+    identity: &Identity,
+) -> Result<(Flow, Option<RawToken>), FlowError> {
+    let cfg = &deps.config.selfservice.flows.settings;
+    let schema = schema_of(deps, identity)?;
+    let id = Uuid::new_v4();
+    let (masked, cookie) = csrf_for(req, flow_type);
+    let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Settings, id), "POST");
+    ui.append(csrf_node(&masked));
+    profile::populate_settings(schema, &mut ui, &identity.traits);
+    password::populate_settings(&mut ui);
+    ui.sort_nodes(&SortOptions::settings(schema));
+    let mut flow = Flow::new(
+        FlowKind::Settings,
+        flow_type,
+        req.request_url.clone(),
+        cfg.lifespan.get(),
+        ui,
+    );
+    flow.id = id;
+    flow.csrf_token = masked;
+    flow.state = STATE_SHOW_FORM.into();
+    flow.identity_id = Some(identity.id);
+    flow.identity = Some(identity.to_json(deps.public_base(), None));
+    Ok((flow, cookie))
+}
+
+/// `GET /self-service/settings/{browser,api}`.
+pub async fn start(
+    deps: &Deps,
+    flow_type: FlowType,
+    req: &FlowRequest,
+) -> Result<Started, FlowError> {
+    let session = session_of(deps, req, &req.request_url).await?;
+    let identity = identity_of(deps, &session, &req.request_url).await?;
+    check_aal(deps, &session, &identity, &req.request_url)?;
+    let return_to = common::requested_return_to(deps, req, FlowKind::Settings)?;
+    let (mut flow, csrf_cookie) = build(deps, flow_type, req, &identity)?;
+    flow.return_to = return_to;
+    common::insert(deps, &flow).await?;
+    Ok(Started { flow, csrf_cookie })
+}
+
+/// Loads a flow for the caller: it must be signed in as the flow's identity.
+async fn load_own(
+    deps: &Deps,
+    id: Uuid,
+    req: &FlowRequest,
+) -> Result<(Flow, Session, Identity), FlowError> {
+    let flow = common::load(deps, id, FlowKind::Settings).await?;
+    let back = submit_url(deps, id);
+    let session = session_of(deps, req, &back).await?;
+    if flow.identity_id != Some(session.identity_id) {
+        return Err(FlowError::IdentityMismatch);
+    }
+    let identity = identity_of(deps, &session, &back).await?;
+    Ok((flow, session, identity))
+}
+
+/// `GET /self-service/settings/flows?id=`: the flow with the identity as it is now.
+pub async fn get(deps: &Deps, id: Uuid, req: &FlowRequest) -> Result<Flow, FlowError> {
+    let (mut flow, _, identity) = load_own(deps, id, req).await?;
+    common::check_read(&flow, req)?;
+    if flow.is_expired() {
+        return Err(FlowError::Expired {
+            expired_at: flow.expires_at,
+            replacement: None,
+        });
+    }
+    flow.identity = Some(identity.to_json(deps.public_base(), None));
+    Ok(flow)
+}
+
+/// Starts a fresh flow for the same identity in place of an expired one.
+async fn replace_expired(
+    deps: &Deps,
+    old: &Flow,
+    req: &FlowRequest,
+    identity: &Identity,
+) -> FlowError {
+    let (mut fresh, _) = match build(deps, old.flow_type, req, identity) {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
+    // The browser keeps its CSRF cookie; the fresh flow must be bound to it.
+    fresh.csrf_token = old.csrf_token.clone();
+    fresh.ui.update_csrf(&old.csrf_token);
+    fresh.return_to = old.return_to.clone();
+    fresh.request_url = old.request_url.clone();
+    let ago = (chrono::Utc::now() - old.expires_at).num_milliseconds() as f64 / 60_000.0;
+    fresh.ui.add_message(text::settings_flow_expired(
+        &old.expires_at.to_rfc3339(),
+        old.expires_at.timestamp(),
+        ago,
+    ));
+    if let Err(e) = common::insert(deps, &fresh).await {
+        return e;
+    }
+    FlowError::Expired {
+        expired_at: old.expires_at,
+        replacement: Some(Box::new(fresh)),
+    }
+}
+
+/// Stores a rejected submission (back to `show_form`, messages on the nodes).
+async fn reject(deps: &Deps, mut flow: Flow, identity: &Identity) -> FlowError {
+    flow.ui.strip_passwords();
+    flow.state = STATE_SHOW_FORM.into();
+    flow.identity = Some(identity.to_json(deps.public_base(), None));
+    match super::recovery::save(deps, &flow, &[STATE_SHOW_FORM, STATE_SUCCESS]).await {
+        Ok(()) => FlowError::Invalid(Box::new(flow)),
+        Err(e) => e,
+    }
+}
+
+/// `POST /self-service/settings?flow=`: the `profile` or `password` method.
+pub async fn submit(
+    deps: &Deps,
+    id: Uuid,
+    sub: Submission,
+    req: &FlowRequest,
+) -> Result<Saved, FlowError> {
+    let (mut flow, session, identity) = load_own(deps, id, req).await?;
+    if flow.is_expired() {
+        return Err(replace_expired(deps, &flow, req, &identity).await);
+    }
+    common::check_submit(&flow, req, &sub)?;
+    check_aal(deps, &session, &identity, &submit_url(deps, flow.id))?;
+    let loaded_at = flow.updated_at;
+    let method = sub.str("method").unwrap_or_default().to_owned();
+    let schema = schema_of(deps, &identity)?;
+    flow.ui.reset_messages();
+    flow.ui.update_csrf(&flow.csrf_token.clone());
+    let updated = match method.as_str() {
+        "profile" => {
+            flow.active = Some("profile".into());
+            match profile::settings(deps, schema, &mut flow.ui, &sub, &identity)? {
+                None => return Err(reject(deps, flow, &identity).await),
+                Some(change) => {
+                    if change.protected && !privileged(deps, &session) {
+                        return Err(refresh_required(deps, &flow));
+                    }
+                    change.identity
+                }
+            }
+        }
+        "password" => {
+            flow.active = Some("password".into());
+            if !privileged(deps, &session) {
+                return Err(refresh_required(deps, &flow));
+            }
+            match password::settings(deps, &mut flow.ui, &sub, &identity).await? {
+                None => return Err(reject(deps, flow, &identity).await),
+                Some(i) => i,
+            }
+        }
+        _ => {
+            flow.ui.add_message(text::settings_no_strategy_found());
+            return Err(reject(deps, flow, &identity).await);
+        }
+    };
+    let mut saved = flow.clone();
+    saved.ui.strip_passwords();
+    saved.ui.add_message(text::settings_saved());
+    saved.state = STATE_SUCCESS.into();
+    saved.updated_at = now();
+    match commit(deps, &saved, loaded_at, &updated).await {
+        Ok(true) => {}
+        Ok(false) => return Err(FlowError::AlreadyCompleted),
+        Err(StoreError::Conflict(_)) => {
+            flow.ui
+                .add_message(text::validation_duplicate_credentials());
+            return Err(reject(deps, flow, &identity).await);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    saved.identity = Some(updated.to_json(deps.public_base(), None));
+    let show_verification_ui = after_success(deps, &mut saved, &method, &session, &updated).await?;
+    let return_to = browser_return(deps, &saved, &method, show_verification_ui)?;
+    Ok(Saved {
+        flow: saved,
+        return_to,
+    })
+}
+
+/// The identity change and the flow's new state, in one transaction.
+async fn commit(
+    deps: &Deps,
+    flow: &Flow,
+    loaded_at: chrono::DateTime<chrono::Utc>,
+    identity: &Identity,
+) -> Result<bool, StoreError> {
+    let ui = serde_json::to_string(&flow.ui).unwrap_or_default();
+    let id = flow.id.to_string();
+    identity_rows::replace_with_flow(
+        &deps.store,
+        &identity.to_rows(deps.store.nid()),
+        &FlowSave {
+            id: &id,
+            expected_updated_at: loaded_at.naive_utc(),
+            state: &flow.state,
+            ui: &ui,
+            active_method: flow.active.as_deref(),
+            updated_at: flow.updated_at.naive_utc(),
+        },
+    )
+    .await
+}
+
+/// Everything that runs after a settings change was saved, in Kratos's order: the
+/// verification mail for new addresses (when verification is on), then the configured
+/// `after` hooks of the method (or of the flow). Returns whether `show_verification_ui` asks
+/// browsers to go to the verification UI. This is where a hook engine (web hooks) plugs in.
+async fn after_success(
+    deps: &Deps,
+    flow: &mut Flow,
+    method: &str,
+    session: &Session,
+    identity: &Identity,
+) -> Result<bool, FlowError> {
+    if method == "profile" {
+        let items =
+            super::verification::after_settings(deps, identity, flow.flow_type, &flow.request_url)
+                .await?;
+        flow.continue_with.extend(items);
+    }
+    let mut show_verification_ui = false;
+    for hook in common::after_hooks(deps, FlowKind::Settings, method) {
+        match hook {
+            // Kratos allows it after auth methods (password) only.
+            Hook::RevokeActiveSessions if method != "profile" => {
+                sessions::revoke_others(deps, identity.id, session.id)
+                    .await
+                    .map_err(|e| FlowError::Internal(e.to_string()))?;
+            }
+            Hook::ShowVerificationUi if method == "profile" => show_verification_ui = true,
+            // Not run here (reported at start-up as not supported yet).
+            _ => {}
+        }
+    }
+    Ok(show_verification_ui)
+}
+
+/// Where a browser goes after a save: the flow's `return_to`, else the method's or the flow's
+/// `after.default_browser_return_url`, else back to the settings UI showing this flow.
+/// `show_verification_ui` sends it to the first verification flow instead.
+fn browser_return(
+    deps: &Deps,
+    flow: &Flow,
+    method: &str,
+    show_verification_ui: bool,
+) -> Result<String, FlowError> {
+    if show_verification_ui
+        && let Some(url) = flow
+            .continue_with
+            .first()
+            .and_then(|c| c["flow"]["url"].as_str())
+    {
+        return Ok(url.to_owned());
+    }
+    let cfg = &deps.config.selfservice.flows.settings;
+    let own = match method {
+        "password" => cfg.after.password.default_browser_return_url.clone(),
+        "profile" => cfg.after.profile.default_browser_return_url.clone(),
+        _ => None,
+    };
+    let default = own
+        .or_else(|| cfg.after.default_browser_return_url.clone())
+        .unwrap_or_else(|| super::verification::with_flow(&cfg.ui_url, flow.id));
+    Ok(return_to::validate(
+        flow.return_to.as_deref(),
+        &default,
+        &deps.config.selfservice.allowed_return_urls,
+        deps.public_base(),
+    )?)
+}
+
+/// A recovery succeeded: a settings flow for the recovered identity, with Kratos's "recovered"
+/// message, in which the fresh (privileged) session can set a new password. For a browser
+/// without a CSRF cookie, the cookie to set comes back too.
+pub async fn after_recovery(
+    deps: &Deps,
+    identity: &Identity,
+    recovery: &Flow,
+    req: &FlowRequest,
+) -> Result<(Flow, Option<RawToken>), FlowError> {
+    let (mut flow, cookie) = build(deps, recovery.flow_type, req, identity)?;
+    flow.return_to = recovery.return_to.clone();
+    let max_age = deps
+        .config
+        .selfservice
+        .flows
+        .settings
+        .privileged_session_max_age
+        .get();
+    let until = now() + chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::hours(1));
+    flow.ui.add_message(text::recovery_successful(
+        &until.to_rfc3339(),
+        max_age.as_secs_f64() / 60.0,
+    ));
+    common::insert(deps, &flow).await?;
+    Ok((flow, cookie))
+}
+
+/// The `show_settings_ui` item pointing at `flow`.
+pub fn continue_with_item(deps: &Deps, flow: &Flow) -> Value {
+    serde_json::json!({
+        "action": "show_settings_ui",
+        "flow": {
+            "id": flow.id,
+            "url": super::verification::with_flow(&deps.config.selfservice.flows.settings.ui_url, flow.id),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Credential;
+    use std::collections::BTreeMap;
+
+    fn identity(creds: Vec<(&str, Value)>) -> Identity {
+        let ts = now();
+        let mut credentials = BTreeMap::new();
+        for (kind, config) in creds {
+            credentials.insert(
+                kind.to_owned(),
+                Credential {
+                    id: Uuid::new_v4(),
+                    kind: kind.into(),
+                    identifiers: vec!["a@b.c".into()],
+                    config,
+                    version: 0,
+                    created_at: ts,
+                    updated_at: ts,
+                },
+            );
+        }
+        Identity {
+            id: Uuid::new_v4(),
+            schema_id: "default".into(),
+            state: State::Active,
+            state_changed_at: None,
+            traits: serde_json::json!({}),
+            metadata_public: None,
+            metadata_admin: None,
+            external_id: None,
+            organization_id: None,
+            credentials,
+            verifiable_addresses: Vec::new(),
+            recovery_addresses: Vec::new(),
+            created_at: ts,
+            updated_at: ts,
+        }
+    }
+
+    #[test]
+    fn settings_available_aal() {
+        let pw = ("password", serde_json::json!({"hashed_password": "x"}));
+        assert_eq!(available_aal(&identity(vec![pw.clone()])), "aal1");
+        assert_eq!(
+            available_aal(&identity(vec![
+                pw.clone(),
+                ("totp", serde_json::json!({"totp_url": "otpauth://x"}))
+            ])),
+            "aal2"
+        );
+        // An empty TOTP credential is not set up.
+        assert_eq!(
+            available_aal(&identity(vec![pw.clone(), ("totp", serde_json::json!({}))])),
+            "aal1"
+        );
+        // Passkeys are first factors.
+        let passkey = serde_json::json!({"credentials": [{"is_passwordless": true}]});
+        assert_eq!(
+            available_aal(&identity(vec![pw.clone(), ("webauthn", passkey)])),
+            "aal1"
+        );
+        let key = serde_json::json!({"credentials": [{"is_passwordless": false}]});
+        assert_eq!(
+            available_aal(&identity(vec![pw, ("webauthn", key)])),
+            "aal2"
+        );
+        assert!(aal_rank("aal1") < aal_rank("aal2"));
+        assert!(aal_rank("aal0") < aal_rank("aal1"));
+    }
+}

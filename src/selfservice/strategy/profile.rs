@@ -1,0 +1,134 @@
+//! The profile method: the signed-in identity's traits, shown and changed in the settings flow.
+
+use serde_json::Value;
+
+use super::password;
+use crate::deps::Deps;
+use crate::identity::schema::IdentitySchema;
+use crate::identity::service::{self as identities, IdentityError};
+use crate::identity::{Identity, now};
+use crate::selfservice::flow::FlowError;
+use crate::selfservice::flow::request::{Submission, prune_nulls};
+use crate::selfservice::ui::{self, Group, UiContainer};
+use crate::text;
+
+/// The settings form's profile part: one input per trait, filled from `traits`, and the
+/// method's save button.
+pub fn populate_settings(schema: &IdentitySchema, ui: &mut UiContainer, traits: &Value) {
+    for n in ui::nodes_from_schema(schema, Group::Profile, "traits") {
+        ui.upsert(n);
+    }
+    ui.set_values_from_json(traits, "traits", Group::Profile);
+    ui.append(ui::submit_node(
+        Group::Profile,
+        "profile",
+        text::label_save(),
+    ));
+}
+
+/// A profile change that passed validation.
+pub struct ProfileChange {
+    /// The identity with the new traits and what follows from them (identifiers, addresses).
+    pub identity: Identity,
+    /// Identifiers or addresses changed, which needs a privileged session.
+    pub protected: bool,
+}
+
+/// Shows the submitted traits in place of the old ones (Kratos resets every `traits.*` node).
+fn hydrate(ui: &mut UiContainer, traits: &Value) {
+    for n in ui
+        .nodes
+        .iter_mut()
+        .filter(|n| n.id().starts_with("traits."))
+    {
+        n.set_value(None);
+        n.messages.clear();
+    }
+    ui.set_values_from_json(traits, "traits", Group::Profile);
+}
+
+/// Validates the submitted traits against the identity's schema and derives the new identity.
+/// `Ok(None)` means rejected, with the reasons put into `ui`.
+pub fn settings(
+    deps: &Deps,
+    schema: &IdentitySchema,
+    ui: &mut UiContainer,
+    sub: &Submission,
+    current: &Identity,
+) -> Result<Option<ProfileChange>, FlowError> {
+    let Some(mut traits) = sub.get("traits").cloned() else {
+        ui.add_message(text::validation_generic(
+            "Did not receive any value changes.",
+        ));
+        return Ok(None);
+    };
+    prune_nulls(&mut traits);
+    if !traits.is_object() {
+        ui.add_message(text::validation_generic("traits must be an object"));
+        return Ok(None);
+    }
+    hydrate(ui, &traits);
+    if password::validate_traits(schema, ui, &traits).is_none() {
+        return Ok(None);
+    }
+    let mut updated = current.clone();
+    updated.traits = traits;
+    match identities::apply_schema(deps, &mut updated, &[], &[]) {
+        Ok(()) => {}
+        Err(IdentityError::Validation(msgs)) => {
+            for m in msgs {
+                ui.add_message(m.message);
+            }
+            return Ok(None);
+        }
+        Err(IdentityError::BadRequest(reason)) => {
+            ui.add_message(text::validation_generic(&reason));
+            return Ok(None);
+        }
+        Err(e) => return Err(FlowError::Internal(e.to_string())),
+    }
+    updated.updated_at = now();
+    let protected = protected_fields_changed(current, &updated);
+    Ok(Some(ProfileChange {
+        identity: updated,
+        protected,
+    }))
+}
+
+/// Kratos's "protected fields": credential identifiers and verifiable or recovery addresses.
+/// Changing them lets whoever holds the session take the account over, so it needs a recent
+/// sign-in.
+fn protected_fields_changed(before: &Identity, after: &Identity) -> bool {
+    let identifiers = |i: &Identity| -> Vec<(String, Vec<String>)> {
+        i.credentials
+            .values()
+            .map(|c| {
+                let mut ids = c.identifiers.clone();
+                ids.sort();
+                (c.kind.clone(), ids)
+            })
+            .filter(|(_, ids)| !ids.is_empty())
+            .collect()
+    };
+    let verifiable = |i: &Identity| -> Vec<(String, String)> {
+        let mut v: Vec<_> = i
+            .verifiable_addresses
+            .iter()
+            .map(|a| (a.via.clone(), a.value.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    let recovery = |i: &Identity| -> Vec<(String, String)> {
+        let mut v: Vec<_> = i
+            .recovery_addresses
+            .iter()
+            .map(|a| (a.via.clone(), a.value.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    identifiers(before) != identifiers(after)
+        || verifiable(before) != verifiable(after)
+        || recovery(before) != recovery(after)
+}
