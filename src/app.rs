@@ -163,75 +163,27 @@ fn hook_name(h: &config::Hook) -> String {
 /// Configured hooks whose behaviour is not built yet, as `path: name`, so start-up can say so.
 pub fn unsupported_hooks(cfg: &Config) -> Vec<String> {
     use config::Hook;
-    let f = &cfg.selfservice.flows;
     let mut out = Vec::new();
-    let mut check = |path: &str, hooks: &[Hook], supported: &dyn Fn(&Hook) -> bool| {
+    for (path, hooks) in crate::selfservice::hooks::all_lists(cfg) {
+        // Which hooks each list runs, as Kratos places them; `web_hook` runs everywhere.
+        let supported = |h: &Hook| match h {
+            Hook::WebHook { .. } => true,
+            Hook::RevokeActiveSessions => {
+                path.contains(".login.after") || path.contains(".recovery.after")
+            }
+            Hook::RequireVerifiedAddress => path.contains(".login.after"),
+            Hook::Session | Hook::ShowVerificationUi => path.contains(".registration.after"),
+            _ => false,
+        };
         for (i, h) in hooks.iter().enumerate() {
             if !supported(h) {
                 out.push(format!("{path}[{i}]: {}", hook_name(h)));
             }
         }
-    };
-    let none = |_: &Hook| false;
-    let login_ok =
-        |h: &Hook| matches!(h, Hook::RevokeActiveSessions | Hook::RequireVerifiedAddress);
-    let registration_ok = |h: &Hook| matches!(h, Hook::Session | Hook::ShowVerificationUi);
-    check(
-        "selfservice.flows.login.before.hooks",
-        &f.login.before.hooks,
-        &none,
-    );
-    check(
-        "selfservice.flows.login.after.hooks",
-        &f.login.after.hooks,
-        &login_ok,
-    );
-    check(
-        "selfservice.flows.login.after.password.hooks",
-        &f.login.after.password.hooks,
-        &login_ok,
-    );
-    check(
-        "selfservice.flows.registration.before.hooks",
-        &f.registration.before.hooks,
-        &none,
-    );
-    check(
-        "selfservice.flows.registration.after.hooks",
-        &f.registration.after.hooks,
-        &registration_ok,
-    );
-    check(
-        "selfservice.flows.registration.after.password.hooks",
-        &f.registration.after.password.hooks,
-        &registration_ok,
-    );
-    for (path, hooks) in [
-        (
-            "selfservice.flows.recovery.before.hooks",
-            &f.recovery.before.hooks,
-        ),
-        (
-            "selfservice.flows.recovery.after.hooks",
-            &f.recovery.after.hooks,
-        ),
-        (
-            "selfservice.flows.verification.before.hooks",
-            &f.verification.before.hooks,
-        ),
-        (
-            "selfservice.flows.verification.after.hooks",
-            &f.verification.after.hooks,
-        ),
-    ] {
-        check(path, hooks, &none);
     }
     // Passwordless code login and registration are built; code as a second factor is not.
     if cfg.selfservice.methods.code.mfa_enabled {
         out.push("selfservice.methods.code.mfa_enabled".into());
-    }
-    if cfg.selfservice.methods.password.config.migrate_hook.enabled {
-        out.push("selfservice.methods.password.config.migrate_hook".into());
     }
     out
 }
@@ -271,6 +223,13 @@ async fn prepare(
     )
     .await
     .context("loading courier templates (courier.templates, courier.template_override_path)")?;
+
+    let webhooks = crate::selfservice::hooks::WebHooks::load(&cfg)
+        .await
+        .map_err(|e| anyhow::anyhow!("web hook configuration: {e}"))?;
+    for note in crate::selfservice::hooks::inert_hooks(&cfg) {
+        tracing::warn!(hook = %note, "configured hook will not run");
+    }
 
     let (listeners, public_port, admin_port) = if listen {
         let public = bind(&cfg.serve.public.host, cfg.serve.public.port, "public").await?;
@@ -320,6 +279,7 @@ async fn prepare(
         schemas: Arc::new(schemas),
         metrics: Arc::new(Metrics::new()),
         templates: Arc::new(templates),
+        webhooks: Arc::new(webhooks),
         store,
         dev,
         config: cfg.clone(),

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use gatehouse::app::{self, Running};
 use serde_json::Value;
 
+pub mod receiver;
 pub mod smtp;
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
@@ -176,6 +177,14 @@ impl TestApp {
         if let Some(r) = self.running.take() {
             r.runtime.shutdown().await;
         }
+    }
+
+    /// Stops the server and hands back its database, to start another server on it.
+    pub async fn stop_keep_db(mut self) -> TestDb {
+        if let Some(r) = self.running.take() {
+            r.runtime.shutdown().await;
+        }
+        self.db
     }
 }
 

@@ -520,7 +520,7 @@ async fn load_dir(
     Ok(())
 }
 
-async fn fetch(name: &str, uri: &str) -> Result<String, TemplateError> {
+pub(crate) async fn fetch(name: &str, uri: &str) -> Result<String, TemplateError> {
     let fail = |reason: String| TemplateError::Load {
         name: name.to_owned(),
         uri: uri.to_owned(),

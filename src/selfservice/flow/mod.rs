@@ -248,6 +248,13 @@ pub enum FlowError {
     /// Login hook `require_verified_address`: no address of the identity is verified.
     #[error("no verified address")]
     AddressNotVerified,
+    /// A `can_interrupt` web hook refused; its messages go on the flow's UI
+    /// (`hooks::reject_flow`). Without a flow (before hooks) it is a 400 listing them.
+    #[error("a web hook interrupted the flow")]
+    HookInterrupted(Vec<crate::selfservice::hooks::HookMessage>),
+    /// A hook failed (receiver down, slow, answering an error; a broken body template).
+    #[error("hook {} failed: {}", .0.hook, .0.message)]
+    Hook(Box<crate::selfservice::hooks::HookFailure>),
     #[error(transparent)]
     Store(StoreError),
     #[error("{0}")]
