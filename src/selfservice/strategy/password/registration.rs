@@ -43,7 +43,7 @@ fn node_name(pointer: &str) -> Option<String> {
 }
 
 /// Validates the submission and prepares the identity to create (the flow runs its pre-persist
-/// hooks, then [`create_identity`]). `Ok(None)` means rejected, with the reasons put into `ui`
+/// hooks, then `create_identity`). `Ok(None)` means rejected, with the reasons put into `ui`
 /// (the password is never echoed back).
 pub async fn register(
     deps: &Deps,
