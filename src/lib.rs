@@ -8,8 +8,8 @@
 //!   the database.
 //! - [`actors`]: runtime wiring only — the root supervisor; pools of workers (ractor factories,
 //!   spawned by `actors::pool`) for identities, sessions and each flow type (keyed by flow id);
-//!   the flow sweeper, courier and webhooks timers; listener actors; typed handles with timeouts. No SQL,
-//!   no hyper types.
+//!   the flow sweeper, courier and webhooks timers; listener actors; typed handles with
+//!   timeouts. No SQL, no hyper types.
 //! - Domain (no hyper, no ractor; takes `&Deps`, returns typed results):
 //!   [`identity`] (model, schemas, admin operations), [`selfservice`] (flows — login,
 //!   registration, recovery, verification — with their CSRF, return-URL and UI-container rules,
