@@ -163,115 +163,37 @@ fn hook_name(h: &config::Hook) -> String {
 /// Configured hooks whose behaviour is not built yet, as `path: name`, so start-up can say so.
 pub fn unsupported_hooks(cfg: &Config) -> Vec<String> {
     use config::Hook;
-    let f = &cfg.selfservice.flows;
     let mut out = Vec::new();
-    let mut check = |path: &str, hooks: &[Hook], supported: &dyn Fn(&Hook) -> bool| {
+    for (path, hooks) in crate::selfservice::hooks::all_lists(cfg) {
+        // Which hooks each list runs, as Kratos places them; `web_hook` runs everywhere.
+        // Settings runs its own hooks only for the methods it has (profile and password).
+        let settings_method = path.contains(".settings.after.hooks")
+            || path.contains(".settings.after.password.")
+            || path.contains(".settings.after.profile.");
+        let supported = |h: &Hook| match h {
+            Hook::WebHook { .. } => !path.contains(".settings.after.") || settings_method,
+            Hook::RevokeActiveSessions => {
+                path.contains(".login.after")
+                    || path.contains(".recovery.after")
+                    || (settings_method && !path.contains(".profile."))
+            }
+            Hook::RequireVerifiedAddress => path.contains(".login.after"),
+            Hook::Session => path.contains(".registration.after"),
+            Hook::ShowVerificationUi => {
+                path.contains(".registration.after")
+                    || (settings_method && !path.contains(".password."))
+            }
+            _ => false,
+        };
         for (i, h) in hooks.iter().enumerate() {
             if !supported(h) {
                 out.push(format!("{path}[{i}]: {}", hook_name(h)));
             }
         }
-    };
-    let none = |_: &Hook| false;
-    let login_ok =
-        |h: &Hook| matches!(h, Hook::RevokeActiveSessions | Hook::RequireVerifiedAddress);
-    let registration_ok = |h: &Hook| matches!(h, Hook::Session | Hook::ShowVerificationUi);
-    check(
-        "selfservice.flows.login.before.hooks",
-        &f.login.before.hooks,
-        &none,
-    );
-    check(
-        "selfservice.flows.login.after.hooks",
-        &f.login.after.hooks,
-        &login_ok,
-    );
-    check(
-        "selfservice.flows.login.after.password.hooks",
-        &f.login.after.password.hooks,
-        &login_ok,
-    );
-    check(
-        "selfservice.flows.registration.before.hooks",
-        &f.registration.before.hooks,
-        &none,
-    );
-    check(
-        "selfservice.flows.registration.after.hooks",
-        &f.registration.after.hooks,
-        &registration_ok,
-    );
-    check(
-        "selfservice.flows.registration.after.password.hooks",
-        &f.registration.after.password.hooks,
-        &registration_ok,
-    );
-    check(
-        "selfservice.flows.settings.after.hooks",
-        &f.settings.after.hooks,
-        &|h: &Hook| matches!(h, Hook::RevokeActiveSessions | Hook::ShowVerificationUi),
-    );
-    check(
-        "selfservice.flows.settings.after.password.hooks",
-        &f.settings.after.password.hooks,
-        &|h: &Hook| matches!(h, Hook::RevokeActiveSessions),
-    );
-    check(
-        "selfservice.flows.settings.after.profile.hooks",
-        &f.settings.after.profile.hooks,
-        &|h: &Hook| matches!(h, Hook::ShowVerificationUi),
-    );
-    for (path, hooks) in [
-        (
-            "selfservice.flows.settings.before.hooks",
-            &f.settings.before.hooks,
-        ),
-        // Methods that are not built yet: their hooks never run.
-        (
-            "selfservice.flows.settings.after.totp.hooks",
-            &f.settings.after.totp.hooks,
-        ),
-        (
-            "selfservice.flows.settings.after.oidc.hooks",
-            &f.settings.after.oidc.hooks,
-        ),
-        (
-            "selfservice.flows.settings.after.webauthn.hooks",
-            &f.settings.after.webauthn.hooks,
-        ),
-        (
-            "selfservice.flows.settings.after.passkey.hooks",
-            &f.settings.after.passkey.hooks,
-        ),
-        (
-            "selfservice.flows.settings.after.lookup_secret.hooks",
-            &f.settings.after.lookup_secret.hooks,
-        ),
-        (
-            "selfservice.flows.recovery.before.hooks",
-            &f.recovery.before.hooks,
-        ),
-        (
-            "selfservice.flows.recovery.after.hooks",
-            &f.recovery.after.hooks,
-        ),
-        (
-            "selfservice.flows.verification.before.hooks",
-            &f.verification.before.hooks,
-        ),
-        (
-            "selfservice.flows.verification.after.hooks",
-            &f.verification.after.hooks,
-        ),
-    ] {
-        check(path, hooks, &none);
     }
     // Passwordless code login and registration are built; code as a second factor is not.
     if cfg.selfservice.methods.code.mfa_enabled {
         out.push("selfservice.methods.code.mfa_enabled".into());
-    }
-    if cfg.selfservice.methods.password.config.migrate_hook.enabled {
-        out.push("selfservice.methods.password.config.migrate_hook".into());
     }
     out
 }
@@ -311,6 +233,13 @@ async fn prepare(
     )
     .await
     .context("loading courier templates (courier.templates, courier.template_override_path)")?;
+
+    let webhooks = crate::selfservice::hooks::WebHooks::load(&cfg)
+        .await
+        .map_err(|e| anyhow::anyhow!("web hook configuration: {e}"))?;
+    for note in crate::selfservice::hooks::inert_hooks(&cfg) {
+        tracing::warn!(hook = %note, "configured hook will not run");
+    }
 
     let (listeners, public_port, admin_port) = if listen {
         let public = bind(&cfg.serve.public.host, cfg.serve.public.port, "public").await?;
@@ -360,6 +289,7 @@ async fn prepare(
         schemas: Arc::new(schemas),
         metrics: Arc::new(Metrics::new()),
         templates: Arc::new(templates),
+        webhooks: Arc::new(webhooks),
         store,
         dev,
         config: cfg.clone(),

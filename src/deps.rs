@@ -28,6 +28,8 @@ pub struct Deps {
     pub password_policy: PasswordPolicy,
     /// Courier message templates (built-in, with `courier.templates` overrides applied).
     pub templates: Arc<crate::courier::template::Templates>,
+    /// Web hook client and the hook bodies loaded at start-up.
+    pub webhooks: Arc<crate::selfservice::hooks::WebHooks>,
 }
 
 impl Deps {

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::receiver::HttpReceiver;
+use common::receiver::Receiver;
 use common::smtp::{self, SmtpServer};
 use common::{FIXTURES, Setup, TestApp};
 use serde_json::{Value, json};
@@ -264,9 +264,9 @@ async fn unknown_identifier_answers_like_a_known_one() {
 }
 
 /// The six-digit code in the SMS request number `n` the receiver got for `to`.
-async fn code_from_sms(sms: &HttpReceiver, n: usize, to: &str) -> String {
-    let got = sms.wait_for(n).await;
-    let body: Value = serde_json::from_str(&got[n - 1].1).unwrap();
+async fn code_from_sms(sms: &Receiver, n: usize, to: &str) -> String {
+    let got = sms.wait_for(n, WAIT).await;
+    let body = got[n - 1].json();
     assert_eq!(body["recipient"], to, "{body}");
     six_digits(body["body"].as_str().unwrap())
 }
@@ -274,7 +274,7 @@ async fn code_from_sms(sms: &HttpReceiver, n: usize, to: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phone_numbers_get_their_codes_by_sms() {
     let mail = SmtpServer::start(0).await;
-    let sms = HttpReceiver::start().await;
+    let sms = Receiver::start().await;
     let yaml = yaml(&mail)
         .replace("default_schema_id: code", "default_schema_id: phone")
         .replace(
@@ -285,7 +285,7 @@ async fn phone_numbers_get_their_codes_by_sms() {
             "courier:\n",
             &format!(
                 "courier:\n  channels:\n    - id: sms\n      type: http\n      request_config:\n        url: {}\n        method: POST\n",
-                sms.url
+                sms.url("/sms")
             ),
         );
     let app = TestApp::start_with(Setup {

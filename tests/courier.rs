@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::receiver::HttpReceiver;
+use common::receiver::Receiver;
 use common::smtp::{self, Mode, SmtpServer};
 use common::{Setup, TestApp, expect_error};
 use gatehouse::courier::{self, Channel, NewMessage, TemplateType};
@@ -278,11 +278,11 @@ async fn permanent_rejection_is_abandoned_after_the_retries() {
 #[tokio::test]
 async fn sms_goes_to_the_http_channel() {
     let server = SmtpServer::start(0).await;
-    let receiver = HttpReceiver::start().await;
+    let receiver = Receiver::start().await;
     let channels = format!(
         "  channels:\n    - id: sms\n      type: http\n      request_config:\n        url: {}\n        method: POST\n        \
          headers:\n          X-Channel: sms\n        auth:\n          type: basic_auth\n          config:\n            user: courier\n            password: s3cret\n",
-        receiver.url
+        receiver.url("/sms")
     );
     let app = start(courier_yaml(&server.uri(), 5, &channels)).await;
     let id = enqueue(
@@ -295,14 +295,17 @@ async fn sms_goes_to_the_http_channel() {
         },
     )
     .await;
-    let reqs = receiver.wait_for(1).await;
-    let (head, body) = &reqs[0];
-    assert!(head.starts_with("POST /sms "), "{head}");
-    let lower = head.to_ascii_lowercase();
-    assert!(lower.contains("x-channel: sms"), "{head}");
+    let reqs = receiver.wait_for(1, WAIT).await;
+    let req = &reqs[0];
+    assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", "/sms"));
+    assert_eq!(req.header("x-channel"), Some("sms"), "{req:?}");
     // base64("courier:s3cret")
-    assert!(head.contains("Basic Y291cmllcjpzM2NyZXQ="), "{head}");
-    let body: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        req.header("authorization"),
+        Some("Basic Y291cmllcjpzM2NyZXQ="),
+        "{req:?}"
+    );
+    let body = req.json();
     assert_eq!(body["recipient"], "+15550100");
     assert_eq!(body["to"], "+15550100");
     assert_eq!(body["template_type"], "verification_code_valid");
@@ -319,7 +322,7 @@ async fn sms_goes_to_the_http_channel() {
 #[tokio::test]
 async fn jsonnet_bodies_shape_http_deliveries() {
     let server = SmtpServer::start(0).await;
-    let receiver = HttpReceiver::start().await;
+    let receiver = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();
     let body = dir.path().join("sms.jsonnet");
     std::fs::write(
@@ -329,7 +332,7 @@ async fn jsonnet_bodies_shape_http_deliveries() {
     .unwrap();
     let channels = format!(
         "  channels:\n    - id: sms\n      type: http\n      request_config:\n        url: {}\n        method: POST\n        body: file://{}\n",
-        receiver.url,
+        receiver.url("/sms"),
         body.display()
     );
     let app = start(courier_yaml(&server.uri(), 5, &channels)).await;
@@ -343,8 +346,8 @@ async fn jsonnet_bodies_shape_http_deliveries() {
         },
     )
     .await;
-    let reqs = receiver.wait_for(1).await;
-    let body: Value = serde_json::from_str(&reqs[0].1).unwrap();
+    let reqs = receiver.wait_for(1, WAIT).await;
+    let body = reqs[0].json();
     assert_eq!(
         body,
         json!({"To": "+15550123", "Text": "code 246810", "kind": "verification_code_valid", "via": "sms", "len": true})
@@ -356,11 +359,11 @@ async fn jsonnet_bodies_shape_http_deliveries() {
 #[tokio::test]
 async fn broken_jsonnet_body_fails_with_a_clear_error() {
     let server = SmtpServer::start(0).await;
-    let receiver = HttpReceiver::start().await;
+    let receiver = Receiver::start().await;
     // base64("function(ctx) {") — does not parse.
     let extra = format!(
         "  delivery_strategy: http\n  http:\n    request_config:\n      url: {}\n      body: base64://ZnVuY3Rpb24oY3R4KSB7\n",
-        receiver.url
+        receiver.url("/sms")
     );
     let app = start(courier_yaml(&server.uri(), 0, &extra)).await;
     let id = enqueue(&app, email("frank@example.org", "555555")).await;
@@ -370,7 +373,7 @@ async fn broken_jsonnet_body_fails_with_a_clear_error() {
         err.starts_with("courier.http.request_config.body: does not parse"),
         "{err}"
     );
-    assert!(receiver.requests.lock().unwrap().is_empty());
+    assert!(receiver.requests().is_empty());
     assert!(server.received().is_empty());
     app.stop().await;
 }

@@ -906,3 +906,70 @@ async fn password_change_revokes_other_sessions_when_configured() {
     assert_eq!(whoami(elsewhere).await, 401);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_web_hooks_interrupt_and_observe_changes() {
+    let rx = common::receiver::Receiver::start().await;
+    // base64 of: function(ctx) { username: ctx.identity.traits.username, flow: ctx.flow.id }
+    let body = format!(
+        "base64://{}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            "function(ctx) { username: ctx.identity.traits.username, flow: ctx.flow.id }"
+        )
+    );
+    let Env { app, .. } = start(&format!(
+        "      after:\n        profile:\n          hooks:\n            - hook: web_hook\n              config:\n                \
+         url: {url}\n                method: POST\n                body: {body}\n                can_interrupt: true\n",
+        url = rx.url("/profile")
+    ))
+    .await;
+    create(&app, EMAIL, "settler").await;
+    let token = token_for(&app, EMAIL, PASSWORD).await;
+
+    // The hook refuses: its message lands on the username node and nothing is saved.
+    rx.answer(
+        422,
+        r##"{"messages":[{"instance_ptr":"#/traits/username","messages":[{"id":1234,"text":"That name is reserved.","type":"error"}]}]}"##,
+    );
+    let flow = api_settings(&app, &token).await;
+    let (status, refused) = api_submit(
+        &app,
+        &token,
+        &flow,
+        json!({"method": "profile", "traits": {"email": EMAIL, "username": "admin"}}),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(node_message_ids(&refused, "traits.username"), [1234]);
+    let got = rx.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(
+        got[0].json(),
+        json!({"username": "admin", "flow": flow["id"]})
+    );
+    let me: Value = app
+        .http
+        .get(app.public_url("/sessions/whoami"))
+        .header("X-Session-Token", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["identity"]["traits"]["username"], "settler");
+
+    // The hook agrees: the change is saved.
+    rx.answer(200, "{}");
+    let (status, saved) = api_submit(
+        &app,
+        &token,
+        &refused,
+        json!({"method": "profile", "traits": {"email": EMAIL, "username": "settled"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["identity"]["traits"]["username"], "settled");
+    assert_eq!(rx.requests().len(), 2);
+    app.stop().await;
+}

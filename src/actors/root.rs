@@ -32,6 +32,8 @@ pub struct RootState {
     listeners: Vec<ActorCell>,
     /// Stopped on its own (it finishes its in-flight batch first).
     courier: Option<ActorCell>,
+    /// The fire-and-forget web hook pump; stopped like the courier.
+    webhooks: ActorCell,
     escalate: mpsc::UnboundedSender<String>,
     stopping: bool,
 }
@@ -82,6 +84,7 @@ impl Actor for Root {
         } else {
             None
         };
+        let webhooks = super::webhooks::spawn(args.deps.clone(), me.get_cell()).await?;
         let handles = Handles {
             identities,
             login,
@@ -112,6 +115,7 @@ impl Actor for Root {
             ],
             listeners,
             courier,
+            webhooks,
             escalate: args.escalate,
             stopping: false,
         })
@@ -160,6 +164,13 @@ impl Actor for Root {
                 )
                 .await;
         }
+        let _ = state
+            .webhooks
+            .stop_and_wait(
+                Some("shutdown".into()),
+                Some(crate::selfservice::hooks::deliveries::LEASE + Duration::from_secs(5)),
+            )
+            .await;
         for p in &state.pools {
             let _ = p
                 .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(10)))

@@ -85,6 +85,12 @@ pub fn flow_request<B>(app: &App, req: &Request<B>, body_is_json: bool) -> FlowR
             .map(str::to_owned),
         device: session_auth::device_info(headers, peer),
         query: super::extract::query_pairs(req),
+        method: req.method().as_str().to_owned(),
+        headers: headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        cookies: jar,
     }
 }
 
@@ -314,6 +320,32 @@ pub fn flow_error(app: &App, kind: FlowKind, e: &FlowError) -> (ApiError, Option
             Some(json!({ "redirect_browser_to": redirect_browser_to })),
         ),
         FlowError::Invalid(_) => (ApiError::bad_request("The submission was invalid."), None),
+        FlowError::HookInterrupted(messages) => {
+            let grouped: Vec<Value> = messages
+                .iter()
+                .map(|m| json!({"instance_ptr": m.instance_ptr, "messages": [m.text]}))
+                .collect();
+            let reason = messages
+                .iter()
+                .map(|m| format!("{}: {}", m.instance_ptr, m.text.text))
+                .collect::<Vec<_>>()
+                .join("; ");
+            (
+                ApiError::bad_request(format!("A web hook refused the request: {reason}"))
+                    .with_details(json!({ "messages": grouped })),
+                None,
+            )
+        }
+        FlowError::Hook(f) => (
+            ApiError {
+                status: StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY),
+                id: None,
+                reason: Some(f.reason.clone()),
+                message: f.message.clone(),
+                details: Some(Box::new(json!({ "hook": f.hook }))),
+            },
+            None,
+        ),
         FlowError::Store(e) => {
             tracing::error!(error = %e, "database error in a flow");
             (ApiError::unavailable("The database could not complete the request; try again."), None)

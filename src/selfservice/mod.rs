@@ -4,6 +4,7 @@
 pub mod csrf;
 pub mod errors;
 pub mod flow;
+pub mod hooks;
 pub mod otp;
 mod otp_courier;
 pub mod return_to;

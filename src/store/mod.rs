@@ -17,6 +17,8 @@ pub mod session_schema;
 pub mod sessions;
 pub mod token_schema;
 pub mod tokens;
+pub mod webhook_schema;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -178,6 +178,14 @@ impl TestApp {
             r.runtime.shutdown().await;
         }
     }
+
+    /// Stops the server and hands back its database, to start another server on it.
+    pub async fn stop_keep_db(mut self) -> TestDb {
+        if let Some(r) = self.running.take() {
+            r.runtime.shutdown().await;
+        }
+        self.db
+    }
 }
 
 /// Asserts a Kratos error envelope and returns its `error` object.

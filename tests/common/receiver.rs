@@ -1,92 +1,169 @@
-//! A loopback HTTP endpoint for delivery tests (courier HTTP/SMS channels).
+//! A web hook receiver on loopback: a small hyper server that records every request (method,
+//! path, headers, body) and answers as told — a status and body, after a delay — and that can be
+//! taken down (its port closed) and brought back on the same port.
 
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
 
-const WAIT: Duration = Duration::from_secs(20);
-
-/// A loopback HTTP endpoint that records requests (head, body) and answers 200.
-pub struct HttpReceiver {
-    pub url: String,
-    pub requests: Arc<Mutex<Vec<(String, String)>>>,
-    task: tokio::task::JoinHandle<()>,
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
 }
 
-impl HttpReceiver {
-    pub async fn start() -> HttpReceiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/sms", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let store = requests.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((mut sock, _)) = listener.accept().await else {
-                    continue;
-                };
-                let store = store.clone();
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    loop {
-                        let n = sock.read(&mut chunk).await.unwrap_or(0);
-                        if n == 0 {
-                            return;
-                        }
-                        buf.extend_from_slice(&chunk[..n]);
-                        let text = String::from_utf8_lossy(&buf).into_owned();
-                        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                            let len = head
-                                .lines()
-                                .find_map(|l| {
-                                    let (k, v) = l.split_once(':')?;
-                                    k.eq_ignore_ascii_case("content-length")
-                                        .then(|| v.trim().parse::<usize>().ok())?
-                                })
-                                .unwrap_or(0);
-                            if body.len() >= len {
-                                store
-                                    .lock()
-                                    .unwrap()
-                                    .push((head.to_owned(), body[..len].to_owned()));
-                                let _ = sock
-                                    .write_all(
-                                        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                                    )
-                                    .await;
-                                return;
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        HttpReceiver {
-            url,
-            requests,
-            task,
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("body {:?}: {e}", self.body))
+    }
+}
+
+struct State {
+    requests: Vec<Recorded>,
+    status: u16,
+    body: String,
+    delay: Duration,
+}
+
+pub struct Receiver {
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Receiver {
+    /// Answers 200 `{}` until told otherwise.
+    pub async fn start() -> Receiver {
+        let mut r = Receiver {
+            port: 0,
+            state: Arc::new(Mutex::new(State {
+                requests: Vec::new(),
+                status: 200,
+                body: "{}".into(),
+                delay: Duration::ZERO,
+            })),
+            task: None,
+        };
+        r.up().await;
+        r
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn answer(&self, status: u16, body: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.status = status;
+        s.body = body.to_owned();
+    }
+
+    pub fn delay(&self, d: Duration) {
+        self.state.lock().unwrap().delay = d;
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Closes the port: callers get "connection refused".
+    pub async fn down(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
         }
     }
 
-    pub async fn wait_for(&self, n: usize) -> Vec<(String, String)> {
-        let deadline = tokio::time::Instant::now() + WAIT;
+    /// Listens again (on the same port once it had one).
+    pub async fn up(&mut self) {
+        let l = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("bind the receiver");
+        self.port = l.local_addr().unwrap().port();
+        let state = self.state.clone();
+        self.task = Some(tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                let Ok((stream, _)) = l.accept().await else {
+                    return;
+                };
+                let state = state.clone();
+                // Connections end with the listener task, so "down" really is down.
+                conns.spawn(async move {
+                    let svc =
+                        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                            let state = state.clone();
+                            async move {
+                                let (parts, body) = req.into_parts();
+                                let body = body
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
+                                let (status, answer, delay) = {
+                                    let mut s = state.lock().unwrap();
+                                    s.requests.push(Recorded {
+                                        method: parts.method.to_string(),
+                                        path: parts
+                                            .uri
+                                            .path_and_query()
+                                            .map(|p| p.to_string())
+                                            .unwrap_or_default(),
+                                        headers: parts
+                                            .headers
+                                            .iter()
+                                            .map(|(k, v)| {
+                                                (k.to_string(), v.to_str().unwrap_or("").to_owned())
+                                            })
+                                            .collect(),
+                                        body: String::from_utf8_lossy(&body).into_owned(),
+                                    });
+                                    (s.status, s.body.clone(), s.delay)
+                                };
+                                tokio::time::sleep(delay).await;
+                                let resp = Response::builder()
+                                    .status(status)
+                                    .header("content-type", "application/json")
+                                    .body(Full::new(Bytes::from(answer)))
+                                    .unwrap();
+                                Ok::<_, Infallible>(resp)
+                            }
+                        });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        }));
+    }
+
+    /// Waits until at least `n` requests arrived.
+    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Recorded> {
+        let deadline = tokio::time::Instant::now() + within;
         loop {
-            let r = self.requests.lock().unwrap().clone();
-            if r.len() >= n {
-                return r;
+            let got = self.requests();
+            if got.len() >= n {
+                return got;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "no HTTP request arrived"
+                "expected {n} requests, got {}",
+                got.len()
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-    }
-}
-
-impl Drop for HttpReceiver {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }

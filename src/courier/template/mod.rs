@@ -517,7 +517,7 @@ async fn load_dir(
     Ok(())
 }
 
-async fn fetch(name: &str, uri: &str) -> Result<String, TemplateError> {
+pub(crate) async fn fetch(name: &str, uri: &str) -> Result<String, TemplateError> {
     crate::uri::read(uri).await.map_err(|e| match e {
         crate::uri::UriError::Unsupported => TemplateError::UnsupportedUri {
             name: name.to_owned(),

@@ -211,39 +211,10 @@ pub fn final_return(deps: &Deps, flow: &Flow, method: &str) -> Result<String, Fl
 
 /// The hooks that run after `method` succeeds: the method's own list replaces the flow's.
 pub fn after_hooks(deps: &Deps, kind: FlowKind, method: &str) -> Vec<Hook> {
-    let f = &deps.config.selfservice.flows;
-    let (global, own) = match kind {
-        FlowKind::Login => (
-            &f.login.after.hooks,
-            match method {
-                "password" => Some(&f.login.after.password.hooks),
-                "code" => Some(&f.login.after.code.hooks),
-                _ => None,
-            },
-        ),
-        FlowKind::Registration => (
-            &f.registration.after.hooks,
-            match method {
-                "password" => Some(&f.registration.after.password.hooks),
-                "code" => Some(&f.registration.after.code.hooks),
-                _ => None,
-            },
-        ),
-        FlowKind::Recovery => (&f.recovery.after.hooks, None),
-        FlowKind::Verification => (&f.verification.after.hooks, None),
-        FlowKind::Settings => (
-            &f.settings.after.hooks,
-            match method {
-                "password" => Some(&f.settings.after.password.hooks),
-                "profile" => Some(&f.settings.after.profile.hooks),
-                _ => None,
-            },
-        ),
-    };
-    match own {
-        Some(h) if !h.is_empty() => h.clone(),
-        _ => global.clone(),
-    }
+    crate::selfservice::hooks::after_hooks(&deps.config, kind.into(), method)
+        .into_iter()
+        .map(|c| c.hook)
+        .collect()
 }
 
 /// The UI's form action for a flow.

@@ -14,6 +14,7 @@ use crate::deps::Deps;
 use crate::identity::now;
 use crate::identity::{Identity, State};
 use crate::selfservice::csrf::RawToken;
+use crate::selfservice::hooks::{self, HookContext, HookFlow, web_hook};
 use crate::selfservice::strategy::{code, password};
 use crate::selfservice::ui::{Group, InputType, SortOptions, UiContainer, UiNode};
 use crate::session::service::{self as sessions, IssuedSession};
@@ -79,6 +80,7 @@ pub async fn start(
     let return_to = common::requested_return_to(deps, req, FlowKind::Login)?;
     let (mut flow, csrf_cookie) = build(deps, flow_type, req)?;
     flow.return_to = return_to;
+    hooks::run_before(deps, HookFlow::Login, &mut HookContext::new(&flow, req)).await?;
     if let (true, Some(s)) = (refresh, &session) {
         flow.refresh = true;
         flow.ui.add_message(text::login_re_auth());
@@ -179,12 +181,27 @@ pub async fn submit(
         flow.ui.add_message(text::validation_invalid_credentials());
         return Err(common::reject(deps, flow).await);
     }
-    if common::after_hooks(deps, FlowKind::Login, &method)
-        .iter()
-        .any(|h| matches!(h, Hook::RequireVerifiedAddress))
-        && !super::verification::has_verified_address(&identity)
-    {
-        return Err(FlowError::AddressNotVerified);
+    // Kratos runs every after hook before it stores the session. Here the checks and blocking
+    // web hooks run, in order, before the flow completes (an interrupt leaves it usable); the
+    // hooks that need the session (revoking others, queued web hooks) run once it exists.
+    let after = hooks::after_hooks(&deps.config, HookFlow::Login, &method);
+    let mut ctx = HookContext::new(&flow, req);
+    ctx.identity = Some(identity.to_json(deps.public_base(), None));
+    ctx.transient_payload = common::transient_payload(&sub);
+    for c in &after {
+        match &c.hook {
+            Hook::RequireVerifiedAddress
+                if !super::verification::has_verified_address(&identity) =>
+            {
+                return Err(FlowError::AddressNotVerified);
+            }
+            Hook::WebHook { config } if !config.response.ignore => {
+                if let Err(e) = web_hook::run(deps, &c.path, config, &mut ctx).await {
+                    return Err(hooks::reject_flow(deps, flow, e).await);
+                }
+            }
+            _ => {}
+        }
     }
     // Completing is a compare-and-set: one submission wins, even across nodes.
     if !crate::store::flows::transition(
@@ -216,11 +233,18 @@ pub async fn submit(
                 other => FlowError::Internal(other.to_string()),
             })?,
     };
-    for hook in common::after_hooks(deps, FlowKind::Login, &method) {
-        if let Hook::RevokeActiveSessions = hook {
-            sessions::revoke_others(deps, identity.id, issued.session.id)
-                .await
-                .map_err(|e| FlowError::Internal(e.to_string()))?;
+    ctx.session = Some(issued.session.to_json(deps.public_base()));
+    for c in &after {
+        match &c.hook {
+            Hook::RevokeActiveSessions => {
+                sessions::revoke_others(deps, identity.id, issued.session.id)
+                    .await
+                    .map_err(|e| FlowError::Internal(e.to_string()))?;
+            }
+            Hook::WebHook { config } if config.response.ignore => {
+                web_hook::run(deps, &c.path, config, &mut ctx).await?;
+            }
+            _ => {}
         }
     }
     let return_to = common::final_return(deps, &flow, &method)?;

@@ -278,6 +278,13 @@ pub enum FlowError {
     /// (Kratos `session_aal2_required`).
     #[error("a higher authenticator assurance level is required")]
     AalRequired { redirect_browser_to: String },
+    /// A `can_interrupt` web hook refused; its messages go on the flow's UI
+    /// (`hooks::reject_flow`). Without a flow (before hooks) it is a 400 listing them.
+    #[error("a web hook interrupted the flow")]
+    HookInterrupted(Vec<crate::selfservice::hooks::HookMessage>),
+    /// A hook failed (receiver down, slow, answering an error; a broken body template).
+    #[error("hook {} failed: {}", .0.hook, .0.message)]
+    Hook(Box<crate::selfservice::hooks::HookFailure>),
     #[error(transparent)]
     Store(StoreError),
     #[error("{0}")]

@@ -2,6 +2,8 @@
 //! link (`link`); proving it issues a session and continues in a settings flow. Unknown
 //! addresses get the same answer as known ones, so the flow cannot be used to probe accounts.
 
+use crate::config::Hook;
+use crate::selfservice::hooks::{self, HookContext, HookFlow};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -146,6 +148,7 @@ pub async fn start(
     let return_to = common::requested_return_to(deps, req, FlowKind::Recovery)?;
     let (mut flow, csrf_cookie) = build(deps, flow_type, req);
     flow.return_to = return_to;
+    hooks::run_before(deps, HookFlow::Recovery, &mut HookContext::new(&flow, req)).await?;
     common::insert(deps, &flow).await?;
     Ok(Started { flow, csrf_cookie })
 }
@@ -516,6 +519,16 @@ async fn complete(
             sessions::SessionError::IdentityDisabled => FlowError::IdentityDisabled,
             other => FlowError::Internal(other.to_string()),
         })?;
+    let mut ctx = HookContext::new(&flow, req);
+    ctx.identity = Some(identity.to_json(deps.public_base(), None));
+    let mut after = hooks::After::new(deps, HookFlow::Recovery, method);
+    while let Some(c) = after.next_builtin(deps, &mut ctx).await? {
+        if let Hook::RevokeActiveSessions = c.hook {
+            sessions::revoke_others(deps, identity.id, issued.session.id)
+                .await
+                .map_err(|e| FlowError::Internal(e.to_string()))?;
+        }
+    }
     // As Kratos: the user continues in a settings flow of the fresh (privileged) session.
     let (settings, csrf_cookie) =
         super::settings::after_recovery(deps, &identity, &flow, req).await?;

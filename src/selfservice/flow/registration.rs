@@ -14,6 +14,7 @@ use crate::config::Hook;
 use crate::deps::Deps;
 use crate::identity::service::CreateIdentityBody;
 use crate::identity::{Identity, now};
+use crate::selfservice::hooks::{self, HookContext, HookFlow};
 use crate::selfservice::strategy::{code, password};
 use crate::selfservice::ui::{Group, InputType, SortOptions, UiContainer, UiNode};
 use crate::session::service::{self as sessions, IssuedSession};
@@ -71,6 +72,12 @@ pub async fn start(
     let return_to = common::requested_return_to(deps, req, FlowKind::Registration)?;
     let (mut flow, csrf_cookie) = build(deps, flow_type, req);
     flow.return_to = return_to;
+    hooks::run_before(
+        deps,
+        HookFlow::Registration,
+        &mut HookContext::new(&flow, req),
+    )
+    .await?;
     common::insert(deps, &flow).await?;
     Ok(Started { flow, csrf_cookie })
 }
@@ -132,18 +139,18 @@ pub async fn submit(
     }
     flow.ui.reset_messages();
     let schema = deps.schemas.default_schema().clone();
-    let identity = match method.as_str() {
+    let mut body = match method.as_str() {
         "password" => {
             flow.active = Some("password".into());
             match password::register(deps, &schema, &mut flow.ui, &sub).await? {
-                Some(i) => i,
+                Some(b) => b,
                 None => return Err(common::reject(deps, flow).await),
             }
         }
         "code" if code::passwordless(deps) => {
             flow.active = Some("code".into());
             match code_register(deps, &schema, &mut flow, &sub).await? {
-                CodeStep::Created(i) => *i,
+                CodeStep::Ready(b) => *b,
                 CodeStep::Sent => return Err(FlowError::Invalid(Box::new(flow))),
                 CodeStep::Rejected => return Err(common::reject(deps, flow).await),
             }
@@ -152,6 +159,27 @@ pub async fn submit(
             flow.ui.add_message(text::registration_no_strategy_found());
             return Err(common::reject(deps, flow).await);
         }
+    };
+    // Pre-persist hooks see the identity about to be created; `can_interrupt` stops here with
+    // nothing saved, `response.parse` rewrites traits and metadata.
+    let transient = common::transient_payload(&sub);
+    let mut ctx = HookContext::new(&flow, req);
+    ctx.transient_payload = transient.clone();
+    ctx.identity = Some(pending_identity(&body));
+    if let Err(e) = hooks::run_pre_persist(deps, HookFlow::Registration, &method, &mut ctx).await {
+        return Err(hooks::reject_flow(deps, flow, e).await);
+    }
+    if let Some(i) = ctx.identity.take() {
+        let field = |k: &str| i.get(k).filter(|v| !v.is_null()).cloned();
+        if let Some(t) = field("traits") {
+            body.traits = t;
+        }
+        body.metadata_public = field("metadata_public");
+        body.metadata_admin = field("metadata_admin");
+    }
+    let identity = match password::create_identity(deps, &mut flow.ui, body).await? {
+        Some(i) => i,
+        None => return Err(common::reject(deps, flow).await),
     };
     if !crate::store::flows::transition(
         &deps.store,
@@ -166,19 +194,28 @@ pub async fn submit(
     }
     flow.state = STATE_PASSED_CHALLENGE.into();
     let mut issued = None;
-    let hooks = common::after_hooks(deps, FlowKind::Registration, &method);
-    // Kratos mails every new unverified address when verification is on.
+    // Kratos mails every new unverified address when verification is on, before other hooks.
     let continue_with =
         super::verification::after_registration(deps, &identity, flow.flow_type, &flow.request_url)
             .await?;
-    let show_verification_ui = hooks.iter().any(|h| matches!(h, Hook::ShowVerificationUi));
-    for hook in hooks {
-        if let Hook::Session = hook {
-            issued = Some(
-                sessions::issue(deps, &identity, &method, req.device.clone())
+    let mut show_verification_ui = false;
+    let mut ctx = HookContext::new(&flow, req);
+    ctx.transient_payload = transient;
+    ctx.identity = Some(identity.to_json(deps.public_base(), None));
+    let mut after = hooks::After::new(deps, HookFlow::Registration, &method);
+    while let Some(c) = after.next_builtin(deps, &mut ctx).await? {
+        match c.hook {
+            Hook::Session => {
+                let s = sessions::issue(deps, &identity, &method, req.device.clone())
                     .await
-                    .map_err(|e| FlowError::Internal(e.to_string()))?,
-            );
+                    .map_err(|e| FlowError::Internal(e.to_string()))?;
+                // Later web hooks see the session, as in Kratos.
+                ctx.session = Some(s.session.to_json(deps.public_base()));
+                issued = Some(s);
+            }
+            Hook::ShowVerificationUi => show_verification_ui = true,
+            // Others are reported at start-up as unsupported here.
+            _ => {}
         }
     }
     let return_to = common::final_return(deps, &flow, &method)?;
@@ -197,7 +234,20 @@ enum CodeStep {
     Sent,
     /// Refused; the reasons are in the flow's UI.
     Rejected,
-    Created(Box<Identity>),
+    /// The code checked out: the identity to create.
+    Ready(Box<CreateIdentityBody>),
+}
+
+/// The identity about to be created, as pre-persist hooks see it (no id yet, as in Kratos).
+fn pending_identity(body: &CreateIdentityBody) -> serde_json::Value {
+    serde_json::json!({
+        "id": Uuid::nil(),
+        "schema_id": body.schema_id,
+        "state": "active",
+        "traits": body.traits,
+        "metadata_public": body.metadata_public,
+        "metadata_admin": body.metadata_admin,
+    })
 }
 
 /// The code method on registration: traits alone ask for a code to the traits' code
@@ -250,12 +300,7 @@ async fn code_register(
             recovery_addresses: None,
             credentials: None,
         };
-        return Ok(
-            match password::create_identity(deps, &mut flow.ui, body).await? {
-                Some(i) => CodeStep::Created(Box::new(i)),
-                None => CodeStep::Rejected,
-            },
-        );
+        return Ok(CodeStep::Ready(Box::new(body)));
     }
     flow.state = STATE_SENT_EMAIL.into();
     flow.updated_at = now();

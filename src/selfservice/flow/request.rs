@@ -28,6 +28,11 @@ pub struct FlowRequest {
     pub device: DeviceInfo,
     /// Query parameters (`return_to`, `refresh`, `aal`, …).
     pub query: Vec<(String, String)>,
+    /// The HTTP method, headers and cookies, for web hooks' `ctx.request_*` (headers are
+    /// narrowed to `clients.web_hook.header_allowlist` when a hook reads them).
+    pub method: String,
+    pub headers: Vec<(String, String)>,
+    pub cookies: Vec<(String, String)>,
 }
 
 impl FlowRequest {

@@ -18,6 +18,7 @@ use crate::deps::Deps;
 use crate::identity::schema::IdentitySchema;
 use crate::identity::{Identity, State, now};
 use crate::selfservice::csrf::RawToken;
+use crate::selfservice::hooks::{self, HookContext, HookFlow};
 use crate::selfservice::return_to;
 use crate::selfservice::strategy::{password, profile};
 use crate::selfservice::ui::{SortOptions, UiContainer, csrf_node};
@@ -213,6 +214,9 @@ pub async fn start(
     let return_to = common::requested_return_to(deps, req, FlowKind::Settings)?;
     let (mut flow, csrf_cookie) = build(deps, flow_type, req, &identity)?;
     flow.return_to = return_to;
+    let mut ctx = HookContext::new(&flow, req);
+    ctx.identity = Some(identity.to_json(deps.public_base(), None));
+    hooks::run_before(deps, HookFlow::Settings, &mut ctx).await?;
     common::insert(deps, &flow).await?;
     Ok(Started { flow, csrf_cookie })
 }
@@ -335,6 +339,38 @@ pub async fn submit(
             return Err(reject(deps, flow, &identity).await);
         }
     };
+    // Pre-persist web hooks see the changed identity: `can_interrupt` stops here with nothing
+    // saved, `response.parse` rewrites traits and metadata (re-checked against the schema).
+    let mut ctx = HookContext::new(&flow, req);
+    ctx.transient_payload = common::transient_payload(&sub);
+    ctx.identity = Some(updated.to_json(deps.public_base(), None));
+    if let Err(e) = hooks::run_pre_persist(deps, HookFlow::Settings, &method, &mut ctx).await {
+        return Err(match e {
+            FlowError::HookInterrupted(messages) => {
+                hooks::show_messages(&mut flow, messages);
+                reject(deps, flow, &identity).await
+            }
+            other => other,
+        });
+    }
+    let mut updated = updated;
+    if let Some(i) = ctx.identity.take() {
+        let field = |k: &str| i.get(k).filter(|v| !v.is_null()).cloned();
+        let before = updated.traits.clone();
+        if let Some(t) = field("traits") {
+            updated.traits = t;
+        }
+        updated.metadata_public = field("metadata_public");
+        updated.metadata_admin = field("metadata_admin");
+        if updated.traits != before
+            && let Err(e) = crate::identity::service::apply_schema(deps, &mut updated, &[], &[])
+        {
+            // The operator's hook answered traits the schema refuses: a hook failure.
+            return Err(FlowError::Internal(format!(
+                "a settings web hook returned traits the identity schema refuses: {e}"
+            )));
+        }
+    }
     let mut saved = flow.clone();
     saved.ui.strip_passwords();
     saved.ui.add_message(text::settings_saved());
@@ -351,7 +387,8 @@ pub async fn submit(
         Err(e) => return Err(e.into()),
     }
     saved.identity = Some(updated.to_json(deps.public_base(), None));
-    let show_verification_ui = after_success(deps, &mut saved, &method, &session, &updated).await?;
+    let show_verification_ui =
+        after_success(deps, &mut saved, &method, &session, &updated, req).await?;
     let return_to = browser_return(deps, &saved, &method, show_verification_ui)?;
     Ok(Saved {
         flow: saved,
@@ -385,14 +422,15 @@ async fn commit(
 
 /// Everything that runs after a settings change was saved, in Kratos's order: the
 /// verification mail for new addresses (when verification is on), then the configured
-/// `after` hooks of the method (or of the flow). Returns whether `show_verification_ui` asks
-/// browsers to go to the verification UI. This is where a hook engine (web hooks) plugs in.
+/// `after` hooks of the method (or of the flow) — web hooks run inside the engine, built-ins
+/// here. Returns whether `show_verification_ui` asks browsers to go to the verification UI.
 async fn after_success(
     deps: &Deps,
     flow: &mut Flow,
     method: &str,
     session: &Session,
     identity: &Identity,
+    req: &FlowRequest,
 ) -> Result<bool, FlowError> {
     if method == "profile" {
         let items =
@@ -401,8 +439,12 @@ async fn after_success(
         flow.continue_with.extend(items);
     }
     let mut show_verification_ui = false;
-    for hook in common::after_hooks(deps, FlowKind::Settings, method) {
-        match hook {
+    let mut ctx = HookContext::new(flow, req);
+    ctx.identity = Some(identity.to_json(deps.public_base(), None));
+    ctx.session = Some(session.to_json(deps.public_base()));
+    let mut after = hooks::After::new(deps, HookFlow::Settings, method);
+    while let Some(c) = after.next_builtin(deps, &mut ctx).await? {
+        match c.hook {
             // Kratos allows it after auth methods (password) only.
             Hook::RevokeActiveSessions if method != "profile" => {
                 sessions::revoke_others(deps, identity.id, session.id)

@@ -3,6 +3,7 @@
 //! the registration hook that sends the first message, and the login check for verified
 //! addresses.
 
+use crate::selfservice::hooks::{self, HookContext, HookFlow};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -84,6 +85,12 @@ pub async fn start(
     let (masked, csrf_cookie) = csrf_for(req, flow_type);
     let mut flow = build(deps, flow_type, req.request_url.clone(), masked);
     flow.return_to = return_to;
+    hooks::run_before(
+        deps,
+        HookFlow::Verification,
+        &mut HookContext::new(&flow, req),
+    )
+    .await?;
     common::insert(deps, &flow).await?;
     Ok(Started { flow, csrf_cookie })
 }
@@ -164,7 +171,7 @@ pub async fn submit(
     if m == "code"
         && let Some(code) = submitted_code(&sub)
     {
-        return use_code(deps, flow, &code).await.map(|flow| Updated {
+        return use_code(deps, flow, &code, req).await.map(|flow| Updated {
             flow,
             csrf_cookie: None,
         });
@@ -351,7 +358,12 @@ fn link_base(deps: &Deps) -> String {
         .to_owned()
 }
 
-async fn use_code(deps: &Deps, mut flow: Flow, code: &str) -> Result<Flow, FlowError> {
+async fn use_code(
+    deps: &Deps,
+    mut flow: Flow,
+    code: &str,
+    req: &FlowRequest,
+) -> Result<Flow, FlowError> {
     let max = deps.config.selfservice.methods.code.config.max_submissions as i32;
     let outcome = tq::use_code(
         &deps.store,
@@ -380,12 +392,17 @@ async fn use_code(deps: &Deps, mut flow: Flow, code: &str) -> Result<Flow, FlowE
         UseOutcome::Used(row) if row.expires_at.and_utc() <= chrono::Utc::now() => {
             Err(replace_expired(deps, &flow).await)
         }
-        UseOutcome::Used(row) => complete(deps, flow, &row).await,
+        UseOutcome::Used(row) => complete(deps, flow, &row, req).await,
     }
 }
 
 /// Marks the address verified and shows the success screen with a "continue" link.
-async fn complete(deps: &Deps, mut flow: Flow, row: &TokenRow) -> Result<Flow, FlowError> {
+async fn complete(
+    deps: &Deps,
+    mut flow: Flow,
+    row: &TokenRow,
+    req: &FlowRequest,
+) -> Result<Flow, FlowError> {
     if let Some(a) = &row.address_id {
         tq::mark_address_verified(&deps.store, a, now().naive_utc()).await?;
     }
@@ -407,6 +424,13 @@ async fn complete(deps: &Deps, mut flow: Flow, row: &TokenRow) -> Result<Flow, F
     flow.ui = ui;
     flow.state = STATE_PASSED_CHALLENGE.into();
     save(deps, &flow, &[STATE_CHOOSE_METHOD, STATE_SENT_EMAIL]).await?;
+    // After hooks see the verified identity; only web hooks run after verification.
+    let mut ctx = HookContext::new(&flow, req);
+    if let Some(id) = &row.identity_id {
+        ctx.identity = Some(identity_json(deps, id).await);
+    }
+    let mut after = hooks::After::new(deps, HookFlow::Verification, "");
+    while after.next_builtin(deps, &mut ctx).await?.is_some() {}
     Ok(flow)
 }
 
@@ -440,7 +464,7 @@ pub async fn open_link(deps: &Deps, id: Uuid, req: &FlowRequest) -> Result<Updat
         let Some(row) = row.filter(|r| r.expires_at.and_utc() > chrono::Utc::now()) else {
             return Err(replace_with(deps, &flow, text::verification_token_invalid()).await);
         };
-        let flow = complete(deps, flow, &row).await?;
+        let flow = complete(deps, flow, &row, req).await?;
         return Ok(Updated {
             flow,
             csrf_cookie: None,

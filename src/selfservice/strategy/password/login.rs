@@ -87,6 +87,43 @@ pub async fn login(
         }
         None => None,
     };
+    // Imported with `use_password_migration_hook`: the operator's endpoint checks the password
+    // once; on a match it is hashed and stored here, and the flag goes away.
+    if let Some(i) = identity.as_ref().filter(|i| {
+        i.credentials.get("password").is_some_and(|c| {
+            c.config.get("use_password_migration_hook") == Some(&Value::Bool(true))
+                && c.config.get("hashed_password").is_none()
+        })
+    }) {
+        let matched = crate::selfservice::hooks::password_migration::verify(
+            deps,
+            identifier.trim(),
+            &password,
+        )
+        .await?;
+        if !matched {
+            return invalid(ui);
+        }
+        if i.state != State::Active {
+            ui.add_message(text::identity_disabled());
+            return Ok(None);
+        }
+        let hashed = deps
+            .hasher
+            .hash(password.as_bytes())
+            .await
+            .map_err(|e| FlowError::Internal(format!("hashing a migrated password: {e}")))?;
+        let config = serde_json::json!({ "hashed_password": hashed }).to_string();
+        credentials::update_config(
+            &deps.store,
+            &i.id.to_string(),
+            "password",
+            &config,
+            now().naive_utc(),
+        )
+        .await?;
+        return Ok(identity);
+    }
     let stored = identity.as_ref().and_then(|i| {
         i.credentials
             .get("password")?

@@ -42,14 +42,15 @@ fn node_name(pointer: &str) -> Option<String> {
     Some(parts.join("."))
 }
 
-/// Validates the submission and creates the identity. `Ok(None)` means rejected, with the
-/// reasons put into `ui` (the password is never echoed back).
+/// Validates the submission and prepares the identity to create (the flow runs its pre-persist
+/// hooks, then `create_identity`). `Ok(None)` means rejected, with the reasons put into `ui`
+/// (the password is never echoed back).
 pub async fn register(
     deps: &Deps,
     schema: &IdentitySchema,
     ui: &mut UiContainer,
     sub: &Submission,
-) -> Result<Option<Identity>, FlowError> {
+) -> Result<Option<CreateIdentityBody>, FlowError> {
     let Some(traits) = read_traits(sub, ui) else {
         return Ok(None);
     };
@@ -97,7 +98,7 @@ pub async fn register(
             other: Default::default(),
         }),
     };
-    create_identity(deps, ui, body).await
+    Ok(Some(body))
 }
 
 /// The submitted traits (nulls pruned), echoed into `ui`; `None` when they are no object.

@@ -1,0 +1,509 @@
+//! The hooks engine: which configured hooks run when a flow starts (`before`) and when a method
+//! succeeds (`after`), in the configured order, with Kratos's precedence rules:
+//!
+//! - `after.<method>.hooks` replaces the flow's `after.hooks` when it is not empty;
+//! - registration (and settings) split the after list in two: web hooks with `can_interrupt` or
+//!   `response.parse` run before the identity is saved, and only from the method's own list
+//!   (Kratos never takes them from `after.hooks`); everything else runs after it is saved.
+//!
+//! Built-in hooks (`session`, `revoke_active_sessions`, …) are carried out by the flow that owns
+//! them, handed back in order by [`After::next_builtin`]; web hooks run here ([`web_hook`]),
+//! fire-and-forget ones as durable rows ([`deliveries`]). The settings flow plugs in with
+//! `run_pre_persist(deps, HookFlow::Settings, method, &mut ctx)` before it saves its change and
+//! `After::new(deps, HookFlow::Settings, method)` after.
+
+pub mod deliveries;
+pub mod password_migration;
+pub mod web_hook;
+
+use serde_json::{Map, Value, json};
+
+use super::flow::request::FlowRequest;
+use super::flow::{Flow, FlowError, FlowKind};
+use crate::config::{Config, Hook, WebHookConfig};
+use crate::deps::Deps;
+use crate::text::UiText;
+
+pub use web_hook::{HOOK_TIMEOUT, WebHooks};
+
+/// The flows hooks belong to. Settings is here (not in `FlowKind` yet) so its flow can call
+/// the engine as soon as it exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookFlow {
+    Login,
+    Registration,
+    Recovery,
+    Verification,
+    Settings,
+}
+
+impl HookFlow {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookFlow::Login => "login",
+            HookFlow::Registration => "registration",
+            HookFlow::Recovery => "recovery",
+            HookFlow::Verification => "verification",
+            HookFlow::Settings => "settings",
+        }
+    }
+
+    /// Flows whose after hooks are split around saving the identity.
+    fn persists_identity(self) -> bool {
+        matches!(self, HookFlow::Registration | HookFlow::Settings)
+    }
+}
+
+impl From<FlowKind> for HookFlow {
+    fn from(k: FlowKind) -> Self {
+        match k {
+            FlowKind::Login => HookFlow::Login,
+            FlowKind::Registration => HookFlow::Registration,
+            FlowKind::Recovery => HookFlow::Recovery,
+            FlowKind::Verification => HookFlow::Verification,
+            FlowKind::Settings => HookFlow::Settings,
+        }
+    }
+}
+
+/// One configured hook and its configuration path (`selfservice.flows.…hooks[i]`), which names it
+/// in errors and logs.
+#[derive(Clone, Debug)]
+pub struct Configured {
+    pub path: String,
+    pub hook: Hook,
+}
+
+fn listed(path: &str, hooks: &[Hook]) -> Vec<Configured> {
+    hooks
+        .iter()
+        .enumerate()
+        .map(|(i, h)| Configured {
+            path: format!("{path}[{i}]"),
+            hook: h.clone(),
+        })
+        .collect()
+}
+
+/// Every hook list of the configuration with its path, for start-up checks and for finding the
+/// hook a stored delivery belongs to.
+pub fn all_lists(cfg: &Config) -> Vec<(String, &[Hook])> {
+    let f = &cfg.selfservice.flows;
+    let p = "selfservice.flows";
+    let mut out: Vec<(String, &[Hook])> = vec![
+        (format!("{p}.login.before.hooks"), &f.login.before.hooks),
+        (format!("{p}.login.after.hooks"), &f.login.after.hooks),
+        (
+            format!("{p}.login.after.password.hooks"),
+            &f.login.after.password.hooks,
+        ),
+        (
+            format!("{p}.login.after.code.hooks"),
+            &f.login.after.code.hooks,
+        ),
+        (
+            format!("{p}.registration.before.hooks"),
+            &f.registration.before.hooks,
+        ),
+        (
+            format!("{p}.registration.after.hooks"),
+            &f.registration.after.hooks,
+        ),
+        (
+            format!("{p}.registration.after.password.hooks"),
+            &f.registration.after.password.hooks,
+        ),
+        (
+            format!("{p}.registration.after.code.hooks"),
+            &f.registration.after.code.hooks,
+        ),
+        (
+            format!("{p}.recovery.before.hooks"),
+            &f.recovery.before.hooks,
+        ),
+        (format!("{p}.recovery.after.hooks"), &f.recovery.after.hooks),
+        (
+            format!("{p}.verification.before.hooks"),
+            &f.verification.before.hooks,
+        ),
+        (
+            format!("{p}.verification.after.hooks"),
+            &f.verification.after.hooks,
+        ),
+        (
+            format!("{p}.settings.before.hooks"),
+            &f.settings.before.hooks,
+        ),
+        (format!("{p}.settings.after.hooks"), &f.settings.after.hooks),
+        (
+            format!("{p}.settings.after.password.hooks"),
+            &f.settings.after.password.hooks,
+        ),
+        (
+            format!("{p}.settings.after.profile.hooks"),
+            &f.settings.after.profile.hooks,
+        ),
+        (
+            format!("{p}.settings.after.totp.hooks"),
+            &f.settings.after.totp.hooks,
+        ),
+        (
+            format!("{p}.settings.after.oidc.hooks"),
+            &f.settings.after.oidc.hooks,
+        ),
+        (
+            format!("{p}.settings.after.webauthn.hooks"),
+            &f.settings.after.webauthn.hooks,
+        ),
+        (
+            format!("{p}.settings.after.passkey.hooks"),
+            &f.settings.after.passkey.hooks,
+        ),
+        (
+            format!("{p}.settings.after.lookup_secret.hooks"),
+            &f.settings.after.lookup_secret.hooks,
+        ),
+    ];
+    out.retain(|(_, h)| !h.is_empty());
+    out
+}
+
+/// The web hook configured at `path` (`….hooks[i]`), if there still is one.
+pub fn web_hook_at(cfg: &Config, path: &str) -> Option<WebHookConfig> {
+    let (list, idx) = path.strip_suffix(']')?.rsplit_once('[')?;
+    let idx: usize = idx.parse().ok()?;
+    all_lists(cfg)
+        .into_iter()
+        .find(|(p, _)| p == list)
+        .and_then(|(_, hooks)| match hooks.get(idx) {
+            Some(Hook::WebHook { config }) => Some(config.clone()),
+            _ => None,
+        })
+}
+
+/// `before.hooks` of a flow.
+pub fn before_hooks(cfg: &Config, flow: HookFlow) -> Vec<Configured> {
+    let f = &cfg.selfservice.flows;
+    let p = format!("selfservice.flows.{}.before.hooks", flow.as_str());
+    let hooks = match flow {
+        HookFlow::Login => &f.login.before.hooks,
+        HookFlow::Registration => &f.registration.before.hooks,
+        HookFlow::Recovery => &f.recovery.before.hooks,
+        HookFlow::Verification => &f.verification.before.hooks,
+        HookFlow::Settings => &f.settings.before.hooks,
+    };
+    listed(&p, hooks)
+}
+
+/// The method's own `after.<method>.hooks` (empty when the method has no list).
+fn method_hooks(cfg: &Config, flow: HookFlow, method: &str) -> Vec<Configured> {
+    let f = &cfg.selfservice.flows;
+    let own = match (flow, method) {
+        (HookFlow::Login, "password") => Some(&f.login.after.password),
+        (HookFlow::Login, "code") => Some(&f.login.after.code),
+        (HookFlow::Registration, "password") => Some(&f.registration.after.password),
+        (HookFlow::Registration, "code") => Some(&f.registration.after.code),
+        (HookFlow::Settings, "password") => Some(&f.settings.after.password),
+        (HookFlow::Settings, "profile") => Some(&f.settings.after.profile),
+        _ => None,
+    };
+    match own {
+        Some(m) => listed(
+            &format!("selfservice.flows.{}.after.{method}.hooks", flow.as_str()),
+            &m.hooks,
+        ),
+        None => Vec::new(),
+    }
+}
+
+/// The hooks that run after `method` succeeds: the method's own list, else the flow's.
+pub fn after_hooks(cfg: &Config, flow: HookFlow, method: &str) -> Vec<Configured> {
+    let own = method_hooks(cfg, flow, method);
+    if !own.is_empty() {
+        return own;
+    }
+    let f = &cfg.selfservice.flows;
+    let global = match flow {
+        HookFlow::Login => &f.login.after.hooks,
+        HookFlow::Registration => &f.registration.after.hooks,
+        HookFlow::Recovery => &f.recovery.after.hooks,
+        HookFlow::Verification => &f.verification.after.hooks,
+        HookFlow::Settings => &f.settings.after.hooks,
+    };
+    listed(
+        &format!("selfservice.flows.{}.after.hooks", flow.as_str()),
+        global,
+    )
+}
+
+/// Web hooks that may stop or rewrite an identity before it is saved.
+fn interrupts_or_parses(c: &WebHookConfig) -> bool {
+    c.can_interrupt || c.response.parse
+}
+
+/// What web hooks see as `ctx` in their Jsonnet body, and what they may change.
+pub struct HookContext<'a> {
+    pub flow: Value,
+    pub request: &'a FlowRequest,
+    /// The identity (before it is saved, for pre-persist hooks; `response.parse` rewrites it).
+    pub identity: Option<Value>,
+    /// Login: the session being issued.
+    pub session: Option<Value>,
+    pub transient_payload: Option<Value>,
+}
+
+impl<'a> HookContext<'a> {
+    pub fn new(flow: &Flow, request: &'a FlowRequest) -> HookContext<'a> {
+        HookContext {
+            flow: flow.to_json(),
+            request,
+            identity: None,
+            session: None,
+            transient_payload: None,
+        }
+    }
+
+    /// The Jsonnet `ctx`, with Kratos's field names; request headers narrowed to
+    /// `clients.web_hook.header_allowlist`.
+    fn to_jsonnet(&self, cfg: &Config) -> Value {
+        let allow = &cfg.clients.web_hook.header_allowlist;
+        let mut headers: Map<String, Value> = Map::new();
+        for (k, v) in &self.request.headers {
+            let name = canonical_header(k);
+            if !allow.iter().any(|a| canonical_header(a) == name) {
+                continue;
+            }
+            match headers.get_mut(&name) {
+                Some(Value::Array(vals)) => vals.push(json!(v)),
+                _ => {
+                    headers.insert(name, json!([v]));
+                }
+            }
+        }
+        let cookies: Map<String, Value> = self
+            .request
+            .cookies
+            .iter()
+            .filter(|(k, _)| !k.is_empty())
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        let mut o = json!({
+            "flow": self.flow,
+            "request_headers": headers,
+            "request_method": if self.request.method.is_empty() { "POST" } else { &self.request.method },
+            "request_url": self.request.request_url,
+            "request_cookies": cookies,
+        });
+        if let Some(i) = &self.identity {
+            o["identity"] = i.clone();
+        }
+        if let Some(s) = &self.session {
+            o["session"] = s.clone();
+        }
+        if let Some(t) = &self.transient_payload {
+            o["transient_payload"] = t.clone();
+        }
+        o
+    }
+}
+
+/// `content-type` → `Content-Type`, as Go's `http.Header` keys appear in Kratos's ctx.
+fn canonical_header(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            match c.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + &c.as_str().to_ascii_lowercase(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// A message a web hook asked to show: where (`#/traits/email`, `#` for the flow) and what.
+#[derive(Clone, Debug)]
+pub struct HookMessage {
+    pub instance_ptr: String,
+    pub text: UiText,
+}
+
+/// A hook that failed the flow; rendered as a Kratos error envelope naming the hook.
+#[derive(Clone, Debug)]
+pub struct HookFailure {
+    pub status: u16,
+    pub reason: String,
+    pub message: String,
+    /// The hook's configuration path.
+    pub hook: String,
+}
+
+/// Runs the flow's `before` hooks when a flow starts; the flow is not saved if one fails.
+pub async fn run_before(
+    deps: &Deps,
+    flow: HookFlow,
+    ctx: &mut HookContext<'_>,
+) -> Result<(), FlowError> {
+    for c in before_hooks(&deps.config, flow) {
+        // Other hook names are reported at start-up as unsupported here and do not run.
+        if let Hook::WebHook { config } = &c.hook {
+            web_hook::run(deps, &c.path, config, ctx).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Registration and settings: the method's interrupting or parsing web hooks, before the
+/// identity in `ctx.identity` is saved. May rewrite `ctx.identity`.
+pub async fn run_pre_persist(
+    deps: &Deps,
+    flow: HookFlow,
+    method: &str,
+    ctx: &mut HookContext<'_>,
+) -> Result<(), FlowError> {
+    for c in method_hooks(&deps.config, flow, method) {
+        if let Hook::WebHook { config } = &c.hook
+            && interrupts_or_parses(config)
+        {
+            web_hook::run(deps, &c.path, config, ctx).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The after hooks of `method`, run in the configured order: web hooks run inside
+/// [`After::next_builtin`], which hands each built-in hook (`session`, `revoke_active_sessions`,
+/// …) back to the flow that owns its behaviour:
+///
+/// ```ignore
+/// let mut after = hooks::After::new(deps, HookFlow::Settings, method);
+/// while let Some(c) = after.next_builtin(deps, &mut ctx).await? {
+///     match c.hook { Hook::RevokeActiveSessions => { /* … */ } _ => {} }
+/// }
+/// ```
+///
+/// On registration and settings, interrupting/parsing web hooks are skipped here: they ran
+/// before the save ([`run_pre_persist`]).
+pub struct After {
+    flow: HookFlow,
+    steps: std::vec::IntoIter<Configured>,
+}
+
+impl After {
+    pub fn new(deps: &Deps, flow: HookFlow, method: &str) -> After {
+        After {
+            flow,
+            steps: after_hooks(&deps.config, flow, method).into_iter(),
+        }
+    }
+
+    /// Runs web hooks up to the next built-in hook and returns it; `None` when done.
+    pub async fn next_builtin(
+        &mut self,
+        deps: &Deps,
+        ctx: &mut HookContext<'_>,
+    ) -> Result<Option<Configured>, FlowError> {
+        for c in self.steps.by_ref() {
+            match &c.hook {
+                Hook::WebHook { config } => {
+                    if self.flow.persists_identity() && interrupts_or_parses(config) {
+                        continue;
+                    }
+                    web_hook::run(deps, &c.path, config, ctx).await?;
+                }
+                _ => return Ok(Some(c)),
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Puts a web hook's interrupt messages on the flow and stores it (the flow stays usable);
+/// other errors pass through.
+pub async fn reject_flow(deps: &Deps, mut flow: Flow, e: FlowError) -> FlowError {
+    match e {
+        FlowError::HookInterrupted(messages) => {
+            show_messages(&mut flow, messages);
+            super::flow::common::reject(deps, flow).await
+        }
+        other => other,
+    }
+}
+
+/// Puts an interrupting hook's messages on the flow: on the node its `instance_ptr` names, or
+/// on the flow itself.
+pub fn show_messages(flow: &mut Flow, messages: Vec<HookMessage>) {
+    for m in messages {
+        match node_name(&m.instance_ptr) {
+            Some(name) => flow.ui.add_node_message(&name, m.text),
+            None => flow.ui.add_message(m.text),
+        }
+    }
+}
+
+/// `#/traits/name/first` → `traits.name.first`; `#` or empty → the flow itself.
+fn node_name(pointer: &str) -> Option<String> {
+    let path = pointer.trim_start_matches('#').trim_start_matches('/');
+    if path.is_empty() {
+        return None;
+    }
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|p| p.parse::<usize>().is_err())
+        .collect();
+    Some(parts.join("."))
+}
+
+/// Configuration problems of hooks, checked at start-up: web hook bodies from files or base64
+/// must load and parse, and contradictory response settings are refused. Each names the hook.
+pub fn check_config(cfg: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    for (list, hooks) in all_lists(cfg) {
+        for (i, h) in hooks.iter().enumerate() {
+            if let Hook::WebHook { config } = h
+                && config.response.ignore
+                && interrupts_or_parses(config)
+            {
+                out.push(format!(
+                    "{list}[{i}]: a web hook cannot ignore its response (response.ignore) and also interrupt the flow or parse the response"
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Start-up notes about hooks that are accepted but will not do anything, as in Kratos.
+pub fn inert_hooks(cfg: &Config) -> Vec<String> {
+    let f = &cfg.selfservice.flows;
+    let mut out = Vec::new();
+    for (i, h) in f.registration.after.hooks.iter().enumerate() {
+        if let Hook::WebHook { config } = h
+            && interrupts_or_parses(config)
+        {
+            out.push(format!(
+                "selfservice.flows.registration.after.hooks[{i}]: web hooks with can_interrupt or response.parse run only from a method's list (after.<method>.hooks), as in Kratos"
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_are_canonical() {
+        assert_eq!(canonical_header("content-type"), "Content-Type");
+        assert_eq!(canonical_header("SEC-CH-UA"), "Sec-Ch-Ua");
+    }
+
+    #[test]
+    fn pointers_name_nodes() {
+        assert_eq!(node_name("#/traits/email").as_deref(), Some("traits.email"));
+        assert_eq!(node_name("#/traits/tags/0").as_deref(), Some("traits.tags"));
+        assert_eq!(node_name("#"), None);
+        assert_eq!(node_name(""), None);
+    }
+}

@@ -1,0 +1,20 @@
+//! The table of fire-and-forget web hook deliveries (portable types, as in `schema`).
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        nid -> Text,
+        hook -> Text,
+        url -> Text,
+        method -> Text,
+        body -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        claim_id -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}

@@ -1,0 +1,174 @@
+//! Durable fire-and-forget web hook deliveries. Same claim protocol as the courier queue: one
+//! compare-and-set UPDATE moves due rows to `processing` under a fresh claim id and lease, and an
+//! outcome is written only while the row still carries that claim id. No policy here: attempts
+//! and backoff come from `selfservice::hooks::deliveries`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel_async::RunQueryDsl;
+
+use super::webhook_schema::webhook_deliveries as wd;
+use super::{Backend, Store, StoreError};
+use crate::{with_conn, with_tx};
+
+pub const QUEUED: &str = "queued";
+pub const PROCESSING: &str = "processing";
+pub const DELIVERED: &str = "delivered";
+pub const ABANDONED: &str = "abandoned";
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = wd)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub nid: String,
+    pub hook: String,
+    pub url: String,
+    pub method: String,
+    pub body: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub claimed_until: Option<NaiveDateTime>,
+    pub claim_id: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub async fn insert(store: &Store, row: &DeliveryRow) -> Result<(), StoreError> {
+    with_conn!(store, |c| {
+        diesel::insert_into(wd::table)
+            .values(row)
+            .execute(c)
+            .await?;
+        Ok(())
+    })
+}
+
+/// Claims up to `limit` due deliveries for `claim_id` until `lease_until`. Due: `queued`, or
+/// `processing` with a lapsed lease (its node died mid-call), and `next_attempt_at <= now`.
+/// Every claim counts as an attempt, so a delivery that kills its node still runs out.
+///
+/// PostgreSQL selects the candidates `FOR UPDATE SKIP LOCKED`, so concurrent claimers take
+/// disjoint rows; SQLite serialises writers and the UPDATE re-checks the due predicate, so two
+/// claimers cannot take the same row there either.
+pub async fn claim(
+    store: &Store,
+    claim_id: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<DeliveryRow>, StoreError> {
+    let nid = store.nid().to_owned();
+    let pg = store.backend() == Backend::Postgres;
+    let mut n = 0;
+    let mut p = || {
+        n += 1;
+        if pg { format!("${n}") } else { "?".to_owned() }
+    };
+    let (p1, p2, p3, p4, p5, p6, p7, p8) = (p(), p(), p(), p(), p(), p(), p(), p());
+    let due = |at: &str| {
+        format!("(status = '{QUEUED}' OR (status = '{PROCESSING}' AND claimed_until < {at}))")
+    };
+    let sql = format!(
+        "UPDATE webhook_deliveries SET status = '{PROCESSING}', claimed_until = {p1}, claim_id = {p2}, \
+         attempts = attempts + 1, updated_at = {p3} \
+         WHERE id IN (SELECT id FROM webhook_deliveries WHERE nid = {p4} AND next_attempt_at <= {p5} \
+         AND {} ORDER BY next_attempt_at, id LIMIT {p7}{}) AND {}",
+        due(&p6),
+        if pg { " FOR UPDATE SKIP LOCKED" } else { "" },
+        due(&p8),
+    );
+    with_tx!(store, |c| {
+        let claimed = diesel::sql_query(sql.clone())
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<Text, _>(claim_id.to_owned())
+            .bind::<Timestamp, _>(now)
+            .bind::<Text, _>(nid.clone())
+            .bind::<Timestamp, _>(now)
+            .bind::<Timestamp, _>(now)
+            .bind::<BigInt, _>(limit)
+            .bind::<Timestamp, _>(now)
+            .execute(c)
+            .await?;
+        if claimed == 0 {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<DeliveryRow> = wd::table
+            .filter(wd::claim_id.eq(claim_id))
+            .filter(wd::nid.eq(&nid))
+            .filter(wd::status.eq(PROCESSING))
+            .order((wd::next_attempt_at.asc(), wd::id.asc()))
+            .select(DeliveryRow::as_select())
+            .load(c)
+            .await?;
+        Ok(rows)
+    })
+}
+
+/// What became of one claimed delivery.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Delivered,
+    /// Back to `queued` until `retry_at`, or `abandoned` when `retry_at` is None.
+    Failed {
+        error: String,
+        retry_at: Option<NaiveDateTime>,
+    },
+}
+
+/// Records an outcome if `claim_id` still holds the row; false when another claim took over.
+pub async fn finish(
+    store: &Store,
+    id: &str,
+    claim_id: &str,
+    outcome: &Outcome,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let nid = store.nid().to_owned();
+    let (status, next_at, error) = match outcome {
+        Outcome::Delivered => (DELIVERED, None, None),
+        Outcome::Failed { error, retry_at } => (
+            if retry_at.is_some() {
+                QUEUED
+            } else {
+                ABANDONED
+            },
+            *retry_at,
+            Some(error.clone()),
+        ),
+    };
+    with_conn!(store, |c| {
+        let target = wd::table
+            .filter(wd::id.eq(id))
+            .filter(wd::nid.eq(&nid))
+            .filter(wd::status.eq(PROCESSING))
+            .filter(wd::claim_id.eq(claim_id));
+        let n = diesel::update(target)
+            .set((
+                wd::status.eq(status),
+                wd::next_attempt_at.eq(next_at.unwrap_or(now)),
+                wd::claimed_until.eq(None::<NaiveDateTime>),
+                wd::claim_id.eq(None::<String>),
+                wd::last_error.eq(error),
+                wd::updated_at.eq(now),
+            ))
+            .execute(c)
+            .await?;
+        Ok(n > 0)
+    })
+}
+
+/// Every delivery of this network, oldest first (operators and tests inspect the queue).
+pub async fn list(store: &Store) -> Result<Vec<DeliveryRow>, StoreError> {
+    let nid = store.nid().to_owned();
+    with_conn!(store, |c| {
+        Ok(wd::table
+            .filter(wd::nid.eq(&nid))
+            .order((wd::created_at.asc(), wd::id.asc()))
+            .select(DeliveryRow::as_select())
+            .load(c)
+            .await?)
+    })
+}
