@@ -320,6 +320,7 @@ async fn prepare(
         schemas: Arc::new(schemas),
         metrics: Arc::new(Metrics::new()),
         templates: Arc::new(templates),
+        session_cache: Default::default(),
         store,
         dev,
         config: cfg.clone(),

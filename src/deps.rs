@@ -28,6 +28,8 @@ pub struct Deps {
     pub password_policy: PasswordPolicy,
     /// Courier message templates (built-in, with `courier.templates` overrides applied).
     pub templates: Arc<crate::courier::template::Templates>,
+    /// Rendered whoami answers, kept honest by `actors::session_watch`.
+    pub session_cache: crate::session::cache::SessionCache,
 }
 
 impl Deps {

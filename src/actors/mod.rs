@@ -8,6 +8,7 @@ pub mod listener;
 pub mod pool;
 pub mod root;
 pub mod session;
+pub mod session_watch;
 
 use std::sync::Arc;
 

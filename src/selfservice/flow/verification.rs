@@ -24,6 +24,7 @@ use crate::selfservice::otp::{self, Mail, Template};
 use crate::selfservice::ui::{
     AnchorAttributes, Attributes, Group, Meta, UiContainer, UiNode, csrf_node, submit_node,
 };
+use crate::session::service as session_service;
 use crate::store::tokens::{self as tq, TokenRow, UseOutcome};
 use crate::text;
 
@@ -197,6 +198,7 @@ pub async fn submit(
             tq::replace_for_flow(&deps.store, &flow.id.to_string(), &row.kind.clone(), &[row])
                 .await?;
             tq::mark_address_sent(&deps.store, &address_id, now().naive_utc()).await?;
+            session_service::forget(deps, std::slice::from_ref(&identity_id));
             mails.push(mail);
         }
         None => {
@@ -370,6 +372,9 @@ async fn use_code(deps: &Deps, mut flow: Flow, code: &str) -> Result<Flow, FlowE
 async fn complete(deps: &Deps, mut flow: Flow, row: &TokenRow) -> Result<Flow, FlowError> {
     if let Some(a) = &row.address_id {
         tq::mark_address_verified(&deps.store, a, now().naive_utc()).await?;
+        if let Some(identity_id) = &row.identity_id {
+            session_service::forget(deps, std::slice::from_ref(identity_id));
+        }
     }
     let return_to = return_url(deps, &flow);
     let mut ui = UiContainer::new(return_to.clone(), "GET");
@@ -487,6 +492,7 @@ pub async fn after_registration(
         .await;
         tq::replace_for_flow(&deps.store, &flow.id.to_string(), &row.kind.clone(), &[row]).await?;
         tq::mark_address_sent(&deps.store, &a.id.to_string(), now().naive_utc()).await?;
+        deps.session_cache.invalidate_identity(identity.id);
         otp::send(deps, vec![mail])
             .await
             .map_err(FlowError::Internal)?;
