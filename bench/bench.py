@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -358,6 +359,8 @@ def run_backend(name, dsn, args, ceilings, migrate):
             v.pop("raw", None)
     finally:
         srv.stop()
+    # Kept only when something failed (the server log is in it).
+    shutil.rmtree(work, ignore_errors=True)
     r["ceilings"] = ceilings
     return r
 
