@@ -290,6 +290,7 @@ async fn prepare(
         metrics: Arc::new(Metrics::new()),
         templates: Arc::new(templates),
         webhooks: Arc::new(webhooks),
+        session_cache: Default::default(),
         store,
         dev,
         config: cfg.clone(),

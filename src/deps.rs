@@ -30,6 +30,8 @@ pub struct Deps {
     pub templates: Arc<crate::courier::template::Templates>,
     /// Web hook client and the hook bodies loaded at start-up.
     pub webhooks: Arc<crate::selfservice::hooks::WebHooks>,
+    /// Rendered whoami answers, kept honest by `actors::session_watch`.
+    pub session_cache: crate::session::cache::SessionCache,
 }
 
 impl Deps {

@@ -8,20 +8,23 @@
 //!   the database.
 //! - [`actors`]: runtime wiring only — the root supervisor; pools of workers (ractor factories,
 //!   spawned by `actors::pool`) for identities, sessions and each flow type (keyed by flow id);
-//!   the flow sweeper, courier and webhooks timers; listener actors; typed handles with
-//!   timeouts. No SQL, no hyper types.
+//!   the flow sweeper, courier and webhooks timers; the session watcher (owns the database
+//!   change feed that keeps every node's whoami cache honest); listener actors; typed handles
+//!   with timeouts. No SQL, no hyper types.
 //! - Domain (no hyper, no ractor; takes `&Deps`, returns typed results):
 //!   [`identity`] (model, schemas, admin operations), [`selfservice`] (flows — login,
 //!   registration, recovery, verification, settings — with their CSRF, return-URL and
 //!   UI-container rules, one-time codes and link tokens, methods such as password with its
 //!   policy and profile for the settings traits, and the hooks engine: before/after hooks, web
 //!   hooks with durable fire-and-forget deliveries, the password migration hook), [`session`]
-//!   (sessions, tokens stored as SHA-256 digests, the encrypted session cookie), [`courier`]
+//!   (sessions, tokens stored as SHA-256 digests, the encrypted session cookie, the whoami
+//!   cache), [`courier`]
 //!   (outgoing email/SMS as durable queue rows: enqueue API, Go-style templates, delivery over
 //!   SMTP/HTTP), [`hash`] (password hashing and imported hash formats), [`health`] (readiness),
 //!   [`text`] (UI message ids).
 //! - [`store`]: diesel schema, row models, queries, migrations, pools for SQLite and
-//!   PostgreSQL behind one query code path. No policy.
+//!   PostgreSQL behind one query code path, and the session change feed (`LISTEN/NOTIFY` on
+//!   PostgreSQL, a trigger-fed table polled on SQLite). No policy.
 //! - [`config`]: `kratos.yml` keys, environment overrides, defaults, validation.
 //! - [`app`]: start-up, shared by the `gatehouse` binary and the tests; [`deps`] is what the
 //!   domain receives; [`metrics`] is the Prometheus registry.

@@ -1,7 +1,8 @@
 //! Prometheus metrics, served on the admin port at `/admin/metrics/prometheus`.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 pub struct Metrics {
@@ -13,6 +14,9 @@ pub struct Metrics {
     pub actor_restarts: IntCounterVec,
     /// Database pool connections by state (`max`, `open`, `idle`, `in_use`), sampled on scrape.
     pub db_pool: IntGaugeVec,
+    /// whoami answers served from the session cache, and those read from the database.
+    pub whoami_cache_hits: IntCounter,
+    pub whoami_cache_misses: IntCounter,
 }
 
 impl Metrics {
@@ -51,11 +55,22 @@ impl Metrics {
             &["state"],
         )
         .expect("valid metric");
+        let whoami_cache = IntCounterVec::new(
+            Opts::new(
+                "session_cache_lookups_total",
+                "whoami lookups by outcome: hit (served from the cache) or miss (read from the database)",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
+        let whoami_cache_hits = whoami_cache.with_label_values(&["hit"]);
+        let whoami_cache_misses = whoami_cache.with_label_values(&["miss"]);
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
             Box::new(actor_restarts.clone()),
             Box::new(db_pool.clone()),
+            Box::new(whoami_cache),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -65,6 +80,8 @@ impl Metrics {
             http_duration,
             actor_restarts,
             db_pool,
+            whoami_cache_hits,
+            whoami_cache_misses,
         }
     }
 

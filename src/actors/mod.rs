@@ -9,6 +9,7 @@ pub mod pool;
 pub mod root;
 pub mod session;
 pub mod webhooks;
+pub mod session_watch;
 
 use std::sync::Arc;
 

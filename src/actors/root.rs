@@ -77,6 +77,14 @@ impl Actor for Root {
         let (sessions, session_cell) =
             SessionManager::spawn(args.deps.clone(), args.identity_workers * 2, me.get_cell())
                 .await?;
+        // Keeps the whoami cache honest across nodes; without it the cache stays off.
+        let (watch, _) = Actor::spawn_linked(
+            None,
+            super::session_watch::SessionWatch,
+            args.deps.clone(),
+            me.get_cell(),
+        )
+        .await?;
         // The courier runs only where asked (`serve --watch-courier`, `watch-courier: true`, or
         // `courier watch`); otherwise messages stay queued for a node that runs it, as in Kratos.
         let courier = if args.deps.config.watch_courier {
@@ -112,6 +120,7 @@ impl Actor for Root {
                 settings_cell,
                 session_cell,
                 sweeper.get_cell(),
+                watch.get_cell(),
             ],
             listeners,
             courier,

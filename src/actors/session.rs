@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::call::{CALL_TIMEOUT, CallError, call};
 use crate::deps::Deps;
 use crate::identity::Identity;
+use crate::session::cache::Whoami;
 use crate::session::service::{self, IssuedSession, ListParams, SessionError};
 use crate::session::{DeviceInfo, Session};
 use crate::store::sessions::Expand;
@@ -30,7 +31,7 @@ pub enum SessionMsg {
         device: DeviceInfo,
         reply: Reply<IssuedSession>,
     },
-    Whoami(String, Reply<Session>),
+    Whoami(String, Reply<Arc<Whoami>>),
     Current(String, Reply<Session>),
     Get {
         id: Uuid,
@@ -140,6 +141,8 @@ impl ractor::factory::Worker for SessionWorker {
 #[derive(Clone)]
 pub struct SessionManager {
     factory: FactoryRef<(), SessionMsg>,
+    /// For whoami's cache hits, answered on the caller's task without a hop into the pool.
+    deps: Arc<Deps>,
 }
 
 /// A call's outcome: the pool failed, or the domain answered.
@@ -153,6 +156,7 @@ impl SessionManager {
         supervisor: ActorCell,
     ) -> Result<(SessionManager, ActorCell), ActorProcessingErr> {
         let metrics = deps.metrics.clone();
+        let manager_deps = deps.clone();
         let (factory, cell) = super::pool::spawn(
             "session",
             metrics,
@@ -162,7 +166,13 @@ impl SessionManager {
             supervisor,
         )
         .await?;
-        Ok((SessionManager { factory }, cell))
+        Ok((
+            SessionManager {
+                factory,
+                deps: manager_deps,
+            },
+            cell,
+        ))
     }
 
     async fn ask<T: Send + 'static>(
@@ -187,8 +197,12 @@ impl SessionManager {
         })
         .await
     }
-    /// The active session of a token, with identity (no credentials) and devices.
-    pub async fn whoami(&self, token: String) -> SessionResult<Session> {
+    /// The active session of a token, with identity (no credentials) and devices, rendered.
+    /// A cached answer comes straight back; only a miss goes through the pool.
+    pub async fn whoami(&self, token: String) -> SessionResult<Arc<Whoami>> {
+        if let Some(hit) = service::whoami_cached(&self.deps, &token) {
+            return Ok(Ok(hit));
+        }
         call(
             &self.factory,
             (),

@@ -19,6 +19,17 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Re
     r
 }
 
+/// An already serialised JSON document.
+pub fn json_bytes(status: StatusCode, body: Bytes) -> Resp {
+    let mut r = Response::new(Full::new(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    r
+}
+
 pub fn ok_json<T: Serialize + ?Sized>(value: &T) -> Resp {
     json_response(StatusCode::OK, value)
 }

@@ -641,6 +641,7 @@ pub async fn update(
     apply_schema(deps, &mut ident, &[], &[])?;
     ident.updated_at = now();
     q::replace(&deps.store, &ident.to_rows(deps.store.nid()), true).await?;
+    deps.session_cache.invalidate_identity(id);
     Ok(ident)
 }
 
@@ -743,11 +744,14 @@ pub async fn patch(
     apply_schema(deps, &mut ident, &[], &[])?;
     ident.updated_at = now();
     q::replace(&deps.store, &ident.to_rows(deps.store.nid()), true).await?;
+    deps.session_cache.invalidate_identity(id);
     Ok(ident)
 }
 
 pub async fn delete(deps: &Deps, id: Uuid) -> Result<(), IdentityError> {
-    if q::delete(&deps.store, &id.to_string()).await? {
+    let deleted = q::delete(&deps.store, &id.to_string()).await?;
+    deps.session_cache.invalidate_identity(id);
+    if deleted {
         Ok(())
     } else {
         Err(IdentityError::NotFound)
@@ -827,6 +831,7 @@ pub async fn delete_credential(
     }
     ident.updated_at = now();
     q::replace(&deps.store, &ident.to_rows(deps.store.nid()), true).await?;
+    deps.session_cache.invalidate_identity(id);
     Ok(())
 }
 

@@ -1,9 +1,12 @@
 //! Session operations. Each takes `&Deps` and returns a typed result; the actor pool in
 //! `actors::session` runs them, and login/registration flows call `issue` directly or through it.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
+use super::cache::Whoami;
 use super::{
     AuthenticationMethod, DeviceInfo, Session, hash_token, logout_token_for, new_session_token,
 };
@@ -150,7 +153,11 @@ async fn by_token(deps: &Deps, token: &str, full: bool) -> Result<Session, Sessi
     if token.is_empty() {
         return Err(SessionError::NoActiveSession);
     }
-    let rows = sessions::find_by_token(&deps.store, &hash_token(token), full)
+    by_hash(deps, &hash_token(token), full).await
+}
+
+async fn by_hash(deps: &Deps, token_hash: &str, full: bool) -> Result<Session, SessionError> {
+    let rows = sessions::find_by_token(&deps.store, token_hash, full)
         .await?
         .ok_or(SessionError::NoActiveSession)?;
     let session = Session::from_rows(rows);
@@ -160,10 +167,59 @@ async fn by_token(deps: &Deps, token: &str, full: bool) -> Result<Session, Sessi
     Ok(session)
 }
 
-/// The hot path: one indexed lookup by token hash, the identity without credentials, devices.
-/// No writes.
-pub async fn whoami(deps: &Deps, token: &str) -> Result<Session, SessionError> {
+/// The active session of a token with its identity (no credentials) and devices, read from
+/// the database: for flows that need the session itself, not its rendering.
+pub async fn active(deps: &Deps, token: &str) -> Result<Session, SessionError> {
     by_token(deps, token, true).await
+}
+
+/// A cached whoami answer, if there is one: no database, no rendering.
+pub fn whoami_cached(deps: &Deps, token: &str) -> Option<Arc<Whoami>> {
+    if token.is_empty() {
+        return None;
+    }
+    let hit = deps.session_cache.get(&hash_token(token), Utc::now())?;
+    deps.metrics.whoami_cache_hits.inc();
+    Some(hit)
+}
+
+/// The hot path: the cache, else one indexed lookup by token hash (the identity without
+/// credentials, its addresses, the devices), rendered once and cached. No writes.
+pub async fn whoami(deps: &Deps, token: &str) -> Result<Arc<Whoami>, SessionError> {
+    if token.is_empty() {
+        return Err(SessionError::NoActiveSession);
+    }
+    let hash = hash_token(token);
+    let cache = &deps.session_cache;
+    if let Some(hit) = cache.get(&hash, Utc::now()) {
+        deps.metrics.whoami_cache_hits.inc();
+        return Ok(hit);
+    }
+    deps.metrics.whoami_cache_misses.inc();
+    // Read before the query: an invalidation during it keeps this answer out of the cache.
+    let generation = cache.generation();
+    let session = by_hash(deps, &hash, true).await?;
+    let body = serde_json::to_vec(&session.to_json(deps.public_base()))
+        .map_err(|e| SessionError::BadRequest(e.to_string()))?;
+    let answer = Arc::new(Whoami {
+        session_id: session.id,
+        identity_id: session.identity_id,
+        expires_at: session.expires_at,
+        body: body.into(),
+    });
+    cache.insert(&hash, answer.clone(), generation);
+    Ok(answer)
+}
+
+/// Drops the cached whoami answers of identities whose sessions or data just changed here.
+/// (Other nodes learn it from the database's change feed.)
+pub fn forget(deps: &Deps, identity_ids: &[String]) {
+    for id in identity_ids {
+        match Uuid::parse_str(id) {
+            Ok(id) => deps.session_cache.invalidate_identity(id),
+            Err(_) => deps.session_cache.clear(),
+        }
+    }
 }
 
 /// Like `whoami` but loads only the session and its identity's row: for endpoints that need to
@@ -174,8 +230,10 @@ pub async fn current(deps: &Deps, token: &str) -> Result<Session, SessionError> 
     Ok(s)
 }
 
-fn one(n: usize) -> Result<(), SessionError> {
-    if n == 0 {
+/// Forgets the revoked sessions' identities in the cache; `NotFound` when none matched.
+fn one(deps: &Deps, revoked: Vec<String>) -> Result<(), SessionError> {
+    forget(deps, &revoked);
+    if revoked.is_empty() {
         Err(SessionError::NotFound)
     } else {
         Ok(())
@@ -184,24 +242,28 @@ fn one(n: usize) -> Result<(), SessionError> {
 
 /// Deactivates a session (admin "disable"); the row stays for audit.
 pub async fn revoke_by_id(deps: &Deps, id: Uuid) -> Result<(), SessionError> {
-    one(sessions::revoke(&deps.store, Revoke::Id(&id.to_string())).await?)
+    let revoked = sessions::revoke(&deps.store, Revoke::Id(&id.to_string())).await?;
+    one(deps, revoked)
 }
 
 /// Deactivates the session a token belongs to (native logout). Already revoked: still Ok.
 pub async fn revoke_by_token(deps: &Deps, token: &str) -> Result<(), SessionError> {
-    one(sessions::revoke(&deps.store, Revoke::Token(&hash_token(token))).await?)
+    let revoked = sessions::revoke(&deps.store, Revoke::Token(&hash_token(token))).await?;
+    one(deps, revoked)
 }
 
 /// Deactivates the session a logout token belongs to.
 pub async fn revoke_by_logout_token(deps: &Deps, logout_token: &str) -> Result<(), SessionError> {
-    one(sessions::revoke(&deps.store, Revoke::LogoutToken(&hash_token(logout_token))).await?)
+    let revoked =
+        sessions::revoke(&deps.store, Revoke::LogoutToken(&hash_token(logout_token))).await?;
+    one(deps, revoked)
 }
 
 /// Deactivates one of the identity's own sessions. Like Kratos, a session that is not the
 /// identity's (or does not exist) is silently left alone.
 pub async fn revoke_own(deps: &Deps, identity_id: Uuid, id: Uuid) -> Result<(), SessionError> {
     let (identity_id, id) = (identity_id.to_string(), id.to_string());
-    sessions::revoke(
+    let revoked = sessions::revoke(
         &deps.store,
         Revoke::OneOf {
             identity_id: &identity_id,
@@ -209,6 +271,7 @@ pub async fn revoke_own(deps: &Deps, identity_id: Uuid, id: Uuid) -> Result<(), 
         },
     )
     .await?;
+    forget(deps, &revoked);
     Ok(())
 }
 
@@ -219,14 +282,16 @@ pub async fn revoke_others(
     except: Uuid,
 ) -> Result<usize, SessionError> {
     let (identity_id, except) = (identity_id.to_string(), except.to_string());
-    Ok(sessions::revoke(
+    let revoked = sessions::revoke(
         &deps.store,
         Revoke::AllOfExcept {
             identity_id: &identity_id,
             except: &except,
         },
     )
-    .await?)
+    .await?;
+    forget(deps, &revoked);
+    Ok(revoked.len())
 }
 
 /// A page of sessions and the cursor of the next page, if there may be one. With `identity_id`
@@ -287,7 +352,7 @@ pub async fn extend(deps: &Deps, id: Uuid) -> Result<Session, SessionError> {
         now.naive_utc(),
     )
     .await?;
-    get(
+    let session = get(
         deps,
         id,
         Expand {
@@ -295,7 +360,9 @@ pub async fn extend(deps: &Deps, id: Uuid) -> Result<Session, SessionError> {
             devices: true,
         },
     )
-    .await
+    .await?;
+    forget(deps, &[session.identity_id.to_string()]);
+    Ok(session)
 }
 
 /// A `refresh=true` login on an existing session: the same session (and token) is kept, its
@@ -320,6 +387,7 @@ pub async fn reauthenticate(
     {
         return Err(SessionError::NoActiveSession);
     }
+    forget(deps, &[session.identity_id.to_string()]);
     let session = get(
         deps,
         session.id,
@@ -339,6 +407,7 @@ pub async fn reauthenticate(
 /// Deletes all sessions of an identity. Like Kratos, none to delete is `NotFound`.
 pub async fn delete_for_identity(deps: &Deps, identity_id: Uuid) -> Result<usize, SessionError> {
     let n = sessions::delete_of_identity(&deps.store, &identity_id.to_string()).await?;
+    deps.session_cache.invalidate_identity(identity_id);
     if n == 0 {
         return Err(SessionError::NotFound);
     }

@@ -304,32 +304,26 @@ fn assemble(
     credentials: Vec<CredentialRow>,
     identifiers: Vec<IdentifierRow>,
 ) -> Vec<IdentityRows> {
+    use std::collections::HashMap;
+    // Grouped once, so a page of n identities costs O(n), not O(n²).
+    fn group<T>(items: Vec<T>, key: impl Fn(&T) -> &str) -> HashMap<String, Vec<T>> {
+        let mut m: HashMap<String, Vec<T>> = HashMap::new();
+        for item in items {
+            m.entry(key(&item).to_owned()).or_default().push(item);
+        }
+        m
+    }
+    let mut verifiable = group(verifiable, |a| &a.identity_id);
+    let mut recovery = group(recovery, |a| &a.identity_id);
+    let mut credentials = group(credentials, |a| &a.identity_id);
+    let mut identifiers = group(identifiers, |a| &a.identity_id);
     rows.into_iter()
-        .map(|identity| {
-            let id = identity.id.clone();
-            IdentityRows {
-                verifiable: verifiable
-                    .iter()
-                    .filter(|a| a.identity_id == id)
-                    .cloned()
-                    .collect(),
-                recovery: recovery
-                    .iter()
-                    .filter(|a| a.identity_id == id)
-                    .cloned()
-                    .collect(),
-                credentials: credentials
-                    .iter()
-                    .filter(|a| a.identity_id == id)
-                    .cloned()
-                    .collect(),
-                identifiers: identifiers
-                    .iter()
-                    .filter(|a| a.identity_id == id)
-                    .cloned()
-                    .collect(),
-                identity,
-            }
+        .map(|identity| IdentityRows {
+            verifiable: verifiable.remove(&identity.id).unwrap_or_default(),
+            recovery: recovery.remove(&identity.id).unwrap_or_default(),
+            credentials: credentials.remove(&identity.id).unwrap_or_default(),
+            identifiers: identifiers.remove(&identity.id).unwrap_or_default(),
+            identity,
         })
         .collect()
 }

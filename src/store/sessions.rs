@@ -326,8 +326,8 @@ pub enum Revoke<'a> {
     },
 }
 
-/// Deactivates the matching sessions; returns how many matched.
-pub async fn revoke(store: &Store, which: Revoke<'_>) -> Result<usize, StoreError> {
+/// Deactivates the matching sessions; returns the identity id of each one matched.
+pub async fn revoke(store: &Store, which: Revoke<'_>) -> Result<Vec<String>, StoreError> {
     let nid = store.nid().to_owned();
     with_conn!(store, |c| {
         let q = diesel::update(sessions::table)
@@ -348,7 +348,7 @@ pub async fn revoke(store: &Store, which: Revoke<'_>) -> Result<usize, StoreErro
                 .filter(sessions::identity_id.eq(identity_id))
                 .filter(sessions::id.ne(except)),
         };
-        Ok(q.execute(c).await?)
+        Ok(q.returning(sessions::identity_id).get_results(c).await?)
     })
 }
 

@@ -14,7 +14,7 @@ use crate::actors::CallError;
 use crate::http::App;
 use crate::http::error::ApiError;
 use crate::http::extract::{query_all, query_one, query_pairs};
-use crate::http::respond::{Resp, empty, ok_json};
+use crate::http::respond::{Resp, empty, json_bytes, ok_json};
 use crate::http::session_auth;
 use crate::session::Session;
 use crate::session::service::{self, ListParams, SessionError};
@@ -220,7 +220,7 @@ pub async fn whoami(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError
         Err(SessionError::NoActiveSession) => return Err(unauthorized(REASON)),
         Err(e) => return Err(e.into()),
     };
-    let mut resp = ok_json(&session.to_json(base(app)));
+    let mut resp = json_bytes(StatusCode::OK, session.body.clone());
     if let Ok(v) = HeaderValue::from_str(&session.identity_id.to_string()) {
         resp.headers_mut()
             .insert("x-kratos-authenticated-identity-id", v);

@@ -120,7 +120,7 @@ pub async fn reject(deps: &Deps, mut flow: Flow) -> FlowError {
 /// The session the caller already has, if any and still valid.
 pub async fn current_session(deps: &Deps, req: &FlowRequest) -> Option<Session> {
     let token = req.session_token.as_deref()?;
-    crate::session::service::whoami(deps, token).await.ok()
+    crate::session::service::active(deps, token).await.ok()
 }
 
 /// Where a browser goes after the flow when it did not ask for a place: the method's default,

@@ -508,6 +508,7 @@ async fn complete(
             now().naive_utc(),
         )
         .await?;
+        deps.session_cache.invalidate_identity(identity_id);
     }
     flow.state = STATE_PASSED_CHALLENGE.into();
     flow.identity_id = Some(identity_id);

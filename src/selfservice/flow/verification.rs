@@ -26,6 +26,7 @@ use crate::selfservice::otp::{self, Mail, Template};
 use crate::selfservice::ui::{
     AnchorAttributes, Attributes, Group, Meta, UiContainer, UiNode, csrf_node, submit_node,
 };
+use crate::session::service as session_service;
 use crate::store::tokens::{self as tq, TokenRow, UseOutcome};
 use crate::text;
 
@@ -214,7 +215,7 @@ pub async fn submit(
             .await;
             tokens.push(row);
             mails.push(mail);
-            sent_address = Some(address_id);
+            sent_address = Some((address_id, identity_id));
         }
         None => {
             if deps
@@ -251,9 +252,13 @@ pub async fn submit(
         &tokens,
         mails,
         &from,
-        sent_address.as_deref(),
+        sent_address.as_ref().map(|(a, _)| a.as_str()),
     )
     .await?;
+    if let Some((_, identity_id)) = &sent_address {
+        // The address's status is part of whoami answers.
+        session_service::forget(deps, std::slice::from_ref(identity_id));
+    }
     Ok(Updated {
         flow,
         csrf_cookie: None,
@@ -405,6 +410,9 @@ async fn complete(
 ) -> Result<Flow, FlowError> {
     if let Some(a) = &row.address_id {
         tq::mark_address_verified(&deps.store, a, now().naive_utc()).await?;
+        if let Some(identity_id) = &row.identity_id {
+            session_service::forget(deps, std::slice::from_ref(identity_id));
+        }
     }
     let return_to = return_url(deps, &flow);
     let mut ui = UiContainer::new(return_to.clone(), "GET");
@@ -576,6 +584,7 @@ async fn mail_addresses(
             Some(&address_id),
         )
         .await?;
+        deps.session_cache.invalidate_identity(identity.id);
         let mut item = json!({"action": "show_verification_ui", "flow": {"id": flow.id, "verifiable_address": a.value}});
         if flow_type == FlowType::Browser {
             item["flow"]["url"] = json!(with_flow(

@@ -1,0 +1,523 @@
+#!/usr/bin/env python3
+"""Gatehouse benchmark driver, started by bench/run (which builds, installs wrk and starts
+PostgreSQL). Runs each figure against a ceiling measured in the same run on the same machine,
+and writes bench/results/latest.{md,json} plus a dated copy, and the README's table.
+
+Everything talks HTTP on loopback to real `gatehouse serve` processes; load comes from wrk in
+separate processes. Python only orchestrates and times the paged listing.
+"""
+
+import argparse
+import datetime
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CONFIG = os.path.join(HERE, "kratos.yml")
+FLOWS_LUA = os.path.join(HERE, "flows.lua")
+PASSWORD = "Kx9#mTq2-plover-anvil"
+SECRET = "bench-secret-0123456789-abcdefghij"
+CONNECTIONS = 64
+STORM_CONNECTIONS = 16
+BATCH = 1000
+
+
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Http:
+    """A keep-alive JSON client for one host:port."""
+
+    def __init__(self, port):
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def req(self, method, path, body=None, headers=None):
+        h = {"Accept": "application/json"}
+        if body is not None:
+            h["Content-Type"] = "application/json"
+            if not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
+        h.update(headers or {})
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=body, headers=h)
+                r = self.conn.getresponse()
+                data = r.read()
+                return r.status, r.headers, data
+            except (http.client.HTTPException, ConnectionError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+                if attempt:
+                    raise
+        raise RuntimeError("unreachable")
+
+    def json(self, method, path, body=None, headers=None, expect=(200, 201)):
+        status, hdrs, data = self.req(method, path, body, headers)
+        if status not in expect:
+            raise RuntimeError(f"{method} {path} -> {status}: {data[:300]!r}")
+        return json.loads(data) if data else None, hdrs
+
+
+def rss(pid):
+    """(VmRSS, VmHWM) in MiB."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "VmHWM"):
+                out[k] = int(v.split()[0]) / 1024.0
+    return out.get("VmRSS", 0.0), out.get("VmHWM", 0.0)
+
+
+# ---------------------------------------------------------------- wrk
+
+def parse_latency(s):
+    m = re.match(r"([\d.]+)(us|ms|s)", s)
+    v, unit = float(m.group(1)), m.group(2)
+    return v / 1000.0 if unit == "us" else v * 1000.0 if unit == "s" else v
+
+
+def wrk(url, duration, connections, threads, headers=(), script=None, script_args=()):
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
+    for h in headers:
+        cmd += ["-H", h]
+    if script:
+        cmd += ["-s", script]
+    cmd.append(url)
+    if script_args:
+        cmd += ["--", *script_args]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    # Header values (session tokens, cookies) stay out of the results.
+    shown = [c.split(":")[0] + ": <redacted>" if c in headers else c for c in cmd]
+    res = {"cmd": " ".join(shown), "non_2xx": 0, "socket_errors": 0}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    res["rps"] = float(m.group(1)) if m else 0.0
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", out, re.M)
+        res[f"p{pct}_ms"] = parse_latency(m.group(1)) if m else None
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if m:
+        res["non_2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        res["socket_errors"] = sum(int(x) for x in m.groups())
+    for key in ("COMPLETED", "ERRORS", "DURATION_US"):
+        m = re.search(rf"^{key} (\d+)", out, re.M)
+        if m:
+            res[key.lower()] = int(m.group(1))
+    if "completed" in res:
+        res["per_s"] = res["completed"] / (res["duration_us"] / 1e6)
+    res["raw"] = out
+    return res
+
+
+def start_wrk_background(url, duration, connections, threads, script, script_args):
+    result = {}
+
+    def run():
+        result.update(wrk(url, duration, connections, threads, script=script, script_args=script_args))
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t, result
+
+
+# ---------------------------------------------------------------- servers
+
+class Server:
+    def __init__(self, binary, dsn, workdir, migrate):
+        self.public_port, self.admin_port = free_port(), free_port()
+        env = dict(os.environ)
+        env.update({
+            "DSN": dsn,
+            "SECRETS_DEFAULT": SECRET,
+            "SERVE_PUBLIC_PORT": str(self.public_port),
+            "SERVE_ADMIN_PORT": str(self.admin_port),
+        })
+        args = [binary, "serve", "--dev", "-c", CONFIG]
+        if migrate:
+            args.append("--migrate")
+        self.log = open(os.path.join(workdir, "gatehouse.log"), "w")
+        self.proc = subprocess.Popen(args, env=env, cwd=workdir, stdout=self.log, stderr=self.log,
+                                     stdin=subprocess.DEVNULL)
+        self.public = Http(self.public_port)
+        self.admin = Http(self.admin_port)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gatehouse exited with {self.proc.returncode}; see {self.log.name}")
+            try:
+                if self.admin.req("GET", "/health/ready")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("gatehouse did not become ready")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def hello_server(binary):
+    port = free_port()
+    p = subprocess.Popen([binary, f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return p, port
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("hello_hyper did not start")
+
+
+# ---------------------------------------------------------------- seeding
+
+def reference_hash(srv):
+    """A PHC hash of PASSWORD made by the server with the configured parameters."""
+    ident, _ = srv.admin.json("POST", "/admin/identities", {
+        "traits": {"email": "hash-source@bench.test"},
+        "credentials": {"password": {"config": {"password": PASSWORD}}},
+    })
+    full, _ = srv.admin.json("GET", f"/admin/identities/{ident['id']}?include_credential=password")
+    return full["credentials"]["password"]["config"]["hashed_password"]
+
+
+def import_identities(srv, count, hashed, threads=2):
+    bodies = []
+    for start in range(0, count, BATCH):
+        items = [{"create": {
+            "schema_id": "default",
+            "traits": {"email": f"user{i}@bench.test"},
+            "credentials": {"password": {"config": {"hashed_password": hashed}}},
+        }} for i in range(start, min(start + BATCH, count))]
+        bodies.append(json.dumps({"identities": items}).encode())
+    errors = []
+    lock = threading.Lock()
+
+    def worker(chunks):
+        client = Http(srv.admin_port)
+        for b in chunks:
+            data, _ = client.json("PATCH", "/admin/identities", b)
+            bad = [x for x in data["identities"] if x.get("action") != "create"]
+            if bad:
+                with lock:
+                    errors.append(bad[0])
+
+    t0 = time.perf_counter()
+    ts = [threading.Thread(target=worker, args=(bodies[i::threads],)) for i in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise RuntimeError(f"import errors, first: {errors[0]}")
+    return {"identities": count, "seconds": elapsed, "per_s": count / elapsed,
+            "batch": BATCH, "concurrent_requests": threads}
+
+
+def list_pages(srv, pages):
+    times, path, seen = [], "/admin/identities?page_size=250", 0
+    for _ in range(pages):
+        t0 = time.perf_counter()
+        status, hdrs, data = srv.admin.req("GET", path)
+        times.append((time.perf_counter() - t0) * 1000.0)
+        if status != 200:
+            raise RuntimeError(f"list -> {status}: {data[:200]!r}")
+        seen += len(json.loads(data))
+        m = re.search(r'<([^>]+)>;\s*rel="next"', hdrs.get("Link", ""))
+        if not m:
+            break
+        u = urllib.parse.urlsplit(m.group(1))
+        path = u.path + "?" + u.query
+    times.sort()
+    return {"pages": len(times), "identities_seen": seen, "page_size": 250,
+            "p50_ms": times[len(times) // 2], "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))]}
+
+
+def api_login(srv, email):
+    flow, _ = srv.public.json("GET", "/self-service/login/api")
+    done, _ = srv.public.json("POST", f"/self-service/login?flow={flow['id']}",
+                              {"method": "password", "identifier": email, "password": PASSWORD})
+    return done["session_token"]
+
+
+def browser_login_cookie(srv, email):
+    """The session cookie of a browser (SPA) login: flow, CSRF cookie and token, JSON submit."""
+    c = Http(srv.public_port)
+    status, hdrs, data = c.req("GET", "/self-service/login/browser")
+    flow = json.loads(data)
+    cookies = "; ".join(v.split(";")[0] for k, v in hdrs.items() if k.lower() == "set-cookie")
+    csrf = next(n["attributes"]["value"] for n in flow["ui"]["nodes"]
+                if n["attributes"].get("name") == "csrf_token")
+    status, hdrs, data = c.req("POST", f"/self-service/login?flow={flow['id']}", {
+        "method": "password", "identifier": email, "password": PASSWORD, "csrf_token": csrf,
+    }, {"Cookie": cookies})
+    if status != 200:
+        raise RuntimeError(f"browser login -> {status}: {data[:300]!r}")
+    for k, v in hdrs.items():
+        if k.lower() == "set-cookie" and v.startswith("ory_kratos_session="):
+            return v.split(";")[0]
+    raise RuntimeError("no session cookie was set")
+
+
+# ---------------------------------------------------------------- one backend
+
+def run_backend(name, dsn, args, ceilings, migrate):
+    log(f"{name}: starting gatehouse")
+    work = tempfile.mkdtemp(prefix=f"gatehouse-bench-{name}-")
+    if name == "sqlite":
+        dsn = f"sqlite://{work}/bench.sqlite?_fk=true&mode=rwc"
+    srv = Server(args.bin, dsn, work, migrate)
+    r = {"backend": name}
+    try:
+        time.sleep(2)
+        r["rss_idle_mb"] = rss(srv.proc.pid)[0]
+        log(f"{name}: idle RSS {r['rss_idle_mb']:.1f} MiB; importing {args.identities} identities")
+        hashed = reference_hash(srv)
+        r["import"] = import_identities(srv, args.identities, hashed)
+        log(f"{name}: import {r['import']['per_s']:.0f}/s; listing")
+        r["list"] = list_pages(srv, args.pages)
+        tokens = [api_login(srv, f"user{i}@bench.test") for i in range(4)]
+        cookie = browser_login_cookie(srv, "user5@bench.test")
+        time.sleep(1)
+        r["rss_seeded_mb"] = rss(srv.proc.pid)[0]
+        base = f"http://127.0.0.1:{srv.public_port}"
+        d = args.duration
+        log(f"{name}: /health/alive and whoami")
+        r["alive"] = wrk(f"{base}/health/alive", d, CONNECTIONS, 2)
+        r["whoami_token"] = wrk(f"{base}/sessions/whoami", d, CONNECTIONS, 2,
+                                headers=[f"X-Session-Token: {tokens[0]}"])
+        r["whoami_cookie"] = wrk(f"{base}/sessions/whoami", d, CONNECTIONS, 2,
+                                 headers=[f"Cookie: {cookie}"])
+        log(f"{name}: login and registration throughput")
+        users = min(args.identities, 1000)
+        r["login"] = wrk(base, d, STORM_CONNECTIONS, 2, script=FLOWS_LUA,
+                         script_args=["login", "l", str(users), PASSWORD])
+        r["registration"] = wrk(base, d, STORM_CONNECTIONS, 2, script=FLOWS_LUA,
+                                script_args=["registration", uuid.uuid4().hex[:8], "1", PASSWORD])
+        log(f"{name}: whoami under a login storm")
+        storm, storm_res = start_wrk_background(base, d + 2, STORM_CONNECTIONS, 1, FLOWS_LUA,
+                                                ["login", "s", str(users), PASSWORD])
+        peak = [0.0]
+        sampling = [True]
+
+        def sample():
+            while sampling[0]:
+                try:
+                    peak[0] = max(peak[0], rss(srv.proc.pid)[0])
+                except OSError:
+                    return
+                time.sleep(0.05)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        time.sleep(1)
+        r["whoami_storm"] = wrk(f"{base}/sessions/whoami", d, CONNECTIONS, 2,
+                                headers=[f"X-Session-Token: {tokens[1]}"])
+        storm.join()
+        sampling[0] = False
+        sampler.join()
+        r["storm_login"] = storm_res
+        r["rss_storm_peak_mb"] = peak[0]
+        r["rss_hwm_mb"] = rss(srv.proc.pid)[1]
+        for k in ("alive", "whoami_token", "whoami_cookie", "whoami_storm", "login", "registration", "storm_login"):
+            v = r[k]
+            if v.get("non_2xx") or v.get("socket_errors") or v.get("errors"):
+                log(f"{name}: WARNING {k}: non-2xx {v.get('non_2xx')}, socket errors "
+                    f"{v.get('socket_errors')}, flow errors {v.get('errors')}")
+            v.pop("raw", None)
+    finally:
+        srv.stop()
+    # Kept only when something failed (the server log is in it).
+    shutil.rmtree(work, ignore_errors=True)
+    r["ceilings"] = ceilings
+    return r
+
+
+# ---------------------------------------------------------------- report
+
+def checks(r, dedicated_mb):
+    c = r["ceilings"]
+    rows = []
+
+    def add(what, value, ceiling, ratio, target, ok, unit=""):
+        rows.append({"figure": what, "value": value, "ceiling": ceiling, "ratio": ratio,
+                     "target": target, "pass": bool(ok), "unit": unit})
+
+    alive = r["alive"]["rps"]
+    for k, label in (("whoami_token", "whoami by token"), ("whoami_cookie", "whoami by cookie")):
+        w = r[k]
+        ratio = w["rps"] / alive if alive else 0
+        add(f"{label} (req/s, p50 {w['p50_ms']:.2f} ms, p99 {w['p99_ms']:.2f} ms)",
+            f"{w['rps']:.0f}", f"/health/alive {alive:.0f}", f"{ratio:.2f}",
+            "≥ 0.5×, p99 ≤ 10 ms", ratio >= 0.5 and w["p99_ms"] <= 10 and not w["non_2xx"])
+    hello = c["hello_hyper_rps"]
+    ratio = alive / hello if hello else 0
+    add(f"/health/alive floor (req/s, p99 {r['alive']['p99_ms']:.2f} ms)", f"{alive:.0f}",
+        f"hello_hyper {hello:.0f}", f"{ratio:.2f}", "≥ 0.8×", ratio >= 0.8)
+    hr = c["hash_rate"]
+    for k, label in (("login", "login"), ("registration", "registration")):
+        v = r[k]["per_s"]
+        ratio = v / hr if hr else 0
+        add(f"{label} (completed flows/s)", f"{v:.1f}", f"argon2 {hr:.1f} hashes/s", f"{ratio:.2f}",
+            "≥ 0.8×", ratio >= 0.8 and not r[k].get("errors"))
+    alone, storm = r["whoami_token"]["p99_ms"], r["whoami_storm"]["p99_ms"]
+    ratio = storm / alone if alone else 0
+    add(f"whoami p99 under login storm ({r['storm_login'].get('per_s', 0):.1f} logins/s, "
+        f"{r['whoami_storm']['rps']:.0f} whoami/s)", f"{storm:.2f} ms", f"alone {alone:.2f} ms",
+        f"{ratio:.2f}", "≤ 3×", ratio <= 3)
+    lp = r["list"]
+    add(f"listIdentities page of 250 at {r['import']['identities']} identities (p50; p99 {lp['p99_ms']:.1f} ms)",
+        f"{lp['p50_ms']:.1f} ms", "—", "—", "≤ 20 ms", lp["p50_ms"] <= 20)
+    im = r["import"]
+    add("batch import, pre-hashed passwords (identities/s)", f"{im['per_s']:.0f}", "—", "—",
+        "≥ 5000/s", im["per_s"] >= 5000)
+    add("RSS idle", f"{r['rss_idle_mb']:.1f} MiB", "—", "—", "≤ 40 MiB", r["rss_idle_mb"] <= 40)
+    add("RSS after seeding", f"{r['rss_seeded_mb']:.1f} MiB", "—", "—", "(reported)", True)
+    bound = dedicated_mb + 100
+    add(f"RSS peak during login storm (VmHWM over the run {r['rss_hwm_mb']:.0f} MiB)",
+        f"{r['rss_storm_peak_mb']:.1f} MiB", f"dedicated_memory {dedicated_mb} MB", "—",
+        f"≤ {bound} MiB", r["rss_storm_peak_mb"] <= bound)
+    return rows
+
+
+def markdown(report):
+    m = report["machine"]
+    lines = [
+        f"Run {report['date']} on {m['cores']} cores ({m['cpu']}), {m['kernel']}, "
+        f"mode {report['mode']}. Load: wrk {report['wrk']['version']} on loopback, "
+        f"{report['wrk']['threads']} threads, {CONNECTIONS} connections for whoami and health, "
+        f"{STORM_CONNECTIONS} for flows, {report['duration_s']} s per figure. Hashing: "
+        f"{report['hashing']}. Ceilings are measured in the same run.",
+        "",
+    ]
+    for r in report["backends"]:
+        lines += [f"**{r['backend']}**", "",
+                  "| figure | value | ceiling | ratio | target | |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for row in r["checks"]:
+            mark = "pass" if row["pass"] else "**miss**"
+            lines.append(f"| {row['figure']} | {row['value']} | {row['ceiling']} | {row['ratio']} | "
+                         f"{row['target']} | {mark} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def update_readme(md):
+    path = os.path.join(ROOT, "README.md")
+    text = open(path).read()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        open(path, "w").write(f"{head}{start}\n{md}\n{end}{tail}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--hello", required=True)
+    ap.add_argument("--pg-url", help="PostgreSQL server URL (database part is replaced)")
+    ap.add_argument("--backends", default="sqlite,postgres")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-readme", action="store_true")
+    args = ap.parse_args()
+    args.bin, args.hello = os.path.abspath(args.bin), os.path.abspath(args.hello)
+    args.identities = 10_000 if args.quick else 100_000
+    args.pages = 20 if args.quick else 100
+    args.duration = 3 if args.quick else 10
+    cores = os.cpu_count()
+
+    log("ceilings: hello_hyper and the raw argon2 hash rate")
+    hp, hport = hello_server(args.hello)
+    try:
+        hello = wrk(f"http://127.0.0.1:{hport}/", args.duration, CONNECTIONS, 2)
+    finally:
+        hp.terminate()
+        hp.wait()
+    lt = subprocess.run([args.bin, "hashers", "argon2", "load-test", "-c", CONFIG,
+                         "--duration", f"{args.duration}s"], capture_output=True, text=True, check=True)
+    m = re.search(r"([\d.]+) hashes/s on (\d+) thread", lt.stdout)
+    ceilings = {"hello_hyper_rps": hello["rps"], "hello_hyper_p99_ms": hello["p99_ms"],
+                "hash_rate": float(m.group(1)), "hash_threads": int(m.group(2))}
+    log(f"hello_hyper {hello['rps']:.0f} req/s; argon2 {ceilings['hash_rate']:.1f} hashes/s")
+
+    results = []
+    for name in args.backends.split(","):
+        if name == "postgres":
+            if not args.pg_url:
+                log("postgres: skipped (no --pg-url)")
+                continue
+            db = f"bench_{uuid.uuid4().hex[:8]}"
+            subprocess.run(["psql", args.pg_url, "-qc", f"CREATE DATABASE {db}"], check=True)
+            head = args.pg_url.rsplit("/", 1)[0]
+            results.append(run_backend(name, f"{head}/{db}?sslmode=disable", args, ceilings, True))
+        else:
+            results.append(run_backend(name, None, args, ceilings, False))
+
+    dedicated_mb = 64
+    for r in results:
+        r["checks"] = checks(r, dedicated_mb)
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("[")[0].strip()
+    cpu = "unknown"
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    report = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "mode": "quick" if args.quick else "full",
+        "machine": {"cores": cores, "cpu": cpu, "kernel": platform.release()},
+        "wrk": {"version": wrk_version, "threads": 2, "connections": CONNECTIONS,
+                "flow_connections": STORM_CONNECTIONS},
+        "duration_s": args.duration,
+        "hashing": "argon2id 19 MiB, 2 iterations, 1 lane, dedicated_memory 64 MB (bench/kratos.yml)",
+        "backends": results,
+    }
+    md = markdown(report)
+    out = os.path.join(HERE, "results")
+    os.makedirs(out, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    for name in ("latest", f"{stamp}-{report['mode']}"):
+        with open(os.path.join(out, f"{name}.json"), "w") as f:
+            json.dump(report, f, indent=2)
+        with open(os.path.join(out, f"{name}.md"), "w") as f:
+            f.write(md + "\n")
+    if not args.quick and not args.no_readme:
+        update_readme(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+DROP TRIGGER identity_recovery_addresses_changed ON identity_recovery_addresses;
+DROP TRIGGER identity_verifiable_addresses_changed ON identity_verifiable_addresses;
+DROP TRIGGER identities_changed ON identities;
+DROP TRIGGER sessions_changed ON sessions;
+DROP FUNCTION gatehouse_notify_session_change();
