@@ -2,12 +2,8 @@
 //! bcrypt, written exactly as Kratos writes them), verifying every format
 //! Kratos can import, and bounding the CPU/memory that hashing may use.
 //!
-//! All hashing runs on a few dedicated threads behind a semaphore so a burst of
-//! logins cannot starve the async workers or exhaust memory. Dedicated rather
-//! than tokio's blocking pool: the allocator keeps a freed argon2 block (MiBs)
-//! in the arena of the thread that freed it, so hashing on whichever of dozens
-//! of blocking threads is free spreads those blocks over every arena and the
-//! resident size grows far past `dedicated_memory`.
+//! All hashing runs on tokio's blocking pool behind a semaphore so a burst of
+//! logins cannot starve the async workers or exhaust memory.
 
 mod calibrate;
 mod crypt;
@@ -113,41 +109,10 @@ pub struct Hasher {
     inner: Arc<Inner>,
 }
 
-type Job = Box<dyn FnOnce() + Send>;
-
-/// Spawns the hashing threads; they end when the sender is dropped.
-fn hash_threads(n: usize) -> std::sync::mpsc::Sender<Job> {
-    let (tx, rx) = std::sync::mpsc::channel::<Job>();
-    let rx = Arc::new(std::sync::Mutex::new(rx));
-    for i in 0..n {
-        let rx = rx.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("gatehouse-hash-{i}"))
-            .spawn(move || {
-                loop {
-                    let job = match rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
-                    }
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "could not start a hashing thread");
-        }
-    }
-    tx
-}
-
 struct Inner {
     algorithm: Algorithm,
     semaphore: Arc<Semaphore>,
     permits: usize,
-    /// Jobs for the hashing threads (one per permit, at most four per core).
-    jobs: std::sync::mpsc::Sender<Job>,
     dummy: OnceCell<String>,
     #[cfg(test)]
     probe: tests::Probe,
@@ -176,14 +141,11 @@ impl Hasher {
             }
             Algorithm::Bcrypt { .. } => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let threads = permits.min(4 * cores).max(1);
         Hasher {
             inner: Arc::new(Inner {
                 algorithm,
                 semaphore: Arc::new(Semaphore::new(permits)),
                 permits,
-                jobs: hash_threads(threads),
                 dummy: OnceCell::new(),
                 #[cfg(test)]
                 probe: tests::Probe::default(),
@@ -200,9 +162,9 @@ impl Hasher {
         self.inner.permits
     }
 
-    /// Runs `f` on a hashing thread while holding a semaphore permit. The
-    /// permit moves into the job, so it stays held until the work really ends
-    /// even if the caller's future is dropped.
+    /// Runs `f` on the blocking pool while holding a semaphore permit. The
+    /// permit moves into the closure, so it stays held until the work really
+    /// ends even if the caller's future is dropped.
     async fn run<T, F>(&self, f: F) -> Result<T, HashError>
     where
         T: Send + 'static,
@@ -217,21 +179,14 @@ impl Hasher {
             .map_err(|_| HashError::Internal("hasher is shut down".into()))?;
         #[cfg(test)]
         let inner = self.inner.clone();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
+        tokio::task::spawn_blocking(move || {
             let _permit = permit;
             #[cfg(test)]
             let _guard = inner.probe.enter();
-            // A panic must not take the thread with it.
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-                .unwrap_or_else(|_| Err(HashError::Internal("hashing panicked".into())));
-            let _ = tx.send(r);
-        });
-        if self.inner.jobs.send(job).is_err() {
-            return Err(HashError::Internal("the hashing threads are gone".into()));
-        }
-        rx.await
-            .map_err(|_| HashError::Internal("hashing task failed".into()))?
+            f()
+        })
+        .await
+        .map_err(|e| HashError::Internal(format!("hashing task failed: {e}")))?
     }
 
     /// Hashes `password` with the configured algorithm.
