@@ -8,8 +8,8 @@ pub mod listener;
 pub mod pool;
 pub mod root;
 pub mod session;
-pub mod webhooks;
 pub mod session_watch;
+pub mod webhooks;
 
 use std::sync::Arc;
 

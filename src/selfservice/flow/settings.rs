@@ -386,6 +386,9 @@ pub async fn submit(
         }
         Err(e) => return Err(e.into()),
     }
+    // Whoami answers carry the identity: this node's cache forgets it now, the others through
+    // the database's change feed.
+    deps.session_cache.invalidate_identity(updated.id);
     saved.identity = Some(updated.to_json(deps.public_base(), None));
     let show_verification_ui =
         after_success(deps, &mut saved, &method, &session, &updated, req).await?;
