@@ -971,5 +971,17 @@ async fn settings_web_hooks_interrupt_and_observe_changes() {
     assert_eq!(status, 200, "{saved}");
     assert_eq!(saved["identity"]["traits"]["username"], "settled");
     assert_eq!(rx.requests().len(), 2);
+    // Whoami (answered from the cache before) shows the change at once.
+    let me: Value = app
+        .http
+        .get(app.public_url("/sessions/whoami"))
+        .header("X-Session-Token", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["identity"]["traits"]["username"], "settled");
     app.stop().await;
 }
