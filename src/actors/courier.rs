@@ -4,8 +4,8 @@
 //! claims at a time. Rows are the only record of pending work: a lost tick or a dead node leaves
 //! nothing behind that the next claim (after the lease) does not pick up.
 
+use super::pool::{InFlight, InFlightGuard};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ractor::factory::{FactoryMessage, FactoryRef, Job, WorkerId, routing};
@@ -18,18 +18,10 @@ use crate::store::courier::MessageRow;
 
 /// Counts a batch's messages still being delivered; decremented on drop, so a send that panics
 /// (and takes its worker down) still releases the pump.
-struct InFlight(Arc<AtomicUsize>);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 pub struct SendJob {
     row: MessageRow,
     claim_id: Arc<str>,
-    _in_flight: InFlight,
+    _in_flight: InFlightGuard,
 }
 
 struct SenderWorker;
@@ -73,7 +65,7 @@ pub struct Courier;
 pub struct CourierState {
     deps: Arc<Deps>,
     senders: FactoryRef<Uuid, SendJob>,
-    in_flight: Arc<AtomicUsize>,
+    in_flight: InFlight,
     timer: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -105,7 +97,7 @@ impl Actor for Courier {
         Ok(CourierState {
             deps,
             senders: factory,
-            in_flight: Arc::new(AtomicUsize::new(0)),
+            in_flight: InFlight::default(),
             timer: None,
         })
     }
@@ -134,7 +126,7 @@ impl Actor for Courier {
         _msg: CourierMsg,
         state: &mut CourierState,
     ) -> Result<(), ActorProcessingErr> {
-        if state.in_flight.load(Ordering::Acquire) > 0 {
+        if state.in_flight.busy() {
             return Ok(());
         }
         // A failed claim is reported and retried on the next tick; it never kills the pump.
@@ -151,12 +143,11 @@ impl Actor for Courier {
         tracing::debug!(count = rows.len(), "claimed courier messages");
         let claim_id: Arc<str> = Arc::from(claim_id.as_str());
         for row in rows {
-            state.in_flight.fetch_add(1, Ordering::AcqRel);
             let key = Uuid::parse_str(&row.id).unwrap_or_default();
             let job = SendJob {
                 row,
                 claim_id: claim_id.clone(),
-                _in_flight: InFlight(state.in_flight.clone()),
+                _in_flight: state.in_flight.enter(),
             };
             // If the pool is gone the job (and its in-flight count) drops here; the row's lease
             // lapses and it is claimed again.
@@ -177,15 +168,9 @@ impl Actor for Courier {
         }
         // Let the in-flight batch finish and record its outcomes; past the lease it would be
         // reclaimed anyway.
-        let deadline = tokio::time::Instant::now() + LEASE;
-        while state.in_flight.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let _ = state
-            .senders
-            .get_cell()
-            .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(5)))
+        state
+            .in_flight
+            .drain(LEASE, &state.senders.get_cell())
             .await;
         Ok(())
     }

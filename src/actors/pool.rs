@@ -54,3 +54,43 @@ where
     let cell = factory.get_cell();
     Ok((factory, cell))
 }
+
+/// Jobs a timer pump has handed to its pool and not yet finished (courier, web hook
+/// deliveries): the pump skips a tick while any run, and waits for them when it stops.
+#[derive(Clone, Default)]
+pub struct InFlight(Arc<AtomicUsize>);
+
+/// Held by one job; dropping it (done, failed, or lost with a dead pool) ends its count.
+pub struct InFlightGuard(Arc<AtomicUsize>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl InFlight {
+    pub fn enter(&self) -> InFlightGuard {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        InFlightGuard(self.0.clone())
+    }
+
+    pub fn busy(&self) -> bool {
+        self.0.load(Ordering::Acquire) > 0
+    }
+
+    /// On shutdown: lets the running jobs record their outcomes (at most `within`, after which
+    /// their rows' leases lapse and another node reclaims them), then stops the pool.
+    pub async fn drain(&self, within: std::time::Duration, pool: &ActorCell) {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.busy() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let _ = pool
+            .stop_and_wait(
+                Some("shutdown".into()),
+                Some(std::time::Duration::from_secs(5)),
+            )
+            .await;
+    }
+}

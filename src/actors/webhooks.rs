@@ -4,8 +4,8 @@
 //! and the rows are the only record of pending work: a lost tick or a dead node leaves nothing
 //! behind that the next claim (after the lease) does not pick up.
 
+use super::pool::{InFlight, InFlightGuard};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ractor::factory::{FactoryMessage, FactoryRef, Job, WorkerId, routing};
@@ -22,18 +22,10 @@ const WORKERS: usize = 4;
 
 /// Counts a batch's deliveries still running; decremented on drop, so a call that panics still
 /// releases the pump.
-struct InFlight(Arc<AtomicUsize>);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 pub struct DeliveryJob {
     row: DeliveryRow,
     claim_id: Arc<str>,
-    _in_flight: InFlight,
+    _in_flight: InFlightGuard,
 }
 
 struct DeliveryWorker;
@@ -75,7 +67,7 @@ pub struct Webhooks;
 pub struct WebhooksState {
     deps: Arc<Deps>,
     workers: FactoryRef<Uuid, DeliveryJob>,
-    in_flight: Arc<AtomicUsize>,
+    in_flight: InFlight,
     timer: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -102,7 +94,7 @@ impl Actor for Webhooks {
         Ok(WebhooksState {
             deps,
             workers,
-            in_flight: Arc::new(AtomicUsize::new(0)),
+            in_flight: InFlight::default(),
             timer: None,
         })
     }
@@ -122,7 +114,7 @@ impl Actor for Webhooks {
         _msg: WebhooksMsg,
         state: &mut WebhooksState,
     ) -> Result<(), ActorProcessingErr> {
-        if state.in_flight.load(Ordering::Acquire) > 0 {
+        if state.in_flight.busy() {
             return Ok(());
         }
         // A failed claim is reported and retried on the next tick; it never kills the pump.
@@ -138,12 +130,11 @@ impl Actor for Webhooks {
         }
         let claim_id: Arc<str> = Arc::from(claim_id.as_str());
         for row in rows {
-            state.in_flight.fetch_add(1, Ordering::AcqRel);
             let key = Uuid::parse_str(&row.id).unwrap_or_default();
             let job = DeliveryJob {
                 row,
                 claim_id: claim_id.clone(),
-                _in_flight: InFlight(state.in_flight.clone()),
+                _in_flight: state.in_flight.enter(),
             };
             // If the pool is gone the job drops here; the lease lapses and the row is reclaimed.
             if state.workers.dispatch(key, job).is_err() {
@@ -162,15 +153,9 @@ impl Actor for Webhooks {
             t.abort();
         }
         // Let the running batch record its outcomes; past the lease it would be reclaimed anyway.
-        let deadline = tokio::time::Instant::now() + LEASE;
-        while state.in_flight.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let _ = state
-            .workers
-            .get_cell()
-            .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(5)))
+        state
+            .in_flight
+            .drain(LEASE, &state.workers.get_cell())
             .await;
         Ok(())
     }

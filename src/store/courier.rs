@@ -10,7 +10,7 @@ use diesel::sql_types::{BigInt, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 
 use super::courier_schema::{courier_message_dispatches, courier_messages};
-use super::{Backend, Store, StoreError};
+use super::{Store, StoreError};
 use crate::{with_conn, with_tx};
 
 pub const QUEUED: &str = "queued";
@@ -113,26 +113,7 @@ pub async fn claim(
     limit: i64,
 ) -> Result<Vec<MessageRow>, StoreError> {
     let nid = store.nid().to_owned();
-    let pg = store.backend() == Backend::Postgres;
-    let mut n = 0;
-    let mut p = || {
-        n += 1;
-        if pg { format!("${n}") } else { "?".to_owned() }
-    };
-    // Placeholders in bind order.
-    let (p1, p2, p3, p4, p5, p6, p7, p8) = (p(), p(), p(), p(), p(), p(), p(), p());
-    let due = |at: &str| {
-        format!("(status = '{QUEUED}' OR (status = '{PROCESSING}' AND claimed_until < {at}))")
-    };
-    let sql = format!(
-        "UPDATE courier_messages SET status = '{PROCESSING}', claimed_until = {p1}, claim_id = {p2}, \
-         send_count = send_count + 1, updated_at = {p3} \
-         WHERE id IN (SELECT id FROM courier_messages WHERE nid = {p4} AND next_attempt_at <= {p5} \
-         AND {} ORDER BY next_attempt_at, id LIMIT {p7}{}) AND {}",
-        due(&p6),
-        if pg { " FOR UPDATE SKIP LOCKED" } else { "" },
-        due(&p8),
-    );
+    let sql = super::lease_claim_sql("courier_messages", "send_count", store.backend());
     let query = || {
         diesel::sql_query(sql.clone())
             .bind::<Timestamp, _>(lease_until)

@@ -402,6 +402,34 @@ macro_rules! with_conn {
     }};
 }
 
+/// The claim statement of a leased work queue (`courier_messages`, `webhook_deliveries`): moves
+/// up to a limit of due rows — `queued`, or `processing` with a lapsed lease — to `processing`
+/// under one claim id and lease, counting an attempt in `attempts_column`. PostgreSQL selects
+/// the candidates `FOR UPDATE SKIP LOCKED`, so concurrent claimers take disjoint rows; SQLite
+/// serialises claimers on its writer lock, and the outer predicate re-checks the status.
+/// Binds, in order: lease_until, claim_id, now, nid, now, now, limit, now.
+pub(crate) fn lease_claim_sql(table: &str, attempts_column: &str, backend: Backend) -> String {
+    let pg = backend == Backend::Postgres;
+    let mut n = 0;
+    let mut p = || {
+        n += 1;
+        if pg { format!("${n}") } else { "?".to_owned() }
+    };
+    let (p1, p2, p3, p4, p5, p6, p7, p8) = (p(), p(), p(), p(), p(), p(), p(), p());
+    let due = |at: &str| {
+        format!("(status = 'queued' OR (status = 'processing' AND claimed_until < {at}))")
+    };
+    format!(
+        "UPDATE {table} SET status = 'processing', claimed_until = {p1}, claim_id = {p2}, \
+         {attempts_column} = {attempts_column} + 1, updated_at = {p3} \
+         WHERE id IN (SELECT id FROM {table} WHERE nid = {p4} AND next_attempt_at <= {p5} \
+         AND {} ORDER BY next_attempt_at, id LIMIT {p7}{}) AND {}",
+        due(&p6),
+        if pg { " FOR UPDATE SKIP LOCKED" } else { "" },
+        due(&p8),
+    )
+}
+
 /// Like [`with_conn!`] inside one write transaction; `$body` is an async block's contents and
 /// must evaluate to `Result<T, StoreError>`. Any error rolls everything back.
 #[macro_export]
