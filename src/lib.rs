@@ -21,7 +21,8 @@
 //!   cache), [`courier`]
 //!   (outgoing email/SMS as durable queue rows: enqueue API, Go-style templates, delivery over
 //!   SMTP/HTTP), [`hash`] (password hashing and imported hash formats), [`health`] (readiness),
-//!   [`text`] (UI message ids).
+//!   [`text`] (UI message ids), [`jsonnet`] (operator templates for HTTP message and web hook
+//!   bodies), [`uri`] (reading `file://`, `base64://` and `http(s)://` locations).
 //! - [`store`]: diesel schema, row models, queries, migrations, pools for SQLite and
 //!   PostgreSQL behind one query code path, and the session change feed (`LISTEN/NOTIFY` on
 //!   PostgreSQL, a trigger-fed table polled on SQLite). No policy.
