@@ -2,12 +2,13 @@
 //! bcrypt, written exactly as Kratos writes them), verifying every format
 //! Kratos can import, and bounding the CPU/memory that hashing may use.
 //!
-//! All hashing runs on tokio's blocking pool behind a semaphore so a burst of
-//! logins cannot starve the async workers or exhaust memory.
+//! All hashing runs on dedicated low-priority threads (`pool`) behind a semaphore so a burst
+//! of logins cannot starve the async workers or exhaust memory.
 
 mod calibrate;
 mod crypt;
 mod parse;
+mod pool;
 mod verify;
 
 #[cfg(test)]
@@ -113,6 +114,7 @@ struct Inner {
     algorithm: Algorithm,
     semaphore: Arc<Semaphore>,
     permits: usize,
+    threads: pool::Pool,
     dummy: OnceCell<String>,
     #[cfg(test)]
     probe: tests::Probe,
@@ -146,6 +148,8 @@ impl Hasher {
                 algorithm,
                 semaphore: Arc::new(Semaphore::new(permits)),
                 permits,
+                // One thread per permit at most: a job only queues once it holds a permit.
+                threads: pool::Pool::new(permits),
                 dummy: OnceCell::new(),
                 #[cfg(test)]
                 probe: tests::Probe::default(),
@@ -162,9 +166,9 @@ impl Hasher {
         self.inner.permits
     }
 
-    /// Runs `f` on the blocking pool while holding a semaphore permit. The
-    /// permit moves into the closure, so it stays held until the work really
-    /// ends even if the caller's future is dropped.
+    /// Runs `f` on a hashing thread while holding a semaphore permit. The permit moves into
+    /// the job, so it stays held until the work really ends even if the caller's future is
+    /// dropped.
     async fn run<T, F>(&self, f: F) -> Result<T, HashError>
     where
         T: Send + 'static,
@@ -179,14 +183,18 @@ impl Hasher {
             .map_err(|_| HashError::Internal("hasher is shut down".into()))?;
         #[cfg(test)]
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            #[cfg(test)]
-            let _guard = inner.probe.enter();
-            f()
-        })
-        .await
-        .map_err(|e| HashError::Internal(format!("hashing task failed: {e}")))?
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.inner
+            .threads
+            .submit(Box::new(move || {
+                let _permit = permit;
+                #[cfg(test)]
+                let _guard = inner.probe.enter();
+                let _ = tx.send(f());
+            }))
+            .map_err(|e| HashError::Internal(format!("cannot start a hashing thread: {e}")))?;
+        rx.await
+            .map_err(|_| HashError::Internal("hashing task failed".into()))?
     }
 
     /// Hashes `password` with the configured algorithm.

@@ -158,6 +158,17 @@ pub(crate) fn verify_parsed(parsed: &Parsed, password: &[u8]) -> Result<bool, Ha
     }
 }
 
+/// Work areas up to this many 1 KiB blocks (64 MiB) stay with their thread for the next hash;
+/// a larger one (an imported hash with unusual parameters) is freed at once.
+const KEEP_BLOCKS: usize = 64 * 1024;
+
+thread_local! {
+    /// The argon2 work area of this thread, reused from hash to hash: no allocation, no page
+    /// faults, and no allocator arena left holding a freed 19 MiB block per thread.
+    static ARGON2_BLOCKS: std::cell::RefCell<Vec<argon2::Block>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 pub(crate) fn argon2_raw(
     alg: argon2::Algorithm,
     password: &[u8],
@@ -169,9 +180,20 @@ pub(crate) fn argon2_raw(
 ) -> Result<Vec<u8>, HashError> {
     let params = argon2::Params::new(memory_kib, iterations, parallelism, Some(len))
         .map_err(|e| HashError::Malformed(format!("invalid argon2 parameters: {e}")))?;
+    let blocks = params.block_count();
     let mut out = vec![0u8; len];
-    argon2::Argon2::new(alg, argon2::Version::V0x13, params)
-        .hash_password_into(password, salt, &mut out)
+    let argon = argon2::Argon2::new(alg, argon2::Version::V0x13, params);
+    ARGON2_BLOCKS
+        .with_borrow_mut(|area| {
+            if blocks > KEEP_BLOCKS {
+                let mut once = vec![argon2::Block::default(); blocks];
+                return argon.hash_password_into_with_memory(password, salt, &mut out, &mut once);
+            }
+            if area.len() < blocks {
+                area.resize(blocks, argon2::Block::default());
+            }
+            argon.hash_password_into_with_memory(password, salt, &mut out, &mut area[..blocks])
+        })
         .map_err(|e| HashError::Malformed(format!("argon2: {e}")))?;
     Ok(out)
 }
