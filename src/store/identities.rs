@@ -8,7 +8,7 @@ use diesel_async::RunQueryDsl;
 use super::flow_schema::selfservice_flows;
 use super::models::*;
 use super::schema::*;
-use super::{Store, StoreError};
+use super::{Conn, Store, StoreError};
 use crate::{with_conn, with_tx};
 
 /// Returns the network id, creating the network on first start.
@@ -93,29 +93,152 @@ pub async fn insert(store: &Store, rows: &IdentityRows) -> Result<(), StoreError
     })
 }
 
-/// Inserts many identities in one transaction, each under its own savepoint, so one bad item
+/// Rows per multi-row INSERT on PostgreSQL: the widest row (identities, 13 columns) stays far
+/// below its 65,535 bind parameters.
+const INSERT_CHUNK: usize = 1000;
+
+/// Inserts many identities in one transaction; one bad item (an identifier already taken, say)
 /// fails alone. The outer error is for the database itself failing.
+///
+/// PostgreSQL: the whole batch goes in as one multi-row INSERT per table under a savepoint;
+/// only if that fails is it replayed one identity per savepoint. SQLite: everything runs in a
+/// single hop to the connection's thread (one identity per savepoint, statements prepared
+/// once), since each async statement would otherwise cost a thread hand-off.
 pub async fn insert_many(
     store: &Store,
     items: &[IdentityRows],
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-    with_tx!(store, |c| {
-        let mut out = Vec::with_capacity(items.len());
-        for rows in items {
-            let r = c
-                .transaction::<_, StoreError, _>(async |c| {
-                    diesel::insert_into(identities::table)
-                        .values(&rows.identity)
-                        .execute(c)
-                        .await?;
-                    insert_children!(c, rows);
-                    Ok(())
-                })
-                .await;
-            out.push(r);
+    use diesel_async::AsyncConnection as _;
+    let guard = store.write_guard().await;
+    let out = match store.conn().await? {
+        Conn::Sqlite(mut c) => {
+            let owned = items.to_vec();
+            c.spawn_blocking(move |conn| sqlite_sync::insert_many(conn, &owned))
+                .await?
+                .into_iter()
+                .map(|r| r.map_err(StoreError::from))
+                .collect()
         }
-        Ok(out)
-    })
+        Conn::Pg(mut c) => {
+            c.transaction::<_, StoreError, _>(async |c| {
+                let whole = c
+                    .transaction::<_, StoreError, _>(async |c| {
+                        for part in items.chunks(INSERT_CHUNK) {
+                            let rows: Vec<&IdentityRow> =
+                                part.iter().map(|r| &r.identity).collect();
+                            diesel::insert_into(identities::table)
+                                .values(rows)
+                                .execute(c)
+                                .await?;
+                        }
+                        let creds: Vec<&CredentialRow> =
+                            items.iter().flat_map(|r| &r.credentials).collect();
+                        for part in creds.chunks(INSERT_CHUNK) {
+                            diesel::insert_into(identity_credentials::table)
+                                .values(part.to_vec())
+                                .execute(c)
+                                .await?;
+                        }
+                        let idents: Vec<&IdentifierRow> =
+                            items.iter().flat_map(|r| &r.identifiers).collect();
+                        for part in idents.chunks(INSERT_CHUNK) {
+                            diesel::insert_into(identity_credential_identifiers::table)
+                                .values(part.to_vec())
+                                .execute(c)
+                                .await?;
+                        }
+                        let verifiable: Vec<&VerifiableAddressRow> =
+                            items.iter().flat_map(|r| &r.verifiable).collect();
+                        for part in verifiable.chunks(INSERT_CHUNK) {
+                            diesel::insert_into(identity_verifiable_addresses::table)
+                                .values(part.to_vec())
+                                .execute(c)
+                                .await?;
+                        }
+                        let recovery: Vec<&RecoveryAddressRow> =
+                            items.iter().flat_map(|r| &r.recovery).collect();
+                        for part in recovery.chunks(INSERT_CHUNK) {
+                            diesel::insert_into(identity_recovery_addresses::table)
+                                .values(part.to_vec())
+                                .execute(c)
+                                .await?;
+                        }
+                        Ok(())
+                    })
+                    .await;
+                if whole.is_ok() {
+                    return Ok(items.iter().map(|_| Ok(())).collect());
+                }
+                let mut out = Vec::with_capacity(items.len());
+                for rows in items {
+                    let r = c
+                        .transaction::<_, StoreError, _>(async |c| {
+                            diesel::insert_into(identities::table)
+                                .values(&rows.identity)
+                                .execute(c)
+                                .await?;
+                            insert_children!(c, rows);
+                            Ok(())
+                        })
+                        .await;
+                    out.push(r);
+                }
+                Ok(out)
+            })
+            .await?
+        }
+    };
+    drop(guard);
+    Ok(out)
+}
+
+/// Synchronous SQLite writes, run on the connection's own thread.
+mod sqlite_sync {
+    use diesel::prelude::*;
+    use diesel::result::QueryResult;
+
+    use super::super::models::IdentityRows;
+    use super::super::schema::*;
+
+    /// One transaction, one savepoint per identity.
+    pub(super) fn insert_many(
+        conn: &mut SqliteConnection,
+        items: &[IdentityRows],
+    ) -> QueryResult<Vec<QueryResult<()>>> {
+        conn.transaction(|conn| {
+            Ok(items
+                .iter()
+                .map(|rows| conn.transaction(|conn| insert_one(conn, rows)))
+                .collect())
+        })
+    }
+
+    fn insert_one(conn: &mut SqliteConnection, rows: &IdentityRows) -> QueryResult<()> {
+        diesel::insert_into(identities::table)
+            .values(&rows.identity)
+            .execute(conn)?;
+        for cred in &rows.credentials {
+            diesel::insert_into(identity_credentials::table)
+                .values(cred)
+                .execute(conn)?;
+        }
+        for ident in &rows.identifiers {
+            diesel::insert_into(identity_credential_identifiers::table)
+                .values(ident)
+                .execute(conn)?;
+        }
+        for a in &rows.verifiable {
+            diesel::insert_into(identity_verifiable_addresses::table)
+                .values(a)
+                .execute(conn)?;
+        }
+        for a in &rows.recovery {
+            diesel::insert_into(identity_recovery_addresses::table)
+                .values(a)
+                .execute(conn)?;
+        }
+        Ok(())
+    }
 }
 
 /// Overwrites an identity and replaces its children inside a transaction (`$c`); with
@@ -282,13 +405,15 @@ macro_rules! load_children {
                 .select(CredentialRow::as_select())
                 .load($c)
                 .await?;
-            let idents: Vec<IdentifierRow> = identity_credential_identifiers::table
+            // Sorted here, not in SQL: an ORDER BY identifier lets SQLite's planner prefer the
+            // (nid, identifier) index and walk every identifier of the network.
+            let mut idents: Vec<IdentifierRow> = identity_credential_identifiers::table
                 .filter(identity_credential_identifiers::identity_id.eq_any($ids))
                 .filter(identity_credential_identifiers::nid.eq($nid))
-                .order(identity_credential_identifiers::identifier.asc())
                 .select(IdentifierRow::as_select())
                 .load($c)
                 .await?;
+            idents.sort_by(|a, b| a.identifier.cmp(&b.identifier));
             (creds, idents)
         } else {
             (Vec::new(), Vec::new())

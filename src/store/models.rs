@@ -52,6 +52,7 @@ pub struct IdentifierRow {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = identity_verifiable_addresses)]
+#[diesel(treat_none_as_null = true)]
 pub struct VerifiableAddressRow {
     pub id: String,
     pub nid: String,
