@@ -1,0 +1,6 @@
+DROP INDEX identity_credential_identifiers_identity_idx;
+CREATE INDEX identity_credential_identifiers_identity_idx ON identity_credential_identifiers (identity_id);
+DROP INDEX identity_verifiable_addresses_identity_idx;
+CREATE INDEX identity_verifiable_addresses_identity_idx ON identity_verifiable_addresses (identity_id);
+DROP INDEX identity_recovery_addresses_identity_idx;
+CREATE INDEX identity_recovery_addresses_identity_idx ON identity_recovery_addresses (identity_id);
