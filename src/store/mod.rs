@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod flow_schema;
 pub mod flows;
 pub mod identities;
+pub mod instrument;
 mod migrate;
 pub mod models;
 pub mod schema;
@@ -235,6 +236,7 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys =
 impl Store {
     /// Opens a pool. Connections are made lazily except one, so a wrong DSN fails here.
     pub async fn connect(dsn: &str) -> Result<Store, StoreError> {
+        instrument::install();
         let parsed = parse_dsn(dsn)?;
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
