@@ -8,7 +8,7 @@ use diesel_async::RunQueryDsl;
 use super::models::{IdentityRow, IdentityRows, RecoveryAddressRow, VerifiableAddressRow};
 use super::schema::{identities, identity_recovery_addresses, identity_verifiable_addresses};
 use super::session_schema::{session_devices, sessions};
-use super::{Store, StoreError};
+use super::{Backend, Store, StoreError};
 use crate::{with_conn, with_tx};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -181,71 +181,280 @@ pub async fn insert(
     })
 }
 
-/// The hot path: the session and its identity row in one indexed join. `full` adds the
-/// identity's addresses and the session's devices (whoami); without it the identity row alone
-/// comes back (enough to check its state).
+/// The hot path: one statement. The session and its identity row come from an indexed join on
+/// the token digest; with `full`, the identity's addresses and the session's devices ride along
+/// as JSON arrays from correlated subqueries (each on an `identity_id`/`session_id` index), so a
+/// whoami that misses the cache is a single round trip. Credentials are never read. Without
+/// `full` only the identity's row comes back (enough to check its state).
 pub async fn find_by_token(
     store: &Store,
     token_hash: &str,
     full: bool,
 ) -> Result<Option<SessionRows>, StoreError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Nullable, Text};
     let nid = store.nid().to_owned();
+    let [verifiable_sql, recovery_sql, devices_sql] = match store.backend() {
+        Backend::Postgres => children_json::POSTGRES,
+        Backend::Sqlite => children_json::SQLITE,
+    };
     with_conn!(store, |c| {
-        let found: Option<(SessionRow, IdentityRow)> = sessions::table
+        let base = sessions::table
             .inner_join(identities::table)
             .filter(sessions::token.eq(token_hash))
-            .filter(sessions::nid.eq(&nid))
-            .select((SessionRow::as_select(), IdentityRow::as_select()))
-            .first(c)
-            .await
-            .optional()?;
-        let Some((session, identity)) = found else {
-            return Ok(None);
-        };
+            .filter(sessions::nid.eq(&nid));
         if !full {
-            let identity = IdentityRows {
-                identity,
-                credentials: Vec::new(),
-                identifiers: Vec::new(),
-                verifiable: Vec::new(),
-                recovery: Vec::new(),
-            };
-            return Ok(Some(SessionRows {
+            let found: Option<(SessionRow, IdentityRow)> = base
+                .select((SessionRow::as_select(), IdentityRow::as_select()))
+                .first(c)
+                .await
+                .optional()?;
+            return Ok(found.map(|(session, identity)| SessionRows {
                 session,
-                identity: Some(identity),
+                identity: Some(IdentityRows {
+                    identity,
+                    credentials: Vec::new(),
+                    identifiers: Vec::new(),
+                    verifiable: Vec::new(),
+                    recovery: Vec::new(),
+                }),
                 devices: None,
             }));
         }
-        let ids = vec![identity.id.clone()];
-        let verifiable: Vec<VerifiableAddressRow> = identity_verifiable_addresses::table
-            .filter(identity_verifiable_addresses::identity_id.eq_any(&ids))
-            .filter(identity_verifiable_addresses::nid.eq(&nid))
-            .order(identity_verifiable_addresses::id.asc())
-            .select(VerifiableAddressRow::as_select())
-            .load(c)
-            .await?;
-        let recovery: Vec<RecoveryAddressRow> = identity_recovery_addresses::table
-            .filter(identity_recovery_addresses::identity_id.eq_any(&ids))
-            .filter(identity_recovery_addresses::nid.eq(&nid))
-            .order(identity_recovery_addresses::id.asc())
-            .select(RecoveryAddressRow::as_select())
-            .load(c)
-            .await?;
-        let sids = vec![session.id.clone()];
-        let devices = load_devices!(c, &nid, &sids);
-        let identity = IdentityRows {
-            identity,
-            credentials: Vec::new(),
-            identifiers: Vec::new(),
-            verifiable,
-            recovery,
+        type Json = Nullable<Text>;
+        let found: Option<WhoamiRow> = base
+            .select((
+                SessionRow::as_select(),
+                IdentityRow::as_select(),
+                sql::<Json>(verifiable_sql),
+                sql::<Json>(recovery_sql),
+                sql::<Json>(devices_sql),
+            ))
+            .first(c)
+            .await
+            .optional()?;
+        let Some((session, identity, verifiable, recovery, devices)) = found else {
+            return Ok(None);
         };
         Ok(Some(SessionRows {
             session,
-            identity: Some(identity),
-            devices: Some(devices),
+            identity: Some(IdentityRows {
+                identity,
+                credentials: Vec::new(),
+                identifiers: Vec::new(),
+                verifiable: children_json::verifiable(verifiable.as_deref())?,
+                recovery: children_json::recovery(recovery.as_deref())?,
+            }),
+            devices: Some(children_json::devices(devices.as_deref())?),
         }))
     })
+}
+
+/// whoami's single statement: the session, its identity, and the three JSON arrays.
+type WhoamiRow = (
+    SessionRow,
+    IdentityRow,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// The child rows of whoami's single statement, as JSON arrays built by the database, and
+/// their decoding back into rows.
+mod children_json {
+    use chrono::NaiveDateTime;
+    use serde::Deserialize;
+    use serde_json::Value;
+
+    use super::DeviceRow;
+    use crate::store::StoreError;
+    use crate::store::models::{RecoveryAddressRow, VerifiableAddressRow};
+
+    /// `[verifiable addresses, recovery addresses, devices]`, correlated with the outer
+    /// `identities` and `sessions` rows.
+    pub(super) const SQLITE: [&str; 3] = [
+        "(SELECT json_group_array(json_object('id', v.id, 'nid', v.nid, 'identity_id', \
+         v.identity_id, 'via', v.via, 'value', v.value, 'verified', v.verified, 'verified_at', \
+         v.verified_at, 'status', v.status, 'created_at', v.created_at, 'updated_at', \
+         v.updated_at)) FROM identity_verifiable_addresses v \
+         WHERE v.identity_id = identities.id AND v.nid = identities.nid)",
+        "(SELECT json_group_array(json_object('id', r.id, 'nid', r.nid, 'identity_id', \
+         r.identity_id, 'via', r.via, 'value', r.value, 'created_at', r.created_at, \
+         'updated_at', r.updated_at)) FROM identity_recovery_addresses r \
+         WHERE r.identity_id = identities.id AND r.nid = identities.nid)",
+        "(SELECT json_group_array(json_object('id', d.id, 'nid', d.nid, 'session_id', \
+         d.session_id, 'ip_address', d.ip_address, 'user_agent', d.user_agent, 'location', \
+         d.location, 'created_at', d.created_at, 'updated_at', d.updated_at)) \
+         FROM session_devices d WHERE d.session_id = sessions.id)",
+    ];
+
+    pub(super) const POSTGRES: [&str; 3] = [
+        "(SELECT json_agg(json_build_object('id', v.id, 'nid', v.nid, 'identity_id', \
+         v.identity_id, 'via', v.via, 'value', v.value, 'verified', v.verified, 'verified_at', \
+         v.verified_at, 'status', v.status, 'created_at', v.created_at, 'updated_at', \
+         v.updated_at))::text FROM identity_verifiable_addresses v \
+         WHERE v.identity_id = identities.id AND v.nid = identities.nid)",
+        "(SELECT json_agg(json_build_object('id', r.id, 'nid', r.nid, 'identity_id', \
+         r.identity_id, 'via', r.via, 'value', r.value, 'created_at', r.created_at, \
+         'updated_at', r.updated_at))::text FROM identity_recovery_addresses r \
+         WHERE r.identity_id = identities.id AND r.nid = identities.nid)",
+        "(SELECT json_agg(json_build_object('id', d.id, 'nid', d.nid, 'session_id', \
+         d.session_id, 'ip_address', d.ip_address, 'user_agent', d.user_agent, 'location', \
+         d.location, 'created_at', d.created_at, 'updated_at', d.updated_at))::text \
+         FROM session_devices d WHERE d.session_id = sessions.id)",
+    ];
+
+    #[derive(Deserialize)]
+    struct Verifiable {
+        id: String,
+        nid: String,
+        identity_id: String,
+        via: String,
+        value: String,
+        verified: Value,
+        verified_at: Option<String>,
+        status: String,
+        created_at: String,
+        updated_at: String,
+    }
+
+    #[derive(Deserialize)]
+    struct Recovery {
+        id: String,
+        nid: String,
+        identity_id: String,
+        via: String,
+        value: String,
+        created_at: String,
+        updated_at: String,
+    }
+
+    #[derive(Deserialize)]
+    struct Device {
+        id: String,
+        nid: String,
+        session_id: String,
+        ip_address: Option<String>,
+        user_agent: Option<String>,
+        location: Option<String>,
+        created_at: String,
+        updated_at: String,
+    }
+
+    fn bad(what: &str, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Query(format!("decoding {what}: {e}"))
+    }
+
+    /// SQLite keeps `2026-11-28 16:37:53.137803`, PostgreSQL's JSON says `2026-11-28T16:37:53.137803`.
+    fn time(s: &str) -> Result<NaiveDateTime, StoreError> {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+            .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
+            .map_err(|e| bad("a timestamp", e))
+    }
+
+    /// SQLite has no booleans: 0/1.
+    fn flag(v: &Value) -> Result<bool, StoreError> {
+        match v {
+            Value::Bool(b) => Ok(*b),
+            Value::Number(n) => Ok(n.as_i64().unwrap_or(0) != 0),
+            other => Err(bad("a flag", other)),
+        }
+    }
+
+    fn parse<T: for<'de> Deserialize<'de>>(
+        what: &str,
+        json: Option<&str>,
+    ) -> Result<Vec<T>, StoreError> {
+        match json {
+            None => Ok(Vec::new()),
+            Some(s) => serde_json::from_str(s).map_err(|e| bad(what, e)),
+        }
+    }
+
+    pub(super) fn verifiable(json: Option<&str>) -> Result<Vec<VerifiableAddressRow>, StoreError> {
+        let mut rows = parse::<Verifiable>("verifiable addresses", json)?
+            .into_iter()
+            .map(|a| {
+                Ok(VerifiableAddressRow {
+                    verified: flag(&a.verified)?,
+                    verified_at: a.verified_at.as_deref().map(time).transpose()?,
+                    created_at: time(&a.created_at)?,
+                    updated_at: time(&a.updated_at)?,
+                    id: a.id,
+                    nid: a.nid,
+                    identity_id: a.identity_id,
+                    via: a.via,
+                    value: a.value,
+                    status: a.status,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(rows)
+    }
+
+    pub(super) fn recovery(json: Option<&str>) -> Result<Vec<RecoveryAddressRow>, StoreError> {
+        let mut rows = parse::<Recovery>("recovery addresses", json)?
+            .into_iter()
+            .map(|a| {
+                Ok(RecoveryAddressRow {
+                    created_at: time(&a.created_at)?,
+                    updated_at: time(&a.updated_at)?,
+                    id: a.id,
+                    nid: a.nid,
+                    identity_id: a.identity_id,
+                    via: a.via,
+                    value: a.value,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(rows)
+    }
+
+    pub(super) fn devices(json: Option<&str>) -> Result<Vec<DeviceRow>, StoreError> {
+        let mut rows = parse::<Device>("devices", json)?
+            .into_iter()
+            .map(|d| {
+                Ok(DeviceRow {
+                    created_at: time(&d.created_at)?,
+                    updated_at: time(&d.updated_at)?,
+                    id: d.id,
+                    nid: d.nid,
+                    session_id: d.session_id,
+                    ip_address: d.ip_address,
+                    user_agent: d.user_agent,
+                    location: d.location,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(rows)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn decodes_both_backends_json() {
+            let sqlite = r#"[{"id":"b","nid":"n","identity_id":"i","via":"email","value":"x@y.z","verified":1,"verified_at":"2026-11-28 16:37:53.137803","status":"completed","created_at":"2026-11-28 16:37:53","updated_at":"2026-11-28 16:37:53.5"},{"id":"a","nid":"n","identity_id":"i","via":"email","value":"w@y.z","verified":0,"verified_at":null,"status":"pending","created_at":"2026-11-28 16:37:53","updated_at":"2026-11-28 16:37:53"}]"#;
+            let rows = verifiable(Some(sqlite)).unwrap();
+            assert_eq!(rows[0].id, "a");
+            assert!(!rows[0].verified && rows[0].verified_at.is_none());
+            assert!(rows[1].verified);
+            assert_eq!(
+                rows[1].verified_at.unwrap().to_string(),
+                "2026-11-28 16:37:53.137803"
+            );
+            let pg = r#"[{"id":"d","nid":"n","session_id":"s","ip_address":"127.0.0.1","user_agent":null,"location":null,"created_at":"2026-11-28T16:37:53.1","updated_at":"2026-11-28T16:37:53.1"}]"#;
+            let d = devices(Some(pg)).unwrap();
+            assert_eq!(d[0].ip_address.as_deref(), Some("127.0.0.1"));
+            assert!(devices(None).unwrap().is_empty());
+            assert!(recovery(Some("[]")).unwrap().is_empty());
+            assert!(matches!(verifiable(Some("{")), Err(StoreError::Query(_))));
+        }
+    }
 }
 
 pub async fn get(
