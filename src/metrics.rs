@@ -1,11 +1,19 @@
 //! Prometheus metrics, served on the admin port at `/admin/metrics/prometheus`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http::StatusCode;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 pub struct Metrics {
+    /// Tells apart the registries of several servers in one process (tests), for the
+    /// per-thread cache in `observe_http`.
+    id: u64,
     registry: Registry,
     /// Requests by route pattern, method and status.
     pub http_requests: IntCounterVec,
@@ -74,7 +82,9 @@ impl Metrics {
         ] {
             registry.register(c).expect("metric registered once");
         }
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Metrics {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             registry,
             http_requests,
             http_duration,
@@ -83,6 +93,28 @@ impl Metrics {
             whoami_cache_hits,
             whoami_cache_misses,
         }
+    }
+
+    /// Counts one HTTP request and its latency. The labelled children are looked up once per
+    /// thread and label set, not on every request: this runs for every whoami.
+    pub fn observe_http(&self, labels: [&'static str; 3], status: StatusCode, seconds: f64) {
+        type Key = (u64, [&'static str; 3], u16);
+        thread_local! {
+            static CHILDREN: RefCell<HashMap<Key, (IntCounter, Histogram)>> =
+                RefCell::new(HashMap::new());
+        }
+        let key = (self.id, labels, status.as_u16());
+        CHILDREN.with_borrow_mut(|children| {
+            let (count, latency) = children.entry(key).or_insert_with(|| {
+                let all = [labels[0], labels[1], labels[2], status.as_str()];
+                (
+                    self.http_requests.with_label_values(&all),
+                    self.http_duration.with_label_values(&all),
+                )
+            });
+            count.inc();
+            latency.observe(seconds);
+        });
     }
 
     /// The text exposition format.

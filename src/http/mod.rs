@@ -95,11 +95,24 @@ pub async fn handle(app: Arc<App>, peer: SocketAddr, mut req: Request<Incoming>)
     resp
 }
 
-fn record(app: &App, route: &str, method: &Method, status: StatusCode, start: Instant) {
-    let m = &app.handles.deps.metrics;
-    let labels = [app.listener.name(), route, method.as_str(), status.as_str()];
-    m.http_requests.with_label_values(&labels).inc();
-    m.http_duration
-        .with_label_values(&labels)
-        .observe(start.elapsed().as_secs_f64());
+fn record(app: &App, route: &'static str, method: &Method, status: StatusCode, start: Instant) {
+    app.handles.deps.metrics.observe_http(
+        [app.listener.name(), route, method_label(method)],
+        status,
+        start.elapsed().as_secs_f64(),
+    );
+}
+
+/// Methods as static labels; anything unusual is counted as `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
