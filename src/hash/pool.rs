@@ -1,6 +1,6 @@
 //! The hashing threads: password hashing never runs on tokio's workers or its shared blocking
 //! pool. A small set of dedicated OS threads, started on demand up to the hasher's permit count
-//! and gone after a quiet spell, runs one hash each at a time:
+//! (at most one per core) and gone after a quiet spell, runs one hash each at a time:
 //!
 //! - at a lower CPU priority (nice 10 on Linux), so a login storm that saturates every core
 //!   delays whoami and the rest of the HTTP work only a little: the scheduler gives the async
