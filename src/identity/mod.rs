@@ -191,7 +191,7 @@ impl Identity {
             });
             for ident in &c.identifiers {
                 identifiers.push(IdentifierRow {
-                    id: Uuid::new_v4().to_string(),
+                    id: Uuid::now_v7().to_string(),
                     nid: nid.to_owned(),
                     identity_credential_id: cid.clone(),
                     identity_id: id.clone(),

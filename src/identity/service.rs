@@ -254,7 +254,7 @@ pub(crate) fn apply_schema(
             None
         };
         verifiable.push(VerifiableAddress {
-            id: Uuid::new_v4(),
+            id: Uuid::now_v7(),
             value: value.clone(),
             verified,
             via: via.into(),
@@ -288,7 +288,7 @@ pub(crate) fn apply_schema(
         }
         let _ = imported_recovery;
         recovery.push(RecoveryAddress {
-            id: Uuid::new_v4(),
+            id: Uuid::now_v7(),
             value: value.clone(),
             via: via.into(),
             created_at: ts,
@@ -319,7 +319,7 @@ pub(crate) fn apply_schema(
             ident.credentials.insert(
                 "password".into(),
                 Credential {
-                    id: Uuid::new_v4(),
+                    id: Uuid::now_v7(),
                     kind: "password".into(),
                     identifiers: ids,
                     config: serde_json::json!({}),
@@ -353,7 +353,7 @@ pub(crate) fn apply_schema(
                 ident.credentials.insert(
                     "code".into(),
                     Credential {
-                        id: Uuid::new_v4(),
+                        id: Uuid::now_v7(),
                         kind: "code".into(),
                         identifiers: ids,
                         config,
@@ -441,7 +441,7 @@ async fn import_credentials(
             .credentials
             .get("password")
             .map(|c| (c.id, c.created_at))
-            .unwrap_or((Uuid::new_v4(), ts));
+            .unwrap_or((Uuid::now_v7(), ts));
         ident.credentials.insert(
             "password".into(),
             Credential {
@@ -484,7 +484,7 @@ async fn import_credentials(
             .credentials
             .get("oidc")
             .map(|c| (c.id, c.created_at))
-            .unwrap_or((Uuid::new_v4(), ts));
+            .unwrap_or((Uuid::now_v7(), ts));
         ident.credentials.insert(
             "oidc".into(),
             Credential {
@@ -515,7 +515,7 @@ pub async fn prepare_new(deps: &Deps, body: CreateIdentityBody) -> Result<Identi
     }
     let ts = now();
     let mut ident = Identity {
-        id: Uuid::new_v4(),
+        id: Uuid::now_v7(),
         schema_id,
         state,
         state_changed_at: Some(ts),
