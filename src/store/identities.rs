@@ -102,8 +102,8 @@ const INSERT_CHUNK: usize = 1000;
 ///
 /// PostgreSQL: the whole batch goes in as one multi-row INSERT per table under a savepoint;
 /// only if that fails is it replayed one identity per savepoint. SQLite: everything runs in a
-/// single hop to the connection's thread (one identity per savepoint, statements prepared
-/// once), since each async statement would otherwise cost a thread hand-off.
+/// single hop to the connection's thread (statements prepared once; the same whole-batch
+/// attempt first), since each async statement would otherwise cost a thread hand-off.
 pub async fn insert_many(
     store: &Store,
     items: &[IdentityRows],
@@ -200,11 +200,17 @@ mod sqlite_sync {
     use super::super::models::IdentityRows;
     use super::super::schema::*;
 
-    /// One transaction, one savepoint per identity.
+    /// The whole batch in one transaction; only if that fails is it replayed with one
+    /// savepoint per identity (a savepoint journals every page it touches).
     pub(super) fn insert_many(
         conn: &mut SqliteConnection,
         items: &[IdentityRows],
     ) -> QueryResult<Vec<QueryResult<()>>> {
+        let whole =
+            conn.transaction(|conn| items.iter().try_for_each(|rows| insert_one(conn, rows)));
+        if whole.is_ok() {
+            return Ok(items.iter().map(|_| Ok(())).collect());
+        }
         conn.transaction(|conn| {
             Ok(items
                 .iter()

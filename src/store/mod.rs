@@ -230,8 +230,10 @@ pub fn parse_dsn(dsn: &str) -> Result<ParsedDsn, StoreError> {
     }
 }
 
+/// `temp_store = MEMORY`: savepoint journals and sort b-trees stay off the disk (a batch import
+/// opens a savepoint per identity).
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;";
 
 impl Store {
     /// Opens a pool. Connections are made lazily except one, so a wrong DSN fails here.
