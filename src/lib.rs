@@ -20,12 +20,13 @@
 //!   (sessions, tokens stored as SHA-256 digests, the encrypted session cookie, the whoami
 //!   cache), [`courier`]
 //!   (outgoing email/SMS as durable queue rows: enqueue API, Go-style templates, delivery over
-//!   SMTP/HTTP), [`hash`] (password hashing and imported hash formats), [`health`] (readiness),
+//!   SMTP/HTTP), [`hash`] (password hashing on its own low-priority threads, and imported hash
+//!   formats), [`health`] (readiness),
 //!   [`text`] (UI message ids), [`jsonnet`] (operator templates for HTTP message and web hook
 //!   bodies), [`uri`] (reading `file://`, `base64://` and `http(s)://` locations).
 //! - [`store`]: diesel schema, row models, queries, migrations, pools for SQLite and
-//!   PostgreSQL behind one query code path, and the session change feed (`LISTEN/NOTIFY` on
-//!   PostgreSQL, a trigger-fed table polled on SQLite). No policy.
+//!   PostgreSQL behind one query code path, the session change feed (`LISTEN/NOTIFY` on
+//!   PostgreSQL, a trigger-fed table polled on SQLite), and statement timing. No policy.
 //! - [`config`]: `kratos.yml` keys, environment overrides, defaults, validation.
 //! - [`app`]: start-up, shared by the `gatehouse` binary and the tests; [`deps`] is what the
 //!   domain receives; [`metrics`] is the Prometheus registry.
