@@ -169,29 +169,39 @@ pub fn route(listener: Listener, method: &Method, path: &str) -> Match {
         Listener::Public => path,
     };
     let path = path.trim_end_matches('/');
-    let segs: Vec<&str> = path.split('/').skip(1).collect();
+    // Routing runs for every request, whoami included: no allocation on the way to a match.
+    // No route has more than a handful of segments; a longer path matches nothing.
+    let mut buf = [""; 8];
+    let mut n = 0;
+    for seg in path.split('/').skip(1) {
+        let Some(slot) = buf.get_mut(n) else {
+            return Match::NotFound;
+        };
+        *slot = seg;
+        n += 1;
+    }
+    let segs = &buf[..n];
     let admin = listener == Listener::Admin;
     let m = method.clone();
     let get_like = m == Method::GET || m == Method::HEAD;
-    let pick = |options: Vec<(Method, Route)>| -> Match {
-        let allowed: Vec<Method> = options.iter().map(|(m, _)| m.clone()).collect();
+    let pick = |options: &[(Method, Route)]| -> Match {
         for (om, r) in options {
-            if om == m || (om == Method::GET && m == Method::HEAD) {
-                return Match::Found(r);
+            if *om == m || (*om == Method::GET && m == Method::HEAD) {
+                return Match::Found(r.clone());
             }
         }
-        Match::MethodNotAllowed(allowed)
+        Match::MethodNotAllowed(options.iter().map(|(m, _)| m.clone()).collect())
     };
-    match segs.as_slice() {
-        ["health", "alive"] => pick(vec![(Method::GET, Route::HealthAlive)]),
-        ["health", "ready"] => pick(vec![(Method::GET, Route::HealthReady)]),
-        ["version"] => pick(vec![(Method::GET, Route::Version)]),
-        ["metrics", "prometheus"] if admin => pick(vec![(Method::GET, Route::Metrics)]),
-        ["schemas"] => pick(vec![(Method::GET, Route::ListSchemas)]),
-        ["schemas", id] => pick(vec![(Method::GET, Route::GetSchema(decode(id)))]),
-        ["self-service", "errors"] => pick(vec![(Method::GET, Route::GetFlowError)]),
-        ["recovery", "code"] if admin => pick(vec![(Method::POST, Route::AdminRecoveryCode)]),
-        ["recovery", "link"] if admin => pick(vec![(Method::POST, Route::AdminRecoveryLink)]),
+    match segs {
+        ["health", "alive"] => pick(&[(Method::GET, Route::HealthAlive)]),
+        ["health", "ready"] => pick(&[(Method::GET, Route::HealthReady)]),
+        ["version"] => pick(&[(Method::GET, Route::Version)]),
+        ["metrics", "prometheus"] if admin => pick(&[(Method::GET, Route::Metrics)]),
+        ["schemas"] => pick(&[(Method::GET, Route::ListSchemas)]),
+        ["schemas", id] => pick(&[(Method::GET, Route::GetSchema(decode(id)))]),
+        ["self-service", "errors"] => pick(&[(Method::GET, Route::GetFlowError)]),
+        ["recovery", "code"] if admin => pick(&[(Method::POST, Route::AdminRecoveryCode)]),
+        ["recovery", "link"] if admin => pick(&[(Method::POST, Route::AdminRecoveryLink)]),
         ["self-service", kind, rest @ ..]
             if !admin
                 && matches!(
@@ -208,93 +218,83 @@ pub fn route(listener: Listener, method: &Method, path: &str) -> Match {
             };
             match rest {
                 // Kratos serves the settings submit on GET too (a refresh login returns there).
-                [] if k == FlowKind::Settings => pick(vec![
+                [] if k == FlowKind::Settings => pick(&[
                     (Method::POST, Route::SubmitFlow(k)),
                     (Method::GET, Route::SubmitFlow(k)),
                 ]),
-                [] if matches!(k, FlowKind::Recovery | FlowKind::Verification) => pick(vec![
+                [] if matches!(k, FlowKind::Recovery | FlowKind::Verification) => pick(&[
                     (Method::POST, Route::SubmitFlow(k)),
                     (Method::GET, Route::FlowLink(k)),
                 ]),
-                [] => pick(vec![(Method::POST, Route::SubmitFlow(k))]),
-                ["browser"] => pick(vec![(Method::GET, Route::StartFlow(k, FlowType::Browser))]),
-                ["api"] => pick(vec![(Method::GET, Route::StartFlow(k, FlowType::Api))]),
-                ["flows"] => pick(vec![(Method::GET, Route::GetFlow(k))]),
+                [] => pick(&[(Method::POST, Route::SubmitFlow(k))]),
+                ["browser"] => pick(&[(Method::GET, Route::StartFlow(k, FlowType::Browser))]),
+                ["api"] => pick(&[(Method::GET, Route::StartFlow(k, FlowType::Api))]),
+                ["flows"] => pick(&[(Method::GET, Route::GetFlow(k))]),
                 _ => Match::NotFound,
             }
         }
         // Kratos serves whoami on every method but DELETE; DELETE /sessions/whoami reaches it too,
         // through the delete-my-session route.
-        ["sessions", "whoami"] if !admin => pick(
-            [
-                Method::GET,
-                Method::POST,
-                Method::PUT,
-                Method::PATCH,
-                Method::DELETE,
-                Method::CONNECT,
-                Method::OPTIONS,
-                Method::TRACE,
-            ]
-            .into_iter()
-            .map(|m| (m, Route::Whoami))
-            .collect(),
-        ),
-        ["sessions"] if !admin => pick(vec![
+        ["sessions", "whoami"] if !admin => pick(&[
+            (Method::GET, Route::Whoami),
+            (Method::POST, Route::Whoami),
+            (Method::PUT, Route::Whoami),
+            (Method::PATCH, Route::Whoami),
+            (Method::DELETE, Route::Whoami),
+            (Method::CONNECT, Route::Whoami),
+            (Method::OPTIONS, Route::Whoami),
+            (Method::TRACE, Route::Whoami),
+        ]),
+        ["sessions"] if !admin => pick(&[
             (Method::GET, Route::ListMySessions),
             (Method::DELETE, Route::DeleteMySessions),
         ]),
-        ["sessions", id] if !admin => {
-            pick(vec![(Method::DELETE, Route::DeleteMySession(decode(id)))])
-        }
-        ["sessions"] if admin => pick(vec![(Method::GET, Route::AdminListSessions)]),
+        ["sessions", id] if !admin => pick(&[(Method::DELETE, Route::DeleteMySession(decode(id)))]),
+        ["sessions"] if admin => pick(&[(Method::GET, Route::AdminListSessions)]),
         ["sessions", id] if admin => {
             let id = decode(id);
-            pick(vec![
+            pick(&[
                 (Method::GET, Route::AdminGetSession(id.clone())),
                 (Method::DELETE, Route::AdminDisableSession(id)),
             ])
         }
         ["sessions", id, "extend"] if admin => {
-            pick(vec![(Method::PATCH, Route::AdminExtendSession(decode(id)))])
+            pick(&[(Method::PATCH, Route::AdminExtendSession(decode(id)))])
         }
         ["identities", id, "sessions"] if admin => {
             let id = decode(id);
-            pick(vec![
+            pick(&[
                 (Method::GET, Route::ListIdentitySessions(id.clone())),
                 (Method::DELETE, Route::DeleteIdentitySessions(id)),
             ])
         }
-        ["self-service", "logout"] if !admin => pick(vec![(Method::GET, Route::LogoutSubmit)]),
+        ["self-service", "logout"] if !admin => pick(&[(Method::GET, Route::LogoutSubmit)]),
         ["self-service", "logout", "browser"] if !admin => {
-            pick(vec![(Method::GET, Route::LogoutBrowser)])
+            pick(&[(Method::GET, Route::LogoutBrowser)])
         }
-        ["self-service", "logout", "api"] if !admin => {
-            pick(vec![(Method::DELETE, Route::LogoutApi)])
-        }
-        ["courier", "messages"] if admin => pick(vec![(Method::GET, Route::ListCourierMessages)]),
+        ["self-service", "logout", "api"] if !admin => pick(&[(Method::DELETE, Route::LogoutApi)]),
+        ["courier", "messages"] if admin => pick(&[(Method::GET, Route::ListCourierMessages)]),
         ["courier", "messages", id] if admin => {
-            pick(vec![(Method::GET, Route::GetCourierMessage(decode(id)))])
+            pick(&[(Method::GET, Route::GetCourierMessage(decode(id)))])
         }
-        ["identities"] if admin => pick(vec![
+        ["identities"] if admin => pick(&[
             (Method::GET, Route::ListIdentities),
             (Method::POST, Route::CreateIdentity),
             (Method::PATCH, Route::BatchPatchIdentities),
         ]),
-        ["identities", "by", "external", ext] if admin => pick(vec![(
-            Method::GET,
-            Route::GetIdentityByExternalId(decode(ext)),
-        )]),
+        ["identities", "by", "external", ext] if admin => {
+            pick(&[(Method::GET, Route::GetIdentityByExternalId(decode(ext)))])
+        }
         ["identities", id] if admin => {
             let id = decode(id);
-            pick(vec![
+            pick(&[
                 (Method::GET, Route::GetIdentity(id.clone())),
                 (Method::PUT, Route::UpdateIdentity(id.clone())),
                 (Method::PATCH, Route::PatchIdentity(id.clone())),
                 (Method::DELETE, Route::DeleteIdentity(id)),
             ])
         }
-        ["identities", id, "credentials", kind] if admin => pick(vec![(
+        ["identities", id, "credentials", kind] if admin => pick(&[(
             Method::DELETE,
             Route::DeleteIdentityCredentials {
                 id: decode(id),
