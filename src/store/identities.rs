@@ -97,6 +97,19 @@ pub async fn insert(store: &Store, rows: &IdentityRows) -> Result<(), StoreError
 /// below its 65,535 bind parameters.
 const INSERT_CHUNK: usize = 1000;
 
+/// Multi-row INSERTs of `$rows` (a `Vec` of row references) into `$table`, `INSERT_CHUNK` rows
+/// per statement.
+macro_rules! insert_chunked {
+    ($c:ident, $table:expr, $rows:expr) => {
+        for part in $rows.chunks(INSERT_CHUNK) {
+            diesel::insert_into($table)
+                .values(part.to_vec())
+                .execute($c)
+                .await?;
+        }
+    };
+}
+
 /// Inserts many identities in one transaction; one bad item (an identifier already taken, say)
 /// fails alone. The outer error is for the database itself failing.
 ///
@@ -123,46 +136,20 @@ pub async fn insert_many(
             c.transaction::<_, StoreError, _>(async |c| {
                 let whole = c
                     .transaction::<_, StoreError, _>(async |c| {
-                        for part in items.chunks(INSERT_CHUNK) {
-                            let rows: Vec<&IdentityRow> =
-                                part.iter().map(|r| &r.identity).collect();
-                            diesel::insert_into(identities::table)
-                                .values(rows)
-                                .execute(c)
-                                .await?;
-                        }
-                        let creds: Vec<&CredentialRow> =
+                        let rows: Vec<&IdentityRow> = items.iter().map(|r| &r.identity).collect();
+                        insert_chunked!(c, identities::table, rows);
+                        let rows: Vec<&CredentialRow> =
                             items.iter().flat_map(|r| &r.credentials).collect();
-                        for part in creds.chunks(INSERT_CHUNK) {
-                            diesel::insert_into(identity_credentials::table)
-                                .values(part.to_vec())
-                                .execute(c)
-                                .await?;
-                        }
-                        let idents: Vec<&IdentifierRow> =
+                        insert_chunked!(c, identity_credentials::table, rows);
+                        let rows: Vec<&IdentifierRow> =
                             items.iter().flat_map(|r| &r.identifiers).collect();
-                        for part in idents.chunks(INSERT_CHUNK) {
-                            diesel::insert_into(identity_credential_identifiers::table)
-                                .values(part.to_vec())
-                                .execute(c)
-                                .await?;
-                        }
-                        let verifiable: Vec<&VerifiableAddressRow> =
+                        insert_chunked!(c, identity_credential_identifiers::table, rows);
+                        let rows: Vec<&VerifiableAddressRow> =
                             items.iter().flat_map(|r| &r.verifiable).collect();
-                        for part in verifiable.chunks(INSERT_CHUNK) {
-                            diesel::insert_into(identity_verifiable_addresses::table)
-                                .values(part.to_vec())
-                                .execute(c)
-                                .await?;
-                        }
-                        let recovery: Vec<&RecoveryAddressRow> =
+                        insert_chunked!(c, identity_verifiable_addresses::table, rows);
+                        let rows: Vec<&RecoveryAddressRow> =
                             items.iter().flat_map(|r| &r.recovery).collect();
-                        for part in recovery.chunks(INSERT_CHUNK) {
-                            diesel::insert_into(identity_recovery_addresses::table)
-                                .values(part.to_vec())
-                                .execute(c)
-                                .await?;
-                        }
+                        insert_chunked!(c, identity_recovery_addresses::table, rows);
                         Ok(())
                     })
                     .await;
