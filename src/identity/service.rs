@@ -578,7 +578,7 @@ pub async fn batch_create(
         .iter()
         .filter_map(|(_, r)| r.as_ref().ok().map(|i| i.to_rows(&nid)))
         .collect();
-    let mut written = q::insert_many(&deps.store, &rows).await?.into_iter();
+    let mut written = q::insert_many(&deps.store, rows).await?.into_iter();
     Ok(prepared
         .into_iter()
         .map(|(patch_id, r)| BatchOutcome {

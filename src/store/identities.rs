@@ -119,19 +119,17 @@ macro_rules! insert_chunked {
 /// attempt first), since each async statement would otherwise cost a thread hand-off.
 pub async fn insert_many(
     store: &Store,
-    items: &[IdentityRows],
+    items: Vec<IdentityRows>,
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     use diesel_async::AsyncConnection as _;
     let guard = store.write_guard().await;
     let out = match store.conn().await? {
-        Conn::Sqlite(mut c) => {
-            let owned = items.to_vec();
-            c.spawn_blocking(move |conn| sqlite_sync::insert_many(conn, &owned))
-                .await?
-                .into_iter()
-                .map(|r| r.map_err(StoreError::from))
-                .collect()
-        }
+        Conn::Sqlite(mut c) => c
+            .spawn_blocking(move |conn| sqlite_sync::insert_many(conn, &items))
+            .await?
+            .into_iter()
+            .map(|r| r.map_err(StoreError::from))
+            .collect(),
         Conn::Pg(mut c) => {
             c.transaction::<_, StoreError, _>(async |c| {
                 let whole = c
