@@ -140,16 +140,7 @@ async fn forgotten_password_code_by_mail_new_password_login() {
         .as_str()
         .unwrap()
         .to_owned();
-    let me: Value = app
-        .http
-        .get(app.public_url("/sessions/whoami"))
-        .header("X-Session-Token", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = app.whoami(&token).await;
     assert_eq!(me["identity"]["id"], id.as_str());
     // The reused code is refused.
     let (status, _) = submit(&app, &sent, json!({"method": "code", "code": code})).await;

@@ -947,16 +947,7 @@ async fn settings_web_hooks_interrupt_and_observe_changes() {
         got[0].json(),
         json!({"username": "admin", "flow": flow["id"]})
     );
-    let me: Value = app
-        .http
-        .get(app.public_url("/sessions/whoami"))
-        .header("X-Session-Token", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = app.whoami(&token).await;
     assert_eq!(me["identity"]["traits"]["username"], "settler");
 
     // The hook agrees: the change is saved.
@@ -972,16 +963,7 @@ async fn settings_web_hooks_interrupt_and_observe_changes() {
     assert_eq!(saved["identity"]["traits"]["username"], "settled");
     assert_eq!(rx.requests().len(), 2);
     // Whoami (answered from the cache before) shows the change at once.
-    let me: Value = app
-        .http
-        .get(app.public_url("/sessions/whoami"))
-        .header("X-Session-Token", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = app.whoami(&token).await;
     assert_eq!(me["identity"]["traits"]["username"], "settled");
     app.stop().await;
 }

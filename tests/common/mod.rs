@@ -167,6 +167,19 @@ impl TestApp {
         v
     }
 
+    /// `GET /sessions/whoami` with a session token; the JSON body, whatever the status.
+    pub async fn whoami(&self, token: &str) -> Value {
+        self.http
+            .get(self.public_url("/sessions/whoami"))
+            .header("X-Session-Token", token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub fn ory_config(&self) -> ory_kratos_client::apis::configuration::Configuration {
         let mut c = ory_kratos_client::apis::configuration::Configuration::new();
         c.base_path = self.admin.clone();
