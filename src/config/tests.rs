@@ -387,7 +387,21 @@ fn durations_parse_and_print_like_go() {
             "{input} round-trips"
         );
     }
-    for bad in ["", "1", "h", "1d", "-5s", "1.h2", "abc", "5 s"] {
+    // Go's maximum is int64 nanoseconds: the largest still parses, one more does not.
+    let max: Duration = "9223372036854775807ns".parse().unwrap();
+    assert_eq!(max.get().as_nanos(), i64::MAX as u128);
+    for bad in [
+        "",
+        "1",
+        "h",
+        "1d",
+        "-5s",
+        "1.h2",
+        "abc",
+        "5 s",
+        "9223372036854775808ns",
+        "99999999999999h",
+    ] {
         assert!(bad.parse::<Duration>().is_err(), "{bad:?} should fail");
     }
 }

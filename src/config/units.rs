@@ -102,6 +102,13 @@ impl FromStr for Duration {
             total = total.checked_add(nanos).ok_or_else(bad)?;
             rest = tail;
         }
+        // Go's durations are int64 nanoseconds (about 292 years); Kratos refuses anything
+        // longer, and every later date computation can rely on it.
+        if total > i64::MAX as u128 {
+            return Err(format!(
+                "invalid duration {input:?}: longer than the maximum of 2562047h47m16.854775807s"
+            ));
+        }
         let secs = u64::try_from(total / 1_000_000_000).map_err(|_| bad())?;
         Ok(Self(std::time::Duration::new(
             secs,
