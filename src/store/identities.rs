@@ -465,6 +465,47 @@ pub async fn get(
     })
 }
 
+/// The recovery address with this value (`via` = email/sms) and its identity (without
+/// credentials). An unknown address runs the same statements, on an identity id that matches
+/// nothing, so the answer takes as long whether the address exists or not.
+pub async fn by_recovery_address(
+    store: &Store,
+    via: &str,
+    value: &str,
+) -> Result<Option<(super::tokens::AddressRef, IdentityRows)>, StoreError> {
+    let nid = store.nid().to_owned();
+    with_conn!(store, |c| {
+        let address: Option<super::tokens::AddressRef> = identity_recovery_addresses::table
+            .filter(identity_recovery_addresses::nid.eq(&nid))
+            .filter(identity_recovery_addresses::via.eq(via))
+            .filter(identity_recovery_addresses::value.eq(value))
+            .select((
+                identity_recovery_addresses::id,
+                identity_recovery_addresses::identity_id,
+                identity_recovery_addresses::value,
+            ))
+            .first(c)
+            .await
+            .optional()?;
+        let id = address.as_ref().map(|a| a.1.clone()).unwrap_or_default();
+        let row: Option<IdentityRow> = identities::table
+            .filter(identities::id.eq(&id))
+            .filter(identities::nid.eq(&nid))
+            .select(IdentityRow::as_select())
+            .first(c)
+            .await
+            .optional()?;
+        let ids = vec![id];
+        let (v, r, cr, idn) = load_children!(c, &nid, &ids, false);
+        Ok(match (address, row) {
+            (Some(address), Some(row)) => assemble(vec![row], v, r, cr, idn)
+                .pop()
+                .map(|rows| (address, rows)),
+            _ => None,
+        })
+    })
+}
+
 pub async fn get_by_external_id(
     store: &Store,
     external_id: &str,

@@ -278,7 +278,10 @@ pub async fn submit(
 }
 
 /// Sends a code or link for `email` (or, for unknown addresses, possibly a notice) and moves
-/// the flow to `sent_email`. The answer does not depend on whether the address is known.
+/// the flow to `sent_email`. The answer does not depend on whether the address is known, and
+/// neither does the work behind it: the lookup runs the same statements either way, a secret
+/// is always made and stored (for an unknown address one nobody is ever told, so it can never
+/// be redeemed), and one message is always rendered.
 async fn send_challenge(
     deps: &Deps,
     flow: &mut Flow,
@@ -287,7 +290,7 @@ async fn send_challenge(
 ) -> Result<(), FlowError> {
     let cfg = &deps.config.selfservice.flows.recovery;
     let value = normalize_email(email);
-    let found = tq::recovery_address(&deps.store, "email", &value).await?;
+    let found = crate::store::identities::by_recovery_address(&deps.store, "email", &value).await?;
     let ts = now();
     let (kind, lifespan) = if m == "link" {
         (
@@ -301,32 +304,37 @@ async fn send_challenge(
         )
     };
     let expires = ts + chrono::Duration::from_std(lifespan).unwrap_or(chrono::Duration::hours(1));
-    let mut rows = Vec::new();
-    let mut mails = Vec::new();
     let minutes = (lifespan.as_secs() / 60) as i64;
     let request_url = flow.request_url.clone();
-    match &found {
-        Some((address_id, identity_id, stored)) => {
-            let identity = identity_json(deps, identity_id).await;
-            let secret = if m == "link" {
-                otp::new_link_token()
-            } else {
-                otp::new_code()
-            };
-            rows.push(TokenRow {
-                id: Uuid::new_v4().to_string(),
-                nid: deps.store.nid().to_owned(),
-                kind: kind.into(),
-                flow_id: Some(flow.id.to_string()),
-                identity_id: Some(identity_id.clone()),
-                address: Some(stored.clone()),
-                address_id: Some(address_id.clone()),
-                token_hash: otp::hash_for_storage(deps, &secret),
-                used_at: None,
-                expires_at: expires.naive_utc(),
-                created_at: ts.naive_utc(),
-                updated_at: ts.naive_utc(),
-            });
+    let (secret, told) = match &found {
+        Some(_) if m == "link" => (otp::new_link_token(), true),
+        Some(_) => (otp::new_code(), true),
+        // A link-length secret: a submitted code can never hash to it.
+        None => (otp::new_link_token(), false),
+    };
+    let (address, identity) = match found {
+        Some(((address_id, identity_id, stored), rows)) => {
+            let identity = Identity::from_rows(rows).to_json(deps.public_base(), None);
+            (Some((address_id, identity_id, stored)), identity)
+        }
+        None => (None, Value::Null),
+    };
+    let row = TokenRow {
+        id: Uuid::new_v4().to_string(),
+        nid: deps.store.nid().to_owned(),
+        kind: kind.into(),
+        flow_id: Some(flow.id.to_string()),
+        identity_id: address.as_ref().map(|a| a.1.clone()),
+        address: address.as_ref().map(|a| a.2.clone()),
+        address_id: address.as_ref().map(|a| a.0.clone()),
+        token_hash: otp::hash_for_storage(deps, &secret),
+        used_at: None,
+        expires_at: expires.naive_utc(),
+        created_at: ts.naive_utc(),
+        updated_at: ts.naive_utc(),
+    };
+    let mail = match &address {
+        Some((_, _, stored)) => {
             let data = if m == "link" {
                 json!({"To": stored, "RecoveryURL": link_url(deps, flow.id, &secret), "Identity": identity,
                        "ExpiresInMinutes": minutes, "RequestURL": request_url})
@@ -339,21 +347,25 @@ async fn send_challenge(
             } else {
                 Template::RecoveryCodeValid
             };
-            mails.push(Mail::email(template, stored.clone(), data));
+            Mail::email(template, stored.clone(), data)
         }
-        None if cfg.notify_unknown_recipients => {
+        None => {
             let template = if m == "link" {
                 Template::RecoveryInvalid
             } else {
                 Template::RecoveryCodeInvalid
             };
-            mails.push(Mail::email(
+            Mail::email(
                 template,
                 value.clone(),
                 json!({"To": value, "RequestURL": request_url}),
-            ));
+            )
         }
-        None => {}
+    };
+    let mut mails = vec![mail];
+    if !told && !cfg.notify_unknown_recipients {
+        // Rendered like the notice would be, then not sent.
+        otp::render(deps, std::mem::take(&mut mails)).map_err(FlowError::Internal)?;
     }
     flow.state = STATE_SENT_EMAIL.into();
     flow.active = Some(m.into());
@@ -369,7 +381,7 @@ async fn send_challenge(
     }
     // A resend replaces the earlier code, known address or not.
     let from = [STATE_CHOOSE_METHOD, STATE_SENT_EMAIL];
-    common::issue(deps, flow, kind, &rows, mails, &from, None).await
+    common::issue(deps, flow, kind, &[row], mails, &from, None).await
 }
 
 /// Stores state, UI and active method if the flow is still in one of `from`.
