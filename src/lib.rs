@@ -27,6 +27,8 @@
 //! - [`store`]: diesel schema, row models, queries, migrations, pools for SQLite and
 //!   PostgreSQL behind one query code path, the session change feed (`LISTEN/NOTIFY` on
 //!   PostgreSQL, a trigger-fed table polled on SQLite), and statement timing. No policy.
+//! - [`limits`]: the bounds every request decoder applies (JSON depth and size, form fields and
+//!   key depth), checked without recursion before anything walks the data.
 //! - [`config`]: `kratos.yml` keys, environment overrides, defaults, validation.
 //! - [`app`]: start-up, shared by the `gatehouse` binary and the tests; [`deps`] is what the
 //!   domain receives; [`metrics`] is the Prometheus registry.
@@ -41,6 +43,7 @@ pub mod health;
 pub mod http;
 pub mod identity;
 pub mod jsonnet;
+pub mod limits;
 pub mod metrics;
 pub mod selfservice;
 pub mod session;

@@ -17,26 +17,31 @@ use crate::selfservice::flow::registration::Registered;
 use crate::selfservice::flow::request::{FlowRequest, Submission};
 use crate::selfservice::flow::settings::Saved as SettingsSaved;
 use crate::selfservice::flow::verification::Updated as VerificationUpdated;
-use crate::selfservice::flow::{self, Flow, FlowError, FlowKind, FlowType};
+use crate::selfservice::flow::{self, Failed, Flow, FlowError, FlowKind, FlowType};
 
 type Reply<T> = RpcReplyPort<Result<T, FlowError>>;
+/// Submissions answer with the failed flow's type, which decides JSON over redirects.
+type SubmitReply<T> = RpcReplyPort<Result<T, Failed>>;
+/// A submitted body as decoded by the HTTP layer, or why it could not be: a body refused
+/// before the flow is read still answers the way the flow's type demands.
+pub type Decoded = Result<Submission, FlowError>;
 
 pub enum FlowMsg {
     StartLogin(FlowType, FlowRequest, Reply<Started>),
-    SubmitLogin(Uuid, Submission, FlowRequest, Reply<LoggedIn>),
+    SubmitLogin(Uuid, Decoded, FlowRequest, SubmitReply<LoggedIn>),
     StartRegistration(FlowType, FlowRequest, Reply<Started>),
-    SubmitRegistration(Uuid, Submission, FlowRequest, Reply<Registered>),
+    SubmitRegistration(Uuid, Decoded, FlowRequest, SubmitReply<Registered>),
     Get(FlowKind, Uuid, FlowRequest, Reply<Flow>),
     StartRecovery(FlowType, FlowRequest, Reply<Started>),
-    SubmitRecovery(Uuid, Submission, FlowRequest, Reply<RecoveryOutcome>),
+    SubmitRecovery(Uuid, Decoded, FlowRequest, SubmitReply<RecoveryOutcome>),
     /// The recovery link from an email: flow id, token.
     RecoveryLink(Uuid, String, FlowRequest, Reply<RecoveryOutcome>),
     StartVerification(FlowType, FlowRequest, Reply<Started>),
-    SubmitVerification(Uuid, Submission, FlowRequest, Reply<VerificationUpdated>),
+    SubmitVerification(Uuid, Decoded, FlowRequest, SubmitReply<VerificationUpdated>),
     /// A verification link (`token`) or code link (`code`) opened from an email.
     VerificationLink(Uuid, FlowRequest, Reply<VerificationUpdated>),
     StartSettings(FlowType, FlowRequest, Reply<Started>),
-    SubmitSettings(Uuid, Submission, FlowRequest, Reply<SettingsSaved>),
+    SubmitSettings(Uuid, Decoded, FlowRequest, SubmitReply<SettingsSaved>),
 }
 
 struct FlowWorker;
@@ -70,13 +75,21 @@ impl ractor::factory::Worker for FlowWorker {
                 let _ = reply.send(flow::login::start(d, t, &req).await);
             }
             FlowMsg::SubmitLogin(id, sub, req, reply) => {
-                let _ = reply.send(flow::login::submit(d, id, sub, &req).await);
+                let r = match sub {
+                    Ok(sub) => flow::login::submit(d, id, sub, &req).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(typed(d, id, &req, r).await);
             }
             FlowMsg::StartRegistration(t, req, reply) => {
                 let _ = reply.send(flow::registration::start(d, t, &req).await);
             }
             FlowMsg::SubmitRegistration(id, sub, req, reply) => {
-                let _ = reply.send(flow::registration::submit(d, id, sub, &req).await);
+                let r = match sub {
+                    Ok(sub) => flow::registration::submit(d, id, sub, &req).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(typed(d, id, &req, r).await);
             }
             FlowMsg::Get(kind, id, req, reply) => {
                 let r = match kind {
@@ -92,7 +105,11 @@ impl ractor::factory::Worker for FlowWorker {
                 let _ = reply.send(flow::recovery::start(d, t, &req).await);
             }
             FlowMsg::SubmitRecovery(id, sub, req, reply) => {
-                let _ = reply.send(flow::recovery::submit(d, id, sub, &req).await);
+                let r = match sub {
+                    Ok(sub) => flow::recovery::submit(d, id, sub, &req).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(typed(d, id, &req, r).await);
             }
             FlowMsg::RecoveryLink(id, token, req, reply) => {
                 let _ = reply.send(flow::recovery::use_link(d, id, &token, &req).await);
@@ -101,7 +118,11 @@ impl ractor::factory::Worker for FlowWorker {
                 let _ = reply.send(flow::verification::start(d, t, &req).await);
             }
             FlowMsg::SubmitVerification(id, sub, req, reply) => {
-                let _ = reply.send(flow::verification::submit(d, id, sub, &req).await);
+                let r = match sub {
+                    Ok(sub) => flow::verification::submit(d, id, sub, &req).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(typed(d, id, &req, r).await);
             }
             FlowMsg::VerificationLink(id, req, reply) => {
                 let _ = reply.send(flow::verification::open_link(d, id, &req).await);
@@ -110,10 +131,26 @@ impl ractor::factory::Worker for FlowWorker {
                 let _ = reply.send(flow::settings::start(d, t, &req).await);
             }
             FlowMsg::SubmitSettings(id, sub, req, reply) => {
-                let _ = reply.send(flow::settings::submit(d, id, sub, &req).await);
+                let r = match sub {
+                    Ok(sub) => flow::settings::submit(d, id, sub, &req).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(typed(d, id, &req, r).await);
             }
         }
         Ok(key)
+    }
+}
+
+async fn typed<T>(
+    d: &Deps,
+    id: Uuid,
+    req: &FlowRequest,
+    r: Result<T, FlowError>,
+) -> Result<T, Failed> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(e) => Err(flow::common::failed(d, id, req, e).await),
     }
 }
 
@@ -124,6 +161,7 @@ pub struct FlowManager {
 }
 
 pub type FlowResult<T> = Result<Result<T, FlowError>, CallError>;
+pub type SubmitResult<T> = Result<Result<T, Failed>, CallError>;
 
 impl FlowManager {
     pub async fn spawn(
@@ -145,11 +183,11 @@ impl FlowManager {
         Ok((FlowManager { factory }, cell))
     }
 
-    async fn ask<T: Send + 'static>(
+    async fn ask<T: Send + 'static, E: Send + 'static>(
         &self,
         key: Uuid,
-        build: impl FnOnce(Reply<T>) -> FlowMsg,
-    ) -> FlowResult<T> {
+        build: impl FnOnce(RpcReplyPort<Result<T, E>>) -> FlowMsg,
+    ) -> Result<Result<T, E>, CallError> {
         call(&self.factory, key, build, CALL_TIMEOUT).await
     }
 
@@ -160,9 +198,9 @@ impl FlowManager {
     pub async fn submit_login(
         &self,
         id: Uuid,
-        sub: Submission,
+        sub: Decoded,
         req: FlowRequest,
-    ) -> FlowResult<LoggedIn> {
+    ) -> SubmitResult<LoggedIn> {
         self.ask(id, |r| FlowMsg::SubmitLogin(id, sub, req, r))
             .await
     }
@@ -173,9 +211,9 @@ impl FlowManager {
     pub async fn submit_registration(
         &self,
         id: Uuid,
-        sub: Submission,
+        sub: Decoded,
         req: FlowRequest,
-    ) -> FlowResult<Registered> {
+    ) -> SubmitResult<Registered> {
         self.ask(id, |r| FlowMsg::SubmitRegistration(id, sub, req, r))
             .await
     }
@@ -189,9 +227,9 @@ impl FlowManager {
     pub async fn submit_recovery(
         &self,
         id: Uuid,
-        sub: Submission,
+        sub: Decoded,
         req: FlowRequest,
-    ) -> FlowResult<RecoveryOutcome> {
+    ) -> SubmitResult<RecoveryOutcome> {
         self.ask(id, |r| FlowMsg::SubmitRecovery(id, sub, req, r))
             .await
     }
@@ -211,9 +249,9 @@ impl FlowManager {
     pub async fn submit_verification(
         &self,
         id: Uuid,
-        sub: Submission,
+        sub: Decoded,
         req: FlowRequest,
-    ) -> FlowResult<VerificationUpdated> {
+    ) -> SubmitResult<VerificationUpdated> {
         self.ask(id, |r| FlowMsg::SubmitVerification(id, sub, req, r))
             .await
     }
@@ -232,9 +270,9 @@ impl FlowManager {
     pub async fn submit_settings(
         &self,
         id: Uuid,
-        sub: Submission,
+        sub: Decoded,
         req: FlowRequest,
-    ) -> FlowResult<SettingsSaved> {
+    ) -> SubmitResult<SettingsSaved> {
         self.ask(id, |r| FlowMsg::SubmitSettings(id, sub, req, r))
             .await
     }

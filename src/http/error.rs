@@ -70,6 +70,14 @@ impl ApiError {
             )),
         )
     }
+    pub fn request_timeout(reason: impl Into<String>) -> ApiError {
+        Self::generic(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "The request took too long to arrive",
+            Some(reason.into()),
+        )
+    }
     pub fn unsupported_media_type(reason: impl Into<String>) -> ApiError {
         Self::generic(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

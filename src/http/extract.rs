@@ -1,5 +1,7 @@
 //! Reading requests: bounded bodies, JSON, query strings, ids.
 
+use std::time::Duration;
+
 use http::{Request, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -7,8 +9,14 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::error::ApiError;
+use crate::limits::MAX_PAIRS;
 
-/// Reads the whole body, refusing more than `limit` bytes with 413.
+/// How long a client may take to send a request body: a slow sender must not hold a
+/// connection and a handler open indefinitely.
+pub const BODY_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Reads the whole body, refusing more than `limit` bytes with 413 and a body that takes
+/// longer than [`BODY_DEADLINE`] with 408.
 pub async fn body_bytes(req: Request<Incoming>, limit: usize) -> Result<bytes::Bytes, ApiError> {
     if let Some(len) = req
         .headers()
@@ -18,7 +26,14 @@ pub async fn body_bytes(req: Request<Incoming>, limit: usize) -> Result<bytes::B
     {
         return Err(ApiError::payload_too_large(limit));
     }
-    match Limited::new(req.into_body(), limit).collect().await {
+    let read = Limited::new(req.into_body(), limit).collect();
+    let Ok(read) = tokio::time::timeout(BODY_DEADLINE, read).await else {
+        return Err(ApiError::request_timeout(format!(
+            "The request body was not received within {} seconds.",
+            BODY_DEADLINE.as_secs()
+        )));
+    };
+    match read {
         Ok(c) => Ok(c.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -51,15 +66,42 @@ pub async fn json_body(req: Request<Incoming>, limit: usize) -> Result<Value, Ap
             "The request body is empty; a JSON document is required.",
         ));
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))
+    crate::limits::parse_json(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("The request body {e}.")))
 }
 
-/// Query pairs in order (keys may repeat).
+/// Query pairs in order (keys may repeat); [`check_pairs`] has bounded their number.
 pub fn query_pairs<B>(req: &Request<B>) -> Vec<(String, String)> {
     form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
         .into_owned()
+        .take(MAX_PAIRS)
         .collect()
+}
+
+/// Refuses a request whose query string or cookies hold more than [`MAX_PAIRS`] pairs, before
+/// any handler decodes them.
+pub fn check_pairs<B>(req: &Request<B>) -> Result<(), ApiError> {
+    let query = req.uri().query().unwrap_or("");
+    if form_urlencoded::parse(query.as_bytes())
+        .nth(MAX_PAIRS)
+        .is_some()
+    {
+        return Err(ApiError::bad_request(format!(
+            "The query string is refused because it has more than {MAX_PAIRS} parameters."
+        )));
+    }
+    let cookies: usize = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .map(|v| v.as_bytes().iter().filter(|b| **b == b';').count() + 1)
+        .sum();
+    if cookies > MAX_PAIRS {
+        return Err(ApiError::bad_request(format!(
+            "The request is refused because it carries more than {MAX_PAIRS} cookies."
+        )));
+    }
+    Ok(())
 }
 
 pub fn query_all<'a>(q: &'a [(String, String)], key: &str) -> impl Iterator<Item = &'a str> {

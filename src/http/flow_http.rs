@@ -34,6 +34,7 @@ pub fn cookies(headers: &HeaderMap) -> Vec<(String, String)> {
             let (k, v) = c.trim().split_once('=')?;
             Some((k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
         })
+        .take(crate::limits::MAX_PAIRS)
         .collect()
 }
 

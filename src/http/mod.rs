@@ -62,11 +62,14 @@ pub async fn handle(app: Arc<App>, peer: SocketAddr, mut req: Request<Incoming>)
             let resp = match route {
                 Route::HealthAlive => Ok(handlers::health::alive()),
                 Route::Whoami => handlers::sessions::whoami(&app, &req).await,
-                route => {
-                    // Handlers that record devices read the peer address from the request.
-                    req.extensions_mut().insert(peer);
-                    Box::pin(handlers::dispatch(&app, route, req)).await
-                }
+                route => match extract::check_pairs(&req) {
+                    Ok(()) => {
+                        // Handlers that record devices read the peer address from the request.
+                        req.extensions_mut().insert(peer);
+                        Box::pin(handlers::dispatch(&app, route, req)).await
+                    }
+                    Err(e) => Err(e),
+                },
             };
             (pattern, resp.unwrap_or_else(ApiError::into_response))
         }

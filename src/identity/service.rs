@@ -662,6 +662,32 @@ fn forbidden(path: &str) -> bool {
         .any(|p| path == *p || path.starts_with(&format!("{p}/")))
 }
 
+/// Applies `patch` one operation at a time, checking the document's bounds after each: `copy`
+/// can double a document per operation, and `add` can nest a bounded value under a path
+/// that is already deep, so a patch whose every value is small can still build a document
+/// too large or too deep to store and read back.
+fn apply_bounded(doc: &mut Value, patch: &json_patch::Patch) -> Result<(), IdentityError> {
+    use crate::limits::{MAX_PATCH_OPERATIONS, check};
+    if patch.0.len() > MAX_PATCH_OPERATIONS {
+        return Err(IdentityError::BadRequest(format!(
+            "The JSON Patch is refused because it has more than {MAX_PATCH_OPERATIONS} operations."
+        )));
+    }
+    for (i, op) in patch.0.iter().enumerate() {
+        json_patch::patch(doc, std::slice::from_ref(op)).map_err(|e| {
+            IdentityError::BadRequest(format!(
+                "The JSON Patch could not be applied: operation {i}: {e}"
+            ))
+        })?;
+        check(doc).map_err(|e| {
+            IdentityError::BadRequest(format!(
+                "The JSON Patch is refused: after operation {i} the identity document {e}."
+            ))
+        })?;
+    }
+    Ok(())
+}
+
 /// RFC 6902 patch of the identity's JSON; the result is validated like an update.
 pub async fn patch(
     deps: &Deps,
@@ -687,9 +713,7 @@ pub async fn patch(
     }
     let mut ident = get(deps, id, true).await?;
     let mut doc = ident.to_json(deps.public_base(), None);
-    json_patch::patch(&mut doc, &patch).map_err(|e| {
-        IdentityError::BadRequest(format!("The JSON Patch could not be applied: {e}"))
-    })?;
+    apply_bounded(&mut doc, &patch)?;
     let field = |k: &str| doc.get(k).cloned().unwrap_or(Value::Null);
     if let Some(s) = field("schema_id").as_str() {
         ident.schema_id = s.to_owned();

@@ -27,19 +27,6 @@ fn flow_id<B>(req: &Request<B>) -> Result<Uuid, ApiError> {
     })
 }
 
-async fn submission(
-    app: &App,
-    req: Request<Incoming>,
-    is_json: bool,
-) -> Result<Result<Submission, FlowError>, ApiError> {
-    let body = body_bytes(req, app.body_limit).await?;
-    Ok(if is_json {
-        Submission::from_json(&body)
-    } else {
-        Ok(Submission::from_form(&body, None))
-    })
-}
-
 fn is_json_body<B>(req: &Request<B>) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
@@ -87,19 +74,16 @@ pub async fn submit(app: &App, kind: FlowKind, req: Request<Incoming>) -> Result
     let is_json = is_json_body(&req);
     let fr = flow_request(app, &req, is_json);
     let wants_json = fr.wants_json;
-    let sub = match submission(app, req, is_json).await? {
-        Ok(s) => s,
-        Err(e) => return Ok(render_error(app, kind, None, true, e).await),
-    };
+    let sub = Submission::decode(&body_bytes(req, app.body_limit).await?, is_json);
     let h = &app.handles;
     Ok(match kind {
         FlowKind::Recovery => match h.recovery.submit_recovery(id, sub, fr).await? {
             Ok(o) => render_recovery(app, o, wants_json),
-            Err(e) => render_error(app, kind, None, wants_json, e).await,
+            Err(f) => render_error(app, kind, f.flow_type, wants_json, f.error).await,
         },
         _ => match h.verification.submit_verification(id, sub, fr).await? {
             Ok(u) => render_verification(app, u, wants_json),
-            Err(e) => render_error(app, kind, None, wants_json, e).await,
+            Err(f) => render_error(app, kind, f.flow_type, wants_json, f.error).await,
         },
     })
 }
@@ -159,6 +143,10 @@ pub async fn link(app: &App, kind: FlowKind, req: Request<Incoming>) -> Result<R
     })
 }
 
+/// The longest an admin-created recovery code or link may stay valid: a year. Kratos takes
+/// any Go duration, up to dates in the 2300s.
+const MAX_EXPIRES_IN: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+
 /// Go duration strings as Kratos accepts them (`1h`, `15m`, `1h30m`, `1.5h`).
 fn go_duration(s: &str) -> Option<std::time::Duration> {
     s.parse::<crate::config::Duration>().ok().map(Into::into)
@@ -186,6 +174,12 @@ pub async fn admin_create(app: &App, link: bool, req: Request<Incoming>) -> Resu
             )));
         }
         Some(s) => match go_duration(s) {
+            Some(d) if d > MAX_EXPIRES_IN => {
+                return Err(ApiError::bad_request(format!(
+                    "Value from \"expires_in\" must not exceed {}: {s}",
+                    crate::config::Duration(MAX_EXPIRES_IN)
+                )));
+            }
             Some(d) if !d.is_zero() => Some(d),
             Some(_) => {
                 return Err(ApiError::bad_request(format!(

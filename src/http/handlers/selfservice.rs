@@ -79,14 +79,7 @@ pub async fn submit(app: &App, kind: FlowKind, req: Request<Incoming>) -> Result
     let fr = flow_request(app, &req, is_json);
     let wants_json = fr.wants_json;
     let body = body_bytes(req, app.body_limit).await?;
-    let sub = if is_json {
-        match Submission::from_json(&body) {
-            Ok(s) => s,
-            Err(e) => return Ok(render_error(app, kind, None, true, e).await),
-        }
-    } else {
-        Submission::from_form(&body, Some(app.handles.deps.schemas.default_schema()))
-    };
+    let sub = Submission::decode(&body, is_json);
     let m = manager(app, kind);
     match kind {
         FlowKind::Login => Ok(match m.submit_login(id, sub, fr).await? {
@@ -118,7 +111,7 @@ pub async fn submit(app: &App, kind: FlowKind, req: Request<Incoming>) -> Result
                 }
                 r
             }
-            Err(e) => render_error(app, kind, None, wants_json, e).await,
+            Err(f) => render_error(app, kind, f.flow_type, wants_json, f.error).await,
         }),
         FlowKind::Registration => {
             Ok(match m.submit_registration(id, sub, fr).await? {
@@ -161,7 +154,7 @@ pub async fn submit(app: &App, kind: FlowKind, req: Request<Incoming>) -> Result
                     }
                     r
                 }
-                Err(e) => render_error(app, kind, None, wants_json, e).await,
+                Err(f) => render_error(app, kind, f.flow_type, wants_json, f.error).await,
             })
         }
         // Routed to `handlers::recovery::submit` and `handlers::settings::submit`.

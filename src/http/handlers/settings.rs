@@ -44,20 +44,12 @@ pub async fn submit(app: &App, req: Request<Incoming>) -> Result<Resp, ApiError>
         });
     }
     let body = body_bytes(req, app.body_limit).await?;
-    let sub = if is_json {
-        match Submission::from_json(&body) {
-            Ok(s) => s,
-            Err(e) => return Ok(render_error(app, kind, None, true, e).await),
-        }
-    } else {
-        // Forms are typed by the default schema, as registration's are.
-        Submission::from_form(&body, Some(app.handles.deps.schemas.default_schema()))
-    };
+    let sub = Submission::decode(&body, is_json);
     Ok(match m.submit_settings(id, sub, fr).await? {
         Ok(done) if wants_json || done.flow.flow_type == FlowType::Api => {
             ok_json(&done.flow.to_json())
         }
         Ok(done) => see_other(&done.return_to),
-        Err(e) => render_error(app, kind, None, wants_json, e).await,
+        Err(f) => render_error(app, kind, f.flow_type, wants_json, f.error).await,
     })
 }

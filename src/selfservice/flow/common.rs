@@ -5,7 +5,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::request::{FlowRequest, Submission};
-use super::{Flow, FlowError, FlowKind, FlowType};
+use super::{Failed, Flow, FlowError, FlowKind, FlowType};
 use crate::config::Hook;
 use crate::deps::Deps;
 use crate::identity::now;
@@ -89,6 +89,26 @@ pub async fn load(deps: &Deps, id: Uuid, kind: FlowKind) -> Result<Flow, FlowErr
         return Err(FlowError::NotFound);
     }
     Ok(flow)
+}
+
+/// Attaches the addressed flow's type to a failed submission. Errors that carry a flow name it;
+/// otherwise the flow is looked up, unless the client wants JSON anyway.
+pub async fn failed(deps: &Deps, id: Uuid, req: &FlowRequest, error: FlowError) -> Failed {
+    let flow_type = match &error {
+        FlowError::Invalid(f) | FlowError::Replaced(f) => Some(f.flow_type),
+        FlowError::Expired {
+            replacement: Some(f),
+            ..
+        } => Some(f.flow_type),
+        FlowError::NotFound => None,
+        _ if req.wants_json => None,
+        _ => q::get(&deps.store, &id.to_string())
+            .await
+            .ok()
+            .flatten()
+            .map(|r| FlowType::parse(&r.flow_type)),
+    };
+    Failed { error, flow_type }
 }
 
 pub async fn insert(deps: &Deps, flow: &Flow) -> Result<(), FlowError> {

@@ -63,6 +63,15 @@ impl FlowType {
             FlowType::Api => "api",
         }
     }
+
+    /// The stored text; anything but `api` is a browser flow.
+    pub fn parse(s: &str) -> FlowType {
+        if s == "api" {
+            FlowType::Api
+        } else {
+            FlowType::Browser
+        }
+    }
 }
 
 pub const STATE_CHOOSE_METHOD: &str = "choose_method";
@@ -122,6 +131,7 @@ impl Flow {
             requested_aal: "aal1".into(),
             active: None,
             issued_at: ts,
+            // Lifespans are Go durations (at most about 292 years), so this cannot overflow.
             expires_at: ts
                 + chrono::Duration::from_std(lifespan).unwrap_or(chrono::Duration::hours(1)),
             created_at: ts,
@@ -197,11 +207,7 @@ impl Flow {
         Ok(Flow {
             id: Uuid::parse_str(&r.id).map_err(|_| FlowError::NotFound)?,
             kind,
-            flow_type: if r.flow_type == "api" {
-                FlowType::Api
-            } else {
-                FlowType::Browser
-            },
+            flow_type: FlowType::parse(&r.flow_type),
             state: r.state,
             request_url: r.request_url,
             return_to: r.return_to,
@@ -222,6 +228,14 @@ impl Flow {
             identity: None,
         })
     }
+}
+
+/// A submission that did not succeed, with the type of the flow it addressed when that flow
+/// exists: an `api` flow always answers JSON, whatever the client's `Accept` says.
+#[derive(Debug)]
+pub struct Failed {
+    pub error: FlowError,
+    pub flow_type: Option<FlowType>,
 }
 
 /// How a flow request ends when it does not succeed.

@@ -258,7 +258,7 @@ async fn code_register(
     flow: &mut Flow,
     sub: &Submission,
 ) -> Result<CodeStep, FlowError> {
-    let Some(traits) = password::read_traits(sub, &mut flow.ui) else {
+    let Some(traits) = password::read_traits(schema, sub, &mut flow.ui) else {
         return Ok(CodeStep::Rejected);
     };
     let Some(extracted) = password::validate_traits(schema, &mut flow.ui, &traits) else {

@@ -286,7 +286,7 @@ pub async fn run(
 
 /// Kratos's interrupt answer: `{"messages":[{"instance_ptr","messages":[{id,text,type,context}]}]}`.
 fn interrupt_messages(answer: &[u8]) -> Option<Vec<HookMessage>> {
-    let v: Value = serde_json::from_slice(answer).ok()?;
+    let v = crate::limits::parse_json(answer).ok()?;
     let mut out = Vec::new();
     for group in v.get("messages")?.as_array()? {
         let ptr = group
@@ -326,12 +326,13 @@ fn interrupt_messages(answer: &[u8]) -> Option<Vec<HookMessage>> {
 /// `response.parse`: non-empty `identity.traits`, `metadata_public` and `metadata_admin` of the
 /// answer replace the identity's before it is saved.
 fn apply_identity(path: &str, answer: &[u8], ctx: &mut HookContext<'_>) -> Result<(), FlowError> {
-    let v: Value = serde_json::from_slice(answer).map_err(|e| {
+    // The answer becomes traits and metadata to store: the bounds of client input apply.
+    let v = crate::limits::parse_json(answer).map_err(|e| {
         failure(
             path,
             502,
             IMPROPER,
-            format!("web hook {path} answered with a body that is not JSON: {e}"),
+            format!("web hook {path} answered with a body that {e}"),
         )
     })?;
     let Some(answered) = v.get("identity").filter(|i| i.is_object()) else {

@@ -56,7 +56,7 @@ pub fn settings(
     sub: &Submission,
     current: &Identity,
 ) -> Result<Option<ProfileChange>, FlowError> {
-    let Some(mut traits) = sub.get("traits").cloned() else {
+    let Some(mut traits) = sub.traits(schema) else {
         ui.add_message(text::validation_generic(
             "Did not receive any value changes.",
         ));

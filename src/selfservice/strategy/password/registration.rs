@@ -51,7 +51,7 @@ pub async fn register(
     ui: &mut UiContainer,
     sub: &Submission,
 ) -> Result<Option<CreateIdentityBody>, FlowError> {
-    let Some(traits) = read_traits(sub, ui) else {
+    let Some(traits) = read_traits(schema, sub, ui) else {
         return Ok(None);
     };
     let password = sub.str("password").unwrap_or_default().to_owned();
@@ -101,11 +101,15 @@ pub async fn register(
     Ok(Some(body))
 }
 
-/// The submitted traits (nulls pruned), echoed into `ui`; `None` when they are no object.
-pub(crate) fn read_traits(sub: &Submission, ui: &mut UiContainer) -> Option<Value> {
+/// The submitted traits (read against `schema`, nulls pruned), echoed into `ui`; `None` when
+/// they are no object.
+pub(crate) fn read_traits(
+    schema: &IdentitySchema,
+    sub: &Submission,
+    ui: &mut UiContainer,
+) -> Option<Value> {
     let mut traits = sub
-        .get("traits")
-        .cloned()
+        .traits(schema)
         .unwrap_or_else(|| Value::Object(Default::default()));
     prune_nulls(&mut traits);
     if !traits.is_object() {
