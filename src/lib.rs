@@ -29,6 +29,8 @@
 //!   PostgreSQL, a trigger-fed table polled on SQLite), and statement timing. No policy.
 //! - [`limits`]: the bounds every request decoder applies (JSON depth and size, form fields and
 //!   key depth), checked without recursion before anything walks the data.
+//! - `fuzz`: entry points that run every request decoder and the hash-format parser on
+//!   arbitrary bytes, for the cargo-fuzz targets in `fuzz/` and the bounded test in the suite.
 //! - [`config`]: `kratos.yml` keys, environment overrides, defaults, validation.
 //! - [`app`]: start-up, shared by the `gatehouse` binary and the tests; [`deps`] is what the
 //!   domain receives; [`metrics`] is the Prometheus registry.
@@ -38,6 +40,8 @@ pub mod app;
 pub mod config;
 pub mod courier;
 pub mod deps;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod hash;
 pub mod health;
 pub mod http;

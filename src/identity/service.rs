@@ -666,7 +666,10 @@ fn forbidden(path: &str) -> bool {
 /// can double a document per operation, and `add` can nest a bounded value under a path
 /// that is already deep, so a patch whose every value is small can still build a document
 /// too large or too deep to store and read back.
-fn apply_bounded(doc: &mut Value, patch: &json_patch::Patch) -> Result<(), IdentityError> {
+pub(crate) fn apply_bounded(
+    doc: &mut Value,
+    patch: &json_patch::Patch,
+) -> Result<(), IdentityError> {
     use crate::limits::{MAX_PATCH_OPERATIONS, check};
     if patch.0.len() > MAX_PATCH_OPERATIONS {
         return Err(IdentityError::BadRequest(format!(
