@@ -417,3 +417,35 @@ async fn recovery_answers_unknown_addresses_like_known_ones() {
     assert_eq!(answers[0], answers[1]);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_flows_may_hold_codes_that_hash_alike() {
+    use gatehouse::store::tokens::{TokenRow, replace_for_flow};
+    // Six-digit codes collide between flows once about a thousand are outstanding; the
+    // second flow must still get its code.
+    let app = start().await;
+    let store = &app.running.as_ref().unwrap().handles().deps.store;
+    let now = chrono::Utc::now().naive_utc();
+    for _ in 0..2 {
+        let action = api_flow(&app, "recovery", None).await;
+        let flow_id = action.split("flow=").nth(1).unwrap().to_owned();
+        let row = TokenRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            nid: store.nid().to_owned(),
+            kind: "recovery_code".into(),
+            flow_id: Some(flow_id.clone()),
+            identity_id: None,
+            address: None,
+            address_id: None,
+            token_hash: "the same keyed hash".into(),
+            used_at: None,
+            expires_at: now + chrono::Duration::hours(1),
+            created_at: now,
+            updated_at: now,
+        };
+        replace_for_flow(store, &flow_id, "recovery_code", &[row])
+            .await
+            .expect("a code that hashes like another flow's is stored");
+    }
+    app.stop().await;
+}
