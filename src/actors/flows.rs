@@ -109,7 +109,19 @@ impl ractor::factory::Worker for FlowWorker {
                     Ok(sub) => flow::recovery::submit(d, id, sub, &req).await,
                     Err(e) => Err(e),
                 };
+                // The code is made and sent after the answer, so neither the answer nor its
+                // timing depends on whether the address is known. This worker takes the flow's
+                // next request only after the delivery, so a resend cannot overtake it.
+                let (r, challenge) = match r {
+                    Ok(RecoveryOutcome::Sent(flow, c)) => {
+                        (Ok(RecoveryOutcome::Updated(flow)), Some(c))
+                    }
+                    other => (other, None),
+                };
                 let _ = reply.send(typed(d, id, &req, r).await);
+                if let Some(c) = challenge {
+                    flow::recovery::deliver(d, *c).await;
+                }
             }
             FlowMsg::RecoveryLink(id, token, req, reply) => {
                 let _ = reply.send(flow::recovery::use_link(d, id, &token, &req).await);

@@ -466,8 +466,7 @@ pub async fn get(
 }
 
 /// The recovery address with this value (`via` = email/sms) and its identity (without
-/// credentials). An unknown address runs the same statements, on an identity id that matches
-/// nothing, so the answer takes as long whether the address exists or not.
+/// credentials), on one connection.
 pub async fn by_recovery_address(
     store: &Store,
     via: &str,
@@ -487,22 +486,22 @@ pub async fn by_recovery_address(
             .first(c)
             .await
             .optional()?;
-        let id = address.as_ref().map(|a| a.1.clone()).unwrap_or_default();
+        let Some(address) = address else {
+            return Ok(None);
+        };
         let row: Option<IdentityRow> = identities::table
-            .filter(identities::id.eq(&id))
+            .filter(identities::id.eq(&address.1))
             .filter(identities::nid.eq(&nid))
             .select(IdentityRow::as_select())
             .first(c)
             .await
             .optional()?;
-        let ids = vec![id];
+        let Some(row) = row else { return Ok(None) };
+        let ids = vec![row.id.clone()];
         let (v, r, cr, idn) = load_children!(c, &nid, &ids, false);
-        Ok(match (address, row) {
-            (Some(address), Some(row)) => assemble(vec![row], v, r, cr, idn)
-                .pop()
-                .map(|rows| (address, rows)),
-            _ => None,
-        })
+        Ok(assemble(vec![row], v, r, cr, idn)
+            .pop()
+            .map(|rows| (address, rows)))
     })
 }
 

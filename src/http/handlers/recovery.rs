@@ -37,7 +37,7 @@ fn is_json_body<B>(req: &Request<B>) -> bool {
 /// Answers a recovery step: the flow (JSON) or the UI / settings flow redirect (browsers).
 fn render_recovery(app: &App, outcome: Outcome, wants_json: bool) -> Resp {
     match outcome {
-        Outcome::Updated(flow) => {
+        Outcome::Updated(flow) | Outcome::Sent(flow, _) => {
             if wants_json || flow.flow_type == FlowType::Api {
                 ok_json(&flow.to_json())
             } else {

@@ -30,6 +30,10 @@ pub const KIND_LINK: &str = "recovery_link";
 pub enum Outcome {
     /// The flow moved on (code sent, wrong code shown); answer with the flow.
     Updated(Box<Flow>),
+    /// The flow now says a code or link was sent: answer with the flow, then [`deliver`] the
+    /// challenge. Whether the address is known decides only what `deliver` does, so the
+    /// answer, and the work before it, are the same for any address.
+    Sent(Box<Flow>, Box<Challenge>),
     /// The user proved the address: a session was issued.
     Recovered(Box<Recovered>),
 }
@@ -273,26 +277,69 @@ pub async fn submit(
             .add_node_message("email", text::validation_required("email"));
         return Err(common::reject(deps, flow).await);
     };
-    send_challenge(deps, &mut flow, &email, m).await?;
-    Ok(Outcome::Updated(Box::new(flow)))
+    let challenge = send_challenge(deps, &mut flow, &email, m).await?;
+    Ok(Outcome::Sent(Box::new(flow), Box::new(challenge)))
 }
 
-/// Sends a code or link for `email` (or, for unknown addresses, possibly a notice) and moves
-/// the flow to `sent_email`. The answer does not depend on whether the address is known, and
-/// neither does the work behind it: the lookup runs the same statements either way, a secret
-/// is always made and stored (for an unknown address one nobody is ever told, so it can never
-/// be redeemed), and one message is always rendered.
+/// A code or link to send for a flow that was just moved to `sent_email`.
+pub struct Challenge {
+    flow: Flow,
+    /// The address as typed (normalised when looked up).
+    email: String,
+    method: &'static str,
+}
+
+/// Moves the flow to `sent_email` with the "sent" UI (the same whether the address is known
+/// or not) and returns what [`deliver`] sends.
 async fn send_challenge(
     deps: &Deps,
     flow: &mut Flow,
     email: &str,
-    m: &str,
-) -> Result<(), FlowError> {
-    let cfg = &deps.config.selfservice.flows.recovery;
-    let value = normalize_email(email);
+    m: &'static str,
+) -> Result<Challenge, FlowError> {
+    flow.state = STATE_SENT_EMAIL.into();
+    flow.active = Some(m.into());
+    flow.updated_at = now();
+    if m == "link" {
+        flow.ui.reset_messages();
+        flow.ui.upsert(email_node(Group::Link, Some(email)));
+        flow.ui.add_message(text::recovery_email_sent());
+    } else {
+        let action = flow.ui.action.clone();
+        flow.ui = code_sent_ui(action, &flow.csrf_token, email, None);
+        flow.ui.add_message(text::recovery_email_with_code_sent());
+    }
+    save(deps, flow, &[STATE_CHOOSE_METHOD, STATE_SENT_EMAIL]).await?;
+    Ok(Challenge {
+        flow: flow.clone(),
+        email: email.to_owned(),
+        method: m,
+    })
+}
+
+/// Sends a code or link to a known address (or, for an unknown one, possibly a notice),
+/// replacing the flow's earlier code: the code and its message are stored in one transaction,
+/// and only while the flow still waits in `sent_email`. Runs after the answer; a failure is
+/// logged, and the user asks again as after a lost mail.
+pub async fn deliver(deps: &Deps, c: Challenge) {
+    if let Err(e) = try_deliver(deps, &c).await {
+        // Never the address: it may belong to nobody.
+        match e {
+            FlowError::AlreadyCompleted => {
+                tracing::debug!(flow = %c.flow.id, "recovery flow moved on before its code was sent")
+            }
+            e => tracing::warn!(flow = %c.flow.id, error = %e, "sending a recovery code failed"),
+        }
+    }
+}
+
+async fn try_deliver(deps: &Deps, c: &Challenge) -> Result<(), FlowError> {
+    let flow = &c.flow;
+    let link = c.method == "link";
+    let value = normalize_email(&c.email);
     let found = crate::store::identities::by_recovery_address(&deps.store, "email", &value).await?;
     let ts = now();
-    let (kind, lifespan) = if m == "link" {
+    let (kind, lifespan) = if link {
         (
             KIND_LINK,
             deps.config.selfservice.methods.link.config.lifespan.get(),
@@ -306,82 +353,67 @@ async fn send_challenge(
     let expires = ts + chrono::Duration::from_std(lifespan).unwrap_or(chrono::Duration::hours(1));
     let minutes = (lifespan.as_secs() / 60) as i64;
     let request_url = flow.request_url.clone();
-    let (secret, told) = match &found {
-        Some(_) if m == "link" => (otp::new_link_token(), true),
-        Some(_) => (otp::new_code(), true),
-        // A link-length secret: a submitted code can never hash to it.
-        None => (otp::new_link_token(), false),
-    };
-    let (address, identity) = match found {
-        Some(((address_id, identity_id, stored), rows)) => {
-            let identity = Identity::from_rows(rows).to_json(deps.public_base(), None);
-            (Some((address_id, identity_id, stored)), identity)
-        }
-        None => (None, Value::Null),
-    };
-    let row = TokenRow {
-        id: Uuid::new_v4().to_string(),
-        nid: deps.store.nid().to_owned(),
-        kind: kind.into(),
-        flow_id: Some(flow.id.to_string()),
-        identity_id: address.as_ref().map(|a| a.1.clone()),
-        address: address.as_ref().map(|a| a.2.clone()),
-        address_id: address.as_ref().map(|a| a.0.clone()),
-        token_hash: otp::hash_for_storage(deps, &secret),
-        used_at: None,
-        expires_at: expires.naive_utc(),
-        created_at: ts.naive_utc(),
-        updated_at: ts.naive_utc(),
-    };
-    let mail = match &address {
-        Some((_, _, stored)) => {
-            let data = if m == "link" {
-                json!({"To": stored, "RecoveryURL": link_url(deps, flow.id, &secret), "Identity": identity,
-                       "ExpiresInMinutes": minutes, "RequestURL": request_url})
+    let mut rows = Vec::new();
+    let mut mails = Vec::new();
+    match found {
+        Some(((address_id, identity_id, stored), identity)) => {
+            let identity = Identity::from_rows(identity).to_json(deps.public_base(), None);
+            let secret = if link {
+                otp::new_link_token()
             } else {
-                json!({"To": stored, "RecoveryCode": secret, "Identity": identity,
-                       "ExpiresInMinutes": minutes, "RequestURL": request_url})
+                otp::new_code()
             };
-            let template = if m == "link" {
-                Template::RecoveryValid
+            rows.push(TokenRow {
+                id: Uuid::new_v4().to_string(),
+                nid: deps.store.nid().to_owned(),
+                kind: kind.into(),
+                flow_id: Some(flow.id.to_string()),
+                identity_id: Some(identity_id),
+                address: Some(stored.clone()),
+                address_id: Some(address_id),
+                token_hash: otp::hash_for_storage(deps, &secret),
+                used_at: None,
+                expires_at: expires.naive_utc(),
+                created_at: ts.naive_utc(),
+                updated_at: ts.naive_utc(),
+            });
+            let (template, data) = if link {
+                (
+                    Template::RecoveryValid,
+                    json!({"To": stored, "RecoveryURL": link_url(deps, flow.id, &secret), "Identity": identity,
+                           "ExpiresInMinutes": minutes, "RequestURL": request_url}),
+                )
             } else {
-                Template::RecoveryCodeValid
+                (
+                    Template::RecoveryCodeValid,
+                    json!({"To": stored, "RecoveryCode": secret, "Identity": identity,
+                           "ExpiresInMinutes": minutes, "RequestURL": request_url}),
+                )
             };
-            Mail::email(template, stored.clone(), data)
+            mails.push(Mail::email(template, stored, data));
         }
-        None => {
-            let template = if m == "link" {
+        None if deps
+            .config
+            .selfservice
+            .flows
+            .recovery
+            .notify_unknown_recipients =>
+        {
+            let template = if link {
                 Template::RecoveryInvalid
             } else {
                 Template::RecoveryCodeInvalid
             };
-            Mail::email(
+            mails.push(Mail::email(
                 template,
                 value.clone(),
                 json!({"To": value, "RequestURL": request_url}),
-            )
+            ));
         }
-    };
-    let mut mails = vec![mail];
-    if !told && !cfg.notify_unknown_recipients {
-        // Rendered like the notice would be, then not sent.
-        otp::render(deps, std::mem::take(&mut mails)).map_err(FlowError::Internal)?;
-    }
-    flow.state = STATE_SENT_EMAIL.into();
-    flow.active = Some(m.into());
-    flow.updated_at = ts;
-    if m == "link" {
-        flow.ui.reset_messages();
-        flow.ui.upsert(email_node(Group::Link, Some(email)));
-        flow.ui.add_message(text::recovery_email_sent());
-    } else {
-        let action = flow.ui.action.clone();
-        flow.ui = code_sent_ui(action, &flow.csrf_token, email, None);
-        flow.ui.add_message(text::recovery_email_with_code_sent());
+        None => {}
     }
     // A resend replaces the earlier code, known address or not.
-    let from = [STATE_CHOOSE_METHOD, STATE_SENT_EMAIL];
-    common::issue(deps, flow, kind, &[row], mails, &from, None).await
+    common::issue(deps, flow, kind, &rows, mails, &[STATE_SENT_EMAIL], None).await
 }
 
 /// Stores state, UI and active method if the flow is still in one of `from`.
