@@ -8,7 +8,9 @@ separate processes. Python only orchestrates and times the paged listing.
 """
 
 import argparse
+import base64
 import datetime
+import hashlib
 import http.client
 import json
 import os
@@ -34,6 +36,12 @@ SECRET = "bench-secret-0123456789-abcdefghij"
 CONNECTIONS = 64
 STORM_CONNECTIONS = 16
 BATCH = 1000
+# The expensive-hash attack: wrong passwords against imported identities with expensive but
+# importable hashes (README, "Password hashing and imported hashes"), from more connections
+# than the expensive lane admits (1 verifying + 4 waiting), so some attempts are refused.
+EXPENSIVE_IDENTITIES = 4
+ATTACK_CONNECTIONS = 8
+LATENCY_CLIENTS = 2
 
 
 def log(msg):
@@ -125,7 +133,7 @@ def wrk(url, duration, connections, threads, headers=(), script=None, script_arg
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if m:
         res["socket_errors"] = sum(int(x) for x in m.groups())
-    for key in ("COMPLETED", "ERRORS", "DURATION_US"):
+    for key in ("COMPLETED", "ERRORS", "REJECTED", "REFUSED", "DURATION_US"):
         m = re.search(rf"^{key} (\d+)", out, re.M)
         if m:
             res[key.lower()] = int(m.group(1))
@@ -291,6 +299,66 @@ def browser_login_cookie(srv, email):
     raise RuntimeError("no session cookie was set")
 
 
+def expensive_hash(i):
+    """An expensive hash of a password nobody submits: PBKDF2-HMAC-SHA512 at 1,300,000
+    iterations (OWASP's figure for PBKDF2-SHA-1, in the costlier SHA-512: about a second) for
+    even i, scrypt N=2^17, r=8, p=1 (128 MiB, the scrypt ceiling) for odd i. Both were importable
+    before the import ceilings were lowered too. hashlib computes them, so the figure needs no
+    extra Python package."""
+    secret, salt = f"the real password {i}".encode(), os.urandom(16)
+    if i % 2 == 0:
+        dk = hashlib.pbkdf2_hmac("sha512", secret, salt, 1_300_000, 64)
+        b64 = lambda b: base64.b64encode(b).decode().rstrip("=")
+        return f"$pbkdf2-sha512$i=1300000,l=64${b64(salt)}${b64(dk)}"
+    dk = hashlib.scrypt(secret, salt=salt, n=1 << 17, r=8, p=1, maxmem=256 << 20, dklen=32)
+    b64 = lambda b: base64.b64encode(b).decode()
+    return f"$scrypt$ln={1 << 17},r=8,p=1${b64(salt)}${b64(dk)}"
+
+
+def import_expensive(srv):
+    for i in range(EXPENSIVE_IDENTITIES):
+        srv.admin.json("POST", "/admin/identities", {
+            "traits": {"email": f"expensive{i}@bench.test"},
+            "credentials": {"password": {"config": {"hashed_password": expensive_hash(i)}}},
+        })
+
+
+def login_latency(srv, duration, users, clients=LATENCY_CLIENTS):
+    """Complete native login flows (start + submit, as in flows.lua) from `clients` threads for
+    `duration` seconds; the latency of each whole flow in ms."""
+    times, errors, lock = [], [0], threading.Lock()
+    stop = time.perf_counter() + duration
+
+    def client(tid):
+        c, n = Http(srv.public_port), tid
+        while time.perf_counter() < stop:
+            n += clients
+            t0 = time.perf_counter()
+            try:
+                flow, _ = c.json("GET", "/self-service/login/api")
+                c.json("POST", f"/self-service/login?flow={flow['id']}", {
+                    "method": "password", "identifier": f"user{(n * 7) % users}@bench.test",
+                    "password": PASSWORD})
+            except (RuntimeError, OSError):
+                with lock:
+                    errors[0] += 1
+                continue
+            with lock:
+                times.append((time.perf_counter() - t0) * 1000.0)
+
+    ts = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    times.sort()
+    if not times:
+        return {"logins": 0, "errors": errors[0], "p50_ms": None, "p99_ms": None}
+    return {"logins": len(times), "errors": errors[0], "clients": clients,
+            "p50_ms": times[len(times) // 2],
+            "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))]}
+
+
 # ---------------------------------------------------------------- one backend
 
 def run_backend(name, dsn, args, ceilings, migrate):
@@ -351,9 +419,25 @@ def run_backend(name, dsn, args, ceilings, migrate):
         r["storm_login"] = storm_res
         r["rss_storm_peak_mb"] = peak[0]
         r["rss_hwm_mb"] = rss(srv.proc.pid)[1]
-        for k in ("alive", "whoami_token", "whoami_cookie", "whoami_storm", "login", "registration", "storm_login"):
+        log(f"{name}: ordinary login latency, alone and while expensive imported hashes are attacked")
+        import_expensive(srv)
+        r["login_alone"] = login_latency(srv, d, users)
+        attack, attack_res = start_wrk_background(base, d + 2, ATTACK_CONNECTIONS, 1, FLOWS_LUA,
+                                                  ["attack", "a", str(EXPENSIVE_IDENTITIES),
+                                                   "not the password"])
+        time.sleep(1)
+        r["login_attacked"] = login_latency(srv, d, users)
+        attack.join()
+        r["attack"] = attack_res
+        for k in ("login_alone", "login_attacked"):
+            if r[k]["errors"]:
+                log(f"{name}: WARNING {k}: {r[k]['errors']} failed logins")
+        for k in ("alive", "whoami_token", "whoami_cookie", "whoami_storm", "login", "registration",
+                  "storm_login", "attack"):
             v = r[k]
-            if v.get("non_2xx") or v.get("socket_errors") or v.get("errors"):
+            # The attack's answers are 400 (wrong password) or 503 (refused) by design.
+            non_2xx = 0 if k == "attack" else v.get("non_2xx")
+            if non_2xx or v.get("socket_errors") or v.get("errors"):
                 log(f"{name}: WARNING {k}: non-2xx {v.get('non_2xx')}, socket errors "
                     f"{v.get('socket_errors')}, flow errors {v.get('errors')}")
             v.pop("raw", None)
@@ -397,6 +481,14 @@ def checks(r, dedicated_mb):
     add(f"whoami p99 under login storm ({r['storm_login'].get('per_s', 0):.1f} logins/s, "
         f"{r['whoami_storm']['rps']:.0f} whoami/s)", f"{storm:.2f} ms", f"alone {alone:.2f} ms",
         f"{ratio:.2f}", "≤ 3×", ratio <= 3)
+    alone, hit, at = r["login_alone"], r["login_attacked"], r["attack"]
+    secs = at.get("duration_us", 0) / 1e6 or 1
+    ratio = hit["p99_ms"] / alone["p99_ms"] if hit["p99_ms"] and alone["p99_ms"] else 0
+    add(f"ordinary login p99 while expensive imported hashes are attacked (p50 "
+        f"{hit['p50_ms'] or 0:.1f} ms, {hit['logins']} logins; attack {ATTACK_CONNECTIONS} connections: "
+        f"{at.get('rejected', 0) / secs:.1f} wrong passwords/s, {at.get('refused', 0) / secs:.1f} refused/s)",
+        f"{hit['p99_ms'] or 0:.1f} ms", f"alone {alone['p99_ms'] or 0:.1f} ms (p50 {alone['p50_ms'] or 0:.1f})",
+        f"{ratio:.2f}", "≤ 2×", 0 < ratio <= 2 and not hit["errors"])
     lp = r["list"]
     add(f"listIdentities page of 250 at {r['import']['identities']} identities (p50; p99 {lp['p99_ms']:.1f} ms)",
         f"{lp['p50_ms']:.1f} ms", "—", "—", "≤ 20 ms", lp["p50_ms"] <= 20)

@@ -20,8 +20,9 @@
 //!   (sessions, tokens stored as SHA-256 digests, the encrypted session cookie, the whoami
 //!   cache), [`courier`]
 //!   (outgoing email/SMS as durable queue rows: enqueue API, Go-style templates, delivery over
-//!   SMTP/HTTP), [`hash`] (password hashing on its own low-priority threads, and imported hash
-//!   formats), [`health`] (readiness),
+//!   SMTP/HTTP), [`hash`] (password hashing on its own low-priority threads, in an ordinary
+//!   and an expensive lane by each hash's cost, and imported hash formats), [`health`]
+//!   (readiness),
 //!   [`text`] (UI message ids), [`jsonnet`] (operator templates for HTTP message and web hook
 //!   bodies), [`uri`] (reading `file://`, `base64://` and `http(s)://` locations).
 //! - [`store`]: diesel schema, row models, queries, migrations, pools for SQLite and

@@ -2,11 +2,25 @@
 //! bcrypt, written exactly as Kratos writes them), verifying every format
 //! Kratos can import, and bounding the CPU/memory that hashing may use.
 //!
-//! All hashing runs on dedicated low-priority threads (`pool`) behind a semaphore so a burst
-//! of logins cannot starve the async workers or exhaust memory.
+//! All hashing runs on dedicated low-priority threads (`pool`) in one of two lanes (`lane`),
+//! each admitting work by the memory it needs, so a burst of logins cannot starve the async
+//! workers or exhaust memory:
+//!
+//! - the ordinary lane: new hashes, the configured algorithm's verifications (and the dummy
+//!   verification for unknown accounts), and any imported hash that costs at most about as much
+//!   (`cost`): up to one thread per core at nice 10, within `hashers.argon2.dedicated_memory`;
+//! - the expensive lane: imported hashes that cost more than twice the configured algorithm's
+//!   hash in time or memory. One thread at nice 19 with its own memory budget, at most
+//!   `EXPENSIVE_QUEUE` verifications waiting and none for longer than `EXPENSIVE_MAX_WAIT`;
+//!   beyond that a verification fails at once with [`HashError::Busy`]. However many expensive
+//!   verifications are attacked, ordinary logins neither queue behind them nor lose more than
+//!   that one low-priority thread's share of the CPU. A successful login rehashes an expensive
+//!   hash into the configured algorithm (`needs_rehash`), so a real user pays once.
 
 mod calibrate;
+mod cost;
 mod crypt;
+mod lane;
 mod parse;
 mod pool;
 mod verify;
@@ -15,14 +29,37 @@ mod verify;
 mod tests;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use rand::RngCore as _;
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::OnceCell;
 
 pub use calibrate::{calibrate, measure_rate};
-use parse::{Argon2Variant, Parsed};
+pub use cost::{Cost, LaneKind};
+use lane::{Lane, LaneConfig};
+use parse::{Argon2Variant, Limits, Parsed};
+
+/// Expensive verifications that may wait for the expensive lane's thread; one more is refused.
+pub const EXPENSIVE_QUEUE: usize = 4;
+/// An expensive verification not started within this fails with [`HashError::Busy`]: with at
+/// most `EXPENSIVE_QUEUE` ahead of it, each about a second at the import ceilings, a waiting
+/// legitimate user is answered within seconds, well inside the 30 s a flow call may take.
+pub const EXPENSIVE_MAX_WAIT: Duration = Duration::from_secs(5);
+/// The expensive lane's memory budget: the largest work area an importable hash may need
+/// (argon2 at its 256 MiB ceiling, or the configured argon2 memory if that is larger; scrypt
+/// stays below 128 MiB). With one thread, one verification holds it at a time.
+fn expensive_budget_kib(limits: &Limits) -> u64 {
+    u64::from(limits.argon2_memory_kib).max(cost::scrypt_memory_kib(
+        parse::SCRYPT_MAX_LOG_N as u8,
+        parse::SCRYPT_MAX_R,
+        parse::SCRYPT_MAX_P,
+    ))
+}
+/// Niceness of the ordinary lane's threads and of the expensive lane's thread.
+const ORDINARY_NICE: i32 = 10;
+const EXPENSIVE_NICE: i32 = 19;
 
 /// The algorithm new hashes are created with.
 #[derive(Clone, Debug)]
@@ -92,16 +129,19 @@ pub enum HashError {
     PasswordTooLong,
     #[error("Unable to hash the password: {0}")]
     Internal(String),
+    /// The expensive lane is full, or this verification waited there too long: try again later.
+    #[error("too many expensive password verifications are waiting; try again later")]
+    Busy,
 }
 
 /// bcrypt only looks at the first 72 bytes; longer passwords are rejected
 /// instead of silently truncated (Kratos does the same).
 const BCRYPT_MAX_PASSWORD_LEN: usize = 72;
 
-/// Recognises, parses and bounds-checks a hash without verifying anything.
-/// Used to validate imported hashes up front.
+/// Recognises, parses and bounds-checks a hash against the import ceilings without verifying
+/// anything. [`Hasher::identify`] also admits the configured algorithm's own parameters.
 pub fn identify(encoded: &str) -> Result<Format, HashError> {
-    parse::parse(encoded).map(|p| p.format())
+    parse::parse(encoded, &Limits::IMPORT).map(|p| p.format())
 }
 
 /// Hashes and verifies passwords; cheap to clone.
@@ -112,9 +152,13 @@ pub struct Hasher {
 
 struct Inner {
     algorithm: Algorithm,
-    semaphore: Arc<Semaphore>,
-    permits: usize,
-    threads: pool::Pool,
+    /// Bounds for hashes to import and verify: the import ceilings, raised to the configured
+    /// algorithm's parameters.
+    limits: Limits,
+    /// What one hash in the configured algorithm costs: the yardstick for the lanes.
+    reference: Cost,
+    ordinary: Lane,
+    expensive: Lane,
     dummy: OnceCell<String>,
     #[cfg(test)]
     probe: tests::Probe,
@@ -124,35 +168,66 @@ impl std::fmt::Debug for Hasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hasher")
             .field("algorithm", &self.inner.algorithm)
-            .field("permits", &self.inner.permits)
+            .field("permits", &self.permits())
             .finish()
     }
 }
 
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 impl Hasher {
-    /// `dedicated_memory_bytes` bounds concurrent argon2 work:
-    /// permits = max(1, dedicated_memory / argon2 memory). bcrypt uses no
-    /// notable memory, so it gets one permit per CPU.
+    /// `dedicated_memory_bytes` is the ordinary lane's memory budget. Its semaphore counts KiB:
+    /// a job takes its own working memory, and at least one configured argon2 work area (with
+    /// bcrypt: a core's share of the budget), so as many configured hashes run at once as
+    /// before, `max(1, dedicated_memory / argon2 memory)` (bcrypt: one per core), while a
+    /// larger imported hash takes correspondingly more. The expensive lane has its own budget.
     pub fn new(algorithm: Algorithm, dedicated_memory_bytes: u64) -> Self {
-        let permits = match &algorithm {
-            Algorithm::Argon2(p) => {
-                let per_hash = u64::from(p.memory_kib.max(1)) * 1024;
-                usize::try_from(dedicated_memory_bytes / per_hash)
-                    .unwrap_or(usize::MAX)
-                    .clamp(1, Semaphore::MAX_PERMITS)
-            }
-            Algorithm::Bcrypt { .. } => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        let expensive = LaneConfig {
+            name: "gatehouse-hash-expensive",
+            nice: EXPENSIVE_NICE,
+            threads: 1,
+            budget_kib: expensive_budget_kib(&Limits::admitting(&algorithm)),
+            min_charge_kib: 0,
+            queue: Some(EXPENSIVE_QUEUE),
+            max_wait: Some(EXPENSIVE_MAX_WAIT),
+        };
+        Self::with_expensive_lane(algorithm, dedicated_memory_bytes, expensive)
+    }
+
+    fn with_expensive_lane(
+        algorithm: Algorithm,
+        dedicated_memory_bytes: u64,
+        expensive: LaneConfig,
+    ) -> Self {
+        let reference = Cost::of_algorithm(&algorithm);
+        let budget_kib = (dedicated_memory_bytes / 1024)
+            .max(reference.memory_kib)
+            .max(1);
+        let slot_kib = match &algorithm {
+            Algorithm::Argon2(p) => u64::from(p.memory_kib.max(1)),
+            Algorithm::Bcrypt { .. } => (budget_kib / cores() as u64).max(1),
+        };
+        let slots = usize::try_from(budget_kib / slot_kib).unwrap_or(usize::MAX);
+        let ordinary = LaneConfig {
+            name: "gatehouse-hash",
+            nice: ORDINARY_NICE,
+            // No more threads than cores: a third argon2 on two cores only time-slices
+            // (and thrashes the caches with a third work area); measured about 6% slower.
+            threads: slots.clamp(1, cores()),
+            budget_kib,
+            min_charge_kib: slot_kib,
+            queue: None,
+            max_wait: None,
         };
         Hasher {
             inner: Arc::new(Inner {
+                limits: Limits::admitting(&algorithm),
                 algorithm,
-                semaphore: Arc::new(Semaphore::new(permits)),
-                permits,
-                // No more threads than cores: a third argon2 on two cores only time-slices
-                // (and thrashes the caches with a third work area); measured about 6% slower.
-                threads: pool::Pool::new(
-                    permits.min(std::thread::available_parallelism().map_or(1, |n| n.get())),
-                ),
+                reference,
+                ordinary: Lane::new(ordinary),
+                expensive: Lane::new(expensive),
                 dummy: OnceCell::new(),
                 #[cfg(test)]
                 probe: tests::Probe::default(),
@@ -164,55 +239,62 @@ impl Hasher {
         &self.inner.algorithm
     }
 
-    /// How many hash operations may run at once.
+    /// How many hashes in the configured algorithm may run (or wait for a thread) at once.
     pub fn permits(&self) -> usize {
-        self.inner.permits
+        self.inner.ordinary.slots()
     }
 
-    /// Runs `f` on a hashing thread while holding a semaphore permit. The permit moves into
-    /// the job, so it stays held until the work really ends even if the caller's future is
-    /// dropped.
-    async fn run<T, F>(&self, f: F) -> Result<T, HashError>
+    /// Recognises, parses and bounds-checks a hash without verifying anything: the import
+    /// ceilings, raised to the configured algorithm's parameters. Used to validate imported
+    /// hashes up front.
+    pub fn identify(&self, encoded: &str) -> Result<Format, HashError> {
+        parse::parse(encoded, &self.inner.limits).map(|p| p.format())
+    }
+
+    /// The lane a verification of `encoded` would run in.
+    pub fn lane_for(&self, encoded: &str) -> Result<LaneKind, HashError> {
+        let parsed = parse::parse(encoded, &self.inner.limits)?;
+        Ok(Cost::of(&parsed).lane(self.inner.reference))
+    }
+
+    /// Runs `f` on a thread of `lane` once `memory_kib` of its budget is free. A started job
+    /// holds its memory until the work really ends, even if the caller's future is dropped
+    /// meanwhile; one that has not started is withdrawn then.
+    async fn run<T, F>(&self, lane: LaneKind, memory_kib: u64, f: F) -> Result<T, HashError>
     where
         T: Send + 'static,
         F: FnOnce() -> Result<T, HashError> + Send + 'static,
     {
-        let permit = self
-            .inner
-            .semaphore
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| HashError::Internal("hasher is shut down".into()))?;
         #[cfg(test)]
         let inner = self.inner.clone();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.inner
-            .threads
-            .submit(Box::new(move || {
-                let _permit = permit;
-                #[cfg(test)]
-                let _guard = inner.probe.enter();
-                let _ = tx.send(f());
-            }))
-            .map_err(|e| HashError::Internal(format!("cannot start a hashing thread: {e}")))?;
-        rx.await
-            .map_err(|_| HashError::Internal("hashing task failed".into()))?
+        let job = move || {
+            #[cfg(test)]
+            let _guard = inner.probe.enter(lane);
+            f()
+        };
+        match lane {
+            LaneKind::Ordinary => self.inner.ordinary.run(memory_kib, job).await,
+            LaneKind::Expensive => self.inner.expensive.run(memory_kib, job).await,
+        }
     }
 
-    /// Hashes `password` with the configured algorithm.
+    /// Hashes `password` with the configured algorithm (in the ordinary lane).
     pub async fn hash(&self, password: &[u8]) -> Result<String, HashError> {
+        let memory = self.inner.reference.memory_kib;
         match self.inner.algorithm.clone() {
             Algorithm::Argon2(params) => {
                 let password = password.to_vec();
-                self.run(move || argon2id_hash(&params, &password)).await
+                self.run(LaneKind::Ordinary, memory, move || {
+                    argon2id_hash(&params, &password)
+                })
+                .await
             }
             Algorithm::Bcrypt { cost } => {
                 if password.len() > BCRYPT_MAX_PASSWORD_LEN {
                     return Err(HashError::PasswordTooLong);
                 }
                 let password = password.to_vec();
-                self.run(move || {
+                self.run(LaneKind::Ordinary, memory, move || {
                     bcrypt::hash_with_result(&password, cost)
                         .map(|h| h.format_for_version(bcrypt::Version::TwoA))
                         .map_err(|e| HashError::Internal(e.to_string()))
@@ -222,24 +304,39 @@ impl Hasher {
         }
     }
 
-    /// Verifies `password` against a hash in any supported format.
-    /// `Ok(false)` means a well-formed hash that does not match.
+    /// Verifies `password` against a hash in any supported format, in the lane its cost
+    /// calls for. `Ok(false)` means a well-formed hash that does not match;
+    /// [`HashError::Busy`] that the expensive lane could not take it now.
     pub async fn verify(&self, password: &[u8], encoded: &str) -> Result<bool, HashError> {
+        self.verify_in(None, password, encoded).await
+    }
+
+    /// `lane: None` picks the lane by the hash's cost.
+    async fn verify_in(
+        &self,
+        lane: Option<LaneKind>,
+        password: &[u8],
+        encoded: &str,
+    ) -> Result<bool, HashError> {
         // Parsing is cheap and bounded by the string, so it happens before
-        // taking a permit; the bounds check must precede any heavy work.
-        let parsed = parse::parse(encoded)?;
+        // taking any memory; the bounds check must precede any heavy work.
+        let parsed = parse::parse(encoded, &self.inner.limits)?;
         if matches!(parsed, Parsed::Bcrypt { .. }) && password.len() > BCRYPT_MAX_PASSWORD_LEN {
             return Err(HashError::PasswordTooLong);
         }
+        let cost = Cost::of(&parsed);
+        let lane = lane.unwrap_or_else(|| cost.lane(self.inner.reference));
         let password = password.to_vec();
-        self.run(move || verify::verify_parsed(&parsed, &password))
-            .await
+        self.run(lane, cost.memory_kib, move || {
+            verify::verify_parsed(&parsed, &password)
+        })
+        .await
     }
 
     /// True unless `encoded` is in the configured algorithm with exactly the
     /// configured parameters (so logins can upgrade old or imported hashes).
     pub fn needs_rehash(&self, encoded: &str) -> bool {
-        let Ok(parsed) = parse::parse(encoded) else {
+        let Ok(parsed) = parse::parse(encoded, &self.inner.limits) else {
             return true;
         };
         match (&self.inner.algorithm, parsed) {
@@ -269,7 +366,8 @@ impl Hasher {
     }
 
     /// Spends about as long as verifying against a real hash in the
-    /// configured algorithm, for requests whose account does not exist.
+    /// configured algorithm, for requests whose account does not exist: in the ordinary lane,
+    /// like the verification it stands in for.
     pub async fn dummy_verify(&self, password: &[u8]) {
         let dummy = self
             .inner
@@ -278,7 +376,9 @@ impl Hasher {
             .await;
         match dummy {
             Ok(dummy) => {
-                let _ = self.verify(password, dummy).await;
+                let _ = self
+                    .verify_in(Some(LaneKind::Ordinary), password, dummy)
+                    .await;
             }
             Err(e) => tracing::warn!(error = %e, "could not create the dummy password hash"),
         }

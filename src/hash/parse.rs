@@ -11,21 +11,79 @@ use base64::engine::general_purpose::{
 use super::crypt::{self, ShaCryptKind};
 use super::{Format, HashError};
 
-// Upper bounds on imported parameters. Argon2 and scrypt values are the
-// ones Kratos documents; the others are chosen so a single verification
-// stays around a second on commodity hardware.
-pub(crate) const ARGON2_MAX_MEMORY_KIB: u32 = 1024 * 1024; // 1 GiB
+// Upper bounds on the parameters of imported (and stored) hashes: what real systems use, with
+// some headroom, so that one verification costs at most about a second of one core (the README
+// section "Password hashing and imported hashes" has the table and the reasons). Argon2 and
+// bcrypt bounds are raised to the configured algorithm's own parameters when those are higher
+// (`Limits::admitting`), so the server always verifies what it wrote itself.
+
+/// argon2 memory: 256 MiB, libsodium's MODERATE (PHP's and Laravel's argon2 use 64 MiB,
+/// Kratos's default is 128 MiB; RFC 9106's 2 GiB option is not a login setting).
+pub(crate) const ARGON2_MAX_MEMORY_KIB: u32 = 256 * 1024;
+/// argon2 passes: Keycloak uses 5, PHP 4, libsodium 3 to 4.
 pub(crate) const ARGON2_MAX_ITERATIONS: u32 = 10;
+/// argon2 work, memory × passes in KiB: 1 GiB, e.g. 256 MiB × 4 or 64 MiB × 10 (libsodium's
+/// MODERATE, 256 MiB × 3, is the largest common setting), about half a second.
+pub(crate) const ARGON2_MAX_WORK: u64 = 1024 * 1024;
 pub(crate) const ARGON2_MAX_PARALLELISM: u32 = 255; // Go's argon2 takes a uint8
+/// scrypt: N ≤ 2^17 and r ≤ 8 keep the table at 128 MiB at most (Firebase and Node use N = 2^14,
+/// passlib 2^16, all with r = 8 and p = 1); N·r·p ≤ 2^20 is the work of the largest table at
+/// p = 1, about a third of a second.
 pub(crate) const SCRYPT_MAX_N: u64 = 1 << 17;
 pub(crate) const SCRYPT_MAX_LOG_N: u32 = 17;
 pub(crate) const SCRYPT_MAX_R: u32 = 8;
 pub(crate) const SCRYPT_MAX_P: u32 = 10;
+pub(crate) const SCRYPT_MAX_WORK: u64 = 1 << 20;
+/// PBKDF2: Django 6.1 ships 1,500,000 iterations of SHA-256 and 6.2 1,800,000 (OWASP asks
+/// for 1,300,000 of SHA-1, 600,000 of SHA-256); all iterations run once per digest-sized block
+/// of output, so the bound is on iterations × blocks.
 pub(crate) const PBKDF2_MAX_ITERATIONS: u32 = 2_000_000;
+pub(crate) const PBKDF2_MAX_WORK: u64 = 2_000_000;
 pub(crate) const PBKDF2_MAX_KEY_LENGTH: usize = 256;
-// Cost 16 already takes seconds per verify; anything above is a denial of service, not a real import.
-pub(crate) const BCRYPT_MAX_COST: u32 = 16;
+/// bcrypt: 10 to 12 is what frameworks ship (Kratos, Laravel, Rails: 12); 14 takes about a
+/// second, every step above doubles that.
+pub(crate) const BCRYPT_MAX_COST: u32 = 14;
+/// SHA-crypt: passlib's defaults are 535,000 (SHA-256) and 656,000 (SHA-512) rounds, glibc's
+/// 5,000.
 pub(crate) const SHA_CRYPT_MAX_ROUNDS: u32 = 1_000_000;
+
+/// The bounds that depend on the configured algorithm: the import ceilings above, raised to
+/// the configured argon2 or bcrypt parameters when those are higher.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    pub argon2_work: u64,
+    pub bcrypt_cost: u32,
+}
+
+impl Limits {
+    pub(crate) const IMPORT: Limits = Limits {
+        argon2_memory_kib: ARGON2_MAX_MEMORY_KIB,
+        argon2_iterations: ARGON2_MAX_ITERATIONS,
+        argon2_parallelism: ARGON2_MAX_PARALLELISM,
+        argon2_work: ARGON2_MAX_WORK,
+        bcrypt_cost: BCRYPT_MAX_COST,
+    };
+
+    /// The import ceilings, raised so that hashes in `algorithm` are within them.
+    pub(crate) fn admitting(algorithm: &super::Algorithm) -> Limits {
+        let mut l = Limits::IMPORT;
+        match algorithm {
+            super::Algorithm::Argon2(p) => {
+                l.argon2_memory_kib = l.argon2_memory_kib.max(p.memory_kib);
+                l.argon2_iterations = l.argon2_iterations.max(p.iterations);
+                l.argon2_parallelism = l.argon2_parallelism.max(p.parallelism);
+                l.argon2_work = l
+                    .argon2_work
+                    .max(u64::from(p.memory_kib) * u64::from(p.iterations));
+            }
+            super::Algorithm::Bcrypt { cost } => l.bcrypt_cost = l.bcrypt_cost.max(*cost),
+        }
+        l
+    }
+}
 
 /// SSHA in Kratos is decoded with Go's non-strict decoder, which tolerates
 /// non-zero trailing bits.
@@ -223,9 +281,17 @@ fn check_scrypt_rp(r: u64, p: u64) -> Result<(u32, u32), HashError> {
     Ok((r, p))
 }
 
+fn check_scrypt_work(n: u64, r: u32, p: u32) -> Result<(), HashError> {
+    let work = n * u64::from(r) * u64::from(p);
+    if work > SCRYPT_MAX_WORK {
+        return Err(limit("scrypt work (N·r·p)", work, SCRYPT_MAX_WORK));
+    }
+    Ok(())
+}
+
 /// Recognises the format by prefix (same precedence as Kratos's comparator)
 /// and decodes it, enforcing the parameter bounds.
-pub(crate) fn parse(encoded: &str) -> Result<Parsed, HashError> {
+pub(crate) fn parse(encoded: &str, limits: &Limits) -> Result<Parsed, HashError> {
     let s = encoded;
     if let Some(rest) = s
         .strip_prefix("$md5-crypt$")
@@ -233,7 +299,7 @@ pub(crate) fn parse(encoded: &str) -> Result<Parsed, HashError> {
     {
         parse_md5_crypt(rest)
     } else if is_bcrypt(s) {
-        parse_bcrypt(s)
+        parse_bcrypt(s, limits)
     } else if let Some(rest) = s
         .strip_prefix("$sha256-crypt$")
         .or_else(|| s.strip_prefix("$5$"))
@@ -245,9 +311,9 @@ pub(crate) fn parse(encoded: &str) -> Result<Parsed, HashError> {
     {
         parse_sha_crypt(ShaCryptKind::Sha512, rest)
     } else if s.starts_with("$argon2id$") {
-        parse_argon2(Argon2Variant::Id, s)
+        parse_argon2(Argon2Variant::Id, s, limits)
     } else if s.starts_with("$argon2i$") {
-        parse_argon2(Argon2Variant::I, s)
+        parse_argon2(Argon2Variant::I, s, limits)
     } else if is_pbkdf2(s) {
         parse_pbkdf2(s)
     } else if s.starts_with("$scrypt$") {
@@ -321,7 +387,7 @@ fn hmac_prefix(s: &str) -> Option<Digest> {
     .map(|(_, d)| d)
 }
 
-fn parse_argon2(variant: Argon2Variant, s: &str) -> Result<Parsed, HashError> {
+fn parse_argon2(variant: Argon2Variant, s: &str, limits: &Limits) -> Result<Parsed, HashError> {
     let parts: Vec<&str> = s.split('$').collect();
     if parts.len() != 6 {
         return Err(malformed(
@@ -332,13 +398,21 @@ fn parse_argon2(variant: Argon2Variant, s: &str) -> Result<Parsed, HashError> {
         return Err(malformed("only argon2 version 19 is supported"));
     }
     let [m, t, p] = params(parts[3], ["m", "t", "p"], "argon2")?;
-    let memory_kib = check_max("argon2 memory (m, KiB)", m, ARGON2_MAX_MEMORY_KIB.into())?;
-    let iterations = check_max("argon2 iterations (t)", t, ARGON2_MAX_ITERATIONS.into())?;
-    let parallelism = check_max("argon2 parallelism (p)", p, ARGON2_MAX_PARALLELISM.into())?;
+    let memory_kib = check_max("argon2 memory (m, KiB)", m, limits.argon2_memory_kib.into())?;
+    let iterations = check_max("argon2 iterations (t)", t, limits.argon2_iterations.into())?;
+    let parallelism = check_max(
+        "argon2 parallelism (p)",
+        p,
+        limits.argon2_parallelism.into(),
+    )?;
     if iterations == 0 || parallelism == 0 {
         return Err(malformed(
             "argon2 iterations and parallelism must be at least 1",
         ));
+    }
+    let work = u64::from(memory_kib) * u64::from(iterations);
+    if work > limits.argon2_work {
+        return Err(limit("argon2 work (m × t, KiB)", work, limits.argon2_work));
     }
     if memory_kib < 8 * parallelism {
         return Err(malformed("argon2 memory must be at least 8 KiB per lane"));
@@ -361,7 +435,7 @@ fn parse_argon2(variant: Argon2Variant, s: &str) -> Result<Parsed, HashError> {
     })
 }
 
-fn parse_bcrypt(s: &str) -> Result<Parsed, HashError> {
+fn parse_bcrypt(s: &str, limits: &Limits) -> Result<Parsed, HashError> {
     // Everything after the version tag: "NN$<53 chars>".
     let body = if s.as_bytes()[2] == b'$' {
         &s[3..]
@@ -374,8 +448,8 @@ fn parse_bcrypt(s: &str) -> Result<Parsed, HashError> {
         return Err(bad());
     }
     let cost: u32 = cost.parse().map_err(|_| bad())?;
-    if cost > BCRYPT_MAX_COST {
-        return Err(limit("bcrypt cost", cost, BCRYPT_MAX_COST));
+    if cost > limits.bcrypt_cost {
+        return Err(limit("bcrypt cost", cost, limits.bcrypt_cost));
     }
     if cost < 4 {
         return Err(malformed("the bcrypt cost must be at least 4"));
@@ -427,6 +501,14 @@ fn parse_pbkdf2(s: &str) -> Result<Parsed, HashError> {
     if hash.is_empty() {
         return Err(malformed("the pbkdf2 hash is empty"));
     }
+    let work = u64::from(iterations) * hash.len().div_ceil(digest.output_len()) as u64;
+    if work > PBKDF2_MAX_WORK {
+        return Err(limit(
+            "pbkdf2 work (iterations × digest-sized blocks of the key)",
+            work,
+            PBKDF2_MAX_WORK,
+        ));
+    }
     Ok(Parsed::Pbkdf2 {
         digest,
         iterations,
@@ -453,6 +535,7 @@ fn parse_scrypt(s: &str) -> Result<Parsed, HashError> {
         ));
     }
     let (r, p) = check_scrypt_rp(r, p)?;
+    check_scrypt_work(n, r, p)?;
     let salt = b64(&STANDARD, "scrypt salt", parts[3])?;
     let hash = b64(&STANDARD, "scrypt hash", parts[4])?;
     if hash.is_empty() {
@@ -485,6 +568,7 @@ fn parse_firebase_scrypt(s: &str) -> Result<Parsed, HashError> {
         ));
     }
     let (r, p) = check_scrypt_rp(r, p)?;
+    check_scrypt_work(1 << ln, r, p)?;
     Ok(Parsed::FirebaseScrypt {
         log_n: ln as u8,
         r,

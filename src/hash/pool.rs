@@ -1,10 +1,12 @@
 //! The hashing threads: password hashing never runs on tokio's workers or its shared blocking
-//! pool. A small set of dedicated OS threads, started on demand up to the hasher's permit count
-//! (at most one per core) and gone after a quiet spell, runs one hash each at a time:
+//! pool. Each lane (`lane`) has a small set of dedicated OS threads, started on demand up to
+//! its limit (the ordinary lane: at most one per core; the expensive lane: one) and gone after
+//! a quiet spell, each running one hash at a time:
 //!
-//! - at a lower CPU priority (nice 10 on Linux), so a login storm that saturates every core
-//!   delays whoami and the rest of the HTTP work only a little: the scheduler gives the async
-//!   workers the CPU whenever they have something to do;
+//! - at a lower CPU priority (nice 10 on Linux for the ordinary lane, 19 for the expensive
+//!   one), so a login storm that saturates every core delays whoami and the rest of the HTTP
+//!   work only a little: the scheduler gives the async workers the CPU whenever they have
+//!   something to do;
 //! - with a per-thread argon2 work area that is reused from hash to hash (see
 //!   `verify::argon2_raw`), so resident memory stays at about threads × argon2 memory instead
 //!   of growing with every thread the allocator ever handed a 19 MiB block to.
@@ -18,12 +20,13 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 /// A thread with nothing to do for this long exits, returning its work area.
 const IDLE: Duration = Duration::from_secs(20);
 
-/// Niceness of the hashing threads (0 is normal, 19 the lowest priority).
-const NICE: i32 = 10;
-
 pub(super) struct Pool {
     shared: Arc<Shared>,
     max_threads: usize,
+    /// Thread name prefix.
+    name: &'static str,
+    /// Niceness of the threads (0 is normal, 19 the lowest priority).
+    nice: i32,
 }
 
 struct Shared {
@@ -40,19 +43,21 @@ struct State {
 }
 
 impl Pool {
-    pub(super) fn new(max_threads: usize) -> Self {
+    pub(super) fn new(max_threads: usize, name: &'static str, nice: i32) -> Self {
         Pool {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 wake: Condvar::new(),
             }),
             max_threads: max_threads.max(1),
+            name,
+            nice,
         }
     }
 
     /// Queues `job`; a thread is started when every running one is busy and the limit allows.
-    /// Callers bound the number of outstanding jobs themselves (the hasher's semaphore), so
-    /// the queue never holds more than the permit count.
+    /// Callers bound the number of outstanding jobs themselves (the lane's memory semaphore and
+    /// queue bound), so the queue never holds more than the lane admits.
     pub(super) fn submit(&self, job: Job) -> std::io::Result<()> {
         let mut s = self
             .shared
@@ -63,9 +68,10 @@ impl Pool {
         if s.queue.len() > s.idle && s.threads < self.max_threads {
             let shared = self.shared.clone();
             let n = s.threads;
+            let nice = self.nice;
             std::thread::Builder::new()
-                .name(format!("gatehouse-hash-{n}"))
-                .spawn(move || work(&shared))
+                .name(format!("{}-{n}", self.name))
+                .spawn(move || work(&shared, nice))
                 .inspect_err(|_| {
                     s.queue.pop_back();
                 })?;
@@ -90,8 +96,8 @@ impl Drop for Pool {
     }
 }
 
-fn work(shared: &Shared) {
-    lower_priority();
+fn work(shared: &Shared, nice: i32) {
+    lower_priority(nice);
     let mut s = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
     loop {
         if let Some(job) = s.queue.pop_front() {
@@ -120,14 +126,14 @@ fn work(shared: &Shared) {
 }
 
 #[cfg(target_os = "linux")]
-fn lower_priority() {
+fn lower_priority(nice: i32) {
     // On Linux the nice value is per thread: PRIO_PROCESS with pid 0 is the calling thread.
     // Raising niceness needs no privilege; failure only costs the priority.
-    let _ = rustix::process::setpriority_process(None, NICE);
+    let _ = rustix::process::setpriority_process(None, nice);
 }
 
 #[cfg(not(target_os = "linux"))]
-fn lower_priority() {}
+fn lower_priority(_nice: i32) {}
 
 #[cfg(test)]
 mod tests {
@@ -136,7 +142,8 @@ mod tests {
 
     #[test]
     fn runs_jobs_on_at_most_max_threads_and_lowers_their_priority() {
-        let pool = Pool::new(2);
+        const NICE: i32 = 10;
+        let pool = Pool::new(2, "gatehouse-hash", NICE);
         let (tx, rx) = mpsc::channel();
         for i in 0..6 {
             let tx = tx.clone();

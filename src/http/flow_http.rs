@@ -351,6 +351,12 @@ pub fn flow_error(app: &App, kind: FlowKind, e: &FlowError) -> (ApiError, Option
             tracing::error!(error = %e, "database error in a flow");
             (ApiError::unavailable("The database could not complete the request; try again."), None)
         }
+        FlowError::TryAgainLater => (
+            ApiError::unavailable(
+                "The server is too busy to check these credentials right now. Please try again in a few seconds.",
+            ),
+            None,
+        ),
         FlowError::Internal(e) => {
             tracing::error!(error = %e, "internal error in a flow");
             (ApiError::internal(), None)

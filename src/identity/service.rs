@@ -418,7 +418,9 @@ async fn import_credentials(
     if let Some(pw) = creds.password {
         let cfg = pw.config;
         let config = if let Some(hashed) = cfg.hashed_password.filter(|s| !s.is_empty()) {
-            hash::identify(&hashed).map_err(|e| IdentityError::BadRequest(e.to_string()))?;
+            deps.hasher
+                .identify(&hashed)
+                .map_err(|e| IdentityError::BadRequest(e.to_string()))?;
             serde_json::json!({ "hashed_password": hashed })
         } else if let Some(clear) = cfg.password.filter(|s| !s.is_empty()) {
             let hashed = deps

@@ -301,6 +301,11 @@ pub enum FlowError {
     Hook(Box<crate::selfservice::hooks::HookFailure>),
     #[error(transparent)]
     Store(StoreError),
+    /// The work this submission needs cannot be taken on now (the password hashing lane for
+    /// expensive imported hashes is full); nothing was decided, the same submission may
+    /// succeed in a few seconds.
+    #[error("too busy to handle the submission now; try again later")]
+    TryAgainLater,
     #[error("{0}")]
     Internal(String),
 }

@@ -4,6 +4,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::deps::Deps;
+use crate::hash::HashError;
 use crate::identity::{Identity, State, now};
 use crate::selfservice::flow::FlowError;
 use crate::selfservice::flow::request::Submission;
@@ -139,6 +140,13 @@ pub async fn login(
     match deps.hasher.verify(password.as_bytes(), &hash).await {
         Ok(true) => {}
         Ok(false) => return invalid(ui),
+        // An expensive imported hash whose lane is full: "try again later", never a verdict on
+        // the password. (Whether the account exists is no news to the caller: its imported
+        // hash already took far longer to check than an unknown account does.)
+        Err(HashError::Busy) => {
+            tracing::debug!(identity.id = %identity.id, "expensive password hash: lane full, refused");
+            return Err(FlowError::TryAgainLater);
+        }
         Err(e) => {
             tracing::warn!(identity.id = %identity.id, error = %e, "stored password hash could not be verified");
             return invalid(ui);
