@@ -453,6 +453,52 @@ async fn a_client_that_never_reads_is_dropped_after_the_write_timeout() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_connections_are_idle_between_streams_not_reading_a_head() {
+    let server = Server::start(app::Options {
+        timeouts: timeouts(500, 60_000, 60_000),
+        ..Default::default()
+    })
+    .await;
+    let (public, admin) = (server.public(), server.admin());
+    // The client pings while idle: bytes arrive with no request in flight, which on HTTP/1
+    // would be the start of a head.
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .http2_keep_alive_interval(Duration::from_millis(100))
+        .http2_keep_alive_while_idle(true)
+        .build()
+        .unwrap();
+    let url = format!("http://{public}/health/alive");
+    let r = h2.get(&url).send().await.unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status(), 200);
+    // Past the header timeout and its check interval, the idle HTTP/2 connection is still
+    // open.
+    let idle = Instant::now();
+    while idle.elapsed() < Duration::from_millis(1_500) {
+        assert_eq!(
+            metric(admin, &closed_metric("public", "header_timeout")).await,
+            0.0
+        );
+        tokio::time::sleep(POLL).await;
+    }
+    assert_eq!(h2.get(&url).send().await.unwrap().status(), 200);
+    assert_eq!(
+        metric(admin, "http_connections{listener=\"public\"}").await,
+        1.0
+    );
+    // Head limits hold on HTTP/2 as well, answered with the envelope.
+    let r = h2
+        .get(&url)
+        .header("x-big", "b".repeat(70_000))
+        .send()
+        .await
+        .unwrap();
+    common::expect_error(r, 431).await;
+    server.stop().await;
+}
+
 // ----- the connection cap -----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
