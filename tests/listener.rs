@@ -499,6 +499,22 @@ async fn http2_connections_are_idle_between_streams_not_reading_a_head() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_does_not_wait_for_partial_heads() {
+    let server = Server::start(app::Options::default()).await;
+    let mut s = TcpStream::connect(server.public()).await.unwrap();
+    s.write_all(PARTIAL).await.unwrap();
+    // The head is being read (the server has the bytes) before shutdown starts.
+    let mut idle = kept_alive_health(server.public()).await;
+    let stopped = tokio::time::timeout(Duration::from_secs(5), server.stop()).await;
+    assert!(
+        stopped.is_ok(),
+        "shutdown waited for a request head that never completes"
+    );
+    closed_within(&mut s, PROMPT).await;
+    closed_within(&mut idle, PROMPT).await;
+}
+
 // ----- the connection cap -----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

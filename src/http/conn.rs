@@ -404,6 +404,17 @@ impl Registry {
         self.evicted.inc();
     }
 
+    /// Closes every connection with no request in flight, as shutdown starts: a request head
+    /// that is still arriving would otherwise hold the drain until its header timeout.
+    pub fn close_idle(&self) {
+        let g = self.lock();
+        for c in g.conns.values() {
+            if c.in_flight.load(Relaxed) == 0 {
+                c.kill.notify_one();
+            }
+        }
+    }
+
     /// The connection's task ended (its socket is closed).
     pub fn remove(&self, state: &ConnState, why: Option<Closed>) {
         let mut g = self.lock();

@@ -91,6 +91,7 @@ pub fn spawn(
             }
         }
         drop(listener);
+        registry.close_idle();
         tokio::select! {
             _ = graceful.shutdown() => {}
             _ = tokio::time::sleep(cfg.grace) => {
