@@ -234,7 +234,11 @@ impl ConnState {
             };
             tokio::select! {
                 _ = tokio::time::sleep_until(instant_at(wake)) => {}
-                _ = self.kill.notified() => return Closed::Evicted,
+                // Chosen while idle, but a request may have arrived since: that one is served
+                // (the connection stays marked, so it is not chosen again, and closes idle).
+                _ = self.kill.notified() => if self.in_flight() == 0 {
+                    return Closed::Evicted;
+                },
             }
         }
     }
