@@ -2,8 +2,9 @@
 //! longest-idle connection, the per-connection watchdog (header, idle and write-stall
 //! timeouts), and the descriptor budget the caps come from.
 //!
-//! The request path touches only its own connection's state: two atomic increments around a
-//! request and a clock read when it ends. Everything that looks at all connections (choosing
+//! The request path touches only its own connection's state: an atomic increment and
+//! decrement around each request, and a clock read as a request starts arriving and as it
+//! ends; no timer is armed per request. Everything that looks at all connections (choosing
 //! whom to evict) runs in the accept loop, under one lock, only when a listener is full.
 
 use std::collections::HashMap;

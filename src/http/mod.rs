@@ -43,10 +43,14 @@ pub async fn handle(app: &App, peer: SocketAddr, mut req: Request<Incoming>) -> 
     let method = req.method().clone();
     if let Some(e) = wire::head_error(&req) {
         let mut resp = e.into_response();
-        resp.headers_mut().insert(
+        let h = resp.headers_mut();
+        h.insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static(wire::CACHE_CONTROL),
         );
+        if let (Some(cors), Some(origin)) = (&app.cors, req.headers().get(header::ORIGIN)) {
+            cors.decorate(origin, h);
+        }
         record(app, "unmatched", &method, resp.status(), start);
         return resp;
     }
