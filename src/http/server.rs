@@ -154,15 +154,24 @@ fn serve(
     let io = TokioIo::new(Wire::new(stream, state.clone()));
     let conn = graceful.watch(builder.serve_connection_with_upgrades(io, svc).into_owned());
     let mut registration = Registration::new(registry.clone(), state);
+    // The connection runs in a task of its own, so its many wake-ups (every read and write)
+    // never poll the watchdog; the watchdog's task wakes only for its timer, an eviction or
+    // the end of the connection.
+    let mut task = tokio::spawn(async move {
+        let _ = conn.await;
+    });
     tokio::spawn(async move {
         tokio::select! {
-            _ = conn => {}
+            _ = &mut task => {}
             why = registration.state.watchdog(timeouts) => {
                 tracing::debug!(reason = why.label(), "closing connection");
                 registration.closed_by(why);
+                // Dropping the connection closes the socket; wait for that before freeing
+                // the slot, so the count of open descriptors stays true.
+                task.abort();
+                let _ = task.await;
             }
         }
-        // Dropping the connection closed the socket; `registration` frees its slot.
     });
 }
 
