@@ -3,9 +3,10 @@
 //! timeouts), and the descriptor budget the caps come from.
 //!
 //! The request path touches only its own connection's state: an atomic increment and
-//! decrement around each request, and a clock read as a request starts arriving and as it
-//! ends; no timer is armed per request. Everything that looks at all connections (choosing
-//! whom to evict) runs in the accept loop, under one lock, only when a listener is full.
+//! decrement around each request and a few relaxed loads and stores; it neither reads the
+//! clock (the watchdog stamps the times it is told about, see `UNSTAMPED`) nor arms a timer.
+//! Everything that looks at all connections (choosing whom to evict) runs in the accept loop,
+//! under one lock, only when a listener is full.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
@@ -106,6 +107,11 @@ impl FdBudget {
 
 // ----- time -----
 
+/// A time the request path marked as "now" without reading the clock; the connection's
+/// watchdog replaces it with the time at its next wake-up (within one tick). Being the
+/// largest value, it also ranks as the most recent for eviction, which it nearly is.
+const UNSTAMPED: u64 = u64::MAX;
+
 /// Milliseconds on a process-wide monotonic clock; never 0, so 0 can mean "not set".
 pub fn now_ms() -> u64 {
     let ms = epoch().elapsed().as_millis();
@@ -130,11 +136,12 @@ pub struct ConnState {
     id: u64,
     /// Requests whose response body hyper has not finished with (streams, on HTTP/2).
     in_flight: AtomicU32,
-    /// When the connection last had no request in flight (accept, or a response done).
+    /// When the connection last had no request in flight (accept, or a response done); may be
+    /// `UNSTAMPED`.
     idle_since: AtomicU64,
     /// When the head now being read started arriving (0: no head pending). Set at accept, as
     /// a new connection owes its first request at once; on a kept-alive one by the first byte
-    /// read while no request is in flight.
+    /// read while no request is in flight (`UNSTAMPED` until the watchdog sees it).
     head_since: AtomicU64,
     /// Since when a write has been waiting for socket space (0: not blocked).
     write_blocked_since: AtomicU64,
@@ -173,7 +180,7 @@ impl ConnState {
     pub fn request_ended(&self) {
         if self.in_flight.fetch_sub(1, Relaxed) == 1 {
             self.head_since.store(0, Relaxed);
-            self.idle_since.store(now_ms(), Relaxed);
+            self.idle_since.store(UNSTAMPED, Relaxed);
         }
     }
 
@@ -192,7 +199,7 @@ impl ConnState {
             && self.head_since.load(Relaxed) == 0
             && !self.h2.load(Relaxed)
         {
-            self.head_since.store(now_ms(), Relaxed);
+            self.head_since.store(UNSTAMPED, Relaxed);
         }
     }
 
@@ -208,6 +215,14 @@ impl ConnState {
             self.write_blocked_since.store(now_ms(), Relaxed);
         } else if !blocked && since != 0 {
             self.write_blocked_since.store(0, Relaxed);
+        }
+    }
+
+    /// Gives the times marked `UNSTAMPED` since the last look the time `now`. A compare and
+    /// swap, so a change the request path makes meanwhile is never overwritten.
+    fn stamp(&self, now: u64) {
+        for t in [&self.idle_since, &self.head_since] {
+            let _ = t.compare_exchange(UNSTAMPED, now, Relaxed, Relaxed);
         }
     }
 
@@ -228,6 +243,7 @@ impl ConnState {
         let tick = u64::try_from(t.tick().as_millis()).unwrap_or(u64::MAX);
         loop {
             let now = now_ms();
+            self.stamp(now);
             let wake = match deadline(&self.snapshot(), &t) {
                 Some((at, why)) if at <= now => return why,
                 Some((at, _)) => at.min(now + tick),
@@ -277,15 +293,17 @@ struct Snapshot {
 /// When the connection must close and why; `None` while a request is in flight and its
 /// writes progress (the request's own deadlines bound it).
 fn deadline(s: &Snapshot, t: &Timeouts) -> Option<(u64, Closed)> {
-    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 2);
+    let after = |since: u64, d: Duration| {
+        since.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    };
     if s.write_blocked_since != 0 {
-        Some((s.write_blocked_since + ms(t.write), Closed::WriteTimeout))
+        Some((after(s.write_blocked_since, t.write), Closed::WriteTimeout))
     } else if s.in_flight > 0 {
         None
     } else if s.head_since != 0 && !s.h2 {
-        Some((s.head_since + ms(t.header), Closed::HeaderTimeout))
+        Some((after(s.head_since, t.header), Closed::HeaderTimeout))
     } else {
-        Some((s.idle_since + ms(t.idle), Closed::IdleTimeout))
+        Some((after(s.idle_since, t.idle), Closed::IdleTimeout))
     }
 }
 
@@ -551,6 +569,9 @@ mod tests {
         );
         let busy = [conn(1, 1, 1), conn(2, 2, 3)];
         assert!(pick_victim(busy.iter(), None).is_none());
+        // A request that just ended (not stamped yet) is the most recent.
+        let fresh = [conn(1, UNSTAMPED, 0), conn(2, 10_000, 0)];
+        assert_eq!(pick_victim(fresh.iter(), None).map(|c| c.id), Some(2));
         // Ties go to the older connection.
         let tie = [conn(8, 10, 0), conn(7, 10, 0)];
         assert_eq!(pick_victim(tie.iter(), None).map(|c| c.id), Some(7));
@@ -600,6 +621,14 @@ mod tests {
             ..busy
         };
         assert_eq!(deadline(&stalled, &t), Some((10_000, Closed::WriteTimeout)));
+        let unstamped = Snapshot {
+            idle_since: UNSTAMPED,
+            ..kept_alive
+        };
+        assert_eq!(
+            deadline(&unstamped, &t),
+            Some((u64::MAX, Closed::IdleTimeout))
+        );
     }
 
     #[test]
@@ -613,9 +642,21 @@ mod tests {
         c.request_ended();
         assert_eq!(c.in_flight(), 0);
         assert_eq!(c.head_since.load(Relaxed), 0);
-        assert!(c.idle_since() >= 1);
+        assert_eq!(
+            c.idle_since(),
+            UNSTAMPED,
+            "the request path does not read the clock"
+        );
         c.bytes_read();
-        assert_ne!(c.head_since.load(Relaxed), 0, "a new head is arriving");
+        assert_eq!(
+            c.head_since.load(Relaxed),
+            UNSTAMPED,
+            "a new head is arriving"
+        );
+        c.stamp(500);
+        assert_eq!((c.idle_since(), c.head_since.load(Relaxed)), (500, 500));
+        c.stamp(900);
+        assert_eq!(c.idle_since(), 500, "stamped once");
         c.write_blocked(true);
         let since = c.write_blocked_since.load(Relaxed);
         assert_ne!(since, 0);
