@@ -104,9 +104,10 @@ pub fn spawn(
 fn builder() -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
     b.http1()
-        // The watchdog times heads (and tells idle keep-alive apart, which hyper's
-        // header_read_timeout does not: it runs from the moment a connection goes idle) without
-        // arming a timer for every request.
+        // The watchdog times heads instead. hyper 1.12's header_read_timeout starts as soon as
+        // a kept-alive connection goes idle (`State::idle` re-arms the read), so it would close
+        // idle connections after the header timeout too, and it boxes a new timer for every
+        // request.
         .header_read_timeout(None)
         .max_buf_size(wire::HYPER_MAX_HEAD_BYTES);
     b.http2()
