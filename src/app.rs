@@ -31,6 +31,11 @@ pub struct Options {
     pub migrate: bool,
     /// How long in-flight requests may run on after shutdown starts.
     pub grace: Duration,
+    /// Header, idle keep-alive and write-stall timeouts of client connections.
+    pub timeouts: http::conn::Timeouts,
+    /// The most open connections per listener; `None` derives both caps from the open-file
+    /// limit (`http::conn::FdBudget`). Tests set it to fill a listener cheaply.
+    pub max_connections: Option<usize>,
 }
 
 impl Default for Options {
@@ -39,8 +44,44 @@ impl Default for Options {
             dev: false,
             migrate: false,
             grace: Duration::from_secs(10),
+            timeouts: http::conn::Timeouts::default(),
+            max_connections: None,
         }
     }
+}
+
+/// Raises the soft open-file limit (`RLIMIT_NOFILE`) to the hard limit, once per process, and
+/// returns the soft limit in force. Client connections are capped from it (see
+/// `http::conn::FdBudget`); tests that open many sockets call this for their own process.
+pub fn raise_fd_limit() -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    use std::sync::OnceLock;
+    // Linux never allows more than `fs.nr_open` (1,048,576 by default), even when the hard
+    // limit is "unlimited".
+    const UNLIMITED: u64 = 1 << 20;
+    static LIMIT: OnceLock<u64> = OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        let before = getrlimit(Resource::Nofile);
+        let soft = before.current.unwrap_or(UNLIMITED);
+        let hard = before.maximum.unwrap_or(UNLIMITED);
+        if soft >= hard {
+            tracing::info!(limit = soft, "open-file limit");
+            return soft;
+        }
+        let raised = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(hard),
+                maximum: before.maximum,
+            },
+        );
+        let after = getrlimit(Resource::Nofile).current.unwrap_or(UNLIMITED);
+        match raised {
+            Ok(()) => tracing::info!(from = soft, to = after, "raised the open-file limit to the hard limit"),
+            Err(e) => tracing::warn!(limit = after, hard, error = %e, "could not raise the open-file limit"),
+        }
+        after
+    })
 }
 
 pub struct Running {
@@ -305,9 +346,33 @@ pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
     let public_addr = public.local_addr()?;
     let admin_addr = admin.local_addr()?;
     let cors = cors_policy(&deps.config);
+    let budget = http::conn::FdBudget::new(
+        raise_fd_limit(),
+        deps.store.pool_stats().max,
+        deps.config.courier.worker.pull_count,
+    );
+    let (public_cap, admin_cap) = match opts.max_connections {
+        Some(n) => (n, n),
+        None => (budget.public, budget.admin),
+    };
+    if budget.overcommitted() && opts.max_connections.is_none() {
+        tracing::warn!(
+            limit = budget.limit,
+            reserve = budget.reserve,
+            "the open-file limit is too low for the connection caps; raise it (ulimit -n)"
+        );
+    }
+    tracing::info!(
+        public = public_cap,
+        admin = admin_cap,
+        open_file_limit = budget.limit,
+        reserve = budget.reserve,
+        "connection caps"
+    );
     let grace = opts.grace;
+    let timeouts = opts.timeouts;
     let listeners = Box::new(move |handles: Handles| {
-        let mk = |listener: Listener, tcp: TcpListener, cors: Option<CorsPolicy>| {
+        let mk = |listener: Listener, tcp: TcpListener, cors: Option<CorsPolicy>, cap: usize| {
             let app = Arc::new(App {
                 listener,
                 handles: handles.clone(),
@@ -316,13 +381,20 @@ pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
             });
             ListenerSpec {
                 name: format!("{}-listener", listener.name()),
-                start: Box::new(move |rx| http::server::spawn(tcp, app, rx, grace)),
+                start: Box::new(move |rx| {
+                    let cfg = http::server::ServeConfig {
+                        timeouts,
+                        max_connections: cap,
+                        grace,
+                    };
+                    http::server::spawn(tcp, app, rx, cfg)
+                }),
                 grace,
             }
         };
         vec![
-            mk(Listener::Public, public, cors),
-            mk(Listener::Admin, admin, None),
+            mk(Listener::Public, public, cors, public_cap),
+            mk(Listener::Admin, admin, None, admin_cap),
         ]
     });
     let runtime = actors::start(deps, listeners).await?;

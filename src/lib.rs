@@ -3,9 +3,11 @@
 //! Gatehouse is an identity server that speaks the Ory Kratos protocol. Requests flow one way:
 //! `http → actors → domain → store`.
 //!
-//! - [`http`]: raw hyper listeners (public 4433, admin 4434), the route table, request
-//!   extraction, the Kratos error envelope, and one handler module per resource. Never touches
-//!   the database.
+//! - [`http`]: raw hyper listeners (public 4433, admin 4434) with per-listener connection caps,
+//!   eviction and timeouts (`http::conn`) over a socket wrapper that enforces request-head
+//!   limits and gives hyper's own error answers the envelope (`http::wire`), the route table,
+//!   request extraction, the Kratos error envelope, and one handler module per resource. Never
+//!   touches the database.
 //! - [`actors`]: runtime wiring only — the root supervisor; pools of workers (ractor factories,
 //!   spawned by `actors::pool`) for identities, sessions and each flow type (keyed by flow id);
 //!   the flow sweeper, courier and webhooks timers; the session watcher (owns the database

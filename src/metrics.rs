@@ -25,6 +25,14 @@ pub struct Metrics {
     /// whoami answers served from the session cache, and those read from the database.
     pub whoami_cache_hits: IntCounter,
     pub whoami_cache_misses: IntCounter,
+    /// Open client connections by listener, and the cap each listener keeps them under.
+    pub http_connections: IntGaugeVec,
+    pub http_connection_limit: IntGaugeVec,
+    /// Connections the server closed, by listener and reason (`evicted`, `header_timeout`,
+    /// `idle_timeout`, `write_timeout`).
+    pub http_connections_closed: IntCounterVec,
+    /// Failed `accept` calls by listener (descriptor exhaustion and the like).
+    pub http_accept_errors: IntCounterVec,
 }
 
 impl Metrics {
@@ -72,6 +80,32 @@ impl Metrics {
         )
         .expect("valid metric");
         let whoami_cache_hits = whoami_cache.with_label_values(&["hit"]);
+        let http_connections = IntGaugeVec::new(
+            Opts::new("http_connections", "Open client connections by listener"),
+            &["listener"],
+        )
+        .expect("valid metric");
+        let http_connection_limit = IntGaugeVec::new(
+            Opts::new(
+                "http_connection_limit",
+                "The most client connections a listener keeps open; beyond it the longest-idle one is closed",
+            ),
+            &["listener"],
+        )
+        .expect("valid metric");
+        let http_connections_closed = IntCounterVec::new(
+            Opts::new(
+                "http_connections_closed_total",
+                "Client connections closed by the server, by listener and reason",
+            ),
+            &["listener", "reason"],
+        )
+        .expect("valid metric");
+        let http_accept_errors = IntCounterVec::new(
+            Opts::new("http_accept_errors_total", "Failed accepts by listener"),
+            &["listener"],
+        )
+        .expect("valid metric");
         let whoami_cache_misses = whoami_cache.with_label_values(&["miss"]);
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -79,6 +113,10 @@ impl Metrics {
             Box::new(actor_restarts.clone()),
             Box::new(db_pool.clone()),
             Box::new(whoami_cache),
+            Box::new(http_connections.clone()),
+            Box::new(http_connection_limit.clone()),
+            Box::new(http_connections_closed.clone()),
+            Box::new(http_accept_errors.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -92,6 +130,10 @@ impl Metrics {
             db_pool,
             whoami_cache_hits,
             whoami_cache_misses,
+            http_connections,
+            http_connection_limit,
+            http_connections_closed,
+            http_accept_errors,
         }
     }
 

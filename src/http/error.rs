@@ -78,6 +78,22 @@ impl ApiError {
             Some(reason.into()),
         )
     }
+    pub fn uri_too_long(reason: impl Into<String>) -> ApiError {
+        Self::generic(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            "The request URI is too long",
+            Some(reason.into()),
+        )
+    }
+    pub fn header_fields_too_large(reason: impl Into<String>) -> ApiError {
+        Self::generic(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request_header_fields_too_large",
+            "The request headers are too large",
+            Some(reason.into()),
+        )
+    }
     pub fn unsupported_media_type(reason: impl Into<String>) -> ApiError {
         Self::generic(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

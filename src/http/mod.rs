@@ -2,6 +2,7 @@
 //! function in `handlers/`, which calls the actors through typed handles; errors become the
 //! Kratos envelope in `error`. Nothing here touches the database.
 
+pub mod conn;
 pub mod cors;
 pub mod error;
 pub mod extract;
@@ -11,9 +12,9 @@ pub mod respond;
 pub mod router;
 pub mod server;
 pub mod session_auth;
+pub mod wire;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
 use http::{HeaderValue, Method, Request, StatusCode, header};
@@ -36,10 +37,23 @@ pub struct App {
     pub body_limit: usize,
 }
 
-/// Handles one request end to end: CORS, routing, the handler, headers, metrics.
-pub async fn handle(app: Arc<App>, peer: SocketAddr, mut req: Request<Incoming>) -> Resp {
+/// Handles one request end to end: head limits, CORS, routing, the handler, headers, metrics.
+pub async fn handle(app: &App, peer: SocketAddr, mut req: Request<Incoming>) -> Resp {
     let start = Instant::now();
     let method = req.method().clone();
+    if let Some(e) = wire::head_error(&req) {
+        let mut resp = e.into_response();
+        let h = resp.headers_mut();
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(wire::CACHE_CONTROL),
+        );
+        if let (Some(cors), Some(origin)) = (&app.cors, req.headers().get(header::ORIGIN)) {
+            cors.decorate(origin, h);
+        }
+        record(app, "unmatched", &method, resp.status(), start);
+        return resp;
+    }
     let origin = req.headers().get(header::ORIGIN).cloned();
 
     if let (Some(cors), Some(origin)) = (&app.cors, &origin)
@@ -49,7 +63,7 @@ pub async fn handle(app: Arc<App>, peer: SocketAddr, mut req: Request<Incoming>)
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
     {
         let resp = cors.preflight(origin, req.headers());
-        record(&app, "preflight", &method, resp.status(), start);
+        record(app, "preflight", &method, resp.status(), start);
         return resp;
     }
 
@@ -61,12 +75,12 @@ pub async fn handle(app: Arc<App>, peer: SocketAddr, mut req: Request<Incoming>)
             // boxed, it is not copied into hyper's connection state on every request.
             let resp = match route {
                 Route::HealthAlive => Ok(handlers::health::alive()),
-                Route::Whoami => handlers::sessions::whoami(&app, &req).await,
+                Route::Whoami => handlers::sessions::whoami(app, &req).await,
                 route => match extract::check_pairs(&req) {
                     Ok(()) => {
                         // Handlers that record devices read the peer address from the request.
                         req.extensions_mut().insert(peer);
-                        Box::pin(handlers::dispatch(&app, route, req)).await
+                        Box::pin(handlers::dispatch(app, route, req)).await
                     }
                     Err(e) => Err(e),
                 },
@@ -96,12 +110,12 @@ pub async fn handle(app: Arc<App>, peer: SocketAddr, mut req: Request<Incoming>)
     let h = resp.headers_mut();
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-cache, no-store, must-revalidate"),
+        HeaderValue::from_static(wire::CACHE_CONTROL),
     );
     if let (Some(cors), Some(origin)) = (&app.cors, &origin) {
         cors.decorate(origin, h);
     }
-    record(&app, pattern, &method, resp.status(), start);
+    record(app, pattern, &method, resp.status(), start);
     resp
 }
 
