@@ -449,3 +449,48 @@ async fn two_flows_may_hold_codes_that_hash_alike() {
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_given_without_the_body_keeps_the_connection_usable() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A route that takes no body answers a request that carries one; the client sends the body
+    // in two parts, then a second request on the same connection. Both are answered: the body
+    // is read before the answer, so the connection is not closed behind a keep-alive answer.
+    let app = start().await;
+    let addr = app.public.trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let body = vec![b'a'; 100_000];
+    s.write_all(
+        format!(
+            "POST /self-service/login/api HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    s.write_all(&body[..10]).await.unwrap();
+    s.flush().await.unwrap();
+    s.write_all(&body[10..]).await.unwrap();
+    s.write_all(b"GET /health/alive HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 8192];
+    while !String::from_utf8_lossy(&seen).contains("\"status\":\"ok\"") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("the server answers within 10 s")
+            .unwrap();
+        assert!(
+            n > 0,
+            "connection closed after: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.starts_with("HTTP/1.1 405"), "{text}");
+    assert!(!text.contains("connection: close"), "{text}");
+    app.stop().await;
+}

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use http::{Request, header};
+use bytes::Bytes;
+use http::{HeaderMap, Request, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::Value;
@@ -15,18 +16,21 @@ use crate::limits::MAX_PAIRS;
 /// connection and a handler open indefinitely.
 pub const BODY_DEADLINE: Duration = Duration::from_secs(30);
 
-/// Reads the whole body, refusing more than `limit` bytes with 413 and a body that takes
-/// longer than [`BODY_DEADLINE`] with 408.
-pub async fn body_bytes(req: Request<Incoming>, limit: usize) -> Result<bytes::Bytes, ApiError> {
-    if let Some(len) = req
-        .headers()
+/// Reads a whole request body, refusing more than `limit` bytes with 413 and a body that takes
+/// longer than [`BODY_DEADLINE`] with 408. [`super::handle`] reads every body before routing.
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Incoming,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
         && len > limit
     {
         return Err(ApiError::payload_too_large(limit));
     }
-    let read = Limited::new(req.into_body(), limit).collect();
+    let read = Limited::new(body, limit).collect();
     let Ok(read) = tokio::time::timeout(BODY_DEADLINE, read).await else {
         return Err(ApiError::request_timeout(format!(
             "The request body was not received within {} seconds.",
@@ -47,8 +51,8 @@ pub async fn body_bytes(req: Request<Incoming>, limit: usize) -> Result<bytes::B
     }
 }
 
-/// Reads a JSON body.
-pub async fn json_body(req: Request<Incoming>, limit: usize) -> Result<Value, ApiError> {
+/// The body as a JSON document.
+pub fn json_body(req: Request<Bytes>) -> Result<Value, ApiError> {
     if let Some(ct) = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -60,7 +64,7 @@ pub async fn json_body(req: Request<Incoming>, limit: usize) -> Result<Value, Ap
             "Content-Type {ct:?} is not supported here; send application/json."
         )));
     }
-    let bytes = body_bytes(req, limit).await?;
+    let bytes = req.into_body();
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
             "The request body is empty; a JSON document is required.",

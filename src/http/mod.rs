@@ -17,6 +17,7 @@ pub mod wire;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use bytes::Bytes;
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use hyper::body::Incoming;
 
@@ -38,23 +39,13 @@ pub struct App {
 }
 
 /// Handles one request end to end: head limits, CORS, routing, the handler, headers, metrics.
-pub async fn handle(app: &App, peer: SocketAddr, mut req: Request<Incoming>) -> Resp {
+pub async fn handle(app: &App, peer: SocketAddr, req: Request<Incoming>) -> Resp {
     let start = Instant::now();
     let method = req.method().clone();
-    if let Some(e) = wire::head_error(&req) {
-        let mut resp = e.into_response();
-        let h = resp.headers_mut();
-        h.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static(wire::CACHE_CONTROL),
-        );
-        if let (Some(cors), Some(origin)) = (&app.cors, req.headers().get(header::ORIGIN)) {
-            cors.decorate(origin, h);
-        }
-        record(app, "unmatched", &method, resp.status(), start);
-        return resp;
-    }
     let origin = req.headers().get(header::ORIGIN).cloned();
+    if let Some(e) = wire::head_error(&req) {
+        return finish(app, "unmatched", &method, origin, e.into_response(), start);
+    }
 
     if let (Some(cors), Some(origin)) = (&app.cors, &origin)
         && method == Method::OPTIONS
@@ -67,7 +58,21 @@ pub async fn handle(app: &App, peer: SocketAddr, mut req: Request<Incoming>) -> 
         return resp;
     }
 
-    let (pattern, mut resp) = match router::route(app.listener, &method, req.uri().path()) {
+    // The body is read in full (bounded by size and time) before any handler runs. A handler
+    // that answered without reading it would leave hyper to notice the unread rest only after
+    // writing a keep-alive answer, and then close the connection: a client reusing it loses
+    // its next request.
+    let mut req = if hyper::body::Body::is_end_stream(req.body()) {
+        req.map(|_| Bytes::new())
+    } else {
+        // Boxed: only requests that carry a body need the read's future.
+        match Box::pin(read(req, app.body_limit)).await {
+            Ok(req) => req,
+            Err(e) => return finish(app, "unmatched", &method, origin, e.into_response(), start),
+        }
+    };
+
+    let (pattern, resp) = match router::route(app.listener, &method, req.uri().path()) {
         Match::Found(route) => {
             let pattern = route.pattern();
             // The two hottest routes are answered inline. Every other route goes through the
@@ -106,7 +111,24 @@ pub async fn handle(app: &App, peer: SocketAddr, mut req: Request<Incoming>) -> 
                 .into_response(),
         ),
     };
+    finish(app, pattern, &method, origin, resp, start)
+}
 
+async fn read(req: Request<Incoming>, limit: usize) -> Result<Request<Bytes>, ApiError> {
+    let (parts, body) = req.into_parts();
+    let body = extract::read_body(&parts.headers, body, limit).await?;
+    Ok(Request::from_parts(parts, body))
+}
+
+/// What every answer gets: Kratos's `Cache-Control`, CORS headers, and its metrics.
+fn finish(
+    app: &App,
+    pattern: &'static str,
+    method: &Method,
+    origin: Option<HeaderValue>,
+    mut resp: Resp,
+    start: Instant,
+) -> Resp {
     let h = resp.headers_mut();
     h.insert(
         header::CACHE_CONTROL,
@@ -115,7 +137,7 @@ pub async fn handle(app: &App, peer: SocketAddr, mut req: Request<Incoming>) -> 
     if let (Some(cors), Some(origin)) = (&app.cors, &origin) {
         cors.decorate(origin, h);
     }
-    record(app, pattern, &method, resp.status(), start);
+    record(app, pattern, method, resp.status(), start);
     resp
 }
 

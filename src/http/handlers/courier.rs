@@ -2,8 +2,8 @@
 //! courier's domain view: they are single indexed queries with no state to serialise.
 
 use base64::Engine;
+use bytes::Bytes;
 use http::{HeaderValue, Request, header};
-use hyper::body::Incoming;
 use uuid::Uuid;
 
 use crate::courier::CourierError;
@@ -49,7 +49,7 @@ fn admin_url(app: &App) -> String {
     )
 }
 
-pub async fn list(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn list(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
     let q = query_pairs(req);
     let size = match query_one(&q, "page_size").or_else(|| query_one(&q, "per_page")) {
         None => DEFAULT_PAGE_SIZE,

@@ -1,8 +1,8 @@
 //! The admin identity API.
 
 use base64::Engine;
+use bytes::Bytes;
 use http::{HeaderValue, Request, StatusCode, header};
-use hyper::body::Incoming;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -68,7 +68,7 @@ fn parse_page_size(q: &[(String, String)]) -> Result<i64, ApiError> {
     }
 }
 
-pub async fn list(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn list(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
     let q = query_pairs(req);
     let page_size = parse_page_size(&q)?;
     let after = query_one(&q, "page_token").map(decode_token).transpose()?;
@@ -173,8 +173,8 @@ pub async fn list(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> 
     Ok(resp)
 }
 
-pub async fn create(app: &App, req: Request<Incoming>) -> Result<Resp, ApiError> {
-    let body: CreateIdentityBody = decode(json_body(req, app.body_limit).await?)?;
+pub async fn create(app: &App, req: Request<Bytes>) -> Result<Resp, ApiError> {
+    let body: CreateIdentityBody = decode(json_body(req)?)?;
     let ident = done(app.handles.identities.create(body).await)?;
     Ok(json_response(
         StatusCode::CREATED,
@@ -182,8 +182,8 @@ pub async fn create(app: &App, req: Request<Incoming>) -> Result<Resp, ApiError>
     ))
 }
 
-pub async fn batch(app: &App, req: Request<Incoming>) -> Result<Resp, ApiError> {
-    let body = json_body(req, app.body_limit).await?;
+pub async fn batch(app: &App, req: Request<Bytes>) -> Result<Resp, ApiError> {
+    let body = json_body(req)?;
     let Some(list) = body.get("identities").and_then(Value::as_array) else {
         return Err(ApiError::bad_request(
             "The body must be an object with an \"identities\" array.",
@@ -232,7 +232,7 @@ pub async fn batch(app: &App, req: Request<Incoming>) -> Result<Resp, ApiError> 
     Ok(ok_json(&json!({ "identities": out })))
 }
 
-pub async fn get(app: &App, id: &str, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn get(app: &App, id: &str, req: &Request<Bytes>) -> Result<Resp, ApiError> {
     let id = identity_id(id)?;
     let include = include_credentials(&query_pairs(req));
     let ident = done(app.handles.identities.get(id, true).await)?;
@@ -242,23 +242,23 @@ pub async fn get(app: &App, id: &str, req: &Request<Incoming>) -> Result<Resp, A
 pub async fn get_by_external_id(
     app: &App,
     ext: String,
-    req: &Request<Incoming>,
+    req: &Request<Bytes>,
 ) -> Result<Resp, ApiError> {
     let include = include_credentials(&query_pairs(req));
     let ident = done(app.handles.identities.get_by_external_id(ext, true).await)?;
     Ok(ok_json(&ident.to_json(base(app), Some(&include))))
 }
 
-pub async fn update(app: &App, id: &str, req: Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn update(app: &App, id: &str, req: Request<Bytes>) -> Result<Resp, ApiError> {
     let id = identity_id(id)?;
-    let body: UpdateIdentityBody = decode(json_body(req, app.body_limit).await?)?;
+    let body: UpdateIdentityBody = decode(json_body(req)?)?;
     let ident = done(app.handles.identities.update(id, body).await)?;
     Ok(ok_json(&ident.to_json(base(app), Some(&[]))))
 }
 
-pub async fn patch(app: &App, id: &str, req: Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn patch(app: &App, id: &str, req: Request<Bytes>) -> Result<Resp, ApiError> {
     let id = identity_id(id)?;
-    let body = json_body(req, app.body_limit).await?;
+    let body = json_body(req)?;
     let patch: json_patch::Patch = serde_path_to_error::deserialize(body).map_err(|e| {
         ApiError::bad_request(format!(
             "The body is not a valid JSON Patch (RFC 6902) at {}: {}",
@@ -280,7 +280,7 @@ pub async fn delete_credential(
     app: &App,
     id: &str,
     kind: String,
-    req: &Request<Incoming>,
+    req: &Request<Bytes>,
 ) -> Result<Resp, ApiError> {
     let id = identity_id(id)?;
     let q = query_pairs(req);

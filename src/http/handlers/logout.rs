@@ -3,8 +3,8 @@
 // Handlers return the crate-wide `ApiError`, which is large by design (an envelope); boxing it
 // here alone would buy nothing.
 
+use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
-use hyper::body::Incoming;
 use serde_json::{Value, json};
 
 use super::sessions::no_active_session;
@@ -68,7 +68,7 @@ fn return_url(app: &App, requested: Option<&str>) -> Result<String, ApiError> {
 }
 
 /// `GET /self-service/logout/browser`: `{logout_url, logout_token}` for the current session.
-pub async fn browser(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn browser(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
     let (_, token) = session_of(app, req.headers()).await?;
     let logout_token = logout_token_for(&token);
     let q = query_pairs(req);
@@ -87,7 +87,7 @@ pub async fn browser(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiErro
     ))
 }
 
-async fn complete(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+async fn complete(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
     let q = query_pairs(req);
     let Some(presented) = query_one(&q, "token") else {
         return Err(ApiError::bad_request(
@@ -121,7 +121,7 @@ async fn complete(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> 
 
 /// `GET /self-service/logout?token=…`: revokes the session, drops the cookie, and sends the
 /// browser on (303) or answers 204 to JSON clients. Errors go to the error UI for browsers.
-pub async fn submit(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn submit(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
     match complete(app, req).await {
         Ok(r) => Ok(r),
         Err(e) if wants_json(req.headers(), false) || e.status.is_server_error() => Err(e),
@@ -130,8 +130,8 @@ pub async fn submit(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError
 }
 
 /// `DELETE /self-service/logout/api` with `{session_token}`: 204, or 403 for an unknown token.
-pub async fn api(app: &App, req: Request<Incoming>) -> Result<Resp, ApiError> {
-    let body = json_body(req, app.body_limit).await?;
+pub async fn api(app: &App, req: Request<Bytes>) -> Result<Resp, ApiError> {
+    let body = json_body(req)?;
     let token = match body.get("session_token") {
         Some(Value::String(t)) if !t.trim().is_empty() => t.trim().to_owned(),
         _ => {

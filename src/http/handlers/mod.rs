@@ -10,8 +10,8 @@ pub mod selfservice;
 pub mod sessions;
 pub mod settings;
 
+use bytes::Bytes;
 use http::Request;
-use hyper::body::Incoming;
 
 use super::App;
 use super::error::ApiError;
@@ -19,7 +19,7 @@ use super::respond::Resp;
 use super::router::Route;
 use crate::selfservice::flow::FlowKind;
 
-pub async fn dispatch(app: &App, route: Route, req: Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn dispatch(app: &App, route: Route, req: Request<Bytes>) -> Result<Resp, ApiError> {
     match route {
         Route::HealthAlive => Ok(health::alive()),
         Route::HealthReady => Ok(health::ready(app).await),

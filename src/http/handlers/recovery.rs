@@ -1,14 +1,14 @@
 //! Recovery and verification endpoints: submit, the links from emails, and the admin
 //! endpoints that create recovery codes and links. Start and read go through `selfservice`.
 
+use bytes::Bytes;
 use http::{Request, header};
-use hyper::body::Incoming;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::http::App;
 use crate::http::error::ApiError;
-use crate::http::extract::{body_bytes, json_body, query_one, query_pairs};
+use crate::http::extract::{json_body, query_one, query_pairs};
 use crate::http::flow_http::{flow_request, render_error, see_other, set_csrf_cookie, ui_url_for};
 use crate::http::respond::{Resp, json_response, ok_json};
 use crate::http::session_auth;
@@ -69,12 +69,12 @@ fn render_recovery(app: &App, outcome: Outcome, wants_json: bool) -> Resp {
 }
 
 /// `POST /self-service/{recovery,verification}?flow=`
-pub async fn submit(app: &App, kind: FlowKind, req: Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn submit(app: &App, kind: FlowKind, req: Request<Bytes>) -> Result<Resp, ApiError> {
     let id = flow_id(&req)?;
     let is_json = is_json_body(&req);
     let fr = flow_request(app, &req, is_json);
     let wants_json = fr.wants_json;
-    let sub = Submission::decode(&body_bytes(req, app.body_limit).await?, is_json);
+    let sub = Submission::decode(&req.into_body(), is_json);
     let h = &app.handles;
     Ok(match kind {
         FlowKind::Recovery => match h.recovery.submit_recovery(id, sub, fr).await? {
@@ -110,7 +110,7 @@ fn render_verification(
 
 /// `GET /self-service/{recovery,verification}?flow=&token=` (or `&code=` for verification):
 /// opened from an email, so always answered for a browser.
-pub async fn link(app: &App, kind: FlowKind, req: Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn link(app: &App, kind: FlowKind, req: Request<Bytes>) -> Result<Resp, ApiError> {
     let id = flow_id(&req)?;
     let fr = flow_request(app, &req, false);
     let wants_json = fr.wants_json;
@@ -153,9 +153,9 @@ fn go_duration(s: &str) -> Option<std::time::Duration> {
 }
 
 /// `POST /admin/recovery/code` and `POST /admin/recovery/link`.
-pub async fn admin_create(app: &App, link: bool, req: Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn admin_create(app: &App, link: bool, req: Request<Bytes>) -> Result<Resp, ApiError> {
     let deps = &app.handles.deps;
-    let body = json_body(req, app.body_limit).await?;
+    let body = json_body(req)?;
     let raw_id = body
         .get("identity_id")
         .and_then(|v| v.as_str())

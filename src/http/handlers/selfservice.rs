@@ -1,13 +1,13 @@
 //! Login and registration endpoints, starting and reading every flow, and flow errors.
 
+use bytes::Bytes;
 use http::{Request, header};
-use hyper::body::Incoming;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::http::App;
 use crate::http::error::ApiError;
-use crate::http::extract::{body_bytes, query_one, query_pairs};
+use crate::http::extract::{query_one, query_pairs};
 use crate::http::flow_http::{flow_request, render_error, render_started, see_other};
 use crate::http::respond::{Resp, ok_json};
 use crate::http::session_auth;
@@ -40,7 +40,7 @@ pub async fn start(
     app: &App,
     kind: FlowKind,
     flow_type: FlowType,
-    req: Request<Incoming>,
+    req: Request<Bytes>,
 ) -> Result<Resp, ApiError> {
     let fr = flow_request(app, &req, false);
     let wants_json = fr.wants_json;
@@ -59,7 +59,7 @@ pub async fn start(
 }
 
 /// `GET /self-service/<kind>/flows?id=`: always JSON.
-pub async fn get(app: &App, kind: FlowKind, req: Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn get(app: &App, kind: FlowKind, req: Request<Bytes>) -> Result<Resp, ApiError> {
     let id = flow_id(&req, "id")?;
     let fr = flow_request(app, &req, false);
     Ok(match manager(app, kind).get(kind, id, fr).await? {
@@ -69,7 +69,7 @@ pub async fn get(app: &App, kind: FlowKind, req: Request<Incoming>) -> Result<Re
 }
 
 /// `POST /self-service/{login,registration}?flow=`: JSON or form bodies.
-pub async fn submit(app: &App, kind: FlowKind, req: Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn submit(app: &App, kind: FlowKind, req: Request<Bytes>) -> Result<Resp, ApiError> {
     let id = flow_id(&req, "flow")?;
     let is_json = req
         .headers()
@@ -78,7 +78,7 @@ pub async fn submit(app: &App, kind: FlowKind, req: Request<Incoming>) -> Result
         .is_some_and(|c| c.to_ascii_lowercase().contains("json"));
     let fr = flow_request(app, &req, is_json);
     let wants_json = fr.wants_json;
-    let body = body_bytes(req, app.body_limit).await?;
+    let body = req.into_body();
     let sub = Submission::decode(&body, is_json);
     let m = manager(app, kind);
     match kind {
@@ -165,7 +165,7 @@ pub async fn submit(app: &App, kind: FlowKind, req: Request<Incoming>) -> Result
 }
 
 /// `GET /self-service/errors?id=`
-pub async fn error(app: &App, req: Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn error(app: &App, req: Request<Bytes>) -> Result<Resp, ApiError> {
     let q = query_pairs(&req);
     let raw = query_one(&q, "id")
         .ok_or_else(|| ApiError::bad_request("The id query parameter is required."))?;

@@ -5,8 +5,8 @@
 // here alone would buy nothing.
 
 use base64::Engine;
+use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
-use hyper::body::Incoming;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -204,7 +204,7 @@ async fn caller(app: &App, headers: &HeaderMap, reason: &str) -> Result<Session,
 }
 
 /// `/sessions/whoami`: the session with its identity (no credentials) and devices.
-pub async fn whoami(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn whoami(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
     const REASON: &str = "No valid session credentials found in the request.";
     let headers = req.headers();
     if query_one(&query_pairs(req), "tokenize_as").is_some() {
@@ -237,7 +237,7 @@ pub async fn whoami(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError
 }
 
 /// `GET /sessions`: the caller's other active sessions.
-pub async fn list_mine(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn list_mine(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
     let me = caller(app, req.headers(), "No valid session cookie found.").await?;
     let q = query_pairs(req);
     let (size, after) = pagination(&q)?;
@@ -258,7 +258,7 @@ pub async fn list_mine(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiEr
 }
 
 /// `DELETE /sessions`: revokes all of the caller's sessions but the current one.
-pub async fn delete_mine_others(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn delete_mine_others(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
     let me = caller(app, req.headers(), "No valid session cookie found.").await?;
     let n = done(
         app.handles
@@ -270,7 +270,7 @@ pub async fn delete_mine_others(app: &App, req: &Request<Incoming>) -> Result<Re
 }
 
 /// `DELETE /sessions/{id}`: revokes another of the caller's sessions.
-pub async fn delete_mine(app: &App, id: &str, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn delete_mine(app: &App, id: &str, req: &Request<Bytes>) -> Result<Resp, ApiError> {
     let me = caller(app, req.headers(), "No valid session cookie found.").await?;
     let id = session_id(id)?;
     if id == me.id {
@@ -290,7 +290,7 @@ fn admin_url(app: &App, path: &str) -> String {
 }
 
 /// `GET /admin/sessions`.
-pub async fn admin_list(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn admin_list(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
     let q = query_pairs(req);
     let active = active_filter(&q)?;
     let expand = expand(&q)?;
@@ -321,7 +321,7 @@ pub async fn admin_list(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiE
 }
 
 /// `GET /admin/sessions/{id}`.
-pub async fn admin_get(app: &App, id: &str, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn admin_get(app: &App, id: &str, req: &Request<Bytes>) -> Result<Resp, ApiError> {
     let id = session_id(id)?;
     let expand = expand(&query_pairs(req))?;
     let s = done(app.handles.sessions.get(id, expand).await)?;
@@ -343,7 +343,7 @@ pub async fn admin_extend(app: &App, id: &str) -> Result<Resp, ApiError> {
 }
 
 /// `GET /admin/identities/{id}/sessions`.
-pub async fn identity_list(app: &App, id: &str, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn identity_list(app: &App, id: &str, req: &Request<Bytes>) -> Result<Resp, ApiError> {
     let identity = identity_path_id(id)?;
     let q = query_pairs(req);
     let active = active_filter(&q)?;

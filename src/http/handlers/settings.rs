@@ -1,11 +1,11 @@
 //! The settings submit endpoint. Start and read go through `selfservice`.
 
+use bytes::Bytes;
 use http::{Method, Request, header};
-use hyper::body::Incoming;
 
 use crate::http::App;
 use crate::http::error::ApiError;
-use crate::http::extract::{body_bytes, query_one, query_pairs};
+use crate::http::extract::{query_one, query_pairs};
 use crate::http::flow_http::{flow_request, render_error, see_other, ui_url_for};
 use crate::http::respond::{Resp, ok_json};
 use crate::selfservice::flow::request::Submission;
@@ -25,7 +25,7 @@ fn flow_id<B>(req: &Request<B>) -> Result<uuid::Uuid, ApiError> {
 /// `POST /self-service/settings?flow=` (JSON or form bodies), and `GET` on the same URL,
 /// where a `refresh=true` login sends the browser back: it shows the flow again so the user
 /// can resubmit with the refreshed session.
-pub async fn submit(app: &App, req: Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn submit(app: &App, req: Request<Bytes>) -> Result<Resp, ApiError> {
     let kind = FlowKind::Settings;
     let id = flow_id(&req)?;
     let is_json = req
@@ -43,7 +43,7 @@ pub async fn submit(app: &App, req: Request<Incoming>) -> Result<Resp, ApiError>
             Err(e) => render_error(app, kind, None, wants_json, e).await,
         });
     }
-    let body = body_bytes(req, app.body_limit).await?;
+    let body = req.into_body();
     let sub = Submission::decode(&body, is_json);
     Ok(match m.submit_settings(id, sub, fr).await? {
         Ok(done) if wants_json || done.flow.flow_type == FlowType::Api => {
