@@ -37,12 +37,19 @@ struct Server {
 
 impl Server {
     async fn start(opts: app::Options) -> Server {
+        Self::start_with(opts, "").await
+    }
+
+    /// With `yaml` added to the test configuration.
+    async fn start_with(opts: app::Options, yaml: &str) -> Server {
         let db = TestDb::new().await;
         let dir = tempfile::tempdir().unwrap();
         let schemas = dir.path().join("schemas.yml");
         std::fs::write(&schemas, schemas_yaml()).unwrap();
+        let extra = dir.path().join("extra.yml");
+        std::fs::write(&extra, yaml).unwrap();
         let loaded = gatehouse::config::load(
-            &[PathBuf::from(TEST_CONFIG), schemas],
+            &[PathBuf::from(TEST_CONFIG), schemas, extra],
             &[("DSN".to_owned(), db.dsn.clone())],
         )
         .expect("test config loads");
@@ -550,14 +557,14 @@ async fn a_full_listener_evicts_the_longest_idle_connection() {
     server.stop().await;
 }
 
-/// Starts `POST /admin/identities` with a body that never completes, and returns once the
-/// server is reading that body (hyper answers `100 Continue` when the handler asks for it):
-/// a request in flight.
-async fn busy_upload(addr: SocketAddr) -> TcpStream {
+/// Starts a submission with a body that never completes, and returns once the server is
+/// reading that body (hyper answers `100 Continue` when the body is asked for): a request
+/// waiting on its client.
+async fn slow_upload(addr: SocketAddr) -> TcpStream {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(
-        b"POST /admin/identities HTTP/1.1\r\nHost: gatehouse\r\nContent-Type: application/json\r\n\
-          Content-Length: 100\r\nExpect: 100-continue\r\n\r\n",
+        b"POST /self-service/login?flow=00000000-0000-0000-0000-000000000000 HTTP/1.1\r\nHost: gatehouse\r\n\
+          Content-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n",
     )
     .await
     .unwrap();
@@ -571,18 +578,113 @@ async fn busy_upload(addr: SocketAddr) -> TcpStream {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_listener_with_every_connection_busy_pauses_until_one_ends() {
+async fn a_full_listener_evicts_a_slow_upload_like_an_idle_connection() {
     let server = Server::start(app::Options {
         max_connections: Some(3),
         ..Default::default()
     })
     .await;
-    let addr = server.admin();
-    // Three requests in flight fill the cap; a fourth connection is still taken (it might
-    // have been idle) and its request goes in flight too.
-    let mut busy = Vec::new();
+    let (addr, admin) = (server.public(), server.admin());
+    // Bodies trickling in wait on their clients, not on the server: like idle connections,
+    // the oldest makes room for a newcomer. Three fill the cap; the fourth and then a health
+    // check are each served at once, and the two oldest uploads are closed.
+    let mut uploads = Vec::new();
     for _ in 0..4 {
-        busy.push(busy_upload(addr).await);
+        uploads.push(slow_upload(addr).await);
+    }
+    // Promptly: not rescued by a timeout.
+    let answer = tokio::time::timeout(Duration::from_secs(5), health(addr))
+        .await
+        .expect("a newcomer is served at once while uploads trickle in");
+    assert_eq!(answer.status, 200);
+    for s in &mut uploads[..2] {
+        closed_within(s, Duration::from_secs(5)).await;
+    }
+    assert!(still_open(&mut uploads[3], Duration::from_millis(200)).await);
+    assert_eq!(
+        metric(admin, &closed_metric("public", "evicted")).await,
+        2.0
+    );
+    server.stop().await;
+}
+
+/// A registration web hook that answers after `delay`: a submission then keeps the server
+/// busy (not its client) for that long.
+async fn slow_hook(delay: Duration) -> (common::receiver::Receiver, String) {
+    let rx = common::receiver::Receiver::start().await;
+    rx.delay(delay);
+    // `function(ctx) {}`
+    let yaml = format!(
+        "selfservice:\n  flows:\n    registration:\n      after:\n        password:\n          hooks:\n            - hook: web_hook\n              config:\n                url: {}\n                method: POST\n                body: base64://ZnVuY3Rpb24oY3R4KSB7fQ==\n  methods:\n    password:\n      config:\n        haveibeenpwned_enabled: false\n",
+        rx.url("/registered")
+    );
+    (rx, yaml)
+}
+
+/// The path and query of a new API registration flow's action.
+async fn registration_action(addr: SocketAddr) -> String {
+    let flow = exchange(
+        addr,
+        b"GET /self-service/registration/api HTTP/1.1\r\nHost: gatehouse\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .json();
+    let action = flow["ui"]["action"].as_str().unwrap();
+    action[action.find("/self-service").unwrap()..].to_owned()
+}
+
+/// Submits a registration to `target` on a connection of its own; the answer comes once the
+/// hook answers.
+async fn busy_registration(addr: SocketAddr, target: &str, n: usize) -> TcpStream {
+    let body = format!(
+        r#"{{"method":"password","traits":{{"email":"busy{n}@example.org"}},"password":"a long enough password"}}"#
+    );
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        format!(
+            "POST {target} HTTP/1.1\r\nHost: gatehouse\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_with_every_connection_busy_pauses_until_one_ends() {
+    let (rx, yaml) = slow_hook(Duration::from_secs(4)).await;
+    let server = Server::start_with(
+        app::Options {
+            max_connections: Some(3),
+            ..Default::default()
+        },
+        &yaml,
+    )
+    .await;
+    let (addr, admin) = (server.public(), server.admin());
+    let mut targets = Vec::new();
+    for _ in 0..4 {
+        targets.push(registration_action(addr).await);
+    }
+    // Those connections are gone before the cap is filled.
+    let open = "http_connections{listener=\"public\"}";
+    let start = Instant::now();
+    while metric(admin, open).await > 0.0 {
+        assert!(
+            start.elapsed() < PROMPT,
+            "the flow requests' connections stay open"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+    // Three requests the server is working on fill the cap; a fourth connection is still taken
+    // (it might have been idle) and its request goes in flight too. Each is in the hook before
+    // the next connects, so none can be taken for an idle one.
+    let mut busy = Vec::new();
+    for (n, target) in targets.iter().enumerate() {
+        busy.push(busy_registration(addr, target, n).await);
+        rx.wait_for(n + 1, PROMPT).await;
     }
     // Now nothing is accepted: the next client waits in the backlog, unanswered.
     let mut waiting = TcpStream::connect(addr).await.unwrap();
@@ -594,18 +696,16 @@ async fn a_listener_with_every_connection_busy_pauses_until_one_ends() {
         still_open(&mut waiting, Duration::from_secs(1)).await,
         "a connection was accepted while every connection had a request in flight"
     );
-    // One upload ends (its body is not JSON: 400); that connection goes idle and makes room.
-    busy[0].write_all(&[b' '; 99]).await.unwrap();
-    assert_eq!(read_answer(&mut busy[0]).await.unwrap().status, 400);
+    // The hook answers, the registrations end, their connections go idle and make room.
     let answer = tokio::time::timeout(PROMPT, read_answer(&mut waiting))
         .await
         .expect("the waiting client is served once a request ends")
         .unwrap();
     assert_eq!(answer.status, 200);
-    // The other uploads were never evicted: each still completes.
-    for s in &mut busy[1..] {
-        s.write_all(&[b' '; 99]).await.unwrap();
-        assert_eq!(read_answer(s).await.unwrap().status, 400);
+    // The busy connections were never evicted: each registration completes.
+    for s in &mut busy {
+        let a = read_answer(s).await.unwrap();
+        assert_eq!(a.status, 200, "{}", a.json());
     }
     server.stop().await;
 }

@@ -136,6 +136,9 @@ pub struct ConnState {
     id: u64,
     /// Requests whose response body hyper has not finished with (streams, on HTTP/2).
     in_flight: AtomicU32,
+    /// Of those, the ones still receiving their request body: they wait on the client, not on
+    /// the server, so to the evictor they count as idle (their own deadline bounds them).
+    receiving: AtomicU32,
     /// When the connection last had no request in flight (accept, or a response done); may be
     /// `UNSTAMPED`.
     idle_since: AtomicU64,
@@ -158,6 +161,7 @@ impl ConnState {
         ConnState {
             id,
             in_flight: AtomicU32::new(0),
+            receiving: AtomicU32::new(0),
             idle_since: AtomicU64::new(now),
             head_since: AtomicU64::new(now),
             write_blocked_since: AtomicU64::new(0),
@@ -186,6 +190,19 @@ impl ConnState {
 
     pub fn in_flight(&self) -> u32 {
         self.in_flight.load(Relaxed)
+    }
+
+    /// A request's body is arriving until the guard is dropped (also when the request is
+    /// abandoned midway).
+    pub fn receiving_body(&self) -> Receiving<'_> {
+        self.receiving.fetch_add(1, Relaxed);
+        Receiving(self)
+    }
+
+    /// No request of this connection is being worked on: it is idle, or every request it has
+    /// in flight is still waiting for its body from the client. Closing it loses no work.
+    fn waiting_on_client(&self) -> bool {
+        self.in_flight.load(Relaxed) <= self.receiving.load(Relaxed)
     }
 
     pub fn idle_since(&self) -> u64 {
@@ -253,11 +270,20 @@ impl ConnState {
                 _ = tokio::time::sleep_until(instant_at(wake)) => {}
                 // Chosen while idle, but a request may have arrived since: that one is served
                 // (the connection stays marked, so it is not chosen again, and closes idle).
-                _ = self.kill.notified() => if self.in_flight() == 0 {
+                _ = self.kill.notified() => if self.waiting_on_client() {
                     return Closed::Evicted;
                 },
             }
         }
+    }
+}
+
+/// See [`ConnState::receiving_body`].
+pub struct Receiving<'a>(&'a ConnState);
+
+impl Drop for Receiving<'_> {
+    fn drop(&mut self) {
+        self.0.receiving.fetch_sub(1, Relaxed);
     }
 }
 
@@ -463,17 +489,16 @@ impl Registry {
     }
 }
 
-/// The connection to evict: of those with no request in flight (idle keep-alive, or a request
-/// head still arriving) and not already evicted, the one idle the longest; never `except`
-/// (the newcomer). A connection whose response is still being written counts as busy.
+/// The connection to evict: of those with no request being worked on (idle keep-alive, a
+/// request head or body still arriving) and not already evicted, the one idle the longest;
+/// never `except` (the newcomer). A connection whose response is still being written counts
+/// as busy.
 fn pick_victim<'a>(
     conns: impl Iterator<Item = &'a Arc<ConnState>>,
     except: Option<u64>,
 ) -> Option<Arc<ConnState>> {
     conns
-        .filter(|c| {
-            Some(c.id) != except && c.in_flight.load(Relaxed) == 0 && !c.evicted.load(Relaxed)
-        })
+        .filter(|c| Some(c.id) != except && c.waiting_on_client() && !c.evicted.load(Relaxed))
         .min_by_key(|c| (c.idle_since.load(Relaxed), c.id))
         .cloned()
 }
@@ -575,6 +600,19 @@ mod tests {
         // Ties go to the older connection.
         let tie = [conn(8, 10, 0), conn(7, 10, 0)];
         assert_eq!(pick_victim(tie.iter(), None).map(|c| c.id), Some(7));
+    }
+
+    #[test]
+    fn a_request_still_receiving_its_body_waits_on_the_client() {
+        let uploading = conn(1, 100, 1);
+        let _body = uploading.receiving_body();
+        // Two requests on one connection (HTTP/2), one of them being worked on.
+        let mixed = conn(2, 50, 2);
+        let _other = mixed.receiving_body();
+        let conns = [uploading.clone(), mixed.clone()];
+        assert_eq!(pick_victim(conns.iter(), None).map(|c| c.id), Some(1));
+        drop(_body);
+        assert!(pick_victim(conns.iter(), None).is_none());
     }
 
     #[test]

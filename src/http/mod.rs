@@ -39,7 +39,12 @@ pub struct App {
 }
 
 /// Handles one request end to end: head limits, CORS, routing, the handler, headers, metrics.
-pub async fn handle(app: &App, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+pub async fn handle(
+    app: &App,
+    peer: SocketAddr,
+    conn: &conn::ConnState,
+    req: Request<Incoming>,
+) -> Resp {
     let start = Instant::now();
     let method = req.method().clone();
     let origin = req.headers().get(header::ORIGIN).cloned();
@@ -65,8 +70,12 @@ pub async fn handle(app: &App, peer: SocketAddr, req: Request<Incoming>) -> Resp
     let mut req = if hyper::body::Body::is_end_stream(req.body()) {
         req.map(|_| Bytes::new())
     } else {
-        // Boxed: only requests that carry a body need the read's future.
-        match Box::pin(read(req, app.body_limit)).await {
+        // Boxed: only requests that carry a body need the read's future. While it arrives the
+        // connection waits on the client, and may be evicted like an idle one.
+        let receiving = conn.receiving_body();
+        let read = Box::pin(read(req, app.body_limit)).await;
+        drop(receiving);
+        match read {
             Ok(req) => req,
             Err(e) => return finish(app, "unmatched", &method, origin, e.into_response(), start),
         }
@@ -166,9 +175,9 @@ fn method_label(method: &Method) -> &'static str {
 #[cfg(test)]
 mod tests {
     /// The size of what an async fn's future is, without calling it.
-    fn future_size<F, A, B, C, R>(_: F) -> usize
+    fn future_size<F, A, B, C, D, R>(_: F) -> usize
     where
-        F: Fn(A, B, C) -> R,
+        F: Fn(A, B, C, D) -> R,
     {
         std::mem::size_of::<R>()
     }

@@ -143,7 +143,7 @@ fn serve(
     let svc = service_fn(move |req| {
         let guard = InFlight::enter(ctx.clone());
         async move {
-            let resp = handle(&guard.0.app, peer, req).await;
+            let resp = handle(&guard.0.app, peer, &guard.0.state, req).await;
             // The request stays in flight until hyper is done with the body: a connection
             // whose answer is still being written is never "idle" to the evictor.
             Ok::<_, Infallible>(resp.map(|body| Tracked {
