@@ -444,6 +444,27 @@ fn assemble(
         .collect()
 }
 
+/// The one identity `$filter` selects in network `$nid`, with its children, on connection `$c`.
+macro_rules! load_one {
+    ($c:ident, $nid:expr, $filter:expr, $with_credentials:expr) => {{
+        let row: Option<IdentityRow> = identities::table
+            .filter($filter)
+            .filter(identities::nid.eq($nid))
+            .select(IdentityRow::as_select())
+            .first($c)
+            .await
+            .optional()?;
+        match row {
+            None => None,
+            Some(row) => {
+                let ids = vec![row.id.clone()];
+                let (v, r, cr, idn) = load_children!($c, $nid, &ids, $with_credentials);
+                assemble(vec![row], v, r, cr, idn).pop()
+            }
+        }
+    }};
+}
+
 pub async fn get(
     store: &Store,
     id: &str,
@@ -451,17 +472,7 @@ pub async fn get(
 ) -> Result<Option<IdentityRows>, StoreError> {
     let nid = store.nid().to_owned();
     with_conn!(store, |c| {
-        let row: Option<IdentityRow> = identities::table
-            .filter(identities::id.eq(id))
-            .filter(identities::nid.eq(&nid))
-            .select(IdentityRow::as_select())
-            .first(c)
-            .await
-            .optional()?;
-        let Some(row) = row else { return Ok(None) };
-        let ids = vec![row.id.clone()];
-        let (v, r, cr, idn) = load_children!(c, &nid, &ids, with_credentials);
-        Ok(assemble(vec![row], v, r, cr, idn).pop())
+        Ok(load_one!(c, &nid, identities::id.eq(id), with_credentials))
     })
 }
 
@@ -489,19 +500,8 @@ pub async fn by_recovery_address(
         let Some(address) = address else {
             return Ok(None);
         };
-        let row: Option<IdentityRow> = identities::table
-            .filter(identities::id.eq(&address.1))
-            .filter(identities::nid.eq(&nid))
-            .select(IdentityRow::as_select())
-            .first(c)
-            .await
-            .optional()?;
-        let Some(row) = row else { return Ok(None) };
-        let ids = vec![row.id.clone()];
-        let (v, r, cr, idn) = load_children!(c, &nid, &ids, false);
-        Ok(assemble(vec![row], v, r, cr, idn)
-            .pop()
-            .map(|rows| (address, rows)))
+        let identity = load_one!(c, &nid, identities::id.eq(&address.1), false);
+        Ok(identity.map(|rows| (address, rows)))
     })
 }
 
@@ -512,17 +512,12 @@ pub async fn get_by_external_id(
 ) -> Result<Option<IdentityRows>, StoreError> {
     let nid = store.nid().to_owned();
     with_conn!(store, |c| {
-        let row: Option<IdentityRow> = identities::table
-            .filter(identities::external_id.eq(external_id))
-            .filter(identities::nid.eq(&nid))
-            .select(IdentityRow::as_select())
-            .first(c)
-            .await
-            .optional()?;
-        let Some(row) = row else { return Ok(None) };
-        let ids = vec![row.id.clone()];
-        let (v, r, cr, idn) = load_children!(c, &nid, &ids, with_credentials);
-        Ok(assemble(vec![row], v, r, cr, idn).pop())
+        Ok(load_one!(
+            c,
+            &nid,
+            identities::external_id.eq(external_id),
+            with_credentials
+        ))
     })
 }
 
