@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use super::call::{CALL_TIMEOUT, CallError, call};
 use crate::deps::Deps;
-use crate::selfservice::flow::login::{LoggedIn, Started};
+use crate::selfservice::flow::common::Started;
+use crate::selfservice::flow::login::LoggedIn;
 use crate::selfservice::flow::recovery::Outcome as RecoveryOutcome;
 use crate::selfservice::flow::registration::Registered;
 use crate::selfservice::flow::request::{FlowRequest, Submission};

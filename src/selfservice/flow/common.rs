@@ -1,17 +1,19 @@
 //! Steps every flow kind shares: CSRF, loading and saving, expiry, return URLs, the caller's
 //! current session.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::request::{FlowRequest, Submission};
-use super::{Failed, Flow, FlowError, FlowKind, FlowType};
+use super::{Failed, Flow, FlowError, FlowKind, FlowState, FlowType};
 use crate::config::Hook;
 use crate::deps::Deps;
 use crate::identity::now;
+use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, csrf_node, submit_node};
 use crate::selfservice::{csrf, return_to};
 use crate::session::Session;
 use crate::store::flows as q;
+use crate::text;
 
 /// The masked token for a new browser flow, and the raw token to set as the CSRF cookie when
 /// the browser does not have one yet.
@@ -124,7 +126,7 @@ pub async fn reject(deps: &Deps, mut flow: Flow) -> FlowError {
     match q::update_ui(
         &deps.store,
         &flow.id.to_string(),
-        &flow.state,
+        flow.state.as_str(),
         &ui,
         flow.active.as_deref(),
         flow.updated_at.naive_utc(),
@@ -261,7 +263,7 @@ pub async fn issue(
     kind: &str,
     tokens: &[crate::store::tokens::TokenRow],
     mails: Vec<crate::selfservice::otp::Mail>,
-    from: &[&str],
+    from: &[FlowState],
     address_sent: Option<&str>,
 ) -> Result<(), FlowError> {
     use crate::store::tokens as tq;
@@ -278,8 +280,8 @@ pub async fn issue(
             messages: &messages,
             address_sent,
             step: Some(tq::FlowStep {
-                from,
-                to: &flow.state,
+                from: &state_names(from),
+                to: flow.state.as_str(),
                 ui: &ui,
                 active_method: flow.active.as_deref(),
                 identity_id: identity_id.as_deref(),
@@ -296,4 +298,105 @@ pub async fn issue(
     } else {
         Err(FlowError::AlreadyCompleted)
     }
+}
+
+pub fn email_node(g: Group, value: Option<&str>) -> UiNode {
+    let mut n = UiNode::input("email", g, InputType::Email)
+        .required()
+        .with_label(text::label_email());
+    if let Some(v) = value {
+        n.set_value(Some(json!(v)));
+    }
+    n
+}
+
+/// After a code was sent: the code input, a resend button carrying the address, submit.
+pub fn code_sent_ui(action: String, masked: &str, email: &str, otp: Option<&str>) -> UiContainer {
+    let mut ui = UiContainer::new(action, "POST");
+    ui.append(csrf_node(masked));
+    let mut code = UiNode::input("code", Group::Code, InputType::Number)
+        .required()
+        .with_label(text::label_verify_otp());
+    if let Some(c) = otp {
+        code.set_value(Some(json!(c)));
+    }
+    ui.append(code);
+    ui.append(UiNode::input("method", Group::Code, InputType::Hidden).with_value("code"));
+    ui.append(
+        UiNode::input("email", Group::Code, InputType::Submit)
+            .with_value(email)
+            .with_label(text::label_resend_otp()),
+    );
+    ui.append(submit_node(Group::Code, "code", text::label_submit()));
+    ui
+}
+
+/// The submitted code: JSON clients may send it as a number.
+pub fn submitted_code(sub: &Submission) -> Option<String> {
+    match sub.get("code")? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Email addresses are stored lower-cased and trimmed, as Kratos normalises them.
+pub fn normalize_email(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+/// Stores state, UI and active method if the flow is still in one of `from`.
+pub async fn save(deps: &Deps, flow: &Flow, from: &[FlowState]) -> Result<(), FlowError> {
+    let ui = serde_json::to_string(&flow.ui).unwrap_or_default();
+    let ok = crate::store::flows::update_state(
+        &deps.store,
+        &flow.id.to_string(),
+        &state_names(from),
+        flow.state.as_str(),
+        &ui,
+        flow.active.as_deref(),
+        flow.identity_id.map(|u| u.to_string()).as_deref(),
+        now().naive_utc(),
+    )
+    .await?;
+    if ok {
+        Ok(())
+    } else {
+        Err(FlowError::AlreadyCompleted)
+    }
+}
+
+pub async fn identity_json(deps: &Deps, identity_id: &str) -> Value {
+    match Uuid::parse_str(identity_id) {
+        Ok(id) => match crate::identity::service::get(deps, id, false).await {
+            Ok(i) => i.to_json(deps.public_base(), None),
+            Err(_) => Value::Null,
+        },
+        Err(_) => Value::Null,
+    }
+}
+
+/// `base` with `flow=<id>` added to its query.
+pub fn with_flow(base: &str, id: Uuid) -> String {
+    match url::Url::parse(base) {
+        Ok(mut u) => {
+            u.query_pairs_mut().append_pair("flow", &id.to_string());
+            u.to_string()
+        }
+        Err(_) => format!(
+            "{base}{}flow={id}",
+            if base.contains('?') { '&' } else { '?' }
+        ),
+    }
+}
+
+/// A started flow and, for a browser without one, the CSRF cookie to set.
+pub struct Started {
+    pub flow: Flow,
+    pub csrf_cookie: Option<csrf::RawToken>,
+}
+
+/// Stored state names, for the store's compare-and-set updates.
+pub fn state_names(states: &[FlowState]) -> Vec<&'static str> {
+    states.iter().map(|s| s.as_str()).collect()
 }

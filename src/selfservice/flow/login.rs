@@ -3,28 +3,19 @@
 
 use uuid::Uuid;
 
-use super::common::{self, csrf_for};
+use super::common::{self, Started, csrf_for};
 use super::request::{FlowRequest, Submission};
-use super::{
-    Flow, FlowError, FlowKind, FlowType, STATE_CHOOSE_METHOD, STATE_PASSED_CHALLENGE,
-    STATE_SENT_EMAIL,
-};
+use super::{Flow, FlowError, FlowKind, FlowState, FlowType};
 use crate::config::Hook;
 use crate::deps::Deps;
 use crate::identity::now;
 use crate::identity::{Identity, State};
 use crate::selfservice::csrf::RawToken;
-use crate::selfservice::hooks::{self, HookContext, HookFlow, web_hook};
+use crate::selfservice::hooks::{self, HookContext, web_hook};
 use crate::selfservice::strategy::{code, password};
 use crate::selfservice::ui::{Group, InputType, SortOptions, UiContainer, UiNode};
 use crate::session::service::{self as sessions, IssuedSession};
 use crate::text;
-
-/// A started flow and, for a browser without one, the CSRF cookie to set.
-pub struct Started {
-    pub flow: Flow,
-    pub csrf_cookie: Option<RawToken>,
-}
 
 /// A completed login.
 pub struct LoggedIn {
@@ -80,7 +71,7 @@ pub async fn start(
     let return_to = common::requested_return_to(deps, req, FlowKind::Login)?;
     let (mut flow, csrf_cookie) = build(deps, flow_type, req)?;
     flow.return_to = return_to;
-    hooks::run_before(deps, HookFlow::Login, &mut HookContext::new(&flow, req)).await?;
+    hooks::run_before(deps, FlowKind::Login, &mut HookContext::new(&flow, req)).await?;
     if let (true, Some(s)) = (refresh, &session) {
         flow.refresh = true;
         flow.ui.add_message(text::login_re_auth());
@@ -143,8 +134,8 @@ pub async fn submit(
     let method = sub.str("method").unwrap_or_default().to_owned();
     // After a code went out, only the code method may continue the flow.
     let from_state = flow.state.clone();
-    let code_step = from_state == STATE_SENT_EMAIL && method == "code";
-    if from_state != STATE_CHOOSE_METHOD && !code_step {
+    let code_step = from_state == FlowState::SentEmail && method == "code";
+    if from_state != FlowState::ChooseMethod && !code_step {
         return Err(FlowError::AlreadyCompleted);
     }
     common::check_submit(&flow, req, &sub)?;
@@ -184,7 +175,7 @@ pub async fn submit(
     // Kratos runs every after hook before it stores the session. Here the checks and blocking
     // web hooks run, in order, before the flow completes (an interrupt leaves it usable); the
     // hooks that need the session (revoking others, queued web hooks) run once it exists.
-    let after = hooks::after_hooks(&deps.config, HookFlow::Login, &method);
+    let after = hooks::after_hooks(&deps.config, FlowKind::Login, &method);
     let mut ctx = HookContext::new(&flow, req);
     ctx.identity = Some(identity.to_json(deps.public_base(), None));
     ctx.transient_payload = common::transient_payload(&sub);
@@ -207,15 +198,15 @@ pub async fn submit(
     if !crate::store::flows::transition(
         &deps.store,
         &flow.id.to_string(),
-        &from_state,
-        STATE_PASSED_CHALLENGE,
+        from_state.as_str(),
+        FlowState::PassedChallenge.as_str(),
         now().naive_utc(),
     )
     .await?
     {
         return Err(FlowError::AlreadyCompleted);
     }
-    flow.state = STATE_PASSED_CHALLENGE.into();
+    flow.state = FlowState::PassedChallenge;
     let refreshed = match (&session, req.session_token.as_deref()) {
         (Some(s), Some(token)) if flow.refresh => Some(
             sessions::reauthenticate(deps, s, token, &method)
@@ -267,7 +258,7 @@ enum CodeStep {
 /// other asks for a code for the identifier.
 async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<CodeStep, FlowError> {
     let identifier = sub.str("identifier").unwrap_or_default().trim().to_owned();
-    if flow.state == STATE_SENT_EMAIL
+    if flow.state == FlowState::SentEmail
         && let Some(c) = code::submitted_code(sub)
     {
         return match code::check(deps, flow, code::KIND_LOGIN, &c).await? {
@@ -333,7 +324,7 @@ async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<Co
             .await?
         }
     }
-    flow.state = STATE_SENT_EMAIL.into();
+    flow.state = FlowState::SentEmail;
     flow.updated_at = now();
     code::show_code_input(&mut flow.ui, text::label_login_code(), text::login());
     flow.ui.append(
@@ -342,6 +333,6 @@ async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<Co
             .with_label(text::label_resend_otp()),
     );
     flow.ui.add_message(text::login_code_sent());
-    super::recovery::save(deps, flow, &[STATE_CHOOSE_METHOD, STATE_SENT_EMAIL]).await?;
+    common::save(deps, flow, &[FlowState::ChooseMethod, FlowState::SentEmail]).await?;
     Ok(CodeStep::Sent)
 }

@@ -74,21 +74,49 @@ impl FlowType {
     }
 }
 
-pub const STATE_CHOOSE_METHOD: &str = "choose_method";
-pub const STATE_PASSED_CHALLENGE: &str = "passed_challenge";
-/// Recovery and verification: a code or link was sent.
-pub const STATE_SENT_EMAIL: &str = "sent_email";
-/// Settings: the form is shown (again, after a rejected submission).
-pub const STATE_SHOW_FORM: &str = "show_form";
-/// Settings: the last submission was saved.
-pub const STATE_SUCCESS: &str = "success";
+/// Where a flow stands. Stored and shown as Kratos's strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowState {
+    ChooseMethod,
+    /// Recovery and verification: a code or link was sent. Login and registration by code:
+    /// the code went out.
+    SentEmail,
+    PassedChallenge,
+    /// Settings: the form is shown (again, after a rejected submission).
+    ShowForm,
+    /// Settings: the last submission was saved.
+    Success,
+}
+
+impl FlowState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowState::ChooseMethod => "choose_method",
+            FlowState::SentEmail => "sent_email",
+            FlowState::PassedChallenge => "passed_challenge",
+            FlowState::ShowForm => "show_form",
+            FlowState::Success => "success",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FlowState> {
+        Some(match s {
+            "choose_method" => FlowState::ChooseMethod,
+            "sent_email" => FlowState::SentEmail,
+            "passed_challenge" => FlowState::PassedChallenge,
+            "show_form" => FlowState::ShowForm,
+            "success" => FlowState::Success,
+            _ => return None,
+        })
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct Flow {
     pub id: Uuid,
     pub kind: FlowKind,
     pub flow_type: FlowType,
-    pub state: String,
+    pub state: FlowState,
     pub request_url: String,
     pub return_to: Option<String>,
     pub ui: UiContainer,
@@ -122,7 +150,7 @@ impl Flow {
             id: Uuid::new_v4(),
             kind,
             flow_type,
-            state: STATE_CHOOSE_METHOD.into(),
+            state: FlowState::ChooseMethod,
             request_url,
             return_to: None,
             ui,
@@ -170,7 +198,7 @@ impl Flow {
             o["refresh"] = json!(self.refresh);
             o["requested_aal"] = json!(self.requested_aal);
         }
-        o["state"] = json!(self.state);
+        o["state"] = json!(self.state.as_str());
         if !self.continue_with.is_empty() {
             o["continue_with"] = Value::Array(self.continue_with.clone());
         }
@@ -183,7 +211,7 @@ impl Flow {
             nid: nid.to_owned(),
             kind: self.kind.as_str().into(),
             flow_type: self.flow_type.as_str().into(),
-            state: self.state.clone(),
+            state: self.state.as_str().into(),
             request_url: self.request_url.clone(),
             return_to: self.return_to.clone(),
             ui: serde_json::to_string(&self.ui).unwrap_or_default(),
@@ -202,13 +230,15 @@ impl Flow {
 
     pub fn from_row(r: FlowRow) -> Result<Flow, FlowError> {
         let kind = FlowKind::parse(&r.kind).ok_or(FlowError::NotFound)?;
+        let state = FlowState::parse(&r.state)
+            .ok_or_else(|| FlowError::Internal(format!("stored flow state {:?}", r.state)))?;
         let ui: UiContainer = serde_json::from_str(&r.ui)
             .map_err(|e| FlowError::Internal(format!("stored flow UI: {e}")))?;
         Ok(Flow {
             id: Uuid::parse_str(&r.id).map_err(|_| FlowError::NotFound)?,
             kind,
             flow_type: FlowType::parse(&r.flow_type),
-            state: r.state,
+            state,
             request_url: r.request_url,
             return_to: r.return_to,
             ui,
@@ -295,10 +325,10 @@ pub enum FlowError {
     /// A `can_interrupt` web hook refused; its messages go on the flow's UI
     /// (`hooks::reject_flow`). Without a flow (before hooks) it is a 400 listing them.
     #[error("a web hook interrupted the flow")]
-    HookInterrupted(Vec<crate::selfservice::hooks::HookMessage>),
+    HookInterrupted(Vec<crate::selfservice::hooks::outcome::HookMessage>),
     /// A hook failed (receiver down, slow, answering an error; a broken body template).
     #[error("hook {} failed: {}", .0.hook, .0.message)]
-    Hook(Box<crate::selfservice::hooks::HookFailure>),
+    Hook(Box<crate::selfservice::hooks::outcome::HookFailure>),
     #[error(transparent)]
     Store(StoreError),
     /// The work this submission needs cannot be taken on now (the password hashing lane for

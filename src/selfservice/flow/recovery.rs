@@ -3,22 +3,21 @@
 //! addresses get the same answer as known ones, so the flow cannot be used to probe accounts.
 
 use crate::config::Hook;
-use crate::selfservice::hooks::{self, HookContext, HookFlow};
-use serde_json::{Value, json};
+use crate::selfservice::hooks::{self, HookContext};
+use serde_json::json;
 use uuid::Uuid;
 
-use super::common::{self, csrf_for};
-use super::login::Started;
-use super::request::{FlowRequest, Submission};
-use super::{
-    Flow, FlowError, FlowKind, FlowType, STATE_CHOOSE_METHOD, STATE_PASSED_CHALLENGE,
-    STATE_SENT_EMAIL,
+use super::common::Started;
+use super::common::{
+    self, code_sent_ui, csrf_for, email_node, normalize_email, save, submitted_code,
 };
+use super::request::{FlowRequest, Submission};
+use super::{Flow, FlowError, FlowKind, FlowState, FlowType};
 use crate::config::FlowStrategy;
 use crate::deps::Deps;
 use crate::identity::{Identity, now};
 use crate::selfservice::otp::{self, Mail, Template};
-use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, csrf_node, submit_node};
+use crate::selfservice::ui::{Group, UiContainer, csrf_node, submit_node};
 use crate::session::service::{self as sessions, IssuedSession};
 use crate::store::tokens::{self as tq, TokenRow, UseOutcome};
 use crate::text;
@@ -73,16 +72,6 @@ fn group(method: &str) -> Group {
     }
 }
 
-pub(crate) fn email_node(g: Group, value: Option<&str>) -> UiNode {
-    let mut n = UiNode::input("email", g, InputType::Email)
-        .required()
-        .with_label(text::label_email());
-    if let Some(v) = value {
-        n.set_value(Some(json!(v)));
-    }
-    n
-}
-
 /// The first screen: the email input and the method's submit button.
 fn choose_method_ui(deps: &Deps, id: Uuid, masked: &str) -> UiContainer {
     let m = method(deps);
@@ -90,32 +79,6 @@ fn choose_method_ui(deps: &Deps, id: Uuid, masked: &str) -> UiContainer {
     ui.append(csrf_node(masked));
     ui.append(email_node(group(m), None));
     ui.append(submit_node(group(m), m, text::label_submit()));
-    ui
-}
-
-/// After a code was sent: the code input, a resend button carrying the address, submit.
-pub(crate) fn code_sent_ui(
-    action: String,
-    masked: &str,
-    email: &str,
-    otp: Option<&str>,
-) -> UiContainer {
-    let mut ui = UiContainer::new(action, "POST");
-    ui.append(csrf_node(masked));
-    let mut code = UiNode::input("code", Group::Code, InputType::Number)
-        .required()
-        .with_label(text::label_verify_otp());
-    if let Some(c) = otp {
-        code.set_value(Some(json!(c)));
-    }
-    ui.append(code);
-    ui.append(UiNode::input("method", Group::Code, InputType::Hidden).with_value("code"));
-    ui.append(
-        UiNode::input("email", Group::Code, InputType::Submit)
-            .with_value(email)
-            .with_label(text::label_resend_otp()),
-    );
-    ui.append(submit_node(Group::Code, "code", text::label_submit()));
     ui
 }
 
@@ -152,7 +115,7 @@ pub async fn start(
     let return_to = common::requested_return_to(deps, req, FlowKind::Recovery)?;
     let (mut flow, csrf_cookie) = build(deps, flow_type, req);
     flow.return_to = return_to;
-    hooks::run_before(deps, HookFlow::Recovery, &mut HookContext::new(&flow, req)).await?;
+    hooks::run_before(deps, FlowKind::Recovery, &mut HookContext::new(&flow, req)).await?;
     common::insert(deps, &flow).await?;
     Ok(Started { flow, csrf_cookie })
 }
@@ -217,20 +180,6 @@ fn too_often() -> text::UiText {
     text::validation_generic("The request was submitted too often. Please request another code.")
 }
 
-/// The submitted code: JSON clients may send it as a number.
-pub(crate) fn submitted_code(sub: &Submission) -> Option<String> {
-    match sub.get("code")? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// Email addresses are stored lower-cased and trimmed, as Kratos normalises them.
-pub(crate) fn normalize_email(s: &str) -> String {
-    s.trim().to_lowercase()
-}
-
 pub async fn submit(
     deps: &Deps,
     id: Uuid,
@@ -242,7 +191,7 @@ pub async fn submit(
     if flow.is_expired() {
         return Err(replace_expired(deps, &flow, req).await);
     }
-    if flow.state == STATE_PASSED_CHALLENGE {
+    if flow.state == FlowState::PassedChallenge {
         return Err(replace_with(deps, &flow, req, text::recovery_retry_success()).await);
     }
     // Admin-created flows have no CSRF binding (Kratos: DangerousSkipCSRFCheck).
@@ -256,7 +205,7 @@ pub async fn submit(
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
     // A code without an address is a code submission (the address means "resend").
-    if m == "code" && flow.state == STATE_SENT_EMAIL && email.is_none() {
+    if m == "code" && flow.state == FlowState::SentEmail && email.is_none() {
         return use_code(deps, flow, &sub, req).await;
     }
     if common::current_session(deps, req).await.is_some() {
@@ -297,7 +246,7 @@ async fn send_challenge(
     email: &str,
     m: &'static str,
 ) -> Result<Challenge, FlowError> {
-    flow.state = STATE_SENT_EMAIL.into();
+    flow.state = FlowState::SentEmail;
     flow.active = Some(m.into());
     flow.updated_at = now();
     if m == "link" {
@@ -309,7 +258,7 @@ async fn send_challenge(
         flow.ui = code_sent_ui(action, &flow.csrf_token, email, None);
         flow.ui.add_message(text::recovery_email_with_code_sent());
     }
-    save(deps, flow, &[STATE_CHOOSE_METHOD, STATE_SENT_EMAIL]).await?;
+    save(deps, flow, &[FlowState::ChooseMethod, FlowState::SentEmail]).await?;
     Ok(Challenge {
         flow: flow.clone(),
         email: email.to_owned(),
@@ -413,38 +362,16 @@ async fn try_deliver(deps: &Deps, c: &Challenge) -> Result<(), FlowError> {
         None => {}
     }
     // A resend replaces the earlier code, known address or not.
-    common::issue(deps, flow, kind, &rows, mails, &[STATE_SENT_EMAIL], None).await
-}
-
-/// Stores state, UI and active method if the flow is still in one of `from`.
-pub(crate) async fn save(deps: &Deps, flow: &Flow, from: &[&str]) -> Result<(), FlowError> {
-    let ui = serde_json::to_string(&flow.ui).unwrap_or_default();
-    let ok = crate::store::flows::update_state(
-        &deps.store,
-        &flow.id.to_string(),
-        from,
-        &flow.state,
-        &ui,
-        flow.active.as_deref(),
-        flow.identity_id.map(|u| u.to_string()).as_deref(),
-        now().naive_utc(),
+    common::issue(
+        deps,
+        flow,
+        kind,
+        &rows,
+        mails,
+        &[FlowState::SentEmail],
+        None,
     )
-    .await?;
-    if ok {
-        Ok(())
-    } else {
-        Err(FlowError::AlreadyCompleted)
-    }
-}
-
-pub(crate) async fn identity_json(deps: &Deps, identity_id: &str) -> Value {
-    match Uuid::parse_str(identity_id) {
-        Ok(id) => match crate::identity::service::get(deps, id, false).await {
-            Ok(i) => i.to_json(deps.public_base(), None),
-            Err(_) => Value::Null,
-        },
-        Err(_) => Value::Null,
-    }
+    .await
 }
 
 /// `…/self-service/recovery?flow=<id>&token=<token>`
@@ -487,7 +414,7 @@ async fn use_code(
         UseOutcome::NotFound => {
             flow.ui.reset_messages();
             flow.ui.add_message(text::recovery_code_invalid());
-            save(deps, &flow, &[STATE_SENT_EMAIL]).await?;
+            save(deps, &flow, &[FlowState::SentEmail]).await?;
             return Ok(Outcome::Updated(Box::new(flow)));
         }
         UseOutcome::Used(row) => *row,
@@ -510,7 +437,7 @@ pub async fn use_link(
     if flow.is_expired() {
         return Err(replace_expired(deps, &flow, req).await);
     }
-    if flow.state == STATE_PASSED_CHALLENGE {
+    if flow.state == FlowState::PassedChallenge {
         return Err(replace_with(deps, &flow, req, text::recovery_retry_success()).await);
     }
     let row = tq::use_link(
@@ -554,10 +481,10 @@ async fn complete(
         .await?;
         deps.session_cache.invalidate_identity(identity_id);
     }
-    flow.state = STATE_PASSED_CHALLENGE.into();
+    flow.state = FlowState::PassedChallenge;
     flow.identity_id = Some(identity_id);
     flow.ui.reset_messages();
-    save(deps, &flow, &[STATE_SENT_EMAIL]).await?;
+    save(deps, &flow, &[FlowState::SentEmail]).await?;
     let issued = sessions::issue(deps, &identity, method, req.device.clone())
         .await
         .map_err(|e| match e {
@@ -566,7 +493,7 @@ async fn complete(
         })?;
     let mut ctx = HookContext::new(&flow, req);
     ctx.identity = Some(identity.to_json(deps.public_base(), None));
-    let mut after = hooks::After::new(deps, HookFlow::Recovery, method);
+    let mut after = hooks::After::new(deps, FlowKind::Recovery, method);
     while let Some(c) = after.next_builtin(deps, &mut ctx).await? {
         if let Hook::RevokeActiveSessions = c.hook {
             sessions::revoke_others(deps, identity.id, issued.session.id)
@@ -578,7 +505,7 @@ async fn complete(
     let (settings, csrf_cookie) =
         super::settings::after_recovery(deps, &identity, &flow, req).await?;
     let settings_url =
-        super::verification::with_flow(&deps.config.selfservice.flows.settings.ui_url, settings.id);
+        common::with_flow(&deps.config.selfservice.flows.settings.ui_url, settings.id);
     if flow.flow_type == FlowType::Api {
         flow.continue_with
             .push(json!({"action": "set_ory_session_token", "ory_session_token": issued.token}));
@@ -643,10 +570,10 @@ pub async fn admin_create(
     if !link {
         // The admin hands the code over out of band; the user types it into this flow.
         flow.ui.remove(&["email"]);
-        flow.state = STATE_SENT_EMAIL.into();
+        flow.state = FlowState::SentEmail;
         flow.active = Some("code".into());
     } else {
-        flow.state = STATE_SENT_EMAIL.into();
+        flow.state = FlowState::SentEmail;
         flow.active = Some("link".into());
     }
     common::insert(deps, &flow).await?;

@@ -3,18 +3,15 @@
 
 use uuid::Uuid;
 
+use super::common::Started;
 use super::common::{self, csrf_for};
-use super::login::Started;
 use super::request::{FlowRequest, Submission};
-use super::{
-    Flow, FlowError, FlowKind, FlowType, STATE_CHOOSE_METHOD, STATE_PASSED_CHALLENGE,
-    STATE_SENT_EMAIL,
-};
+use super::{Flow, FlowError, FlowKind, FlowState, FlowType};
 use crate::config::Hook;
 use crate::deps::Deps;
 use crate::identity::service::CreateIdentityBody;
 use crate::identity::{Identity, now};
-use crate::selfservice::hooks::{self, HookContext, HookFlow};
+use crate::selfservice::hooks::{self, HookContext};
 use crate::selfservice::strategy::{code, password};
 use crate::selfservice::ui::{Group, InputType, SortOptions, UiContainer, UiNode};
 use crate::session::service::{self as sessions, IssuedSession};
@@ -74,7 +71,7 @@ pub async fn start(
     flow.return_to = return_to;
     hooks::run_before(
         deps,
-        HookFlow::Registration,
+        FlowKind::Registration,
         &mut HookContext::new(&flow, req),
     )
     .await?;
@@ -129,8 +126,8 @@ pub async fn submit(
     let method = sub.str("method").unwrap_or_default().to_owned();
     // After a code went out, only the code method may continue the flow.
     let from_state = flow.state.clone();
-    let code_step = from_state == STATE_SENT_EMAIL && method == "code";
-    if from_state != STATE_CHOOSE_METHOD && !code_step {
+    let code_step = from_state == FlowState::SentEmail && method == "code";
+    if from_state != FlowState::ChooseMethod && !code_step {
         return Err(FlowError::AlreadyCompleted);
     }
     common::check_submit(&flow, req, &sub)?;
@@ -166,7 +163,7 @@ pub async fn submit(
     let mut ctx = HookContext::new(&flow, req);
     ctx.transient_payload = transient.clone();
     ctx.identity = Some(pending_identity(&body));
-    if let Err(e) = hooks::run_pre_persist(deps, HookFlow::Registration, &method, &mut ctx).await {
+    if let Err(e) = hooks::run_pre_persist(deps, FlowKind::Registration, &method, &mut ctx).await {
         return Err(hooks::reject_flow(deps, flow, e).await);
     }
     if let Some(i) = ctx.identity.take() {
@@ -184,15 +181,15 @@ pub async fn submit(
     if !crate::store::flows::transition(
         &deps.store,
         &flow.id.to_string(),
-        &from_state,
-        STATE_PASSED_CHALLENGE,
+        from_state.as_str(),
+        FlowState::PassedChallenge.as_str(),
         now().naive_utc(),
     )
     .await?
     {
         return Err(FlowError::AlreadyCompleted);
     }
-    flow.state = STATE_PASSED_CHALLENGE.into();
+    flow.state = FlowState::PassedChallenge;
     let mut issued = None;
     // Kratos mails every new unverified address when verification is on, before other hooks.
     let continue_with =
@@ -202,7 +199,7 @@ pub async fn submit(
     let mut ctx = HookContext::new(&flow, req);
     ctx.transient_payload = transient;
     ctx.identity = Some(identity.to_json(deps.public_base(), None));
-    let mut after = hooks::After::new(deps, HookFlow::Registration, &method);
+    let mut after = hooks::After::new(deps, FlowKind::Registration, &method);
     while let Some(c) = after.next_builtin(deps, &mut ctx).await? {
         match c.hook {
             Hook::Session => {
@@ -268,7 +265,7 @@ async fn code_register(
         flow.ui.add_message(text::validation_identifier_missing());
         return Ok(CodeStep::Rejected);
     };
-    if flow.state == STATE_SENT_EMAIL
+    if flow.state == FlowState::SentEmail
         && let Some(c) = code::submitted_code(sub)
     {
         let row = match code::check(deps, flow, code::KIND_REGISTRATION, &c).await? {
@@ -302,7 +299,7 @@ async fn code_register(
         };
         return Ok(CodeStep::Ready(Box::new(body)));
     }
-    flow.state = STATE_SENT_EMAIL.into();
+    flow.state = FlowState::SentEmail;
     flow.updated_at = now();
     code::send(
         deps,
@@ -324,6 +321,6 @@ async fn code_register(
             .with_label(text::label_resend_otp()),
     );
     flow.ui.add_message(text::registration_code_sent());
-    super::recovery::save(deps, flow, &[STATE_CHOOSE_METHOD, STATE_SENT_EMAIL]).await?;
+    common::save(deps, flow, &[FlowState::ChooseMethod, FlowState::SentEmail]).await?;
     Ok(CodeStep::Sent)
 }

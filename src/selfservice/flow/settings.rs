@@ -9,16 +9,16 @@
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::common::Started;
 use super::common::{self, csrf_for};
-use super::login::Started;
 use super::request::{FlowRequest, Submission};
-use super::{Flow, FlowError, FlowKind, FlowType, STATE_SHOW_FORM, STATE_SUCCESS};
+use super::{Flow, FlowError, FlowKind, FlowState, FlowType};
 use crate::config::{Hook, RequiredAal};
 use crate::deps::Deps;
 use crate::identity::schema::IdentitySchema;
 use crate::identity::{Identity, State, now};
 use crate::selfservice::csrf::RawToken;
-use crate::selfservice::hooks::{self, HookContext, HookFlow};
+use crate::selfservice::hooks::{self, HookContext};
 use crate::selfservice::return_to;
 use crate::selfservice::strategy::{password, profile};
 use crate::selfservice::ui::{SortOptions, UiContainer, csrf_node};
@@ -196,7 +196,7 @@ fn build(
     );
     flow.id = id;
     flow.csrf_token = masked;
-    flow.state = STATE_SHOW_FORM.into();
+    flow.state = FlowState::ShowForm;
     flow.identity_id = Some(identity.id);
     flow.identity = Some(identity.to_json(deps.public_base(), None));
     Ok((flow, cookie))
@@ -216,7 +216,7 @@ pub async fn start(
     flow.return_to = return_to;
     let mut ctx = HookContext::new(&flow, req);
     ctx.identity = Some(identity.to_json(deps.public_base(), None));
-    hooks::run_before(deps, HookFlow::Settings, &mut ctx).await?;
+    hooks::run_before(deps, FlowKind::Settings, &mut ctx).await?;
     common::insert(deps, &flow).await?;
     Ok(Started { flow, csrf_cookie })
 }
@@ -285,9 +285,9 @@ async fn replace_expired(
 /// Stores a rejected submission (back to `show_form`, messages on the nodes).
 async fn reject(deps: &Deps, mut flow: Flow, identity: &Identity) -> FlowError {
     flow.ui.strip_passwords();
-    flow.state = STATE_SHOW_FORM.into();
+    flow.state = FlowState::ShowForm;
     flow.identity = Some(identity.to_json(deps.public_base(), None));
-    match super::recovery::save(deps, &flow, &[STATE_SHOW_FORM, STATE_SUCCESS]).await {
+    match common::save(deps, &flow, &[FlowState::ShowForm, FlowState::Success]).await {
         Ok(()) => FlowError::Invalid(Box::new(flow)),
         Err(e) => e,
     }
@@ -344,7 +344,7 @@ pub async fn submit(
     let mut ctx = HookContext::new(&flow, req);
     ctx.transient_payload = common::transient_payload(&sub);
     ctx.identity = Some(updated.to_json(deps.public_base(), None));
-    if let Err(e) = hooks::run_pre_persist(deps, HookFlow::Settings, &method, &mut ctx).await {
+    if let Err(e) = hooks::run_pre_persist(deps, FlowKind::Settings, &method, &mut ctx).await {
         return Err(match e {
             FlowError::HookInterrupted(messages) => {
                 hooks::show_messages(&mut flow, messages);
@@ -374,7 +374,7 @@ pub async fn submit(
     let mut saved = flow.clone();
     saved.ui.strip_passwords();
     saved.ui.add_message(text::settings_saved());
-    saved.state = STATE_SUCCESS.into();
+    saved.state = FlowState::Success;
     saved.updated_at = now();
     match commit(deps, &saved, loaded_at, &updated).await {
         Ok(true) => {}
@@ -414,7 +414,7 @@ async fn commit(
         &FlowSave {
             id: &id,
             expected_updated_at: loaded_at.naive_utc(),
-            state: &flow.state,
+            state: flow.state.as_str(),
             ui: &ui,
             active_method: flow.active.as_deref(),
             updated_at: flow.updated_at.naive_utc(),
@@ -445,7 +445,7 @@ async fn after_success(
     let mut ctx = HookContext::new(flow, req);
     ctx.identity = Some(identity.to_json(deps.public_base(), None));
     ctx.session = Some(session.to_json(deps.public_base()));
-    let mut after = hooks::After::new(deps, HookFlow::Settings, method);
+    let mut after = hooks::After::new(deps, FlowKind::Settings, method);
     while let Some(c) = after.next_builtin(deps, &mut ctx).await? {
         match c.hook {
             // Kratos allows it after auth methods (password) only.
@@ -487,7 +487,7 @@ fn browser_return(
     };
     let default = own
         .or_else(|| cfg.after.default_browser_return_url.clone())
-        .unwrap_or_else(|| super::verification::with_flow(&cfg.ui_url, flow.id));
+        .unwrap_or_else(|| common::with_flow(&cfg.ui_url, flow.id));
     Ok(return_to::validate(
         flow.return_to.as_deref(),
         &default,
@@ -529,7 +529,7 @@ pub fn continue_with_item(deps: &Deps, flow: &Flow) -> Value {
         "action": "show_settings_ui",
         "flow": {
             "id": flow.id,
-            "url": super::verification::with_flow(&deps.config.selfservice.flows.settings.ui_url, flow.id),
+            "url": common::with_flow(&deps.config.selfservice.flows.settings.ui_url, flow.id),
         }
     })
 }

@@ -3,20 +3,17 @@
 //! the registration hook that sends the first message, and the login check for verified
 //! addresses.
 
-use crate::selfservice::hooks::{self, HookContext, HookFlow};
+use crate::selfservice::hooks::{self, HookContext};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::common::Started;
 use super::common::{self, csrf_for};
-use super::login::Started;
-use super::recovery::{
-    code_sent_ui, email_node, identity_json, normalize_email, save, submitted_code,
+use super::common::{
+    code_sent_ui, email_node, identity_json, normalize_email, save, submitted_code, with_flow,
 };
 use super::request::{FlowRequest, Submission};
-use super::{
-    Flow, FlowError, FlowKind, FlowType, STATE_CHOOSE_METHOD, STATE_PASSED_CHALLENGE,
-    STATE_SENT_EMAIL,
-};
+use super::{Flow, FlowError, FlowKind, FlowState, FlowType};
 use crate::config::FlowStrategy;
 use crate::courier::Channel;
 use crate::deps::Deps;
@@ -88,7 +85,7 @@ pub async fn start(
     flow.return_to = return_to;
     hooks::run_before(
         deps,
-        HookFlow::Verification,
+        FlowKind::Verification,
         &mut HookContext::new(&flow, req),
     )
     .await?;
@@ -161,7 +158,7 @@ pub async fn submit(
     if flow.is_expired() {
         return Err(replace_expired(deps, &flow).await);
     }
-    if flow.state == STATE_PASSED_CHALLENGE {
+    if flow.state == FlowState::PassedChallenge {
         return Err(replace_with(deps, &flow, text::verification_retry_success()).await);
     }
     // Flows started by the registration hook are continued from an email: no CSRF binding.
@@ -238,13 +235,13 @@ pub async fn submit(
             }
         }
     }
-    flow.state = STATE_SENT_EMAIL.into();
+    flow.state = FlowState::SentEmail;
     flow.active = Some(m.into());
     flow.updated_at = now();
     set_sent_ui(&mut flow, m, &email);
     // A resend replaces the earlier code, known address or not.
     let kind = if m == "link" { KIND_LINK } else { KIND_CODE };
-    let from = [STATE_CHOOSE_METHOD, STATE_SENT_EMAIL];
+    let from = [FlowState::ChooseMethod, FlowState::SentEmail];
     common::issue(
         deps,
         &flow,
@@ -391,7 +388,12 @@ async fn use_code(
         UseOutcome::NotFound => {
             flow.ui.reset_messages();
             flow.ui.add_message(text::verification_code_invalid());
-            save(deps, &flow, &[STATE_CHOOSE_METHOD, STATE_SENT_EMAIL]).await?;
+            save(
+                deps,
+                &flow,
+                &[FlowState::ChooseMethod, FlowState::SentEmail],
+            )
+            .await?;
             Ok(flow)
         }
         UseOutcome::Used(row) if row.expires_at.and_utc() <= chrono::Utc::now() => {
@@ -430,14 +432,19 @@ async fn complete(
     });
     ui.add_message(text::verification_successful());
     flow.ui = ui;
-    flow.state = STATE_PASSED_CHALLENGE.into();
-    save(deps, &flow, &[STATE_CHOOSE_METHOD, STATE_SENT_EMAIL]).await?;
+    flow.state = FlowState::PassedChallenge;
+    save(
+        deps,
+        &flow,
+        &[FlowState::ChooseMethod, FlowState::SentEmail],
+    )
+    .await?;
     // After hooks see the verified identity; only web hooks run after verification.
     let mut ctx = HookContext::new(&flow, req);
     if let Some(id) = &row.identity_id {
         ctx.identity = Some(identity_json(deps, id).await);
     }
-    let mut after = hooks::After::new(deps, HookFlow::Verification, "");
+    let mut after = hooks::After::new(deps, FlowKind::Verification, "");
     while after.next_builtin(deps, &mut ctx).await?.is_some() {}
     Ok(flow)
 }
@@ -457,7 +464,7 @@ pub async fn open_link(deps: &Deps, id: Uuid, req: &FlowRequest) -> Result<Updat
     if flow.is_expired() {
         return Err(replace_expired(deps, &flow).await);
     }
-    if flow.state == STATE_PASSED_CHALLENGE {
+    if flow.state == FlowState::PassedChallenge {
         return Err(replace_with(deps, &flow, text::verification_retry_success()).await);
     }
     if let Some(token) = req.query("token") {
@@ -569,7 +576,7 @@ async fn mail_addresses(
             channel,
         )
         .await;
-        flow.state = STATE_SENT_EMAIL.into();
+        flow.state = FlowState::SentEmail;
         flow.active = Some(m.into());
         set_sent_ui(&mut flow, m, &a.value);
         let kind = row.kind.clone();
@@ -580,7 +587,7 @@ async fn mail_addresses(
             &kind,
             &[row],
             vec![mail],
-            &[STATE_CHOOSE_METHOD],
+            &[FlowState::ChooseMethod],
             Some(&address_id),
         )
         .await?;
@@ -595,20 +602,6 @@ async fn mail_addresses(
         out.push(item);
     }
     Ok(out)
-}
-
-/// `base` with `flow=<id>` added to its query.
-pub(crate) fn with_flow(base: &str, id: Uuid) -> String {
-    match url::Url::parse(base) {
-        Ok(mut u) => {
-            u.query_pairs_mut().append_pair("flow", &id.to_string());
-            u.to_string()
-        }
-        Err(_) => format!(
-            "{base}{}flow={id}",
-            if base.contains('?') { '&' } else { '?' }
-        ),
-    }
 }
 
 /// Login hook `require_verified_address`: at least one verified address.

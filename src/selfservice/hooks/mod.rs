@@ -9,10 +9,11 @@
 //! Built-in hooks (`session`, `revoke_active_sessions`, …) are carried out by the flow that owns
 //! them, handed back in order by [`After::next_builtin`]; web hooks run here ([`web_hook`]),
 //! fire-and-forget ones as durable rows ([`deliveries`]). The settings flow plugs in with
-//! `run_pre_persist(deps, HookFlow::Settings, method, &mut ctx)` before it saves its change and
-//! `After::new(deps, HookFlow::Settings, method)` after.
+//! `run_pre_persist(deps, FlowKind::Settings, method, &mut ctx)` before it saves its change and
+//! `After::new(deps, FlowKind::Settings, method)` after.
 
 pub mod deliveries;
+pub mod outcome;
 pub mod password_migration;
 pub mod web_hook;
 
@@ -22,48 +23,13 @@ use super::flow::request::FlowRequest;
 use super::flow::{Flow, FlowError, FlowKind};
 use crate::config::{Config, Hook, WebHookConfig};
 use crate::deps::Deps;
-use crate::text::UiText;
 
+pub use outcome::{HookFailure, HookMessage};
 pub use web_hook::{HOOK_TIMEOUT, WebHooks};
 
-/// The flows hooks belong to. Settings is here (not in `FlowKind` yet) so its flow can call
-/// the engine as soon as it exists.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HookFlow {
-    Login,
-    Registration,
-    Recovery,
-    Verification,
-    Settings,
-}
-
-impl HookFlow {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HookFlow::Login => "login",
-            HookFlow::Registration => "registration",
-            HookFlow::Recovery => "recovery",
-            HookFlow::Verification => "verification",
-            HookFlow::Settings => "settings",
-        }
-    }
-
-    /// Flows whose after hooks are split around saving the identity.
-    fn persists_identity(self) -> bool {
-        matches!(self, HookFlow::Registration | HookFlow::Settings)
-    }
-}
-
-impl From<FlowKind> for HookFlow {
-    fn from(k: FlowKind) -> Self {
-        match k {
-            FlowKind::Login => HookFlow::Login,
-            FlowKind::Registration => HookFlow::Registration,
-            FlowKind::Recovery => HookFlow::Recovery,
-            FlowKind::Verification => HookFlow::Verification,
-            FlowKind::Settings => HookFlow::Settings,
-        }
-    }
+/// Flows whose after hooks are split around saving the identity.
+fn persists_identity(flow: FlowKind) -> bool {
+    matches!(flow, FlowKind::Registration | FlowKind::Settings)
 }
 
 /// One configured hook and its configuration path (`selfservice.flows.…hooks[i]`), which names it
@@ -182,29 +148,29 @@ pub fn web_hook_at(cfg: &Config, path: &str) -> Option<WebHookConfig> {
 }
 
 /// `before.hooks` of a flow.
-pub fn before_hooks(cfg: &Config, flow: HookFlow) -> Vec<Configured> {
+pub fn before_hooks(cfg: &Config, flow: FlowKind) -> Vec<Configured> {
     let f = &cfg.selfservice.flows;
     let p = format!("selfservice.flows.{}.before.hooks", flow.as_str());
     let hooks = match flow {
-        HookFlow::Login => &f.login.before.hooks,
-        HookFlow::Registration => &f.registration.before.hooks,
-        HookFlow::Recovery => &f.recovery.before.hooks,
-        HookFlow::Verification => &f.verification.before.hooks,
-        HookFlow::Settings => &f.settings.before.hooks,
+        FlowKind::Login => &f.login.before.hooks,
+        FlowKind::Registration => &f.registration.before.hooks,
+        FlowKind::Recovery => &f.recovery.before.hooks,
+        FlowKind::Verification => &f.verification.before.hooks,
+        FlowKind::Settings => &f.settings.before.hooks,
     };
     listed(&p, hooks)
 }
 
 /// The method's own `after.<method>.hooks` (empty when the method has no list).
-fn method_hooks(cfg: &Config, flow: HookFlow, method: &str) -> Vec<Configured> {
+fn method_hooks(cfg: &Config, flow: FlowKind, method: &str) -> Vec<Configured> {
     let f = &cfg.selfservice.flows;
     let own = match (flow, method) {
-        (HookFlow::Login, "password") => Some(&f.login.after.password),
-        (HookFlow::Login, "code") => Some(&f.login.after.code),
-        (HookFlow::Registration, "password") => Some(&f.registration.after.password),
-        (HookFlow::Registration, "code") => Some(&f.registration.after.code),
-        (HookFlow::Settings, "password") => Some(&f.settings.after.password),
-        (HookFlow::Settings, "profile") => Some(&f.settings.after.profile),
+        (FlowKind::Login, "password") => Some(&f.login.after.password),
+        (FlowKind::Login, "code") => Some(&f.login.after.code),
+        (FlowKind::Registration, "password") => Some(&f.registration.after.password),
+        (FlowKind::Registration, "code") => Some(&f.registration.after.code),
+        (FlowKind::Settings, "password") => Some(&f.settings.after.password),
+        (FlowKind::Settings, "profile") => Some(&f.settings.after.profile),
         _ => None,
     };
     match own {
@@ -217,18 +183,18 @@ fn method_hooks(cfg: &Config, flow: HookFlow, method: &str) -> Vec<Configured> {
 }
 
 /// The hooks that run after `method` succeeds: the method's own list, else the flow's.
-pub fn after_hooks(cfg: &Config, flow: HookFlow, method: &str) -> Vec<Configured> {
+pub fn after_hooks(cfg: &Config, flow: FlowKind, method: &str) -> Vec<Configured> {
     let own = method_hooks(cfg, flow, method);
     if !own.is_empty() {
         return own;
     }
     let f = &cfg.selfservice.flows;
     let global = match flow {
-        HookFlow::Login => &f.login.after.hooks,
-        HookFlow::Registration => &f.registration.after.hooks,
-        HookFlow::Recovery => &f.recovery.after.hooks,
-        HookFlow::Verification => &f.verification.after.hooks,
-        HookFlow::Settings => &f.settings.after.hooks,
+        FlowKind::Login => &f.login.after.hooks,
+        FlowKind::Registration => &f.registration.after.hooks,
+        FlowKind::Recovery => &f.recovery.after.hooks,
+        FlowKind::Verification => &f.verification.after.hooks,
+        FlowKind::Settings => &f.settings.after.hooks,
     };
     listed(
         &format!("selfservice.flows.{}.after.hooks", flow.as_str()),
@@ -321,27 +287,10 @@ fn canonical_header(name: &str) -> String {
         .join("-")
 }
 
-/// A message a web hook asked to show: where (`#/traits/email`, `#` for the flow) and what.
-#[derive(Clone, Debug)]
-pub struct HookMessage {
-    pub instance_ptr: String,
-    pub text: UiText,
-}
-
-/// A hook that failed the flow; rendered as a Kratos error envelope naming the hook.
-#[derive(Clone, Debug)]
-pub struct HookFailure {
-    pub status: u16,
-    pub reason: String,
-    pub message: String,
-    /// The hook's configuration path.
-    pub hook: String,
-}
-
 /// Runs the flow's `before` hooks when a flow starts; the flow is not saved if one fails.
 pub async fn run_before(
     deps: &Deps,
-    flow: HookFlow,
+    flow: FlowKind,
     ctx: &mut HookContext<'_>,
 ) -> Result<(), FlowError> {
     for c in before_hooks(&deps.config, flow) {
@@ -357,7 +306,7 @@ pub async fn run_before(
 /// identity in `ctx.identity` is saved. May rewrite `ctx.identity`.
 pub async fn run_pre_persist(
     deps: &Deps,
-    flow: HookFlow,
+    flow: FlowKind,
     method: &str,
     ctx: &mut HookContext<'_>,
 ) -> Result<(), FlowError> {
@@ -376,7 +325,7 @@ pub async fn run_pre_persist(
 /// …) back to the flow that owns its behaviour:
 ///
 /// ```ignore
-/// let mut after = hooks::After::new(deps, HookFlow::Settings, method);
+/// let mut after = hooks::After::new(deps, FlowKind::Settings, method);
 /// while let Some(c) = after.next_builtin(deps, &mut ctx).await? {
 ///     match c.hook { Hook::RevokeActiveSessions => { /* … */ } _ => {} }
 /// }
@@ -385,12 +334,12 @@ pub async fn run_pre_persist(
 /// On registration and settings, interrupting/parsing web hooks are skipped here: they ran
 /// before the save ([`run_pre_persist`]).
 pub struct After {
-    flow: HookFlow,
+    flow: FlowKind,
     steps: std::vec::IntoIter<Configured>,
 }
 
 impl After {
-    pub fn new(deps: &Deps, flow: HookFlow, method: &str) -> After {
+    pub fn new(deps: &Deps, flow: FlowKind, method: &str) -> After {
         After {
             flow,
             steps: after_hooks(&deps.config, flow, method).into_iter(),
@@ -406,7 +355,7 @@ impl After {
         for c in self.steps.by_ref() {
             match &c.hook {
                 Hook::WebHook { config } => {
-                    if self.flow.persists_identity() && interrupts_or_parses(config) {
+                    if persists_identity(self.flow) && interrupts_or_parses(config) {
                         continue;
                     }
                     web_hook::run(deps, &c.path, config, ctx).await?;

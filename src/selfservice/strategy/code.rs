@@ -51,7 +51,7 @@ pub fn submitted_code(sub: &Submission) -> Option<String> {
     if sub.str("resend") == Some("code") {
         return None;
     }
-    crate::selfservice::flow::recovery::submitted_code(sub)
+    crate::selfservice::flow::common::submitted_code(sub)
 }
 
 /// Stores a fresh code for the flow (replacing unsent/unused ones) and mails it. `identity`
@@ -84,7 +84,7 @@ pub async fn send(
     };
     let minutes = (lifespan.as_secs() / 60) as i64;
     let identity = match identity_id {
-        Some(id) => crate::selfservice::flow::recovery::identity_json(deps, &id.to_string()).await,
+        Some(id) => crate::selfservice::flow::common::identity_json(deps, &id.to_string()).await,
         None => Value::Null,
     };
     let (template, data) = if kind == KIND_LOGIN {
