@@ -19,6 +19,7 @@ use crate::selfservice::flow::request::{FlowRequest, Submission};
 use crate::selfservice::flow::settings::Saved as SettingsSaved;
 use crate::selfservice::flow::verification::Updated as VerificationUpdated;
 use crate::selfservice::flow::{self, Failed, Flow, FlowError, FlowKind, FlowType};
+use crate::selfservice::strategy::Registry;
 
 type Reply<T> = RpcReplyPort<Result<T, FlowError>>;
 /// Submissions answer with the failed flow's type, which decides JSON over redirects.
@@ -47,18 +48,25 @@ pub enum FlowMsg {
 
 struct FlowWorker;
 
+/// What a flow worker works with: the shared dependencies and the enabled strategies.
+#[derive(Clone)]
+pub struct FlowDeps {
+    pub deps: Arc<Deps>,
+    pub strategies: Arc<Registry>,
+}
+
 impl ractor::factory::Worker for FlowWorker {
     type Key = Uuid;
     type Message = FlowMsg;
-    type State = Arc<Deps>;
-    type Arguments = Arc<Deps>;
+    type State = FlowDeps;
+    type Arguments = FlowDeps;
 
     async fn pre_start(
         &self,
         _wid: WorkerId,
         _factory: &ActorRef<FactoryMessage<Uuid, FlowMsg>>,
-        deps: Arc<Deps>,
-    ) -> Result<Arc<Deps>, ActorProcessingErr> {
+        deps: FlowDeps,
+    ) -> Result<FlowDeps, ActorProcessingErr> {
         Ok(deps)
     }
 
@@ -67,27 +75,28 @@ impl ractor::factory::Worker for FlowWorker {
         _wid: WorkerId,
         _factory: &ActorRef<FactoryMessage<Uuid, FlowMsg>>,
         Job { msg, key, .. }: Job<Uuid, FlowMsg>,
-        deps: &mut Arc<Deps>,
+        deps: &mut FlowDeps,
     ) -> Result<Uuid, ActorProcessingErr> {
-        let d = deps.as_ref();
+        let d = deps.deps.as_ref();
+        let r = deps.strategies.as_ref();
         // A failed send means the caller gave up; the worker carries on.
         match msg {
             FlowMsg::StartLogin(t, req, reply) => {
-                let _ = reply.send(flow::login::start(d, t, &req).await);
+                let _ = reply.send(flow::login::start(d, r, t, &req).await);
             }
             FlowMsg::SubmitLogin(id, sub, req, reply) => {
                 let r = match sub {
-                    Ok(sub) => flow::login::submit(d, id, sub, &req).await,
+                    Ok(sub) => flow::login::submit(d, r, id, sub, &req).await,
                     Err(e) => Err(e),
                 };
                 let _ = reply.send(typed(d, id, &req, r).await);
             }
             FlowMsg::StartRegistration(t, req, reply) => {
-                let _ = reply.send(flow::registration::start(d, t, &req).await);
+                let _ = reply.send(flow::registration::start(d, r, t, &req).await);
             }
             FlowMsg::SubmitRegistration(id, sub, req, reply) => {
                 let r = match sub {
-                    Ok(sub) => flow::registration::submit(d, id, sub, &req).await,
+                    Ok(sub) => flow::registration::submit(d, r, id, sub, &req).await,
                     Err(e) => Err(e),
                 };
                 let _ = reply.send(typed(d, id, &req, r).await);
@@ -107,7 +116,7 @@ impl ractor::factory::Worker for FlowWorker {
             }
             FlowMsg::SubmitRecovery(id, sub, req, reply) => {
                 let r = match sub {
-                    Ok(sub) => flow::recovery::submit(d, id, sub, &req).await,
+                    Ok(sub) => flow::recovery::submit(d, r, id, sub, &req).await,
                     Err(e) => Err(e),
                 };
                 // The code is made and sent after the answer, so neither the answer nor its
@@ -125,7 +134,7 @@ impl ractor::factory::Worker for FlowWorker {
                 }
             }
             FlowMsg::RecoveryLink(id, token, req, reply) => {
-                let _ = reply.send(flow::recovery::use_link(d, id, &token, &req).await);
+                let _ = reply.send(flow::recovery::use_link(d, r, id, &token, &req).await);
             }
             FlowMsg::StartVerification(t, req, reply) => {
                 let _ = reply.send(flow::verification::start(d, t, &req).await);
@@ -141,11 +150,11 @@ impl ractor::factory::Worker for FlowWorker {
                 let _ = reply.send(flow::verification::open_link(d, id, &req).await);
             }
             FlowMsg::StartSettings(t, req, reply) => {
-                let _ = reply.send(flow::settings::start(d, t, &req).await);
+                let _ = reply.send(flow::settings::start(d, r, t, &req).await);
             }
             FlowMsg::SubmitSettings(id, sub, req, reply) => {
                 let r = match sub {
-                    Ok(sub) => flow::settings::submit(d, id, sub, &req).await,
+                    Ok(sub) => flow::settings::submit(d, r, id, sub, &req).await,
                     Err(e) => Err(e),
                 };
                 let _ = reply.send(typed(d, id, &req, r).await);
@@ -179,11 +188,11 @@ pub type SubmitResult<T> = Result<Result<T, Failed>, CallError>;
 impl FlowManager {
     pub async fn spawn(
         name: &'static str,
-        deps: Arc<Deps>,
+        deps: FlowDeps,
         workers: usize,
         supervisor: ActorCell,
     ) -> Result<(FlowManager, ActorCell), ActorProcessingErr> {
-        let metrics = deps.metrics.clone();
+        let metrics = deps.deps.metrics.clone();
         let (factory, cell) = super::pool::spawn(
             name,
             metrics,

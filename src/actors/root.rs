@@ -8,11 +8,12 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Handles;
-use super::flows::{FlowManager, FlowSweeper};
+use super::flows::{FlowDeps, FlowManager, FlowSweeper};
 use super::identity::IdentityPool;
 use super::listener::{Listener, ListenerSpec};
 use super::session::SessionManager;
 use crate::deps::Deps;
+use crate::selfservice::strategy::Registry;
 
 pub struct RootArgs {
     pub deps: Arc<Deps>,
@@ -51,26 +52,21 @@ impl Actor for Root {
         let (identities, identity_cell) =
             IdentityPool::spawn(args.deps.clone(), args.identity_workers, me.get_cell()).await?;
         let flow_workers = args.identity_workers.max(8) * 2;
+        // The enabled methods are read from the configuration once, for every flow manager.
+        let fd = FlowDeps {
+            deps: args.deps.clone(),
+            strategies: Arc::new(Registry::new(&args.deps.config)),
+        };
         let (login, login_cell) =
-            FlowManager::spawn("login", args.deps.clone(), flow_workers, me.get_cell()).await?;
-        let (registration, registration_cell) = FlowManager::spawn(
-            "registration",
-            args.deps.clone(),
-            flow_workers,
-            me.get_cell(),
-        )
-        .await?;
+            FlowManager::spawn("login", fd.clone(), flow_workers, me.get_cell()).await?;
+        let (registration, registration_cell) =
+            FlowManager::spawn("registration", fd.clone(), flow_workers, me.get_cell()).await?;
         let (recovery, recovery_cell) =
-            FlowManager::spawn("recovery", args.deps.clone(), flow_workers, me.get_cell()).await?;
-        let (verification, verification_cell) = FlowManager::spawn(
-            "verification",
-            args.deps.clone(),
-            flow_workers,
-            me.get_cell(),
-        )
-        .await?;
+            FlowManager::spawn("recovery", fd.clone(), flow_workers, me.get_cell()).await?;
+        let (verification, verification_cell) =
+            FlowManager::spawn("verification", fd.clone(), flow_workers, me.get_cell()).await?;
         let (settings, settings_cell) =
-            FlowManager::spawn("settings", args.deps.clone(), flow_workers, me.get_cell()).await?;
+            FlowManager::spawn("settings", fd.clone(), flow_workers, me.get_cell()).await?;
         let (sweeper, _) =
             Actor::spawn_linked(None, FlowSweeper, args.deps.clone(), me.get_cell()).await?;
         // whoami is I/O-bound and the hottest path: twice the identity pool's workers.

@@ -310,6 +310,52 @@ pub struct LoginAfter {
     pub hooks: Vec<Hook>,
 }
 
+impl LoginAfter {
+    /// `after.<method>` by the method's id, for the methods a login can complete with.
+    pub fn method(&self, id: &str) -> Option<&AfterMethod> {
+        Some(match id {
+            "password" => &self.password,
+            "webauthn" => &self.webauthn,
+            "passkey" => &self.passkey,
+            "oidc" => &self.oidc,
+            "code" => &self.code,
+            "totp" => &self.totp,
+            "lookup_secret" => &self.lookup_secret,
+            _ => return None,
+        })
+    }
+}
+
+impl RegistrationAfter {
+    /// `after.<method>` by the method's id.
+    pub fn method(&self, id: &str) -> Option<&AfterMethod> {
+        Some(match id {
+            "password" => &self.password,
+            "webauthn" => &self.webauthn,
+            "passkey" => &self.passkey,
+            "oidc" => &self.oidc,
+            "code" => &self.code,
+            _ => return None,
+        })
+    }
+}
+
+impl SettingsAfter {
+    /// `after.<method>` by the method's id.
+    pub fn method(&self, id: &str) -> Option<&AfterMethod> {
+        Some(match id {
+            "password" => &self.password,
+            "totp" => &self.totp,
+            "oidc" => &self.oidc,
+            "webauthn" => &self.webauthn,
+            "passkey" => &self.passkey,
+            "lookup_secret" => &self.lookup_secret,
+            "profile" => &self.profile,
+            _ => return None,
+        })
+    }
+}
+
 /// Which strategy recovery / verification messages use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -152,37 +152,16 @@ pub fn default_return(deps: &Deps, kind: FlowKind, method: &str) -> String {
     let (flow_default, method_default) = match kind {
         FlowKind::Login => {
             let a = &ss.flows.login.after;
-            (
-                a.default_browser_return_url.clone(),
-                match method {
-                    "password" => a.password.default_browser_return_url.clone(),
-                    "code" => a.code.default_browser_return_url.clone(),
-                    _ => None,
-                },
-            )
+            (a.default_browser_return_url.clone(), a.method(method))
         }
         FlowKind::Registration => {
             let a = &ss.flows.registration.after;
-            (
-                a.default_browser_return_url.clone(),
-                match method {
-                    "password" => a.password.default_browser_return_url.clone(),
-                    "code" => a.code.default_browser_return_url.clone(),
-                    _ => None,
-                },
-            )
+            (a.default_browser_return_url.clone(), a.method(method))
         }
         FlowKind::Recovery => (None, None),
         FlowKind::Settings => {
             let a = &ss.flows.settings.after;
-            (
-                a.default_browser_return_url.clone(),
-                match method {
-                    "password" => a.password.default_browser_return_url.clone(),
-                    "profile" => a.profile.default_browser_return_url.clone(),
-                    _ => None,
-                },
-            )
+            (a.default_browser_return_url.clone(), a.method(method))
         }
         FlowKind::Verification => (
             ss.flows
@@ -193,6 +172,7 @@ pub fn default_return(deps: &Deps, kind: FlowKind, method: &str) -> String {
             None,
         ),
     };
+    let method_default = method_default.and_then(|m| m.default_browser_return_url.clone());
     method_default
         .or(flow_default)
         .or_else(|| ss.default_browser_return_url.clone())
@@ -233,7 +213,7 @@ pub fn final_return(deps: &Deps, flow: &Flow, method: &str) -> Result<String, Fl
 
 /// The hooks that run after `method` succeeds: the method's own list replaces the flow's.
 pub fn after_hooks(deps: &Deps, kind: FlowKind, method: &str) -> Vec<Hook> {
-    crate::selfservice::hooks::after_hooks(&deps.config, kind.into(), method)
+    crate::selfservice::hooks::after_hooks(&deps.config, kind, method)
         .into_iter()
         .map(|c| c.hook)
         .collect()

@@ -1,5 +1,5 @@
-//! The login flow: start, read, submit. Password is the one method so far; the method's
-//! checks live in `strategy::password`.
+//! The login flow: start, read, submit. The enabled methods (`strategy::Registry`) fill the
+//! form and check what is submitted to them; the flow owns states, hooks and the session.
 
 use uuid::Uuid;
 
@@ -9,11 +9,10 @@ use super::{Flow, FlowError, FlowKind, FlowState, FlowType};
 use crate::config::Hook;
 use crate::deps::Deps;
 use crate::identity::now;
-use crate::identity::{Identity, State};
 use crate::selfservice::csrf::RawToken;
 use crate::selfservice::hooks::{self, HookContext, web_hook};
-use crate::selfservice::strategy::{code, password};
-use crate::selfservice::ui::{Group, InputType, SortOptions, UiContainer, UiNode};
+use crate::selfservice::strategy::{Outcome, Registry};
+use crate::selfservice::ui::{SortOptions, UiContainer, csrf_node};
 use crate::session::service::{self as sessions, IssuedSession};
 use crate::text;
 
@@ -27,6 +26,7 @@ pub struct LoggedIn {
 
 fn build(
     deps: &Deps,
+    strategies: &Registry,
     flow_type: FlowType,
     req: &FlowRequest,
 ) -> Result<(Flow, Option<RawToken>), FlowError> {
@@ -34,11 +34,11 @@ fn build(
     let id = Uuid::new_v4();
     let (masked, cookie) = csrf_for(req, flow_type);
     let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Login, id), "POST");
-    password::populate_login(deps, &mut ui, &masked);
-    if code::passwordless(deps) {
-        code::populate_login(&mut ui);
-        ui.sort_nodes(&SortOptions::login());
+    ui.append(csrf_node(&masked));
+    for s in strategies.login() {
+        s.populate(deps, &mut ui);
     }
+    ui.sort_nodes(&SortOptions::login());
     let mut flow = Flow::new(
         FlowKind::Login,
         flow_type,
@@ -53,6 +53,7 @@ fn build(
 
 pub async fn start(
     deps: &Deps,
+    strategies: &Registry,
     flow_type: FlowType,
     req: &FlowRequest,
 ) -> Result<Started, FlowError> {
@@ -69,14 +70,14 @@ pub async fn start(
         return Err(FlowError::AlreadyLoggedIn);
     }
     let return_to = common::requested_return_to(deps, req, FlowKind::Login)?;
-    let (mut flow, csrf_cookie) = build(deps, flow_type, req)?;
+    let (mut flow, csrf_cookie) = build(deps, strategies, flow_type, req)?;
     flow.return_to = return_to;
     hooks::run_before(deps, FlowKind::Login, &mut HookContext::new(&flow, req)).await?;
     if let (true, Some(s)) = (refresh, &session) {
         flow.refresh = true;
         flow.ui.add_message(text::login_re_auth());
-        if let Some(identifier) = password::identifier_of(deps, s.identity_id).await {
-            password::prefill_refresh(&mut flow.ui, &identifier);
+        for m in strategies.login() {
+            m.populate_refresh(deps, &mut flow.ui, s.identity_id).await;
         }
     }
     common::insert(deps, &flow).await?;
@@ -97,8 +98,13 @@ pub async fn get(deps: &Deps, id: Uuid, req: &FlowRequest) -> Result<Flow, FlowE
 }
 
 /// Starts a fresh flow in place of an expired one, carrying the expiry message.
-async fn replace_expired(deps: &Deps, old: &Flow, req: &FlowRequest) -> FlowError {
-    match build(deps, old.flow_type, req) {
+async fn replace_expired(
+    deps: &Deps,
+    strategies: &Registry,
+    old: &Flow,
+    req: &FlowRequest,
+) -> FlowError {
+    match build(deps, strategies, old.flow_type, req) {
         Ok((mut fresh, _)) => {
             fresh.return_to = old.return_to.clone();
             fresh.refresh = old.refresh;
@@ -123,19 +129,19 @@ async fn replace_expired(deps: &Deps, old: &Flow, req: &FlowRequest) -> FlowErro
 
 pub async fn submit(
     deps: &Deps,
+    strategies: &Registry,
     id: Uuid,
     sub: Submission,
     req: &FlowRequest,
 ) -> Result<LoggedIn, FlowError> {
     let mut flow = common::load(deps, id, FlowKind::Login).await?;
     if flow.is_expired() {
-        return Err(replace_expired(deps, &flow, req).await);
+        return Err(replace_expired(deps, strategies, &flow, req).await);
     }
     let method = sub.str("method").unwrap_or_default().to_owned();
-    // After a code went out, only the code method may continue the flow.
-    let from_state = flow.state.clone();
-    let code_step = from_state == FlowState::SentEmail && method == "code";
-    if from_state != FlowState::ChooseMethod && !code_step {
+    let strategy = strategies.login_method(&method);
+    let from_state = flow.state;
+    if from_state != FlowState::ChooseMethod && !strategy.is_some_and(|s| s.resumes(from_state)) {
         return Err(FlowError::AlreadyCompleted);
     }
     common::check_submit(&flow, req, &sub)?;
@@ -144,26 +150,15 @@ pub async fn submit(
         return Err(FlowError::AlreadyLoggedIn);
     }
     flow.ui.reset_messages();
-    let identity = match method.as_str() {
-        "password" => {
-            flow.active = Some("password".into());
-            match password::login(deps, &mut flow.ui, &sub).await? {
-                Some(identity) => identity,
-                None => return Err(common::reject(deps, flow).await),
-            }
-        }
-        "code" if code::passwordless(deps) => {
-            flow.active = Some("code".into());
-            match code_login(deps, &mut flow, &sub).await? {
-                CodeStep::Verified(identity) => *identity,
-                CodeStep::Sent => return Err(FlowError::Invalid(Box::new(flow))),
-                CodeStep::Rejected => return Err(common::reject(deps, flow).await),
-            }
-        }
-        _ => {
-            flow.ui.add_message(text::login_no_strategy_found());
-            return Err(common::reject(deps, flow).await);
-        }
+    let Some(strategy) = strategy else {
+        flow.ui.add_message(text::login_no_strategy_found());
+        return Err(common::reject(deps, flow).await);
+    };
+    flow.active = Some(method.clone());
+    let identity = match strategy.login(deps, &mut flow, &sub).await? {
+        Outcome::Done(identity) => identity,
+        Outcome::Continue => return Err(FlowError::Invalid(Box::new(flow))),
+        Outcome::Rejected => return Err(common::reject(deps, flow).await),
     };
     if let Some(s) = &session
         && s.identity_id != identity.id
@@ -244,95 +239,4 @@ pub async fn submit(
         issued,
         return_to,
     })
-}
-
-enum CodeStep {
-    /// A code went out (or, for an unknown identifier, seemingly did); answer with the flow.
-    Sent,
-    /// The submission was refused; the reasons are in the flow's UI.
-    Rejected,
-    Verified(Box<Identity>),
-}
-
-/// The code method on login: a submission with a code (after one was sent) checks it; any
-/// other asks for a code for the identifier.
-async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<CodeStep, FlowError> {
-    let identifier = sub.str("identifier").unwrap_or_default().trim().to_owned();
-    if flow.state == FlowState::SentEmail
-        && let Some(c) = code::submitted_code(sub)
-    {
-        return match code::check(deps, flow, code::KIND_LOGIN, &c).await? {
-            code::Checked::TooOften => {
-                flow.ui.add_message(code::too_often());
-                Ok(CodeStep::Rejected)
-            }
-            code::Checked::Invalid => {
-                flow.ui.add_message(text::login_code_invalid());
-                Ok(CodeStep::Rejected)
-            }
-            code::Checked::Valid(row) => {
-                let id = row
-                    .identity_id
-                    .as_deref()
-                    .and_then(|i| uuid::Uuid::parse_str(i).ok())
-                    .unwrap_or_default();
-                match crate::identity::service::get(deps, id, true).await {
-                    Ok(i) if i.state == State::Active => Ok(CodeStep::Verified(Box::new(i))),
-                    Ok(_) => {
-                        flow.ui.add_message(text::identity_disabled());
-                        Ok(CodeStep::Rejected)
-                    }
-                    Err(_) => {
-                        flow.ui.add_message(text::login_code_invalid());
-                        Ok(CodeStep::Rejected)
-                    }
-                }
-            }
-        };
-    }
-    flow.ui
-        .set_value("identifier", serde_json::json!(identifier));
-    if identifier.is_empty() {
-        flow.ui
-            .add_node_message("identifier", text::validation_required("identifier"));
-        return Ok(CodeStep::Rejected);
-    }
-    let address = password::normalize(&identifier);
-    let owner =
-        crate::store::credentials::identity_for_identifier(&deps.store, "code", &address).await?;
-    match owner.and_then(|o| Uuid::parse_str(&o).ok()) {
-        Some(identity_id) => {
-            let channel = code::channel_for(deps, identity_id, &address).await;
-            code::send(
-                deps,
-                flow,
-                code::KIND_LOGIN,
-                &address,
-                channel,
-                Some(identity_id),
-            )
-            .await?
-        }
-        // Nobody to mail: still void earlier codes so the answer and the flow look the same.
-        None => {
-            crate::store::tokens::replace_for_flow(
-                &deps.store,
-                &flow.id.to_string(),
-                code::KIND_LOGIN,
-                &[],
-            )
-            .await?
-        }
-    }
-    flow.state = FlowState::SentEmail;
-    flow.updated_at = now();
-    code::show_code_input(&mut flow.ui, text::label_login_code(), text::login());
-    flow.ui.append(
-        UiNode::input("resend", Group::Code, InputType::Submit)
-            .with_value("code")
-            .with_label(text::label_resend_otp()),
-    );
-    flow.ui.add_message(text::login_code_sent());
-    common::save(deps, flow, &[FlowState::ChooseMethod, FlowState::SentEmail]).await?;
-    Ok(CodeStep::Sent)
 }

@@ -17,6 +17,7 @@ use crate::config::FlowStrategy;
 use crate::deps::Deps;
 use crate::identity::{Identity, now};
 use crate::selfservice::otp::{self, Mail, Template};
+use crate::selfservice::strategy::Registry;
 use crate::selfservice::ui::{Group, UiContainer, csrf_node, submit_node};
 use crate::session::service::{self as sessions, IssuedSession};
 use crate::store::tokens::{self as tq, TokenRow, UseOutcome};
@@ -182,6 +183,7 @@ fn too_often() -> text::UiText {
 
 pub async fn submit(
     deps: &Deps,
+    strategies: &Registry,
     id: Uuid,
     sub: Submission,
     req: &FlowRequest,
@@ -206,7 +208,7 @@ pub async fn submit(
         .map(str::to_owned);
     // A code without an address is a code submission (the address means "resend").
     if m == "code" && flow.state == FlowState::SentEmail && email.is_none() {
-        return use_code(deps, flow, &sub, req).await;
+        return use_code(deps, strategies, flow, &sub, req).await;
     }
     if common::current_session(deps, req).await.is_some() {
         return Err(FlowError::AlreadyLoggedIn);
@@ -394,6 +396,7 @@ pub fn link_url(deps: &Deps, flow_id: Uuid, token: &str) -> String {
 
 async fn use_code(
     deps: &Deps,
+    strategies: &Registry,
     mut flow: Flow,
     sub: &Submission,
     req: &FlowRequest,
@@ -422,12 +425,13 @@ async fn use_code(
     if row.expires_at.and_utc() <= chrono::Utc::now() {
         return Err(replace_expired(deps, &flow, req).await);
     }
-    complete(deps, flow, row, "code_recovery", req).await
+    complete(deps, strategies, flow, row, "code_recovery", req).await
 }
 
 /// `GET /self-service/recovery?flow=&token=`: the link from the email.
 pub async fn use_link(
     deps: &Deps,
+    strategies: &Registry,
     id: Uuid,
     token: &str,
     req: &FlowRequest,
@@ -451,12 +455,13 @@ pub async fn use_link(
     let Some(row) = row.filter(|r| r.expires_at.and_utc() > chrono::Utc::now()) else {
         return Err(replace_with(deps, &flow, req, text::recovery_token_invalid()).await);
     };
-    complete(deps, flow, row, "link_recovery", req).await
+    complete(deps, strategies, flow, row, "link_recovery", req).await
 }
 
 /// The address was proven: verify it (self-service only), issue the session, finish the flow.
 async fn complete(
     deps: &Deps,
+    strategies: &Registry,
     mut flow: Flow,
     row: TokenRow,
     method: &str,
@@ -503,7 +508,7 @@ async fn complete(
     }
     // As Kratos: the user continues in a settings flow of the fresh (privileged) session.
     let (settings, csrf_cookie) =
-        super::settings::after_recovery(deps, &identity, &flow, req).await?;
+        super::settings::after_recovery(deps, strategies, &identity, &flow, req).await?;
     let settings_url =
         common::with_flow(&deps.config.selfservice.flows.settings.ui_url, settings.id);
     if flow.flow_type == FlowType::Api {

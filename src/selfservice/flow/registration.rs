@@ -1,5 +1,6 @@
-//! The registration flow: start, read, submit with the password method; the `session` hook
-//! signs the new identity in.
+//! The registration flow: start, read, submit. The enabled methods (`strategy::Registry`) add
+//! their nodes after the schema's traits and prove what a new identity needs; the flow runs
+//! the hooks, creates the identity, and the `session` hook signs it in.
 
 use uuid::Uuid;
 
@@ -9,11 +10,12 @@ use super::request::{FlowRequest, Submission};
 use super::{Flow, FlowError, FlowKind, FlowState, FlowType};
 use crate::config::Hook;
 use crate::deps::Deps;
-use crate::identity::service::CreateIdentityBody;
+use crate::identity::service::{self as identities, CreateIdentityBody, IdentityError};
 use crate::identity::{Identity, now};
 use crate::selfservice::hooks::{self, HookContext};
-use crate::selfservice::strategy::{code, password};
-use crate::selfservice::ui::{Group, InputType, SortOptions, UiContainer, UiNode};
+use crate::selfservice::strategy::traits::node_name;
+use crate::selfservice::strategy::{Outcome, Registry};
+use crate::selfservice::ui::{self, Group, SortOptions, UiContainer, csrf_node};
 use crate::session::service::{self as sessions, IssuedSession};
 use crate::text;
 
@@ -31,18 +33,21 @@ pub struct Registered {
 
 fn build(
     deps: &Deps,
+    strategies: &Registry,
     flow_type: FlowType,
     req: &FlowRequest,
 ) -> (Flow, Option<crate::selfservice::csrf::RawToken>) {
     let cfg = &deps.config.selfservice.flows.registration;
+    let schema = deps.schemas.default_schema();
     let id = Uuid::new_v4();
     let (masked, cookie) = csrf_for(req, flow_type);
     let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Registration, id), "POST");
-    password::populate_registration(deps.schemas.default_schema(), &mut ui, &masked);
-    if code::passwordless(deps) {
-        code::populate_registration(&mut ui);
-        ui.sort_nodes(&SortOptions::registration(deps.schemas.default_schema()));
+    ui.append(csrf_node(&masked));
+    ui.extend(ui::nodes_from_schema(schema, Group::Default, "traits"));
+    for s in strategies.registration() {
+        s.populate(deps, schema, &mut ui);
     }
+    ui.sort_nodes(&SortOptions::registration(schema));
     let mut flow = Flow::new(
         FlowKind::Registration,
         flow_type,
@@ -57,6 +62,7 @@ fn build(
 
 pub async fn start(
     deps: &Deps,
+    strategies: &Registry,
     flow_type: FlowType,
     req: &FlowRequest,
 ) -> Result<Started, FlowError> {
@@ -67,7 +73,7 @@ pub async fn start(
         return Err(FlowError::AlreadyLoggedIn);
     }
     let return_to = common::requested_return_to(deps, req, FlowKind::Registration)?;
-    let (mut flow, csrf_cookie) = build(deps, flow_type, req);
+    let (mut flow, csrf_cookie) = build(deps, strategies, flow_type, req);
     flow.return_to = return_to;
     hooks::run_before(
         deps,
@@ -91,8 +97,13 @@ pub async fn get(deps: &Deps, id: Uuid, req: &FlowRequest) -> Result<Flow, FlowE
     Ok(flow)
 }
 
-async fn replace_expired(deps: &Deps, old: &Flow, req: &FlowRequest) -> FlowError {
-    let (mut fresh, _) = build(deps, old.flow_type, req);
+async fn replace_expired(
+    deps: &Deps,
+    strategies: &Registry,
+    old: &Flow,
+    req: &FlowRequest,
+) -> FlowError {
+    let (mut fresh, _) = build(deps, strategies, old.flow_type, req);
     fresh.return_to = old.return_to.clone();
     fresh.request_url = old.request_url.clone();
     let ago = (chrono::Utc::now() - old.expires_at).num_milliseconds() as f64 / 60_000.0;
@@ -112,6 +123,7 @@ async fn replace_expired(deps: &Deps, old: &Flow, req: &FlowRequest) -> FlowErro
 
 pub async fn submit(
     deps: &Deps,
+    strategies: &Registry,
     id: Uuid,
     sub: Submission,
     req: &FlowRequest,
@@ -121,13 +133,12 @@ pub async fn submit(
     }
     let mut flow = common::load(deps, id, FlowKind::Registration).await?;
     if flow.is_expired() {
-        return Err(replace_expired(deps, &flow, req).await);
+        return Err(replace_expired(deps, strategies, &flow, req).await);
     }
     let method = sub.str("method").unwrap_or_default().to_owned();
-    // After a code went out, only the code method may continue the flow.
-    let from_state = flow.state.clone();
-    let code_step = from_state == FlowState::SentEmail && method == "code";
-    if from_state != FlowState::ChooseMethod && !code_step {
+    let strategy = strategies.registration_method(&method);
+    let from_state = flow.state;
+    if from_state != FlowState::ChooseMethod && !strategy.is_some_and(|s| s.resumes(from_state)) {
         return Err(FlowError::AlreadyCompleted);
     }
     common::check_submit(&flow, req, &sub)?;
@@ -135,27 +146,16 @@ pub async fn submit(
         return Err(FlowError::AlreadyLoggedIn);
     }
     flow.ui.reset_messages();
+    let Some(strategy) = strategy else {
+        flow.ui.add_message(text::registration_no_strategy_found());
+        return Err(common::reject(deps, flow).await);
+    };
+    flow.active = Some(method.clone());
     let schema = deps.schemas.default_schema().clone();
-    let mut body = match method.as_str() {
-        "password" => {
-            flow.active = Some("password".into());
-            match password::register(deps, &schema, &mut flow.ui, &sub).await? {
-                Some(b) => b,
-                None => return Err(common::reject(deps, flow).await),
-            }
-        }
-        "code" if code::passwordless(deps) => {
-            flow.active = Some("code".into());
-            match code_register(deps, &schema, &mut flow, &sub).await? {
-                CodeStep::Ready(b) => *b,
-                CodeStep::Sent => return Err(FlowError::Invalid(Box::new(flow))),
-                CodeStep::Rejected => return Err(common::reject(deps, flow).await),
-            }
-        }
-        _ => {
-            flow.ui.add_message(text::registration_no_strategy_found());
-            return Err(common::reject(deps, flow).await);
-        }
+    let mut body = match strategy.register(deps, &schema, &mut flow, &sub).await? {
+        Outcome::Done(body) => body,
+        Outcome::Continue => return Err(FlowError::Invalid(Box::new(flow))),
+        Outcome::Rejected => return Err(common::reject(deps, flow).await),
     };
     // Pre-persist hooks see the identity about to be created; `can_interrupt` stops here with
     // nothing saved, `response.parse` rewrites traits and metadata.
@@ -174,7 +174,7 @@ pub async fn submit(
         body.metadata_public = field("metadata_public");
         body.metadata_admin = field("metadata_admin");
     }
-    let identity = match password::create_identity(deps, &mut flow.ui, body).await? {
+    let identity = match create_identity(deps, &mut flow.ui, body).await? {
         Some(i) => i,
         None => return Err(common::reject(deps, flow).await),
     };
@@ -226,15 +226,6 @@ pub async fn submit(
     })
 }
 
-enum CodeStep {
-    /// A code went out; answer with the flow.
-    Sent,
-    /// Refused; the reasons are in the flow's UI.
-    Rejected,
-    /// The code checked out: the identity to create.
-    Ready(Box<CreateIdentityBody>),
-}
-
 /// The identity about to be created, as pre-persist hooks see it (no id yet, as in Kratos).
 fn pending_identity(body: &CreateIdentityBody) -> serde_json::Value {
     serde_json::json!({
@@ -247,80 +238,33 @@ fn pending_identity(body: &CreateIdentityBody) -> serde_json::Value {
     })
 }
 
-/// The code method on registration: traits alone ask for a code to the traits' code
-/// identifier; traits with the right code create the identity, without a password.
-async fn code_register(
+/// Creates the identity; conflicts and validation failures become UI messages (`Ok(None)`).
+/// Shared by every method that signs people up.
+async fn create_identity(
     deps: &Deps,
-    schema: &crate::identity::schema::IdentitySchema,
-    flow: &mut Flow,
-    sub: &Submission,
-) -> Result<CodeStep, FlowError> {
-    let Some(traits) = password::read_traits(schema, sub, &mut flow.ui) else {
-        return Ok(CodeStep::Rejected);
-    };
-    let Some(extracted) = password::validate_traits(schema, &mut flow.ui, &traits) else {
-        return Ok(CodeStep::Rejected);
-    };
-    let Some((address, via)) = extracted.code_identifiers.first().cloned() else {
-        flow.ui.add_message(text::validation_identifier_missing());
-        return Ok(CodeStep::Rejected);
-    };
-    if flow.state == FlowState::SentEmail
-        && let Some(c) = code::submitted_code(sub)
-    {
-        let row = match code::check(deps, flow, code::KIND_REGISTRATION, &c).await? {
-            code::Checked::TooOften => {
-                flow.ui.add_message(code::too_often());
-                return Ok(CodeStep::Rejected);
-            }
-            code::Checked::Invalid => {
-                flow.ui.add_message(text::registration_code_invalid());
-                return Ok(CodeStep::Rejected);
-            }
-            code::Checked::Valid(row) => row,
-        };
-        // The code proves one address; the traits must still carry it.
-        let proven = row.address.as_deref().unwrap_or_default();
-        if !extracted.code_identifiers.iter().any(|(a, _)| a == proven) {
-            flow.ui.add_message(text::registration_code_invalid());
-            return Ok(CodeStep::Rejected);
+    ui: &mut UiContainer,
+    body: CreateIdentityBody,
+) -> Result<Option<Identity>, FlowError> {
+    match identities::create(deps, body).await {
+        Ok(identity) => Ok(Some(identity)),
+        Err(IdentityError::Conflict) => {
+            ui.add_message(text::validation_duplicate_credentials());
+            Ok(None)
         }
-        let body = CreateIdentityBody {
-            schema_id: Some(schema.id.clone()),
-            traits,
-            state: None,
-            metadata_public: None,
-            metadata_admin: None,
-            external_id: None,
-            organization_id: None,
-            verifiable_addresses: None,
-            recovery_addresses: None,
-            credentials: None,
-        };
-        return Ok(CodeStep::Ready(Box::new(body)));
+        Err(IdentityError::Validation(msgs)) => {
+            for m in msgs {
+                match node_name(&m.instance_ptr) {
+                    Some(name) => ui.add_node_message(&name, m.message),
+                    None => ui.add_message(m.message),
+                }
+            }
+            Ok(None)
+        }
+        Err(IdentityError::BadRequest(reason)) => {
+            ui.add_message(text::validation_generic(&reason));
+            Ok(None)
+        }
+        Err(IdentityError::Store(e)) => Err(FlowError::Store(e)),
+        Err(e) => Err(FlowError::Internal(e.to_string())),
     }
-    flow.state = FlowState::SentEmail;
-    flow.updated_at = now();
-    code::send(
-        deps,
-        flow,
-        code::KIND_REGISTRATION,
-        &address,
-        code::channel_of(via),
-        None,
-    )
-    .await?;
-    code::show_code_input(
-        &mut flow.ui,
-        text::label_registration_code(),
-        text::registration(),
-    );
-    flow.ui.append(
-        UiNode::input("resend", Group::Code, InputType::Submit)
-            .with_value("code")
-            .with_label(text::label_resend_otp()),
-    );
-    flow.ui.add_message(text::registration_code_sent());
-    common::save(deps, flow, &[FlowState::ChooseMethod, FlowState::SentEmail]).await?;
-    Ok(CodeStep::Sent)
 }

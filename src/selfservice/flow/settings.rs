@@ -20,7 +20,7 @@ use crate::identity::{Identity, State, now};
 use crate::selfservice::csrf::RawToken;
 use crate::selfservice::hooks::{self, HookContext};
 use crate::selfservice::return_to;
-use crate::selfservice::strategy::{password, profile};
+use crate::selfservice::strategy::{Outcome, Registry, SettingsContext};
 use crate::selfservice::ui::{SortOptions, UiContainer, csrf_node};
 use crate::session::Session;
 use crate::session::service as sessions;
@@ -159,21 +159,21 @@ fn privileged(deps: &Deps, session: &Session) -> bool {
         .is_none_or(|until| until > chrono::Utc::now())
 }
 
-fn refresh_required(deps: &Deps, flow: &Flow) -> FlowError {
-    FlowError::RefreshRequired {
-        redirect_browser_to: login_url(
-            deps,
-            &[
-                ("refresh", "true"),
-                ("return_to", &submit_url(deps, flow.id)),
-            ],
-        ),
-    }
+/// Where a browser signs in again for a privileged change, coming back to the flow.
+fn refresh_url(deps: &Deps, flow: &Flow) -> String {
+    login_url(
+        deps,
+        &[
+            ("refresh", "true"),
+            ("return_to", &submit_url(deps, flow.id)),
+        ],
+    )
 }
 
 /// The settings form for `identity`: CSRF, the profile and password methods.
 fn build(
     deps: &Deps,
+    strategies: &Registry,
     flow_type: FlowType,
     req: &FlowRequest,
     identity: &Identity,
@@ -184,8 +184,9 @@ fn build(
     let (masked, cookie) = csrf_for(req, flow_type);
     let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Settings, id), "POST");
     ui.append(csrf_node(&masked));
-    profile::populate_settings(schema, &mut ui, &identity.traits);
-    password::populate_settings(&mut ui);
+    for s in strategies.settings() {
+        s.populate(schema, &mut ui, identity);
+    }
     ui.sort_nodes(&SortOptions::settings(schema));
     let mut flow = Flow::new(
         FlowKind::Settings,
@@ -205,6 +206,7 @@ fn build(
 /// `GET /self-service/settings/{browser,api}`.
 pub async fn start(
     deps: &Deps,
+    strategies: &Registry,
     flow_type: FlowType,
     req: &FlowRequest,
 ) -> Result<Started, FlowError> {
@@ -212,7 +214,7 @@ pub async fn start(
     let identity = identity_of(deps, &session, &req.request_url).await?;
     check_aal(deps, &session, &identity, &req.request_url)?;
     let return_to = common::requested_return_to(deps, req, FlowKind::Settings)?;
-    let (mut flow, csrf_cookie) = build(deps, flow_type, req, &identity)?;
+    let (mut flow, csrf_cookie) = build(deps, strategies, flow_type, req, &identity)?;
     flow.return_to = return_to;
     let mut ctx = HookContext::new(&flow, req);
     ctx.identity = Some(identity.to_json(deps.public_base(), None));
@@ -254,11 +256,12 @@ pub async fn get(deps: &Deps, id: Uuid, req: &FlowRequest) -> Result<Flow, FlowE
 /// Starts a fresh flow for the same identity in place of an expired one.
 async fn replace_expired(
     deps: &Deps,
+    strategies: &Registry,
     old: &Flow,
     req: &FlowRequest,
     identity: &Identity,
 ) -> FlowError {
-    let (mut fresh, _) = match build(deps, old.flow_type, req, identity) {
+    let (mut fresh, _) = match build(deps, strategies, old.flow_type, req, identity) {
         Ok(f) => f,
         Err(e) => return e,
     };
@@ -296,13 +299,14 @@ async fn reject(deps: &Deps, mut flow: Flow, identity: &Identity) -> FlowError {
 /// `POST /self-service/settings?flow=`: the `profile` or `password` method.
 pub async fn submit(
     deps: &Deps,
+    strategies: &Registry,
     id: Uuid,
     sub: Submission,
     req: &FlowRequest,
 ) -> Result<Saved, FlowError> {
     let (mut flow, session, identity) = load_own(deps, id, req).await?;
     if flow.is_expired() {
-        return Err(replace_expired(deps, &flow, req, &identity).await);
+        return Err(replace_expired(deps, strategies, &flow, req, &identity).await);
     }
     common::check_submit(&flow, req, &sub)?;
     check_aal(deps, &session, &identity, &submit_url(deps, flow.id))?;
@@ -311,33 +315,22 @@ pub async fn submit(
     let schema = schema_of(deps, &identity)?;
     flow.ui.reset_messages();
     flow.ui.update_csrf(&flow.csrf_token.clone());
-    let updated = match method.as_str() {
-        "profile" => {
-            flow.active = Some("profile".into());
-            match profile::settings(deps, schema, &mut flow.ui, &sub, &identity)? {
-                None => return Err(reject(deps, flow, &identity).await),
-                Some(change) => {
-                    if change.protected && !privileged(deps, &session) {
-                        return Err(refresh_required(deps, &flow));
-                    }
-                    change.identity
-                }
-            }
-        }
-        "password" => {
-            flow.active = Some("password".into());
-            if !privileged(deps, &session) {
-                return Err(refresh_required(deps, &flow));
-            }
-            match password::settings(deps, &mut flow.ui, &sub, &identity).await? {
-                None => return Err(reject(deps, flow, &identity).await),
-                Some(i) => i,
-            }
-        }
-        _ => {
-            flow.ui.add_message(text::settings_no_strategy_found());
-            return Err(reject(deps, flow, &identity).await);
-        }
+    let Some(strategy) = strategies.settings_method(&method) else {
+        flow.ui.add_message(text::settings_no_strategy_found());
+        return Err(reject(deps, flow, &identity).await);
+    };
+    flow.active = Some(method.clone());
+    let cx = SettingsContext {
+        deps,
+        schema,
+        identity: &identity,
+        privileged: privileged(deps, &session),
+        refresh_url: refresh_url(deps, &flow),
+    };
+    let updated = match strategy.update(&cx, &mut flow.ui, &sub).await? {
+        Outcome::Done(updated) => updated,
+        // Settings methods finish in one submission; nothing to continue.
+        Outcome::Continue | Outcome::Rejected => return Err(reject(deps, flow, &identity).await),
     };
     // Pre-persist web hooks see the changed identity: `can_interrupt` stops here with nothing
     // saved, `response.parse` rewrites traits and metadata (re-checked against the schema).
@@ -390,8 +383,16 @@ pub async fn submit(
     // the database's change feed.
     deps.session_cache.invalidate_identity(updated.id);
     saved.identity = Some(updated.to_json(deps.public_base(), None));
-    let show_verification_ui =
-        after_success(deps, &mut saved, &method, &session, &updated, req).await?;
+    let show_verification_ui = after_success(
+        deps,
+        &mut saved,
+        &method,
+        strategy.changes_traits(),
+        &session,
+        &updated,
+        req,
+    )
+    .await?;
     let return_to = browser_return(deps, &saved, &method, show_verification_ui)?;
     Ok(Saved {
         flow: saved,
@@ -431,11 +432,12 @@ async fn after_success(
     deps: &Deps,
     flow: &mut Flow,
     method: &str,
+    changes_traits: bool,
     session: &Session,
     identity: &Identity,
     req: &FlowRequest,
 ) -> Result<bool, FlowError> {
-    if method == "profile" {
+    if changes_traits {
         let items =
             super::verification::after_settings(deps, identity, flow.flow_type, &flow.request_url)
                 .await?;
@@ -449,12 +451,12 @@ async fn after_success(
     while let Some(c) = after.next_builtin(deps, &mut ctx).await? {
         match c.hook {
             // Kratos allows it after auth methods (password) only.
-            Hook::RevokeActiveSessions if method != "profile" => {
+            Hook::RevokeActiveSessions if !changes_traits => {
                 sessions::revoke_others(deps, identity.id, session.id)
                     .await
                     .map_err(|e| FlowError::Internal(e.to_string()))?;
             }
-            Hook::ShowVerificationUi if method == "profile" => show_verification_ui = true,
+            Hook::ShowVerificationUi if changes_traits => show_verification_ui = true,
             // Not run here (reported at start-up as not supported yet).
             _ => {}
         }
@@ -480,11 +482,10 @@ fn browser_return(
         return Ok(url.to_owned());
     }
     let cfg = &deps.config.selfservice.flows.settings;
-    let own = match method {
-        "password" => cfg.after.password.default_browser_return_url.clone(),
-        "profile" => cfg.after.profile.default_browser_return_url.clone(),
-        _ => None,
-    };
+    let own = cfg
+        .after
+        .method(method)
+        .and_then(|a| a.default_browser_return_url.clone());
     let default = own
         .or_else(|| cfg.after.default_browser_return_url.clone())
         .unwrap_or_else(|| common::with_flow(&cfg.ui_url, flow.id));
@@ -501,11 +502,12 @@ fn browser_return(
 /// without a CSRF cookie, the cookie to set comes back too.
 pub async fn after_recovery(
     deps: &Deps,
+    strategies: &Registry,
     identity: &Identity,
     recovery: &Flow,
     req: &FlowRequest,
 ) -> Result<(Flow, Option<RawToken>), FlowError> {
-    let (mut flow, cookie) = build(deps, recovery.flow_type, req, identity)?;
+    let (mut flow, cookie) = build(deps, strategies, recovery.flow_type, req, identity)?;
     flow.return_to = recovery.return_to.clone();
     let max_age = deps
         .config

@@ -164,14 +164,11 @@ pub fn before_hooks(cfg: &Config, flow: FlowKind) -> Vec<Configured> {
 /// The method's own `after.<method>.hooks` (empty when the method has no list).
 fn method_hooks(cfg: &Config, flow: FlowKind, method: &str) -> Vec<Configured> {
     let f = &cfg.selfservice.flows;
-    let own = match (flow, method) {
-        (FlowKind::Login, "password") => Some(&f.login.after.password),
-        (FlowKind::Login, "code") => Some(&f.login.after.code),
-        (FlowKind::Registration, "password") => Some(&f.registration.after.password),
-        (FlowKind::Registration, "code") => Some(&f.registration.after.code),
-        (FlowKind::Settings, "password") => Some(&f.settings.after.password),
-        (FlowKind::Settings, "profile") => Some(&f.settings.after.profile),
-        _ => None,
+    let own = match flow {
+        FlowKind::Login => f.login.after.method(method),
+        FlowKind::Registration => f.registration.after.method(method),
+        FlowKind::Settings => f.settings.after.method(method),
+        FlowKind::Recovery | FlowKind::Verification => None,
     };
     match own {
         Some(m) => listed(

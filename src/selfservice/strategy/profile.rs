@@ -1,8 +1,10 @@
 //! The profile method: the signed-in identity's traits, shown and changed in the settings flow.
 
+use async_trait::async_trait;
 use serde_json::Value;
 
-use super::password;
+use super::traits::validate_traits;
+use super::{Method, Outcome, SettingsContext, SettingsStrategy};
 use crate::deps::Deps;
 use crate::identity::schema::IdentitySchema;
 use crate::identity::service::{self as identities, IdentityError};
@@ -12,26 +14,57 @@ use crate::selfservice::flow::request::{Submission, prune_nulls};
 use crate::selfservice::ui::{self, Group, UiContainer};
 use crate::text;
 
-/// The settings form's profile part: one input per trait, filled from `traits`, and the
-/// method's save button.
-pub fn populate_settings(schema: &IdentitySchema, ui: &mut UiContainer, traits: &Value) {
-    for n in ui::nodes_from_schema(schema, Group::Profile, "traits") {
-        ui.upsert(n);
+/// The identity's traits, shown and changed in settings.
+pub struct Profile;
+
+#[async_trait]
+impl SettingsStrategy for Profile {
+    fn method(&self) -> Method {
+        Method::Profile
     }
-    ui.set_values_from_json(traits, "traits", Group::Profile);
-    ui.append(ui::submit_node(
-        Group::Profile,
-        "profile",
-        text::label_save(),
-    ));
+
+    /// One input per trait, filled from the identity's traits, and the method's save button.
+    fn populate(&self, schema: &IdentitySchema, ui: &mut UiContainer, identity: &Identity) {
+        for n in ui::nodes_from_schema(schema, Group::Profile, "traits") {
+            ui.upsert(n);
+        }
+        ui.set_values_from_json(&identity.traits, "traits", Group::Profile);
+        ui.append(ui::submit_node(
+            Group::Profile,
+            "profile",
+            text::label_save(),
+        ));
+    }
+
+    fn changes_traits(&self) -> bool {
+        true
+    }
+
+    /// Privileged only when identifiers or addresses change.
+    async fn update(
+        &self,
+        cx: &SettingsContext<'_>,
+        ui: &mut UiContainer,
+        sub: &Submission,
+    ) -> Result<Outcome<Identity>, FlowError> {
+        Ok(match settings(cx.deps, cx.schema, ui, sub, cx.identity)? {
+            None => Outcome::Rejected,
+            Some(change) => {
+                if change.protected {
+                    cx.ensure_privileged()?;
+                }
+                Outcome::Done(change.identity)
+            }
+        })
+    }
 }
 
 /// A profile change that passed validation.
-pub struct ProfileChange {
+struct ProfileChange {
     /// The identity with the new traits and what follows from them (identifiers, addresses).
-    pub identity: Identity,
+    identity: Identity,
     /// Identifiers or addresses changed, which needs a privileged session.
-    pub protected: bool,
+    protected: bool,
 }
 
 /// Shows the submitted traits in place of the old ones (Kratos resets every `traits.*` node).
@@ -49,7 +82,7 @@ fn hydrate(ui: &mut UiContainer, traits: &Value) {
 
 /// Validates the submitted traits against the identity's schema and derives the new identity.
 /// `Ok(None)` means rejected, with the reasons put into `ui`.
-pub fn settings(
+fn settings(
     deps: &Deps,
     schema: &IdentitySchema,
     ui: &mut UiContainer,
@@ -68,7 +101,7 @@ pub fn settings(
         return Ok(None);
     }
     hydrate(ui, &traits);
-    if password::validate_traits(schema, ui, &traits).is_none() {
+    if validate_traits(schema, ui, &traits).is_none() {
         return Ok(None);
     }
     let mut updated = current.clone();

@@ -1,30 +1,59 @@
 //! Signing in with an identifier and a password.
 
+use async_trait::async_trait;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::Password;
 use crate::deps::Deps;
 use crate::hash::HashError;
 use crate::identity::{Identity, State, now};
-use crate::selfservice::flow::FlowError;
 use crate::selfservice::flow::request::Submission;
-use crate::selfservice::ui::{self, Group, SortOptions, UiContainer};
+use crate::selfservice::flow::{Flow, FlowError};
+use crate::selfservice::strategy::{LoginStrategy, Method, Outcome};
+use crate::selfservice::ui::{self, Group, UiContainer};
 use crate::store::credentials;
 use crate::text;
 
-/// The login form: identifier, password, and the method's submit button.
-pub fn populate_login(deps: &Deps, ui: &mut UiContainer, csrf_token: &str) {
-    ui.nodes.push(ui::csrf_node(csrf_token));
-    ui.nodes.push(ui::identifier_node(ui::identifier_label(
-        deps.schemas.default_schema(),
-    )));
-    ui.nodes.push(ui::password_node("current-password"));
-    ui.nodes.push(ui::submit_node(
-        Group::Password,
-        "password",
-        text::login_password(),
-    ));
-    ui.sort_nodes(&SortOptions::login());
+#[async_trait]
+impl LoginStrategy for Password {
+    fn method(&self) -> Method {
+        Method::Password
+    }
+
+    /// The identifier (shared with other first factors), the password, the submit button.
+    fn populate(&self, deps: &Deps, ui: &mut UiContainer) {
+        if ui.find("identifier").is_none() {
+            ui.append(ui::identifier_node(ui::identifier_label(
+                deps.schemas.default_schema(),
+            )));
+        }
+        ui.append(ui::password_node("current-password"));
+        ui.append(ui::submit_node(
+            Group::Password,
+            "password",
+            text::login_password(),
+        ));
+    }
+
+    /// A refresh re-authenticates the signed-in user: the identifier is fixed to theirs.
+    async fn populate_refresh(&self, deps: &Deps, ui: &mut UiContainer, identity: Uuid) {
+        if let Some(identifier) = identifier_of(deps, identity).await {
+            ui.set_value("identifier", Value::String(identifier));
+        }
+    }
+
+    async fn login(
+        &self,
+        deps: &Deps,
+        flow: &mut Flow,
+        sub: &Submission,
+    ) -> Result<Outcome<Identity>, FlowError> {
+        Ok(match login(deps, &mut flow.ui, sub).await? {
+            Some(identity) => Outcome::Done(identity),
+            None => Outcome::Rejected,
+        })
+    }
 }
 
 /// Password identifiers are stored trimmed and lower-cased.
@@ -33,16 +62,11 @@ pub fn normalize(identifier: &str) -> String {
 }
 
 /// The identifier a refreshing user signs in with again.
-pub async fn identifier_of(deps: &Deps, identity_id: Uuid) -> Option<String> {
+async fn identifier_of(deps: &Deps, identity_id: Uuid) -> Option<String> {
     let i = crate::identity::service::get(deps, identity_id, true)
         .await
         .ok()?;
     i.credentials.get("password")?.identifiers.first().cloned()
-}
-
-/// On a refresh the identifier is fixed to the signed-in user's.
-pub fn prefill_refresh(ui: &mut UiContainer, identifier: &str) {
-    ui.set_value("identifier", Value::String(identifier.to_owned()));
 }
 
 fn invalid(ui: &mut UiContainer) -> Result<Option<Identity>, FlowError> {
@@ -53,7 +77,7 @@ fn invalid(ui: &mut UiContainer) -> Result<Option<Identity>, FlowError> {
 /// Checks the submitted credentials. `Ok(None)` means rejected, with the reasons put into `ui`.
 /// An unknown identifier costs one full hash verification, like a wrong password does, so the
 /// response time does not tell whether an account exists.
-pub async fn login(
+async fn login(
     deps: &Deps,
     ui: &mut UiContainer,
     sub: &Submission,

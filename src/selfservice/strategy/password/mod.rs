@@ -5,8 +5,8 @@ pub mod policy;
 mod registration;
 mod settings;
 
-pub use login::{identifier_of, login, normalize, populate_login, prefill_refresh};
+pub use login::normalize;
 pub use policy::{PasswordPolicy, PolicyConfig, PolicyViolation};
-pub(crate) use registration::{create_identity, read_traits, validate_traits};
-pub use registration::{populate_registration, register};
-pub use settings::{populate_settings, settings};
+
+/// Signing in and up with an identifier and a password, and changing it in settings.
+pub struct Password;

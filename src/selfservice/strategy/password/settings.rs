@@ -1,28 +1,54 @@
 //! Changing the password of a signed-in identity in the settings flow.
 
+use async_trait::async_trait;
+
+use super::Password;
 use crate::deps::Deps;
 use crate::hash::HashError;
+use crate::identity::schema::IdentitySchema;
 use crate::identity::service as identities;
 use crate::identity::{Credential, Identity, now};
 use crate::selfservice::flow::FlowError;
 use crate::selfservice::flow::request::Submission;
+use crate::selfservice::strategy::{Method, Outcome, SettingsContext, SettingsStrategy};
 use crate::selfservice::ui::{self, Group, UiContainer};
 use crate::text;
 
-/// The settings form's password part: a new password and the method's save button.
-pub fn populate_settings(ui: &mut UiContainer) {
-    ui.append(ui::password_node("new-password"));
-    ui.append(ui::submit_node(
-        Group::Password,
-        "password",
-        text::label_save(),
-    ));
+#[async_trait]
+impl SettingsStrategy for Password {
+    fn method(&self) -> Method {
+        Method::Password
+    }
+
+    /// A new password and the method's save button.
+    fn populate(&self, _schema: &IdentitySchema, ui: &mut UiContainer, _identity: &Identity) {
+        ui.append(ui::password_node("new-password"));
+        ui.append(ui::submit_node(
+            Group::Password,
+            "password",
+            text::label_save(),
+        ));
+    }
+
+    /// Always privileged: a stolen session must not be able to lock the owner out.
+    async fn update(
+        &self,
+        cx: &SettingsContext<'_>,
+        ui: &mut UiContainer,
+        sub: &Submission,
+    ) -> Result<Outcome<Identity>, FlowError> {
+        cx.ensure_privileged()?;
+        Ok(match settings(cx.deps, ui, sub, cx.identity).await? {
+            Some(identity) => Outcome::Done(identity),
+            None => Outcome::Rejected,
+        })
+    }
 }
 
 /// Checks the new password against the policy (the same as for sign-up, against each of the
 /// identity's identifiers) and returns the identity with the new hash. `Ok(None)` means
 /// rejected, with the reason on the `password` node.
-pub async fn settings(
+async fn settings(
     deps: &Deps,
     ui: &mut UiContainer,
     sub: &Submission,

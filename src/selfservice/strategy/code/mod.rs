@@ -15,22 +15,15 @@ use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, submit_node}
 use crate::store::tokens::{self as tq, TokenRow, UseOutcome};
 use crate::text;
 
+mod login;
+mod registration;
+
+/// Passwordless sign-in and sign-up by a one-time code (recovery and verification by code are
+/// the flows' `use: code`).
+pub struct Code;
+
 pub const KIND_LOGIN: &str = "login_code";
 pub const KIND_REGISTRATION: &str = "registration_code";
-
-/// Code login and registration are offered only when both switches are on.
-pub fn passwordless(deps: &Deps) -> bool {
-    let c = &deps.config.selfservice.methods.code;
-    c.enabled && c.passwordless_enabled
-}
-
-pub fn populate_login(ui: &mut UiContainer) {
-    ui.append(submit_node(Group::Code, "code", text::login_code()));
-}
-
-pub fn populate_registration(ui: &mut UiContainer) {
-    ui.append(submit_node(Group::Code, "code", text::registration_code()));
-}
 
 /// Once a code went out: the password and code-method nodes give way to the code input and
 /// its submit button.

@@ -1,0 +1,140 @@
+//! Signing in with a code mailed (or texted) to a code identifier.
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::Code;
+use crate::deps::Deps;
+use crate::identity::{Identity, State, now};
+use crate::selfservice::flow::request::Submission;
+use crate::selfservice::flow::{Flow, FlowError, FlowState, common};
+use crate::selfservice::strategy::password;
+use crate::selfservice::strategy::{LoginStrategy, Method, Outcome};
+use crate::selfservice::ui::{self, Group, InputType, UiContainer, UiNode, submit_node};
+use crate::text;
+
+#[async_trait]
+impl LoginStrategy for Code {
+    fn method(&self) -> Method {
+        Method::Code
+    }
+
+    /// The identifier (when no other method put it there) and the button asking for a code.
+    fn populate(&self, deps: &Deps, ui: &mut UiContainer) {
+        if ui.find("identifier").is_none() {
+            ui.append(ui::identifier_node(ui::identifier_label(
+                deps.schemas.default_schema(),
+            )));
+        }
+        ui.append(submit_node(Group::Code, "code", text::login_code()));
+    }
+
+    /// After a code went out, only the code method may continue the flow.
+    fn resumes(&self, state: FlowState) -> bool {
+        state == FlowState::SentEmail
+    }
+
+    async fn login(
+        &self,
+        deps: &Deps,
+        flow: &mut Flow,
+        sub: &Submission,
+    ) -> Result<Outcome<Identity>, FlowError> {
+        Ok(match code_login(deps, flow, sub).await? {
+            CodeStep::Verified(identity) => Outcome::Done(*identity),
+            CodeStep::Sent => Outcome::Continue,
+            CodeStep::Rejected => Outcome::Rejected,
+        })
+    }
+}
+
+enum CodeStep {
+    /// A code went out (or, for an unknown identifier, seemingly did); answer with the flow.
+    Sent,
+    /// The submission was refused; the reasons are in the flow's UI.
+    Rejected,
+    Verified(Box<Identity>),
+}
+
+/// The code method on login: a submission with a code (after one was sent) checks it; any
+/// other asks for a code for the identifier.
+async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<CodeStep, FlowError> {
+    let identifier = sub.str("identifier").unwrap_or_default().trim().to_owned();
+    if flow.state == FlowState::SentEmail
+        && let Some(c) = super::submitted_code(sub)
+    {
+        return match super::check(deps, flow, super::KIND_LOGIN, &c).await? {
+            super::Checked::TooOften => {
+                flow.ui.add_message(super::too_often());
+                Ok(CodeStep::Rejected)
+            }
+            super::Checked::Invalid => {
+                flow.ui.add_message(text::login_code_invalid());
+                Ok(CodeStep::Rejected)
+            }
+            super::Checked::Valid(row) => {
+                let id = row
+                    .identity_id
+                    .as_deref()
+                    .and_then(|i| uuid::Uuid::parse_str(i).ok())
+                    .unwrap_or_default();
+                match crate::identity::service::get(deps, id, true).await {
+                    Ok(i) if i.state == State::Active => Ok(CodeStep::Verified(Box::new(i))),
+                    Ok(_) => {
+                        flow.ui.add_message(text::identity_disabled());
+                        Ok(CodeStep::Rejected)
+                    }
+                    Err(_) => {
+                        flow.ui.add_message(text::login_code_invalid());
+                        Ok(CodeStep::Rejected)
+                    }
+                }
+            }
+        };
+    }
+    flow.ui
+        .set_value("identifier", serde_json::json!(identifier));
+    if identifier.is_empty() {
+        flow.ui
+            .add_node_message("identifier", text::validation_required("identifier"));
+        return Ok(CodeStep::Rejected);
+    }
+    let address = password::normalize(&identifier);
+    let owner =
+        crate::store::credentials::identity_for_identifier(&deps.store, "code", &address).await?;
+    match owner.and_then(|o| Uuid::parse_str(&o).ok()) {
+        Some(identity_id) => {
+            let channel = super::channel_for(deps, identity_id, &address).await;
+            super::send(
+                deps,
+                flow,
+                super::KIND_LOGIN,
+                &address,
+                channel,
+                Some(identity_id),
+            )
+            .await?
+        }
+        // Nobody to mail: still void earlier codes so the answer and the flow look the same.
+        None => {
+            crate::store::tokens::replace_for_flow(
+                &deps.store,
+                &flow.id.to_string(),
+                super::KIND_LOGIN,
+                &[],
+            )
+            .await?
+        }
+    }
+    flow.state = FlowState::SentEmail;
+    flow.updated_at = now();
+    super::show_code_input(&mut flow.ui, text::label_login_code(), text::login());
+    flow.ui.append(
+        UiNode::input("resend", Group::Code, InputType::Submit)
+            .with_value("code")
+            .with_label(text::label_resend_otp()),
+    );
+    flow.ui.add_message(text::login_code_sent());
+    common::save(deps, flow, &[FlowState::ChooseMethod, FlowState::SentEmail]).await?;
+    Ok(CodeStep::Sent)
+}
