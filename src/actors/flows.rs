@@ -1,12 +1,14 @@
 //! Flow managers: one pool of workers per flow type, keyed by flow id (sticky routing keeps
 //! one flow's requests in order on one worker of this node; the database compare-and-set keeps
-//! them in order across nodes). The sweeper deletes expired flows in batches on a timer.
+//! them in order across nodes). Each pool takes only its own flow's messages. The sweeper
+//! deletes expired flows in batches on a timer.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::factory::{FactoryMessage, FactoryRef, Job, WorkerId, routing};
-use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, Message, RpcReplyPort};
 use uuid::Uuid;
 
 use super::call::{CALL_TIMEOUT, CallError, call};
@@ -18,7 +20,7 @@ use crate::selfservice::flow::registration::Registered;
 use crate::selfservice::flow::request::{FlowRequest, Submission};
 use crate::selfservice::flow::settings::Saved as SettingsSaved;
 use crate::selfservice::flow::verification::Updated as VerificationUpdated;
-use crate::selfservice::flow::{self, Failed, Flow, FlowError, FlowKind, FlowType};
+use crate::selfservice::flow::{self, Failed, Flow, FlowError, FlowType};
 use crate::selfservice::strategy::Registry;
 
 type Reply<T> = RpcReplyPort<Result<T, FlowError>>;
@@ -28,25 +30,28 @@ type SubmitReply<T> = RpcReplyPort<Result<T, Failed>>;
 /// before the flow is read still answers the way the flow's type demands.
 pub type Decoded = Result<Submission, FlowError>;
 
-pub enum FlowMsg {
-    StartLogin(FlowType, FlowRequest, Reply<Started>),
-    SubmitLogin(Uuid, Decoded, FlowRequest, SubmitReply<LoggedIn>),
-    StartRegistration(FlowType, FlowRequest, Reply<Started>),
-    SubmitRegistration(Uuid, Decoded, FlowRequest, SubmitReply<Registered>),
-    Get(FlowKind, Uuid, FlowRequest, Reply<Flow>),
-    StartRecovery(FlowType, FlowRequest, Reply<Started>),
-    SubmitRecovery(Uuid, Decoded, FlowRequest, SubmitReply<RecoveryOutcome>),
-    /// The recovery link from an email: flow id, token.
-    RecoveryLink(Uuid, String, FlowRequest, Reply<RecoveryOutcome>),
-    StartVerification(FlowType, FlowRequest, Reply<Started>),
-    SubmitVerification(Uuid, Decoded, FlowRequest, SubmitReply<VerificationUpdated>),
-    /// A verification link (`token`) or code link (`code`) opened from an email.
-    VerificationLink(Uuid, FlowRequest, Reply<VerificationUpdated>),
-    StartSettings(FlowType, FlowRequest, Reply<Started>),
-    SubmitSettings(Uuid, Decoded, FlowRequest, SubmitReply<SettingsSaved>),
+/// What every flow manager does: start a flow, read one, take a submission.
+pub enum FlowMsg<Done> {
+    Start(FlowType, FlowRequest, Reply<Started>),
+    Get(Uuid, FlowRequest, Reply<Flow>),
+    Submit(Uuid, Decoded, FlowRequest, SubmitReply<Done>),
 }
 
-struct FlowWorker;
+pub type LoginMsg = FlowMsg<LoggedIn>;
+pub type RegistrationMsg = FlowMsg<Registered>;
+pub type SettingsMsg = FlowMsg<SettingsSaved>;
+
+pub enum RecoveryMsg {
+    Flow(FlowMsg<RecoveryOutcome>),
+    /// The recovery link from an email: flow id, token.
+    Link(Uuid, String, FlowRequest, Reply<RecoveryOutcome>),
+}
+
+pub enum VerificationMsg {
+    Flow(FlowMsg<VerificationUpdated>),
+    /// A verification link (`token`) or code link (`code`) opened from an email.
+    Link(Uuid, FlowRequest, Reply<VerificationUpdated>),
+}
 
 /// What a flow worker works with: the shared dependencies and the enabled strategies.
 #[derive(Clone)]
@@ -55,16 +60,170 @@ pub struct FlowDeps {
     pub strategies: Arc<Registry>,
 }
 
-impl ractor::factory::Worker for FlowWorker {
+/// One flow manager's messages, and how its worker carries them out.
+pub trait FlowMessage: Message + Sized {
+    /// What a successful submission gives.
+    type Done: Send + 'static;
+    fn wrap(msg: FlowMsg<Self::Done>) -> Self;
+    fn handle(self, cx: &FlowDeps) -> impl Future<Output = ()> + Send;
+}
+
+/// A failed send means the caller gave up; the worker carries on.
+impl FlowMessage for LoginMsg {
+    type Done = LoggedIn;
+    fn wrap(msg: FlowMsg<LoggedIn>) -> Self {
+        msg
+    }
+    async fn handle(self, cx: &FlowDeps) {
+        let (d, r) = (cx.deps.as_ref(), cx.strategies.as_ref());
+        match self {
+            FlowMsg::Start(t, req, reply) => {
+                let _ = reply.send(flow::login::start(d, r, t, &req).await);
+            }
+            FlowMsg::Get(id, req, reply) => {
+                let _ = reply.send(flow::login::get(d, id, &req).await);
+            }
+            FlowMsg::Submit(id, sub, req, reply) => {
+                let out = match sub {
+                    Ok(sub) => flow::login::submit(d, r, id, sub, &req).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(typed(d, id, &req, out).await);
+            }
+        }
+    }
+}
+
+impl FlowMessage for RegistrationMsg {
+    type Done = Registered;
+    fn wrap(msg: FlowMsg<Registered>) -> Self {
+        msg
+    }
+    async fn handle(self, cx: &FlowDeps) {
+        let (d, r) = (cx.deps.as_ref(), cx.strategies.as_ref());
+        match self {
+            FlowMsg::Start(t, req, reply) => {
+                let _ = reply.send(flow::registration::start(d, r, t, &req).await);
+            }
+            FlowMsg::Get(id, req, reply) => {
+                let _ = reply.send(flow::registration::get(d, id, &req).await);
+            }
+            FlowMsg::Submit(id, sub, req, reply) => {
+                let out = match sub {
+                    Ok(sub) => flow::registration::submit(d, r, id, sub, &req).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(typed(d, id, &req, out).await);
+            }
+        }
+    }
+}
+
+impl FlowMessage for SettingsMsg {
+    type Done = SettingsSaved;
+    fn wrap(msg: FlowMsg<SettingsSaved>) -> Self {
+        msg
+    }
+    async fn handle(self, cx: &FlowDeps) {
+        let (d, r) = (cx.deps.as_ref(), cx.strategies.as_ref());
+        match self {
+            FlowMsg::Start(t, req, reply) => {
+                let _ = reply.send(flow::settings::start(d, r, t, &req).await);
+            }
+            FlowMsg::Get(id, req, reply) => {
+                let _ = reply.send(flow::settings::get(d, id, &req).await);
+            }
+            FlowMsg::Submit(id, sub, req, reply) => {
+                let out = match sub {
+                    Ok(sub) => flow::settings::submit(d, r, id, sub, &req).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(typed(d, id, &req, out).await);
+            }
+        }
+    }
+}
+
+impl FlowMessage for RecoveryMsg {
+    type Done = RecoveryOutcome;
+    fn wrap(msg: FlowMsg<RecoveryOutcome>) -> Self {
+        RecoveryMsg::Flow(msg)
+    }
+    async fn handle(self, cx: &FlowDeps) {
+        let (d, r) = (cx.deps.as_ref(), cx.strategies.as_ref());
+        match self {
+            RecoveryMsg::Flow(FlowMsg::Start(t, req, reply)) => {
+                let _ = reply.send(flow::recovery::start(d, t, &req).await);
+            }
+            RecoveryMsg::Flow(FlowMsg::Get(id, req, reply)) => {
+                let _ = reply.send(flow::recovery::get(d, id, &req).await);
+            }
+            RecoveryMsg::Flow(FlowMsg::Submit(id, sub, req, reply)) => {
+                let out = match sub {
+                    Ok(sub) => flow::recovery::submit(d, r, id, sub, &req).await,
+                    Err(e) => Err(e),
+                };
+                // The code is made and sent after the answer, so neither the answer nor its
+                // timing depends on whether the address is known. This worker takes the flow's
+                // next request only after the delivery, so a resend cannot overtake it.
+                let (out, challenge) = match out {
+                    Ok(RecoveryOutcome::Sent(flow, c)) => {
+                        (Ok(RecoveryOutcome::Updated(flow)), Some(c))
+                    }
+                    other => (other, None),
+                };
+                let _ = reply.send(typed(d, id, &req, out).await);
+                if let Some(c) = challenge {
+                    flow::recovery::deliver(d, *c).await;
+                }
+            }
+            RecoveryMsg::Link(id, token, req, reply) => {
+                let _ = reply.send(flow::recovery::use_link(d, r, id, &token, &req).await);
+            }
+        }
+    }
+}
+
+impl FlowMessage for VerificationMsg {
+    type Done = VerificationUpdated;
+    fn wrap(msg: FlowMsg<VerificationUpdated>) -> Self {
+        VerificationMsg::Flow(msg)
+    }
+    async fn handle(self, cx: &FlowDeps) {
+        let d = cx.deps.as_ref();
+        match self {
+            VerificationMsg::Flow(FlowMsg::Start(t, req, reply)) => {
+                let _ = reply.send(flow::verification::start(d, t, &req).await);
+            }
+            VerificationMsg::Flow(FlowMsg::Get(id, req, reply)) => {
+                let _ = reply.send(flow::verification::get(d, id, &req).await);
+            }
+            VerificationMsg::Flow(FlowMsg::Submit(id, sub, req, reply)) => {
+                let out = match sub {
+                    Ok(sub) => flow::verification::submit(d, id, sub, &req).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(typed(d, id, &req, out).await);
+            }
+            VerificationMsg::Link(id, req, reply) => {
+                let _ = reply.send(flow::verification::open_link(d, id, &req).await);
+            }
+        }
+    }
+}
+
+struct FlowWorker<M>(PhantomData<fn() -> M>);
+
+impl<M: FlowMessage> ractor::factory::Worker for FlowWorker<M> {
     type Key = Uuid;
-    type Message = FlowMsg;
+    type Message = M;
     type State = FlowDeps;
     type Arguments = FlowDeps;
 
     async fn pre_start(
         &self,
         _wid: WorkerId,
-        _factory: &ActorRef<FactoryMessage<Uuid, FlowMsg>>,
+        _factory: &ActorRef<FactoryMessage<Uuid, M>>,
         deps: FlowDeps,
     ) -> Result<FlowDeps, ActorProcessingErr> {
         Ok(deps)
@@ -73,93 +232,11 @@ impl ractor::factory::Worker for FlowWorker {
     async fn handle(
         &self,
         _wid: WorkerId,
-        _factory: &ActorRef<FactoryMessage<Uuid, FlowMsg>>,
-        Job { msg, key, .. }: Job<Uuid, FlowMsg>,
+        _factory: &ActorRef<FactoryMessage<Uuid, M>>,
+        Job { msg, key, .. }: Job<Uuid, M>,
         deps: &mut FlowDeps,
     ) -> Result<Uuid, ActorProcessingErr> {
-        let d = deps.deps.as_ref();
-        let r = deps.strategies.as_ref();
-        // A failed send means the caller gave up; the worker carries on.
-        match msg {
-            FlowMsg::StartLogin(t, req, reply) => {
-                let _ = reply.send(flow::login::start(d, r, t, &req).await);
-            }
-            FlowMsg::SubmitLogin(id, sub, req, reply) => {
-                let r = match sub {
-                    Ok(sub) => flow::login::submit(d, r, id, sub, &req).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(typed(d, id, &req, r).await);
-            }
-            FlowMsg::StartRegistration(t, req, reply) => {
-                let _ = reply.send(flow::registration::start(d, r, t, &req).await);
-            }
-            FlowMsg::SubmitRegistration(id, sub, req, reply) => {
-                let r = match sub {
-                    Ok(sub) => flow::registration::submit(d, r, id, sub, &req).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(typed(d, id, &req, r).await);
-            }
-            FlowMsg::Get(kind, id, req, reply) => {
-                let r = match kind {
-                    FlowKind::Login => flow::login::get(d, id, &req).await,
-                    FlowKind::Registration => flow::registration::get(d, id, &req).await,
-                    FlowKind::Recovery => flow::recovery::get(d, id, &req).await,
-                    FlowKind::Verification => flow::verification::get(d, id, &req).await,
-                    FlowKind::Settings => flow::settings::get(d, id, &req).await,
-                };
-                let _ = reply.send(r);
-            }
-            FlowMsg::StartRecovery(t, req, reply) => {
-                let _ = reply.send(flow::recovery::start(d, t, &req).await);
-            }
-            FlowMsg::SubmitRecovery(id, sub, req, reply) => {
-                let r = match sub {
-                    Ok(sub) => flow::recovery::submit(d, r, id, sub, &req).await,
-                    Err(e) => Err(e),
-                };
-                // The code is made and sent after the answer, so neither the answer nor its
-                // timing depends on whether the address is known. This worker takes the flow's
-                // next request only after the delivery, so a resend cannot overtake it.
-                let (r, challenge) = match r {
-                    Ok(RecoveryOutcome::Sent(flow, c)) => {
-                        (Ok(RecoveryOutcome::Updated(flow)), Some(c))
-                    }
-                    other => (other, None),
-                };
-                let _ = reply.send(typed(d, id, &req, r).await);
-                if let Some(c) = challenge {
-                    flow::recovery::deliver(d, *c).await;
-                }
-            }
-            FlowMsg::RecoveryLink(id, token, req, reply) => {
-                let _ = reply.send(flow::recovery::use_link(d, r, id, &token, &req).await);
-            }
-            FlowMsg::StartVerification(t, req, reply) => {
-                let _ = reply.send(flow::verification::start(d, t, &req).await);
-            }
-            FlowMsg::SubmitVerification(id, sub, req, reply) => {
-                let r = match sub {
-                    Ok(sub) => flow::verification::submit(d, id, sub, &req).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(typed(d, id, &req, r).await);
-            }
-            FlowMsg::VerificationLink(id, req, reply) => {
-                let _ = reply.send(flow::verification::open_link(d, id, &req).await);
-            }
-            FlowMsg::StartSettings(t, req, reply) => {
-                let _ = reply.send(flow::settings::start(d, r, t, &req).await);
-            }
-            FlowMsg::SubmitSettings(id, sub, req, reply) => {
-                let r = match sub {
-                    Ok(sub) => flow::settings::submit(d, r, id, sub, &req).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(typed(d, id, &req, r).await);
-            }
-        }
+        msg.handle(deps).await;
         Ok(key)
     }
 }
@@ -177,28 +254,35 @@ async fn typed<T>(
 }
 
 /// The typed client of one flow type's pool.
-#[derive(Clone)]
-pub struct FlowManager {
-    factory: FactoryRef<Uuid, FlowMsg>,
+pub struct FlowManager<M: FlowMessage> {
+    factory: FactoryRef<Uuid, M>,
+}
+
+impl<M: FlowMessage> Clone for FlowManager<M> {
+    fn clone(&self) -> Self {
+        FlowManager {
+            factory: self.factory.clone(),
+        }
+    }
 }
 
 pub type FlowResult<T> = Result<Result<T, FlowError>, CallError>;
 pub type SubmitResult<T> = Result<Result<T, Failed>, CallError>;
 
-impl FlowManager {
+impl<M: FlowMessage> FlowManager<M> {
     pub async fn spawn(
         name: &'static str,
         deps: FlowDeps,
         workers: usize,
         supervisor: ActorCell,
-    ) -> Result<(FlowManager, ActorCell), ActorProcessingErr> {
+    ) -> Result<(FlowManager<M>, ActorCell), ActorProcessingErr> {
         let metrics = deps.deps.metrics.clone();
         let (factory, cell) = super::pool::spawn(
             name,
             metrics,
             workers,
             routing::StickyQueuerRouting::default(),
-            move || (FlowWorker, deps.clone()),
+            move || (FlowWorker::<M>(PhantomData), deps.clone()),
             supervisor,
         )
         .await?;
@@ -208,95 +292,43 @@ impl FlowManager {
     async fn ask<T: Send + 'static, E: Send + 'static>(
         &self,
         key: Uuid,
-        build: impl FnOnce(RpcReplyPort<Result<T, E>>) -> FlowMsg,
+        build: impl FnOnce(RpcReplyPort<Result<T, E>>) -> M,
     ) -> Result<Result<T, E>, CallError> {
         call(&self.factory, key, build, CALL_TIMEOUT).await
     }
 
-    pub async fn start_login(&self, t: FlowType, req: FlowRequest) -> FlowResult<Started> {
-        self.ask(Uuid::new_v4(), |r| FlowMsg::StartLogin(t, req, r))
+    /// Starts a flow of this manager's kind.
+    pub async fn start(&self, t: FlowType, req: FlowRequest) -> FlowResult<Started> {
+        self.ask(Uuid::new_v4(), |r| M::wrap(FlowMsg::Start(t, req, r)))
             .await
     }
-    pub async fn submit_login(
-        &self,
-        id: Uuid,
-        sub: Decoded,
-        req: FlowRequest,
-    ) -> SubmitResult<LoggedIn> {
-        self.ask(id, |r| FlowMsg::SubmitLogin(id, sub, req, r))
+
+    pub async fn get(&self, id: Uuid, req: FlowRequest) -> FlowResult<Flow> {
+        self.ask(id, |r| M::wrap(FlowMsg::Get(id, req, r))).await
+    }
+
+    pub async fn submit(&self, id: Uuid, sub: Decoded, req: FlowRequest) -> SubmitResult<M::Done> {
+        self.ask(id, |r| M::wrap(FlowMsg::Submit(id, sub, req, r)))
             .await
     }
-    pub async fn start_registration(&self, t: FlowType, req: FlowRequest) -> FlowResult<Started> {
-        self.ask(Uuid::new_v4(), |r| FlowMsg::StartRegistration(t, req, r))
-            .await
-    }
-    pub async fn submit_registration(
-        &self,
-        id: Uuid,
-        sub: Decoded,
-        req: FlowRequest,
-    ) -> SubmitResult<Registered> {
-        self.ask(id, |r| FlowMsg::SubmitRegistration(id, sub, req, r))
-            .await
-    }
-    pub async fn get(&self, kind: FlowKind, id: Uuid, req: FlowRequest) -> FlowResult<Flow> {
-        self.ask(id, |r| FlowMsg::Get(kind, id, req, r)).await
-    }
-    pub async fn start_recovery(&self, t: FlowType, req: FlowRequest) -> FlowResult<Started> {
-        self.ask(Uuid::new_v4(), |r| FlowMsg::StartRecovery(t, req, r))
-            .await
-    }
-    pub async fn submit_recovery(
-        &self,
-        id: Uuid,
-        sub: Decoded,
-        req: FlowRequest,
-    ) -> SubmitResult<RecoveryOutcome> {
-        self.ask(id, |r| FlowMsg::SubmitRecovery(id, sub, req, r))
-            .await
-    }
-    pub async fn recovery_link(
+}
+
+impl FlowManager<RecoveryMsg> {
+    /// The recovery link from an email.
+    pub async fn link(
         &self,
         id: Uuid,
         token: String,
         req: FlowRequest,
     ) -> FlowResult<RecoveryOutcome> {
-        self.ask(id, |r| FlowMsg::RecoveryLink(id, token, req, r))
-            .await
+        self.ask(id, |r| RecoveryMsg::Link(id, token, req, r)).await
     }
-    pub async fn start_verification(&self, t: FlowType, req: FlowRequest) -> FlowResult<Started> {
-        self.ask(Uuid::new_v4(), |r| FlowMsg::StartVerification(t, req, r))
-            .await
-    }
-    pub async fn submit_verification(
-        &self,
-        id: Uuid,
-        sub: Decoded,
-        req: FlowRequest,
-    ) -> SubmitResult<VerificationUpdated> {
-        self.ask(id, |r| FlowMsg::SubmitVerification(id, sub, req, r))
-            .await
-    }
-    pub async fn verification_link(
-        &self,
-        id: Uuid,
-        req: FlowRequest,
-    ) -> FlowResult<VerificationUpdated> {
-        self.ask(id, |r| FlowMsg::VerificationLink(id, req, r))
-            .await
-    }
-    pub async fn start_settings(&self, t: FlowType, req: FlowRequest) -> FlowResult<Started> {
-        self.ask(Uuid::new_v4(), |r| FlowMsg::StartSettings(t, req, r))
-            .await
-    }
-    pub async fn submit_settings(
-        &self,
-        id: Uuid,
-        sub: Decoded,
-        req: FlowRequest,
-    ) -> SubmitResult<SettingsSaved> {
-        self.ask(id, |r| FlowMsg::SubmitSettings(id, sub, req, r))
-            .await
+}
+
+impl FlowManager<VerificationMsg> {
+    /// A verification link or code link opened from an email.
+    pub async fn link(&self, id: Uuid, req: FlowRequest) -> FlowResult<VerificationUpdated> {
+        self.ask(id, |r| VerificationMsg::Link(id, req, r)).await
     }
 }
 

@@ -21,25 +21,59 @@ pub use identity::IdentityPool;
 pub use listener::{ListenerSpec, StartServer};
 pub use session::SessionManager;
 
+use uuid::Uuid;
+
 use crate::deps::Deps;
+use crate::selfservice::flow::common::Started;
+use crate::selfservice::flow::request::FlowRequest;
+use crate::selfservice::flow::{Flow, FlowKind, FlowType};
 
 /// Typed clients of the running actors, handed to the HTTP layer.
 #[derive(Clone)]
 pub struct Handles {
     pub identities: IdentityPool,
-    /// The login flow manager.
-    pub login: flows::FlowManager,
-    /// The registration flow manager.
-    pub registration: flows::FlowManager,
-    /// The recovery flow manager.
-    pub recovery: flows::FlowManager,
-    /// The verification flow manager.
-    pub verification: flows::FlowManager,
-    /// The settings flow manager.
-    pub settings: flows::FlowManager,
+    pub login: flows::FlowManager<flows::LoginMsg>,
+    pub registration: flows::FlowManager<flows::RegistrationMsg>,
+    pub recovery: flows::FlowManager<flows::RecoveryMsg>,
+    pub verification: flows::FlowManager<flows::VerificationMsg>,
+    pub settings: flows::FlowManager<flows::SettingsMsg>,
     /// The session manager pool (issue, whoami, revoke, extend).
     pub sessions: SessionManager,
     pub deps: Arc<Deps>,
+}
+
+impl Handles {
+    /// Starts a flow of `kind` on its manager.
+    pub async fn start_flow(
+        &self,
+        kind: FlowKind,
+        t: FlowType,
+        req: FlowRequest,
+    ) -> flows::FlowResult<Started> {
+        match kind {
+            FlowKind::Login => self.login.start(t, req).await,
+            FlowKind::Registration => self.registration.start(t, req).await,
+            FlowKind::Recovery => self.recovery.start(t, req).await,
+            FlowKind::Verification => self.verification.start(t, req).await,
+            FlowKind::Settings => self.settings.start(t, req).await,
+        }
+    }
+
+    /// Reads a flow of `kind` through its manager.
+    pub async fn get_flow(
+        &self,
+        kind: FlowKind,
+        id: Uuid,
+        req: FlowRequest,
+    ) -> flows::FlowResult<Flow> {
+        match kind {
+            FlowKind::Login => self.login.get(id, req).await,
+            FlowKind::Registration => self.registration.get(id, req).await,
+            FlowKind::Recovery => self.recovery.get(id, req).await,
+            FlowKind::Verification => self.verification.get(id, req).await,
+            FlowKind::Settings => self.settings.get(id, req).await,
+        }
+    }
 }
 
 /// A started supervision tree.

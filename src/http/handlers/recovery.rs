@@ -77,11 +77,11 @@ pub async fn submit(app: &App, kind: FlowKind, req: Request<Bytes>) -> Result<Re
     let sub = Submission::decode(&req.into_body(), is_json);
     let h = &app.handles;
     Ok(match kind {
-        FlowKind::Recovery => match h.recovery.submit_recovery(id, sub, fr).await? {
+        FlowKind::Recovery => match h.recovery.submit(id, sub, fr).await? {
             Ok(o) => render_recovery(app, o, wants_json),
             Err(f) => render_error(app, kind, f.flow_type, wants_json, f.error).await,
         },
-        _ => match h.verification.submit_verification(id, sub, fr).await? {
+        _ => match h.verification.submit(id, sub, fr).await? {
             Ok(u) => render_verification(app, u, wants_json),
             Err(f) => render_error(app, kind, f.flow_type, wants_json, f.error).await,
         },
@@ -122,12 +122,12 @@ pub async fn link(app: &App, kind: FlowKind, req: Request<Bytes>) -> Result<Resp
                     "The token query parameter is required.",
                 ));
             };
-            match h.recovery.recovery_link(id, token, fr).await? {
+            match h.recovery.link(id, token, fr).await? {
                 Ok(o) => render_recovery(app, o, wants_json),
                 Err(e) => render_error(app, kind, Some(FlowType::Browser), wants_json, e).await,
             }
         }
-        _ => match h.verification.verification_link(id, fr).await? {
+        _ => match h.verification.link(id, fr).await? {
             Ok(u) => {
                 let mut r = see_other(&ui_url_for(app, kind, &u.flow.id.to_string()));
                 if wants_json {

@@ -14,16 +14,6 @@ use crate::http::session_auth;
 use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{FlowKind, FlowType};
 
-fn manager(app: &App, kind: FlowKind) -> &crate::actors::flows::FlowManager {
-    match kind {
-        FlowKind::Login => &app.handles.login,
-        FlowKind::Registration => &app.handles.registration,
-        FlowKind::Recovery => &app.handles.recovery,
-        FlowKind::Verification => &app.handles.verification,
-        FlowKind::Settings => &app.handles.settings,
-    }
-}
-
 fn flow_id<B>(req: &Request<B>, key: &str) -> Result<Uuid, ApiError> {
     let q = query_pairs(req);
     let raw = query_one(&q, key)
@@ -44,14 +34,7 @@ pub async fn start(
 ) -> Result<Resp, ApiError> {
     let fr = flow_request(app, &req, false);
     let wants_json = fr.wants_json;
-    let m = manager(app, kind);
-    let result = match kind {
-        FlowKind::Login => m.start_login(flow_type, fr).await?,
-        FlowKind::Registration => m.start_registration(flow_type, fr).await?,
-        FlowKind::Recovery => m.start_recovery(flow_type, fr).await?,
-        FlowKind::Verification => m.start_verification(flow_type, fr).await?,
-        FlowKind::Settings => m.start_settings(flow_type, fr).await?,
-    };
+    let result = app.handles.start_flow(kind, flow_type, fr).await?;
     Ok(match result {
         Ok(started) => render_started(app, &started.flow, wants_json, started.csrf_cookie),
         Err(e) => render_error(app, kind, Some(flow_type), wants_json, e).await,
@@ -62,7 +45,7 @@ pub async fn start(
 pub async fn get(app: &App, kind: FlowKind, req: Request<Bytes>) -> Result<Resp, ApiError> {
     let id = flow_id(&req, "id")?;
     let fr = flow_request(app, &req, false);
-    Ok(match manager(app, kind).get(kind, id, fr).await? {
+    Ok(match app.handles.get_flow(kind, id, fr).await? {
         Ok(flow) => ok_json(&flow.to_json()),
         Err(e) => render_error(app, kind, None, true, e).await,
     })
@@ -80,9 +63,8 @@ pub async fn submit(app: &App, kind: FlowKind, req: Request<Bytes>) -> Result<Re
     let wants_json = fr.wants_json;
     let body = req.into_body();
     let sub = Submission::decode(&body, is_json);
-    let m = manager(app, kind);
     match kind {
-        FlowKind::Login => Ok(match m.submit_login(id, sub, fr).await? {
+        FlowKind::Login => Ok(match app.handles.login.submit(id, sub, fr).await? {
             Ok(done) => {
                 let deps = &app.handles.deps;
                 let session = done.issued.session.to_json(deps.public_base());
@@ -114,7 +96,7 @@ pub async fn submit(app: &App, kind: FlowKind, req: Request<Bytes>) -> Result<Re
             Err(f) => render_error(app, kind, f.flow_type, wants_json, f.error).await,
         }),
         FlowKind::Registration => {
-            Ok(match m.submit_registration(id, sub, fr).await? {
+            Ok(match app.handles.registration.submit(id, sub, fr).await? {
                 Ok(done) => {
                     let deps = &app.handles.deps;
                     let identity = done.identity.to_json(deps.public_base(), None);

@@ -37,7 +37,7 @@ pub async fn submit(app: &App, req: Request<Bytes>) -> Result<Resp, ApiError> {
     let wants_json = fr.wants_json;
     let m = &app.handles.settings;
     if req.method() == Method::GET || req.method() == Method::HEAD {
-        return Ok(match m.get(kind, id, fr).await? {
+        return Ok(match m.get(id, fr).await? {
             Ok(flow) if wants_json || flow.flow_type == FlowType::Api => ok_json(&flow.to_json()),
             Ok(flow) => see_other(&ui_url_for(app, kind, &flow.id.to_string())),
             Err(e) => render_error(app, kind, None, wants_json, e).await,
@@ -45,7 +45,7 @@ pub async fn submit(app: &App, req: Request<Bytes>) -> Result<Resp, ApiError> {
     }
     let body = req.into_body();
     let sub = Submission::decode(&body, is_json);
-    Ok(match m.submit_settings(id, sub, fr).await? {
+    Ok(match m.submit(id, sub, fr).await? {
         Ok(done) if wants_json || done.flow.flow_type == FlowType::Api => {
             ok_json(&done.flow.to_json())
         }
