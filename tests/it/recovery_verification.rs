@@ -4,10 +4,9 @@
 //! Codes mailed to users are read through the admin endpoints here (they return the code or
 //! link); reading them from a recorded SMTP session waits for the courier.
 
-mod common;
-
-use common::{Setup, TestApp, ui_server};
 use serde_json::{Value, json};
+
+use crate::common::{Setup, TestApp, ui_server};
 
 fn yaml(ui: u16, recovery_use: &str, verification_use: &str, extra: &str) -> String {
     format!(

@@ -3,10 +3,9 @@
 //! with browser redirects, and recovery doing less work for unknown addresses. Each answer
 //! must be a Kratos error (never a crash), and the server must keep serving.
 
-mod common;
-
-use common::{Setup, TestApp, expect_error};
 use serde_json::{Value, json};
+
+use crate::common::{Setup, TestApp, expect_error};
 
 const YAML: &str = "selfservice:
   flows:

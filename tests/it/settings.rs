@@ -2,13 +2,12 @@
 //! redirects) and native apps (session tokens), privileged sessions with the refresh login,
 //! verification mail for changed addresses over real SMTP, and recovery continuing into it.
 
-mod common;
-
 use std::time::Duration;
 
-use common::smtp::{self, SmtpServer};
-use common::{Setup, TestApp, expect_error, ui_server};
 use serde_json::{Value, json};
+
+use crate::common::smtp::{self, SmtpServer};
+use crate::common::{Setup, TestApp, expect_error, ui_server};
 
 const WAIT: Duration = Duration::from_secs(20);
 const EMAIL: &str = "settler@example.com";
@@ -909,7 +908,7 @@ async fn password_change_revokes_other_sessions_when_configured() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_web_hooks_interrupt_and_observe_changes() {
-    let rx = common::receiver::Receiver::start().await;
+    let rx = crate::common::receiver::Receiver::start().await;
     // base64 of: function(ctx) { username: ctx.identity.traits.username, flow: ctx.flow.id }
     let body = format!(
         "base64://{}",

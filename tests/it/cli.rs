@@ -1,14 +1,13 @@
 //! The `gatehouse` binary as an operator runs it: verbs, config validation, the no-config
 //! start, migrations, and shutdown on SIGTERM.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TEST_CONFIG, TestDb, backend, binary, schemas_yaml};
 use serde_json::{Value, json};
+
+use crate::common::{TEST_CONFIG, TestDb, backend, binary, schemas_yaml};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

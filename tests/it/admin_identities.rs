@@ -1,13 +1,12 @@
 //! The admin identity API over plain HTTP: exact statuses, the error envelope and the JSON
 //! shapes of `identity`, `batchPatchIdentitiesResponse` and friends.
 
-mod common;
-
 use std::collections::BTreeSet;
 
 use base64::Engine;
-use common::{TestApp, expect_error};
 use serde_json::{Value, json};
+
+use crate::common::{TestApp, expect_error};
 
 // Known vectors (src/hash/tests.rs), all for the password "test".
 const BCRYPT: &str = "$2a$12$o6hx.Wog/wvFSkT/Bp/6DOxCtLRTDj7lm9on9suF/WaCGNVHbkfL6";

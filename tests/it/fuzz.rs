@@ -10,12 +10,11 @@
 //!
 //! `GATEHOUSE_FUZZ_SEED` replays a run; `GATEHOUSE_FUZZ_ITERATIONS` makes it longer.
 
-mod common;
-
-use common::TestApp;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
+
+use crate::common::TestApp;
 
 fn seed() -> u64 {
     std::env::var("GATEHOUSE_FUZZ_SEED")
@@ -234,7 +233,7 @@ const ADMIN: &[&str] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_answers_generated_requests_like_kratos() {
-    let app = TestApp::start_with(common::Setup {
+    let app = TestApp::start_with(crate::common::Setup {
         yaml: "selfservice:\n  flows:\n    recovery:\n      enabled: true\n    verification:\n      enabled: true\n  methods:\n    password:\n      config:\n        haveibeenpwned_enabled: false\n".into(),
         ..Default::default()
     })

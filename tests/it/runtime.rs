@@ -1,10 +1,9 @@
 //! The runtime around the API: supervision, health, HTTP/2, CORS, metrics.
 
-mod common;
-
-use common::{Setup, TestApp, backend, expect_error};
 use serde_json::{Value, json};
 use std::time::Duration;
+
+use crate::common::{Setup, TestApp, backend, expect_error};
 
 async fn metric(app: &TestApp, name_and_labels: &str) -> Option<f64> {
     let text = app

@@ -2,15 +2,14 @@
 //! courier and delivered to a real SMTP server (or HTTP receiver) on loopback; the admin API
 //! shows them with their dispatch history. Runs on SQLite and PostgreSQL.
 
-mod common;
-
 use std::time::Duration;
 
-use common::receiver::Receiver;
-use common::smtp::{self, Mode, SmtpServer};
-use common::{Setup, TestApp, expect_error};
 use gatehouse::courier::{self, Channel, NewMessage, TemplateType};
 use serde_json::{Value, json};
+
+use crate::common::receiver::Receiver;
+use crate::common::smtp::{self, Mode, SmtpServer};
+use crate::common::{Setup, TestApp, expect_error};
 
 const WAIT: Duration = Duration::from_secs(20);
 

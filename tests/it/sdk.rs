@@ -1,12 +1,11 @@
 //! The official Kratos Rust SDK against our admin API. Its models deserialise responses
 //! strictly, so any shape mismatch here is a bug in the server.
 
-mod common;
-
-use common::TestApp;
 use ory_kratos_client::apis::{Error, identity_api as api, metadata_api};
 use ory_kratos_client::models;
 use serde_json::{Value, json};
+
+use crate::common::TestApp;
 
 const BCRYPT: &str = "$2a$12$o6hx.Wog/wvFSkT/Bp/6DOxCtLRTDj7lm9on9suF/WaCGNVHbkfL6";
 

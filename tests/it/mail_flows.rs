@@ -1,13 +1,12 @@
 //! Recovery and verification end to end over real SMTP: the courier runs in the server and
 //! mails go to a loopback SMTP server, from which the tests read the code or the link.
 
-mod common;
-
 use std::time::Duration;
 
-use common::smtp::{self, SmtpServer};
-use common::{Setup, TestApp};
 use serde_json::{Value, json};
+
+use crate::common::smtp::{self, SmtpServer};
+use crate::common::{Setup, TestApp};
 
 const WAIT: Duration = Duration::from_secs(20);
 

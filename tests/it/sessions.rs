@@ -2,15 +2,14 @@
 //! API, logout. Sessions are issued through the domain (`session::service::issue`), as a login
 //! flow would; everything else goes over HTTP, and the official SDK checks the shapes.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Setup, TestApp, expect_error};
 use gatehouse::session::{DeviceInfo, cookie, service};
 use ory_kratos_client::apis::{frontend_api, identity_api};
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+use crate::common::{Setup, TestApp, expect_error};
 
 struct Issued {
     id: String,

@@ -3,14 +3,13 @@
 //! and rehashed on a successful login. Every check is structural (what finished before what,
 //! which answers came back), never a wall-clock threshold.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Setup, TestApp, expect_error};
 use gatehouse::hash::{Algorithm, EXPENSIVE_QUEUE, Hasher};
 use serde_json::{Value, json};
+
+use crate::common::{Setup, TestApp, expect_error};
 
 const NO_HIBP: &str = "selfservice:\n  methods:\n    password:\n      config:\n        haveibeenpwned_enabled: false\n";
 

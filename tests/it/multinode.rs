@@ -3,14 +3,13 @@
 //! session revoked on one node is refused by the others within a second even though each node
 //! caches whoami answers. PostgreSQL only (SQLite is one node by design).
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TEST_CONFIG, TestDb, backend, binary, schemas_yaml};
 use serde_json::{Value, json};
+
+use crate::common::{TEST_CONFIG, TestDb, backend, binary, schemas_yaml};
 
 /// The correctness bound on cross-node revocation.
 const REVOCATION_BOUND: Duration = Duration::from_secs(1);

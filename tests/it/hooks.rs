@@ -2,14 +2,13 @@
 //! files (or base64); interrupting, parsing, failing and fire-and-forget hooks; the password
 //! migration hook. Runs on SQLite and PostgreSQL.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::receiver::Receiver;
-use common::{Setup, TestApp, TestDb, expect_error, ui_server};
 use serde_json::{Value, json};
+
+use crate::common::receiver::Receiver;
+use crate::common::{Setup, TestApp, TestDb, expect_error, ui_server};
 
 const WAIT: Duration = Duration::from_secs(20);
 const HOOK_PATH: &str = "selfservice.flows.registration.after.password.hooks[0]";
@@ -473,7 +472,7 @@ async fn broken_jsonnet_is_refused_at_start_up_naming_the_hook() {
         std::fs::write(&extra, yaml(ui, &hook, "")).unwrap();
         let db = TestDb::new().await;
         let loaded = gatehouse::config::load(
-            &[std::path::PathBuf::from(common::TEST_CONFIG), extra],
+            &[std::path::PathBuf::from(crate::common::TEST_CONFIG), extra],
             &[("DSN".to_owned(), db.dsn.clone())],
         )
         .expect("config loads");

@@ -5,19 +5,18 @@
 //! errors hyper answers itself (URI too long, head too large, unparsable) carry the Kratos
 //! envelope like every other error.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TEST_CONFIG, TestDb, backend, binary, schemas_yaml};
 use gatehouse::app::{self, Running};
 use gatehouse::http::conn::Timeouts;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::common::{TEST_CONFIG, TestDb, backend, binary, schemas_yaml};
 
 /// The bound on anything that should happen promptly (generous: a loaded 2-core machine).
 const PROMPT: Duration = Duration::from_secs(20);
@@ -502,7 +501,7 @@ async fn http2_connections_are_idle_between_streams_not_reading_a_head() {
         .send()
         .await
         .unwrap();
-    common::expect_error(r, 431).await;
+    crate::common::expect_error(r, 431).await;
     server.stop().await;
 }
 
@@ -610,8 +609,8 @@ async fn a_full_listener_evicts_a_slow_upload_like_an_idle_connection() {
 
 /// A registration web hook that answers after `delay`: a submission then keeps the server
 /// busy (not its client) for that long.
-async fn slow_hook(delay: Duration) -> (common::receiver::Receiver, String) {
-    let rx = common::receiver::Receiver::start().await;
+async fn slow_hook(delay: Duration) -> (crate::common::receiver::Receiver, String) {
+    let rx = crate::common::receiver::Receiver::start().await;
     rx.delay(delay);
     // `function(ctx) {}`
     let yaml = format!(

@@ -1,14 +1,13 @@
 //! Passwordless registration and login by one-time code, end to end over real SMTP: the
 //! courier runs in the server and the tests read the codes from a loopback SMTP server.
 
-mod common;
-
 use std::time::Duration;
 
-use common::receiver::Receiver;
-use common::smtp::{self, SmtpServer};
-use common::{FIXTURES, Setup, TestApp};
 use serde_json::{Value, json};
+
+use crate::common::receiver::Receiver;
+use crate::common::smtp::{self, SmtpServer};
+use crate::common::{FIXTURES, Setup, TestApp};
 
 const WAIT: Duration = Duration::from_secs(20);
 

@@ -3,17 +3,16 @@
 //! killed with SIGKILL between claiming a message and sending it loses nothing — after the
 //! claim's lease lapses the next process delivers it, once.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::smtp::{self, Mode, SmtpServer};
-use common::{Setup, TEST_CONFIG, TestApp, backend, binary};
 use gatehouse::courier::{self, Channel, NewMessage, TemplateType};
 use serde_json::{Value, json};
+
+use crate::common::smtp::{self, Mode, SmtpServer};
+use crate::common::{Setup, TEST_CONFIG, TestApp, backend, binary};
 
 /// A node that only writes: no courier in the process, so every delivery below is made by the
 /// spawned `courier watch` processes.

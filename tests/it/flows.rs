@@ -2,13 +2,12 @@
 //! (cookies, form posts, redirects), a single-page app (JSON with cookies), and a native app
 //! (the official SDK with session tokens).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Setup, TestApp, expect_error, ui_server};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::common::{Setup, TestApp, expect_error, ui_server};
 
 fn flows_yaml(ui: u16, extra_registration: &str) -> String {
     format!(
