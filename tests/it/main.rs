@@ -20,6 +20,7 @@ mod fuzz;
 mod hashing;
 mod hooks;
 mod listener;
+mod migrations;
 mod mail_flows;
 mod multinode;
 mod recovery_verification;
