@@ -83,6 +83,7 @@ impl Default for Setup {
     }
 }
 
+/// A server started in this process; stops when dropped.
 pub struct TestApp {
     pub public: String,
     pub admin: String,
@@ -186,6 +187,7 @@ impl TestApp {
         c
     }
 
+    /// Stops the server and waits until it has: listeners drained, pools stopped.
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.runtime.shutdown().await;
@@ -197,7 +199,21 @@ impl TestApp {
         if let Some(r) = self.running.take() {
             r.runtime.shutdown().await;
         }
-        self.db
+        TestDb {
+            dsn: self.db.dsn.clone(),
+            _dir: self.db._dir.take(),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    /// A test that ends or fails without `stop` takes its server down all the same: the
+    /// supervision tree is told to stop (Drop cannot wait for it), and whatever still runs
+    /// ends with the test's runtime.
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.runtime.root.stop(Some("the test app was dropped".into()));
+        }
     }
 }
 

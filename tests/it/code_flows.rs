@@ -216,7 +216,6 @@ async fn passwordless_registration_then_login_by_code() {
     .await;
     assert_eq!(status, 400, "{dup}");
     assert_eq!(message_ids(&dup), [4000007]);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -259,7 +258,6 @@ async fn unknown_identifier_answers_like_a_known_one() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(mail.received().len(), 1, "{:?}", got[0].to);
     assert!(got[0].to.iter().any(|r| r.contains("known@example.com")));
-    app.stop().await;
 }
 
 /// The six-digit code in the SMS request number `n` the receiver got for `to`.
@@ -340,5 +338,4 @@ async fn phone_numbers_get_their_codes_by_sms() {
             .all(|m| m["type"] == "phone" && m["channel"] == "sms"),
         "{msgs:?}"
     );
-    app.stop().await;
 }

@@ -138,7 +138,6 @@ async fn two_courier_processes_deliver_a_burst_once() {
         rows.iter().all(|m| m["send_count"] == 1),
         "a message was tried twice"
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,5 +203,4 @@ async fn sigkill_between_claim_and_send_loses_nothing() {
         .unwrap();
     assert_eq!(m["status"], "sent", "{m}");
     assert_eq!(m["send_count"], 2, "the dead attempt counts: {m}");
-    app.stop().await;
 }

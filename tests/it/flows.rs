@@ -234,7 +234,6 @@ async fn browser_register_whoami_logout_login() {
         .await
         .unwrap();
     assert_eq!(r.url().path(), "/welcome");
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -360,7 +359,6 @@ async fn spa_registration_and_login_with_json() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -446,7 +444,6 @@ async fn native_app_with_the_sdk() {
         .await
         .unwrap();
     expect_error(r, 400).await;
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -578,7 +575,6 @@ async fn bad_requests_get_kratos_errors() {
     )
     .await;
     assert_eq!(e["id"], "security_csrf_violation");
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -651,7 +647,6 @@ async fn expired_flows_answer_410_with_a_new_flow() {
         .unwrap();
     let new = flow_id_from(&r.text().await.unwrap());
     assert_ne!(new, id);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -701,7 +696,6 @@ async fn registration_disabled_and_no_session_hook() {
     )
     .await;
     assert_eq!(e["id"], "self_service_flow_disabled");
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -743,7 +737,6 @@ async fn twenty_concurrent_registrations_with_one_email() {
         .await
         .unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -782,7 +775,6 @@ async fn unknown_identifiers_cost_the_same_as_wrong_passwords() {
         unknown[12],
         known[12]
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -848,7 +840,6 @@ async fn login_verifies_imported_hashes_and_rehashes_them() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    app.stop().await;
 }
 
 /// A k-anonymity range server: every suffix it knows is reported as breached 100 times.
@@ -949,7 +940,6 @@ async fn breached_too_short_and_similar_passwords_are_refused() {
     assert_eq!(node(&v, "password")["messages"][0]["id"], 4000033);
     let (status, _) = try_password("an unbreached passphrase 7").await;
     assert_eq!(status, 200);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -992,7 +982,6 @@ async fn the_sweeper_deletes_expired_flows_in_batches() {
         assert!(Instant::now() < deadline, "expired flows were not swept");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1051,5 +1040,4 @@ async fn refresh_login_reauthenticates_the_same_session() {
             .len(),
         2
     );
-    app.stop().await;
 }

@@ -368,5 +368,4 @@ async fn the_server_answers_generated_requests_like_kratos() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    app.stop().await;
 }

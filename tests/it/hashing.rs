@@ -178,7 +178,6 @@ async fn expensive_imported_hashes_do_not_hold_up_ordinary_logins() {
         ended += 1;
     }
     assert_eq!(ended, admitted);
-    Arc::try_unwrap(app).ok().unwrap().stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,7 +207,6 @@ async fn a_successful_login_rehashes_an_expensive_hash_once() {
     assert_eq!(stored_hash(&app, &id).await, stored, "rehashed only once");
     let (status, body) = login(&app, "legacy@example.com", "legacy secret 43").await;
     assert_invalid_credentials(status, &body);
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -283,5 +281,4 @@ async fn import_refuses_hashes_beyond_the_ceilings_naming_the_limit() {
         "credentials": {"password": {"config": {"hashed_password": "$2a$14$o6hx.Wog/wvFSkT/Bp/6DOxCtLRTDj7lm9on9suF/WaCGNVHbkfL6"}}},
     }))
     .await;
-    app.stop().await;
 }

@@ -136,7 +136,6 @@ async fn registration_web_hook_gets_jsonnet_body_and_api_key() {
     assert_eq!(body["agent"], "hooks-test/1.0");
     assert_eq!(body["has_cookie_header"], false);
     assert_eq!(body["transient"], json!({"campaign": "spring"}));
-    app.stop().await;
 }
 
 const INTERRUPT: &str = r##"{"messages":[
@@ -246,7 +245,6 @@ async fn can_interrupt_hook_stops_registration_with_messages() {
         1,
         "the browser registration saved nothing"
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -290,7 +288,6 @@ async fn response_parse_rewrites_traits_before_saving() {
     assert_eq!(saved["traits"]["email"], "rewritten@example.org");
     assert_eq!(saved["traits"]["username"], "rewritten");
     assert_eq!(saved["metadata_public"]["tier"], "gold");
-    app.stop().await;
 }
 
 async fn deliveries(app: &TestApp) -> Vec<gatehouse::store::webhooks::DeliveryRow> {
@@ -386,7 +383,6 @@ async fn fire_and_forget_is_retried_until_delivered_once_across_restarts() {
             .iter()
             .all(|d| d.status == "delivered")
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -455,7 +451,6 @@ async fn blocking_hook_with_down_or_slow_receiver_fails_fast() {
         e["message"].as_str().unwrap().contains("status code 500"),
         "{e}"
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -555,5 +550,4 @@ async fn password_migration_hook_checks_once_then_uses_the_local_hash() {
         "selfservice.methods.password.config.migrate_hook"
     );
     assert_eq!(rx.requests().len(), 2);
-    app.stop().await;
 }

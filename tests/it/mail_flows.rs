@@ -170,7 +170,6 @@ async fn forgotten_password_code_by_mail_new_password_login() {
     assert_eq!((status, v["state"].as_str()), (200, Some("sent_email")));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(mail.received().len(), 1);
-    app.stop().await;
     mail.stop().await;
 }
 
@@ -240,6 +239,5 @@ async fn sign_up_then_verification_link_by_mail_verifies_the_address() {
         .unwrap();
     assert_eq!(list[0]["status"], "sent");
     assert_eq!(list[0]["template_type"], "verification_valid");
-    app.stop().await;
     mail.stop().await;
 }

@@ -167,7 +167,6 @@ async fn disabled_flows_answer_400() {
         let e = expect_error(r, 400).await;
         assert_eq!(e["error"]["id"], "self_service_flow_disabled");
     }
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,7 +265,6 @@ async fn code_recovery_sends_same_answer_for_unknown_and_limits_attempts() {
     assert_eq!(r.status(), 400);
     let v: Value = r.json().await.unwrap();
     assert_eq!(message_ids(&v), [4000002]);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -393,7 +391,6 @@ async fn admin_recovery_code_browser_and_native() {
         .await
         .unwrap();
     assert_eq!(who.status(), 200);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -458,7 +455,6 @@ async fn admin_recovery_link_opens_a_session_once() {
         assert_eq!(v["state"], "sent_email");
         assert_eq!(message_ids(&v), [1060002]);
     }
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -492,7 +488,6 @@ async fn expired_recovery_flow_is_replaced() {
         .await
         .unwrap();
     expect_error(r, 410).await;
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -606,7 +601,6 @@ async fn registration_mails_verification_and_login_requires_it() {
         .expect("show_verification_ui");
     assert_eq!(item["flow"]["verifiable_address"], "native@example.org");
     assert!(item["flow"].get("url").is_none());
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -636,5 +630,4 @@ async fn login_requires_verified_address() {
     })).await;
     let e = expect_error(r, 400).await;
     assert_eq!(e["error"]["id"], "session_verified_address_required");
-    app.stop().await;
 }

@@ -145,7 +145,6 @@ async fn deeply_nested_submissions_are_refused_on_every_flow() {
         );
     }
     alive(&app).await;
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,7 +172,6 @@ async fn form_traits_are_read_against_the_schema() {
         json!({"email": "typed@example.org", "age": 36}),
         "{v}"
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,7 +227,6 @@ async fn counts_are_bounded() {
     let e = expect_error(r, 400).await;
     assert!(e["reason"].as_str().unwrap().contains("100000"), "{e}");
     alive(&app).await;
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -295,7 +292,6 @@ async fn admin_documents_and_patches_are_bounded() {
     assert_eq!(stored["metadata_public"], nested(63));
     assert!(stored["metadata_admin"].is_null(), "{stored}");
     alive(&app).await;
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -335,7 +331,6 @@ async fn admin_expires_in_out_of_range_is_a_400() {
     let v: Value = r.json().await.unwrap();
     let expires: chrono::DateTime<chrono::Utc> = v["expires_at"].as_str().unwrap().parse().unwrap();
     assert!(expires > chrono::Utc::now() + chrono::Duration::days(364));
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -384,7 +379,6 @@ async fn api_flows_answer_json_whatever_the_client_accepts() {
         .unwrap();
     // No session token: the API flow says so in JSON.
     expect_error(r, 401).await;
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -414,7 +408,6 @@ async fn recovery_answers_unknown_addresses_like_known_ones() {
         answers.push(text);
     }
     assert_eq!(answers[0], answers[1]);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -446,7 +439,6 @@ async fn two_flows_may_hold_codes_that_hash_alike() {
             .await
             .expect("a code that hashes like another flow's is stored");
     }
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -491,5 +483,4 @@ async fn an_answer_given_without_the_body_keeps_the_connection_usable() {
     let text = String::from_utf8_lossy(&seen);
     assert!(text.starts_with("HTTP/1.1 405"), "{text}");
     assert!(!text.contains("connection: close"), "{text}");
-    app.stop().await;
 }

@@ -411,7 +411,6 @@ async fn browser_changes_profile_and_password() {
             .status(),
         200
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -577,7 +576,6 @@ async fn native_app_settings_and_access_rules() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -625,7 +623,6 @@ async fn expired_flows_answer_410() {
     );
     // Nothing was saved.
     assert_eq!(api_login(&app, EMAIL, PASSWORD).await.0, 200);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -748,7 +745,6 @@ async fn old_sessions_must_sign_in_again_for_privileged_changes() {
         api_login(&app, EMAIL, "refreshed-passphrase-31").await.0,
         200
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -857,7 +853,6 @@ async fn recovery_continues_into_settings() {
         api_login(&app, EMAIL, "recovered-passphrase-5").await.0,
         400
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -903,7 +898,6 @@ async fn password_change_revokes_other_sessions_when_configured() {
     assert_eq!(status, 200);
     assert_eq!(whoami(mine).await, 200);
     assert_eq!(whoami(elsewhere).await, 401);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -964,5 +958,4 @@ async fn settings_web_hooks_interrupt_and_observe_changes() {
     // Whoami (answered from the cache before) shows the change at once.
     let me = app.whoami(&token).await;
     assert_eq!(me["identity"]["traits"]["username"], "settled");
-    app.stop().await;
 }
