@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use gatehouse::app::{self, Running};
 use serde_json::Value;
 
+pub mod flow;
 pub mod receiver;
 pub mod smtp;
 

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::common::flow::{api_flow, message_ids, six_digits, submit};
 use crate::common::receiver::Receiver;
-use crate::common::smtp::{self, SmtpServer};
+use crate::common::smtp::{SmtpServer, plaintext};
 use crate::common::{FIXTURES, Setup, TestApp};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -44,57 +45,6 @@ selfservice:
         uri = smtp.uri(),
         f = FIXTURES
     )
-}
-
-fn plaintext(mail: &smtp::Received) -> String {
-    smtp::parts(&mail.data)
-        .into_iter()
-        .find(|(ct, _)| ct.starts_with("text/plain"))
-        .map(|(_, body)| body)
-        .unwrap_or_else(|| mail.data.clone())
-}
-
-/// The first run of exactly six digits.
-fn six_digits(text: &str) -> String {
-    let b = text.as_bytes();
-    for i in 0..b.len().saturating_sub(5) {
-        let run = &b[i..i + 6];
-        let before = i == 0 || !b[i - 1].is_ascii_digit();
-        let after = i + 6 == b.len() || !b[i + 6].is_ascii_digit();
-        if before && after && run.iter().all(u8::is_ascii_digit) {
-            return String::from_utf8(run.to_vec()).unwrap();
-        }
-    }
-    panic!("no code in {text}")
-}
-
-async fn api_flow(app: &TestApp, kind: &str) -> Value {
-    app.http
-        .get(app.public_url(&format!("/self-service/{kind}/api")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn submit(app: &TestApp, flow: &Value, body: Value) -> (u16, Value) {
-    let r = app
-        .http
-        .post(flow["ui"]["action"].as_str().unwrap())
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
-
-fn message_ids(flow: &Value) -> Vec<u64> {
-    flow["ui"]["messages"]
-        .as_array()
-        .map(|m| m.iter().filter_map(|x| x["id"].as_u64()).collect())
-        .unwrap_or_default()
 }
 
 fn has_node(flow: &Value, name: &str, value: Option<&str>) -> bool {

@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::common::flow::{
+    all_message_ids, api_flow, browser, csrf, flow_id_from, no_redirects, node,
+};
 use crate::common::{Setup, TestApp, expect_error, ui_server};
 
 fn flows_yaml(ui: u16, extra_registration: &str) -> String {
@@ -26,70 +29,6 @@ async fn start(extra: &str) -> (TestApp, u16) {
     })
     .await;
     (app, ui)
-}
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap()
-}
-
-fn spa() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .default_headers({
-            let mut h = reqwest::header::HeaderMap::new();
-            h.insert("accept", "application/json".parse().unwrap());
-            h
-        })
-        .build()
-        .unwrap()
-}
-
-fn flow_id_from(landing: &str) -> String {
-    landing
-        .split("flow=")
-        .nth(1)
-        .expect("landed on a UI page with ?flow=")
-        .split('&')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-fn node<'a>(flow: &'a Value, name: &str) -> &'a Value {
-    flow["ui"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["attributes"]["name"] == name)
-        .unwrap_or_else(|| panic!("no node {name} in {flow}"))
-}
-
-fn csrf(flow: &Value) -> String {
-    node(flow, "csrf_token")["attributes"]["value"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn message_ids(v: &Value) -> Vec<u64> {
-    let mut ids: Vec<u64> = v["ui"]["messages"]
-        .as_array()
-        .map(|m| m.iter().filter_map(|x| x["id"].as_u64()).collect())
-        .unwrap_or_default();
-    for n in v["ui"]["nodes"].as_array().unwrap_or(&vec![]) {
-        ids.extend(
-            n["messages"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|x| x["id"].as_u64()),
-        );
-    }
-    ids
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,7 +76,7 @@ async fn browser_register_whoami_logout_login() {
         .json()
         .await
         .unwrap();
-    assert!(message_ids(&flow).contains(&4000002), "{flow}");
+    assert!(all_message_ids(&flow).contains(&4000002), "{flow}");
     assert!(
         node(&flow, "password")["attributes"]
             .get("value")
@@ -239,7 +178,7 @@ async fn browser_register_whoami_logout_login() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spa_registration_and_login_with_json() {
     let (app, _ui) = start("").await;
-    let c = spa();
+    let c = no_redirects(true);
     let r = c
         .get(app.public_url("/self-service/registration/browser"))
         .send()
@@ -255,7 +194,7 @@ async fn spa_registration_and_login_with_json() {
     let flow: Value = r.json().await.unwrap();
     let action = flow["ui"]["action"].as_str().unwrap().to_owned();
     // A CSRF token from another flow (another browser) is refused.
-    let other: Value = spa()
+    let other: Value = no_redirects(true)
         .get(app.public_url("/self-service/registration/browser"))
         .send()
         .await
@@ -317,7 +256,7 @@ async fn spa_registration_and_login_with_json() {
     let refresh: Value = r.json().await.unwrap();
     assert_eq!(refresh["refresh"], true);
     // Wrong password on a fresh client: 400 with 4000006.
-    let c2 = spa();
+    let c2 = no_redirects(true);
     let login: Value = c2
         .get(app.public_url("/self-service/login/browser"))
         .send()
@@ -587,15 +526,7 @@ async fn expired_flows_answer_410_with_a_new_flow() {
         ..Default::default()
     })
     .await;
-    let flow: Value = app
-        .http
-        .get(app.public_url("/self-service/login/api"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let flow = api_flow(&app, "login").await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let r = app
         .http
@@ -658,15 +589,7 @@ async fn registration_disabled_and_no_session_hook() {
     })
     .await;
     // Without the session hook, registration creates the identity but no session.
-    let flow: Value = app
-        .http
-        .get(app.public_url("/self-service/registration/api"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let flow = api_flow(&app, "registration").await;
     let r = app
         .http
         .post(flow["ui"]["action"].as_str().unwrap())
@@ -787,15 +710,7 @@ async fn login_verifies_imported_hashes_and_rehashes_them() {
         .create_identity(json!({"traits": {"email": "imported@example.com"}, "credentials": {"password": {"config": {"hashed_password": imported}}}}))
         .await;
     let id = created["id"].as_str().unwrap();
-    let flow: Value = app
-        .http
-        .get(app.public_url("/self-service/login/api"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let flow = api_flow(&app, "login").await;
     let r = app
         .http
         .post(flow["ui"]["action"].as_str().unwrap())
@@ -823,15 +738,7 @@ async fn login_verifies_imported_hashes_and_rehashes_them() {
         "rehashed into the configured algorithm: {stored}"
     );
     // And the new hash works.
-    let flow: Value = app
-        .http
-        .get(app.public_url("/self-service/login/api"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let flow = api_flow(&app, "login").await;
     let r = app
         .http
         .post(flow["ui"]["action"].as_str().unwrap())
@@ -954,15 +861,7 @@ async fn the_sweeper_deletes_expired_flows_in_batches() {
     .await;
     let mut ids = Vec::new();
     for _ in 0..5 {
-        let flow: Value = app
-            .http
-            .get(app.public_url("/self-service/login/api"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let flow = api_flow(&app, "login").await;
         ids.push(flow["id"].as_str().unwrap().to_owned());
     }
     let gone = |id: String| {

@@ -15,6 +15,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use crate::common::TestApp;
+use crate::common::flow::api_flow;
 
 fn seed() -> u64 {
     std::env::var("GATEHOUSE_FUZZ_SEED")
@@ -247,15 +248,7 @@ async fn the_server_answers_generated_requests_like_kratos() {
     // Real ids make generated requests reach the flows, not only the not-found paths.
     let mut ids = vec![identity["id"].as_str().unwrap().to_owned()];
     for kind in ["login", "registration", "recovery", "verification"] {
-        let flow: Value = app
-            .http
-            .get(app.public_url(&format!("/self-service/{kind}/api")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let flow = api_flow(&app, kind).await;
         ids.push(flow["id"].as_str().unwrap().to_owned());
     }
     ids.push("not-a-uuid".into());

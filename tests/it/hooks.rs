@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 
+use crate::common::flow::node;
 use crate::common::receiver::Receiver;
 use crate::common::{Setup, TestApp, TestDb, expect_error, ui_server};
 
@@ -93,15 +94,6 @@ async fn identities(app: &TestApp) -> Vec<Value> {
         .json()
         .await
         .unwrap()
-}
-
-fn node<'a>(flow: &'a Value, name: &str) -> &'a Value {
-    flow["ui"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["attributes"]["name"] == name)
-        .unwrap_or_else(|| panic!("no node {name} in {flow}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use crate::common::flow::{api_action, api_login};
 use crate::common::{Setup, TestApp, expect_error};
 
 const YAML: &str = "selfservice:
@@ -37,45 +38,12 @@ async fn signed_in(app: &TestApp, email: &str) -> (Value, String) {
             "credentials": {"password": {"config": {"password": "a long enough password"}}}
         }))
         .await;
-    let flow: Value = app
-        .http
-        .get(app.public_url("/self-service/login/api"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let done: Value = app
-        .http
-        .post(flow["ui"]["action"].as_str().unwrap())
-        .json(&json!({"method": "password", "identifier": email, "password": "a long enough password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, done) = api_login(app, email, "a long enough password").await;
     let token = done["session_token"]
         .as_str()
         .unwrap_or_else(|| panic!("login failed: {done}"))
         .to_owned();
     (identity, token)
-}
-
-/// The `ui.action` of a new API flow of `kind`.
-async fn api_flow(app: &TestApp, kind: &str, token: Option<&str>) -> String {
-    let mut r = app
-        .http
-        .get(app.public_url(&format!("/self-service/{kind}/api")));
-    if let Some(t) = token {
-        r = r.header("X-Session-Token", t);
-    }
-    let flow: Value = r.send().await.unwrap().json().await.unwrap();
-    flow["ui"]["action"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {kind} flow: {flow}"))
-        .to_owned()
 }
 
 async fn alive(app: &TestApp) {
@@ -112,7 +80,7 @@ async fn deeply_nested_submissions_are_refused_on_every_flow() {
         // One dotted key: 5,000 segments in 10 KB stopped the process at registration,
         // 50,000 at the other flows. No `Accept` header: an API flow answers JSON anyway.
         for segments in [5_000, 50_000] {
-            let action = api_flow(&app, kind, token).await;
+            let action = api_action(&app, kind, token).await;
             let body = format!("method=password&traits{}=v", ".a".repeat(segments));
             let mut r = app
                 .http
@@ -129,7 +97,7 @@ async fn deeply_nested_submissions_are_refused_on_every_flow() {
             );
         }
         // JSON nested past the bound but within serde_json's own limit.
-        let action = api_flow(&app, kind, token).await;
+        let action = api_action(&app, kind, token).await;
         let mut r = app
             .http
             .post(&action)
@@ -151,7 +119,7 @@ async fn deeply_nested_submissions_are_refused_on_every_flow() {
 async fn form_traits_are_read_against_the_schema() {
     let app = start().await;
     // Keys the schema does not name are ignored, as Kratos does; known ones are typed.
-    let action = api_flow(&app, "registration", None).await;
+    let action = api_action(&app, "registration", None).await;
     let r = app
         .http
         .post(&action)
@@ -178,7 +146,7 @@ async fn form_traits_are_read_against_the_schema() {
 async fn counts_are_bounded() {
     let app = start().await;
     // A form of more than 1,000 fields.
-    let action = api_flow(&app, "login", None).await;
+    let action = api_action(&app, "login", None).await;
     let body = (0..1_001)
         .map(|i| format!("f{i}=v"))
         .collect::<Vec<_>>()
@@ -342,7 +310,7 @@ async fn api_flows_answer_json_whatever_the_client_accepts() {
         .build()
         .unwrap();
     // A rejected form submission answers with the flow, not a redirect to the browser UI.
-    let action = api_flow(&app, "registration", None).await;
+    let action = api_action(&app, "registration", None).await;
     let r = no_redirects
         .post(&action)
         .header("accept", "text/html")
@@ -355,7 +323,7 @@ async fn api_flows_answer_json_whatever_the_client_accepts() {
     assert_eq!(v["type"], "api", "{v}");
     // Errors that carry no flow: a browser's cookie on an API flow, and a session that
     // already exists for an API login.
-    let action = api_flow(&app, "login", None).await;
+    let action = api_action(&app, "login", None).await;
     let r = no_redirects
         .post(&action)
         .header("accept", "text/html")
@@ -369,7 +337,7 @@ async fn api_flows_answer_json_whatever_the_client_accepts() {
         .await
         .unwrap();
     expect_error(r, 400).await;
-    let action = api_flow(&app, "settings", Some(&token)).await;
+    let action = api_action(&app, "settings", Some(&token)).await;
     let r = no_redirects
         .post(&action)
         .header("accept", "text/html")
@@ -388,7 +356,7 @@ async fn recovery_answers_unknown_addresses_like_known_ones() {
         .await;
     let mut answers = Vec::new();
     for email in ["known@example.org", "unknown@example.org"] {
-        let action = api_flow(&app, "recovery", None).await;
+        let action = api_action(&app, "recovery", None).await;
         let r = app
             .http
             .post(&action)
@@ -419,7 +387,7 @@ async fn two_flows_may_hold_codes_that_hash_alike() {
     let store = &app.running.as_ref().unwrap().handles().deps.store;
     let now = chrono::Utc::now().naive_utc();
     for _ in 0..2 {
-        let action = api_flow(&app, "recovery", None).await;
+        let action = api_action(&app, "recovery", None).await;
         let flow_id = action.split("flow=").nth(1).unwrap().to_owned();
         let row = TokenRow {
             id: uuid::Uuid::new_v4().to_string(),
