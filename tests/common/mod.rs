@@ -3,12 +3,14 @@
 //! runs the same tests on PostgreSQL; the default is a SQLite file in a temp dir.
 #![allow(dead_code)]
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use gatehouse::app::{self, Running};
 use serde_json::Value;
 
 pub mod flow;
+pub mod process;
 pub mod receiver;
 pub mod smtp;
 
@@ -72,6 +74,9 @@ pub struct Setup {
     pub yaml: String,
     pub env: Vec<(String, String)>,
     pub dev: bool,
+    /// The listeners' timeouts, connection caps and grace; `dev` and `migrate` are set from the
+    /// fields above.
+    pub listen: app::Options,
 }
 
 impl Default for Setup {
@@ -80,6 +85,7 @@ impl Default for Setup {
             yaml: String::new(),
             env: Vec::new(),
             dev: true,
+            listen: app::Options::default(),
         }
     }
 }
@@ -131,7 +137,7 @@ impl TestApp {
             app::Options {
                 dev: setup.dev,
                 migrate: true,
-                ..Default::default()
+                ..setup.listen
             },
         )
         .await
@@ -144,6 +150,14 @@ impl TestApp {
             db,
             dir,
         }
+    }
+
+    pub fn public_addr(&self) -> SocketAddr {
+        self.running.as_ref().unwrap().public_addr
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.running.as_ref().unwrap().admin_addr
     }
 
     pub fn admin_url(&self, path: &str) -> String {
