@@ -1,10 +1,9 @@
 //! The test harness: a real server stack on 127.0.0.1 ephemeral ports, talking real HTTP, on a
 //! fresh database per test. `GATEHOUSE_TEST_DB=postgres` (with `TEST_DATABASE_POSTGRESQL`)
 //! runs the same tests on PostgreSQL; the default is a SQLite file in a temp dir.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use gatehouse::app::{self, Running};
 use serde_json::Value;
@@ -247,10 +246,6 @@ pub async fn expect_error(resp: reqwest::Response, status: u16) -> Value {
         "envelope fields: {body}"
     );
     e
-}
-
-pub fn fixture(name: &str) -> PathBuf {
-    Path::new(FIXTURES).join(name)
 }
 
 /// Path of the built `gatehouse` binary (for process-level tests).
