@@ -1,13 +1,15 @@
 //! The test harness: a real server stack on 127.0.0.1 ephemeral ports, talking real HTTP, on a
 //! fresh database per test. `GATEHOUSE_TEST_DB=postgres` (with `TEST_DATABASE_POSTGRESQL`)
 //! runs the same tests on PostgreSQL; the default is a SQLite file in a temp dir.
-#![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use gatehouse::app::{self, Running};
 use serde_json::Value;
 
+pub mod flow;
+pub mod process;
 pub mod receiver;
 pub mod smtp;
 
@@ -71,6 +73,9 @@ pub struct Setup {
     pub yaml: String,
     pub env: Vec<(String, String)>,
     pub dev: bool,
+    /// The listeners' timeouts, connection caps and grace; `dev` and `migrate` are set from the
+    /// fields above.
+    pub listen: app::Options,
 }
 
 impl Default for Setup {
@@ -79,10 +84,12 @@ impl Default for Setup {
             yaml: String::new(),
             env: Vec::new(),
             dev: true,
+            listen: app::Options::default(),
         }
     }
 }
 
+/// A server started in this process; stops when dropped.
 pub struct TestApp {
     pub public: String,
     pub admin: String,
@@ -129,7 +136,7 @@ impl TestApp {
             app::Options {
                 dev: setup.dev,
                 migrate: true,
-                ..Default::default()
+                ..setup.listen
             },
         )
         .await
@@ -142,6 +149,14 @@ impl TestApp {
             db,
             dir,
         }
+    }
+
+    pub fn public_addr(&self) -> SocketAddr {
+        self.running.as_ref().unwrap().public_addr
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.running.as_ref().unwrap().admin_addr
     }
 
     pub fn admin_url(&self, path: &str) -> String {
@@ -186,6 +201,7 @@ impl TestApp {
         c
     }
 
+    /// Stops the server and waits until it has: listeners drained, pools stopped.
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.runtime.shutdown().await;
@@ -197,7 +213,21 @@ impl TestApp {
         if let Some(r) = self.running.take() {
             r.runtime.shutdown().await;
         }
-        self.db
+        TestDb {
+            dsn: self.db.dsn.clone(),
+            _dir: self.db._dir.take(),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    /// A test that ends or fails without `stop` takes its server down all the same: the
+    /// supervision tree is told to stop (Drop cannot wait for it), and whatever still runs
+    /// ends with the test's runtime.
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.runtime.root.stop(Some("the test app was dropped".into()));
+        }
     }
 }
 
@@ -216,10 +246,6 @@ pub async fn expect_error(resp: reqwest::Response, status: u16) -> Value {
         "envelope fields: {body}"
     );
     e
-}
-
-pub fn fixture(name: &str) -> PathBuf {
-    Path::new(FIXTURES).join(name)
 }
 
 /// Path of the built `gatehouse` binary (for process-level tests).

@@ -310,6 +310,15 @@ pub fn parts(data: &str) -> Vec<(String, String)> {
     vec![(mime, text.trim_end_matches('\n').to_owned())]
 }
 
+/// The plaintext body of a mail (the whole message when it has no text/plain part).
+pub fn plaintext(mail: &Received) -> String {
+    parts(&mail.data)
+        .into_iter()
+        .find(|(ct, _)| ct.starts_with("text/plain"))
+        .map(|(_, body)| body)
+        .unwrap_or_else(|| mail.data.clone())
+}
+
 /// A second handle on a test database (for a second node on the same data).
 pub fn share_db(db: &TestDb) -> TestDb {
     TestDb {

@@ -3,14 +3,14 @@
 //! and rehashed on a successful login. Every check is structural (what finished before what,
 //! which answers came back), never a wall-clock threshold.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Setup, TestApp, expect_error};
 use gatehouse::hash::{Algorithm, EXPENSIVE_QUEUE, Hasher};
 use serde_json::{Value, json};
+
+use crate::common::flow::{api_flow, api_login, submit};
+use crate::common::{Setup, TestApp, expect_error};
 
 const NO_HIBP: &str = "selfservice:\n  methods:\n    password:\n      config:\n        haveibeenpwned_enabled: false\n";
 
@@ -30,41 +30,6 @@ async fn bcrypt(cost: u32, password: &str) -> String {
         .hash(password.as_bytes())
         .await
         .unwrap()
-}
-
-/// Starts a native login flow and returns its submit URL.
-async fn login_flow(app: &TestApp) -> String {
-    let flow: Value = app
-        .http
-        .get(app.public_url("/self-service/login/api"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    flow["ui"]["action"].as_str().unwrap().to_owned()
-}
-
-async fn submit(
-    app: &TestApp,
-    action: &str,
-    identifier: &str,
-    password: &str,
-) -> reqwest::Response {
-    app.http
-        .post(action)
-        .json(&json!({"method": "password", "identifier": identifier, "password": password}))
-        .send()
-        .await
-        .unwrap()
-}
-
-/// A complete native login; the status and body of the submission.
-async fn login(app: &TestApp, identifier: &str, password: &str) -> (u16, Value) {
-    let action = login_flow(app).await;
-    let r = submit(app, &action, identifier, password).await;
-    (r.status().as_u16(), r.json().await.unwrap())
 }
 
 async fn stored_hash(app: &TestApp, id: &str) -> String {
@@ -112,18 +77,19 @@ async fn expensive_imported_hashes_do_not_hold_up_ordinary_logins() {
 
     // Wrong passwords against all of them at once. Flows are started first so the submissions
     // arrive together, well within the first verification's second.
-    let mut actions = Vec::new();
+    let mut flows = Vec::new();
     for _ in 0..admitted + burst {
-        actions.push(login_flow(&app).await);
+        flows.push(api_flow(&app, "login").await);
     }
     let wrong_answers = Arc::new(AtomicUsize::new(0));
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
-    for (i, action) in actions.into_iter().enumerate() {
+    for (i, flow) in flows.into_iter().enumerate() {
         let (app, wrong_answers, done_tx) = (app.clone(), wrong_answers.clone(), done_tx.clone());
         tokio::spawn(async move {
-            let r = submit(&app, &action, &format!("legacy{i}@example.com"), "a guess").await;
-            let status = r.status().as_u16();
-            let body: Value = r.json().await.unwrap();
+            let identifier = format!("legacy{i}@example.com");
+            let body =
+                json!({"method": "password", "identifier": identifier, "password": "a guess"});
+            let (status, body) = submit(&app, &flow, body).await;
             if status == 400 {
                 assert_invalid_credentials(status, &body);
                 wrong_answers.fetch_add(1, Ordering::SeqCst);
@@ -157,12 +123,13 @@ async fn expensive_imported_hashes_do_not_hold_up_ordinary_logins() {
     // behind the expensive ones on the same threads and finished only after all but the last
     // one or two of them.
     for _ in 0..3 {
-        let (status, body) = login(&app, "ordinary@example.com", "an ordinary passphrase").await;
+        let (status, body) =
+            api_login(&app, "ordinary@example.com", "an ordinary passphrase").await;
         assert_eq!(status, 200, "{body}");
         assert!(body["session_token"].is_string(), "{body}");
         // An unknown account costs a dummy verification in the ordinary lane: it is answered
         // too, as "invalid credentials".
-        let (status, body) = login(&app, "nobody@example.com", "whatever").await;
+        let (status, body) = api_login(&app, "nobody@example.com", "whatever").await;
         assert_invalid_credentials(status, &body);
     }
     let finished = wrong_answers.load(Ordering::SeqCst);
@@ -179,7 +146,6 @@ async fn expensive_imported_hashes_do_not_hold_up_ordinary_logins() {
         ended += 1;
     }
     assert_eq!(ended, admitted);
-    Arc::try_unwrap(app).ok().unwrap().stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,7 +161,7 @@ async fn a_successful_login_rehashes_an_expensive_hash_once() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, body) = login(&app, "legacy@example.com", "legacy secret 42").await;
+    let (status, body) = api_login(&app, "legacy@example.com", "legacy secret 42").await;
     assert_eq!(status, 200, "{body}");
     // Rehashed into the configured algorithm (the tests' cheap argon2id), so the next login
     // verifies in the ordinary lane.
@@ -204,12 +170,11 @@ async fn a_successful_login_rehashes_an_expensive_hash_once() {
         stored.starts_with("$argon2id$v=19$m=64,t=1,p=1$"),
         "{stored}"
     );
-    let (status, _) = login(&app, "legacy@example.com", "legacy secret 42").await;
+    let (status, _) = api_login(&app, "legacy@example.com", "legacy secret 42").await;
     assert_eq!(status, 200);
     assert_eq!(stored_hash(&app, &id).await, stored, "rehashed only once");
-    let (status, body) = login(&app, "legacy@example.com", "legacy secret 43").await;
+    let (status, body) = api_login(&app, "legacy@example.com", "legacy secret 43").await;
     assert_invalid_credentials(status, &body);
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -284,5 +249,4 @@ async fn import_refuses_hashes_beyond_the_ceilings_naming_the_limit() {
         "credentials": {"password": {"config": {"hashed_password": "$2a$14$o6hx.Wog/wvFSkT/Bp/6DOxCtLRTDj7lm9on9suF/WaCGNVHbkfL6"}}},
     }))
     .await;
-    app.stop().await;
 }

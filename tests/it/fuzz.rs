@@ -10,12 +10,12 @@
 //!
 //! `GATEHOUSE_FUZZ_SEED` replays a run; `GATEHOUSE_FUZZ_ITERATIONS` makes it longer.
 
-mod common;
-
-use common::TestApp;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
+
+use crate::common::TestApp;
+use crate::common::flow::api_flow;
 
 fn seed() -> u64 {
     std::env::var("GATEHOUSE_FUZZ_SEED")
@@ -234,7 +234,7 @@ const ADMIN: &[&str] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_answers_generated_requests_like_kratos() {
-    let app = TestApp::start_with(common::Setup {
+    let app = TestApp::start_with(crate::common::Setup {
         yaml: "selfservice:\n  flows:\n    recovery:\n      enabled: true\n    verification:\n      enabled: true\n  methods:\n    password:\n      config:\n        haveibeenpwned_enabled: false\n".into(),
         ..Default::default()
     })
@@ -248,15 +248,7 @@ async fn the_server_answers_generated_requests_like_kratos() {
     // Real ids make generated requests reach the flows, not only the not-found paths.
     let mut ids = vec![identity["id"].as_str().unwrap().to_owned()];
     for kind in ["login", "registration", "recovery", "verification"] {
-        let flow: Value = app
-            .http
-            .get(app.public_url(&format!("/self-service/{kind}/api")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let flow = api_flow(&app, kind).await;
         ids.push(flow["id"].as_str().unwrap().to_owned());
     }
     ids.push("not-a-uuid".into());
@@ -369,5 +361,4 @@ async fn the_server_answers_generated_requests_like_kratos() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    app.stop().await;
 }

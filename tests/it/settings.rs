@@ -2,13 +2,16 @@
 //! redirects) and native apps (session tokens), privileged sessions with the refresh login,
 //! verification mail for changed addresses over real SMTP, and recovery continuing into it.
 
-mod common;
-
 use std::time::Duration;
 
-use common::smtp::{self, SmtpServer};
-use common::{Setup, TestApp, expect_error, ui_server};
 use serde_json::{Value, json};
+
+use crate::common::flow::{
+    api_login, browser, csrf, find_six_digits, flow_id_from, message_ids, no_redirects, node,
+    node_message_ids, submit_with_token,
+};
+use crate::common::smtp::{SmtpServer, plaintext};
+use crate::common::{Setup, TestApp, expect_error, ui_server};
 
 const WAIT: Duration = Duration::from_secs(20);
 const EMAIL: &str = "settler@example.com";
@@ -70,69 +73,6 @@ async fn start(settings: &str) -> Env {
     Env { app, ui, mail }
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap()
-}
-
-fn no_redirects(json: bool) -> reqwest::Client {
-    let mut h = reqwest::header::HeaderMap::new();
-    if json {
-        h.insert("accept", "application/json".parse().unwrap());
-    }
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .default_headers(h)
-        .build()
-        .unwrap()
-}
-
-fn flow_id_from(landing: &str) -> String {
-    landing
-        .split("flow=")
-        .nth(1)
-        .expect("landed on a UI page with ?flow=")
-        .split('&')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-fn node<'a>(flow: &'a Value, name: &str) -> &'a Value {
-    flow["ui"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["attributes"]["name"] == name)
-        .unwrap_or_else(|| panic!("no node {name} in {flow}"))
-}
-
-fn csrf(flow: &Value) -> String {
-    node(flow, "csrf_token")["attributes"]["value"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn node_message_ids(flow: &Value, name: &str) -> Vec<u64> {
-    node(flow, name)["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|m| m["id"].as_u64())
-        .collect()
-}
-
-fn message_ids(flow: &Value) -> Vec<u64> {
-    flow["ui"]["messages"]
-        .as_array()
-        .map(|m| m.iter().filter_map(|x| x["id"].as_u64()).collect())
-        .unwrap_or_default()
-}
-
 async fn create(app: &TestApp, email: &str, username: &str) -> Value {
     app.create_identity(json!({
         "schema_id": "customer",
@@ -140,27 +80,6 @@ async fn create(app: &TestApp, email: &str, username: &str) -> Value {
         "credentials": {"password": {"config": {"password": PASSWORD}}}
     }))
     .await
-}
-
-/// Native login; returns (status, body).
-async fn api_login(app: &TestApp, identifier: &str, password: &str) -> (u16, Value) {
-    let flow: Value = app
-        .http
-        .get(app.public_url("/self-service/login/api"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let r = app
-        .http
-        .post(flow["ui"]["action"].as_str().unwrap())
-        .json(&json!({"method": "password", "identifier": identifier, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
 }
 
 async fn token_for(app: &TestApp, identifier: &str, password: &str) -> String {
@@ -205,18 +124,6 @@ async fn api_settings(app: &TestApp, token: &str) -> Value {
     r.json().await.unwrap()
 }
 
-async fn api_submit(app: &TestApp, token: &str, flow: &Value, body: Value) -> (u16, Value) {
-    let r = app
-        .http
-        .post(flow["ui"]["action"].as_str().unwrap())
-        .header("X-Session-Token", token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
-
 async fn get_flow(b: &reqwest::Client, app: &TestApp, id: &str) -> Value {
     let r = b
         .get(app.public_url(&format!("/self-service/settings/flows?id={id}")))
@@ -225,23 +132,6 @@ async fn get_flow(b: &reqwest::Client, app: &TestApp, id: &str) -> Value {
         .unwrap();
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
-}
-
-fn plaintext(mail: &smtp::Received) -> String {
-    smtp::parts(&mail.data)
-        .into_iter()
-        .find(|(ct, _)| ct.starts_with("text/plain"))
-        .map(|(_, body)| body)
-        .unwrap_or_else(|| mail.data.clone())
-}
-
-fn has_six_digits(text: &str) -> bool {
-    let b = text.as_bytes();
-    (0..b.len().saturating_sub(5)).any(|i| {
-        let before = i == 0 || !b[i - 1].is_ascii_digit();
-        let after = i + 6 == b.len() || !b[i + 6].is_ascii_digit();
-        before && after && b[i..i + 6].iter().all(u8::is_ascii_digit)
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,7 +241,7 @@ async fn browser_changes_profile_and_password() {
     assert_eq!(addr["verified"], false);
     let received = mail.wait_for(1, WAIT).await;
     assert_eq!(received[0].to, ["moved@example.com"]);
-    assert!(has_six_digits(&plaintext(&received[0])));
+    assert!(find_six_digits(&plaintext(&received[0])).is_some());
     // The new email signs in; the old one no longer does.
     assert_eq!(api_login(&app, "moved@example.com", PASSWORD).await.0, 200);
     assert_eq!(api_login(&app, EMAIL, PASSWORD).await.0, 400);
@@ -412,7 +302,6 @@ async fn browser_changes_profile_and_password() {
             .status(),
         200
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -497,7 +386,7 @@ async fn native_app_settings_and_access_rules() {
     assert_eq!(api_login(&app, EMAIL, PASSWORD).await.0, 200);
 
     // Invalid traits: 400 with the flow, the message on the node.
-    let (status, bad) = api_submit(
+    let (status, bad) = submit_with_token(
         &app,
         &token,
         &flow,
@@ -510,11 +399,12 @@ async fn native_app_settings_and_access_rules() {
         "{bad}"
     );
     // An unknown method.
-    let (status, bad) = api_submit(&app, &token, &flow, json!({"method": "carrier-pigeon"})).await;
+    let (status, bad) =
+        submit_with_token(&app, &token, &flow, json!({"method": "carrier-pigeon"})).await;
     assert_eq!(status, 400);
     assert_eq!(message_ids(&bad), [4010004]);
     // A valid change.
-    let (status, saved) = api_submit(
+    let (status, saved) = submit_with_token(
         &app,
         &token,
         &flow,
@@ -532,7 +422,7 @@ async fn native_app_settings_and_access_rules() {
         EMAIL
     );
     // … and only once.
-    let (status, again) = api_submit(
+    let (status, again) = submit_with_token(
         &app,
         &token,
         &flow,
@@ -542,7 +432,7 @@ async fn native_app_settings_and_access_rules() {
     assert_eq!(status, 200, "{again}");
     assert!(again.get("continue_with").is_none(), "{again}");
     // Too short a password.
-    let (status, bad) = api_submit(
+    let (status, bad) = submit_with_token(
         &app,
         &token,
         &flow,
@@ -554,7 +444,7 @@ async fn native_app_settings_and_access_rules() {
         node_message_ids(&bad, "password").contains(&4000032),
         "{bad}"
     );
-    let (status, saved) = api_submit(
+    let (status, saved) = submit_with_token(
         &app,
         &token,
         &flow,
@@ -578,7 +468,6 @@ async fn native_app_settings_and_access_rules() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -626,7 +515,6 @@ async fn expired_flows_answer_410() {
     );
     // Nothing was saved.
     assert_eq!(api_login(&app, EMAIL, PASSWORD).await.0, 200);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -749,7 +637,6 @@ async fn old_sessions_must_sign_in_again_for_privileged_changes() {
         api_login(&app, EMAIL, "refreshed-passphrase-31").await.0,
         200
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -798,7 +685,7 @@ async fn recovery_continues_into_settings() {
     assert_eq!(flow["type"], "api");
     assert_eq!(flow["identity"]["id"], iid);
     assert_eq!(message_ids(&flow), [1060001]);
-    let (status, saved) = api_submit(
+    let (status, saved) = submit_with_token(
         &app,
         &token,
         &flow,
@@ -858,7 +745,6 @@ async fn recovery_continues_into_settings() {
         api_login(&app, EMAIL, "recovered-passphrase-5").await.0,
         400
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -885,7 +771,7 @@ async fn password_change_revokes_other_sessions_when_configured() {
     };
     // A profile change does not revoke anything.
     let flow = api_settings(&app, &mine).await;
-    let (status, _) = api_submit(
+    let (status, _) = submit_with_token(
         &app,
         &mine,
         &flow,
@@ -894,7 +780,7 @@ async fn password_change_revokes_other_sessions_when_configured() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(whoami(elsewhere.clone()).await, 200);
-    let (status, _) = api_submit(
+    let (status, _) = submit_with_token(
         &app,
         &mine,
         &flow,
@@ -904,12 +790,11 @@ async fn password_change_revokes_other_sessions_when_configured() {
     assert_eq!(status, 200);
     assert_eq!(whoami(mine).await, 200);
     assert_eq!(whoami(elsewhere).await, 401);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_web_hooks_interrupt_and_observe_changes() {
-    let rx = common::receiver::Receiver::start().await;
+    let rx = crate::common::receiver::Receiver::start().await;
     // base64 of: function(ctx) { username: ctx.identity.traits.username, flow: ctx.flow.id }
     let body = format!(
         "base64://{}",
@@ -933,7 +818,7 @@ async fn settings_web_hooks_interrupt_and_observe_changes() {
         r##"{"messages":[{"instance_ptr":"#/traits/username","messages":[{"id":1234,"text":"That name is reserved.","type":"error"}]}]}"##,
     );
     let flow = api_settings(&app, &token).await;
-    let (status, refused) = api_submit(
+    let (status, refused) = submit_with_token(
         &app,
         &token,
         &flow,
@@ -952,7 +837,7 @@ async fn settings_web_hooks_interrupt_and_observe_changes() {
 
     // The hook agrees: the change is saved.
     rx.answer(200, "{}");
-    let (status, saved) = api_submit(
+    let (status, saved) = submit_with_token(
         &app,
         &token,
         &refused,
@@ -965,5 +850,4 @@ async fn settings_web_hooks_interrupt_and_observe_changes() {
     // Whoami (answered from the cache before) shows the change at once.
     let me = app.whoami(&token).await;
     assert_eq!(me["identity"]["traits"]["username"], "settled");
-    app.stop().await;
 }

@@ -5,19 +5,18 @@
 //! errors hyper answers itself (URI too long, head too large, unparsable) carry the Kratos
 //! envelope like every other error.
 
-mod common;
-
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{TEST_CONFIG, TestDb, backend, binary, schemas_yaml};
-use gatehouse::app::{self, Running};
+use gatehouse::app;
 use gatehouse::http::conn::Timeouts;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::common::process::{Process, free_port};
+use crate::common::{Setup, TEST_CONFIG, TestApp, TestDb, backend, binary, schemas_yaml};
 
 /// The bound on anything that should happen promptly (generous: a loaded 2-core machine).
 const PROMPT: Duration = Duration::from_secs(20);
@@ -29,60 +28,18 @@ const POLL: Duration = Duration::from_millis(20);
 const PARTIAL: &[u8] = b"GET /health/alive HTTP/1.1\r\nHost: gatehouse\r\nX-Slow: ";
 
 /// The in-process stack with listener options of the test's choosing.
-struct Server {
-    running: Option<Running>,
-    _db: TestDb,
-    _dir: tempfile::TempDir,
+async fn start(listen: app::Options) -> TestApp {
+    start_with(listen, "").await
 }
 
-impl Server {
-    async fn start(opts: app::Options) -> Server {
-        Self::start_with(opts, "").await
-    }
-
-    /// With `yaml` added to the test configuration.
-    async fn start_with(opts: app::Options, yaml: &str) -> Server {
-        let db = TestDb::new().await;
-        let dir = tempfile::tempdir().unwrap();
-        let schemas = dir.path().join("schemas.yml");
-        std::fs::write(&schemas, schemas_yaml()).unwrap();
-        let extra = dir.path().join("extra.yml");
-        std::fs::write(&extra, yaml).unwrap();
-        let loaded = gatehouse::config::load(
-            &[PathBuf::from(TEST_CONFIG), schemas, extra],
-            &[("DSN".to_owned(), db.dsn.clone())],
-        )
-        .expect("test config loads");
-        let running = app::start(
-            loaded,
-            app::Options {
-                dev: true,
-                migrate: true,
-                ..opts
-            },
-        )
-        .await
-        .expect("server starts");
-        Server {
-            running: Some(running),
-            _db: db,
-            _dir: dir,
-        }
-    }
-
-    fn public(&self) -> SocketAddr {
-        self.running.as_ref().unwrap().public_addr
-    }
-
-    fn admin(&self) -> SocketAddr {
-        self.running.as_ref().unwrap().admin_addr
-    }
-
-    async fn stop(mut self) {
-        if let Some(r) = self.running.take() {
-            r.runtime.shutdown().await;
-        }
-    }
+/// With `yaml` added to the test configuration.
+async fn start_with(listen: app::Options, yaml: &str) -> TestApp {
+    TestApp::start_with(Setup {
+        yaml: yaml.into(),
+        listen,
+        ..Default::default()
+    })
+    .await
 }
 
 fn timeouts(header_ms: u64, idle_ms: u64, write_ms: u64) -> Timeouts {
@@ -270,8 +227,8 @@ fn assert_envelope(a: &Answer, status: u16, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unparsable_and_oversized_requests_get_kratos_envelopes() {
-    let server = Server::start(app::Options::default()).await;
-    let addr = server.public();
+    let server = start(app::Options::default()).await;
+    let addr = server.public_addr();
     let get = |target: &str, headers: &str| {
         format!("GET {target} HTTP/1.1\r\nHost: gatehouse\r\n{headers}Connection: close\r\n\r\n")
     };
@@ -343,7 +300,6 @@ async fn unparsable_and_oversized_requests_get_kratos_envelopes() {
     // Ordinary errors are untouched.
     let a = exchange(addr, get("/nope", "").as_bytes()).await;
     assert_envelope(&a, 404, "unknown route");
-    server.stop().await;
 }
 
 // ----- timeouts -----
@@ -351,12 +307,12 @@ async fn unparsable_and_oversized_requests_get_kratos_envelopes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partial_request_heads_are_closed_after_the_header_timeout() {
     // Idle connections would wait 60 s: only the header timeout can close these in time.
-    let server = Server::start(app::Options {
+    let server = start(app::Options {
         timeouts: timeouts(1_000, 60_000, 60_000),
         ..Default::default()
     })
     .await;
-    let addr = server.public();
+    let addr = server.public_addr();
 
     // A new connection that starts a head and stalls.
     let mut s = TcpStream::connect(addr).await.unwrap();
@@ -384,18 +340,24 @@ async fn partial_request_heads_are_closed_after_the_header_timeout() {
         "closed too early: {took:?}"
     );
 
-    assert!(metric(server.admin(), &closed_metric("public", "header_timeout")).await >= 3.0);
-    server.stop().await;
+    assert!(
+        metric(
+            server.admin_addr(),
+            &closed_metric("public", "header_timeout")
+        )
+        .await
+            >= 3.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_keep_alive_outlives_the_header_timeout_then_closes() {
-    let server = Server::start(app::Options {
+    let server = start(app::Options {
         timeouts: timeouts(500, 3_000, 60_000),
         ..Default::default()
     })
     .await;
-    let mut s = TcpStream::connect(server.public()).await.unwrap();
+    let mut s = TcpStream::connect(server.public_addr()).await.unwrap();
     s.write_all(b"GET /health/alive HTTP/1.1\r\nHost: gatehouse\r\n\r\n")
         .await
         .unwrap();
@@ -415,13 +377,19 @@ async fn idle_keep_alive_outlives_the_header_timeout_then_closes() {
         "an idle connection closed after {took:?}, before the idle timeout"
     );
     assert!(idle.elapsed() >= Duration::from_millis(4_000));
-    assert!(metric(server.admin(), &closed_metric("public", "idle_timeout")).await >= 1.0);
-    server.stop().await;
+    assert!(
+        metric(
+            server.admin_addr(),
+            &closed_metric("public", "idle_timeout")
+        )
+        .await
+            >= 1.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_is_dropped_after_the_write_timeout() {
-    let server = Server::start(app::Options {
+    let server = start(app::Options {
         timeouts: timeouts(60_000, 60_000, 1_000),
         ..Default::default()
     })
@@ -429,7 +397,7 @@ async fn a_client_that_never_reads_is_dropped_after_the_write_timeout() {
     // A small receive window fills at once.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
-    let s = socket.connect(server.public()).await.unwrap();
+    let s = socket.connect(server.public_addr()).await.unwrap();
     let (_unread, mut w) = s.into_split();
     // Pipelined requests, never reading an answer, until the server gives up on us: then
     // writing fails (the server closed with our requests unread, so the socket is reset).
@@ -447,7 +415,7 @@ async fn a_client_that_never_reads_is_dropped_after_the_write_timeout() {
         "the server kept writing to a client that does not read"
     );
     // It was the write timeout, not another one.
-    let admin = server.admin();
+    let admin = server.admin_addr();
     let deadline = Instant::now() + PROMPT;
     while metric(admin, &closed_metric("public", "write_timeout")).await < 1.0 {
         assert!(Instant::now() < deadline, "no write timeout recorded");
@@ -457,17 +425,16 @@ async fn a_client_that_never_reads_is_dropped_after_the_write_timeout() {
         metric(admin, &closed_metric("public", "header_timeout")).await,
         0.0
     );
-    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_connections_are_idle_between_streams_not_reading_a_head() {
-    let server = Server::start(app::Options {
+    let server = start(app::Options {
         timeouts: timeouts(500, 60_000, 60_000),
         ..Default::default()
     })
     .await;
-    let (public, admin) = (server.public(), server.admin());
+    let (public, admin) = (server.public_addr(), server.admin_addr());
     // The client pings while idle: bytes arrive with no request in flight, which on HTTP/1
     // would be the start of a head.
     let h2 = reqwest::Client::builder()
@@ -502,17 +469,16 @@ async fn http2_connections_are_idle_between_streams_not_reading_a_head() {
         .send()
         .await
         .unwrap();
-    common::expect_error(r, 431).await;
-    server.stop().await;
+    crate::common::expect_error(r, 431).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_does_not_wait_for_partial_heads() {
-    let server = Server::start(app::Options::default()).await;
-    let mut s = TcpStream::connect(server.public()).await.unwrap();
+    let server = start(app::Options::default()).await;
+    let mut s = TcpStream::connect(server.public_addr()).await.unwrap();
     s.write_all(PARTIAL).await.unwrap();
     // The head is being read (the server has the bytes) before shutdown starts.
-    let mut idle = kept_alive_health(server.public()).await;
+    let mut idle = kept_alive_health(server.public_addr()).await;
     let stopped = tokio::time::timeout(Duration::from_secs(5), server.stop()).await;
     assert!(
         stopped.is_ok(),
@@ -526,12 +492,12 @@ async fn shutdown_does_not_wait_for_partial_heads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_listener_evicts_the_longest_idle_connection() {
-    let server = Server::start(app::Options {
+    let server = start(app::Options {
         max_connections: Some(4),
         ..Default::default()
     })
     .await;
-    let (addr, admin) = (server.public(), server.admin());
+    let (addr, admin) = (server.public_addr(), server.admin_addr());
     let mut held = Vec::new();
     for _ in 0..4 {
         let mut s = TcpStream::connect(addr).await.unwrap();
@@ -554,7 +520,6 @@ async fn a_full_listener_evicts_the_longest_idle_connection() {
     );
     // The admin listener has its own cap: untouched.
     assert_eq!(metric(admin, &closed_metric("admin", "evicted")).await, 0.0);
-    server.stop().await;
 }
 
 /// Starts a submission with a body that never completes, and returns once the server is
@@ -579,12 +544,12 @@ async fn slow_upload(addr: SocketAddr) -> TcpStream {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_listener_evicts_a_slow_upload_like_an_idle_connection() {
-    let server = Server::start(app::Options {
+    let server = start(app::Options {
         max_connections: Some(3),
         ..Default::default()
     })
     .await;
-    let (addr, admin) = (server.public(), server.admin());
+    let (addr, admin) = (server.public_addr(), server.admin_addr());
     // Bodies trickling in wait on their clients, not on the server: like idle connections,
     // the oldest makes room for a newcomer. Three fill the cap; the fourth and then a health
     // check are each served at once, and the two oldest uploads are closed.
@@ -605,13 +570,12 @@ async fn a_full_listener_evicts_a_slow_upload_like_an_idle_connection() {
         metric(admin, &closed_metric("public", "evicted")).await,
         2.0
     );
-    server.stop().await;
 }
 
 /// A registration web hook that answers after `delay`: a submission then keeps the server
 /// busy (not its client) for that long.
-async fn slow_hook(delay: Duration) -> (common::receiver::Receiver, String) {
-    let rx = common::receiver::Receiver::start().await;
+async fn slow_hook(delay: Duration) -> (crate::common::receiver::Receiver, String) {
+    let rx = crate::common::receiver::Receiver::start().await;
     rx.delay(delay);
     // `function(ctx) {}`
     let yaml = format!(
@@ -655,7 +619,7 @@ async fn busy_registration(addr: SocketAddr, target: &str, n: usize) -> TcpStrea
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listener_with_every_connection_busy_pauses_until_one_ends() {
     let (rx, yaml) = slow_hook(Duration::from_secs(4)).await;
-    let server = Server::start_with(
+    let server = start_with(
         app::Options {
             max_connections: Some(3),
             ..Default::default()
@@ -663,7 +627,7 @@ async fn a_listener_with_every_connection_busy_pauses_until_one_ends() {
         &yaml,
     )
     .await;
-    let (addr, admin) = (server.public(), server.admin());
+    let (addr, admin) = (server.public_addr(), server.admin_addr());
     let mut targets = Vec::new();
     for _ in 0..4 {
         targets.push(registration_action(addr).await);
@@ -707,37 +671,9 @@ async fn a_listener_with_every_connection_busy_pauses_until_one_ends() {
         let a = read_answer(s).await.unwrap();
         assert_eq!(a.status, 200, "{}", a.json());
     }
-    server.stop().await;
 }
 
 // ----- the process under a descriptor-exhaustion attack -----
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `gatehouse serve` in a child process; killed when dropped.
-struct Process {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Process {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_client_holding_more_connections_than_descriptors_takes_neither_port_down() {
@@ -766,44 +702,18 @@ async fn one_client_holding_more_connections_than_descriptors_takes_neither_port
     if backend() == "postgres" {
         cmd.arg("--migrate");
     }
-    let child = cmd
-        .current_dir(dir.path())
+    cmd.current_dir(dir.path())
         .env("DSN", &db.dsn)
         .env("SERVE_PUBLIC_PORT", public_port.to_string())
-        .env("SERVE_ADMIN_PORT", admin_port.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("gatehouse starts");
-    let mut server = Process { child, log };
+        .env("SERVE_ADMIN_PORT", admin_port.to_string());
+    let mut server = Process::spawn("gatehouse serve", cmd, Some(log));
     let public: SocketAddr = ([127, 0, 0, 1], public_port).into();
     let admin: SocketAddr = ([127, 0, 0, 1], admin_port).into();
-
-    // Ready when the admin port answers.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(Some(status)) = server.child.try_wait() {
-            panic!("gatehouse exited early with {status}: {}", server.log());
-        }
-        if let Ok(Ok(mut s)) =
-            tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(admin)).await
-            && s.write_all(b"GET /health/alive HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .await
-                .is_ok()
-            && read_answer(&mut s).await.is_ok_and(|a| a.status == 200)
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gatehouse did not start: {}",
-            server.log()
-        );
-        tokio::time::sleep(POLL).await;
-    }
+    server
+        .wait_answering(&format!("http://{admin}/health/alive"))
+        .await;
     // The limit really applies to the server (the test is not vacuous).
-    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).unwrap();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.id())).unwrap();
     let open_files = limits
         .lines()
         .find(|l| l.starts_with("Max open files"))

@@ -1,12 +1,11 @@
 //! The official Kratos Rust SDK against our admin API. Its models deserialise responses
 //! strictly, so any shape mismatch here is a bug in the server.
 
-mod common;
-
-use common::TestApp;
 use ory_kratos_client::apis::{Error, identity_api as api, metadata_api};
 use ory_kratos_client::models;
 use serde_json::{Value, json};
+
+use crate::common::TestApp;
 
 const BCRYPT: &str = "$2a$12$o6hx.Wog/wvFSkT/Bp/6DOxCtLRTDj7lm9on9suF/WaCGNVHbkfL6";
 
@@ -175,7 +174,6 @@ async fn sdk_identity_lifecycle() {
     assert_eq!((status, e["code"].as_u64()), (404, Some(404)));
     let (status, _) = envelope(api::delete_identity(&cfg, &id).await.unwrap_err());
     assert_eq!(status, 404);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,7 +218,6 @@ async fn sdk_delete_oidc_credentials() {
     api::delete_identity_credentials(&cfg, &created.id, "password", None)
         .await
         .expect("password goes, oidc remains");
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -345,7 +342,6 @@ async fn sdk_list_paginates_and_filters() {
         .unwrap_err(),
     );
     assert_eq!((status, e["id"].as_str()), (400, Some("bad_request")));
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -383,7 +379,6 @@ async fn sdk_batch_patch() {
     assert_eq!(out[2].error.clone().flatten().unwrap()["code"], 409);
     let got = api::get_identity(&cfg, &created, None).await.unwrap();
     assert_eq!(got.traits.unwrap()["email"], "b1@x.com");
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -418,5 +413,4 @@ async fn sdk_schemas_and_metadata() {
             .version
             .is_empty()
     );
-    app.stop().await;
 }

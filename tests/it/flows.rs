@@ -2,13 +2,15 @@
 //! (cookies, form posts, redirects), a single-page app (JSON with cookies), and a native app
 //! (the official SDK with session tokens).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Setup, TestApp, expect_error, ui_server};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::common::flow::{
+    all_message_ids, api_flow, browser, csrf, flow_id_from, no_redirects, node,
+};
+use crate::common::{Setup, TestApp, expect_error, ui_server};
 
 fn flows_yaml(ui: u16, extra_registration: &str) -> String {
     format!(
@@ -27,70 +29,6 @@ async fn start(extra: &str) -> (TestApp, u16) {
     })
     .await;
     (app, ui)
-}
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap()
-}
-
-fn spa() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .default_headers({
-            let mut h = reqwest::header::HeaderMap::new();
-            h.insert("accept", "application/json".parse().unwrap());
-            h
-        })
-        .build()
-        .unwrap()
-}
-
-fn flow_id_from(landing: &str) -> String {
-    landing
-        .split("flow=")
-        .nth(1)
-        .expect("landed on a UI page with ?flow=")
-        .split('&')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-fn node<'a>(flow: &'a Value, name: &str) -> &'a Value {
-    flow["ui"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["attributes"]["name"] == name)
-        .unwrap_or_else(|| panic!("no node {name} in {flow}"))
-}
-
-fn csrf(flow: &Value) -> String {
-    node(flow, "csrf_token")["attributes"]["value"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn message_ids(v: &Value) -> Vec<u64> {
-    let mut ids: Vec<u64> = v["ui"]["messages"]
-        .as_array()
-        .map(|m| m.iter().filter_map(|x| x["id"].as_u64()).collect())
-        .unwrap_or_default();
-    for n in v["ui"]["nodes"].as_array().unwrap_or(&vec![]) {
-        ids.extend(
-            n["messages"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|x| x["id"].as_u64()),
-        );
-    }
-    ids
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,7 +76,7 @@ async fn browser_register_whoami_logout_login() {
         .json()
         .await
         .unwrap();
-    assert!(message_ids(&flow).contains(&4000002), "{flow}");
+    assert!(all_message_ids(&flow).contains(&4000002), "{flow}");
     assert!(
         node(&flow, "password")["attributes"]
             .get("value")
@@ -235,13 +173,12 @@ async fn browser_register_whoami_logout_login() {
         .await
         .unwrap();
     assert_eq!(r.url().path(), "/welcome");
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spa_registration_and_login_with_json() {
     let (app, _ui) = start("").await;
-    let c = spa();
+    let c = no_redirects(true);
     let r = c
         .get(app.public_url("/self-service/registration/browser"))
         .send()
@@ -257,7 +194,7 @@ async fn spa_registration_and_login_with_json() {
     let flow: Value = r.json().await.unwrap();
     let action = flow["ui"]["action"].as_str().unwrap().to_owned();
     // A CSRF token from another flow (another browser) is refused.
-    let other: Value = spa()
+    let other: Value = no_redirects(true)
         .get(app.public_url("/self-service/registration/browser"))
         .send()
         .await
@@ -319,7 +256,7 @@ async fn spa_registration_and_login_with_json() {
     let refresh: Value = r.json().await.unwrap();
     assert_eq!(refresh["refresh"], true);
     // Wrong password on a fresh client: 400 with 4000006.
-    let c2 = spa();
+    let c2 = no_redirects(true);
     let login: Value = c2
         .get(app.public_url("/self-service/login/browser"))
         .send()
@@ -361,7 +298,6 @@ async fn spa_registration_and_login_with_json() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -447,7 +383,6 @@ async fn native_app_with_the_sdk() {
         .await
         .unwrap();
     expect_error(r, 400).await;
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -579,7 +514,6 @@ async fn bad_requests_get_kratos_errors() {
     )
     .await;
     assert_eq!(e["id"], "security_csrf_violation");
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -592,15 +526,7 @@ async fn expired_flows_answer_410_with_a_new_flow() {
         ..Default::default()
     })
     .await;
-    let flow: Value = app
-        .http
-        .get(app.public_url("/self-service/login/api"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let flow = api_flow(&app, "login").await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let r = app
         .http
@@ -652,7 +578,6 @@ async fn expired_flows_answer_410_with_a_new_flow() {
         .unwrap();
     let new = flow_id_from(&r.text().await.unwrap());
     assert_ne!(new, id);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -664,15 +589,7 @@ async fn registration_disabled_and_no_session_hook() {
     })
     .await;
     // Without the session hook, registration creates the identity but no session.
-    let flow: Value = app
-        .http
-        .get(app.public_url("/self-service/registration/api"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let flow = api_flow(&app, "registration").await;
     let r = app
         .http
         .post(flow["ui"]["action"].as_str().unwrap())
@@ -702,7 +619,6 @@ async fn registration_disabled_and_no_session_hook() {
     )
     .await;
     assert_eq!(e["id"], "self_service_flow_disabled");
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -744,7 +660,6 @@ async fn twenty_concurrent_registrations_with_one_email() {
         .await
         .unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -783,7 +698,6 @@ async fn unknown_identifiers_cost_the_same_as_wrong_passwords() {
         unknown[12],
         known[12]
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -796,15 +710,7 @@ async fn login_verifies_imported_hashes_and_rehashes_them() {
         .create_identity(json!({"traits": {"email": "imported@example.com"}, "credentials": {"password": {"config": {"hashed_password": imported}}}}))
         .await;
     let id = created["id"].as_str().unwrap();
-    let flow: Value = app
-        .http
-        .get(app.public_url("/self-service/login/api"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let flow = api_flow(&app, "login").await;
     let r = app
         .http
         .post(flow["ui"]["action"].as_str().unwrap())
@@ -832,15 +738,7 @@ async fn login_verifies_imported_hashes_and_rehashes_them() {
         "rehashed into the configured algorithm: {stored}"
     );
     // And the new hash works.
-    let flow: Value = app
-        .http
-        .get(app.public_url("/self-service/login/api"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let flow = api_flow(&app, "login").await;
     let r = app
         .http
         .post(flow["ui"]["action"].as_str().unwrap())
@@ -849,7 +747,6 @@ async fn login_verifies_imported_hashes_and_rehashes_them() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    app.stop().await;
 }
 
 /// A k-anonymity range server: every suffix it knows is reported as breached 100 times.
@@ -950,7 +847,6 @@ async fn breached_too_short_and_similar_passwords_are_refused() {
     assert_eq!(node(&v, "password")["messages"][0]["id"], 4000033);
     let (status, _) = try_password("an unbreached passphrase 7").await;
     assert_eq!(status, 200);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -965,15 +861,7 @@ async fn the_sweeper_deletes_expired_flows_in_batches() {
     .await;
     let mut ids = Vec::new();
     for _ in 0..5 {
-        let flow: Value = app
-            .http
-            .get(app.public_url("/self-service/login/api"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let flow = api_flow(&app, "login").await;
         ids.push(flow["id"].as_str().unwrap().to_owned());
     }
     let gone = |id: String| {
@@ -993,7 +881,6 @@ async fn the_sweeper_deletes_expired_flows_in_batches() {
         assert!(Instant::now() < deadline, "expired flows were not swept");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1052,5 +939,4 @@ async fn refresh_login_reauthenticates_the_same_session() {
             .len(),
         2
     );
-    app.stop().await;
 }

@@ -4,10 +4,10 @@
 //! Codes mailed to users are read through the admin endpoints here (they return the code or
 //! link); reading them from a recorded SMTP session waits for the courier.
 
-mod common;
-
-use common::{Setup, TestApp, ui_server};
 use serde_json::{Value, json};
+
+use crate::common::flow::{all_message_ids, api_flow, browser, no_redirects};
+use crate::common::{Setup, TestApp, ui_server};
 
 fn yaml(ui: u16, recovery_use: &str, verification_use: &str, extra: &str) -> String {
     format!(
@@ -57,26 +57,6 @@ async fn start(recovery_use: &str, verification_use: &str, extra: &str) -> (Test
     (app, ui)
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap()
-}
-
-fn no_redirects(json: bool) -> reqwest::Client {
-    let mut h = reqwest::header::HeaderMap::new();
-    if json {
-        h.insert("accept", "application/json".parse().unwrap());
-    }
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .default_headers(h)
-        .build()
-        .unwrap()
-}
-
 /// The whole error body (`error` envelope plus Kratos's top-level extras like `use_flow_id`).
 async fn expect_error(resp: reqwest::Response, status: u16) -> Value {
     let got = resp.status().as_u16();
@@ -84,23 +64,6 @@ async fn expect_error(resp: reqwest::Response, status: u16) -> Value {
     assert_eq!(got, status, "unexpected status; body: {body}");
     assert_eq!(body["error"]["code"], status, "{body}");
     body
-}
-
-fn message_ids(v: &Value) -> Vec<u64> {
-    let mut ids: Vec<u64> = v["ui"]["messages"]
-        .as_array()
-        .map(|m| m.iter().filter_map(|x| x["id"].as_u64()).collect())
-        .unwrap_or_default();
-    for n in v["ui"]["nodes"].as_array().unwrap_or(&vec![]) {
-        ids.extend(
-            n["messages"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|x| x["id"].as_u64()),
-        );
-    }
-    ids
 }
 
 fn node_names(v: &Value) -> Vec<String> {
@@ -126,17 +89,6 @@ async fn identity(app: &TestApp, email: &str) -> Value {
         "credentials": {"password": {"config": {"password": "a-long-and-good-passphrase-42"}}}
     }))
     .await
-}
-
-async fn api_recovery_flow(app: &TestApp) -> Value {
-    app.http
-        .get(app.public_url("/self-service/recovery/api"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 async fn submit_api(app: &TestApp, kind: &str, id: &str, body: Value) -> reqwest::Response {
@@ -168,7 +120,6 @@ async fn disabled_flows_answer_400() {
         let e = expect_error(r, 400).await;
         assert_eq!(e["error"]["id"], "self_service_flow_disabled");
     }
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,7 +127,7 @@ async fn code_recovery_sends_same_answer_for_unknown_and_limits_attempts() {
     let (app, _ui) = start("code", "code", "").await;
     identity(&app, "known@example.org").await;
 
-    let flow = api_recovery_flow(&app).await;
+    let flow = api_flow(&app, "recovery").await;
     assert_eq!(flow["state"], "choose_method");
     assert_eq!(
         node_names(&flow),
@@ -189,7 +140,7 @@ async fn code_recovery_sends_same_answer_for_unknown_and_limits_attempts() {
 
     let mut answers = Vec::new();
     for email in ["known@example.org", "nobody@example.org"] {
-        let flow = api_recovery_flow(&app).await;
+        let flow = api_flow(&app, "recovery").await;
         let id = flow["id"].as_str().unwrap().to_owned();
         let r = submit_api(
             &app,
@@ -201,7 +152,7 @@ async fn code_recovery_sends_same_answer_for_unknown_and_limits_attempts() {
         assert_eq!(r.status(), 200);
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["state"], "sent_email");
-        assert_eq!(message_ids(&v), [1060003]);
+        assert_eq!(all_message_ids(&v), [1060003]);
         answers.push((node_names(&v), id));
     }
     // No enumeration: the answer for an unknown address looks exactly like a known one.
@@ -229,7 +180,7 @@ async fn code_recovery_sends_same_answer_for_unknown_and_limits_attempts() {
         .await;
         assert_eq!(r.status(), 200);
         let v: Value = r.json().await.unwrap();
-        assert_eq!(message_ids(&v), [4060006]);
+        assert_eq!(all_message_ids(&v), [4060006]);
         assert_eq!(v["state"], "sent_email");
     }
     // … then the flow is replaced by a fresh one.
@@ -253,10 +204,10 @@ async fn code_recovery_sends_same_answer_for_unknown_and_limits_attempts() {
         .await
         .unwrap();
     assert_eq!(v["state"], "choose_method");
-    assert_eq!(message_ids(&v), [4000001]);
+    assert_eq!(all_message_ids(&v), [4000001]);
 
     // Missing email is a validation error on the node.
-    let flow = api_recovery_flow(&app).await;
+    let flow = api_flow(&app, "recovery").await;
     let r = submit_api(
         &app,
         "recovery",
@@ -266,8 +217,7 @@ async fn code_recovery_sends_same_answer_for_unknown_and_limits_attempts() {
     .await;
     assert_eq!(r.status(), 400);
     let v: Value = r.json().await.unwrap();
-    assert_eq!(message_ids(&v), [4000002]);
-    app.stop().await;
+    assert_eq!(all_message_ids(&v), [4000002]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -394,7 +344,6 @@ async fn admin_recovery_code_browser_and_native() {
         .await
         .unwrap();
     assert_eq!(who.status(), 200);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -445,7 +394,7 @@ async fn admin_recovery_link_opens_a_session_once() {
 
     // Self-service link method: same answer for known and unknown addresses (1060002).
     for email in ["link@example.org", "ghost@example.org"] {
-        let flow = api_recovery_flow(&app).await;
+        let flow = api_flow(&app, "recovery").await;
         assert_eq!(flow["ui"]["nodes"][2]["attributes"]["value"], "link");
         let r = submit_api(
             &app,
@@ -457,9 +406,8 @@ async fn admin_recovery_link_opens_a_session_once() {
         assert_eq!(r.status(), 200);
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["state"], "sent_email");
-        assert_eq!(message_ids(&v), [1060002]);
+        assert_eq!(all_message_ids(&v), [1060002]);
     }
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -473,7 +421,7 @@ async fn expired_recovery_flow_is_replaced() {
         ..Default::default()
     })
     .await;
-    let flow = api_recovery_flow(&app).await;
+    let flow = api_flow(&app, "recovery").await;
     let id = flow["id"].as_str().unwrap().to_owned();
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     let r = submit_api(
@@ -493,7 +441,6 @@ async fn expired_recovery_flow_is_replaced() {
         .await
         .unwrap();
     expect_error(r, 410).await;
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -556,7 +503,7 @@ async fn registration_mails_verification_and_login_requires_it() {
         .await
         .unwrap();
     assert_eq!(vflow["state"], "sent_email");
-    assert_eq!(message_ids(&vflow), [1080003]);
+    assert_eq!(all_message_ids(&vflow), [1080003]);
 
     // The address is now `sent`, not verified.
     let list: Value = app
@@ -583,18 +530,10 @@ async fn registration_mails_verification_and_login_requires_it() {
         .json()
         .await
         .unwrap();
-    assert_eq!(message_ids(&v), [4070006]);
+    assert_eq!(all_message_ids(&v), [4070006]);
 
     // Native sign-up: continue_with names the verification flow, without a browser URL.
-    let reg: Value = app
-        .http
-        .get(app.public_url("/self-service/registration/api"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let reg = api_flow(&app, "registration").await;
     let r = submit_api(&app, "registration", reg["id"].as_str().unwrap(), json!({
         "method": "password", "traits": {"email": "native@example.org"}, "password": "a-long-and-good-passphrase-42"
     })).await;
@@ -607,7 +546,6 @@ async fn registration_mails_verification_and_login_requires_it() {
         .expect("show_verification_ui");
     assert_eq!(item["flow"]["verifiable_address"], "native@example.org");
     assert!(item["flow"].get("url").is_none());
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -623,19 +561,10 @@ async fn login_requires_verified_address() {
     })
     .await;
     identity(&app, "unverified@example.org").await;
-    let flow: Value = app
-        .http
-        .get(app.public_url("/self-service/login/api"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let flow = api_flow(&app, "login").await;
     let r = submit_api(&app, "login", flow["id"].as_str().unwrap(), json!({
         "method": "password", "identifier": "unverified@example.org", "password": "a-long-and-good-passphrase-42"
     })).await;
     let e = expect_error(r, 400).await;
     assert_eq!(e["error"]["id"], "session_verified_address_required");
-    app.stop().await;
 }

@@ -3,17 +3,17 @@
 //! killed with SIGKILL between claiming a message and sending it loses nothing — after the
 //! claim's lease lapses the next process delivers it, once.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::smtp::{self, Mode, SmtpServer};
-use common::{Setup, TEST_CONFIG, TestApp, backend, binary};
 use gatehouse::courier::{self, Channel, NewMessage, TemplateType};
 use serde_json::{Value, json};
+
+use crate::common::process::Process;
+use crate::common::smtp::{self, Mode, SmtpServer};
+use crate::common::{Setup, TEST_CONFIG, TestApp, backend, binary};
 
 /// A node that only writes: no courier in the process, so every delivery below is made by the
 /// spawned `courier watch` processes.
@@ -31,7 +31,7 @@ fn email(to: &str, n: usize) -> NewMessage {
 }
 
 /// Starts `gatehouse courier watch` on the writer's database.
-fn courier_process(dir: &Path, dsn: &str, smtp_uri: &str, name: &str) -> Child {
+fn courier_process(dir: &Path, dsn: &str, smtp_uri: &str, name: &str) -> Process {
     let cfg = dir.join(format!("{name}.yml"));
     std::fs::write(
         &cfg,
@@ -41,31 +41,12 @@ fn courier_process(dir: &Path, dsn: &str, smtp_uri: &str, name: &str) -> Child {
         ),
     )
     .unwrap();
-    Command::new(binary())
-        .current_dir(dir)
+    let mut cmd = Command::new(binary());
+    cmd.current_dir(dir)
         .args(["courier", "watch", "-c", TEST_CONFIG, "-c"])
         .arg(&cfg)
-        .env("DSN", dsn)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn courier watch")
-}
-
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while std::time::Instant::now() < deadline {
-        if child.try_wait().unwrap().is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    panic!("courier process did not stop on SIGTERM");
+        .env("DSN", dsn);
+    Process::spawn(&format!("courier watch {name}"), cmd, None)
 }
 
 async fn messages(app: &TestApp) -> Vec<Value> {
@@ -120,8 +101,8 @@ async fn two_courier_processes_deliver_a_burst_once() {
     let got = server.wait_for(N, Duration::from_secs(90)).await;
     // Give a duplicate the chance to show up before counting.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    stop(a);
-    stop(b);
+    a.stop(Duration::from_secs(60));
+    b.stop(Duration::from_secs(60));
     let got = server.received().len().max(got.len());
     assert_eq!(got, N, "each message exactly once");
     let mut per_recipient: HashMap<String, usize> = HashMap::new();
@@ -139,7 +120,6 @@ async fn two_courier_processes_deliver_a_burst_once() {
         rows.iter().all(|m| m["send_count"] == 1),
         "a message was tried twice"
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,7 +134,7 @@ async fn sigkill_between_claim_and_send_loses_nothing() {
         .to_string();
 
     // The first process claims the message and hangs in the SMTP dialogue; then it dies.
-    let mut first = courier_process(app.dir.path(), &app.db.dsn, &server.uri(), "first");
+    let first = courier_process(app.dir.path(), &app.db.dsn, &server.uri(), "first");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while server.stalled() == 0 {
         assert!(
@@ -163,8 +143,7 @@ async fn sigkill_between_claim_and_send_loses_nothing() {
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    first.kill().unwrap();
-    first.wait().unwrap();
+    first.kill();
     let m: Value = app
         .http
         .get(app.admin_url(&format!("/admin/courier/messages/{id}")))
@@ -187,7 +166,7 @@ async fn sigkill_between_claim_and_send_loses_nothing() {
         )
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    stop(second);
+    second.stop(Duration::from_secs(60));
     assert_eq!(server.received().len(), 1, "delivered exactly once");
     assert!(
         smtp::parts(&got[0].data)
@@ -205,5 +184,4 @@ async fn sigkill_between_claim_and_send_loses_nothing() {
         .unwrap();
     assert_eq!(m["status"], "sent", "{m}");
     assert_eq!(m["send_count"], 2, "the dead attempt counts: {m}");
-    app.stop().await;
 }

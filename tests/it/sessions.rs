@@ -2,15 +2,14 @@
 //! API, logout. Sessions are issued through the domain (`session::service::issue`), as a login
 //! flow would; everything else goes over HTTP, and the official SDK checks the shapes.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Setup, TestApp, expect_error};
 use gatehouse::session::{DeviceInfo, cookie, service};
 use ory_kratos_client::apis::{frontend_api, identity_api};
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+use crate::common::{Setup, TestApp, expect_error};
 
 struct Issued {
     id: String,
@@ -191,7 +190,6 @@ async fn whoami_by_header_bearer_and_cookie() {
         assert_eq!(r.status(), 401);
         assert_eq!(r.json::<Value>().await.unwrap(), expected);
     }
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -243,7 +241,6 @@ async fn revoked_disabled_and_inactive_identity_sessions_are_rejected() {
         matches!(e, service::SessionError::IdentityDisabled),
         "{e:?}"
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,7 +262,6 @@ async fn expired_sessions_fail_and_extend_revives_them() {
     let exp = chrono::DateTime::parse_from_rfc3339(ext.expires_at.as_deref().unwrap()).unwrap();
     assert!(exp > chrono::Utc::now());
     assert_eq!(whoami_status(&app, &s.token).await, 200);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -316,7 +312,6 @@ async fn extend_waits_for_earliest_possible_extend() {
         400,
     )
     .await;
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -429,7 +424,6 @@ async fn my_sessions_list_and_revoke() {
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"count": 2}));
     assert_eq!(whoami_status(&app, &c.token).await, 401);
     assert_eq!(whoami_status(&app, &a.token).await, 200);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -610,7 +604,6 @@ async fn admin_list_get_disable_and_sdk() {
         404,
     )
     .await;
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -705,7 +698,6 @@ async fn identity_sessions_list_delete_and_cascade() {
     )
     .await;
     assert_eq!(whoami_status(&app, &c.token).await, 401);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -824,7 +816,6 @@ async fn browser_logout() {
         400,
     )
     .await;
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -873,5 +864,4 @@ async fn native_logout() {
         .await
         .unwrap();
     assert_eq!(whoami_status(&app, &t.token).await, 401);
-    app.stop().await;
 }

@@ -2,15 +2,14 @@
 //! courier and delivered to a real SMTP server (or HTTP receiver) on loopback; the admin API
 //! shows them with their dispatch history. Runs on SQLite and PostgreSQL.
 
-mod common;
-
 use std::time::Duration;
 
-use common::receiver::Receiver;
-use common::smtp::{self, Mode, SmtpServer};
-use common::{Setup, TestApp, expect_error};
 use gatehouse::courier::{self, Channel, NewMessage, TemplateType};
 use serde_json::{Value, json};
+
+use crate::common::receiver::Receiver;
+use crate::common::smtp::{self, Mode, SmtpServer};
+use crate::common::{Setup, TestApp, expect_error};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -223,7 +222,6 @@ async fn delivers_over_smtp_and_shows_history() {
         404,
     )
     .await;
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -248,7 +246,6 @@ async fn outage_keeps_messages_queued_until_the_server_is_back() {
     let m = wait_message(&app, &id, |m| m["status"] == "sent").await;
     assert_eq!(dispatches(&m, "success"), 1);
     assert!(dispatches(&m, "failed") >= 2);
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -272,7 +269,6 @@ async fn permanent_rejection_is_abandoned_after_the_retries() {
     let m = wait_message(&app, &id, |m| m["status"] == "abandoned").await;
     assert_eq!(dispatches(&m, "failed"), 2, "{m}");
     assert!(server.received().is_empty());
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -316,7 +312,6 @@ async fn sms_goes_to_the_http_channel() {
     assert_eq!(m["type"], "phone");
     assert_eq!(m["channel"], "sms");
     assert!(server.received().is_empty(), "SMS must not go to SMTP");
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -353,7 +348,6 @@ async fn jsonnet_bodies_shape_http_deliveries() {
         json!({"To": "+15550123", "Text": "code 246810", "kind": "verification_code_valid", "via": "sms", "len": true})
     );
     wait_message(&app, &id, |m| m["status"] == "sent").await;
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -375,7 +369,6 @@ async fn broken_jsonnet_body_fails_with_a_clear_error() {
     );
     assert!(receiver.requests().is_empty());
     assert!(server.received().is_empty());
-    app.stop().await;
 }
 
 /// Runs raw SQL on the app's database (to simulate a node that died mid-send).
@@ -438,8 +431,6 @@ async fn lapsed_lease_is_reclaimed_and_delivered_once() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(server.received().len(), 1, "delivered exactly once");
     assert_eq!(get_message(&courier, &alive).await["status"], "processing");
-    courier.stop().await;
-    writer.stop().await;
 }
 
 #[tokio::test]
@@ -483,6 +474,4 @@ async fn two_couriers_share_one_queue_without_loss_or_duplicates() {
         .await
         .unwrap();
     assert_eq!(sent.as_array().unwrap().len(), N);
-    b.stop().await;
-    a.stop().await;
 }

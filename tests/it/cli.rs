@@ -1,22 +1,14 @@
 //! The `gatehouse` binary as an operator runs it: verbs, config validation, the no-config
 //! start, migrations, and shutdown on SIGTERM.
 
-mod common;
-
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TEST_CONFIG, TestDb, backend, binary, schemas_yaml};
 use serde_json::{Value, json};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::common::process::{Process, free_port};
+use crate::common::{TEST_CONFIG, TestDb, backend, binary, schemas_yaml};
 
 fn gatehouse(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Command {
     let mut c = Command::new(binary());
@@ -36,48 +28,6 @@ fn run(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-async fn wait_ready(port: u16, child: &mut Child) {
-    let client = reqwest::Client::new();
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(30) {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("server exited early with {status}");
-        }
-        if let Ok(r) = client
-            .get(format!("http://127.0.0.1:{port}/health/ready"))
-            .send()
-            .await
-            && r.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server did not become ready");
-}
-
-fn sigterm(child: &Child) {
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if start.elapsed() > within {
-            let _ = child.kill();
-            panic!("process did not exit within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -149,7 +99,7 @@ fn invalid_config_stops_before_listening_and_names_the_key() {
 async fn starts_with_no_config_on_embedded_sqlite_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let (pp, ap) = (free_port(), free_port());
-    let mut child = gatehouse(
+    let serve = gatehouse(
         dir.path(),
         &["serve", "--dev"],
         &[
@@ -157,11 +107,11 @@ async fn starts_with_no_config_on_embedded_sqlite_and_stops_on_sigterm() {
             ("SERVE_ADMIN_PORT", ap.to_string()),
             ("LOG_LEVEL", "error".into()),
         ],
-    )
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    wait_ready(pp, &mut child).await;
+    );
+    let mut child = Process::spawn("gatehouse serve", serve, Some(dir.path().join("serve.log")));
+    child
+        .wait_answering(&format!("http://127.0.0.1:{pp}/health/ready"))
+        .await;
     assert!(
         dir.path().join("gatehouse.sqlite").exists(),
         "the embedded database lives in the working directory"
@@ -184,8 +134,8 @@ async fn starts_with_no_config_on_embedded_sqlite_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    sigterm(&child);
-    let status = wait_exit(&mut child, Duration::from_secs(20));
+    child.sigterm();
+    let status = child.wait_exit(Duration::from_secs(20));
     assert!(status.success(), "exit status {status}");
 }
 
@@ -204,7 +154,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
     )
     .unwrap();
     let (pp, ap) = (free_port(), free_port());
-    let mut child = gatehouse(
+    let serve = gatehouse(
         dir.path(),
         &[
             "serve",
@@ -220,11 +170,11 @@ async fn sigterm_lets_in_flight_requests_finish() {
             ("SERVE_PUBLIC_PORT", pp.to_string()),
             ("SERVE_ADMIN_PORT", ap.to_string()),
         ],
-    )
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    wait_ready(pp, &mut child).await;
+    );
+    let mut child = Process::spawn("gatehouse serve", serve, Some(dir.path().join("serve.log")));
+    child
+        .wait_answering(&format!("http://127.0.0.1:{pp}/health/ready"))
+        .await;
     let items: Vec<Value> = (0..300)
         .map(|i| json!({"create": {"traits": {"email": format!("drain{i}@example.com")}, "credentials": {"password": {"config": {"password": format!("pw-{i}-long-enough")}}}}}))
         .collect();
@@ -239,7 +189,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
         (r, Instant::now())
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    sigterm(&child);
+    child.sigterm();
     let signalled = Instant::now();
     let (resp, answered) = req.await.unwrap();
     let resp = resp.expect("the in-flight request is answered");
@@ -256,10 +206,9 @@ async fn sigterm_lets_in_flight_requests_finish() {
         answered > signalled,
         "the request must still have been running when SIGTERM arrived"
     );
-    let status =
-        tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(30)))
-            .await
-            .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait_exit(Duration::from_secs(30)))
+        .await
+        .unwrap();
     assert!(status.success(), "exit status {status}");
     // And the listener is closed.
     assert!(std::net::TcpStream::connect(("127.0.0.1", pp)).is_err());
@@ -317,11 +266,11 @@ async fn postgres_needs_migrate_sql_before_serve() {
         &env,
     );
     assert!(String::from_utf8_lossy(&o.stdout).contains("up to date"));
-    let mut child = gatehouse(dir.path(), &serve_args, &env)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_ready(pp, &mut child).await;
-    sigterm(&child);
-    assert!(wait_exit(&mut child, Duration::from_secs(20)).success());
+    let serve = gatehouse(dir.path(), &serve_args, &env);
+    let mut child = Process::spawn("gatehouse serve", serve, Some(dir.path().join("serve.log")));
+    child
+        .wait_answering(&format!("http://127.0.0.1:{pp}/health/ready"))
+        .await;
+    child.sigterm();
+    assert!(child.wait_exit(Duration::from_secs(20)).success());
 }

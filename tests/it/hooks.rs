@@ -2,14 +2,14 @@
 //! files (or base64); interrupting, parsing, failing and fire-and-forget hooks; the password
 //! migration hook. Runs on SQLite and PostgreSQL.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::receiver::Receiver;
-use common::{Setup, TestApp, TestDb, expect_error, ui_server};
 use serde_json::{Value, json};
+
+use crate::common::flow::node;
+use crate::common::receiver::Receiver;
+use crate::common::{Setup, TestApp, TestDb, expect_error, ui_server};
 
 const WAIT: Duration = Duration::from_secs(20);
 const HOOK_PATH: &str = "selfservice.flows.registration.after.password.hooks[0]";
@@ -96,15 +96,6 @@ async fn identities(app: &TestApp) -> Vec<Value> {
         .unwrap()
 }
 
-fn node<'a>(flow: &'a Value, name: &str) -> &'a Value {
-    flow["ui"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["attributes"]["name"] == name)
-        .unwrap_or_else(|| panic!("no node {name} in {flow}"))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn registration_web_hook_gets_jsonnet_body_and_api_key() {
     let rx = Receiver::start().await;
@@ -137,7 +128,6 @@ async fn registration_web_hook_gets_jsonnet_body_and_api_key() {
     assert_eq!(body["agent"], "hooks-test/1.0");
     assert_eq!(body["has_cookie_header"], false);
     assert_eq!(body["transient"], json!({"campaign": "spring"}));
-    app.stop().await;
 }
 
 const INTERRUPT: &str = r##"{"messages":[
@@ -247,7 +237,6 @@ async fn can_interrupt_hook_stops_registration_with_messages() {
         1,
         "the browser registration saved nothing"
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -291,7 +280,6 @@ async fn response_parse_rewrites_traits_before_saving() {
     assert_eq!(saved["traits"]["email"], "rewritten@example.org");
     assert_eq!(saved["traits"]["username"], "rewritten");
     assert_eq!(saved["metadata_public"]["tier"], "gold");
-    app.stop().await;
 }
 
 async fn deliveries(app: &TestApp) -> Vec<gatehouse::store::webhooks::DeliveryRow> {
@@ -387,7 +375,6 @@ async fn fire_and_forget_is_retried_until_delivered_once_across_restarts() {
             .iter()
             .all(|d| d.status == "delivered")
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -456,7 +443,6 @@ async fn blocking_hook_with_down_or_slow_receiver_fails_fast() {
         e["message"].as_str().unwrap().contains("status code 500"),
         "{e}"
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -473,7 +459,7 @@ async fn broken_jsonnet_is_refused_at_start_up_naming_the_hook() {
         std::fs::write(&extra, yaml(ui, &hook, "")).unwrap();
         let db = TestDb::new().await;
         let loaded = gatehouse::config::load(
-            &[std::path::PathBuf::from(common::TEST_CONFIG), extra],
+            &[std::path::PathBuf::from(crate::common::TEST_CONFIG), extra],
             &[("DSN".to_owned(), db.dsn.clone())],
         )
         .expect("config loads");
@@ -556,5 +542,4 @@ async fn password_migration_hook_checks_once_then_uses_the_local_hash() {
         "selfservice.methods.password.config.migrate_hook"
     );
     assert_eq!(rx.requests().len(), 2);
-    app.stop().await;
 }

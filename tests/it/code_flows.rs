@@ -1,14 +1,14 @@
 //! Passwordless registration and login by one-time code, end to end over real SMTP: the
 //! courier runs in the server and the tests read the codes from a loopback SMTP server.
 
-mod common;
-
 use std::time::Duration;
 
-use common::receiver::Receiver;
-use common::smtp::{self, SmtpServer};
-use common::{FIXTURES, Setup, TestApp};
 use serde_json::{Value, json};
+
+use crate::common::flow::{api_flow, message_ids, six_digits, submit};
+use crate::common::receiver::Receiver;
+use crate::common::smtp::{SmtpServer, plaintext};
+use crate::common::{FIXTURES, Setup, TestApp};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -45,57 +45,6 @@ selfservice:
         uri = smtp.uri(),
         f = FIXTURES
     )
-}
-
-fn plaintext(mail: &smtp::Received) -> String {
-    smtp::parts(&mail.data)
-        .into_iter()
-        .find(|(ct, _)| ct.starts_with("text/plain"))
-        .map(|(_, body)| body)
-        .unwrap_or_else(|| mail.data.clone())
-}
-
-/// The first run of exactly six digits.
-fn six_digits(text: &str) -> String {
-    let b = text.as_bytes();
-    for i in 0..b.len().saturating_sub(5) {
-        let run = &b[i..i + 6];
-        let before = i == 0 || !b[i - 1].is_ascii_digit();
-        let after = i + 6 == b.len() || !b[i + 6].is_ascii_digit();
-        if before && after && run.iter().all(u8::is_ascii_digit) {
-            return String::from_utf8(run.to_vec()).unwrap();
-        }
-    }
-    panic!("no code in {text}")
-}
-
-async fn api_flow(app: &TestApp, kind: &str) -> Value {
-    app.http
-        .get(app.public_url(&format!("/self-service/{kind}/api")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn submit(app: &TestApp, flow: &Value, body: Value) -> (u16, Value) {
-    let r = app
-        .http
-        .post(flow["ui"]["action"].as_str().unwrap())
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
-
-fn message_ids(flow: &Value) -> Vec<u64> {
-    flow["ui"]["messages"]
-        .as_array()
-        .map(|m| m.iter().filter_map(|x| x["id"].as_u64()).collect())
-        .unwrap_or_default()
 }
 
 fn has_node(flow: &Value, name: &str, value: Option<&str>) -> bool {
@@ -217,7 +166,6 @@ async fn passwordless_registration_then_login_by_code() {
     .await;
     assert_eq!(status, 400, "{dup}");
     assert_eq!(message_ids(&dup), [4000007]);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,7 +208,6 @@ async fn unknown_identifier_answers_like_a_known_one() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(mail.received().len(), 1, "{:?}", got[0].to);
     assert!(got[0].to.iter().any(|r| r.contains("known@example.com")));
-    app.stop().await;
 }
 
 /// The six-digit code in the SMS request number `n` the receiver got for `to`.
@@ -341,5 +288,4 @@ async fn phone_numbers_get_their_codes_by_sms() {
             .all(|m| m["type"] == "phone" && m["channel"] == "sms"),
         "{msgs:?}"
     );
-    app.stop().await;
 }

@@ -3,40 +3,24 @@
 //! session revoked on one node is refused by the others within a second even though each node
 //! caches whoami answers. PostgreSQL only (SQLite is one node by design).
 
-mod common;
-
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{TEST_CONFIG, TestDb, backend, binary, schemas_yaml};
 use serde_json::{Value, json};
+
+use crate::common::process::{Process, free_port};
+use crate::common::{TEST_CONFIG, TestDb, backend, binary, schemas_yaml};
 
 /// The correctness bound on cross-node revocation.
 const REVOCATION_BOUND: Duration = Duration::from_secs(1);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// One `gatehouse serve` process; killed when dropped.
 struct Node {
     name: &'static str,
-    child: Child,
+    process: Process,
     public: String,
     admin: String,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Node {
@@ -44,7 +28,6 @@ impl Node {
         let (public_port, admin_port) = (free_port(), free_port());
         let schemas = dir.join("schemas.yml");
         std::fs::write(&schemas, schemas_yaml()).unwrap();
-        let log = dir.join(format!("{name}.log"));
         let mut args = vec![
             "serve".to_owned(),
             "--dev".into(),
@@ -56,48 +39,25 @@ impl Node {
         if migrate {
             args.push("--migrate".into());
         }
-        let child = Command::new(binary())
-            .current_dir(dir)
+        let mut cmd = Command::new(binary());
+        cmd.current_dir(dir)
             .args(&args)
             .env("DSN", dsn)
             .env("SECRETS_DEFAULT", "multinode-shared-secret-0123456789")
             .env("SERVE_PUBLIC_PORT", public_port.to_string())
-            .env("SERVE_ADMIN_PORT", admin_port.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("gatehouse starts");
+            .env("SERVE_ADMIN_PORT", admin_port.to_string());
+        let log = dir.join(format!("{name}.log"));
         Node {
             name,
-            child,
+            process: Process::spawn(&format!("node {name}"), cmd, Some(log)),
             public: format!("http://127.0.0.1:{public_port}"),
             admin: format!("http://127.0.0.1:{admin_port}"),
-            log,
         }
     }
 
-    async fn wait_ready(&mut self, http: &reqwest::Client) {
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(30) {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "node {} exited early with {status}: {}",
-                    self.name,
-                    std::fs::read_to_string(&self.log).unwrap_or_default()
-                );
-            }
-            if let Ok(r) = http
-                .get(format!("{}/health/ready", self.admin))
-                .send()
-                .await
-                && r.status() == 200
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("node {} did not become ready", self.name);
+    async fn wait_ready(&mut self) {
+        let url = format!("{}/health/ready", self.admin);
+        self.process.wait_answering(&url).await;
     }
 
     async fn whoami(&self, http: &reqwest::Client, token: &str) -> u16 {
@@ -214,11 +174,11 @@ async fn nodes_share_flows_sessions_and_revocations() {
     let http = reqwest::Client::new();
     // A migrates the shared database; B and C start on the migrated schema.
     let mut a = Node::start("A", dir.path(), &db.dsn, true);
-    a.wait_ready(&http).await;
+    a.wait_ready().await;
     let mut b = Node::start("B", dir.path(), &db.dsn, false);
     let mut c = Node::start("C", dir.path(), &db.dsn, false);
-    b.wait_ready(&http).await;
-    c.wait_ready(&http).await;
+    b.wait_ready().await;
+    c.wait_ready().await;
 
     let email = "multi@example.com";
     let r = http

@@ -1,10 +1,9 @@
 //! The runtime around the API: supervision, health, HTTP/2, CORS, metrics.
 
-mod common;
-
-use common::{Setup, TestApp, backend, expect_error};
 use serde_json::{Value, json};
 use std::time::Duration;
+
+use crate::common::{Setup, TestApp, backend, expect_error};
 
 async fn metric(app: &TestApp, name_and_labels: &str) -> Option<f64> {
     let text = app
@@ -67,7 +66,6 @@ async fn crashed_identity_workers_are_replaced_and_the_next_request_succeeds() {
             .unwrap();
         assert_eq!(r.status(), 200);
     }
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,7 +130,6 @@ async fn health_version_and_no_store_headers() {
         404,
     )
     .await;
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +153,6 @@ async fn serves_http2_with_prior_knowledge() {
         .unwrap();
     assert_eq!(r.version(), reqwest::Version::HTTP_2);
     assert_eq!(r.status(), 200);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,7 +215,6 @@ async fn cors_on_the_public_port_when_enabled() {
         .await
         .unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,7 +255,6 @@ async fn prometheus_metrics_by_route_and_status() {
         text.contains(r#"db_pool_connections{state="max"}"#),
         "{text}"
     );
-    app.stop().await;
 }
 
 /// Runs SQL against the test database from outside the server.
@@ -323,7 +317,6 @@ async fn ready_is_503_while_the_schema_is_behind_and_recovers_without_restart() 
     )
     .await;
     assert_eq!(ready().await.status(), 200);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -401,5 +394,4 @@ async fn ready_is_503_while_postgres_refuses_connections_and_recovers() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    app.stop().await;
 }

@@ -1,13 +1,13 @@
 //! Recovery and verification end to end over real SMTP: the courier runs in the server and
 //! mails go to a loopback SMTP server, from which the tests read the code or the link.
 
-mod common;
-
 use std::time::Duration;
 
-use common::smtp::{self, SmtpServer};
-use common::{Setup, TestApp};
 use serde_json::{Value, json};
+
+use crate::common::flow::{api_flow, six_digits, submit};
+use crate::common::smtp::{SmtpServer, plaintext};
+use crate::common::{Setup, TestApp};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -45,29 +45,6 @@ selfservice:
     )
 }
 
-/// The plaintext body of a mail.
-fn plaintext(mail: &smtp::Received) -> String {
-    smtp::parts(&mail.data)
-        .into_iter()
-        .find(|(ct, _)| ct.starts_with("text/plain"))
-        .map(|(_, body)| body)
-        .unwrap_or_else(|| mail.data.clone())
-}
-
-/// The first run of exactly six digits.
-fn six_digits(text: &str) -> String {
-    let b = text.as_bytes();
-    for i in 0..b.len().saturating_sub(5) {
-        let run = &b[i..i + 6];
-        let before = i == 0 || !b[i - 1].is_ascii_digit();
-        let after = i + 6 == b.len() || !b[i + 6].is_ascii_digit();
-        if before && after && run.iter().all(u8::is_ascii_digit) {
-            return String::from_utf8(run.to_vec()).unwrap();
-        }
-    }
-    panic!("no code in {text}")
-}
-
 fn link(text: &str, path: &str) -> String {
     let start = text
         .find("http")
@@ -78,28 +55,6 @@ fn link(text: &str, path: &str) -> String {
         .collect();
     assert!(url.contains(path), "{url}");
     url
-}
-
-async fn api_flow(app: &TestApp, kind: &str) -> Value {
-    app.http
-        .get(app.public_url(&format!("/self-service/{kind}/api")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn submit(app: &TestApp, flow: &Value, body: Value) -> (u16, Value) {
-    let r = app
-        .http
-        .post(flow["ui"]["action"].as_str().unwrap())
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,7 +126,6 @@ async fn forgotten_password_code_by_mail_new_password_login() {
     assert_eq!((status, v["state"].as_str()), (200, Some("sent_email")));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(mail.received().len(), 1);
-    app.stop().await;
     mail.stop().await;
 }
 
@@ -241,6 +195,5 @@ async fn sign_up_then_verification_link_by_mail_verifies_the_address() {
         .unwrap();
     assert_eq!(list[0]["status"], "sent");
     assert_eq!(list[0]["template_type"], "verification_valid");
-    app.stop().await;
     mail.stop().await;
 }

@@ -1,13 +1,12 @@
 //! The admin identity API over plain HTTP: exact statuses, the error envelope and the JSON
 //! shapes of `identity`, `batchPatchIdentitiesResponse` and friends.
 
-mod common;
-
 use std::collections::BTreeSet;
 
 use base64::Engine;
-use common::{TestApp, expect_error};
 use serde_json::{Value, json};
+
+use crate::common::{TestApp, expect_error};
 
 // Known vectors (src/hash/tests.rs), all for the password "test".
 const BCRYPT: &str = "$2a$12$o6hx.Wog/wvFSkT/Bp/6DOxCtLRTDj7lm9on9suF/WaCGNVHbkfL6";
@@ -212,7 +211,6 @@ async fn create_returns_the_full_identity() {
     ] {
         assert_eq!(got[k], v[k], "{k} differs after read-back");
     }
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,7 +237,6 @@ async fn create_defaults_schema_state_and_nulls() {
             .is_none_or(|a| a.as_array().unwrap().is_empty()),
         "{e}"
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -270,7 +267,6 @@ async fn create_keeps_imported_verified_address() {
     )
     .await;
     assert_eq!(got["verifiable_addresses"], v["verifiable_addresses"]);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -307,7 +303,6 @@ async fn create_with_cleartext_password_stores_argon2id() {
         .unwrap();
     assert!(hashed.starts_with("$argon2id$v=19$"), "{hashed}");
     assert!(!full.to_string().contains("correct horse"), "{full}");
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -355,7 +350,6 @@ async fn create_imports_hashed_passwords_verbatim() {
         "{e}"
     );
     assert_eq!(count(&app).await, before);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -407,7 +401,6 @@ async fn create_with_migration_hook_and_oidc() {
     // Found by its oidc identifier.
     let found = get_json(&app, "/admin/identities?credentials_identifier=google:g-1").await;
     assert_eq!(found.as_array().unwrap().len(), 1);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -424,7 +417,6 @@ async fn create_rejects_unsupported_credential_type() {
     let e = expect_error(r, 400).await;
     assert!(e["reason"].as_str().unwrap().contains("totp"), "{e}");
     assert_eq!(count(&app).await, 0);
-    app.stop().await;
 }
 
 // ---------------------------------------------------------------- bad input
@@ -556,7 +548,6 @@ async fn bad_create_bodies_are_rejected_and_write_nothing() {
         json!({ "traits": { "email": "fresh@x.com", "backup_emails": ["b@x.com"] } }),
     )
     .await;
-    app.stop().await;
 }
 
 /// Sends raw request head bytes and reads one response: (status, JSON body).
@@ -617,7 +608,6 @@ async fn oversized_body_is_413() {
     .await;
     assert_eq!(r.status(), 201);
     assert_eq!(count(&app).await, 1);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -707,7 +697,6 @@ async fn bad_paths_and_queries() {
         400,
     )
     .await;
-    app.stop().await;
 }
 
 // ---------------------------------------------------------------- read, delete, update
@@ -785,7 +774,6 @@ async fn get_by_external_id_and_delete() {
     // The identifiers are free again.
     app.create_identity(json!({ "traits": { "email": "e@x.com" }, "external_id": "crm/42" }))
         .await;
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -882,7 +870,6 @@ async fn put_replaces_traits_state_metadata_and_password() {
         get_json(&app, &format!("/admin/identities/{id}")).await["traits"],
         json!({ "email": "new@x.com" })
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -946,7 +933,6 @@ async fn json_patch_updates_and_rejections() {
     let now = get_json(&app, &path).await;
     assert_eq!(now["state"], "active");
     assert_eq!(now["traits"], json!({ "email": "Q@X.com" }));
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1032,7 +1018,6 @@ async fn delete_credentials() {
         e["reason"].as_str().unwrap().contains("last first factor"),
         "{e}"
     );
-    app.stop().await;
 }
 
 // ---------------------------------------------------------------- list
@@ -1110,7 +1095,6 @@ async fn list_pages_with_link_header() {
     assert_eq!(r.status(), 200);
     assert!(next_link(&r).is_none());
     assert_eq!(r.json::<Vec<Value>>().await.unwrap().len(), 7);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1206,7 +1190,6 @@ async fn list_filters() {
         l[0]["credentials"]["password"]["config"]["hashed_password"],
         BCRYPT
     );
-    app.stop().await;
 }
 
 // ---------------------------------------------------------------- batch
@@ -1256,7 +1239,6 @@ async fn batch_reports_per_item_outcomes() {
     let got = get_json(&app, &format!("/admin/identities/{id1}")).await;
     assert_eq!(got["traits"]["email"], "one@x.com");
     assert_eq!(count(&app).await, 2);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1317,7 +1299,6 @@ async fn batch_limits_and_bulk_import() {
         found[0]["credentials"]["password"]["config"]["hashed_password"],
         BCRYPT
     );
-    app.stop().await;
 }
 
 // ---------------------------------------------------------------- routing and schemas
@@ -1370,7 +1351,6 @@ async fn routing_prefixes_404_and_405() {
         .map(|h| h.to_str().unwrap().to_owned());
     expect_error(r, 405).await;
     assert!(allow.unwrap().contains("PATCH"));
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1423,7 +1403,6 @@ async fn schemas_on_public_and_admin() {
     assert_eq!(r.status(), 200);
     let s: Value = r.json().await.unwrap();
     assert_eq!(s["properties"]["traits"]["required"], json!(["staff_id"]));
-    app.stop().await;
 }
 
 // ---------------------------------------------------------------- concurrency
@@ -1445,5 +1424,4 @@ async fn concurrent_duplicate_creates_yield_one_identity() {
         assert_eq!(b["error"]["id"], "conflict", "{b}");
     }
     assert_eq!(count(&app).await, 1);
-    app.stop().await;
 }

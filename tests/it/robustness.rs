@@ -3,10 +3,10 @@
 //! with browser redirects, and recovery doing less work for unknown addresses. Each answer
 //! must be a Kratos error (never a crash), and the server must keep serving.
 
-mod common;
-
-use common::{Setup, TestApp, expect_error};
 use serde_json::{Value, json};
+
+use crate::common::flow::{api_action, api_login};
+use crate::common::{Setup, TestApp, expect_error};
 
 const YAML: &str = "selfservice:
   flows:
@@ -38,45 +38,12 @@ async fn signed_in(app: &TestApp, email: &str) -> (Value, String) {
             "credentials": {"password": {"config": {"password": "a long enough password"}}}
         }))
         .await;
-    let flow: Value = app
-        .http
-        .get(app.public_url("/self-service/login/api"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let done: Value = app
-        .http
-        .post(flow["ui"]["action"].as_str().unwrap())
-        .json(&json!({"method": "password", "identifier": email, "password": "a long enough password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, done) = api_login(app, email, "a long enough password").await;
     let token = done["session_token"]
         .as_str()
         .unwrap_or_else(|| panic!("login failed: {done}"))
         .to_owned();
     (identity, token)
-}
-
-/// The `ui.action` of a new API flow of `kind`.
-async fn api_flow(app: &TestApp, kind: &str, token: Option<&str>) -> String {
-    let mut r = app
-        .http
-        .get(app.public_url(&format!("/self-service/{kind}/api")));
-    if let Some(t) = token {
-        r = r.header("X-Session-Token", t);
-    }
-    let flow: Value = r.send().await.unwrap().json().await.unwrap();
-    flow["ui"]["action"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {kind} flow: {flow}"))
-        .to_owned()
 }
 
 async fn alive(app: &TestApp) {
@@ -113,7 +80,7 @@ async fn deeply_nested_submissions_are_refused_on_every_flow() {
         // One dotted key: 5,000 segments in 10 KB stopped the process at registration,
         // 50,000 at the other flows. No `Accept` header: an API flow answers JSON anyway.
         for segments in [5_000, 50_000] {
-            let action = api_flow(&app, kind, token).await;
+            let action = api_action(&app, kind, token).await;
             let body = format!("method=password&traits{}=v", ".a".repeat(segments));
             let mut r = app
                 .http
@@ -130,7 +97,7 @@ async fn deeply_nested_submissions_are_refused_on_every_flow() {
             );
         }
         // JSON nested past the bound but within serde_json's own limit.
-        let action = api_flow(&app, kind, token).await;
+        let action = api_action(&app, kind, token).await;
         let mut r = app
             .http
             .post(&action)
@@ -146,14 +113,13 @@ async fn deeply_nested_submissions_are_refused_on_every_flow() {
         );
     }
     alive(&app).await;
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn form_traits_are_read_against_the_schema() {
     let app = start().await;
     // Keys the schema does not name are ignored, as Kratos does; known ones are typed.
-    let action = api_flow(&app, "registration", None).await;
+    let action = api_action(&app, "registration", None).await;
     let r = app
         .http
         .post(&action)
@@ -174,14 +140,13 @@ async fn form_traits_are_read_against_the_schema() {
         json!({"email": "typed@example.org", "age": 36}),
         "{v}"
     );
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_are_bounded() {
     let app = start().await;
     // A form of more than 1,000 fields.
-    let action = api_flow(&app, "login", None).await;
+    let action = api_action(&app, "login", None).await;
     let body = (0..1_001)
         .map(|i| format!("f{i}=v"))
         .collect::<Vec<_>>()
@@ -230,7 +195,6 @@ async fn counts_are_bounded() {
     let e = expect_error(r, 400).await;
     assert!(e["reason"].as_str().unwrap().contains("100000"), "{e}");
     alive(&app).await;
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,7 +260,6 @@ async fn admin_documents_and_patches_are_bounded() {
     assert_eq!(stored["metadata_public"], nested(63));
     assert!(stored["metadata_admin"].is_null(), "{stored}");
     alive(&app).await;
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,7 +299,6 @@ async fn admin_expires_in_out_of_range_is_a_400() {
     let v: Value = r.json().await.unwrap();
     let expires: chrono::DateTime<chrono::Utc> = v["expires_at"].as_str().unwrap().parse().unwrap();
     assert!(expires > chrono::Utc::now() + chrono::Duration::days(364));
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -348,7 +310,7 @@ async fn api_flows_answer_json_whatever_the_client_accepts() {
         .build()
         .unwrap();
     // A rejected form submission answers with the flow, not a redirect to the browser UI.
-    let action = api_flow(&app, "registration", None).await;
+    let action = api_action(&app, "registration", None).await;
     let r = no_redirects
         .post(&action)
         .header("accept", "text/html")
@@ -361,7 +323,7 @@ async fn api_flows_answer_json_whatever_the_client_accepts() {
     assert_eq!(v["type"], "api", "{v}");
     // Errors that carry no flow: a browser's cookie on an API flow, and a session that
     // already exists for an API login.
-    let action = api_flow(&app, "login", None).await;
+    let action = api_action(&app, "login", None).await;
     let r = no_redirects
         .post(&action)
         .header("accept", "text/html")
@@ -375,7 +337,7 @@ async fn api_flows_answer_json_whatever_the_client_accepts() {
         .await
         .unwrap();
     expect_error(r, 400).await;
-    let action = api_flow(&app, "settings", Some(&token)).await;
+    let action = api_action(&app, "settings", Some(&token)).await;
     let r = no_redirects
         .post(&action)
         .header("accept", "text/html")
@@ -385,7 +347,6 @@ async fn api_flows_answer_json_whatever_the_client_accepts() {
         .unwrap();
     // No session token: the API flow says so in JSON.
     expect_error(r, 401).await;
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -395,7 +356,7 @@ async fn recovery_answers_unknown_addresses_like_known_ones() {
         .await;
     let mut answers = Vec::new();
     for email in ["known@example.org", "unknown@example.org"] {
-        let action = api_flow(&app, "recovery", None).await;
+        let action = api_action(&app, "recovery", None).await;
         let r = app
             .http
             .post(&action)
@@ -415,7 +376,6 @@ async fn recovery_answers_unknown_addresses_like_known_ones() {
         answers.push(text);
     }
     assert_eq!(answers[0], answers[1]);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -427,7 +387,7 @@ async fn two_flows_may_hold_codes_that_hash_alike() {
     let store = &app.running.as_ref().unwrap().handles().deps.store;
     let now = chrono::Utc::now().naive_utc();
     for _ in 0..2 {
-        let action = api_flow(&app, "recovery", None).await;
+        let action = api_action(&app, "recovery", None).await;
         let flow_id = action.split("flow=").nth(1).unwrap().to_owned();
         let row = TokenRow {
             id: uuid::Uuid::new_v4().to_string(),
@@ -447,7 +407,6 @@ async fn two_flows_may_hold_codes_that_hash_alike() {
             .await
             .expect("a code that hashes like another flow's is stored");
     }
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -492,5 +451,4 @@ async fn an_answer_given_without_the_body_keeps_the_connection_usable() {
     let text = String::from_utf8_lossy(&seen);
     assert!(text.starts_with("HTTP/1.1 405"), "{text}");
     assert!(!text.contains("connection: close"), "{text}");
-    app.stop().await;
 }

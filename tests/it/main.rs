@@ -1,0 +1,31 @@
+//! The integration tests, one program: each module below was its own test binary once, and
+//! each linked the whole crate. They share the harness in `tests/common/` and run as threads
+//! of one process, so nothing here may change process-wide state (environment, working
+//! directory, a global tracing subscriber, lowering resource limits): a test that needs that
+//! does it in a child process (see `listener.rs`, which lowers the open-file limit of the
+//! `gatehouse` process it spawns, never its own).
+//!
+//! `cargo test --test it` runs them all; `cargo test --test it listener::` one module.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod admin_identities;
+mod cli;
+mod code_flows;
+mod courier;
+mod courier_processes;
+mod flows;
+mod fuzz;
+mod hashing;
+mod hooks;
+mod listener;
+mod mail_flows;
+mod migrations;
+mod multinode;
+mod recovery_verification;
+mod robustness;
+mod runtime;
+mod sdk;
+mod sessions;
+mod settings;
