@@ -6,7 +6,7 @@ pub mod conn;
 pub mod cors;
 pub mod error;
 pub mod extract;
-pub mod flow_http;
+pub mod flow;
 pub mod handlers;
 pub mod respond;
 pub mod router;
