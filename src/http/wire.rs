@@ -373,7 +373,10 @@ mod tests {
         let e = head_error(&req(&long, 10)).unwrap();
         assert_eq!(e.status(), http::StatusCode::URI_TOO_LONG);
         let e = head_error(&req("/", MAX_HEAD_BYTES)).unwrap();
-        assert_eq!(e.status(), http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        assert_eq!(
+            e.status(),
+            http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        );
         assert!(head_error(&req("/", MAX_HEAD_BYTES - 100)).is_none());
         const { assert!(MAX_URI_BYTES < HYPER_MAX_URI_BYTES && MAX_HEAD_BYTES < HYPER_MAX_HEAD_BYTES) };
     }
