@@ -100,9 +100,9 @@ pub fn decoders(data: &[u8]) {
         }
         headers.insert("x-forwarded-for", v.clone());
         headers.insert("true-client-ip", v);
-        let cookies = crate::http::flow_http::cookies(&headers);
+        let cookies = crate::http::flow::request::cookies(&headers);
         assert!(cookies.len() <= MAX_PAIRS);
-        let _ = crate::http::flow_http::wants_json(&headers, true);
+        let _ = crate::http::flow::request::wants_json(&headers, true);
         let _ = crate::http::session_auth::device_info(
             &headers,
             Some(SocketAddr::from(([127, 0, 0, 1], 1))),

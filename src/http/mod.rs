@@ -1,12 +1,14 @@
 //! Raw hyper listeners. A request is routed by a pure function (`router`), handled by one
-//! function in `handlers/`, which calls the actors through typed handles; errors become the
-//! Kratos envelope in `error`. Nothing here touches the database.
+//! function in `handlers/`, which calls the actors through typed handles; self-service
+//! outcomes are answered by `flow::respond`, and every error becomes the Kratos envelope in
+//! `error` (one constructor per envelope, one conversion per domain error). Nothing here
+//! touches the database.
 
 pub mod conn;
 pub mod cors;
 pub mod error;
 pub mod extract;
-pub mod flow_http;
+pub mod flow;
 pub mod handlers;
 pub mod respond;
 pub mod router;

@@ -40,6 +40,15 @@ pub fn empty(status: StatusCode) -> Resp {
     r
 }
 
+/// A 303 to `location`.
+pub fn see_other(location: &str) -> Resp {
+    let mut r = empty(StatusCode::SEE_OTHER);
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
 pub fn text(status: StatusCode, content_type: &'static str, body: String) -> Resp {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;

@@ -275,8 +275,8 @@ fn envelope_for(head: &[u8]) -> Option<Vec<u8>> {
     let mut out = format!(
         "{version} {} {}\r\ncontent-type: application/json; charset=utf-8\r\n\
          cache-control: {CACHE_CONTROL}\r\nconnection: close\r\ncontent-length: {}\r\n",
-        err.status.as_str(),
-        err.status.canonical_reason().unwrap_or("Error"),
+        err.status().as_str(),
+        err.status().canonical_reason().unwrap_or("Error"),
         body.len(),
     )
     .into_bytes();
@@ -371,9 +371,12 @@ mod tests {
         assert!(head_error(&req("/health/alive", 10)).is_none());
         let long = format!("/{}", "a".repeat(MAX_URI_BYTES));
         let e = head_error(&req(&long, 10)).unwrap();
-        assert_eq!(e.status, http::StatusCode::URI_TOO_LONG);
+        assert_eq!(e.status(), http::StatusCode::URI_TOO_LONG);
         let e = head_error(&req("/", MAX_HEAD_BYTES)).unwrap();
-        assert_eq!(e.status, http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        assert_eq!(
+            e.status(),
+            http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        );
         assert!(head_error(&req("/", MAX_HEAD_BYTES - 100)).is_none());
         const { assert!(MAX_URI_BYTES < HYPER_MAX_URI_BYTES && MAX_HEAD_BYTES < HYPER_MAX_HEAD_BYTES) };
     }

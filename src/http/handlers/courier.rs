@@ -6,7 +6,6 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, header};
 use uuid::Uuid;
 
-use crate::courier::CourierError;
 use crate::courier::view::{self, STATUSES};
 use crate::http::App;
 use crate::http::error::ApiError;
@@ -18,13 +17,6 @@ use crate::store::courier::ListFilter;
 pub const DEFAULT_PAGE_SIZE: i64 = 10;
 pub const MAX_PAGE_SIZE: i64 = 1000;
 const TOKEN_PREFIX: &str = "m1:";
-
-impl From<CourierError> for ApiError {
-    fn from(e: CourierError) -> Self {
-        tracing::error!(error = %e, "courier query failed");
-        ApiError::unavailable("The database could not complete the request; try again.")
-    }
-}
 
 fn encode_page_token(after: Uuid) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{TOKEN_PREFIX}{after}"))
@@ -118,6 +110,6 @@ pub async fn get(app: &App, id: &str) -> Result<Resp, ApiError> {
         .map_err(|_| ApiError::bad_request(format!("Invalid message id: {id:?} is not a UUID.")))?;
     match view::get(&app.handles.deps, id).await? {
         Some(m) => Ok(ok_json(&m)),
-        None => Err(ApiError::not_found("Unable to locate the resource")),
+        None => Err(ApiError::resource_not_found()),
     }
 }

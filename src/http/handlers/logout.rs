@@ -7,13 +7,13 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
 use serde_json::{Value, json};
 
-use super::sessions::no_active_session;
 use crate::actors::CallError;
 use crate::http::App;
 use crate::http::error::ApiError;
 use crate::http::extract::{json_body, query_one, query_pairs};
-use crate::http::flow_http::{redirect_to_error_ui, see_other, wants_json};
-use crate::http::respond::{Resp, empty, ok_json};
+use crate::http::flow::request::wants_json;
+use crate::http::flow::respond::redirect_to_error_ui;
+use crate::http::respond::{Resp, empty, ok_json, see_other};
 use crate::http::session_auth;
 use crate::selfservice::return_to;
 use crate::session::service::SessionError;
@@ -23,19 +23,9 @@ fn done<T>(r: Result<Result<T, SessionError>, CallError>) -> Result<T, ApiError>
     Ok(r??)
 }
 
-fn forbidden(reason: &str) -> ApiError {
-    ApiError {
-        status: StatusCode::FORBIDDEN,
-        id: None,
-        reason: Some(reason.into()),
-        message: "The requested action was forbidden".into(),
-        details: None,
-    }
-}
-
 /// The request's session and its token, or `session_inactive`.
 async fn session_of(app: &App, headers: &HeaderMap) -> Result<(Session, String), ApiError> {
-    let token = session_auth::session_token(app, headers).ok_or_else(no_active_session)?;
+    let token = session_auth::session_token(app, headers).ok_or_else(ApiError::session_inactive)?;
     let s = done(app.handles.sessions.current(token.clone()).await)?;
     Ok((s, token))
 }
@@ -58,13 +48,7 @@ fn return_url(app: &App, requested: Option<&str>) -> Result<String, ApiError> {
         &ss.allowed_return_urls,
         deps.public_base(),
     )
-    .map_err(|e| ApiError {
-        status: StatusCode::BAD_REQUEST,
-        id: Some("self_service_flow_return_to_forbidden".into()),
-        reason: Some(e.to_string()),
-        message: "The request was malformed or contained invalid parameters".into(),
-        details: None,
-    })
+    .map_err(ApiError::from)
 }
 
 /// `GET /self-service/logout/browser`: `{logout_url, logout_token}` for the current session.
@@ -96,19 +80,13 @@ async fn complete(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
     };
     let (_, token) = session_of(app, req.headers()).await?;
     if !logout_token_matches(&token, presented) {
-        return Err(forbidden(
-            "Unable to log out because the logout token in the URL query does not match the session cookie.",
-        ));
+        return Err(ApiError::logout_token_mismatch());
     }
     let to = return_url(app, query_one(&q, "return_to"))?;
-    match done(app.handles.sessions.revoke_by_token(token).await) {
+    match app.handles.sessions.revoke_by_token(token).await? {
         // Revoked concurrently: the outcome the caller wanted.
-        Ok(())
-        | Err(ApiError {
-            status: StatusCode::NOT_FOUND,
-            ..
-        }) => {}
-        Err(e) => return Err(e),
+        Ok(()) | Err(SessionError::NotFound) => {}
+        Err(e) => return Err(e.into()),
     }
     let mut resp = if wants_json(req.headers(), false) {
         empty(StatusCode::NO_CONTENT)
@@ -124,7 +102,7 @@ async fn complete(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
 pub async fn submit(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
     match complete(app, req).await {
         Ok(r) => Ok(r),
-        Err(e) if wants_json(req.headers(), false) || e.status.is_server_error() => Err(e),
+        Err(e) if wants_json(req.headers(), false) || e.status().is_server_error() => Err(e),
         Err(e) => Ok(redirect_to_error_ui(app, &e).await),
     }
 }
@@ -140,11 +118,10 @@ pub async fn api(app: &App, req: Request<Bytes>) -> Result<Resp, ApiError> {
             ));
         }
     };
-    match app.handles.sessions.revoke_by_token(token).await? {
-        Ok(()) => Ok(empty(StatusCode::NO_CONTENT)),
-        Err(SessionError::NotFound) => Err(forbidden(
-            "The provided Ory Session Token could not be found, is invalid, or otherwise malformed.",
-        )),
-        Err(e) => Err(e.into()),
-    }
+    app.handles
+        .sessions
+        .revoke_by_token(token)
+        .await?
+        .map_err(ApiError::from_logout_api)?;
+    Ok(empty(StatusCode::NO_CONTENT))
 }

@@ -2,116 +2,38 @@
 //! endpoints that create recovery codes and links. Start and read go through `selfservice`.
 
 use bytes::Bytes;
-use http::{Request, header};
-use serde_json::json;
+use http::Request;
 use uuid::Uuid;
 
 use crate::http::App;
 use crate::http::error::ApiError;
-use crate::http::extract::{json_body, query_one, query_pairs};
-use crate::http::flow_http::{flow_request, render_error, see_other, set_csrf_cookie, ui_url_for};
-use crate::http::respond::{Resp, json_response, ok_json};
-use crate::http::session_auth;
-use crate::selfservice::flow::recovery::Outcome;
-use crate::selfservice::flow::request::Submission;
+use crate::http::extract::json_body;
+use crate::http::flow::request::{Submitted, flow_id, flow_request};
+use crate::http::flow::respond;
+use crate::http::respond::Resp;
 use crate::selfservice::flow::{FlowError, FlowKind, FlowType};
-
-fn flow_id<B>(req: &Request<B>) -> Result<Uuid, ApiError> {
-    let q = query_pairs(req);
-    let raw = query_one(&q, "flow")
-        .ok_or_else(|| ApiError::bad_request("The flow query parameter is required."))?;
-    Uuid::parse_str(raw).map_err(|_| {
-        ApiError::not_found(format!(
-            "No flow has the id {raw:?}: it is not a valid UUID."
-        ))
-    })
-}
-
-fn is_json_body<B>(req: &Request<B>) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.to_ascii_lowercase().contains("json"))
-}
-
-/// Answers a recovery step: the flow (JSON) or the UI / settings flow redirect (browsers).
-fn render_recovery(app: &App, outcome: Outcome, wants_json: bool) -> Resp {
-    match outcome {
-        Outcome::Updated(flow) | Outcome::Sent(flow, _) => {
-            if wants_json || flow.flow_type == FlowType::Api {
-                ok_json(&flow.to_json())
-            } else {
-                see_other(&ui_url_for(app, FlowKind::Recovery, &flow.id.to_string()))
-            }
-        }
-        Outcome::Recovered(done) => {
-            let api = done.flow.flow_type == FlowType::Api;
-            let mut r = if api || wants_json {
-                ok_json(&done.flow.to_json())
-            } else {
-                see_other(&done.settings_url)
-            };
-            if !api {
-                session_auth::set_session_cookie(
-                    app,
-                    r.headers_mut(),
-                    &done.issued.token,
-                    done.issued.session.expires_at,
-                );
-                // The settings flow is bound to this CSRF cookie.
-                if let Some(raw) = &done.csrf_cookie {
-                    set_csrf_cookie(app, r.headers_mut(), raw);
-                }
-            }
-            r
-        }
-    }
-}
 
 /// `POST /self-service/{recovery,verification}?flow=`
 pub async fn submit(app: &App, kind: FlowKind, req: Request<Bytes>) -> Result<Resp, ApiError> {
-    let id = flow_id(&req)?;
-    let is_json = is_json_body(&req);
-    let fr = flow_request(app, &req, is_json);
-    let wants_json = fr.wants_json;
-    let sub = Submission::decode(&req.into_body(), is_json);
+    let Submitted { id, request, body } = Submitted::read(app, &req)?;
+    let wants_json = request.wants_json;
     let h = &app.handles;
     Ok(match kind {
-        FlowKind::Recovery => match h.recovery.submit(id, sub, fr).await? {
-            Ok(o) => render_recovery(app, o, wants_json),
-            Err(f) => render_error(app, kind, f.flow_type, wants_json, f.error).await,
+        FlowKind::Recovery => match h.recovery.submit(id, body, request).await? {
+            Ok(o) => respond::recovery(app, o, wants_json),
+            Err(f) => respond::failed(app, kind, wants_json, f).await,
         },
-        _ => match h.verification.submit(id, sub, fr).await? {
-            Ok(u) => render_verification(app, u, wants_json),
-            Err(f) => render_error(app, kind, f.flow_type, wants_json, f.error).await,
+        _ => match h.verification.submit(id, body, request).await? {
+            Ok(u) => respond::verification(app, u, wants_json),
+            Err(f) => respond::failed(app, kind, wants_json, f).await,
         },
     })
-}
-
-fn render_verification(
-    app: &App,
-    u: crate::selfservice::flow::verification::Updated,
-    wants_json: bool,
-) -> Resp {
-    let mut r = if wants_json || u.flow.flow_type == FlowType::Api {
-        ok_json(&u.flow.to_json())
-    } else {
-        see_other(&ui_url_for(
-            app,
-            FlowKind::Verification,
-            &u.flow.id.to_string(),
-        ))
-    };
-    if let Some(raw) = u.csrf_cookie {
-        set_csrf_cookie(app, r.headers_mut(), &raw);
-    }
-    r
 }
 
 /// `GET /self-service/{recovery,verification}?flow=&token=` (or `&code=` for verification):
 /// opened from an email, so always answered for a browser.
 pub async fn link(app: &App, kind: FlowKind, req: Request<Bytes>) -> Result<Resp, ApiError> {
-    let id = flow_id(&req)?;
+    let id = flow_id(&req, "flow")?;
     let fr = flow_request(app, &req, false);
     let wants_json = fr.wants_json;
     let h = &app.handles;
@@ -123,22 +45,17 @@ pub async fn link(app: &App, kind: FlowKind, req: Request<Bytes>) -> Result<Resp
                 ));
             };
             match h.recovery.link(id, token, fr).await? {
-                Ok(o) => render_recovery(app, o, wants_json),
-                Err(e) => render_error(app, kind, Some(FlowType::Browser), wants_json, e).await,
+                Ok(o) => respond::recovery(app, o, wants_json),
+                Err(e) => {
+                    respond::render_error(app, kind, Some(FlowType::Browser), wants_json, e).await
+                }
             }
         }
         _ => match h.verification.link(id, fr).await? {
-            Ok(u) => {
-                let mut r = see_other(&ui_url_for(app, kind, &u.flow.id.to_string()));
-                if wants_json {
-                    r = ok_json(&u.flow.to_json());
-                }
-                if let Some(raw) = u.csrf_cookie {
-                    set_csrf_cookie(app, r.headers_mut(), &raw);
-                }
-                r
+            Ok(u) => respond::verification_link(app, u, wants_json),
+            Err(e) => {
+                respond::render_error(app, kind, Some(FlowType::Browser), wants_json, e).await
             }
-            Err(e) => render_error(app, kind, Some(FlowType::Browser), wants_json, e).await,
         },
     })
 }
@@ -198,7 +115,7 @@ pub async fn admin_create(app: &App, link: bool, req: Request<Bytes>) -> Result<
         _ => FlowType::Browser,
     };
     if !deps.config.selfservice.flows.recovery.enabled {
-        return Ok(render_error(
+        return Ok(respond::render_error(
             app,
             FlowKind::Recovery,
             None,
@@ -216,23 +133,10 @@ pub async fn admin_create(app: &App, link: bool, req: Request<Bytes>) -> Result<
     )
     .await
     {
-        Ok((flow, secret, expires_at)) => {
-            let ui = ui_url_for(app, FlowKind::Recovery, &flow.id.to_string());
-            Ok(if link {
-                ok_json(&json!({
-                    "recovery_link": crate::selfservice::flow::recovery::link_url(deps, flow.id, &secret),
-                    "expires_at": expires_at,
-                }))
-            } else {
-                json_response(
-                    http::StatusCode::CREATED,
-                    &json!({ "recovery_link": ui, "recovery_code": secret, "expires_at": expires_at }),
-                )
-            })
-        }
-        Err(FlowError::NotFound) => Err(ApiError::not_found(
-            "The requested identity does not exist.",
+        Ok((flow, secret, expires_at)) => Ok(respond::recovery_created(
+            app, &flow, &secret, expires_at, link,
         )),
-        Err(e) => Ok(render_error(app, FlowKind::Recovery, None, true, e).await),
+        Err(FlowError::NotFound) => Err(ApiError::identity_not_found()),
+        Err(e) => Ok(respond::render_error(app, FlowKind::Recovery, None, true, e).await),
     }
 }

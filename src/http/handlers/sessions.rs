@@ -12,56 +12,13 @@ use uuid::Uuid;
 
 use crate::actors::CallError;
 use crate::http::App;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, NO_SESSION_COOKIE, NO_SESSION_CREDENTIALS};
 use crate::http::extract::{query_all, query_one, query_pairs};
 use crate::http::respond::{Resp, empty, json_bytes, ok_json};
 use crate::http::session_auth;
 use crate::session::Session;
 use crate::session::service::{self, ListParams, SessionError};
 use crate::store::sessions::Expand;
-
-impl From<SessionError> for ApiError {
-    fn from(e: SessionError) -> Self {
-        match e {
-            SessionError::NoActiveSession => no_active_session(),
-            SessionError::NotFound => ApiError::not_found("Unable to locate the resource"),
-            SessionError::IdentityDisabled => ApiError {
-                status: StatusCode::BAD_REQUEST,
-                id: Some("identity_disabled".into()),
-                reason: Some("The identity is disabled and cannot sign in.".into()),
-                message: "The request was malformed or contained invalid parameters".into(),
-                details: None,
-            },
-            SessionError::BadRequest(r) => ApiError::bad_request(r),
-            SessionError::Store(e) => {
-                tracing::error!(error = %e, "database error");
-                ApiError::unavailable("The database could not complete the request; try again.")
-            }
-        }
-    }
-}
-
-/// Kratos's `session_inactive` (401), used where a session is required.
-pub fn no_active_session() -> ApiError {
-    ApiError {
-        status: StatusCode::UNAUTHORIZED,
-        id: Some("session_inactive".into()),
-        reason: Some("No active session was found in this request.".into()),
-        message: "request does not have a valid authentication session".into(),
-        details: None,
-    }
-}
-
-/// herodot's bare 401 (no id), as whoami and the own-sessions endpoints send it.
-fn unauthorized(reason: &str) -> ApiError {
-    ApiError {
-        status: StatusCode::UNAUTHORIZED,
-        id: None,
-        reason: Some(reason.into()),
-        message: "The request could not be authorized".into(),
-        details: None,
-    }
-}
 
 fn done<T>(r: Result<Result<T, SessionError>, CallError>) -> Result<T, ApiError> {
     Ok(r??)
@@ -191,21 +148,20 @@ fn active_param(active: Option<bool>) -> String {
     active.map(|a| format!("&active={a}")).unwrap_or_default()
 }
 
-/// The caller's session (without identity/devices), or herodot's bare 401 with `reason`.
-async fn caller(app: &App, headers: &HeaderMap, reason: &str) -> Result<Session, ApiError> {
+/// The caller's session (without identity/devices), for the own-sessions endpoints.
+async fn caller(app: &App, headers: &HeaderMap) -> Result<Session, ApiError> {
     let Some(token) = session_auth::session_token(app, headers) else {
-        return Err(unauthorized(reason));
+        return Err(ApiError::unauthorized(NO_SESSION_COOKIE));
     };
-    match app.handles.sessions.current(token).await? {
-        Ok(s) => Ok(s),
-        Err(SessionError::NoActiveSession) => Err(unauthorized(reason)),
-        Err(e) => Err(e.into()),
-    }
+    app.handles
+        .sessions
+        .current(token)
+        .await?
+        .map_err(|e| ApiError::from_caller_session(e, NO_SESSION_COOKIE))
 }
 
 /// `/sessions/whoami`: the session with its identity (no credentials) and devices.
 pub async fn whoami(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
-    const REASON: &str = "No valid session credentials found in the request.";
     let headers = req.headers();
     if query_one(&query_pairs(req), "tokenize_as").is_some() {
         return Err(ApiError::bad_request(
@@ -213,13 +169,14 @@ pub async fn whoami(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
         ));
     }
     let Some(token) = session_auth::session_token(app, headers) else {
-        return Err(unauthorized(REASON));
+        return Err(ApiError::unauthorized(NO_SESSION_CREDENTIALS));
     };
-    let session = match app.handles.sessions.whoami(token.clone()).await? {
-        Ok(s) => s,
-        Err(SessionError::NoActiveSession) => return Err(unauthorized(REASON)),
-        Err(e) => return Err(e.into()),
-    };
+    let session = app
+        .handles
+        .sessions
+        .whoami(token.clone())
+        .await?
+        .map_err(|e| ApiError::from_caller_session(e, NO_SESSION_CREDENTIALS))?;
     let mut resp = json_bytes(StatusCode::OK, session.body.clone());
     if let Ok(v) = HeaderValue::from_str(&session.identity_id.to_string()) {
         resp.headers_mut()
@@ -238,7 +195,7 @@ pub async fn whoami(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
 
 /// `GET /sessions`: the caller's other active sessions.
 pub async fn list_mine(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
-    let me = caller(app, req.headers(), "No valid session cookie found.").await?;
+    let me = caller(app, req.headers()).await?;
     let q = query_pairs(req);
     let (size, after) = pagination(&q)?;
     let params = ListParams {
@@ -259,7 +216,7 @@ pub async fn list_mine(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError
 
 /// `DELETE /sessions`: revokes all of the caller's sessions but the current one.
 pub async fn delete_mine_others(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
-    let me = caller(app, req.headers(), "No valid session cookie found.").await?;
+    let me = caller(app, req.headers()).await?;
     let n = done(
         app.handles
             .sessions
@@ -271,12 +228,10 @@ pub async fn delete_mine_others(app: &App, req: &Request<Bytes>) -> Result<Resp,
 
 /// `DELETE /sessions/{id}`: revokes another of the caller's sessions.
 pub async fn delete_mine(app: &App, id: &str, req: &Request<Bytes>) -> Result<Resp, ApiError> {
-    let me = caller(app, req.headers(), "No valid session cookie found.").await?;
+    let me = caller(app, req.headers()).await?;
     let id = session_id(id)?;
     if id == me.id {
-        let mut e = ApiError::bad_request("cannot revoke current session");
-        e.message = "cannot revoke current session".into();
-        return Err(e);
+        return Err(ApiError::cannot_revoke_current_session());
     }
     done(app.handles.sessions.revoke_own(me.identity_id, id).await)?;
     Ok(empty(StatusCode::NO_CONTENT))

@@ -1,69 +1,109 @@
 //! The one place errors become HTTP: the Kratos envelope
 //! `{"error":{"id","code","status","reason","message","details"}}`.
+//!
+//! Every envelope Gatehouse sends is built by a constructor of [`ApiError`], and every domain
+//! error becomes one here: by `From` in the submodule named after its domain (`identity`,
+//! `session`, `courier`, `store`), and for flows by [`flow::flow_error`], which also gives the
+//! top-level fields Kratos sends beside the envelope. Handlers never spell an envelope out.
+
+mod courier;
+pub mod flow;
+mod identity;
+mod session;
+mod store;
 
 use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::respond::{Resp, json_response};
 use crate::actors::CallError;
-use crate::identity::service::IdentityError;
+
+pub use session::{NO_SESSION_COOKIE, NO_SESSION_CREDENTIALS};
+
+/// herodot's message of a 400, kept by Kratos's 400s that carry their own id.
+const BAD_REQUEST: &str = "The request was malformed or contained invalid parameters";
+/// herodot's message of a 403, kept by Kratos's 403s that carry their own id.
+const FORBIDDEN: &str = "The requested action was forbidden";
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub id: Option<String>,
-    pub reason: Option<String>,
-    pub message: String,
+    status: StatusCode,
+    id: Option<&'static str>,
+    reason: Option<String>,
+    message: String,
     /// Boxed: a JSON map is large and errors travel through every handler's `Result`.
-    pub details: Option<Box<Value>>,
+    details: Option<Box<Value>>,
 }
 
 impl ApiError {
-    fn generic(status: StatusCode, id: &str, message: &str, reason: Option<String>) -> ApiError {
+    /// The one constructor; the named ones below fix each envelope's id, status and message.
+    fn new(
+        status: StatusCode,
+        id: Option<&'static str>,
+        message: impl Into<String>,
+        reason: Option<String>,
+    ) -> ApiError {
         ApiError {
             status,
-            id: Some(id.into()),
+            id,
             reason,
             message: message.into(),
             details: None,
         }
     }
     pub fn bad_request(reason: impl Into<String>) -> ApiError {
-        Self::generic(
+        Self::new(
             StatusCode::BAD_REQUEST,
-            "bad_request",
-            "The request was malformed or contained invalid parameters",
+            Some("bad_request"),
+            BAD_REQUEST,
             Some(reason.into()),
         )
     }
+    /// herodot's bare 401 (no id).
+    pub fn unauthorized(reason: impl Into<String>) -> ApiError {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            None,
+            "The request could not be authorized",
+            Some(reason.into()),
+        )
+    }
+    /// herodot's bare 403 (no id).
+    pub fn forbidden(reason: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::FORBIDDEN, None, FORBIDDEN, Some(reason.into()))
+    }
     pub fn not_found(reason: impl Into<String>) -> ApiError {
-        Self::generic(
+        Self::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            Some("not_found"),
             "The requested resource could not be found",
             Some(reason.into()),
         )
     }
+    /// herodot's 404 for a record that does not exist.
+    pub fn resource_not_found() -> ApiError {
+        Self::not_found("Unable to locate the resource")
+    }
     pub fn conflict(reason: impl Into<String>) -> ApiError {
-        Self::generic(
+        Self::new(
             StatusCode::CONFLICT,
-            "conflict",
+            Some("conflict"),
             "The resource could not be created due to a conflict",
             Some(reason.into()),
         )
     }
     pub fn method_not_allowed(reason: impl Into<String>) -> ApiError {
-        Self::generic(
+        Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            Some("method_not_allowed"),
             "The request method is not supported for this resource",
             Some(reason.into()),
         )
     }
     pub fn payload_too_large(limit: usize) -> ApiError {
-        Self::generic(
+        Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            Some("payload_too_large"),
             "The request body is too large",
             Some(format!(
                 "The request body exceeds the limit of {limit} bytes."
@@ -71,49 +111,53 @@ impl ApiError {
         )
     }
     pub fn request_timeout(reason: impl Into<String>) -> ApiError {
-        Self::generic(
+        Self::new(
             StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
+            Some("request_timeout"),
             "The request took too long to arrive",
             Some(reason.into()),
         )
     }
     pub fn uri_too_long(reason: impl Into<String>) -> ApiError {
-        Self::generic(
+        Self::new(
             StatusCode::URI_TOO_LONG,
-            "uri_too_long",
+            Some("uri_too_long"),
             "The request URI is too long",
             Some(reason.into()),
         )
     }
     pub fn header_fields_too_large(reason: impl Into<String>) -> ApiError {
-        Self::generic(
+        Self::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "request_header_fields_too_large",
+            Some("request_header_fields_too_large"),
             "The request headers are too large",
             Some(reason.into()),
         )
     }
     pub fn unsupported_media_type(reason: impl Into<String>) -> ApiError {
-        Self::generic(
+        Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            Some("unsupported_media_type"),
             "The media type of the requested resource is not supported",
             Some(reason.into()),
         )
     }
     pub fn unavailable(reason: impl Into<String>) -> ApiError {
-        Self::generic(
+        Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
+            Some("service_unavailable"),
             "The service is temporarily unavailable",
             Some(reason.into()),
         )
     }
+    /// A failed database call (already logged by the caller): clients may retry.
+    pub fn database_unavailable() -> ApiError {
+        Self::unavailable("The database could not complete the request; try again.")
+    }
     pub fn internal() -> ApiError {
-        Self::generic(
+        Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_server_error",
+            Some("internal_server_error"),
             "An internal server error occurred, please contact the system administrator",
             None,
         )
@@ -124,9 +168,13 @@ impl ApiError {
         self
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     pub fn body(&self) -> Value {
         let mut e = serde_json::Map::new();
-        if let Some(id) = &self.id {
+        if let Some(id) = self.id {
             e.insert("id".into(), json!(id));
         }
         e.insert("code".into(), json!(self.status.as_u16()));
@@ -147,6 +195,16 @@ impl ApiError {
     pub fn into_response(self) -> Resp {
         json_response(self.status, &self.body())
     }
+
+    /// The envelope with top-level fields beside `error` (`use_flow_id`, `redirect_browser_to`,
+    /// …), as Kratos sends flow errors.
+    pub fn into_response_with(self, extra: Option<Value>) -> Resp {
+        let mut body = self.body();
+        if let (Some(Value::Object(x)), Value::Object(b)) = (extra, &mut body) {
+            b.extend(x);
+        }
+        json_response(self.status, &body)
+    }
 }
 
 impl From<CallError> for ApiError {
@@ -157,39 +215,6 @@ impl From<CallError> for ApiError {
             }
             CallError::Unavailable => {
                 ApiError::unavailable("The worker handling this request failed; try again.")
-            }
-        }
-    }
-}
-
-impl From<IdentityError> for ApiError {
-    fn from(e: IdentityError) -> Self {
-        match e {
-            IdentityError::NotFound => ApiError::not_found("Unable to locate the resource"),
-            IdentityError::BadRequest(r) => ApiError::bad_request(r),
-            IdentityError::Conflict => ApiError::conflict(IdentityError::Conflict.to_string()),
-            IdentityError::Validation(msgs) => {
-                let reason = msgs
-                    .iter()
-                    .map(|m| format!("{}: {}", m.instance_ptr, m.message.text))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let messages: Vec<Value> = msgs
-                    .iter()
-                    .map(|m| json!({"instance_ptr": m.instance_ptr, "messages": [m.message]}))
-                    .collect();
-                ApiError::bad_request(format!(
-                    "The traits do not match the identity schema: {reason}"
-                ))
-                .with_details(json!({ "messages": messages }))
-            }
-            IdentityError::Store(e) => {
-                tracing::error!(error = %e, "database error");
-                ApiError::unavailable("The database could not complete the request; try again.")
-            }
-            IdentityError::Internal(e) => {
-                tracing::error!(error = %e, "internal error");
-                ApiError::internal()
             }
         }
     }
