@@ -6,19 +6,25 @@
 //! - [`http`]: raw hyper listeners (public 4433, admin 4434) with per-listener connection caps,
 //!   eviction and timeouts (`http::conn`) over a socket wrapper that enforces request-head
 //!   limits and gives hyper's own error answers the envelope (`http::wire`), the route table,
-//!   request extraction, the Kratos error envelope, and one handler module per resource. Never
-//!   touches the database.
+//!   request extraction, the Kratos error envelope with every domain error's conversion to it
+//!   (`http::error`, the only place envelopes are built), flow requests and one answer per flow
+//!   outcome (`http::flow`), and thin handlers, one module per resource. Never touches the
+//!   database.
 //! - [`actors`]: runtime wiring only — the root supervisor; pools of workers (ractor factories,
-//!   spawned by `actors::pool`) for identities, sessions and each flow type (keyed by flow id);
+//!   spawned by `actors::pool`) for identities, sessions and each flow type (keyed by flow id,
+//!   each pool with its own message type);
 //!   the flow sweeper, courier and webhooks timers; the session watcher (owns the database
 //!   change feed that keeps every node's whoami cache honest); listener actors; typed handles
 //!   with timeouts. No SQL, no hyper types.
 //! - Domain (no hyper, no ractor; takes `&Deps`, returns typed results):
-//!   [`identity`] (model, schemas, admin operations), [`selfservice`] (flows — login,
-//!   registration, recovery, verification, settings — with their CSRF, return-URL and
-//!   UI-container rules, one-time codes and link tokens, methods such as password with its
-//!   policy and profile for the settings traits, and the hooks engine: before/after hooks, web
-//!   hooks with durable fire-and-forget deliveries, the password migration hook), [`session`]
+//!   [`identity`] (model, schemas, admin operations), [`selfservice`] (flows and the
+//!   strategies that complete them: `selfservice::flow` — login, registration, recovery,
+//!   verification, settings — owns states, persistence, CSRF and return-URL rules and hooks,
+//!   and names no method; `selfservice::strategy` holds the contract (one trait per flow
+//!   kind), the registry of enabled methods built once from the configuration, and one folder
+//!   per method: password with its policy, code, link, profile; plus the UI containers and the
+//!   hooks engine: before/after hooks, web hooks with durable fire-and-forget deliveries, the
+//!   password migration hook), [`session`]
 //!   (sessions, tokens stored as SHA-256 digests, the encrypted session cookie, the whoami
 //!   cache), [`courier`]
 //!   (outgoing email/SMS as durable queue rows: enqueue API, Go-style templates, delivery over
