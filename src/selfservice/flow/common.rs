@@ -81,9 +81,7 @@ pub fn check_read(flow: &Flow, req: &FlowRequest) -> Result<(), FlowError> {
 }
 
 pub async fn load(deps: &Deps, id: Uuid, kind: FlowKind) -> Result<Flow, FlowError> {
-    let row = q::get(&deps.store, &id.to_string())
-        .await?
-        .ok_or(FlowError::NotFound)?;
+    let row = q::get(&deps.store, id).await?.ok_or(FlowError::NotFound)?;
     let flow = Flow::from_row(row)?;
     if flow.kind != kind {
         return Err(FlowError::NotFound);
@@ -102,7 +100,7 @@ pub async fn failed(deps: &Deps, id: Uuid, req: &FlowRequest, error: FlowError) 
         } => Some(f.flow_type),
         FlowError::NotFound => None,
         _ if req.wants_json => None,
-        _ => q::get(&deps.store, &id.to_string())
+        _ => q::get(&deps.store, id)
             .await
             .ok()
             .flatten()
@@ -123,7 +121,7 @@ pub async fn reject(deps: &Deps, mut flow: Flow) -> FlowError {
     let ui = serde_json::to_string(&flow.ui).unwrap_or_default();
     match q::update_ui(
         &deps.store,
-        &flow.id.to_string(),
+        flow.id,
         &flow.state,
         &ui,
         flow.active.as_deref(),
@@ -262,17 +260,15 @@ pub async fn issue(
     tokens: &[crate::store::tokens::TokenRow],
     mails: Vec<crate::selfservice::otp::Mail>,
     from: &[&str],
-    address_sent: Option<&str>,
+    address_sent: Option<Uuid>,
 ) -> Result<(), FlowError> {
     use crate::store::tokens as tq;
     let messages = crate::selfservice::otp::render(deps, mails).map_err(FlowError::Internal)?;
     let ui = serde_json::to_string(&flow.ui).unwrap_or_default();
-    let identity_id = flow.identity_id.map(|u| u.to_string());
-    let flow_id = flow.id.to_string();
     let issued = tq::issue(
         &deps.store,
         tq::Issue {
-            flow_id: &flow_id,
+            flow_id: flow.id,
             kind,
             tokens,
             messages: &messages,
@@ -282,7 +278,7 @@ pub async fn issue(
                 to: &flow.state,
                 ui: &ui,
                 active_method: flow.active.as_deref(),
-                identity_id: identity_id.as_deref(),
+                identity_id: flow.identity_id,
             }),
             now: flow.updated_at.naive_utc(),
         },

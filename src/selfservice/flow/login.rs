@@ -206,7 +206,7 @@ pub async fn submit(
     // Completing is a compare-and-set: one submission wins, even across nodes.
     if !crate::store::flows::transition(
         &deps.store,
-        &flow.id.to_string(),
+        flow.id,
         &from_state,
         STATE_PASSED_CHALLENGE,
         now().naive_utc(),
@@ -280,18 +280,18 @@ async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<Co
                 Ok(CodeStep::Rejected)
             }
             code::Checked::Valid(row) => {
-                let id = row
-                    .identity_id
-                    .as_deref()
-                    .and_then(|i| uuid::Uuid::parse_str(i).ok())
-                    .unwrap_or_default();
-                match crate::identity::service::get(deps, id, true).await {
-                    Ok(i) if i.state == State::Active => Ok(CodeStep::Verified(Box::new(i))),
-                    Ok(_) => {
+                // A login code is always issued for an identity; one without is no match.
+                let identity = match row.identity_id {
+                    Some(id) => crate::identity::service::get(deps, id.0, true).await.ok(),
+                    None => None,
+                };
+                match identity {
+                    Some(i) if i.state == State::Active => Ok(CodeStep::Verified(Box::new(i))),
+                    Some(_) => {
                         flow.ui.add_message(text::identity_disabled());
                         Ok(CodeStep::Rejected)
                     }
-                    Err(_) => {
+                    None => {
                         flow.ui.add_message(text::login_code_invalid());
                         Ok(CodeStep::Rejected)
                     }
@@ -309,7 +309,7 @@ async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<Co
     let address = password::normalize(&identifier);
     let owner =
         crate::store::credentials::identity_for_identifier(&deps.store, "code", &address).await?;
-    match owner.and_then(|o| Uuid::parse_str(&o).ok()) {
+    match owner {
         Some(identity_id) => {
             let channel = code::channel_for(deps, identity_id, &address).await;
             code::send(
@@ -324,13 +324,8 @@ async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<Co
         }
         // Nobody to mail: still void earlier codes so the answer and the flow look the same.
         None => {
-            crate::store::tokens::replace_for_flow(
-                &deps.store,
-                &flow.id.to_string(),
-                code::KIND_LOGIN,
-                &[],
-            )
-            .await?
+            crate::store::tokens::replace_for_flow(&deps.store, flow.id, code::KIND_LOGIN, &[])
+                .await?
         }
     }
     flow.state = STATE_SENT_EMAIL.into();

@@ -183,7 +183,7 @@ pub async fn submit(
     };
     if !crate::store::flows::transition(
         &deps.store,
-        &flow.id.to_string(),
+        flow.id,
         &from_state,
         STATE_PASSED_CHALLENGE,
         now().naive_utc(),

@@ -81,11 +81,7 @@ pub async fn login(
         credentials::identity_for_identifier(&deps.store, "password", &normalize(&identifier))
             .await?;
     let identity = match owner {
-        Some(id) => {
-            crate::identity::service::get(deps, Uuid::parse_str(&id).unwrap_or_default(), true)
-                .await
-                .ok()
-        }
+        Some(id) => crate::identity::service::get(deps, id, true).await.ok(),
         None => None,
     };
     // Imported with `use_password_migration_hook`: the operator's endpoint checks the password
@@ -115,14 +111,8 @@ pub async fn login(
             .await
             .map_err(|e| FlowError::Internal(format!("hashing a migrated password: {e}")))?;
         let config = serde_json::json!({ "hashed_password": hashed }).to_string();
-        credentials::update_config(
-            &deps.store,
-            &i.id.to_string(),
-            "password",
-            &config,
-            now().naive_utc(),
-        )
-        .await?;
+        credentials::update_config(&deps.store, i.id, "password", &config, now().naive_utc())
+            .await?;
         return Ok(identity);
     }
     let stored = identity.as_ref().and_then(|i| {
@@ -163,7 +153,7 @@ pub async fn login(
                 let config = serde_json::json!({ "hashed_password": new_hash }).to_string();
                 if let Err(e) = credentials::update_config(
                     &deps.store,
-                    &identity.id.to_string(),
+                    identity.id,
                     "password",
                     &config,
                     now().naive_utc(),
