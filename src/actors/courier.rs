@@ -20,7 +20,7 @@ use crate::store::courier::MessageRow;
 /// (and takes its worker down) still releases the pump.
 pub struct SendJob {
     row: MessageRow,
-    claim_id: Arc<str>,
+    claim_id: Uuid,
     _in_flight: InFlightGuard,
 }
 
@@ -51,7 +51,7 @@ impl ractor::factory::Worker for SenderWorker {
         (deps, senders): &mut SenderState,
     ) -> Result<Uuid, ActorProcessingErr> {
         // Outcomes (including failures) are recorded by `deliver`; the worker never fails.
-        dispatch::deliver(deps, senders, &msg.row, &msg.claim_id).await;
+        dispatch::deliver(deps, senders, &msg.row, msg.claim_id).await;
         Ok(key)
     }
 }
@@ -141,12 +141,11 @@ impl Actor for Courier {
             return Ok(());
         }
         tracing::debug!(count = rows.len(), "claimed courier messages");
-        let claim_id: Arc<str> = Arc::from(claim_id.as_str());
         for row in rows {
-            let key = Uuid::parse_str(&row.id).unwrap_or_default();
+            let key = row.id.0;
             let job = SendJob {
                 row,
-                claim_id: claim_id.clone(),
+                claim_id,
                 _in_flight: state.in_flight.enter(),
             };
             // If the pool is gone the job (and its in-flight count) drops here; the row's lease

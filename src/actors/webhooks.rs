@@ -24,7 +24,7 @@ const WORKERS: usize = 4;
 /// releases the pump.
 pub struct DeliveryJob {
     row: DeliveryRow,
-    claim_id: Arc<str>,
+    claim_id: Uuid,
     _in_flight: InFlightGuard,
 }
 
@@ -53,7 +53,7 @@ impl ractor::factory::Worker for DeliveryWorker {
         deps: &mut Arc<Deps>,
     ) -> Result<Uuid, ActorProcessingErr> {
         // Outcomes (failures included) are recorded by `deliver`; the worker never fails.
-        deliveries::deliver(deps, &msg.row, &msg.claim_id).await;
+        deliveries::deliver(deps, &msg.row, msg.claim_id).await;
         Ok(key)
     }
 }
@@ -128,12 +128,11 @@ impl Actor for Webhooks {
         if rows.is_empty() {
             return Ok(());
         }
-        let claim_id: Arc<str> = Arc::from(claim_id.as_str());
         for row in rows {
-            let key = Uuid::parse_str(&row.id).unwrap_or_default();
+            let key = row.id.0;
             let job = DeliveryJob {
                 row,
-                claim_id: claim_id.clone(),
+                claim_id,
                 _in_flight: state.in_flight.enter(),
             };
             // If the pool is gone the job drops here; the lease lapses and the row is reclaimed.

@@ -172,18 +172,18 @@ pub fn backoff(base: Duration, attempts: u32) -> Duration {
 }
 
 /// Claims the next batch for this node. Returns the claim id and the rows.
-pub async fn claim_batch(deps: &Deps) -> Result<(String, Vec<MessageRow>), CourierError> {
+pub async fn claim_batch(deps: &Deps) -> Result<(Uuid, Vec<MessageRow>), CourierError> {
     let cfg = &deps.config.courier.worker;
-    let claim_id = Uuid::new_v4().to_string();
+    let claim_id = Uuid::new_v4();
     let now = Utc::now().naive_utc();
     let lease_until = now + chrono_dur(LEASE);
     let limit = i64::from(cfg.pull_count.max(1));
-    let rows = rows::claim(&deps.store, &claim_id, now, lease_until, limit).await?;
+    let rows = rows::claim(&deps.store, claim_id, now, lease_until, limit).await?;
     Ok((claim_id, rows))
 }
 
 /// Delivers one claimed message and records the outcome. Logs ids, never recipients or bodies.
-pub async fn deliver(deps: &Deps, senders: &Senders, m: &MessageRow, claim_id: &str) {
+pub async fn deliver(deps: &Deps, senders: &Senders, m: &MessageRow, claim_id: Uuid) {
     let cfg = &deps.config.courier;
     let attempts = u32::try_from(m.send_count).unwrap_or(0);
     let max_attempts = cfg.message_retries.saturating_add(1);
@@ -216,7 +216,7 @@ pub async fn deliver(deps: &Deps, senders: &Senders, m: &MessageRow, claim_id: &
             }
         }
     };
-    match rows::finish(&deps.store, &m.id, claim_id, &outcome, now()).await {
+    match rows::finish(&deps.store, m.id.0, claim_id, &outcome, now()).await {
         Ok(true) => {
             if matches!(outcome, Outcome::Sent) {
                 tracing::debug!(message_id = %m.id, "courier message sent");

@@ -24,6 +24,7 @@ use uuid::Uuid;
 use crate::deps::Deps;
 use crate::store::StoreError;
 use crate::store::courier::{self as rows, MessageRow};
+use crate::store::id::DbId;
 
 pub use template::{Channel, TemplateType};
 
@@ -100,8 +101,8 @@ pub fn render_row(deps: &Deps, msg: &NewMessage) -> Result<MessageRow, CourierEr
         .render(msg.template, msg.channel, &msg.data)?;
     let now = Utc::now().naive_utc();
     Ok(MessageRow {
-        id: Uuid::now_v7().to_string(),
-        nid: deps.store.nid().to_owned(),
+        id: DbId(Uuid::now_v7()),
+        nid: DbId(deps.store.nid()),
         kind: message_type(msg.channel).to_owned(),
         status: rows::QUEUED.to_owned(),
         channel: channel_id(msg.channel).to_owned(),
@@ -125,7 +126,7 @@ pub async fn enqueue(deps: &Deps, msg: NewMessage) -> Result<Uuid, CourierError>
     let row = render_row(deps, &msg)?;
     rows::insert(&deps.store, std::slice::from_ref(&row)).await?;
     tracing::debug!(message_id = %row.id, template = %row.template_type, "queued courier message");
-    Ok(Uuid::parse_str(&row.id).unwrap_or_default())
+    Ok(row.id.0)
 }
 
 #[cfg(test)]

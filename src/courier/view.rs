@@ -15,7 +15,7 @@ pub const STATUSES: [&str; 4] = [rows::QUEUED, rows::SENT, rows::PROCESSING, row
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Message {
-    pub id: String,
+    pub id: Uuid,
     pub status: String,
     #[serde(rename = "type")]
     pub kind: String,
@@ -33,8 +33,8 @@ pub struct Message {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Dispatch {
-    pub id: String,
-    pub message_id: String,
+    pub id: Uuid,
+    pub message_id: Uuid,
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<serde_json::Value>,
@@ -49,7 +49,7 @@ fn utc(t: NaiveDateTime) -> DateTime<Utc> {
 impl Message {
     fn from_row(r: MessageRow, dispatches: Option<Vec<DispatchRow>>, redact: bool) -> Message {
         Message {
-            id: r.id,
+            id: r.id.0,
             status: r.status,
             kind: r.kind,
             recipient: r.recipient,
@@ -63,8 +63,8 @@ impl Message {
             dispatches: dispatches.map(|ds| {
                 ds.into_iter()
                     .map(|d| Dispatch {
-                        id: d.id,
-                        message_id: d.message_id,
+                        id: d.id.0,
+                        message_id: d.message_id.0,
                         status: d.status,
                         error: d.error.and_then(|e| serde_json::from_str(&e).ok()),
                         created_at: utc(d.created_at),
@@ -83,10 +83,9 @@ pub async fn list(
     after: Option<Uuid>,
     page_size: i64,
 ) -> Result<(Vec<Message>, Option<Uuid>), CourierError> {
-    let after = after.map(|u| u.to_string());
-    let found = rows::list(&deps.store, filter, after.as_deref(), page_size).await?;
+    let found = rows::list(&deps.store, filter, after, page_size).await?;
     let next = if found.len() as i64 == page_size {
-        found.last().and_then(|r| Uuid::parse_str(&r.id).ok())
+        found.last().map(|r| r.id.0)
     } else {
         None
     };
@@ -99,7 +98,7 @@ pub async fn list(
 
 /// One message with its dispatch history.
 pub async fn get(deps: &Deps, id: Uuid) -> Result<Option<Message>, CourierError> {
-    Ok(rows::get(&deps.store, &id.to_string())
+    Ok(rows::get(&deps.store, id)
         .await?
         .map(|(m, ds)| Message::from_row(m, Some(ds), !deps.dev)))
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::store::id::DbId;
 use crate::store::models::*;
 
 /// `active` or `inactive`.
@@ -121,7 +122,7 @@ impl Identity {
             credentials.insert(
                 c.credential_type.clone(),
                 Credential {
-                    id: Uuid::parse_str(&c.id).unwrap_or_default(),
+                    id: c.id.0,
                     kind: c.credential_type,
                     identifiers,
                     config: serde_json::from_str(&c.config)
@@ -133,7 +134,7 @@ impl Identity {
             );
         }
         Identity {
-            id: Uuid::parse_str(&r.id).unwrap_or_default(),
+            id: r.id.0,
             schema_id: r.schema_id,
             state: State::parse(&r.state).unwrap_or(State::Active),
             state_changed_at: r.state_changed_at.map(utc),
@@ -141,13 +142,13 @@ impl Identity {
             metadata_public: parse_json(r.metadata_public.as_deref()),
             metadata_admin: parse_json(r.metadata_admin.as_deref()),
             external_id: r.external_id,
-            organization_id: r.organization_id.and_then(|s| Uuid::parse_str(&s).ok()),
+            organization_id: r.organization_id.map(Uuid::from),
             credentials,
             verifiable_addresses: rows
                 .verifiable
                 .into_iter()
                 .map(|a| VerifiableAddress {
-                    id: Uuid::parse_str(&a.id).unwrap_or_default(),
+                    id: a.id.0,
                     value: a.value,
                     verified: a.verified,
                     via: a.via,
@@ -161,7 +162,7 @@ impl Identity {
                 .recovery
                 .into_iter()
                 .map(|a| RecoveryAddress {
-                    id: Uuid::parse_str(&a.id).unwrap_or_default(),
+                    id: a.id.0,
                     value: a.value,
                     via: a.via,
                     created_at: utc(a.created_at),
@@ -173,16 +174,16 @@ impl Identity {
         }
     }
 
-    pub fn to_rows(&self, nid: &str) -> IdentityRows {
-        let id = self.id.to_string();
+    pub fn to_rows(&self, nid: Uuid) -> IdentityRows {
+        let (id, nid) = (DbId(self.id), DbId(nid));
         let mut credentials = Vec::new();
         let mut identifiers = Vec::new();
         for c in self.credentials.values() {
-            let cid = c.id.to_string();
+            let cid = DbId(c.id);
             credentials.push(CredentialRow {
-                id: cid.clone(),
-                nid: nid.to_owned(),
-                identity_id: id.clone(),
+                id: cid,
+                nid,
+                identity_id: id,
                 credential_type: c.kind.clone(),
                 config: c.config.to_string(),
                 version: c.version,
@@ -191,10 +192,10 @@ impl Identity {
             });
             for ident in &c.identifiers {
                 identifiers.push(IdentifierRow {
-                    id: Uuid::now_v7().to_string(),
-                    nid: nid.to_owned(),
-                    identity_credential_id: cid.clone(),
-                    identity_id: id.clone(),
+                    id: DbId(Uuid::now_v7()),
+                    nid,
+                    identity_credential_id: cid,
+                    identity_id: id,
                     credential_type: c.kind.clone(),
                     identifier: ident.clone(),
                     created_at: c.created_at.naive_utc(),
@@ -204,8 +205,8 @@ impl Identity {
         }
         IdentityRows {
             identity: IdentityRow {
-                id: id.clone(),
-                nid: nid.to_owned(),
+                id,
+                nid,
                 schema_id: self.schema_id.clone(),
                 traits: self.traits.to_string(),
                 state: self.state.as_str().to_owned(),
@@ -213,7 +214,7 @@ impl Identity {
                 metadata_public: self.metadata_public.as_ref().map(Value::to_string),
                 metadata_admin: self.metadata_admin.as_ref().map(Value::to_string),
                 external_id: self.external_id.clone(),
-                organization_id: self.organization_id.map(|u| u.to_string()),
+                organization_id: self.organization_id.map(DbId),
                 available_aal: None,
                 created_at: self.created_at.naive_utc(),
                 updated_at: self.updated_at.naive_utc(),
@@ -224,9 +225,9 @@ impl Identity {
                 .verifiable_addresses
                 .iter()
                 .map(|a| VerifiableAddressRow {
-                    id: a.id.to_string(),
-                    nid: nid.to_owned(),
-                    identity_id: id.clone(),
+                    id: DbId(a.id),
+                    nid,
+                    identity_id: id,
                     via: a.via.clone(),
                     value: a.value.clone(),
                     verified: a.verified,
@@ -240,9 +241,9 @@ impl Identity {
                 .recovery_addresses
                 .iter()
                 .map(|a| RecoveryAddressRow {
-                    id: a.id.to_string(),
-                    nid: nid.to_owned(),
-                    identity_id: id.clone(),
+                    id: DbId(a.id),
+                    nid,
+                    identity_id: id,
                     via: a.via.clone(),
                     value: a.value.clone(),
                     created_at: a.created_at.naive_utc(),

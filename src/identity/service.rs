@@ -575,10 +575,10 @@ pub async fn batch_create(
             (patch_id, r)
         }))
         .await;
-    let nid = deps.store.nid().to_owned();
+    let nid = deps.store.nid();
     let rows: Vec<_> = prepared
         .iter()
-        .filter_map(|(_, r)| r.as_ref().ok().map(|i| i.to_rows(&nid)))
+        .filter_map(|(_, r)| r.as_ref().ok().map(|i| i.to_rows(nid)))
         .collect();
     let mut written = q::insert_many(&deps.store, rows).await?.into_iter();
     Ok(prepared
@@ -598,7 +598,7 @@ pub async fn batch_create(
 }
 
 pub async fn get(deps: &Deps, id: Uuid, with_credentials: bool) -> Result<Identity, IdentityError> {
-    q::get(&deps.store, &id.to_string(), with_credentials)
+    q::get(&deps.store, id, with_credentials)
         .await?
         .map(Identity::from_rows)
         .ok_or(IdentityError::NotFound)
@@ -778,7 +778,7 @@ pub async fn patch(
 }
 
 pub async fn delete(deps: &Deps, id: Uuid) -> Result<(), IdentityError> {
-    let deleted = q::delete(&deps.store, &id.to_string()).await?;
+    let deleted = q::delete(&deps.store, id).await?;
     deps.session_cache.invalidate_identity(id);
     if deleted {
         Ok(())
@@ -878,11 +878,10 @@ pub async fn list(
     deps: &Deps,
     p: &ListParams,
 ) -> Result<(Vec<Identity>, Option<Uuid>), IdentityError> {
-    let after = p.after.map(|u| u.to_string());
     let mut rows = q::list(
         &deps.store,
         &p.filter,
-        after.as_deref(),
+        p.after,
         p.page_size + 1,
         !p.include_credentials.is_empty(),
     )

@@ -8,6 +8,7 @@ use crate::deps::Deps;
 use crate::identity::now;
 use crate::store::StoreError;
 use crate::store::flows::{self as q, ErrorRow};
+use crate::store::id::DbId;
 
 /// Stores `error` (the envelope's inner object) and returns its id.
 pub async fn store(deps: &Deps, error: &Value) -> Result<Uuid, StoreError> {
@@ -16,8 +17,8 @@ pub async fn store(deps: &Deps, error: &Value) -> Result<Uuid, StoreError> {
     q::insert_error(
         &deps.store,
         &ErrorRow {
-            id: id.to_string(),
-            nid: deps.store.nid().to_owned(),
+            id: DbId(id),
+            nid: DbId(deps.store.nid()),
             error: error.to_string(),
             csrf_token: String::new(),
             created_at: ts,
@@ -30,9 +31,9 @@ pub async fn store(deps: &Deps, error: &Value) -> Result<Uuid, StoreError> {
 
 /// The `flowError` object, or `None` when unknown.
 pub async fn get(deps: &Deps, id: Uuid) -> Result<Option<Value>, StoreError> {
-    Ok(q::get_error(&deps.store, &id.to_string()).await?.map(|r| {
+    Ok(q::get_error(&deps.store, id).await?.map(|r| {
         json!({
-            "id": r.id,
+            "id": r.id.0,
             "error": serde_json::from_str::<Value>(&r.error).unwrap_or(Value::Null),
             "created_at": r.created_at.and_utc(),
             "updated_at": r.updated_at.and_utc(),

@@ -76,8 +76,8 @@ impl Session {
     pub fn from_rows(rows: SessionRows) -> Session {
         let s = rows.session;
         Session {
-            id: Uuid::parse_str(&s.id).unwrap_or_default(),
-            identity_id: Uuid::parse_str(&s.identity_id).unwrap_or_default(),
+            id: s.id.0,
+            identity_id: s.identity_id.0,
             active: s.active,
             aal: s.aal,
             authentication_methods: serde_json::from_str(&s.authentication_methods)
@@ -129,7 +129,7 @@ impl Session {
 
 fn device_from_row(d: DeviceRow) -> Device {
     Device {
-        id: Uuid::parse_str(&d.id).unwrap_or_default(),
+        id: d.id.0,
         ip_address: d.ip_address,
         user_agent: d.user_agent,
         location: d.location,

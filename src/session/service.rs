@@ -13,6 +13,7 @@ use super::{
 use crate::deps::Deps;
 use crate::identity::{Identity, State, now};
 use crate::store::StoreError;
+use crate::store::id::DbId;
 use crate::store::sessions::{
     self, DeviceRow, Expand, ListFilter, Revoke, SessionRow, SessionRows,
 };
@@ -99,11 +100,11 @@ pub async fn issue(
         aal: "aal1".into(),
         completed_at: now,
     }];
-    let nid = deps.store.nid().to_owned();
+    let nid = DbId(deps.store.nid());
     let row = SessionRow {
-        id: id.to_string(),
-        nid: nid.clone(),
-        identity_id: identity.id.to_string(),
+        id: DbId(id),
+        nid,
+        identity_id: DbId(identity.id),
         token: hash_token(&token),
         logout_token: hash_token(&logout_token),
         active: true,
@@ -116,9 +117,9 @@ pub async fn issue(
         updated_at: now.naive_utc(),
     };
     let device = DeviceRow {
-        id: Uuid::new_v4().to_string(),
+        id: DbId(Uuid::new_v4()),
         nid,
-        session_id: row.id.clone(),
+        session_id: row.id,
         ip_address: device.ip_address,
         user_agent: truncate(device.user_agent, USER_AGENT_MAX),
         location: truncate(device.location, LOCATION_MAX),
@@ -213,12 +214,9 @@ pub async fn whoami(deps: &Deps, token: &str) -> Result<Arc<Whoami>, SessionErro
 
 /// Drops the cached whoami answers of identities whose sessions or data just changed here.
 /// (Other nodes learn it from the database's change feed.)
-pub fn forget(deps: &Deps, identity_ids: &[String]) {
+pub fn forget(deps: &Deps, identity_ids: &[Uuid]) {
     for id in identity_ids {
-        match Uuid::parse_str(id) {
-            Ok(id) => deps.session_cache.invalidate_identity(id),
-            Err(_) => deps.session_cache.clear(),
-        }
+        deps.session_cache.invalidate_identity(*id);
     }
 }
 
@@ -231,7 +229,7 @@ pub async fn current(deps: &Deps, token: &str) -> Result<Session, SessionError> 
 }
 
 /// Forgets the revoked sessions' identities in the cache; `NotFound` when none matched.
-fn one(deps: &Deps, revoked: Vec<String>) -> Result<(), SessionError> {
+fn one(deps: &Deps, revoked: Vec<Uuid>) -> Result<(), SessionError> {
     forget(deps, &revoked);
     if revoked.is_empty() {
         Err(SessionError::NotFound)
@@ -242,7 +240,7 @@ fn one(deps: &Deps, revoked: Vec<String>) -> Result<(), SessionError> {
 
 /// Deactivates a session (admin "disable"); the row stays for audit.
 pub async fn revoke_by_id(deps: &Deps, id: Uuid) -> Result<(), SessionError> {
-    let revoked = sessions::revoke(&deps.store, Revoke::Id(&id.to_string())).await?;
+    let revoked = sessions::revoke(&deps.store, Revoke::Id(id)).await?;
     one(deps, revoked)
 }
 
@@ -262,15 +260,7 @@ pub async fn revoke_by_logout_token(deps: &Deps, logout_token: &str) -> Result<(
 /// Deactivates one of the identity's own sessions. Like Kratos, a session that is not the
 /// identity's (or does not exist) is silently left alone.
 pub async fn revoke_own(deps: &Deps, identity_id: Uuid, id: Uuid) -> Result<(), SessionError> {
-    let (identity_id, id) = (identity_id.to_string(), id.to_string());
-    let revoked = sessions::revoke(
-        &deps.store,
-        Revoke::OneOf {
-            identity_id: &identity_id,
-            id: &id,
-        },
-    )
-    .await?;
+    let revoked = sessions::revoke(&deps.store, Revoke::OneOf { identity_id, id }).await?;
     forget(deps, &revoked);
     Ok(())
 }
@@ -281,12 +271,11 @@ pub async fn revoke_others(
     identity_id: Uuid,
     except: Uuid,
 ) -> Result<usize, SessionError> {
-    let (identity_id, except) = (identity_id.to_string(), except.to_string());
     let revoked = sessions::revoke(
         &deps.store,
         Revoke::AllOfExcept {
-            identity_id: &identity_id,
-            except: &except,
+            identity_id,
+            except,
         },
     )
     .await?;
@@ -301,18 +290,17 @@ pub async fn list(
     p: &ListParams,
 ) -> Result<(Vec<Session>, Option<Uuid>), SessionError> {
     if let Some(identity) = p.identity_id
-        && !sessions::identity_exists(&deps.store, &identity.to_string()).await?
+        && !sessions::identity_exists(&deps.store, identity).await?
     {
         return Err(SessionError::NotFound);
     }
     let filter = ListFilter {
-        identity_id: p.identity_id.map(|u| u.to_string()),
-        except: p.except.map(|u| u.to_string()),
+        identity_id: p.identity_id,
+        except: p.except,
         active: p.active.map(|a| (a, Utc::now().naive_utc())),
     };
-    let after = p.after.map(|u| u.to_string());
     let size = p.page_size.clamp(1, MAX_PAGE_SIZE);
-    let rows = sessions::list(&deps.store, &filter, after.as_deref(), size, p.expand).await?;
+    let rows = sessions::list(&deps.store, &filter, p.after, size, p.expand).await?;
     let full = rows.len() as i64 == size;
     let items: Vec<Session> = rows.into_iter().map(Session::from_rows).collect();
     let next = if full {
@@ -324,7 +312,7 @@ pub async fn list(
 }
 
 pub async fn get(deps: &Deps, id: Uuid, expand: Expand) -> Result<Session, SessionError> {
-    let rows = sessions::get(&deps.store, &id.to_string(), expand)
+    let rows = sessions::get(&deps.store, id, expand)
         .await?
         .ok_or(SessionError::NotFound)?;
     Ok(Session::from_rows(rows))
@@ -346,7 +334,7 @@ pub async fn extend(deps: &Deps, id: Uuid) -> Result<Session, SessionError> {
     let threshold: DateTime<Utc> = now + min_left;
     sessions::extend(
         &deps.store,
-        &id.to_string(),
+        id,
         threshold.naive_utc(),
         (now + life).naive_utc(),
         now.naive_utc(),
@@ -361,7 +349,7 @@ pub async fn extend(deps: &Deps, id: Uuid) -> Result<Session, SessionError> {
         },
     )
     .await?;
-    forget(deps, &[session.identity_id.to_string()]);
+    forget(deps, &[session.identity_id]);
     Ok(session)
 }
 
@@ -381,13 +369,10 @@ pub async fn reauthenticate(
         completed_at: now,
     });
     let json = serde_json::to_string(&methods).unwrap_or_else(|_| "[]".into());
-    if sessions::reauthenticate(&deps.store, &session.id.to_string(), &json, now.naive_utc())
-        .await?
-        == 0
-    {
+    if sessions::reauthenticate(&deps.store, session.id, &json, now.naive_utc()).await? == 0 {
         return Err(SessionError::NoActiveSession);
     }
-    forget(deps, &[session.identity_id.to_string()]);
+    forget(deps, &[session.identity_id]);
     let session = get(
         deps,
         session.id,
@@ -406,7 +391,7 @@ pub async fn reauthenticate(
 
 /// Deletes all sessions of an identity. Like Kratos, none to delete is `NotFound`.
 pub async fn delete_for_identity(deps: &Deps, identity_id: Uuid) -> Result<usize, SessionError> {
-    let n = sessions::delete_of_identity(&deps.store, &identity_id.to_string()).await?;
+    let n = sessions::delete_of_identity(&deps.store, identity_id).await?;
     deps.session_cache.invalidate_identity(identity_id);
     if n == 0 {
         return Err(SessionError::NotFound);

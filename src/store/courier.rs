@@ -6,10 +6,12 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel::sql_types::{BigInt, Timestamp};
 use diesel_async::RunQueryDsl;
+use uuid::Uuid;
 
 use super::courier_schema::{courier_message_dispatches, courier_messages};
+use super::id::{DbId, UuidText};
 use super::{Store, StoreError};
 use crate::{with_conn, with_tx};
 
@@ -24,8 +26,8 @@ pub const DISPATCH_SUCCESS: &str = "success";
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = courier_messages)]
 pub struct MessageRow {
-    pub id: String,
-    pub nid: String,
+    pub id: DbId,
+    pub nid: DbId,
     /// `email` or `phone` (Kratos's message type names).
     pub kind: String,
     pub status: String,
@@ -40,7 +42,7 @@ pub struct MessageRow {
     pub send_count: i32,
     pub next_attempt_at: NaiveDateTime,
     pub claimed_until: Option<NaiveDateTime>,
-    pub claim_id: Option<String>,
+    pub claim_id: Option<DbId>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -48,9 +50,9 @@ pub struct MessageRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = courier_message_dispatches)]
 pub struct DispatchRow {
-    pub id: String,
-    pub nid: String,
-    pub message_id: String,
+    pub id: DbId,
+    pub nid: DbId,
+    pub message_id: DbId,
     pub status: String,
     /// JSON error document of a failed attempt.
     pub error: Option<String>,
@@ -107,19 +109,19 @@ pub async fn insert(store: &Store, rows: &[MessageRow]) -> Result<(), StoreError
 /// claimers (even in two processes) serialise and cannot take the same row.
 pub async fn claim(
     store: &Store,
-    claim_id: &str,
+    claim_id: Uuid,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<MessageRow>, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     let sql = super::lease_claim_sql("courier_messages", "send_count", store.backend());
     let query = || {
         diesel::sql_query(sql.clone())
             .bind::<Timestamp, _>(lease_until)
-            .bind::<Text, _>(claim_id.to_owned())
+            .bind::<UuidText, _>(DbId(claim_id))
             .bind::<Timestamp, _>(now)
-            .bind::<Text, _>(nid.clone())
+            .bind::<UuidText, _>(nid)
             .bind::<Timestamp, _>(now)
             .bind::<Timestamp, _>(now)
             .bind::<BigInt, _>(limit)
@@ -131,7 +133,7 @@ pub async fn claim(
             return Ok(Vec::new());
         }
         let rows: Vec<MessageRow> = courier_messages::table
-            .filter(courier_messages::claim_id.eq(claim_id))
+            .filter(courier_messages::claim_id.eq(DbId(claim_id)))
             .filter(courier_messages::nid.eq(&nid))
             .filter(courier_messages::status.eq(PROCESSING))
             .order((
@@ -164,12 +166,12 @@ pub enum Outcome {
 /// lease lapsed and another claim took over), in which case nothing is written.
 pub async fn finish(
     store: &Store,
-    id: &str,
-    claim_id: &str,
+    id: Uuid,
+    claim_id: Uuid,
     outcome: &Outcome,
     now: NaiveDateTime,
 ) -> Result<bool, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     let (status, next_at, dispatch) = match outcome {
         Outcome::Sent => (SENT, None, Some((DISPATCH_SUCCESS, None))),
         Outcome::Failed { error, retry_at } => (
@@ -185,10 +187,10 @@ pub async fn finish(
     };
     with_tx!(store, |c| {
         let target = courier_messages::table
-            .filter(courier_messages::id.eq(id))
+            .filter(courier_messages::id.eq(DbId(id)))
             .filter(courier_messages::nid.eq(&nid))
             .filter(courier_messages::status.eq(PROCESSING))
-            .filter(courier_messages::claim_id.eq(claim_id));
+            .filter(courier_messages::claim_id.eq(DbId(claim_id)));
         let n = match next_at {
             Some(at) => {
                 diesel::update(target)
@@ -196,7 +198,7 @@ pub async fn finish(
                         courier_messages::status.eq(status),
                         courier_messages::next_attempt_at.eq(at),
                         courier_messages::claimed_until.eq(None::<NaiveDateTime>),
-                        courier_messages::claim_id.eq(None::<String>),
+                        courier_messages::claim_id.eq(None::<DbId>),
                         courier_messages::updated_at.eq(now),
                     ))
                     .execute(c)
@@ -207,7 +209,7 @@ pub async fn finish(
                     .set((
                         courier_messages::status.eq(status),
                         courier_messages::claimed_until.eq(None::<NaiveDateTime>),
-                        courier_messages::claim_id.eq(None::<String>),
+                        courier_messages::claim_id.eq(None::<DbId>),
                         courier_messages::updated_at.eq(now),
                     ))
                     .execute(c)
@@ -219,9 +221,9 @@ pub async fn finish(
         }
         if let Some((dstatus, error)) = &dispatch {
             let row = DispatchRow {
-                id: uuid::Uuid::now_v7().to_string(),
-                nid: nid.clone(),
-                message_id: id.to_owned(),
+                id: DbId(Uuid::now_v7()),
+                nid,
+                message_id: DbId(id),
                 status: (*dstatus).to_owned(),
                 error: error.clone(),
                 created_at: now,
@@ -247,19 +249,19 @@ pub struct ListFilter {
 pub async fn list(
     store: &Store,
     filter: &ListFilter,
-    after: Option<&str>,
+    after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<MessageRow>, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         let mut q = courier_messages::table
-            .filter(courier_messages::nid.eq(nid.clone()))
+            .filter(courier_messages::nid.eq(nid))
             .select(MessageRow::as_select())
             .order(courier_messages::id.desc())
             .limit(limit)
             .into_boxed();
         if let Some(after) = after {
-            q = q.filter(courier_messages::id.lt(after.to_owned()));
+            q = q.filter(courier_messages::id.lt(DbId(after)));
         }
         if let Some(s) = &filter.status {
             q = q.filter(courier_messages::status.eq(s.clone()));
@@ -274,12 +276,12 @@ pub async fn list(
 /// A message with its dispatch attempts, oldest first.
 pub async fn get(
     store: &Store,
-    id: &str,
+    id: Uuid,
 ) -> Result<Option<(MessageRow, Vec<DispatchRow>)>, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         let row: Option<MessageRow> = courier_messages::table
-            .filter(courier_messages::id.eq(id))
+            .filter(courier_messages::id.eq(DbId(id)))
             .filter(courier_messages::nid.eq(&nid))
             .select(MessageRow::as_select())
             .first(c)
@@ -287,7 +289,7 @@ pub async fn get(
             .optional()?;
         let Some(row) = row else { return Ok(None) };
         let dispatches: Vec<DispatchRow> = courier_message_dispatches::table
-            .filter(courier_message_dispatches::message_id.eq(id))
+            .filter(courier_message_dispatches::message_id.eq(DbId(id)))
             .filter(courier_message_dispatches::nid.eq(&nid))
             .order((
                 courier_message_dispatches::created_at.asc(),

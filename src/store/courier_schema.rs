@@ -1,9 +1,12 @@
 //! Tables of the courier queue (portable types, as in `schema`).
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::UuidText;
+
     courier_messages (id) {
-        id -> Text,
-        nid -> Text,
+        id -> UuidText,
+        nid -> UuidText,
         #[sql_name = "type"]
         kind -> Text,
         status -> Text,
@@ -17,17 +20,20 @@ diesel::table! {
         send_count -> Integer,
         next_attempt_at -> Timestamp,
         claimed_until -> Nullable<Timestamp>,
-        claim_id -> Nullable<Text>,
+        claim_id -> Nullable<UuidText>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::UuidText;
+
     courier_message_dispatches (id) {
-        id -> Text,
-        nid -> Text,
-        message_id -> Text,
+        id -> UuidText,
+        nid -> UuidText,
+        message_id -> UuidText,
         status -> Text,
         error -> Nullable<Text>,
         created_at -> Timestamp,

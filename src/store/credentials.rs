@@ -3,7 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use uuid::Uuid;
 
+use super::id::DbId;
 use super::schema::{identity_credential_identifiers as idf, identity_credentials as cred};
 use super::{Store, StoreError};
 use crate::with_conn;
@@ -13,34 +15,35 @@ pub async fn identity_for_identifier(
     store: &Store,
     credential_type: &str,
     identifier: &str,
-) -> Result<Option<String>, StoreError> {
-    let nid = store.nid().to_owned();
+) -> Result<Option<Uuid>, StoreError> {
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         Ok(idf::table
             .filter(idf::nid.eq(&nid))
             .filter(idf::credential_type.eq(credential_type))
             .filter(idf::identifier.eq(identifier))
             .select(idf::identity_id)
-            .first(c)
+            .first::<DbId>(c)
             .await
-            .optional()?)
+            .optional()?
+            .map(Uuid::from))
     })
 }
 
 /// Replaces a credential's config (e.g. a password rehashed into the configured algorithm).
 pub async fn update_config(
     store: &Store,
-    identity_id: &str,
+    identity_id: Uuid,
     credential_type: &str,
     config: &str,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         diesel::update(
             cred::table
                 .filter(cred::nid.eq(&nid))
-                .filter(cred::identity_id.eq(identity_id))
+                .filter(cred::identity_id.eq(DbId(identity_id)))
                 .filter(cred::credential_type.eq(credential_type)),
         )
         .set((cred::config.eq(config), cred::updated_at.eq(now)))

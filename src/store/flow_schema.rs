@@ -1,9 +1,12 @@
 //! Tables of the self-service flows (portable types, as in `schema`).
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::UuidText;
+
     selfservice_flows (id) {
-        id -> Text,
-        nid -> Text,
+        id -> UuidText,
+        nid -> UuidText,
         kind -> Text,
         flow_type -> Text,
         state -> Text,
@@ -14,7 +17,7 @@ diesel::table! {
         refresh -> Bool,
         requested_aal -> Text,
         active_method -> Nullable<Text>,
-        identity_id -> Nullable<Text>,
+        identity_id -> Nullable<UuidText>,
         internal_context -> Nullable<Text>,
         issued_at -> Timestamp,
         expires_at -> Timestamp,
@@ -26,9 +29,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::UuidText;
+
     selfservice_errors (id) {
-        id -> Text,
-        nid -> Text,
+        id -> UuidText,
+        nid -> UuidText,
         error -> Text,
         csrf_token -> Text,
         created_at -> Timestamp,

@@ -4,16 +4,18 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use uuid::Uuid;
 
 use super::flow_schema::{selfservice_errors, selfservice_flows};
+use super::id::DbId;
 use super::{Store, StoreError};
 use crate::{with_conn, with_tx};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = selfservice_flows)]
 pub struct FlowRow {
-    pub id: String,
-    pub nid: String,
+    pub id: DbId,
+    pub nid: DbId,
     pub kind: String,
     pub flow_type: String,
     pub state: String,
@@ -24,7 +26,7 @@ pub struct FlowRow {
     pub refresh: bool,
     pub requested_aal: String,
     pub active_method: Option<String>,
-    pub identity_id: Option<String>,
+    pub identity_id: Option<DbId>,
     pub internal_context: Option<String>,
     pub issued_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
@@ -35,8 +37,8 @@ pub struct FlowRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = selfservice_errors)]
 pub struct ErrorRow {
-    pub id: String,
-    pub nid: String,
+    pub id: DbId,
+    pub nid: DbId,
     pub error: String,
     pub csrf_token: String,
     pub created_at: NaiveDateTime,
@@ -53,11 +55,11 @@ pub async fn insert(store: &Store, row: &FlowRow) -> Result<(), StoreError> {
     })
 }
 
-pub async fn get(store: &Store, id: &str) -> Result<Option<FlowRow>, StoreError> {
-    let nid = store.nid().to_owned();
+pub async fn get(store: &Store, id: Uuid) -> Result<Option<FlowRow>, StoreError> {
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         Ok(selfservice_flows::table
-            .filter(selfservice_flows::id.eq(id))
+            .filter(selfservice_flows::id.eq(DbId(id)))
             .filter(selfservice_flows::nid.eq(&nid))
             .select(FlowRow::as_select())
             .first(c)
@@ -70,17 +72,17 @@ pub async fn get(store: &Store, id: &str) -> Result<Option<FlowRow>, StoreError>
 /// flow has left `expected_state` meanwhile. Returns whether the row was updated.
 pub async fn update_ui(
     store: &Store,
-    id: &str,
+    id: Uuid,
     expected_state: &str,
     ui: &str,
     active_method: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<bool, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         let n = diesel::update(
             selfservice_flows::table
-                .filter(selfservice_flows::id.eq(id))
+                .filter(selfservice_flows::id.eq(DbId(id)))
                 .filter(selfservice_flows::nid.eq(&nid))
                 .filter(selfservice_flows::state.eq(expected_state)),
         )
@@ -98,16 +100,16 @@ pub async fn update_ui(
 /// Moves a flow from `from` to `to`; false when another request got there first.
 pub async fn transition(
     store: &Store,
-    id: &str,
+    id: Uuid,
     from: &str,
     to: &str,
     now: NaiveDateTime,
 ) -> Result<bool, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_tx!(store, |c| {
         let n = diesel::update(
             selfservice_flows::table
-                .filter(selfservice_flows::id.eq(id))
+                .filter(selfservice_flows::id.eq(DbId(id)))
                 .filter(selfservice_flows::nid.eq(&nid))
                 .filter(selfservice_flows::state.eq(from)),
         )
@@ -127,9 +129,9 @@ pub async fn delete_expired(
     before: NaiveDateTime,
     batch: i64,
 ) -> Result<usize, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_tx!(store, |c| {
-        let ids: Vec<String> = selfservice_flows::table
+        let ids: Vec<DbId> = selfservice_flows::table
             .filter(selfservice_flows::nid.eq(&nid))
             .filter(selfservice_flows::expires_at.lt(before))
             .order(selfservice_flows::expires_at.asc())
@@ -157,11 +159,11 @@ pub async fn insert_error(store: &Store, row: &ErrorRow) -> Result<(), StoreErro
     })
 }
 
-pub async fn get_error(store: &Store, id: &str) -> Result<Option<ErrorRow>, StoreError> {
-    let nid = store.nid().to_owned();
+pub async fn get_error(store: &Store, id: Uuid) -> Result<Option<ErrorRow>, StoreError> {
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         Ok(selfservice_errors::table
-            .filter(selfservice_errors::id.eq(id))
+            .filter(selfservice_errors::id.eq(DbId(id)))
             .filter(selfservice_errors::nid.eq(&nid))
             .select(ErrorRow::as_select())
             .first(c)
@@ -176,9 +178,9 @@ pub async fn delete_old_errors(
     before: NaiveDateTime,
     batch: i64,
 ) -> Result<usize, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_tx!(store, |c| {
-        let ids: Vec<String> = selfservice_errors::table
+        let ids: Vec<DbId> = selfservice_errors::table
             .filter(selfservice_errors::nid.eq(&nid))
             .filter(selfservice_errors::created_at.lt(before))
             .limit(batch)
@@ -202,20 +204,20 @@ pub async fn delete_old_errors(
 #[allow(clippy::too_many_arguments)]
 pub async fn update_state(
     store: &Store,
-    id: &str,
+    id: Uuid,
     from: &[&str],
     to: &str,
     ui: &str,
     active_method: Option<&str>,
-    identity_id: Option<&str>,
+    identity_id: Option<Uuid>,
     now: NaiveDateTime,
 ) -> Result<bool, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
     with_tx!(store, |c| {
         let n = diesel::update(
             selfservice_flows::table
-                .filter(selfservice_flows::id.eq(id))
+                .filter(selfservice_flows::id.eq(DbId(id)))
                 .filter(selfservice_flows::nid.eq(&nid))
                 .filter(selfservice_flows::state.eq_any(&from)),
         )
@@ -223,7 +225,7 @@ pub async fn update_state(
             selfservice_flows::state.eq(to),
             selfservice_flows::ui.eq(ui),
             selfservice_flows::active_method.eq(active_method),
-            selfservice_flows::identity_id.eq(identity_id),
+            selfservice_flows::identity_id.eq(identity_id.map(DbId)),
             selfservice_flows::updated_at.eq(now),
         ))
         .execute(c)
@@ -235,16 +237,16 @@ pub async fn update_state(
 /// Rebinds a flow to a new CSRF token (a verification link opened in another browser).
 pub async fn set_csrf_and_ui(
     store: &Store,
-    id: &str,
+    id: Uuid,
     csrf_token: &str,
     ui: &str,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         diesel::update(
             selfservice_flows::table
-                .filter(selfservice_flows::id.eq(id))
+                .filter(selfservice_flows::id.eq(DbId(id)))
                 .filter(selfservice_flows::nid.eq(&nid)),
         )
         .set((

@@ -4,30 +4,32 @@
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use uuid::Uuid;
 
 use super::flow_schema::selfservice_flows;
+use super::id::DbId;
 use super::models::*;
 use super::schema::*;
 use super::{Conn, Store, StoreError};
 use crate::{with_conn, with_tx};
 
 /// Returns the network id, creating the network on first start.
-pub async fn ensure_network(store: &Store) -> Result<String, StoreError> {
+pub async fn ensure_network(store: &Store) -> Result<Uuid, StoreError> {
     with_tx!(store, |c| {
-        let existing: Option<String> = networks::table
+        let existing: Option<DbId> = networks::table
             .select(networks::id)
             .order(networks::created_at.asc())
             .first(c)
             .await
             .optional()?;
         if let Some(id) = existing {
-            return Ok(id);
+            return Ok(id.0);
         }
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = Uuid::new_v4();
         let now = Utc::now().naive_utc();
         diesel::insert_into(networks::table)
             .values((
-                networks::id.eq(&id),
+                networks::id.eq(DbId(id)),
                 networks::created_at.eq(now),
                 networks::updated_at.eq(now),
             ))
@@ -41,7 +43,7 @@ pub async fn ensure_network(store: &Store) -> Result<String, StoreError> {
 #[derive(Debug, Clone)]
 pub enum ListFilter {
     All,
-    Ids(Vec<String>),
+    Ids(Vec<Uuid>),
     /// Exact match on a credential identifier: `normalized` for the credential types whose
     /// identifiers are stored normalised (`normalized_types`), `exact` for all others.
     CredentialsIdentifier {
@@ -317,7 +319,7 @@ pub async fn replace(
 
 /// What a settings submission writes to its flow row.
 pub struct FlowSave<'a> {
-    pub id: &'a str,
+    pub id: Uuid,
     /// The flow's `updated_at` as read; the save fails if it changed meanwhile.
     pub expected_updated_at: NaiveDateTime,
     pub state: &'a str,
@@ -334,11 +336,11 @@ pub async fn replace_with_flow(
     rows: &IdentityRows,
     flow: &FlowSave<'_>,
 ) -> Result<bool, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_tx!(store, |c| {
         let n = diesel::update(
             selfservice_flows::table
-                .filter(selfservice_flows::id.eq(flow.id))
+                .filter(selfservice_flows::id.eq(DbId(flow.id)))
                 .filter(selfservice_flows::nid.eq(&nid))
                 .filter(selfservice_flows::updated_at.eq(flow.expected_updated_at)),
         )
@@ -358,12 +360,12 @@ pub async fn replace_with_flow(
     })
 }
 
-pub async fn delete(store: &Store, id: &str) -> Result<bool, StoreError> {
-    let nid = store.nid().to_owned();
+pub async fn delete(store: &Store, id: Uuid) -> Result<bool, StoreError> {
+    let nid = DbId(store.nid());
     with_tx!(store, |c| {
         let n = diesel::delete(
             identities::table
-                .filter(identities::id.eq(id))
+                .filter(identities::id.eq(DbId(id)))
                 .filter(identities::nid.eq(&nid)),
         )
         .execute(c)
@@ -422,17 +424,17 @@ fn assemble(
 ) -> Vec<IdentityRows> {
     use std::collections::HashMap;
     // Grouped once, so a page of n identities costs O(n), not O(n²).
-    fn group<T>(items: Vec<T>, key: impl Fn(&T) -> &str) -> HashMap<String, Vec<T>> {
-        let mut m: HashMap<String, Vec<T>> = HashMap::new();
+    fn group<T>(items: Vec<T>, key: impl Fn(&T) -> DbId) -> HashMap<DbId, Vec<T>> {
+        let mut m: HashMap<DbId, Vec<T>> = HashMap::new();
         for item in items {
-            m.entry(key(&item).to_owned()).or_default().push(item);
+            m.entry(key(&item)).or_default().push(item);
         }
         m
     }
-    let mut verifiable = group(verifiable, |a| &a.identity_id);
-    let mut recovery = group(recovery, |a| &a.identity_id);
-    let mut credentials = group(credentials, |a| &a.identity_id);
-    let mut identifiers = group(identifiers, |a| &a.identity_id);
+    let mut verifiable = group(verifiable, |a| a.identity_id);
+    let mut recovery = group(recovery, |a| a.identity_id);
+    let mut credentials = group(credentials, |a| a.identity_id);
+    let mut identifiers = group(identifiers, |a| a.identity_id);
     rows.into_iter()
         .map(|identity| IdentityRows {
             verifiable: verifiable.remove(&identity.id).unwrap_or_default(),
@@ -457,7 +459,7 @@ macro_rules! load_one {
         match row {
             None => None,
             Some(row) => {
-                let ids = vec![row.id.clone()];
+                let ids = vec![row.id];
                 let (v, r, cr, idn) = load_children!($c, $nid, &ids, $with_credentials);
                 assemble(vec![row], v, r, cr, idn).pop()
             }
@@ -467,12 +469,17 @@ macro_rules! load_one {
 
 pub async fn get(
     store: &Store,
-    id: &str,
+    id: Uuid,
     with_credentials: bool,
 ) -> Result<Option<IdentityRows>, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
-        Ok(load_one!(c, &nid, identities::id.eq(id), with_credentials))
+        Ok(load_one!(
+            c,
+            &nid,
+            identities::id.eq(DbId(id)),
+            with_credentials
+        ))
     })
 }
 
@@ -483,9 +490,9 @@ pub async fn by_recovery_address(
     via: &str,
     value: &str,
 ) -> Result<Option<(super::tokens::AddressRef, IdentityRows)>, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
-        let address: Option<super::tokens::AddressRef> = identity_recovery_addresses::table
+        let address: Option<(DbId, DbId, String)> = identity_recovery_addresses::table
             .filter(identity_recovery_addresses::nid.eq(&nid))
             .filter(identity_recovery_addresses::via.eq(via))
             .filter(identity_recovery_addresses::value.eq(value))
@@ -500,8 +507,8 @@ pub async fn by_recovery_address(
         let Some(address) = address else {
             return Ok(None);
         };
-        let identity = load_one!(c, &nid, identities::id.eq(&address.1), false);
-        Ok(identity.map(|rows| (address, rows)))
+        let identity = load_one!(c, &nid, identities::id.eq(address.1), false);
+        Ok(identity.map(|rows| ((address.0.0, address.1.0, address.2), rows)))
     })
 }
 
@@ -510,7 +517,7 @@ pub async fn get_by_external_id(
     external_id: &str,
     with_credentials: bool,
 ) -> Result<Option<IdentityRows>, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         Ok(load_one!(
             c,
@@ -525,11 +532,11 @@ pub async fn get_by_external_id(
 pub async fn list(
     store: &Store,
     filter: &ListFilter,
-    after: Option<&str>,
+    after: Option<Uuid>,
     limit: i64,
     with_credentials: bool,
 ) -> Result<Vec<IdentityRows>, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         let mut q = identities::table
             .filter(identities::nid.eq(&nid))
@@ -538,11 +545,15 @@ pub async fn list(
             .limit(limit)
             .into_boxed();
         if let Some(after) = after {
-            q = q.filter(identities::id.gt(after.to_owned()));
+            q = q.filter(identities::id.gt(DbId(after)));
         }
         match filter {
             ListFilter::All => {}
-            ListFilter::Ids(ids) => q = q.filter(identities::id.eq_any(ids.clone())),
+            ListFilter::Ids(ids) => {
+                q = q.filter(
+                    identities::id.eq_any(ids.iter().copied().map(DbId).collect::<Vec<_>>()),
+                )
+            }
             ListFilter::CredentialsIdentifier {
                 normalized,
                 exact,
@@ -552,7 +563,7 @@ pub async fn list(
                 q = q.filter(
                     identities::id.eq_any(
                         ici::table
-                            .filter(ici::nid.eq(nid.clone()))
+                            .filter(ici::nid.eq(nid))
                             .filter(
                                 ici::credential_type
                                     .eq_any(normalized_types.clone())
@@ -573,7 +584,7 @@ pub async fn list(
                 q = q.filter(
                     identities::id.eq_any(
                         identity_credential_identifiers::table
-                            .filter(identity_credential_identifiers::nid.eq(nid.clone()))
+                            .filter(identity_credential_identifiers::nid.eq(nid))
                             .filter(
                                 identity_credential_identifiers::identifier
                                     .like(format!("{escaped}%"))
@@ -588,7 +599,7 @@ pub async fn list(
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let ids: Vec<DbId> = rows.iter().map(|r| r.id).collect();
         let (v, r, cr, idn) = load_children!(c, &nid, &ids, with_credentials);
         Ok(assemble(rows, v, r, cr, idn))
     })

@@ -10,6 +10,7 @@ pub mod courier_schema;
 pub mod credentials;
 pub mod flow_schema;
 pub mod flows;
+pub mod id;
 pub mod identities;
 pub mod instrument;
 mod migrate;
@@ -74,6 +75,9 @@ pub enum StoreError {
     InvalidDsn(String),
     #[error("migration error: {0}")]
     Migration(String),
+    /// A stored id is not a UUID: the row is corrupt, and the query fails rather than guess.
+    #[error("stored id {value:?} in column {column} is not a UUID")]
+    BadId { column: String, value: String },
 }
 
 impl From<DieselError> for StoreError {
@@ -90,9 +94,27 @@ impl From<DieselError> for StoreError {
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 StoreError::Unavailable(info.message().to_owned())
             }
+            DieselError::DeserializationError(e) => bad_id(&*e).unwrap_or_else(|| {
+                StoreError::Query(DieselError::DeserializationError(e).to_string())
+            }),
             other => StoreError::Query(other.to_string()),
         }
     }
+}
+
+/// The `BadId` inside a deserialization error, with the column diesel names (raw SQL rows
+/// loaded by name carry none).
+fn bad_id(e: &(dyn std::error::Error + Send + Sync + 'static)) -> Option<StoreError> {
+    use diesel::result::DeserializeFieldError;
+    let (column, inner) = match e.downcast_ref::<DeserializeFieldError>() {
+        Some(f) => (f.field_name.clone(), &*f.error),
+        None => (None, e),
+    };
+    let id::BadIdValue(value) = inner.downcast_ref::<id::BadIdValue>()?;
+    Some(StoreError::BadId {
+        column: column.unwrap_or_else(|| "?".to_owned()),
+        value: value.clone(),
+    })
 }
 
 /// The pooled connection handed to one query block. Short-lived, one per query block, so the
@@ -122,8 +144,8 @@ pub struct PoolStats {
 pub struct Store {
     pool: Pool,
     backend: Backend,
-    /// The network (tenant) id every row is written under.
-    nid: Arc<str>,
+    /// The network (tenant) id every row is written under; nil until `init_network`.
+    nid: uuid::Uuid,
     /// The DSN the pool connects to, for migrations; never logged (it may hold a password).
     url: Arc<str>,
     /// SQLite allows one writer; serialising write transactions in-process keeps a deferred
@@ -302,7 +324,7 @@ impl Store {
         let store = Store {
             pool,
             backend: parsed.backend,
-            nid: Arc::from(""),
+            nid: uuid::Uuid::nil(),
             url: Arc::from(parsed.url.as_str()),
             sqlite_writer: writer,
             max_conns,
@@ -316,8 +338,8 @@ impl Store {
         self.backend
     }
 
-    pub fn nid(&self) -> &str {
-        &self.nid
+    pub fn nid(&self) -> uuid::Uuid {
+        self.nid
     }
 
     /// Checks out a connection (bounded wait).
@@ -383,7 +405,7 @@ impl Store {
     /// Resolves the network id: the oldest row of `networks`, created on first start.
     pub async fn init_network(&mut self) -> Result<(), StoreError> {
         let nid = identities::ensure_network(self).await?;
-        self.nid = Arc::from(nid.as_str());
+        self.nid = nid;
         Ok(())
     }
 }

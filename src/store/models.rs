@@ -3,14 +3,15 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::id::DbId;
 use super::schema::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = identities)]
 #[diesel(treat_none_as_null = true)]
 pub struct IdentityRow {
-    pub id: String,
-    pub nid: String,
+    pub id: DbId,
+    pub nid: DbId,
     pub schema_id: String,
     pub traits: String,
     pub state: String,
@@ -18,7 +19,7 @@ pub struct IdentityRow {
     pub metadata_public: Option<String>,
     pub metadata_admin: Option<String>,
     pub external_id: Option<String>,
-    pub organization_id: Option<String>,
+    pub organization_id: Option<DbId>,
     pub available_aal: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -27,9 +28,9 @@ pub struct IdentityRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = identity_credentials)]
 pub struct CredentialRow {
-    pub id: String,
-    pub nid: String,
-    pub identity_id: String,
+    pub id: DbId,
+    pub nid: DbId,
+    pub identity_id: DbId,
     pub credential_type: String,
     pub config: String,
     pub version: i32,
@@ -40,10 +41,10 @@ pub struct CredentialRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = identity_credential_identifiers)]
 pub struct IdentifierRow {
-    pub id: String,
-    pub nid: String,
-    pub identity_credential_id: String,
-    pub identity_id: String,
+    pub id: DbId,
+    pub nid: DbId,
+    pub identity_credential_id: DbId,
+    pub identity_id: DbId,
     pub credential_type: String,
     pub identifier: String,
     pub created_at: NaiveDateTime,
@@ -54,9 +55,9 @@ pub struct IdentifierRow {
 #[diesel(table_name = identity_verifiable_addresses)]
 #[diesel(treat_none_as_null = true)]
 pub struct VerifiableAddressRow {
-    pub id: String,
-    pub nid: String,
-    pub identity_id: String,
+    pub id: DbId,
+    pub nid: DbId,
+    pub identity_id: DbId,
     pub via: String,
     pub value: String,
     pub verified: bool,
@@ -69,9 +70,9 @@ pub struct VerifiableAddressRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = identity_recovery_addresses)]
 pub struct RecoveryAddressRow {
-    pub id: String,
-    pub nid: String,
-    pub identity_id: String,
+    pub id: DbId,
+    pub nid: DbId,
+    pub identity_id: DbId,
     pub via: String,
     pub value: String,
     pub created_at: NaiveDateTime,

@@ -2,17 +2,23 @@
 //! instants are `Timestamp` (UTC, no zone), so one set of queries serves SQLite and PostgreSQL.
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::UuidText;
+
     networks (id) {
-        id -> Text,
+        id -> UuidText,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::UuidText;
+
     identities (id) {
-        id -> Text,
-        nid -> Text,
+        id -> UuidText,
+        nid -> UuidText,
         schema_id -> Text,
         traits -> Text,
         state -> Text,
@@ -20,7 +26,7 @@ diesel::table! {
         metadata_public -> Nullable<Text>,
         metadata_admin -> Nullable<Text>,
         external_id -> Nullable<Text>,
-        organization_id -> Nullable<Text>,
+        organization_id -> Nullable<UuidText>,
         available_aal -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
@@ -28,10 +34,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::UuidText;
+
     identity_credentials (id) {
-        id -> Text,
-        nid -> Text,
-        identity_id -> Text,
+        id -> UuidText,
+        nid -> UuidText,
+        identity_id -> UuidText,
         credential_type -> Text,
         config -> Text,
         version -> Integer,
@@ -41,11 +50,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::UuidText;
+
     identity_credential_identifiers (id) {
-        id -> Text,
-        nid -> Text,
-        identity_credential_id -> Text,
-        identity_id -> Text,
+        id -> UuidText,
+        nid -> UuidText,
+        identity_credential_id -> UuidText,
+        identity_id -> UuidText,
         credential_type -> Text,
         identifier -> Text,
         created_at -> Timestamp,
@@ -54,10 +66,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::UuidText;
+
     identity_verifiable_addresses (id) {
-        id -> Text,
-        nid -> Text,
-        identity_id -> Text,
+        id -> UuidText,
+        nid -> UuidText,
+        identity_id -> UuidText,
         via -> Text,
         value -> Text,
         verified -> Bool,
@@ -69,10 +84,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::UuidText;
+
     identity_recovery_addresses (id) {
-        id -> Text,
-        nid -> Text,
-        identity_id -> Text,
+        id -> UuidText,
+        nid -> UuidText,
+        identity_id -> UuidText,
         via -> Text,
         value -> Text,
         created_at -> Timestamp,

@@ -4,10 +4,13 @@
 use super::schema::identities;
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::UuidText;
+
     sessions (id) {
-        id -> Text,
-        nid -> Text,
-        identity_id -> Text,
+        id -> UuidText,
+        nid -> UuidText,
+        identity_id -> UuidText,
         token -> Text,
         logout_token -> Text,
         active -> Bool,
@@ -22,10 +25,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::UuidText;
+
     session_devices (id) {
-        id -> Text,
-        nid -> Text,
-        session_id -> Text,
+        id -> UuidText,
+        nid -> UuidText,
+        session_id -> UuidText,
         ip_address -> Nullable<Text>,
         user_agent -> Nullable<Text>,
         location -> Nullable<Text>,

@@ -4,7 +4,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use uuid::Uuid;
 
+use super::id::DbId;
 use super::models::{IdentityRow, IdentityRows, RecoveryAddressRow, VerifiableAddressRow};
 use super::schema::{identities, identity_recovery_addresses, identity_verifiable_addresses};
 use super::session_schema::{session_devices, sessions};
@@ -14,9 +16,9 @@ use crate::{with_conn, with_tx};
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = sessions)]
 pub struct SessionRow {
-    pub id: String,
-    pub nid: String,
-    pub identity_id: String,
+    pub id: DbId,
+    pub nid: DbId,
+    pub identity_id: DbId,
     /// SHA-256 hex of the session token.
     pub token: String,
     /// SHA-256 hex of the logout token.
@@ -35,9 +37,9 @@ pub struct SessionRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = session_devices)]
 pub struct DeviceRow {
-    pub id: String,
-    pub nid: String,
-    pub session_id: String,
+    pub id: DbId,
+    pub nid: DbId,
+    pub session_id: DbId,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
     pub location: Option<String>,
@@ -62,8 +64,8 @@ pub struct Expand {
 /// Which sessions `list` returns.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
-    pub identity_id: Option<String>,
-    pub except: Option<String>,
+    pub identity_id: Option<Uuid>,
+    pub except: Option<Uuid>,
     /// `(true, now)`: active and not expired at `now`; `(false, now)`: the rest.
     pub active: Option<(bool, NaiveDateTime)>,
 }
@@ -129,7 +131,7 @@ macro_rules! expand_rows {
     ($c:ident, $nid:expr, $rows:expr, $expand:expr) => {{
         let rows: Vec<SessionRow> = $rows;
         let identities = if $expand.identity && !rows.is_empty() {
-            let mut ids: Vec<String> = rows.iter().map(|r| r.identity_id.clone()).collect();
+            let mut ids: Vec<DbId> = rows.iter().map(|r| r.identity_id).collect();
             ids.sort();
             ids.dedup();
             Some(load_identities!($c, $nid, &ids))
@@ -137,7 +139,7 @@ macro_rules! expand_rows {
             None
         };
         let devices = if $expand.devices && !rows.is_empty() {
-            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+            let ids: Vec<DbId> = rows.iter().map(|r| r.id).collect();
             Some(load_devices!($c, $nid, &ids))
         } else {
             None
@@ -193,7 +195,7 @@ pub async fn find_by_token(
 ) -> Result<Option<SessionRows>, StoreError> {
     use diesel::dsl::sql;
     use diesel::sql_types::{Nullable, Text};
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     let [verifiable_sql, recovery_sql, devices_sql] = match store.backend() {
         Backend::Postgres => children_json::POSTGRES,
         Backend::Sqlite => children_json::SQLITE,
@@ -268,6 +270,7 @@ mod children_json {
 
     use super::DeviceRow;
     use crate::store::StoreError;
+    use crate::store::id::DbId;
     use crate::store::models::{RecoveryAddressRow, VerifiableAddressRow};
 
     /// `[verifiable addresses, recovery addresses, devices]`, correlated with the outer
@@ -345,6 +348,15 @@ mod children_json {
         StoreError::Query(format!("decoding {what}: {e}"))
     }
 
+    fn id(column: &str, s: String) -> Result<DbId, StoreError> {
+        uuid::Uuid::parse_str(&s)
+            .map(DbId)
+            .map_err(|_| StoreError::BadId {
+                column: column.to_owned(),
+                value: s,
+            })
+    }
+
     /// SQLite keeps `2026-11-28 16:37:53.137803`, PostgreSQL's JSON says `2026-11-28T16:37:53.137803`.
     fn time(s: &str) -> Result<NaiveDateTime, StoreError> {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
@@ -380,16 +392,16 @@ mod children_json {
                     verified_at: a.verified_at.as_deref().map(time).transpose()?,
                     created_at: time(&a.created_at)?,
                     updated_at: time(&a.updated_at)?,
-                    id: a.id,
-                    nid: a.nid,
-                    identity_id: a.identity_id,
+                    id: id("identity_verifiable_addresses.id", a.id)?,
+                    nid: id("identity_verifiable_addresses.nid", a.nid)?,
+                    identity_id: id("identity_verifiable_addresses.identity_id", a.identity_id)?,
                     via: a.via,
                     value: a.value,
                     status: a.status,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        rows.sort_by_key(|a| a.id);
         Ok(rows)
     }
 
@@ -400,15 +412,15 @@ mod children_json {
                 Ok(RecoveryAddressRow {
                     created_at: time(&a.created_at)?,
                     updated_at: time(&a.updated_at)?,
-                    id: a.id,
-                    nid: a.nid,
-                    identity_id: a.identity_id,
+                    id: id("identity_recovery_addresses.id", a.id)?,
+                    nid: id("identity_recovery_addresses.nid", a.nid)?,
+                    identity_id: id("identity_recovery_addresses.identity_id", a.identity_id)?,
                     via: a.via,
                     value: a.value,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        rows.sort_by_key(|a| a.id);
         Ok(rows)
     }
 
@@ -419,9 +431,9 @@ mod children_json {
                 Ok(DeviceRow {
                     created_at: time(&d.created_at)?,
                     updated_at: time(&d.updated_at)?,
-                    id: d.id,
-                    nid: d.nid,
-                    session_id: d.session_id,
+                    id: id("session_devices.id", d.id)?,
+                    nid: id("session_devices.nid", d.nid)?,
+                    session_id: id("session_devices.session_id", d.session_id)?,
                     ip_address: d.ip_address,
                     user_agent: d.user_agent,
                     location: d.location,
@@ -438,34 +450,43 @@ mod children_json {
 
         #[test]
         fn decodes_both_backends_json() {
-            let sqlite = r#"[{"id":"b","nid":"n","identity_id":"i","via":"email","value":"x@y.z","verified":1,"verified_at":"2026-11-28 16:37:53.137803","status":"completed","created_at":"2026-11-28 16:37:53","updated_at":"2026-11-28 16:37:53.5"},{"id":"a","nid":"n","identity_id":"i","via":"email","value":"w@y.z","verified":0,"verified_at":null,"status":"pending","created_at":"2026-11-28 16:37:53","updated_at":"2026-11-28 16:37:53"}]"#;
+            let sqlite = r#"[{"id":"00000000-0000-4000-8000-00000000000b","nid":"00000000-0000-4000-8000-000000000001","identity_id":"00000000-0000-4000-8000-000000000002","via":"email","value":"x@y.z","verified":1,"verified_at":"2026-11-28 16:37:53.137803","status":"completed","created_at":"2026-11-28 16:37:53","updated_at":"2026-11-28 16:37:53.5"},{"id":"00000000-0000-4000-8000-00000000000a","nid":"00000000-0000-4000-8000-000000000001","identity_id":"00000000-0000-4000-8000-000000000002","via":"email","value":"w@y.z","verified":0,"verified_at":null,"status":"pending","created_at":"2026-11-28 16:37:53","updated_at":"2026-11-28 16:37:53"}]"#;
             let rows = verifiable(Some(sqlite)).unwrap();
-            assert_eq!(rows[0].id, "a");
+            assert_eq!(
+                rows[0].id.0.to_string(),
+                "00000000-0000-4000-8000-00000000000a"
+            );
             assert!(!rows[0].verified && rows[0].verified_at.is_none());
             assert!(rows[1].verified);
             assert_eq!(
                 rows[1].verified_at.unwrap().to_string(),
                 "2026-11-28 16:37:53.137803"
             );
-            let pg = r#"[{"id":"d","nid":"n","session_id":"s","ip_address":"127.0.0.1","user_agent":null,"location":null,"created_at":"2026-11-28T16:37:53.1","updated_at":"2026-11-28T16:37:53.1"}]"#;
+            let pg = r#"[{"id":"00000000-0000-4000-8000-00000000000d","nid":"00000000-0000-4000-8000-000000000001","session_id":"00000000-0000-4000-8000-000000000003","ip_address":"127.0.0.1","user_agent":null,"location":null,"created_at":"2026-11-28T16:37:53.1","updated_at":"2026-11-28T16:37:53.1"}]"#;
             let d = devices(Some(pg)).unwrap();
             assert_eq!(d[0].ip_address.as_deref(), Some("127.0.0.1"));
             assert!(devices(None).unwrap().is_empty());
             assert!(recovery(Some("[]")).unwrap().is_empty());
             assert!(matches!(verifiable(Some("{")), Err(StoreError::Query(_))));
+            // A corrupt id is reported with its column, not read as the nil UUID.
+            let bad = r#"[{"id":"a","nid":"n","session_id":"s","ip_address":null,"user_agent":null,"location":null,"created_at":"2026-11-28T16:37:53.1","updated_at":"2026-11-28T16:37:53.1"}]"#;
+            assert!(matches!(
+                devices(Some(bad)),
+                Err(StoreError::BadId { column, value }) if column == "session_devices.id" && value == "a"
+            ));
         }
     }
 }
 
 pub async fn get(
     store: &Store,
-    id: &str,
+    id: Uuid,
     expand: Expand,
 ) -> Result<Option<SessionRows>, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         let row: Option<SessionRow> = sessions::table
-            .filter(sessions::id.eq(id))
+            .filter(sessions::id.eq(DbId(id)))
             .filter(sessions::nid.eq(&nid))
             .select(SessionRow::as_select())
             .first(c)
@@ -480,26 +501,26 @@ pub async fn get(
 pub async fn list(
     store: &Store,
     filter: &ListFilter,
-    after: Option<&str>,
+    after: Option<Uuid>,
     limit: i64,
     expand: Expand,
 ) -> Result<Vec<SessionRows>, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         let mut q = sessions::table
-            .filter(sessions::nid.eq(nid.clone()))
+            .filter(sessions::nid.eq(nid))
             .select(SessionRow::as_select())
             .order(sessions::id.desc())
             .limit(limit)
             .into_boxed();
         if let Some(after) = after {
-            q = q.filter(sessions::id.lt(after.to_owned()));
+            q = q.filter(sessions::id.lt(DbId(after)));
         }
         if let Some(identity) = &filter.identity_id {
-            q = q.filter(sessions::identity_id.eq(identity.clone()));
+            q = q.filter(sessions::identity_id.eq(DbId(*identity)));
         }
         if let Some(except) = &filter.except {
-            q = q.filter(sessions::id.ne(except.clone()));
+            q = q.filter(sessions::id.ne(DbId(*except)));
         }
         match filter.active {
             Some((true, now)) => {
@@ -521,43 +542,41 @@ pub async fn list(
 #[derive(Debug, Clone, Copy)]
 pub enum Revoke<'a> {
     /// One session by id.
-    Id(&'a str),
+    Id(Uuid),
     /// The session with this token hash.
     Token(&'a str),
     /// The session with this logout token hash.
     LogoutToken(&'a str),
     /// One session, only if it belongs to the identity (a no-op for anyone else's session).
-    OneOf { identity_id: &'a str, id: &'a str },
+    OneOf { identity_id: Uuid, id: Uuid },
     /// Every session of the identity but one.
-    AllOfExcept {
-        identity_id: &'a str,
-        except: &'a str,
-    },
+    AllOfExcept { identity_id: Uuid, except: Uuid },
 }
 
 /// Deactivates the matching sessions; returns the identity id of each one matched.
-pub async fn revoke(store: &Store, which: Revoke<'_>) -> Result<Vec<String>, StoreError> {
-    let nid = store.nid().to_owned();
+pub async fn revoke(store: &Store, which: Revoke<'_>) -> Result<Vec<Uuid>, StoreError> {
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         let q = diesel::update(sessions::table)
             .set(sessions::active.eq(false))
             .into_boxed()
             .filter(sessions::nid.eq(&nid));
         let q = match which {
-            Revoke::Id(id) => q.filter(sessions::id.eq(id)),
+            Revoke::Id(id) => q.filter(sessions::id.eq(DbId(id))),
             Revoke::Token(hash) => q.filter(sessions::token.eq(hash)),
             Revoke::LogoutToken(hash) => q.filter(sessions::logout_token.eq(hash)),
             Revoke::OneOf { identity_id, id } => q
-                .filter(sessions::id.eq(id))
-                .filter(sessions::identity_id.eq(identity_id)),
+                .filter(sessions::id.eq(DbId(id)))
+                .filter(sessions::identity_id.eq(DbId(identity_id))),
             Revoke::AllOfExcept {
                 identity_id,
                 except,
             } => q
-                .filter(sessions::identity_id.eq(identity_id))
-                .filter(sessions::id.ne(except)),
+                .filter(sessions::identity_id.eq(DbId(identity_id)))
+                .filter(sessions::id.ne(DbId(except))),
         };
-        Ok(q.returning(sessions::identity_id).get_results(c).await?)
+        let ids: Vec<DbId> = q.returning(sessions::identity_id).get_results(c).await?;
+        Ok(ids.into_iter().map(Uuid::from).collect())
     })
 }
 
@@ -565,16 +584,16 @@ pub async fn revoke(store: &Store, which: Revoke<'_>) -> Result<Vec<String>, Sto
 /// `threshold`, so concurrent extends write once. Returns how many rows changed.
 pub async fn extend(
     store: &Store,
-    id: &str,
+    id: Uuid,
     threshold: NaiveDateTime,
     new_expiry: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<usize, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         let n = diesel::update(
             sessions::table
-                .filter(sessions::id.eq(id))
+                .filter(sessions::id.eq(DbId(id)))
                 .filter(sessions::nid.eq(&nid))
                 .filter(sessions::expires_at.lt(threshold)),
         )
@@ -591,15 +610,15 @@ pub async fn extend(
 /// Records a fresh authentication on an active session (a `refresh=true` login).
 pub async fn reauthenticate(
     store: &Store,
-    id: &str,
+    id: Uuid,
     methods_json: &str,
     now: NaiveDateTime,
 ) -> Result<usize, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         let n = diesel::update(
             sessions::table
-                .filter(sessions::id.eq(id))
+                .filter(sessions::id.eq(DbId(id)))
                 .filter(sessions::nid.eq(&nid))
                 .filter(sessions::active.eq(true)),
         )
@@ -615,12 +634,12 @@ pub async fn reauthenticate(
 }
 
 /// Deletes every session of an identity (devices go by cascade); returns how many.
-pub async fn delete_of_identity(store: &Store, identity_id: &str) -> Result<usize, StoreError> {
-    let nid = store.nid().to_owned();
+pub async fn delete_of_identity(store: &Store, identity_id: Uuid) -> Result<usize, StoreError> {
+    let nid = DbId(store.nid());
     with_tx!(store, |c| {
         let n = diesel::delete(
             sessions::table
-                .filter(sessions::identity_id.eq(identity_id))
+                .filter(sessions::identity_id.eq(DbId(identity_id)))
                 .filter(sessions::nid.eq(&nid)),
         )
         .execute(c)
@@ -630,11 +649,11 @@ pub async fn delete_of_identity(store: &Store, identity_id: &str) -> Result<usiz
 }
 
 /// Whether an identity exists in this network (to tell "no sessions" from "no identity").
-pub async fn identity_exists(store: &Store, identity_id: &str) -> Result<bool, StoreError> {
-    let nid = store.nid().to_owned();
+pub async fn identity_exists(store: &Store, identity_id: Uuid) -> Result<bool, StoreError> {
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         let n: i64 = identities::table
-            .filter(identities::id.eq(identity_id))
+            .filter(identities::id.eq(DbId(identity_id)))
             .filter(identities::nid.eq(&nid))
             .count()
             .get_result(c)

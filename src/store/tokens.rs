@@ -5,9 +5,11 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use uuid::Uuid;
 
 use super::courier::MessageRow;
 use super::flow_schema::selfservice_flows;
+use super::id::DbId;
 use super::schema::{identity_recovery_addresses as ra, identity_verifiable_addresses as va};
 use super::token_schema::selfservice_tokens as t;
 use super::{Store, StoreError};
@@ -16,13 +18,13 @@ use crate::{with_conn, with_tx};
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = t)]
 pub struct TokenRow {
-    pub id: String,
-    pub nid: String,
+    pub id: DbId,
+    pub nid: DbId,
     pub kind: String,
-    pub flow_id: Option<String>,
-    pub identity_id: Option<String>,
+    pub flow_id: Option<DbId>,
+    pub identity_id: Option<DbId>,
     pub address: Option<String>,
-    pub address_id: Option<String>,
+    pub address_id: Option<DbId>,
     pub token_hash: String,
     pub used_at: Option<NaiveDateTime>,
     pub expires_at: NaiveDateTime,
@@ -48,12 +50,12 @@ pub struct FlowStep<'a> {
     pub to: &'a str,
     pub ui: &'a str,
     pub active_method: Option<&'a str>,
-    pub identity_id: Option<&'a str>,
+    pub identity_id: Option<Uuid>,
 }
 
 /// What issuing a challenge writes, all in one transaction.
 pub struct Issue<'a> {
-    pub flow_id: &'a str,
+    pub flow_id: Uuid,
     /// The flow's unused tokens of this kind are invalidated first (a resend makes the earlier
     /// code useless, as in Kratos).
     pub kind: &'a str,
@@ -61,7 +63,7 @@ pub struct Issue<'a> {
     /// The courier messages carrying the new secrets.
     pub messages: &'a [MessageRow],
     /// A verifiable address whose status becomes `sent`.
-    pub address_sent: Option<&'a str>,
+    pub address_sent: Option<Uuid>,
     pub step: Option<FlowStep<'a>>,
     pub now: NaiveDateTime,
 }
@@ -71,7 +73,7 @@ pub struct Issue<'a> {
 /// is valid and the flow says it was sent. Returns `false`, having written nothing, when the
 /// flow left the expected states meanwhile (a concurrent submission won).
 pub async fn issue(store: &Store, w: Issue<'_>) -> Result<bool, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     let from: Vec<String> = w
         .step
         .as_ref()
@@ -81,7 +83,7 @@ pub async fn issue(store: &Store, w: Issue<'_>) -> Result<bool, StoreError> {
         if let Some(step) = &w.step {
             let n = diesel::update(
                 selfservice_flows::table
-                    .filter(selfservice_flows::id.eq(w.flow_id))
+                    .filter(selfservice_flows::id.eq(DbId(w.flow_id)))
                     .filter(selfservice_flows::nid.eq(&nid))
                     .filter(selfservice_flows::state.eq_any(&from)),
             )
@@ -89,7 +91,7 @@ pub async fn issue(store: &Store, w: Issue<'_>) -> Result<bool, StoreError> {
                 selfservice_flows::state.eq(step.to),
                 selfservice_flows::ui.eq(step.ui),
                 selfservice_flows::active_method.eq(step.active_method),
-                selfservice_flows::identity_id.eq(step.identity_id),
+                selfservice_flows::identity_id.eq(step.identity_id.map(DbId)),
                 selfservice_flows::updated_at.eq(w.now),
             ))
             .execute(c)
@@ -102,7 +104,7 @@ pub async fn issue(store: &Store, w: Issue<'_>) -> Result<bool, StoreError> {
         diesel::delete(
             t::table
                 .filter(t::nid.eq(&nid))
-                .filter(t::flow_id.eq(w.flow_id))
+                .filter(t::flow_id.eq(DbId(w.flow_id)))
                 .filter(t::kind.eq(w.kind))
                 .filter(t::used_at.is_null()),
         )
@@ -116,7 +118,7 @@ pub async fn issue(store: &Store, w: Issue<'_>) -> Result<bool, StoreError> {
             diesel::update(
                 va::table
                     .filter(va::nid.eq(&nid))
-                    .filter(va::id.eq(address_id))
+                    .filter(va::id.eq(DbId(address_id)))
                     .filter(va::verified.eq(false)),
             )
             .set((va::status.eq("sent"), va::updated_at.eq(w.now)))
@@ -131,7 +133,7 @@ pub async fn issue(store: &Store, w: Issue<'_>) -> Result<bool, StoreError> {
 /// Stores new tokens for a flow without a message (admin-created recovery codes and links).
 pub async fn replace_for_flow(
     store: &Store,
-    flow_id: &str,
+    flow_id: Uuid,
     kind: &str,
     rows: &[TokenRow],
 ) -> Result<(), StoreError> {
@@ -155,25 +157,25 @@ pub async fn replace_for_flow(
 /// of `kind` whose hash is one of `hashes` (one per secret, for key rotation).
 pub async fn use_code(
     store: &Store,
-    flow_id: &str,
+    flow_id: Uuid,
     kind: &str,
     hashes: &[String],
     max_submissions: i32,
     now: NaiveDateTime,
 ) -> Result<UseOutcome, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     // The count is committed on its own, so a failed attempt still counts.
     let count: i32 = with_tx!(store, |c| {
         diesel::update(
             selfservice_flows::table
-                .filter(selfservice_flows::id.eq(flow_id))
+                .filter(selfservice_flows::id.eq(DbId(flow_id)))
                 .filter(selfservice_flows::nid.eq(&nid)),
         )
         .set(selfservice_flows::submit_count.eq(selfservice_flows::submit_count + 1))
         .execute(c)
         .await?;
         Ok(selfservice_flows::table
-            .filter(selfservice_flows::id.eq(flow_id))
+            .filter(selfservice_flows::id.eq(DbId(flow_id)))
             .filter(selfservice_flows::nid.eq(&nid))
             .select(selfservice_flows::submit_count)
             .first::<i32>(c)
@@ -187,7 +189,7 @@ pub async fn use_code(
     with_tx!(store, |c| {
         let row: Option<TokenRow> = t::table
             .filter(t::nid.eq(&nid))
-            .filter(t::flow_id.eq(flow_id))
+            .filter(t::flow_id.eq(DbId(flow_id)))
             .filter(t::kind.eq(kind))
             .filter(t::token_hash.eq_any(hashes))
             .filter(t::used_at.is_null())
@@ -217,16 +219,16 @@ pub async fn use_code(
 /// Uses a link token of `kind` belonging to `flow_id`; `None` when unknown or already used.
 pub async fn use_link(
     store: &Store,
-    flow_id: &str,
+    flow_id: Uuid,
     kind: &str,
     hashes: &[String],
     now: NaiveDateTime,
 ) -> Result<Option<TokenRow>, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_tx!(store, |c| {
         let row: Option<TokenRow> = t::table
             .filter(t::nid.eq(&nid))
-            .filter(t::flow_id.eq(flow_id))
+            .filter(t::flow_id.eq(DbId(flow_id)))
             .filter(t::kind.eq(kind))
             .filter(t::token_hash.eq_any(hashes))
             .filter(t::used_at.is_null())
@@ -252,7 +254,7 @@ pub async fn use_link(
 }
 
 /// A recovery or verifiable address row: (address id, identity id, stored value).
-pub type AddressRef = (String, String, String);
+pub type AddressRef = (Uuid, Uuid, String);
 
 /// The recovery address with this value (`via` = email/sms), if any.
 pub async fn recovery_address(
@@ -260,16 +262,17 @@ pub async fn recovery_address(
     via: &str,
     value: &str,
 ) -> Result<Option<AddressRef>, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         Ok(ra::table
             .filter(ra::nid.eq(&nid))
             .filter(ra::via.eq(via))
             .filter(ra::value.eq(value))
             .select((ra::id, ra::identity_id, ra::value))
-            .first::<AddressRef>(c)
+            .first::<(DbId, DbId, String)>(c)
             .await
-            .optional()?)
+            .optional()?
+            .map(|(id, identity_id, value)| (id.0, identity_id.0, value)))
     })
 }
 
@@ -279,31 +282,32 @@ pub async fn verifiable_address(
     via: &str,
     value: &str,
 ) -> Result<Option<AddressRef>, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         Ok(va::table
             .filter(va::nid.eq(&nid))
             .filter(va::via.eq(via))
             .filter(va::value.eq(value))
             .select((va::id, va::identity_id, va::value))
-            .first::<AddressRef>(c)
+            .first::<(DbId, DbId, String)>(c)
             .await
-            .optional()?)
+            .optional()?
+            .map(|(id, identity_id, value)| (id.0, identity_id.0, value)))
     })
 }
 
 /// Marks a verifiable address `sent` unless it is already verified.
 pub async fn mark_address_sent(
     store: &Store,
-    address_id: &str,
+    address_id: Uuid,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         diesel::update(
             va::table
                 .filter(va::nid.eq(&nid))
-                .filter(va::id.eq(address_id))
+                .filter(va::id.eq(DbId(address_id)))
                 .filter(va::verified.eq(false)),
         )
         .set((va::status.eq("sent"), va::updated_at.eq(now)))
@@ -316,15 +320,15 @@ pub async fn mark_address_sent(
 /// Marks a verifiable address verified (`completed`), keeping the first `verified_at`.
 pub async fn mark_address_verified(
     store: &Store,
-    address_id: &str,
+    address_id: Uuid,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         diesel::update(
             va::table
                 .filter(va::nid.eq(&nid))
-                .filter(va::id.eq(address_id))
+                .filter(va::id.eq(DbId(address_id)))
                 .filter(va::verified.eq(false)),
         )
         .set((
@@ -343,16 +347,16 @@ pub async fn mark_address_verified(
 /// ownership of the address it was sent to).
 pub async fn mark_value_verified(
     store: &Store,
-    identity_id: &str,
+    identity_id: Uuid,
     value: &str,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         diesel::update(
             va::table
                 .filter(va::nid.eq(&nid))
-                .filter(va::identity_id.eq(identity_id))
+                .filter(va::identity_id.eq(DbId(identity_id)))
                 .filter(va::value.eq(value))
                 .filter(va::verified.eq(false)),
         )

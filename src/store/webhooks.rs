@@ -5,9 +5,11 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel::sql_types::{BigInt, Timestamp};
 use diesel_async::RunQueryDsl;
+use uuid::Uuid;
 
+use super::id::{DbId, UuidText};
 use super::webhook_schema::webhook_deliveries as wd;
 use super::{Store, StoreError};
 use crate::{with_conn, with_tx};
@@ -20,8 +22,8 @@ pub const ABANDONED: &str = "abandoned";
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = wd)]
 pub struct DeliveryRow {
-    pub id: String,
-    pub nid: String,
+    pub id: DbId,
+    pub nid: DbId,
     pub hook: String,
     pub url: String,
     pub method: String,
@@ -30,7 +32,7 @@ pub struct DeliveryRow {
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
     pub claimed_until: Option<NaiveDateTime>,
-    pub claim_id: Option<String>,
+    pub claim_id: Option<DbId>,
     pub last_error: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -55,19 +57,19 @@ pub async fn insert(store: &Store, row: &DeliveryRow) -> Result<(), StoreError> 
 /// claimers cannot take the same row there either.
 pub async fn claim(
     store: &Store,
-    claim_id: &str,
+    claim_id: Uuid,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<DeliveryRow>, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     let sql = super::lease_claim_sql("webhook_deliveries", "attempts", store.backend());
     with_tx!(store, |c| {
         let claimed = diesel::sql_query(sql.clone())
             .bind::<Timestamp, _>(lease_until)
-            .bind::<Text, _>(claim_id.to_owned())
+            .bind::<UuidText, _>(DbId(claim_id))
             .bind::<Timestamp, _>(now)
-            .bind::<Text, _>(nid.clone())
+            .bind::<UuidText, _>(nid)
             .bind::<Timestamp, _>(now)
             .bind::<Timestamp, _>(now)
             .bind::<BigInt, _>(limit)
@@ -78,7 +80,7 @@ pub async fn claim(
             return Ok(Vec::new());
         }
         let rows: Vec<DeliveryRow> = wd::table
-            .filter(wd::claim_id.eq(claim_id))
+            .filter(wd::claim_id.eq(DbId(claim_id)))
             .filter(wd::nid.eq(&nid))
             .filter(wd::status.eq(PROCESSING))
             .order((wd::next_attempt_at.asc(), wd::id.asc()))
@@ -103,12 +105,12 @@ pub enum Outcome {
 /// Records an outcome if `claim_id` still holds the row; false when another claim took over.
 pub async fn finish(
     store: &Store,
-    id: &str,
-    claim_id: &str,
+    id: Uuid,
+    claim_id: Uuid,
     outcome: &Outcome,
     now: NaiveDateTime,
 ) -> Result<bool, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     let (status, next_at, error) = match outcome {
         Outcome::Delivered => (DELIVERED, None, None),
         Outcome::Failed { error, retry_at } => (
@@ -123,16 +125,16 @@ pub async fn finish(
     };
     with_conn!(store, |c| {
         let target = wd::table
-            .filter(wd::id.eq(id))
+            .filter(wd::id.eq(DbId(id)))
             .filter(wd::nid.eq(&nid))
             .filter(wd::status.eq(PROCESSING))
-            .filter(wd::claim_id.eq(claim_id));
+            .filter(wd::claim_id.eq(DbId(claim_id)));
         let n = diesel::update(target)
             .set((
                 wd::status.eq(status),
                 wd::next_attempt_at.eq(next_at.unwrap_or(now)),
                 wd::claimed_until.eq(None::<NaiveDateTime>),
-                wd::claim_id.eq(None::<String>),
+                wd::claim_id.eq(None::<DbId>),
                 wd::last_error.eq(error),
                 wd::updated_at.eq(now),
             ))
@@ -144,7 +146,7 @@ pub async fn finish(
 
 /// Every delivery of this network, oldest first (operators and tests inspect the queue).
 pub async fn list(store: &Store) -> Result<Vec<DeliveryRow>, StoreError> {
-    let nid = store.nid().to_owned();
+    let nid = DbId(store.nid());
     with_conn!(store, |c| {
         Ok(wd::table
             .filter(wd::nid.eq(&nid))

@@ -380,6 +380,7 @@ async fn recovery_answers_unknown_addresses_like_known_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_flows_may_hold_codes_that_hash_alike() {
+    use gatehouse::store::id::DbId;
     use gatehouse::store::tokens::{TokenRow, replace_for_flow};
     // Six-digit codes collide between flows once about a thousand are outstanding; the
     // second flow must still get its code.
@@ -388,12 +389,12 @@ async fn two_flows_may_hold_codes_that_hash_alike() {
     let now = chrono::Utc::now().naive_utc();
     for _ in 0..2 {
         let action = api_action(&app, "recovery", None).await;
-        let flow_id = action.split("flow=").nth(1).unwrap().to_owned();
+        let flow_id: uuid::Uuid = action.split("flow=").nth(1).unwrap().parse().unwrap();
         let row = TokenRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            nid: store.nid().to_owned(),
+            id: DbId(uuid::Uuid::new_v4()),
+            nid: DbId(store.nid()),
             kind: "recovery_code".into(),
-            flow_id: Some(flow_id.clone()),
+            flow_id: Some(DbId(flow_id)),
             identity_id: None,
             address: None,
             address_id: None,
@@ -403,7 +404,7 @@ async fn two_flows_may_hold_codes_that_hash_alike() {
             created_at: now,
             updated_at: now,
         };
-        replace_for_flow(store, &flow_id, "recovery_code", &[row])
+        replace_for_flow(store, flow_id, "recovery_code", &[row])
             .await
             .expect("a code that hashes like another flow's is stored");
     }

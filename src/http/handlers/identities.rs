@@ -116,7 +116,7 @@ pub async fn list(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
         let parsed = ids
             .iter()
             .map(|s| {
-                Uuid::parse_str(s).map(|u| u.to_string()).map_err(|_| {
+                Uuid::parse_str(s).map_err(|_| {
                     ApiError::bad_request(format!("ids contains {s:?}, which is not a valid UUID."))
                 })
             })

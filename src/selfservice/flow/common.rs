@@ -83,9 +83,7 @@ pub fn check_read(flow: &Flow, req: &FlowRequest) -> Result<(), FlowError> {
 }
 
 pub async fn load(deps: &Deps, id: Uuid, kind: FlowKind) -> Result<Flow, FlowError> {
-    let row = q::get(&deps.store, &id.to_string())
-        .await?
-        .ok_or(FlowError::NotFound)?;
+    let row = q::get(&deps.store, id).await?.ok_or(FlowError::NotFound)?;
     let flow = Flow::from_row(row)?;
     if flow.kind != kind {
         return Err(FlowError::NotFound);
@@ -104,7 +102,7 @@ pub async fn failed(deps: &Deps, id: Uuid, req: &FlowRequest, error: FlowError) 
         } => Some(f.flow_type),
         FlowError::NotFound => None,
         _ if req.wants_json => None,
-        _ => q::get(&deps.store, &id.to_string())
+        _ => q::get(&deps.store, id)
             .await
             .ok()
             .flatten()
@@ -125,7 +123,7 @@ pub async fn reject(deps: &Deps, mut flow: Flow) -> FlowError {
     let ui = serde_json::to_string(&flow.ui).unwrap_or_default();
     match q::update_ui(
         &deps.store,
-        &flow.id.to_string(),
+        flow.id,
         flow.state.as_str(),
         &ui,
         flow.active.as_deref(),
@@ -244,17 +242,15 @@ pub async fn issue(
     tokens: &[crate::store::tokens::TokenRow],
     mails: Vec<crate::selfservice::otp::Mail>,
     from: &[FlowState],
-    address_sent: Option<&str>,
+    address_sent: Option<Uuid>,
 ) -> Result<(), FlowError> {
     use crate::store::tokens as tq;
     let messages = crate::selfservice::otp::render(deps, mails).map_err(FlowError::Internal)?;
     let ui = serde_json::to_string(&flow.ui).unwrap_or_default();
-    let identity_id = flow.identity_id.map(|u| u.to_string());
-    let flow_id = flow.id.to_string();
     let issued = tq::issue(
         &deps.store,
         tq::Issue {
-            flow_id: &flow_id,
+            flow_id: flow.id,
             kind,
             tokens,
             messages: &messages,
@@ -264,7 +260,7 @@ pub async fn issue(
                 to: flow.state.as_str(),
                 ui: &ui,
                 active_method: flow.active.as_deref(),
-                identity_id: identity_id.as_deref(),
+                identity_id: flow.identity_id,
             }),
             now: flow.updated_at.naive_utc(),
         },
@@ -330,12 +326,12 @@ pub async fn save(deps: &Deps, flow: &Flow, from: &[FlowState]) -> Result<(), Fl
     let ui = serde_json::to_string(&flow.ui).unwrap_or_default();
     let ok = crate::store::flows::update_state(
         &deps.store,
-        &flow.id.to_string(),
+        flow.id,
         &state_names(from),
         flow.state.as_str(),
         &ui,
         flow.active.as_deref(),
-        flow.identity_id.map(|u| u.to_string()).as_deref(),
+        flow.identity_id,
         now().naive_utc(),
     )
     .await?;
@@ -346,12 +342,9 @@ pub async fn save(deps: &Deps, flow: &Flow, from: &[FlowState]) -> Result<(), Fl
     }
 }
 
-pub async fn identity_json(deps: &Deps, identity_id: &str) -> Value {
-    match Uuid::parse_str(identity_id) {
-        Ok(id) => match crate::identity::service::get(deps, id, false).await {
-            Ok(i) => i.to_json(deps.public_base(), None),
-            Err(_) => Value::Null,
-        },
+pub async fn identity_json(deps: &Deps, identity_id: Uuid) -> Value {
+    match crate::identity::service::get(deps, identity_id, false).await {
+        Ok(i) => i.to_json(deps.public_base(), None),
         Err(_) => Value::Null,
     }
 }

@@ -192,7 +192,7 @@ pub async fn submit(
     // Completing is a compare-and-set: one submission wins, even across nodes.
     if !crate::store::flows::transition(
         &deps.store,
-        &flow.id.to_string(),
+        flow.id,
         from_state.as_str(),
         FlowState::PassedChallenge.as_str(),
         now().naive_utc(),

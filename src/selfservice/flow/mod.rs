@@ -17,6 +17,7 @@ use crate::identity::now;
 use crate::selfservice::ui::UiContainer;
 use crate::store::StoreError;
 use crate::store::flows::FlowRow;
+use crate::store::id::DbId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FlowKind {
@@ -205,10 +206,10 @@ impl Flow {
         o
     }
 
-    pub fn to_row(&self, nid: &str) -> FlowRow {
+    pub fn to_row(&self, nid: Uuid) -> FlowRow {
         FlowRow {
-            id: self.id.to_string(),
-            nid: nid.to_owned(),
+            id: DbId(self.id),
+            nid: DbId(nid),
             kind: self.kind.as_str().into(),
             flow_type: self.flow_type.as_str().into(),
             state: self.state.as_str().into(),
@@ -219,7 +220,7 @@ impl Flow {
             refresh: self.refresh,
             requested_aal: self.requested_aal.clone(),
             active_method: self.active.clone(),
-            identity_id: self.identity_id.map(|u| u.to_string()),
+            identity_id: self.identity_id.map(DbId),
             internal_context: None,
             issued_at: self.issued_at.naive_utc(),
             expires_at: self.expires_at.naive_utc(),
@@ -235,7 +236,7 @@ impl Flow {
         let ui: UiContainer = serde_json::from_str(&r.ui)
             .map_err(|e| FlowError::Internal(format!("stored flow UI: {e}")))?;
         Ok(Flow {
-            id: Uuid::parse_str(&r.id).map_err(|_| FlowError::NotFound)?,
+            id: r.id.0,
             kind,
             flow_type: FlowType::parse(&r.flow_type),
             state,
@@ -250,10 +251,7 @@ impl Flow {
             expires_at: r.expires_at.and_utc(),
             created_at: r.created_at.and_utc(),
             updated_at: r.updated_at.and_utc(),
-            identity_id: r
-                .identity_id
-                .as_deref()
-                .and_then(|s| Uuid::parse_str(s).ok()),
+            identity_id: r.identity_id.map(Uuid::from),
             continue_with: Vec::new(),
             identity: None,
         })

@@ -20,6 +20,7 @@ use crate::selfservice::otp::{self, Mail, Template};
 use crate::selfservice::strategy::Registry;
 use crate::selfservice::ui::{Group, UiContainer, csrf_node, submit_node};
 use crate::session::service::{self as sessions, IssuedSession};
+use crate::store::id::DbId;
 use crate::store::tokens::{self as tq, TokenRow, UseOutcome};
 use crate::text;
 
@@ -315,13 +316,13 @@ async fn try_deliver(deps: &Deps, c: &Challenge) -> Result<(), FlowError> {
                 otp::new_code()
             };
             rows.push(TokenRow {
-                id: Uuid::new_v4().to_string(),
-                nid: deps.store.nid().to_owned(),
+                id: DbId(Uuid::new_v4()),
+                nid: DbId(deps.store.nid()),
                 kind: kind.into(),
-                flow_id: Some(flow.id.to_string()),
-                identity_id: Some(identity_id),
+                flow_id: Some(DbId(flow.id)),
+                identity_id: Some(DbId(identity_id)),
                 address: Some(stored.clone()),
-                address_id: Some(address_id),
+                address_id: Some(DbId(address_id)),
                 token_hash: otp::hash_for_storage(deps, &secret),
                 used_at: None,
                 expires_at: expires.naive_utc(),
@@ -405,7 +406,7 @@ async fn use_code(
     let max = deps.config.selfservice.methods.code.config.max_submissions as i32;
     let outcome = tq::use_code(
         &deps.store,
-        &flow.id.to_string(),
+        flow.id,
         KIND_CODE,
         &otp::candidate_hashes(deps, &code),
         max,
@@ -446,7 +447,7 @@ pub async fn use_link(
     }
     let row = tq::use_link(
         &deps.store,
-        &flow.id.to_string(),
+        flow.id,
         KIND_LINK,
         &otp::candidate_hashes(deps, token),
         now().naive_utc(),
@@ -467,23 +468,13 @@ async fn complete(
     method: &str,
     req: &FlowRequest,
 ) -> Result<Outcome, FlowError> {
-    let identity_id = row
-        .identity_id
-        .as_deref()
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .ok_or(FlowError::NotFound)?;
+    let identity_id = row.identity_id.map(Uuid::from).ok_or(FlowError::NotFound)?;
     let identity: Identity = crate::identity::service::get(deps, identity_id, false)
         .await
         .map_err(|e| FlowError::Internal(e.to_string()))?;
     if let Some(address) = &row.address {
         // Receiving the code proves the address, as a verification would.
-        tq::mark_value_verified(
-            &deps.store,
-            &identity_id.to_string(),
-            address,
-            now().naive_utc(),
-        )
-        .await?;
+        tq::mark_value_verified(&deps.store, identity_id, address, now().naive_utc()).await?;
         deps.session_cache.invalidate_identity(identity_id);
     }
     flow.state = FlowState::PassedChallenge;
@@ -589,11 +580,11 @@ pub async fn admin_create(
     };
     let ts = now();
     let row = TokenRow {
-        id: Uuid::new_v4().to_string(),
-        nid: deps.store.nid().to_owned(),
+        id: DbId(Uuid::new_v4()),
+        nid: DbId(deps.store.nid()),
         kind: if link { KIND_LINK } else { KIND_CODE }.into(),
-        flow_id: Some(id.to_string()),
-        identity_id: Some(identity.id.to_string()),
+        flow_id: Some(DbId(id)),
+        identity_id: Some(DbId(identity.id)),
         // No address: an admin code does not prove any address.
         address: None,
         address_id: None,
@@ -603,7 +594,7 @@ pub async fn admin_create(
         created_at: ts.naive_utc(),
         updated_at: ts.naive_utc(),
     };
-    tq::replace_for_flow(&deps.store, &id.to_string(), &row.kind.clone(), &[row]).await?;
+    tq::replace_for_flow(&deps.store, id, &row.kind.clone(), &[row]).await?;
     let expires_at = flow.expires_at;
     Ok((flow, secret, expires_at))
 }

@@ -180,7 +180,7 @@ pub async fn submit(
     };
     if !crate::store::flows::transition(
         &deps.store,
-        &flow.id.to_string(),
+        flow.id,
         from_state.as_str(),
         FlowState::PassedChallenge.as_str(),
         now().naive_utc(),

@@ -408,12 +408,11 @@ async fn commit(
     identity: &Identity,
 ) -> Result<bool, StoreError> {
     let ui = serde_json::to_string(&flow.ui).unwrap_or_default();
-    let id = flow.id.to_string();
     identity_rows::replace_with_flow(
         &deps.store,
         &identity.to_rows(deps.store.nid()),
         &FlowSave {
-            id: &id,
+            id: flow.id,
             expected_updated_at: loaded_at.naive_utc(),
             state: flow.state.as_str(),
             ui: &ui,

@@ -24,6 +24,7 @@ use crate::selfservice::ui::{
     AnchorAttributes, Attributes, Group, Meta, UiContainer, UiNode, csrf_node, submit_node,
 };
 use crate::session::service as session_service;
+use crate::store::id::DbId;
 use crate::store::tokens::{self as tq, TokenRow, UseOutcome};
 use crate::text;
 
@@ -204,8 +205,8 @@ pub async fn submit(
             let (row, mail) = challenge(
                 deps,
                 &flow,
-                &address_id,
-                &identity_id,
+                address_id,
+                identity_id,
                 &stored,
                 Channel::Email,
             )
@@ -249,7 +250,7 @@ pub async fn submit(
         &tokens,
         mails,
         &from,
-        sent_address.as_ref().map(|(a, _)| a.as_str()),
+        sent_address.map(|(a, _)| a),
     )
     .await?;
     if let Some((_, identity_id)) = &sent_address {
@@ -285,8 +286,8 @@ fn set_sent_ui(flow: &mut Flow, m: &str, email: &str) {
 async fn challenge(
     deps: &Deps,
     flow: &Flow,
-    address_id: &str,
-    identity_id: &str,
+    address_id: Uuid,
+    identity_id: Uuid,
     address: &str,
     channel: Channel,
 ) -> (TokenRow, Mail) {
@@ -304,13 +305,13 @@ async fn challenge(
         otp::new_code()
     };
     let row = TokenRow {
-        id: Uuid::new_v4().to_string(),
-        nid: deps.store.nid().to_owned(),
+        id: DbId(Uuid::new_v4()),
+        nid: DbId(deps.store.nid()),
         kind: if link { KIND_LINK } else { KIND_CODE }.into(),
-        flow_id: Some(flow.id.to_string()),
-        identity_id: Some(identity_id.to_owned()),
+        flow_id: Some(DbId(flow.id)),
+        identity_id: Some(DbId(identity_id)),
         address: Some(address.to_owned()),
-        address_id: Some(address_id.to_owned()),
+        address_id: Some(DbId(address_id)),
         token_hash: otp::hash_for_storage(deps, &secret),
         used_at: None,
         expires_at: (ts
@@ -369,7 +370,7 @@ async fn use_code(
     let max = deps.config.selfservice.methods.code.config.max_submissions as i32;
     let outcome = tq::use_code(
         &deps.store,
-        &flow.id.to_string(),
+        flow.id,
         KIND_CODE,
         &otp::candidate_hashes(deps, code),
         max,
@@ -410,10 +411,10 @@ async fn complete(
     row: &TokenRow,
     req: &FlowRequest,
 ) -> Result<Flow, FlowError> {
-    if let Some(a) = &row.address_id {
-        tq::mark_address_verified(&deps.store, a, now().naive_utc()).await?;
-        if let Some(identity_id) = &row.identity_id {
-            session_service::forget(deps, std::slice::from_ref(identity_id));
+    if let Some(a) = row.address_id {
+        tq::mark_address_verified(&deps.store, a.0, now().naive_utc()).await?;
+        if let Some(identity_id) = row.identity_id {
+            session_service::forget(deps, &[identity_id.0]);
         }
     }
     let return_to = return_url(deps, &flow);
@@ -441,8 +442,8 @@ async fn complete(
     .await?;
     // After hooks see the verified identity; only web hooks run after verification.
     let mut ctx = HookContext::new(&flow, req);
-    if let Some(id) = &row.identity_id {
-        ctx.identity = Some(identity_json(deps, id).await);
+    if let Some(id) = row.identity_id {
+        ctx.identity = Some(identity_json(deps, id.0).await);
     }
     let mut after = hooks::After::new(deps, FlowKind::Verification, "");
     while after.next_builtin(deps, &mut ctx).await?.is_some() {}
@@ -470,7 +471,7 @@ pub async fn open_link(deps: &Deps, id: Uuid, req: &FlowRequest) -> Result<Updat
     if let Some(token) = req.query("token") {
         let row = tq::use_link(
             &deps.store,
-            &flow.id.to_string(),
+            flow.id,
             KIND_LINK,
             &otp::candidate_hashes(deps, token),
             now().naive_utc(),
@@ -502,14 +503,8 @@ pub async fn open_link(deps: &Deps, id: Uuid, req: &FlowRequest) -> Result<Updat
         a.kind = crate::selfservice::ui::InputType::Text;
     }
     let ui = serde_json::to_string(&flow.ui).unwrap_or_default();
-    crate::store::flows::set_csrf_and_ui(
-        &deps.store,
-        &flow.id.to_string(),
-        &masked,
-        &ui,
-        now().naive_utc(),
-    )
-    .await?;
+    crate::store::flows::set_csrf_and_ui(&deps.store, flow.id, &masked, &ui, now().naive_utc())
+        .await?;
     Ok(Updated { flow, csrf_cookie })
 }
 
@@ -567,20 +562,11 @@ async fn mail_addresses(
         // No CSRF binding: the flow is continued from the email, maybe in another browser.
         let mut flow = build(deps, flow_type, request_url.to_owned(), String::new());
         common::insert(deps, &flow).await?;
-        let (row, mail) = challenge(
-            deps,
-            &flow,
-            &a.id.to_string(),
-            &identity.id.to_string(),
-            &a.value,
-            channel,
-        )
-        .await;
+        let (row, mail) = challenge(deps, &flow, a.id, identity.id, &a.value, channel).await;
         flow.state = FlowState::SentEmail;
         flow.active = Some(m.into());
         set_sent_ui(&mut flow, m, &a.value);
         let kind = row.kind.clone();
-        let address_id = a.id.to_string();
         common::issue(
             deps,
             &flow,
@@ -588,7 +574,7 @@ async fn mail_addresses(
             &[row],
             vec![mail],
             &[FlowState::ChooseMethod],
-            Some(&address_id),
+            Some(a.id),
         )
         .await?;
         deps.session_cache.invalidate_identity(identity.id);

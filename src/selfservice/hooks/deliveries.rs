@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::{HOOK_TIMEOUT, web_hook};
 use crate::deps::Deps;
 use crate::store::StoreError;
+use crate::store::id::DbId;
 use crate::store::webhooks::{self as rows, DeliveryRow, Outcome};
 
 /// How long one claim holds a delivery; longer than [`HOOK_TIMEOUT`], so a live node is never
@@ -44,8 +45,8 @@ pub async fn enqueue(
 ) -> Result<(), StoreError> {
     let ts = now();
     let row = DeliveryRow {
-        id: Uuid::now_v7().to_string(),
-        nid: deps.store.nid().to_owned(),
+        id: DbId(Uuid::now_v7()),
+        nid: DbId(deps.store.nid()),
         hook: hook.to_owned(),
         url: url.to_owned(),
         method: method.to_owned(),
@@ -65,11 +66,11 @@ pub async fn enqueue(
 }
 
 /// Claims this node's next batch: (claim id, rows).
-pub async fn claim_batch(deps: &Deps) -> Result<(String, Vec<DeliveryRow>), StoreError> {
-    let claim_id = Uuid::new_v4().to_string();
+pub async fn claim_batch(deps: &Deps) -> Result<(Uuid, Vec<DeliveryRow>), StoreError> {
+    let claim_id = Uuid::new_v4();
     let ts = now();
     let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::MAX);
-    let rows = rows::claim(&deps.store, &claim_id, ts, ts + lease, BATCH).await?;
+    let rows = rows::claim(&deps.store, claim_id, ts, ts + lease, BATCH).await?;
     Ok((claim_id, rows))
 }
 
@@ -101,7 +102,7 @@ async fn attempt(deps: &Deps, row: &DeliveryRow) -> Result<(), String> {
 }
 
 /// Delivers one claimed row and records the outcome. Logs ids and hook paths only.
-pub async fn deliver(deps: &Deps, row: &DeliveryRow, claim_id: &str) {
+pub async fn deliver(deps: &Deps, row: &DeliveryRow, claim_id: Uuid) {
     let attempts = u32::try_from(row.attempts).unwrap_or(0);
     let outcome = if attempts > MAX_ATTEMPTS {
         // Reclaimed after lapsed leases more often than it may be tried: a crash loop.
@@ -130,7 +131,7 @@ pub async fn deliver(deps: &Deps, row: &DeliveryRow, claim_id: &str) {
             }
         }
     };
-    match rows::finish(&deps.store, &row.id, claim_id, &outcome, now()).await {
+    match rows::finish(&deps.store, row.id.0, claim_id, &outcome, now()).await {
         Ok(true) => {
             if matches!(outcome, Outcome::Delivered) {
                 tracing::debug!(delivery_id = %row.id, hook = %row.hook, "web hook delivered");

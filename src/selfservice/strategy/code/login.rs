@@ -1,7 +1,6 @@
 //! Signing in with a code mailed (or texted) to a code identifier.
 
 use async_trait::async_trait;
-use uuid::Uuid;
 
 use super::Code;
 use crate::deps::Deps;
@@ -73,12 +72,11 @@ async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<Co
                 Ok(CodeStep::Rejected)
             }
             super::Checked::Valid(row) => {
-                let id = row
-                    .identity_id
-                    .as_deref()
-                    .and_then(|i| uuid::Uuid::parse_str(i).ok())
-                    .unwrap_or_default();
-                match crate::identity::service::get(deps, id, true).await {
+                let Some(id) = row.identity_id else {
+                    flow.ui.add_message(text::login_code_invalid());
+                    return Ok(CodeStep::Rejected);
+                };
+                match crate::identity::service::get(deps, id.0, true).await {
                     Ok(i) if i.state == State::Active => Ok(CodeStep::Verified(Box::new(i))),
                     Ok(_) => {
                         flow.ui.add_message(text::identity_disabled());
@@ -102,7 +100,7 @@ async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<Co
     let address = password::normalize(&identifier);
     let owner =
         crate::store::credentials::identity_for_identifier(&deps.store, "code", &address).await?;
-    match owner.and_then(|o| Uuid::parse_str(&o).ok()) {
+    match owner {
         Some(identity_id) => {
             let channel = super::channel_for(deps, identity_id, &address).await;
             super::send(
@@ -117,13 +115,8 @@ async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<Co
         }
         // Nobody to mail: still void earlier codes so the answer and the flow look the same.
         None => {
-            crate::store::tokens::replace_for_flow(
-                &deps.store,
-                &flow.id.to_string(),
-                super::KIND_LOGIN,
-                &[],
-            )
-            .await?
+            crate::store::tokens::replace_for_flow(&deps.store, flow.id, super::KIND_LOGIN, &[])
+                .await?
         }
     }
     flow.state = FlowState::SentEmail;

@@ -12,6 +12,7 @@ use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError};
 use crate::selfservice::otp::{self, Mail, Template};
 use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, submit_node};
+use crate::store::id::DbId;
 use crate::store::tokens::{self as tq, TokenRow, UseOutcome};
 use crate::text;
 
@@ -62,11 +63,11 @@ pub async fn send(
     let expires = ts + chrono::Duration::from_std(lifespan).unwrap_or(chrono::Duration::hours(1));
     let code = otp::new_code();
     let row = TokenRow {
-        id: Uuid::new_v4().to_string(),
-        nid: deps.store.nid().to_owned(),
+        id: DbId(Uuid::new_v4()),
+        nid: DbId(deps.store.nid()),
         kind: kind.into(),
-        flow_id: Some(flow.id.to_string()),
-        identity_id: identity_id.map(|u| u.to_string()),
+        flow_id: Some(DbId(flow.id)),
+        identity_id: identity_id.map(DbId),
         address: Some(address.to_owned()),
         address_id: None,
         token_hash: otp::hash_for_storage(deps, &code),
@@ -77,7 +78,7 @@ pub async fn send(
     };
     let minutes = (lifespan.as_secs() / 60) as i64;
     let identity = match identity_id {
-        Some(id) => crate::selfservice::flow::common::identity_json(deps, &id.to_string()).await,
+        Some(id) => crate::selfservice::flow::common::identity_json(deps, id).await,
         None => Value::Null,
     };
     let (template, data) = if kind == KIND_LOGIN {
@@ -104,7 +105,7 @@ pub async fn send(
     tq::issue(
         &deps.store,
         tq::Issue {
-            flow_id: &flow.id.to_string(),
+            flow_id: flow.id,
             kind,
             tokens: &[row],
             messages: &messages,
@@ -172,7 +173,7 @@ pub async fn check(deps: &Deps, flow: &Flow, kind: &str, code: &str) -> Result<C
     let max = deps.config.selfservice.methods.code.config.max_submissions as i32;
     let outcome = tq::use_code(
         &deps.store,
-        &flow.id.to_string(),
+        flow.id,
         kind,
         &otp::candidate_hashes(deps, code),
         max,

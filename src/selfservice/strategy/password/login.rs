@@ -105,11 +105,7 @@ async fn login(
         credentials::identity_for_identifier(&deps.store, "password", &normalize(&identifier))
             .await?;
     let identity = match owner {
-        Some(id) => {
-            crate::identity::service::get(deps, Uuid::parse_str(&id).unwrap_or_default(), true)
-                .await
-                .ok()
-        }
+        Some(id) => crate::identity::service::get(deps, id, true).await.ok(),
         None => None,
     };
     // Imported with `use_password_migration_hook`: the operator's endpoint checks the password
@@ -139,14 +135,8 @@ async fn login(
             .await
             .map_err(|e| FlowError::Internal(format!("hashing a migrated password: {e}")))?;
         let config = serde_json::json!({ "hashed_password": hashed }).to_string();
-        credentials::update_config(
-            &deps.store,
-            &i.id.to_string(),
-            "password",
-            &config,
-            now().naive_utc(),
-        )
-        .await?;
+        credentials::update_config(&deps.store, i.id, "password", &config, now().naive_utc())
+            .await?;
         return Ok(identity);
     }
     let stored = identity.as_ref().and_then(|i| {
@@ -187,7 +177,7 @@ async fn login(
                 let config = serde_json::json!({ "hashed_password": new_hash }).to_string();
                 if let Err(e) = credentials::update_config(
                     &deps.store,
-                    &identity.id.to_string(),
+                    identity.id,
                     "password",
                     &config,
                     now().naive_utc(),
