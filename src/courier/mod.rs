@@ -19,6 +19,7 @@ pub mod template;
 pub mod view;
 
 use chrono::Utc;
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::deps::Deps;
@@ -33,6 +34,39 @@ pub enum CourierError {
     Template(#[from] template::TemplateError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why one attempt failed. The message is stored (never logged: it may echo the recipient).
+#[derive(Debug, Clone)]
+pub struct SendError {
+    /// The server refused for good (SMTP 5xx, HTTP 4xx). Still retried: Kratos retries every
+    /// failure, and a refusal can be a misconfiguration fixed before the retries run out.
+    pub permanent: bool,
+    pub message: String,
+}
+
+impl SendError {
+    pub fn permanent(m: impl Into<String>) -> SendError {
+        SendError {
+            permanent: true,
+            message: m.into(),
+        }
+    }
+    pub fn transient(m: impl Into<String>) -> SendError {
+        SendError {
+            permanent: false,
+            message: m.into(),
+        }
+    }
+    /// The dispatch `error` document, in herodot's shape as Kratos stores it.
+    fn to_json(&self) -> String {
+        json!({
+            "code": 500,
+            "status": "Internal Server Error",
+            "message": self.message,
+        })
+        .to_string()
+    }
 }
 
 /// A message a flow wants sent.
