@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{NaiveDateTime, Utc};
 use uuid::Uuid;
 
-use super::{HOOK_TIMEOUT, web_hook};
+use super::client::{self, HOOK_TIMEOUT};
 use crate::deps::Deps;
 use crate::store::StoreError;
 use crate::store::webhooks::{self as rows, DeliveryRow, Outcome};
@@ -79,7 +79,7 @@ async fn attempt(deps: &Deps, row: &DeliveryRow) -> Result<(), String> {
     let cfg = super::web_hook_at(&deps.config, &row.hook)
         .filter(|c| c.url == row.url)
         .ok_or_else(|| "the web hook is no longer configured at this path".to_owned())?;
-    let req = web_hook::request(
+    let req = client::request(
         &deps.webhooks.client,
         &cfg,
         &row.url,
