@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::deps::Deps;
 use crate::store::StoreError;
-use crate::store::courier::{self as rows, MessageRow};
+use crate::store::courier::{self as rows, MessageRow, MessageStatus};
 
 pub use template::{Channel, TemplateType};
 
@@ -137,7 +137,7 @@ pub fn render_row(deps: &Deps, msg: &NewMessage) -> Result<MessageRow, CourierEr
         id: Uuid::now_v7().to_string(),
         nid: deps.store.nid().to_owned(),
         kind: message_type(msg.channel).to_owned(),
-        status: rows::QUEUED.to_owned(),
+        status: MessageStatus::Queued,
         channel: channel_id(msg.channel).to_owned(),
         recipient: msg.recipient.clone(),
         subject: r.subject,

@@ -10,16 +10,28 @@ use diesel::sql_types::{BigInt, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 
 use super::courier_schema::{courier_message_dispatches, courier_messages};
+use super::text_enum::text_enum;
 use super::{Store, StoreError};
 use crate::{with_conn, with_tx};
 
-pub const QUEUED: &str = "queued";
-pub const PROCESSING: &str = "processing";
-pub const SENT: &str = "sent";
-pub const ABANDONED: &str = "abandoned";
+text_enum! {
+    /// Where a message is in the queue (Kratos's `courier.MessageStatus`; the `status` of its
+    /// message JSON).
+    pub enum MessageStatus {
+        Queued = "queued",
+        Sent = "sent",
+        Processing = "processing",
+        Abandoned = "abandoned",
+    }
+}
 
-pub const DISPATCH_FAILED: &str = "failed";
-pub const DISPATCH_SUCCESS: &str = "success";
+text_enum! {
+    /// How one delivery attempt ended (Kratos's `courier.CourierMessageDispatchStatus`).
+    pub enum DispatchStatus {
+        Failed = "failed",
+        Success = "success",
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = courier_messages)]
@@ -28,7 +40,7 @@ pub struct MessageRow {
     pub nid: String,
     /// `email` or `phone` (Kratos's message type names).
     pub kind: String,
-    pub status: String,
+    pub status: MessageStatus,
     pub channel: String,
     pub recipient: String,
     pub subject: String,
@@ -51,7 +63,7 @@ pub struct DispatchRow {
     pub id: String,
     pub nid: String,
     pub message_id: String,
-    pub status: String,
+    pub status: DispatchStatus,
     /// JSON error document of a failed attempt.
     pub error: Option<String>,
     pub created_at: NaiveDateTime,
@@ -133,7 +145,7 @@ pub async fn claim(
         let rows: Vec<MessageRow> = courier_messages::table
             .filter(courier_messages::claim_id.eq(claim_id))
             .filter(courier_messages::nid.eq(&nid))
-            .filter(courier_messages::status.eq(PROCESSING))
+            .filter(courier_messages::status.eq(MessageStatus::Processing))
             .order((
                 courier_messages::next_attempt_at.asc(),
                 courier_messages::id.asc(),
@@ -171,23 +183,27 @@ pub async fn finish(
 ) -> Result<bool, StoreError> {
     let nid = store.nid().to_owned();
     let (status, next_at, dispatch) = match outcome {
-        Outcome::Sent => (SENT, None, Some((DISPATCH_SUCCESS, None))),
+        Outcome::Sent => (
+            MessageStatus::Sent,
+            None,
+            Some((DispatchStatus::Success, None)),
+        ),
         Outcome::Failed { error, retry_at } => (
             if retry_at.is_some() {
-                QUEUED
+                MessageStatus::Queued
             } else {
-                ABANDONED
+                MessageStatus::Abandoned
             },
             *retry_at,
-            Some((DISPATCH_FAILED, Some(error.clone()))),
+            Some((DispatchStatus::Failed, Some(error.clone()))),
         ),
-        Outcome::Abandoned => (ABANDONED, None, None),
+        Outcome::Abandoned => (MessageStatus::Abandoned, None, None),
     };
     with_tx!(store, |c| {
         let target = courier_messages::table
             .filter(courier_messages::id.eq(id))
             .filter(courier_messages::nid.eq(&nid))
-            .filter(courier_messages::status.eq(PROCESSING))
+            .filter(courier_messages::status.eq(MessageStatus::Processing))
             .filter(courier_messages::claim_id.eq(claim_id));
         let n = match next_at {
             Some(at) => {
@@ -222,7 +238,7 @@ pub async fn finish(
                 id: uuid::Uuid::now_v7().to_string(),
                 nid: nid.clone(),
                 message_id: id.to_owned(),
-                status: (*dstatus).to_owned(),
+                status: *dstatus,
                 error: error.clone(),
                 created_at: now,
                 updated_at: now,
@@ -238,7 +254,7 @@ pub async fn finish(
 
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
-    pub status: Option<String>,
+    pub status: Option<MessageStatus>,
     pub recipient: Option<String>,
 }
 
@@ -262,7 +278,7 @@ pub async fn list(
             q = q.filter(courier_messages::id.lt(after.to_owned()));
         }
         if let Some(s) = &filter.status {
-            q = q.filter(courier_messages::status.eq(s.clone()));
+            q = q.filter(courier_messages::status.eq(*s));
         }
         if let Some(r) = &filter.recipient {
             q = q.filter(courier_messages::recipient.eq(r.clone()));

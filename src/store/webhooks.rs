@@ -8,14 +8,20 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 
+use super::text_enum::text_enum;
 use super::webhook_schema::webhook_deliveries as wd;
 use super::{Store, StoreError};
 use crate::{with_conn, with_tx};
 
-pub const QUEUED: &str = "queued";
-pub const PROCESSING: &str = "processing";
-pub const DELIVERED: &str = "delivered";
-pub const ABANDONED: &str = "abandoned";
+text_enum! {
+    /// Where a delivery is in the queue.
+    pub enum DeliveryStatus {
+        Queued = "queued",
+        Processing = "processing",
+        Delivered = "delivered",
+        Abandoned = "abandoned",
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = wd)]
@@ -26,7 +32,7 @@ pub struct DeliveryRow {
     pub url: String,
     pub method: String,
     pub body: Option<String>,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
     pub claimed_until: Option<NaiveDateTime>,
@@ -80,7 +86,7 @@ pub async fn claim(
         let rows: Vec<DeliveryRow> = wd::table
             .filter(wd::claim_id.eq(claim_id))
             .filter(wd::nid.eq(&nid))
-            .filter(wd::status.eq(PROCESSING))
+            .filter(wd::status.eq(DeliveryStatus::Processing))
             .order((wd::next_attempt_at.asc(), wd::id.asc()))
             .select(DeliveryRow::as_select())
             .load(c)
@@ -110,12 +116,12 @@ pub async fn finish(
 ) -> Result<bool, StoreError> {
     let nid = store.nid().to_owned();
     let (status, next_at, error) = match outcome {
-        Outcome::Delivered => (DELIVERED, None, None),
+        Outcome::Delivered => (DeliveryStatus::Delivered, None, None),
         Outcome::Failed { error, retry_at } => (
             if retry_at.is_some() {
-                QUEUED
+                DeliveryStatus::Queued
             } else {
-                ABANDONED
+                DeliveryStatus::Abandoned
             },
             *retry_at,
             Some(error.clone()),
@@ -125,7 +131,7 @@ pub async fn finish(
         let target = wd::table
             .filter(wd::id.eq(id))
             .filter(wd::nid.eq(&nid))
-            .filter(wd::status.eq(PROCESSING))
+            .filter(wd::status.eq(DeliveryStatus::Processing))
             .filter(wd::claim_id.eq(claim_id));
         let n = diesel::update(target)
             .set((

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::client::{self, HOOK_TIMEOUT};
 use crate::deps::Deps;
 use crate::store::StoreError;
-use crate::store::webhooks::{self as rows, DeliveryRow, Outcome};
+use crate::store::webhooks::{self as rows, DeliveryRow, DeliveryStatus, Outcome};
 
 /// How long one claim holds a delivery; longer than [`HOOK_TIMEOUT`], so a live node is never
 /// overtaken by a second claim while it is still waiting for the receiver.
@@ -50,7 +50,7 @@ pub async fn enqueue(
         url: url.to_owned(),
         method: method.to_owned(),
         body: body.map(str::to_owned),
-        status: rows::QUEUED.into(),
+        status: DeliveryStatus::Queued,
         attempts: 0,
         next_attempt_at: ts,
         claimed_until: None,
