@@ -1,4 +1,4 @@
-//! Enums stored as text columns. [`text_enum!`] declares one: each variant with its stored
+//! Enums stored as text columns. `text_enum!` declares one: each variant with its stored
 //! text (Kratos's names), `as_str`, `FromStr`, serde as the text, and diesel's `Text`
 //! conversions for both backends, so a row field of the enum's type is converted where the row
 //! is read or written, and a text no variant carries is a reported error, never a default.
