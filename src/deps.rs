@@ -1,12 +1,17 @@
 //! What the domain needs to do its work, built once at start-up and shared by every actor.
+//! Holds only leaf types: nothing imported here may itself reach `deps`, or the modules that take
+//! `&Deps` would import each other through it.
 
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::courier::template::Templates;
 use crate::hash::Hasher;
 use crate::identity::schema::SchemaRegistry;
 use crate::metrics::Metrics;
-use crate::selfservice::strategy::password::PasswordPolicy;
+use crate::selfservice::hooks::client::WebHooks;
+use crate::selfservice::strategy::password::policy::PasswordPolicy;
+use crate::session::cache::SessionCache;
 use crate::store::Store;
 
 pub struct Deps {
@@ -27,11 +32,11 @@ pub struct Deps {
     /// Password rules for sign-up and password changes (holds the breach-check client and cache).
     pub password_policy: PasswordPolicy,
     /// Courier message templates (built-in, with `courier.templates` overrides applied).
-    pub templates: Arc<crate::courier::template::Templates>,
+    pub templates: Arc<Templates>,
     /// Web hook client and the hook bodies loaded at start-up.
-    pub webhooks: Arc<crate::selfservice::hooks::WebHooks>,
+    pub webhooks: Arc<WebHooks>,
     /// Rendered whoami answers, kept honest by `actors::session_watch`.
-    pub session_cache: crate::session::cache::SessionCache,
+    pub session_cache: SessionCache,
 }
 
 impl Deps {

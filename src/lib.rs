@@ -12,10 +12,10 @@
 //!   database.
 //! - [`actors`]: runtime wiring only — the root supervisor; pools of workers (ractor factories,
 //!   spawned by `actors::pool`) for identities, sessions and each flow type (keyed by flow id,
-//!   each pool with its own message type);
-//!   the flow sweeper, courier and webhooks timers; the session watcher (owns the database
-//!   change feed that keeps every node's whoami cache honest); listener actors; typed handles
-//!   with timeouts. No SQL, no hyper types.
+//!   each pool with its own message type); the flow sweeper; the courier and webhooks pumps,
+//!   one generic lease pump (`actors::lease`: timer, batch claim, in-flight count) over two
+//!   queues; the session watcher (owns the database change feed that keeps every node's whoami
+//!   cache honest); listener actors; typed handles with timeouts. No SQL, no hyper types.
 //! - Domain (no hyper, no ractor; takes `&Deps`, returns typed results):
 //!   [`identity`] (model, schemas, admin operations), [`selfservice`] (flows and the
 //!   strategies that complete them: `selfservice::flow` — login, registration, recovery,
@@ -24,7 +24,8 @@
 //!   kind), the registry of enabled methods built once from the configuration, and one folder
 //!   per method: password with its policy, code, link, profile; plus the UI containers and the
 //!   hooks engine: before/after hooks, web hooks with durable fire-and-forget deliveries, the
-//!   password migration hook), [`session`]
+//!   password migration hook; the web hook client, which `Deps` holds, lives apart in
+//!   `hooks::client`), [`session`]
 //!   (sessions, tokens stored as SHA-256 digests, the encrypted session cookie, the whoami
 //!   cache), [`courier`]
 //!   (outgoing email/SMS as durable queue rows: enqueue API, Go-style templates, delivery over
@@ -35,7 +36,8 @@
 //!   bodies), [`uri`] (reading `file://`, `base64://` and `http(s)://` locations).
 //! - [`store`]: diesel schema, row models, queries, migrations, pools for SQLite and
 //!   PostgreSQL behind one query code path, the session change feed (`LISTEN/NOTIFY` on
-//!   PostgreSQL, a trigger-fed table polled on SQLite), and statement timing. No policy.
+//!   PostgreSQL, a trigger-fed table polled on SQLite), statement timing, and enums stored as
+//!   text (`store::text_enum`, e.g. the courier and web hook queue statuses). No policy.
 //! - [`limits`]: the bounds every request decoder applies (JSON depth and size, form fields and
 //!   key depth), checked without recursion before anything walks the data.
 //! - `fuzz`: entry points that run every request decoder and the hash-format parser on

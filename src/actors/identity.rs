@@ -43,8 +43,9 @@ pub enum IdentityMsg {
         reply: Reply<()>,
     },
     List(ListParams, Reply<(Vec<Identity>, Option<Uuid>)>),
-    /// Makes the worker that takes it panic. Only reachable from Rust (tests prove that the
-    /// pool replaces a crashed worker); no HTTP route sends it.
+    /// Makes the worker that takes it panic, so tests can prove that the pool replaces a
+    /// crashed worker. Exists only with the `test-hooks` feature (test builds).
+    #[cfg(feature = "test-hooks")]
     Crash,
 }
 
@@ -116,6 +117,7 @@ impl ractor::factory::Worker for IdentityWorker {
             IdentityMsg::List(params, reply) => {
                 let _ = reply.send(service::list(d, &params).await);
             }
+            #[cfg(feature = "test-hooks")]
             IdentityMsg::Crash => panic!("identity worker crash requested"),
         }
         Ok(key)
@@ -214,6 +216,7 @@ impl IdentityPool {
         self.ask(|r| IdentityMsg::List(params, r)).await
     }
     /// Makes one worker panic (see [`IdentityMsg::Crash`]).
+    #[cfg(feature = "test-hooks")]
     pub fn crash_one_worker(&self) {
         let _ = self.factory.dispatch((), IdentityMsg::Crash);
     }

@@ -4,6 +4,7 @@ pub mod call;
 pub mod courier;
 pub mod flows;
 pub mod identity;
+pub mod lease;
 pub mod listener;
 pub mod pool;
 pub mod root;

@@ -7,12 +7,11 @@
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, Utc};
-use serde_json::json;
 use uuid::Uuid;
 
-use super::CourierError;
 use super::http;
 use super::smtp::SmtpSender;
+use super::{CourierError, SendError};
 use crate::config::{ChannelId, Courier as CourierConfig, DeliveryStrategy};
 use crate::deps::Deps;
 use crate::store::courier::{self as rows, MessageRow, Outcome};
@@ -22,39 +21,6 @@ use crate::store::courier::{self as rows, MessageRow, Outcome};
 pub const LEASE: Duration = Duration::from_secs(30);
 /// Upper bound on one delivery attempt (connect, TLS, SMTP dialogue or HTTP round trip).
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Why one attempt failed. The message is stored (never logged: it may echo the recipient).
-#[derive(Debug, Clone)]
-pub struct SendError {
-    /// The server refused for good (SMTP 5xx, HTTP 4xx). Still retried: Kratos retries every
-    /// failure, and a refusal can be a misconfiguration fixed before the retries run out.
-    pub permanent: bool,
-    pub message: String,
-}
-
-impl SendError {
-    pub fn permanent(m: impl Into<String>) -> SendError {
-        SendError {
-            permanent: true,
-            message: m.into(),
-        }
-    }
-    pub fn transient(m: impl Into<String>) -> SendError {
-        SendError {
-            permanent: false,
-            message: m.into(),
-        }
-    }
-    /// The dispatch `error` document, in herodot's shape as Kratos stores it.
-    fn to_json(&self) -> String {
-        json!({
-            "code": 500,
-            "status": "Internal Server Error",
-            "message": self.message,
-        })
-        .to_string()
-    }
-}
 
 /// The channels, built once from `courier.*` when the courier starts.
 pub struct Senders {

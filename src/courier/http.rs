@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::dispatch::SendError;
+use super::SendError;
 use crate::config::{ApiKeyLocation, DEFAULT_HTTP_COURIER_BODY, HttpAuth, HttpRequestConfig};
 use crate::store::courier::MessageRow;
 

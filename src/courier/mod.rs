@@ -19,11 +19,12 @@ pub mod template;
 pub mod view;
 
 use chrono::Utc;
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::deps::Deps;
 use crate::store::StoreError;
-use crate::store::courier::{self as rows, MessageRow};
+use crate::store::courier::{self as rows, MessageRow, MessageStatus};
 use crate::store::id::DbId;
 
 pub use template::{Channel, TemplateType};
@@ -34,6 +35,39 @@ pub enum CourierError {
     Template(#[from] template::TemplateError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why one attempt failed. The message is stored (never logged: it may echo the recipient).
+#[derive(Debug, Clone)]
+pub struct SendError {
+    /// The server refused for good (SMTP 5xx, HTTP 4xx). Still retried: Kratos retries every
+    /// failure, and a refusal can be a misconfiguration fixed before the retries run out.
+    pub permanent: bool,
+    pub message: String,
+}
+
+impl SendError {
+    pub fn permanent(m: impl Into<String>) -> SendError {
+        SendError {
+            permanent: true,
+            message: m.into(),
+        }
+    }
+    pub fn transient(m: impl Into<String>) -> SendError {
+        SendError {
+            permanent: false,
+            message: m.into(),
+        }
+    }
+    /// The dispatch `error` document, in herodot's shape as Kratos stores it.
+    fn to_json(&self) -> String {
+        json!({
+            "code": 500,
+            "status": "Internal Server Error",
+            "message": self.message,
+        })
+        .to_string()
+    }
 }
 
 /// A message a flow wants sent.
@@ -104,7 +138,7 @@ pub fn render_row(deps: &Deps, msg: &NewMessage) -> Result<MessageRow, CourierEr
         id: DbId(Uuid::now_v7()),
         nid: DbId(deps.store.nid()),
         kind: message_type(msg.channel).to_owned(),
-        status: rows::QUEUED.to_owned(),
+        status: MessageStatus::Queued,
         channel: channel_id(msg.channel).to_owned(),
         recipient: msg.recipient.clone(),
         subject: r.subject,

@@ -6,17 +6,17 @@ use uuid::Uuid;
 
 use super::CourierError;
 use crate::deps::Deps;
-use crate::store::courier::{self as rows, DispatchRow, ListFilter, MessageRow};
+use crate::store::courier::{
+    self as rows, DispatchRow, DispatchStatus, ListFilter, MessageRow, MessageStatus,
+};
 
 /// What Kratos shows instead of a body outside dev mode (bodies hold recovery codes and links).
 pub const REDACTED: &str = "<redacted-unless-dev-mode>";
 
-pub const STATUSES: [&str; 4] = [rows::QUEUED, rows::SENT, rows::PROCESSING, rows::ABANDONED];
-
 #[derive(Debug, Clone, Serialize)]
 pub struct Message {
     pub id: Uuid,
-    pub status: String,
+    pub status: MessageStatus,
     #[serde(rename = "type")]
     pub kind: String,
     pub recipient: String,
@@ -35,7 +35,7 @@ pub struct Message {
 pub struct Dispatch {
     pub id: Uuid,
     pub message_id: Uuid,
-    pub status: String,
+    pub status: DispatchStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,

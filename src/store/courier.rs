@@ -12,16 +12,28 @@ use uuid::Uuid;
 
 use super::courier_schema::{courier_message_dispatches, courier_messages};
 use super::id::{DbId, UuidText};
+use super::text_enum::text_enum;
 use super::{Store, StoreError};
 use crate::{with_conn, with_tx};
 
-pub const QUEUED: &str = "queued";
-pub const PROCESSING: &str = "processing";
-pub const SENT: &str = "sent";
-pub const ABANDONED: &str = "abandoned";
+text_enum! {
+    /// Where a message is in the queue (Kratos's `courier.MessageStatus`; the `status` of its
+    /// message JSON).
+    pub enum MessageStatus {
+        Queued = "queued",
+        Sent = "sent",
+        Processing = "processing",
+        Abandoned = "abandoned",
+    }
+}
 
-pub const DISPATCH_FAILED: &str = "failed";
-pub const DISPATCH_SUCCESS: &str = "success";
+text_enum! {
+    /// How one delivery attempt ended (Kratos's `courier.CourierMessageDispatchStatus`).
+    pub enum DispatchStatus {
+        Failed = "failed",
+        Success = "success",
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = courier_messages)]
@@ -30,7 +42,7 @@ pub struct MessageRow {
     pub nid: DbId,
     /// `email` or `phone` (Kratos's message type names).
     pub kind: String,
-    pub status: String,
+    pub status: MessageStatus,
     pub channel: String,
     pub recipient: String,
     pub subject: String,
@@ -53,7 +65,7 @@ pub struct DispatchRow {
     pub id: DbId,
     pub nid: DbId,
     pub message_id: DbId,
-    pub status: String,
+    pub status: DispatchStatus,
     /// JSON error document of a failed attempt.
     pub error: Option<String>,
     pub created_at: NaiveDateTime,
@@ -135,7 +147,7 @@ pub async fn claim(
         let rows: Vec<MessageRow> = courier_messages::table
             .filter(courier_messages::claim_id.eq(DbId(claim_id)))
             .filter(courier_messages::nid.eq(&nid))
-            .filter(courier_messages::status.eq(PROCESSING))
+            .filter(courier_messages::status.eq(MessageStatus::Processing))
             .order((
                 courier_messages::next_attempt_at.asc(),
                 courier_messages::id.asc(),
@@ -173,23 +185,27 @@ pub async fn finish(
 ) -> Result<bool, StoreError> {
     let nid = DbId(store.nid());
     let (status, next_at, dispatch) = match outcome {
-        Outcome::Sent => (SENT, None, Some((DISPATCH_SUCCESS, None))),
+        Outcome::Sent => (
+            MessageStatus::Sent,
+            None,
+            Some((DispatchStatus::Success, None)),
+        ),
         Outcome::Failed { error, retry_at } => (
             if retry_at.is_some() {
-                QUEUED
+                MessageStatus::Queued
             } else {
-                ABANDONED
+                MessageStatus::Abandoned
             },
             *retry_at,
-            Some((DISPATCH_FAILED, Some(error.clone()))),
+            Some((DispatchStatus::Failed, Some(error.clone()))),
         ),
-        Outcome::Abandoned => (ABANDONED, None, None),
+        Outcome::Abandoned => (MessageStatus::Abandoned, None, None),
     };
     with_tx!(store, |c| {
         let target = courier_messages::table
             .filter(courier_messages::id.eq(DbId(id)))
             .filter(courier_messages::nid.eq(&nid))
-            .filter(courier_messages::status.eq(PROCESSING))
+            .filter(courier_messages::status.eq(MessageStatus::Processing))
             .filter(courier_messages::claim_id.eq(DbId(claim_id)));
         let n = match next_at {
             Some(at) => {
@@ -224,7 +240,7 @@ pub async fn finish(
                 id: DbId(Uuid::now_v7()),
                 nid,
                 message_id: DbId(id),
-                status: (*dstatus).to_owned(),
+                status: *dstatus,
                 error: error.clone(),
                 created_at: now,
                 updated_at: now,
@@ -240,7 +256,7 @@ pub async fn finish(
 
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
-    pub status: Option<String>,
+    pub status: Option<MessageStatus>,
     pub recipient: Option<String>,
 }
 
@@ -264,7 +280,7 @@ pub async fn list(
             q = q.filter(courier_messages::id.lt(DbId(after)));
         }
         if let Some(s) = &filter.status {
-            q = q.filter(courier_messages::status.eq(s.clone()));
+            q = q.filter(courier_messages::status.eq(*s));
         }
         if let Some(r) = &filter.recipient {
             q = q.filter(courier_messages::recipient.eq(r.clone()));

@@ -18,6 +18,7 @@ pub mod models;
 pub mod schema;
 pub mod session_schema;
 pub mod sessions;
+pub mod text_enum;
 pub mod token_schema;
 pub mod tokens;
 pub mod webhook_schema;

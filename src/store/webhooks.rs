@@ -10,14 +10,20 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::id::{DbId, UuidText};
+use super::text_enum::text_enum;
 use super::webhook_schema::webhook_deliveries as wd;
 use super::{Store, StoreError};
 use crate::{with_conn, with_tx};
 
-pub const QUEUED: &str = "queued";
-pub const PROCESSING: &str = "processing";
-pub const DELIVERED: &str = "delivered";
-pub const ABANDONED: &str = "abandoned";
+text_enum! {
+    /// Where a delivery is in the queue.
+    pub enum DeliveryStatus {
+        Queued = "queued",
+        Processing = "processing",
+        Delivered = "delivered",
+        Abandoned = "abandoned",
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = wd)]
@@ -28,7 +34,7 @@ pub struct DeliveryRow {
     pub url: String,
     pub method: String,
     pub body: Option<String>,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
     pub claimed_until: Option<NaiveDateTime>,
@@ -82,7 +88,7 @@ pub async fn claim(
         let rows: Vec<DeliveryRow> = wd::table
             .filter(wd::claim_id.eq(DbId(claim_id)))
             .filter(wd::nid.eq(&nid))
-            .filter(wd::status.eq(PROCESSING))
+            .filter(wd::status.eq(DeliveryStatus::Processing))
             .order((wd::next_attempt_at.asc(), wd::id.asc()))
             .select(DeliveryRow::as_select())
             .load(c)
@@ -112,12 +118,12 @@ pub async fn finish(
 ) -> Result<bool, StoreError> {
     let nid = DbId(store.nid());
     let (status, next_at, error) = match outcome {
-        Outcome::Delivered => (DELIVERED, None, None),
+        Outcome::Delivered => (DeliveryStatus::Delivered, None, None),
         Outcome::Failed { error, retry_at } => (
             if retry_at.is_some() {
-                QUEUED
+                DeliveryStatus::Queued
             } else {
-                ABANDONED
+                DeliveryStatus::Abandoned
             },
             *retry_at,
             Some(error.clone()),
@@ -127,7 +133,7 @@ pub async fn finish(
         let target = wd::table
             .filter(wd::id.eq(DbId(id)))
             .filter(wd::nid.eq(&nid))
-            .filter(wd::status.eq(PROCESSING))
+            .filter(wd::status.eq(DeliveryStatus::Processing))
             .filter(wd::claim_id.eq(DbId(claim_id)));
         let n = diesel::update(target)
             .set((

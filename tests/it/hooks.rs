@@ -291,7 +291,12 @@ async fn wait_delivered(app: &TestApp, n: usize) {
     let deadline = Instant::now() + WAIT;
     loop {
         let rows = deliveries(app).await;
-        if rows.iter().filter(|r| r.status == "delivered").count() >= n {
+        if rows
+            .iter()
+            .filter(|r| r.status.as_str() == "delivered")
+            .count()
+            >= n
+        {
             return;
         }
         assert!(Instant::now() < deadline, "not delivered: {rows:?}");
@@ -333,7 +338,7 @@ async fn fire_and_forget_is_retried_until_delivered_once_across_restarts() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let row = &deliveries(&app).await[0];
-    assert_eq!(row.status, "queued", "{row:?}");
+    assert_eq!(row.status.as_str(), "queued", "{row:?}");
     assert!(
         row.last_error
             .as_deref()
@@ -373,7 +378,7 @@ async fn fire_and_forget_is_retried_until_delivered_once_across_restarts() {
         deliveries(&app)
             .await
             .iter()
-            .all(|d| d.status == "delivered")
+            .all(|d| d.status.as_str() == "delivered")
     );
 }
 

@@ -6,12 +6,12 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, header};
 use uuid::Uuid;
 
-use crate::courier::view::{self, STATUSES};
+use crate::courier::view;
 use crate::http::App;
 use crate::http::error::ApiError;
 use crate::http::extract::{query_one, query_pairs};
 use crate::http::respond::{Resp, ok_json};
-use crate::store::courier::ListFilter;
+use crate::store::courier::{ListFilter, MessageStatus};
 
 /// Kratos's courier persister pages by 10 unless asked (`keysetpagination.WithDefaultSize(10)`).
 pub const DEFAULT_PAGE_SIZE: i64 = 10;
@@ -63,16 +63,18 @@ pub async fn list(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
         .map(|(_, v)| v.as_str())
     {
         None => None,
-        Some(s) if STATUSES.contains(&s) => Some(s.to_owned()),
-        Some(s) => {
-            return Err(ApiError::bad_request(format!(
-                "Message status is not valid: {s:?} is not one of queued, sent, processing, abandoned."
-            )));
-        }
+        Some(s) => match s.parse::<MessageStatus>() {
+            Ok(status) => Some(status),
+            Err(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "Message status is not valid: {s:?} is not one of queued, sent, processing, abandoned."
+                )));
+            }
+        },
     };
     let recipient = query_one(&q, "recipient").map(str::to_owned);
     let filter = ListFilter {
-        status: status.clone(),
+        status,
         recipient: recipient.clone(),
     };
     let (items, next) = view::list(&app.handles.deps, &filter, after, size).await?;
@@ -80,7 +82,7 @@ pub async fn list(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
     {
         let mut ser = form_urlencoded::Serializer::new(String::new());
         if let Some(s) = &status {
-            ser.append_pair("status", s);
+            ser.append_pair("status", s.as_str());
         }
         if let Some(r) = &recipient {
             ser.append_pair("recipient", r);

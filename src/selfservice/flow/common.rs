@@ -6,7 +6,6 @@ use uuid::Uuid;
 
 use super::request::{FlowRequest, Submission};
 use super::{Failed, Flow, FlowError, FlowKind, FlowState, FlowType};
-use crate::config::Hook;
 use crate::deps::Deps;
 use crate::identity::now;
 use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, csrf_node, submit_node};
@@ -209,14 +208,6 @@ pub fn final_return(deps: &Deps, flow: &Flow, method: &str) -> Result<String, Fl
     )?)
 }
 
-/// The hooks that run after `method` succeeds: the method's own list replaces the flow's.
-pub fn after_hooks(deps: &Deps, kind: FlowKind, method: &str) -> Vec<Hook> {
-    crate::selfservice::hooks::after_hooks(&deps.config, kind, method)
-        .into_iter()
-        .map(|c| c.hook)
-        .collect()
-}
-
 /// The UI's form action for a flow.
 pub fn action_url(deps: &Deps, kind: FlowKind, id: Uuid) -> String {
     format!(
@@ -372,4 +363,16 @@ pub struct Started {
 /// Stored state names, for the store's compare-and-set updates.
 pub fn state_names(states: &[FlowState]) -> Vec<&'static str> {
     states.iter().map(|s| s.as_str()).collect()
+}
+
+/// Puts a web hook's interrupt messages on the flow and stores it (the flow stays usable);
+/// other errors pass through.
+pub async fn reject_flow(deps: &Deps, mut flow: Flow, e: FlowError) -> FlowError {
+    match e {
+        FlowError::HookInterrupted(messages) => {
+            crate::selfservice::hooks::show_messages(&mut flow, messages);
+            reject(deps, flow).await
+        }
+        other => other,
+    }
 }

@@ -183,7 +183,7 @@ pub async fn submit(
             }
             Hook::WebHook { config } if !config.response.ignore => {
                 if let Err(e) = web_hook::run(deps, &c.path, config, &mut ctx).await {
-                    return Err(hooks::reject_flow(deps, flow, e).await);
+                    return Err(common::reject_flow(deps, flow, e).await);
                 }
             }
             _ => {}

@@ -321,7 +321,7 @@ pub enum FlowError {
     #[error("a higher authenticator assurance level is required")]
     AalRequired { redirect_browser_to: String },
     /// A `can_interrupt` web hook refused; its messages go on the flow's UI
-    /// (`hooks::reject_flow`). Without a flow (before hooks) it is a 400 listing them.
+    /// (`common::reject_flow`). Without a flow (before hooks) it is a 400 listing them.
     #[error("a web hook interrupted the flow")]
     HookInterrupted(Vec<crate::selfservice::hooks::outcome::HookMessage>),
     /// A hook failed (receiver down, slow, answering an error; a broken body template).

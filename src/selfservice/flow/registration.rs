@@ -164,7 +164,7 @@ pub async fn submit(
     ctx.transient_payload = transient.clone();
     ctx.identity = Some(pending_identity(&body));
     if let Err(e) = hooks::run_pre_persist(deps, FlowKind::Registration, &method, &mut ctx).await {
-        return Err(hooks::reject_flow(deps, flow, e).await);
+        return Err(common::reject_flow(deps, flow, e).await);
     }
     if let Some(i) = ctx.identity.take() {
         let field = |k: &str| i.get(k).filter(|v| !v.is_null()).cloned();

@@ -8,11 +8,11 @@ use std::time::Duration;
 use chrono::{NaiveDateTime, Utc};
 use uuid::Uuid;
 
-use super::{HOOK_TIMEOUT, web_hook};
+use super::client::{self, HOOK_TIMEOUT};
 use crate::deps::Deps;
 use crate::store::StoreError;
 use crate::store::id::DbId;
-use crate::store::webhooks::{self as rows, DeliveryRow, Outcome};
+use crate::store::webhooks::{self as rows, DeliveryRow, DeliveryStatus, Outcome};
 
 /// How long one claim holds a delivery; longer than [`HOOK_TIMEOUT`], so a live node is never
 /// overtaken by a second claim while it is still waiting for the receiver.
@@ -51,7 +51,7 @@ pub async fn enqueue(
         url: url.to_owned(),
         method: method.to_owned(),
         body: body.map(str::to_owned),
-        status: rows::QUEUED.into(),
+        status: DeliveryStatus::Queued,
         attempts: 0,
         next_attempt_at: ts,
         claimed_until: None,
@@ -80,7 +80,7 @@ async fn attempt(deps: &Deps, row: &DeliveryRow) -> Result<(), String> {
     let cfg = super::web_hook_at(&deps.config, &row.hook)
         .filter(|c| c.url == row.url)
         .ok_or_else(|| "the web hook is no longer configured at this path".to_owned())?;
-    let req = web_hook::request(
+    let req = client::request(
         &deps.webhooks.client,
         &cfg,
         &row.url,

@@ -12,7 +12,9 @@
 //! `run_pre_persist(deps, FlowKind::Settings, method, &mut ctx)` before it saves its change and
 //! `After::new(deps, FlowKind::Settings, method)` after.
 
+pub mod client;
 pub mod deliveries;
+mod lists;
 pub mod outcome;
 pub mod password_migration;
 pub mod web_hook;
@@ -24,8 +26,10 @@ use super::flow::{Flow, FlowError, FlowKind};
 use crate::config::{Config, Hook, WebHookConfig};
 use crate::deps::Deps;
 
+pub use client::{HOOK_TIMEOUT, WebHooks};
+pub use lists::all_lists;
+use lists::interrupts_or_parses;
 pub use outcome::{HookFailure, HookMessage};
-pub use web_hook::{HOOK_TIMEOUT, WebHooks};
 
 /// Flows whose after hooks are split around saving the identity.
 fn persists_identity(flow: FlowKind) -> bool {
@@ -49,89 +53,6 @@ fn listed(path: &str, hooks: &[Hook]) -> Vec<Configured> {
             hook: h.clone(),
         })
         .collect()
-}
-
-/// Every hook list of the configuration with its path, for start-up checks and for finding the
-/// hook a stored delivery belongs to.
-pub fn all_lists(cfg: &Config) -> Vec<(String, &[Hook])> {
-    let f = &cfg.selfservice.flows;
-    let p = "selfservice.flows";
-    let mut out: Vec<(String, &[Hook])> = vec![
-        (format!("{p}.login.before.hooks"), &f.login.before.hooks),
-        (format!("{p}.login.after.hooks"), &f.login.after.hooks),
-        (
-            format!("{p}.login.after.password.hooks"),
-            &f.login.after.password.hooks,
-        ),
-        (
-            format!("{p}.login.after.code.hooks"),
-            &f.login.after.code.hooks,
-        ),
-        (
-            format!("{p}.registration.before.hooks"),
-            &f.registration.before.hooks,
-        ),
-        (
-            format!("{p}.registration.after.hooks"),
-            &f.registration.after.hooks,
-        ),
-        (
-            format!("{p}.registration.after.password.hooks"),
-            &f.registration.after.password.hooks,
-        ),
-        (
-            format!("{p}.registration.after.code.hooks"),
-            &f.registration.after.code.hooks,
-        ),
-        (
-            format!("{p}.recovery.before.hooks"),
-            &f.recovery.before.hooks,
-        ),
-        (format!("{p}.recovery.after.hooks"), &f.recovery.after.hooks),
-        (
-            format!("{p}.verification.before.hooks"),
-            &f.verification.before.hooks,
-        ),
-        (
-            format!("{p}.verification.after.hooks"),
-            &f.verification.after.hooks,
-        ),
-        (
-            format!("{p}.settings.before.hooks"),
-            &f.settings.before.hooks,
-        ),
-        (format!("{p}.settings.after.hooks"), &f.settings.after.hooks),
-        (
-            format!("{p}.settings.after.password.hooks"),
-            &f.settings.after.password.hooks,
-        ),
-        (
-            format!("{p}.settings.after.profile.hooks"),
-            &f.settings.after.profile.hooks,
-        ),
-        (
-            format!("{p}.settings.after.totp.hooks"),
-            &f.settings.after.totp.hooks,
-        ),
-        (
-            format!("{p}.settings.after.oidc.hooks"),
-            &f.settings.after.oidc.hooks,
-        ),
-        (
-            format!("{p}.settings.after.webauthn.hooks"),
-            &f.settings.after.webauthn.hooks,
-        ),
-        (
-            format!("{p}.settings.after.passkey.hooks"),
-            &f.settings.after.passkey.hooks,
-        ),
-        (
-            format!("{p}.settings.after.lookup_secret.hooks"),
-            &f.settings.after.lookup_secret.hooks,
-        ),
-    ];
-    out.retain(|(_, h)| !h.is_empty());
-    out
 }
 
 /// The web hook configured at `path` (`….hooks[i]`), if there still is one.
@@ -197,11 +118,6 @@ pub fn after_hooks(cfg: &Config, flow: FlowKind, method: &str) -> Vec<Configured
         &format!("selfservice.flows.{}.after.hooks", flow.as_str()),
         global,
     )
-}
-
-/// Web hooks that may stop or rewrite an identity before it is saved.
-fn interrupts_or_parses(c: &WebHookConfig) -> bool {
-    c.can_interrupt || c.response.parse
 }
 
 /// What web hooks see as `ctx` in their Jsonnet body, and what they may change.
@@ -364,18 +280,6 @@ impl After {
     }
 }
 
-/// Puts a web hook's interrupt messages on the flow and stores it (the flow stays usable);
-/// other errors pass through.
-pub async fn reject_flow(deps: &Deps, mut flow: Flow, e: FlowError) -> FlowError {
-    match e {
-        FlowError::HookInterrupted(messages) => {
-            show_messages(&mut flow, messages);
-            super::flow::common::reject(deps, flow).await
-        }
-        other => other,
-    }
-}
-
 /// Puts an interrupting hook's messages on the flow: on the node its `instance_ptr` names, or
 /// on the flow itself.
 pub fn show_messages(flow: &mut Flow, messages: Vec<HookMessage>) {
@@ -398,25 +302,6 @@ fn node_name(pointer: &str) -> Option<String> {
         .filter(|p| p.parse::<usize>().is_err())
         .collect();
     Some(parts.join("."))
-}
-
-/// Configuration problems of hooks, checked at start-up: web hook bodies from files or base64
-/// must load and parse, and contradictory response settings are refused. Each names the hook.
-pub fn check_config(cfg: &Config) -> Vec<String> {
-    let mut out = Vec::new();
-    for (list, hooks) in all_lists(cfg) {
-        for (i, h) in hooks.iter().enumerate() {
-            if let Hook::WebHook { config } = h
-                && config.response.ignore
-                && interrupts_or_parses(config)
-            {
-                out.push(format!(
-                    "{list}[{i}]: a web hook cannot ignore its response (response.ignore) and also interrupt the flow or parse the response"
-                ));
-            }
-        }
-    }
-    out
 }
 
 /// Start-up notes about hooks that are accepted but will not do anything, as in Kratos.

@@ -53,7 +53,7 @@ pub async fn verify(deps: &Deps, identifier: &str, password: &str) -> Result<boo
         auth: cfg.auth.clone(),
     };
     let body = json!({ "identifier": identifier, "password": password }).to_string();
-    let req = super::web_hook::request(
+    let req = super::client::request(
         &deps.webhooks.client,
         &as_web,
         &cfg.url,
@@ -81,7 +81,7 @@ pub async fn verify(deps: &Deps, identifier: &str, password: &str) -> Result<boo
     };
     match resp.status().as_u16() {
         200 => {
-            let answer = super::web_hook::read_answer(resp).await;
+            let answer = super::client::read_answer(resp).await;
             let status = serde_json::from_slice::<Value>(&answer[..answer.len().min(1024)])
                 .ok()
                 .and_then(|v| v.get("status").and_then(Value::as_str).map(str::to_owned));

@@ -4,75 +4,21 @@
 //! the identity's traits and metadata, `response.ignore` queues a durable delivery instead of
 //! waiting. Bodies, auth values and configured headers are never logged.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::Value;
 
+use super::client::{HOOK_TIMEOUT, read_answer, request};
 use super::{HookContext, HookFailure, HookMessage};
-use crate::config::{ApiKeyLocation, Config, HttpAuth, WebHookConfig};
+use crate::config::WebHookConfig;
 use crate::deps::Deps;
 use crate::selfservice::flow::FlowError;
 use crate::text::{TextKind, UiText};
-
-/// Hard limit on one blocking web hook call (connect, send, answer). Kratos bounds its web hook
-/// client with a fixed timeout too; a receiver slower than this fails the flow with 504.
-pub const HOOK_TIMEOUT: Duration = Duration::from_secs(10);
-/// Answers larger than this are cut off (Kratos reads at most 5 MB).
-const MAX_ANSWER: usize = 5 << 20;
 
 const UNREACHABLE: &str =
     "A third-party upstream service could not be reached. Please try again later.";
 const IMPROPER: &str =
     "A third-party upstream service responded improperly. Please try again later.";
-
-/// The web hook client and the bodies loaded at start-up (file and base64 sources; http(s)
-/// sources are fetched when a hook runs).
-pub struct WebHooks {
-    pub(crate) client: reqwest::Client,
-    bodies: HashMap<String, Arc<str>>,
-}
-
-impl WebHooks {
-    /// Loads and parses every file/base64 body; an error names the hook's configuration path.
-    pub async fn load(cfg: &Config) -> Result<WebHooks, String> {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .timeout(HOOK_TIMEOUT)
-            .build()
-            .map_err(|e| format!("building the web hook HTTP client: {e}"))?;
-        let mut bodies = HashMap::new();
-        if let Some(p) = super::check_config(cfg).into_iter().next() {
-            return Err(p);
-        }
-        for (list, hooks) in super::all_lists(cfg) {
-            for (i, h) in hooks.iter().enumerate() {
-                let crate::config::Hook::WebHook { config } = h else {
-                    continue;
-                };
-                let Some(uri) = config.body.as_deref().filter(|b| !b.is_empty()) else {
-                    continue;
-                };
-                if is_remote(uri) || bodies.contains_key(uri) {
-                    continue;
-                }
-                let path = format!("{list}[{i}]");
-                let src = crate::courier::template::fetch(&path, uri)
-                    .await
-                    .map_err(|e| format!("{path}: the web hook body cannot be loaded: {e}"))?;
-                crate::jsonnet::check(uri, &src)
-                    .map_err(|e| format!("{path}: the web hook body is not valid Jsonnet: {e}"))?;
-                bodies.insert(uri.to_owned(), Arc::from(src));
-            }
-        }
-        Ok(WebHooks { client, bodies })
-    }
-}
-
-fn is_remote(uri: &str) -> bool {
-    uri.starts_with("http://") || uri.starts_with("https://")
-}
 
 fn failure(path: &str, status: u16, reason: &str, message: String) -> FlowError {
     FlowError::Hook(Box::new(HookFailure {
@@ -99,7 +45,7 @@ async fn body(
     let Some(uri) = cfg.body.as_deref().filter(|b| !b.is_empty()) else {
         return Ok(Body::None);
     };
-    let source: Arc<str> = match deps.webhooks.bodies.get(uri) {
+    let source: Arc<str> = match deps.webhooks.body(uri) {
         Some(s) => s.clone(),
         None => {
             let src = crate::courier::template::fetch(path, uri)
@@ -129,41 +75,6 @@ async fn body(
     }
 }
 
-/// Applies the configured headers and auth (shared with queued deliveries).
-pub(crate) fn request(
-    client: &reqwest::Client,
-    cfg: &WebHookConfig,
-    url: &str,
-    method: &str,
-    body: Option<&str>,
-) -> Result<reqwest::RequestBuilder, String> {
-    let m = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
-        .map_err(|_| format!("invalid HTTP method {method:?}"))?;
-    let mut req = client.request(m, url);
-    let mut has_type = false;
-    for (k, v) in &cfg.headers {
-        has_type |= k.eq_ignore_ascii_case("content-type");
-        req = req.header(k.as_str(), v.as_str());
-    }
-    if let Some(b) = body {
-        if !has_type {
-            req = req.header(reqwest::header::CONTENT_TYPE, "application/json");
-        }
-        req = req.body(b.to_owned());
-    }
-    match &cfg.auth {
-        Some(HttpAuth::BasicAuth(b)) => req = req.basic_auth(&b.user, Some(&b.password)),
-        Some(HttpAuth::ApiKey(k)) => match k.location {
-            ApiKeyLocation::Header => req = req.header(k.name.as_str(), k.value.as_str()),
-            ApiKeyLocation::Cookie => {
-                req = req.header(reqwest::header::COOKIE, format!("{}={}", k.name, k.value))
-            }
-        },
-        None => {}
-    }
-    Ok(req)
-}
-
 /// Form bodies (`Content-Type: application/x-www-form-urlencoded`) are the Jsonnet object's
 /// string fields, as in Kratos; everything else is sent as JSON.
 pub(crate) fn encode_body(cfg: &WebHookConfig, v: &Value) -> String {
@@ -182,19 +93,6 @@ pub(crate) fn encode_body(cfg: &WebHookConfig, v: &Value) -> String {
         return s.finish();
     }
     v.to_string()
-}
-
-/// Reads at most [`MAX_ANSWER`] bytes of the answer.
-pub(crate) async fn read_answer(mut resp: reqwest::Response) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Ok(Some(chunk)) = resp.chunk().await {
-        let room = MAX_ANSWER.saturating_sub(out.len());
-        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if out.len() >= MAX_ANSWER {
-            break;
-        }
-    }
-    out
 }
 
 /// Runs one web hook. Blocking hooks wait for the receiver (at most [`HOOK_TIMEOUT`]);
