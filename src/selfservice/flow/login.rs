@@ -12,7 +12,7 @@ use super::{
 use crate::config::Hook;
 use crate::deps::Deps;
 use crate::identity::now;
-use crate::identity::{Identity, State};
+use crate::identity::{CredentialType, Identity, State};
 use crate::selfservice::csrf::RawToken;
 use crate::selfservice::hooks::{self, HookContext, HookFlow, web_hook};
 use crate::selfservice::strategy::{code, password};
@@ -174,6 +174,10 @@ pub async fn submit(
             return Err(common::reject(deps, flow).await);
         }
     };
+    // The session records the method as a credential type (the match above let only known
+    // methods through).
+    let used = CredentialType::parse(&method)
+        .ok_or_else(|| FlowError::Internal(format!("no credential type {method:?}")))?;
     if let Some(s) = &session
         && s.identity_id != identity.id
     {
@@ -218,7 +222,7 @@ pub async fn submit(
     flow.state = STATE_PASSED_CHALLENGE.into();
     let refreshed = match (&session, req.session_token.as_deref()) {
         (Some(s), Some(token)) if flow.refresh => Some(
-            sessions::reauthenticate(deps, s, token, &method)
+            sessions::reauthenticate(deps, s, token, used)
                 .await
                 .map_err(|e| FlowError::Internal(e.to_string()))?,
         ),
@@ -226,7 +230,7 @@ pub async fn submit(
     };
     let issued = match refreshed {
         Some(r) => r,
-        None => sessions::issue(deps, &identity, &method, req.device.clone())
+        None => sessions::issue(deps, &identity, used, req.device.clone())
             .await
             .map_err(|e| match e {
                 sessions::SessionError::IdentityDisabled => FlowError::IdentityDisabled,
@@ -307,8 +311,12 @@ async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<Co
         return Ok(CodeStep::Rejected);
     }
     let address = password::normalize(&identifier);
-    let owner =
-        crate::store::credentials::identity_for_identifier(&deps.store, "code", &address).await?;
+    let owner = crate::store::credentials::identity_for_identifier(
+        &deps.store,
+        CredentialType::Code.as_str(),
+        &address,
+    )
+    .await?;
     match owner {
         Some(identity_id) => {
             let channel = code::channel_for(deps, identity_id, &address).await;

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::config::FlowStrategy;
 use crate::deps::Deps;
-use crate::identity::{Identity, now};
+use crate::identity::{CredentialType, Identity, now};
 use crate::selfservice::otp::{self, Mail, Template};
 use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, csrf_node, submit_node};
 use crate::session::service::{self as sessions, IssuedSession};
@@ -358,7 +358,7 @@ async fn try_deliver(deps: &Deps, c: &Challenge) -> Result<(), FlowError> {
     let mut mails = Vec::new();
     match found {
         Some(((address_id, identity_id, stored), identity)) => {
-            let identity = Identity::from_rows(identity).to_json(deps.public_base(), None);
+            let identity = Identity::from_rows(identity)?.to_json(deps.public_base(), None);
             let secret = if link {
                 otp::new_link_token()
             } else {
@@ -493,7 +493,7 @@ async fn use_code(
     if row.expires_at.and_utc() <= chrono::Utc::now() {
         return Err(replace_expired(deps, &flow, req).await);
     }
-    complete(deps, flow, row, "code_recovery", req).await
+    complete(deps, flow, row, CredentialType::CodeRecovery, req).await
 }
 
 /// `GET /self-service/recovery?flow=&token=`: the link from the email.
@@ -522,7 +522,7 @@ pub async fn use_link(
     let Some(row) = row.filter(|r| r.expires_at.and_utc() > chrono::Utc::now()) else {
         return Err(replace_with(deps, &flow, req, text::recovery_token_invalid()).await);
     };
-    complete(deps, flow, row, "link_recovery", req).await
+    complete(deps, flow, row, CredentialType::LinkRecovery, req).await
 }
 
 /// The address was proven: verify it (self-service only), issue the session, finish the flow.
@@ -530,7 +530,7 @@ async fn complete(
     deps: &Deps,
     mut flow: Flow,
     row: TokenRow,
-    method: &str,
+    method: CredentialType,
     req: &FlowRequest,
 ) -> Result<Outcome, FlowError> {
     let identity_id = row.identity_id.map(Uuid::from).ok_or(FlowError::NotFound)?;
@@ -554,7 +554,7 @@ async fn complete(
         })?;
     let mut ctx = HookContext::new(&flow, req);
     ctx.identity = Some(identity.to_json(deps.public_base(), None));
-    let mut after = hooks::After::new(deps, HookFlow::Recovery, method);
+    let mut after = hooks::After::new(deps, HookFlow::Recovery, method.as_str());
     while let Some(c) = after.next_builtin(deps, &mut ctx).await? {
         if let Hook::RevokeActiveSessions = c.hook {
             sessions::revoke_others(deps, identity.id, issued.session.id)

@@ -13,7 +13,7 @@ use super::{
 use crate::config::Hook;
 use crate::deps::Deps;
 use crate::identity::service::CreateIdentityBody;
-use crate::identity::{Identity, now};
+use crate::identity::{CredentialType, Identity, now};
 use crate::selfservice::hooks::{self, HookContext, HookFlow};
 use crate::selfservice::strategy::{code, password};
 use crate::selfservice::ui::{Group, InputType, SortOptions, UiContainer, UiNode};
@@ -160,6 +160,10 @@ pub async fn submit(
             return Err(common::reject(deps, flow).await);
         }
     };
+    // The session records the method as a credential type (the match above let only known
+    // methods through).
+    let used = CredentialType::parse(&method)
+        .ok_or_else(|| FlowError::Internal(format!("no credential type {method:?}")))?;
     // Pre-persist hooks see the identity about to be created; `can_interrupt` stops here with
     // nothing saved, `response.parse` rewrites traits and metadata.
     let transient = common::transient_payload(&sub);
@@ -206,7 +210,7 @@ pub async fn submit(
     while let Some(c) = after.next_builtin(deps, &mut ctx).await? {
         match c.hook {
             Hook::Session => {
-                let s = sessions::issue(deps, &identity, &method, req.device.clone())
+                let s = sessions::issue(deps, &identity, used, req.device.clone())
                     .await
                     .map_err(|e| FlowError::Internal(e.to_string()))?;
                 // Later web hooks see the session, as in Kratos.
