@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::call::{CALL_TIMEOUT, CallError, call};
 use crate::deps::Deps;
 use crate::identity::Identity;
+use crate::identity::credential_type::CredentialType;
 use crate::session::cache::Whoami;
 use crate::session::service::{self, IssuedSession, ListParams, SessionError};
 use crate::session::{DeviceInfo, Session};
@@ -27,7 +28,7 @@ const WHOAMI_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum SessionMsg {
     Issue {
         identity: Box<Identity>,
-        method: String,
+        method: CredentialType,
         device: DeviceInfo,
         reply: Reply<IssuedSession>,
     },
@@ -89,7 +90,7 @@ impl ractor::factory::Worker for SessionWorker {
                 device,
                 reply,
             } => {
-                let _ = reply.send(service::issue(d, &identity, &method, device).await);
+                let _ = reply.send(service::issue(d, &identity, method, device).await);
             }
             SessionMsg::Whoami(token, reply) => {
                 let _ = reply.send(service::whoami(d, &token).await);
@@ -185,10 +186,9 @@ impl SessionManager {
     pub async fn issue(
         &self,
         identity: Identity,
-        method: &str,
+        method: CredentialType,
         device: DeviceInfo,
     ) -> SessionResult<IssuedSession> {
-        let method = method.to_owned();
         self.ask(|reply| SessionMsg::Issue {
             identity: Box::new(identity),
             method,

@@ -1,5 +1,6 @@
 //! Identities: the model, its Kratos JSON shape, and the admin operations (in `service`).
 
+pub mod credential_type;
 pub mod schema;
 pub mod service;
 
@@ -10,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+pub use credential_type::CredentialType;
+
+use crate::store::StoreError;
 use crate::store::id::DbId;
 use crate::store::models::*;
 
@@ -43,7 +47,7 @@ pub struct Credential {
     #[serde(skip)]
     pub id: Uuid,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: CredentialType,
     pub identifiers: Vec<String>,
     /// Secret material; blanked unless the caller asked for it with `include_credential`.
     pub config: Value,
@@ -85,7 +89,7 @@ pub struct Identity {
     pub metadata_admin: Option<Value>,
     pub external_id: Option<String>,
     pub organization_id: Option<Uuid>,
-    pub credentials: BTreeMap<String, Credential>,
+    pub credentials: BTreeMap<CredentialType, Credential>,
     pub verifiable_addresses: Vec<VerifiableAddress>,
     pub recovery_addresses: Vec<RecoveryAddress>,
     pub created_at: DateTime<Utc>,
@@ -109,10 +113,16 @@ fn parse_json(s: Option<&str>) -> Option<Value> {
 }
 
 impl Identity {
-    pub fn from_rows(rows: IdentityRows) -> Identity {
+    /// Fails on a stored credential type this build does not know.
+    pub fn from_rows(rows: IdentityRows) -> Result<Identity, StoreError> {
         let r = rows.identity;
         let mut credentials = BTreeMap::new();
         for c in rows.credentials {
+            let kind =
+                CredentialType::parse(&c.credential_type).ok_or_else(|| StoreError::BadValue {
+                    column: "identity_credentials.credential_type".into(),
+                    value: c.credential_type.clone(),
+                })?;
             let identifiers = rows
                 .identifiers
                 .iter()
@@ -120,10 +130,10 @@ impl Identity {
                 .map(|i| i.identifier.clone())
                 .collect();
             credentials.insert(
-                c.credential_type.clone(),
+                kind,
                 Credential {
                     id: c.id.0,
-                    kind: c.credential_type,
+                    kind,
                     identifiers,
                     config: serde_json::from_str(&c.config)
                         .unwrap_or(Value::Object(Default::default())),
@@ -133,7 +143,7 @@ impl Identity {
                 },
             );
         }
-        Identity {
+        Ok(Identity {
             id: r.id.0,
             schema_id: r.schema_id,
             state: State::parse(&r.state).unwrap_or(State::Active),
@@ -171,7 +181,7 @@ impl Identity {
                 .collect(),
             created_at: utc(r.created_at),
             updated_at: utc(r.updated_at),
-        }
+        })
     }
 
     pub fn to_rows(&self, nid: Uuid) -> IdentityRows {
@@ -184,7 +194,7 @@ impl Identity {
                 id: cid,
                 nid,
                 identity_id: id,
-                credential_type: c.kind.clone(),
+                credential_type: c.kind.as_str().into(),
                 config: c.config.to_string(),
                 version: c.version,
                 created_at: c.created_at.naive_utc(),
@@ -196,7 +206,7 @@ impl Identity {
                     nid,
                     identity_credential_id: cid,
                     identity_id: id,
-                    credential_type: c.kind.clone(),
+                    credential_type: c.kind.as_str().into(),
                     identifier: ident.clone(),
                     created_at: c.created_at.naive_utc(),
                     updated_at: c.updated_at.naive_utc(),
@@ -264,10 +274,13 @@ impl Identity {
             let mut creds = serde_json::Map::new();
             for (k, c) in &self.credentials {
                 let mut c = c.clone();
-                if !include.iter().any(|t| t == k) {
+                if !include.iter().any(|t| t == k.as_str()) {
                     c.config = Value::Object(Default::default());
                 }
-                creds.insert(k.clone(), serde_json::to_value(&c).unwrap_or(Value::Null));
+                creds.insert(
+                    k.as_str().into(),
+                    serde_json::to_value(&c).unwrap_or(Value::Null),
+                );
             }
             o.insert("credentials".into(), Value::Object(creds));
         }

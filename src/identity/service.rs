@@ -8,7 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::schema::{Extracted, FieldMessage, Via};
-use super::{Credential, Identity, RecoveryAddress, State, VerifiableAddress, now};
+use super::{Credential, CredentialType, Identity, RecoveryAddress, State, VerifiableAddress, now};
 use crate::deps::Deps;
 use crate::hash;
 use crate::store::StoreError;
@@ -20,7 +20,11 @@ pub const DEFAULT_PAGE_SIZE: i64 = 250;
 pub const MAX_PAGE_SIZE: i64 = 1000;
 /// Credential types whose identifiers come from the schema and are stored normalised (as in
 /// Kratos, lower-cased); other identifiers, such as OIDC subjects, are case-sensitive.
-pub const NORMALIZED_IDENTIFIER_TYPES: &[&str] = &["password", "webauthn", "code"];
+pub const NORMALIZED_IDENTIFIER_TYPES: &[CredentialType] = &[
+    CredentialType::Password,
+    CredentialType::Webauthn,
+    CredentialType::Code,
+];
 /// Most ids one `ids` filter may name.
 pub const MAX_IDS_FILTER: usize = 500;
 
@@ -306,9 +310,9 @@ pub(crate) fn apply_schema(
             ids.push(i.clone());
         }
     }
-    match ident.credentials.get_mut("password") {
+    match ident.credentials.get_mut(&CredentialType::Password) {
         Some(c) if ids.is_empty() && is_blank(&c.config) => {
-            ident.credentials.remove("password");
+            ident.credentials.remove(&CredentialType::Password);
         }
         Some(c) if c.identifiers != ids => {
             c.identifiers = ids;
@@ -317,10 +321,10 @@ pub(crate) fn apply_schema(
         Some(_) => {}
         None if !ids.is_empty() => {
             ident.credentials.insert(
-                "password".into(),
+                CredentialType::Password,
                 Credential {
                     id: Uuid::now_v7(),
-                    kind: "password".into(),
+                    kind: CredentialType::Password,
                     identifiers: ids,
                     config: serde_json::json!({}),
                     version: 0,
@@ -341,7 +345,7 @@ pub(crate) fn apply_schema(
             }
         }
         let config = serde_json::json!({ "addresses": addresses });
-        match ident.credentials.get_mut("code") {
+        match ident.credentials.get_mut(&CredentialType::Code) {
             Some(c) => {
                 if c.identifiers != ids {
                     c.identifiers = ids;
@@ -351,10 +355,10 @@ pub(crate) fn apply_schema(
             }
             None => {
                 ident.credentials.insert(
-                    "code".into(),
+                    CredentialType::Code,
                     Credential {
                         id: Uuid::now_v7(),
-                        kind: "code".into(),
+                        kind: CredentialType::Code,
                         identifiers: ids,
                         config,
                         version: 1,
@@ -366,12 +370,12 @@ pub(crate) fn apply_schema(
         }
     } else if ident
         .credentials
-        .get("code")
+        .get(&CredentialType::Code)
         .is_some_and(|c| c.config.get("addresses").is_some())
     {
-        ident.credentials.remove("code");
+        ident.credentials.remove(&CredentialType::Code);
     }
-    if let Some(c) = ident.credentials.get_mut("webauthn") {
+    if let Some(c) = ident.credentials.get_mut(&CredentialType::Webauthn) {
         c.identifiers = extracted.webauthn_identifiers.clone();
     }
     Ok(())
@@ -385,8 +389,8 @@ fn is_blank(config: &Value) -> bool {
 /// Whether a credential can sign someone in on its own: a password only once it has a hash (or
 /// defers to the migration hook), other first factors when they name at least one identifier.
 fn is_active_first_factor(c: &Credential) -> bool {
-    match c.kind.as_str() {
-        "password" => {
+    match c.kind {
+        CredentialType::Password => {
             c.config
                 .get("hashed_password")
                 .and_then(Value::as_str)
@@ -441,14 +445,14 @@ async fn import_credentials(
         };
         let (id, created_at) = ident
             .credentials
-            .get("password")
+            .get(&CredentialType::Password)
             .map(|c| (c.id, c.created_at))
             .unwrap_or((Uuid::now_v7(), ts));
         ident.credentials.insert(
-            "password".into(),
+            CredentialType::Password,
             Credential {
                 id,
-                kind: "password".into(),
+                kind: CredentialType::Password,
                 identifiers: Vec::new(),
                 config,
                 version: 0,
@@ -484,14 +488,14 @@ async fn import_credentials(
         }
         let (id, created_at) = ident
             .credentials
-            .get("oidc")
+            .get(&CredentialType::Oidc)
             .map(|c| (c.id, c.created_at))
             .unwrap_or((Uuid::now_v7(), ts));
         ident.credentials.insert(
-            "oidc".into(),
+            CredentialType::Oidc,
             Credential {
                 id,
-                kind: "oidc".into(),
+                kind: CredentialType::Oidc,
                 identifiers,
                 config: serde_json::json!({ "providers": providers }),
                 version: 0,
@@ -601,6 +605,7 @@ pub async fn get(deps: &Deps, id: Uuid, with_credentials: bool) -> Result<Identi
     q::get(&deps.store, id, with_credentials)
         .await?
         .map(Identity::from_rows)
+        .transpose()?
         .ok_or(IdentityError::NotFound)
 }
 
@@ -612,6 +617,7 @@ pub async fn get_by_external_id(
     q::get_by_external_id(&deps.store, external_id, with_credentials)
         .await?
         .map(Identity::from_rows)
+        .transpose()?
         .ok_or(IdentityError::NotFound)
 }
 
@@ -788,7 +794,13 @@ pub async fn delete(deps: &Deps, id: Uuid) -> Result<(), IdentityError> {
 }
 
 /// Credential types that can sign someone in on their own.
-const FIRST_FACTORS: &[&str] = &["password", "oidc", "saml", "passkey", "webauthn"];
+const FIRST_FACTORS: &[CredentialType] = &[
+    CredentialType::Password,
+    CredentialType::Oidc,
+    CredentialType::Saml,
+    CredentialType::Passkey,
+    CredentialType::Webauthn,
+];
 
 /// `DELETE /admin/identities/{id}/credentials/{type}`.
 pub async fn delete_credential(
@@ -798,7 +810,11 @@ pub async fn delete_credential(
     identifier: Option<&str>,
 ) -> Result<(), IdentityError> {
     let mut ident = get(deps, id, true).await?;
-    let Some(cred) = ident.credentials.get(kind).cloned() else {
+    // An unknown type names no credential of the identity.
+    let Some(kind) = CredentialType::parse(kind) else {
+        return Err(IdentityError::NotFound);
+    };
+    let Some(cred) = ident.credentials.get(&kind).cloned() else {
         return Err(IdentityError::NotFound);
     };
     let first_factors = ident
@@ -807,18 +823,21 @@ pub async fn delete_credential(
         .filter(|c| is_active_first_factor(c))
         .count();
     match kind {
-        "lookup_secret" | "totp" | "webauthn" | "passkey" => {
-            ident.credentials.remove(kind);
+        CredentialType::LookupSecret
+        | CredentialType::Totp
+        | CredentialType::Webauthn
+        | CredentialType::Passkey => {
+            ident.credentials.remove(&kind);
         }
-        "password" => {
+        CredentialType::Password => {
             if first_factors < 2 {
                 return Err(IdentityError::BadRequest(
                     "You cannot remove the last first factor credential.".into(),
                 ));
             }
-            ident.credentials.remove(kind);
+            ident.credentials.remove(&kind);
         }
-        "oidc" | "saml" => {
+        CredentialType::Oidc | CredentialType::Saml => {
             let Some(identifier) = identifier.filter(|s| !s.is_empty()) else {
                 return Err(IdentityError::BadRequest(format!(
                     "The identifier query parameter is required to remove {kind} credentials."
@@ -834,8 +853,8 @@ pub async fn delete_credential(
                 ));
             }
             if remaining == 0 {
-                ident.credentials.remove(kind);
-            } else if let Some(c) = ident.credentials.get_mut(kind) {
+                ident.credentials.remove(&kind);
+            } else if let Some(c) = ident.credentials.get_mut(&kind) {
                 c.identifiers.retain(|i| i != identifier);
                 if let Some(list) = c.config.get_mut("providers").and_then(Value::as_array_mut) {
                     list.retain(|p| {
@@ -854,7 +873,8 @@ pub async fn delete_credential(
         }
         other => {
             return Err(IdentityError::BadRequest(format!(
-                "Credentials of type {other:?} cannot be removed."
+                "Credentials of type {:?} cannot be removed.",
+                other.as_str()
             )));
         }
     }
@@ -888,7 +908,10 @@ pub async fn list(
     .await?;
     let more = rows.len() as i64 > p.page_size;
     rows.truncate(p.page_size as usize);
-    let items: Vec<Identity> = rows.into_iter().map(Identity::from_rows).collect();
+    let items = rows
+        .into_iter()
+        .map(Identity::from_rows)
+        .collect::<Result<Vec<Identity>, StoreError>>()?;
     let next = if more {
         items.last().map(|i| i.id)
     } else {

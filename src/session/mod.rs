@@ -6,6 +6,7 @@
 //! (a hash of it), so a request carrying the session can always produce its logout URL without
 //! storing the logout token anywhere in clear.
 
+pub mod aal;
 pub mod cache;
 pub mod cookie;
 pub mod service;
@@ -17,8 +18,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::identity::credential_type::CredentialType;
 use crate::identity::{Identity, State};
+use crate::store::StoreError;
 use crate::store::sessions::{DeviceRow, SessionRows};
+pub use aal::Aal;
 
 pub const SESSION_TOKEN_PREFIX: &str = "ory_st_";
 pub const LOGOUT_TOKEN_PREFIX: &str = "ory_lo_";
@@ -28,8 +32,8 @@ const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 /// One authenticator used to establish the session.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuthenticationMethod {
-    pub method: String,
-    pub aal: String,
+    pub method: CredentialType,
+    pub aal: Aal,
     pub completed_at: DateTime<Utc>,
 }
 
@@ -55,7 +59,7 @@ pub struct Session {
     pub id: Uuid,
     pub identity_id: Uuid,
     pub active: bool,
-    pub aal: String,
+    pub aal: Aal,
     pub authentication_methods: Vec<AuthenticationMethod>,
     pub issued_at: DateTime<Utc>,
     pub authenticated_at: DateTime<Utc>,
@@ -73,25 +77,30 @@ fn utc(n: NaiveDateTime) -> DateTime<Utc> {
 }
 
 impl Session {
-    pub fn from_rows(rows: SessionRows) -> Session {
+    /// Fails on a stored level or method this build does not know.
+    pub fn from_rows(rows: SessionRows) -> Result<Session, StoreError> {
         let s = rows.session;
-        Session {
+        let bad = |column: &str, value: &str| StoreError::BadValue {
+            column: format!("sessions.{column}"),
+            value: value.to_owned(),
+        };
+        Ok(Session {
             id: s.id.0,
             identity_id: s.identity_id.0,
             active: s.active,
-            aal: s.aal,
+            aal: Aal::parse(&s.aal).ok_or_else(|| bad("aal", &s.aal))?,
             authentication_methods: serde_json::from_str(&s.authentication_methods)
-                .unwrap_or_default(),
+                .map_err(|_| bad("authentication_methods", &s.authentication_methods))?,
             issued_at: utc(s.issued_at),
             authenticated_at: utc(s.authenticated_at),
             expires_at: utc(s.expires_at),
             created_at: utc(s.created_at),
             updated_at: utc(s.updated_at),
-            identity: rows.identity.map(Identity::from_rows),
+            identity: rows.identity.map(Identity::from_rows).transpose()?,
             devices: rows
                 .devices
                 .map(|d| d.into_iter().map(device_from_row).collect()),
-        }
+        })
     }
 
     /// Kratos's rule: active, not expired, and (when loaded) the identity is active.

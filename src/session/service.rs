@@ -6,11 +6,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
+use super::aal::Aal;
 use super::cache::Whoami;
 use super::{
     AuthenticationMethod, DeviceInfo, Session, hash_token, logout_token_for, new_session_token,
 };
 use crate::deps::Deps;
+use crate::identity::credential_type::CredentialType;
 use crate::identity::{Identity, State, now};
 use crate::store::StoreError;
 use crate::store::id::DbId;
@@ -84,7 +86,7 @@ fn truncate(s: Option<String>, max: usize) -> Option<String> {
 pub async fn issue(
     deps: &Deps,
     identity: &Identity,
-    method: &str,
+    method: CredentialType,
     device: DeviceInfo,
 ) -> Result<IssuedSession, SessionError> {
     if identity.state != State::Active {
@@ -96,8 +98,8 @@ pub async fn issue(
     // UUIDv7: ids sort by creation time, which the keyset pagination relies on.
     let id = Uuid::now_v7();
     let methods = vec![AuthenticationMethod {
-        method: method.to_owned(),
-        aal: "aal1".into(),
+        method,
+        aal: Aal::Aal1,
         completed_at: now,
     }];
     let nid = DbId(deps.store.nid());
@@ -108,7 +110,7 @@ pub async fn issue(
         token: hash_token(&token),
         logout_token: hash_token(&logout_token),
         active: true,
-        aal: "aal1".into(),
+        aal: Aal::Aal1.as_str().into(),
         authentication_methods: serde_json::to_string(&methods).unwrap_or_else(|_| "[]".into()),
         issued_at: now.naive_utc(),
         authenticated_at: now.naive_utc(),
@@ -141,7 +143,7 @@ pub async fn issue(
         session: row,
         identity: None,
         devices: Some(vec![device]),
-    });
+    })?;
     session.identity = Some(public);
     Ok(IssuedSession {
         session,
@@ -161,7 +163,7 @@ async fn by_hash(deps: &Deps, token_hash: &str, full: bool) -> Result<Session, S
     let rows = sessions::find_by_token(&deps.store, token_hash, full)
         .await?
         .ok_or(SessionError::NoActiveSession)?;
-    let session = Session::from_rows(rows);
+    let session = Session::from_rows(rows)?;
     if !session.is_active(Utc::now()) {
         return Err(SessionError::NoActiveSession);
     }
@@ -302,7 +304,10 @@ pub async fn list(
     let size = p.page_size.clamp(1, MAX_PAGE_SIZE);
     let rows = sessions::list(&deps.store, &filter, p.after, size, p.expand).await?;
     let full = rows.len() as i64 == size;
-    let items: Vec<Session> = rows.into_iter().map(Session::from_rows).collect();
+    let items = rows
+        .into_iter()
+        .map(Session::from_rows)
+        .collect::<Result<Vec<Session>, StoreError>>()?;
     let next = if full {
         items.last().map(|s| s.id)
     } else {
@@ -315,7 +320,7 @@ pub async fn get(deps: &Deps, id: Uuid, expand: Expand) -> Result<Session, Sessi
     let rows = sessions::get(&deps.store, id, expand)
         .await?
         .ok_or(SessionError::NotFound)?;
-    Ok(Session::from_rows(rows))
+    Ok(Session::from_rows(rows)?)
 }
 
 /// Kratos's extend: only once `expires_at - earliest_possible_extend` has passed (by default
@@ -359,13 +364,13 @@ pub async fn reauthenticate(
     deps: &Deps,
     session: &Session,
     token: &str,
-    method: &str,
+    method: CredentialType,
 ) -> Result<IssuedSession, SessionError> {
     let now = now();
     let mut methods = session.authentication_methods.clone();
     methods.push(AuthenticationMethod {
-        method: method.to_owned(),
-        aal: "aal1".into(),
+        method,
+        aal: Aal::Aal1,
         completed_at: now,
     });
     let json = serde_json::to_string(&methods).unwrap_or_else(|_| "[]".into());

@@ -90,3 +90,39 @@ impl ToSql<UuidText, Pg> for DbId {
         Ok(IsNull::No)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel_async::RunQueryDsl;
+
+    use super::super::identities::{self, ListFilter};
+    use super::super::{Store, StoreError};
+    use crate::with_conn;
+
+    #[tokio::test]
+    async fn a_corrupt_stored_id_is_reported_with_its_column() {
+        let mut store = Store::connect("memory").await.unwrap();
+        store.migrate().await.unwrap();
+        store.init_network().await.unwrap();
+        let insert = format!(
+            "INSERT INTO identities (id, nid, schema_id, traits, state, created_at, updated_at) \
+             VALUES ('not-a-uuid', '{}', 'default', '{{}}', 'active', CURRENT_TIMESTAMP, \
+             CURRENT_TIMESTAMP)",
+            store.nid()
+        );
+        let inserted: Result<usize, StoreError> = async {
+            with_conn!(store, |c| Ok(diesel::sql_query(insert.as_str())
+                .execute(c)
+                .await?))
+        }
+        .await;
+        inserted.unwrap();
+        let err = identities::list(&store, &ListFilter::All, None, 10, false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::BadId { column, value } if column == "id" && value == "not-a-uuid"),
+            "{err:?}"
+        );
+    }
+}

@@ -79,6 +79,9 @@ pub enum StoreError {
     /// A stored id is not a UUID: the row is corrupt, and the query fails rather than guess.
     #[error("stored id {value:?} in column {column} is not a UUID")]
     BadId { column: String, value: String },
+    /// A stored enumerated value (an AAL, a credential type, …) is not one this build knows.
+    #[error("stored value {value:?} in column {column} is not valid")]
+    BadValue { column: String, value: String },
 }
 
 impl From<DieselError> for StoreError {

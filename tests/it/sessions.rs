@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use gatehouse::identity::CredentialType;
 use gatehouse::session::{DeviceInfo, cookie, service};
 use ory_kratos_client::apis::{frontend_api, identity_api};
 use serde_json::{Value, json};
@@ -38,7 +39,7 @@ async fn issue(app: &TestApp, identity_id: &str) -> Issued {
         user_agent: Some("gatehouse-tests/1".into()),
         location: Some("Berlin, DE".into()),
     };
-    let s = service::issue(&d, &ident, "password", device)
+    let s = service::issue(&d, &ident, CredentialType::Password, device)
         .await
         .unwrap();
     Issued {
@@ -234,7 +235,7 @@ async fn revoked_disabled_and_inactive_identity_sessions_are_rejected() {
     let ident = gatehouse::identity::service::get(&d, Uuid::parse_str(&iid).unwrap(), false)
         .await
         .unwrap();
-    let e = service::issue(&d, &ident, "password", DeviceInfo::default())
+    let e = service::issue(&d, &ident, CredentialType::Password, DeviceInfo::default())
         .await
         .unwrap_err();
     assert!(

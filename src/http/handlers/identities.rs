@@ -129,7 +129,7 @@ pub async fn list(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
             exact: i.to_owned(),
             normalized_types: service::NORMALIZED_IDENTIFIER_TYPES
                 .iter()
-                .map(|t| (*t).to_owned())
+                .map(|t| t.as_str().to_owned())
                 .collect(),
         }
     } else if let Some(s) = similar {

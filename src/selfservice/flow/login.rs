@@ -160,6 +160,8 @@ pub async fn submit(
         Outcome::Continue => return Err(FlowError::Invalid(Box::new(flow))),
         Outcome::Rejected => return Err(common::reject(deps, flow).await),
     };
+    // The session records the method as a credential type.
+    let used = strategy.method().credential_type();
     if let Some(s) = &session
         && s.identity_id != identity.id
     {
@@ -204,7 +206,7 @@ pub async fn submit(
     flow.state = FlowState::PassedChallenge;
     let refreshed = match (&session, req.session_token.as_deref()) {
         (Some(s), Some(token)) if flow.refresh => Some(
-            sessions::reauthenticate(deps, s, token, &method)
+            sessions::reauthenticate(deps, s, token, used)
                 .await
                 .map_err(|e| FlowError::Internal(e.to_string()))?,
         ),
@@ -212,7 +214,7 @@ pub async fn submit(
     };
     let issued = match refreshed {
         Some(r) => r,
-        None => sessions::issue(deps, &identity, &method, req.device.clone())
+        None => sessions::issue(deps, &identity, used, req.device.clone())
             .await
             .map_err(|e| match e {
                 sessions::SessionError::IdentityDisabled => FlowError::IdentityDisabled,

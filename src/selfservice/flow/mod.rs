@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::identity::now;
 use crate::selfservice::ui::UiContainer;
+use crate::session::aal::Aal;
 use crate::store::StoreError;
 use crate::store::flows::FlowRow;
 use crate::store::id::DbId;
@@ -124,7 +125,7 @@ pub struct Flow {
     /// The masked CSRF token rendered into the form (browser flows; empty for api flows).
     pub csrf_token: String,
     pub refresh: bool,
-    pub requested_aal: String,
+    pub requested_aal: Aal,
     pub active: Option<String>,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -157,7 +158,7 @@ impl Flow {
             ui,
             csrf_token: String::new(),
             refresh: false,
-            requested_aal: "aal1".into(),
+            requested_aal: Aal::Aal1,
             active: None,
             issued_at: ts,
             // Lifespans are Go durations (at most about 292 years), so this cannot overflow.
@@ -218,7 +219,7 @@ impl Flow {
             ui: serde_json::to_string(&self.ui).unwrap_or_default(),
             csrf_token: self.csrf_token.clone(),
             refresh: self.refresh,
-            requested_aal: self.requested_aal.clone(),
+            requested_aal: self.requested_aal.as_str().into(),
             active_method: self.active.clone(),
             identity_id: self.identity_id.map(DbId),
             internal_context: None,
@@ -245,7 +246,10 @@ impl Flow {
             ui,
             csrf_token: r.csrf_token,
             refresh: r.refresh,
-            requested_aal: r.requested_aal,
+            requested_aal: Aal::parse(&r.requested_aal).ok_or_else(|| StoreError::BadValue {
+                column: "selfservice_flows.requested_aal".into(),
+                value: r.requested_aal.clone(),
+            })?,
             active: r.active_method,
             issued_at: r.issued_at.and_utc(),
             expires_at: r.expires_at.and_utc(),

@@ -15,7 +15,7 @@ use super::request::{FlowRequest, Submission};
 use super::{Flow, FlowError, FlowKind, FlowState, FlowType};
 use crate::config::FlowStrategy;
 use crate::deps::Deps;
-use crate::identity::{Identity, now};
+use crate::identity::{CredentialType, Identity, now};
 use crate::selfservice::otp::{self, Mail, Template};
 use crate::selfservice::strategy::Registry;
 use crate::selfservice::ui::{Group, UiContainer, csrf_node, submit_node};
@@ -309,7 +309,7 @@ async fn try_deliver(deps: &Deps, c: &Challenge) -> Result<(), FlowError> {
     let mut mails = Vec::new();
     match found {
         Some(((address_id, identity_id, stored), identity)) => {
-            let identity = Identity::from_rows(identity).to_json(deps.public_base(), None);
+            let identity = Identity::from_rows(identity)?.to_json(deps.public_base(), None);
             let secret = if link {
                 otp::new_link_token()
             } else {
@@ -426,7 +426,15 @@ async fn use_code(
     if row.expires_at.and_utc() <= chrono::Utc::now() {
         return Err(replace_expired(deps, &flow, req).await);
     }
-    complete(deps, strategies, flow, row, "code_recovery", req).await
+    complete(
+        deps,
+        strategies,
+        flow,
+        row,
+        CredentialType::CodeRecovery,
+        req,
+    )
+    .await
 }
 
 /// `GET /self-service/recovery?flow=&token=`: the link from the email.
@@ -456,7 +464,15 @@ pub async fn use_link(
     let Some(row) = row.filter(|r| r.expires_at.and_utc() > chrono::Utc::now()) else {
         return Err(replace_with(deps, &flow, req, text::recovery_token_invalid()).await);
     };
-    complete(deps, strategies, flow, row, "link_recovery", req).await
+    complete(
+        deps,
+        strategies,
+        flow,
+        row,
+        CredentialType::LinkRecovery,
+        req,
+    )
+    .await
 }
 
 /// The address was proven: verify it (self-service only), issue the session, finish the flow.
@@ -465,7 +481,7 @@ async fn complete(
     strategies: &Registry,
     mut flow: Flow,
     row: TokenRow,
-    method: &str,
+    method: CredentialType,
     req: &FlowRequest,
 ) -> Result<Outcome, FlowError> {
     let identity_id = row.identity_id.map(Uuid::from).ok_or(FlowError::NotFound)?;
@@ -489,7 +505,7 @@ async fn complete(
         })?;
     let mut ctx = HookContext::new(&flow, req);
     ctx.identity = Some(identity.to_json(deps.public_base(), None));
-    let mut after = hooks::After::new(deps, FlowKind::Recovery, method);
+    let mut after = hooks::After::new(deps, FlowKind::Recovery, method.as_str());
     while let Some(c) = after.next_builtin(deps, &mut ctx).await? {
         if let Hook::RevokeActiveSessions = c.hook {
             sessions::revoke_others(deps, identity.id, issued.session.id)

@@ -157,6 +157,8 @@ pub async fn submit(
         Outcome::Continue => return Err(FlowError::Invalid(Box::new(flow))),
         Outcome::Rejected => return Err(common::reject(deps, flow).await),
     };
+    // The session records the method as a credential type.
+    let used = strategy.method().credential_type();
     // Pre-persist hooks see the identity about to be created; `can_interrupt` stops here with
     // nothing saved, `response.parse` rewrites traits and metadata.
     let transient = common::transient_payload(&sub);
@@ -203,7 +205,7 @@ pub async fn submit(
     while let Some(c) = after.next_builtin(deps, &mut ctx).await? {
         match c.hook {
             Hook::Session => {
-                let s = sessions::issue(deps, &identity, &method, req.device.clone())
+                let s = sessions::issue(deps, &identity, used, req.device.clone())
                     .await
                     .map_err(|e| FlowError::Internal(e.to_string()))?;
                 // Later web hooks see the session, as in Kratos.

@@ -16,14 +16,14 @@ use super::{Flow, FlowError, FlowKind, FlowState, FlowType};
 use crate::config::{Hook, RequiredAal};
 use crate::deps::Deps;
 use crate::identity::schema::IdentitySchema;
-use crate::identity::{Identity, State, now};
+use crate::identity::{CredentialType, Identity, State, now};
 use crate::selfservice::csrf::RawToken;
 use crate::selfservice::hooks::{self, HookContext};
 use crate::selfservice::return_to;
 use crate::selfservice::strategy::{Outcome, Registry, SettingsContext};
 use crate::selfservice::ui::{SortOptions, UiContainer, csrf_node};
-use crate::session::Session;
 use crate::session::service as sessions;
+use crate::session::{Aal, Session};
 use crate::store::StoreError;
 use crate::store::identities::{self as identity_rows, FlowSave};
 use crate::text;
@@ -91,35 +91,24 @@ fn schema_of<'a>(deps: &'a Deps, identity: &Identity) -> Result<&'a IdentitySche
         })
 }
 
-fn aal_rank(aal: &str) -> u8 {
-    match aal {
-        "aal2" => 2,
-        "aal1" => 1,
-        _ => 0,
-    }
-}
-
 /// The highest assurance level the identity can reach: aal2 when, besides a first factor, it
 /// has a second factor set up (TOTP, lookup codes, or a WebAuthn key that is not a passkey).
-fn available_aal(identity: &Identity) -> &'static str {
+fn available_aal(identity: &Identity) -> Aal {
     let has_config =
         |c: &crate::identity::Credential| c.config.as_object().is_some_and(|o| !o.is_empty());
-    let second_factor = identity
-        .credentials
-        .values()
-        .any(|c| match c.kind.as_str() {
-            "totp" | "lookup_secret" => has_config(c),
-            "webauthn" => c
-                .config
-                .get("credentials")
-                .and_then(Value::as_array)
-                .is_some_and(|keys| {
-                    keys.iter()
-                        .any(|k| k.get("is_passwordless") != Some(&Value::Bool(true)))
-                }),
-            _ => false,
-        });
-    if second_factor { "aal2" } else { "aal1" }
+    let second_factor = identity.credentials.values().any(|c| match c.kind {
+        CredentialType::Totp | CredentialType::LookupSecret => has_config(c),
+        CredentialType::Webauthn => c
+            .config
+            .get("credentials")
+            .and_then(Value::as_array)
+            .is_some_and(|keys| {
+                keys.iter()
+                    .any(|k| k.get("is_passwordless") != Some(&Value::Bool(true)))
+            }),
+        _ => false,
+    });
+    if second_factor { Aal::Aal2 } else { Aal::Aal1 }
 }
 
 /// `required_aal: highest_available` demands the session's level match what the identity can
@@ -131,14 +120,17 @@ fn check_aal(
     back: &str,
 ) -> Result<(), FlowError> {
     let required = match deps.config.selfservice.flows.settings.required_aal {
-        RequiredAal::Aal1 => "aal1",
+        RequiredAal::Aal1 => Aal::Aal1,
         RequiredAal::HighestAvailable => available_aal(identity),
     };
-    if aal_rank(&session.aal) >= aal_rank(required) {
+    if session.aal >= required {
         Ok(())
     } else {
         Err(FlowError::AalRequired {
-            redirect_browser_to: login_url(deps, &[("aal", required), ("return_to", back)]),
+            redirect_browser_to: login_url(
+                deps,
+                &[("aal", required.as_str()), ("return_to", back)],
+            ),
         })
     }
 }
@@ -545,11 +537,12 @@ mod tests {
         let ts = now();
         let mut credentials = BTreeMap::new();
         for (kind, config) in creds {
+            let kind = CredentialType::parse(kind).unwrap();
             credentials.insert(
-                kind.to_owned(),
+                kind,
                 Credential {
                     id: Uuid::new_v4(),
-                    kind: kind.into(),
+                    kind,
                     identifiers: vec!["a@b.c".into()],
                     config,
                     version: 0,
@@ -579,31 +572,32 @@ mod tests {
     #[test]
     fn settings_available_aal() {
         let pw = ("password", serde_json::json!({"hashed_password": "x"}));
-        assert_eq!(available_aal(&identity(vec![pw.clone()])), "aal1");
+        assert_eq!(available_aal(&identity(vec![pw.clone()])).as_str(), "aal1");
         assert_eq!(
             available_aal(&identity(vec![
                 pw.clone(),
                 ("totp", serde_json::json!({"totp_url": "otpauth://x"}))
-            ])),
+            ]))
+            .as_str(),
             "aal2"
         );
         // An empty TOTP credential is not set up.
         assert_eq!(
-            available_aal(&identity(vec![pw.clone(), ("totp", serde_json::json!({}))])),
+            available_aal(&identity(vec![pw.clone(), ("totp", serde_json::json!({}))])).as_str(),
             "aal1"
         );
         // Passkeys are first factors.
         let passkey = serde_json::json!({"credentials": [{"is_passwordless": true}]});
         assert_eq!(
-            available_aal(&identity(vec![pw.clone(), ("webauthn", passkey)])),
+            available_aal(&identity(vec![pw.clone(), ("webauthn", passkey)])).as_str(),
             "aal1"
         );
         let key = serde_json::json!({"credentials": [{"is_passwordless": false}]});
         assert_eq!(
-            available_aal(&identity(vec![pw, ("webauthn", key)])),
+            available_aal(&identity(vec![pw, ("webauthn", key)])).as_str(),
             "aal2"
         );
-        assert!(aal_rank("aal1") < aal_rank("aal2"));
-        assert!(aal_rank("aal0") < aal_rank("aal1"));
+        assert!(Aal::Aal1 < Aal::Aal2);
+        assert!(Aal::Aal0 < Aal::Aal1);
     }
 }

@@ -1,5 +1,6 @@
 //! The authentication methods Kratos knows, by the ids clients send as `method`.
 
+use crate::identity::CredentialType;
 use crate::selfservice::ui::Group;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -47,6 +48,23 @@ impl Method {
 
     pub fn parse(s: &str) -> Option<Method> {
         Method::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    /// The credential type a session records when this method signed it in. Links only
+    /// recover accounts, so a link session is a recovery by link.
+    pub fn credential_type(self) -> CredentialType {
+        match self {
+            Method::Profile => CredentialType::Profile,
+            Method::Password => CredentialType::Password,
+            Method::Oidc => CredentialType::Oidc,
+            Method::Code => CredentialType::Code,
+            Method::Link => CredentialType::LinkRecovery,
+            Method::Totp => CredentialType::Totp,
+            Method::Passkey => CredentialType::Passkey,
+            Method::Webauthn => CredentialType::Webauthn,
+            Method::LookupSecret => CredentialType::LookupSecret,
+            Method::IdentifierFirst => CredentialType::IdentifierFirst,
+        }
     }
 
     /// The UI node group the method's nodes belong to.

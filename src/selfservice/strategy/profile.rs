@@ -8,7 +8,7 @@ use super::{Method, Outcome, SettingsContext, SettingsStrategy};
 use crate::deps::Deps;
 use crate::identity::schema::IdentitySchema;
 use crate::identity::service::{self as identities, IdentityError};
-use crate::identity::{Identity, now};
+use crate::identity::{CredentialType, Identity, now};
 use crate::selfservice::flow::FlowError;
 use crate::selfservice::flow::request::{Submission, prune_nulls};
 use crate::selfservice::ui::{self, Group, UiContainer};
@@ -132,13 +132,13 @@ fn settings(
 /// Changing them lets whoever holds the session take the account over, so it needs a recent
 /// sign-in.
 fn protected_fields_changed(before: &Identity, after: &Identity) -> bool {
-    let identifiers = |i: &Identity| -> Vec<(String, Vec<String>)> {
+    let identifiers = |i: &Identity| -> Vec<(CredentialType, Vec<String>)> {
         i.credentials
             .values()
             .map(|c| {
                 let mut ids = c.identifiers.clone();
                 ids.sort();
-                (c.kind.clone(), ids)
+                (c.kind, ids)
             })
             .filter(|(_, ids)| !ids.is_empty())
             .collect()

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::Code;
 use crate::deps::Deps;
-use crate::identity::{Identity, State, now};
+use crate::identity::{CredentialType, Identity, State, now};
 use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError, FlowState, common};
 use crate::selfservice::strategy::password;
@@ -98,8 +98,12 @@ async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<Co
         return Ok(CodeStep::Rejected);
     }
     let address = password::normalize(&identifier);
-    let owner =
-        crate::store::credentials::identity_for_identifier(&deps.store, "code", &address).await?;
+    let owner = crate::store::credentials::identity_for_identifier(
+        &deps.store,
+        CredentialType::Code.as_str(),
+        &address,
+    )
+    .await?;
     match owner {
         Some(identity_id) => {
             let channel = super::channel_for(deps, identity_id, &address).await;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::courier::Channel;
 use crate::deps::Deps;
-use crate::identity::now;
+use crate::identity::{CredentialType, now};
 use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError};
 use crate::selfservice::otp::{self, Mail, Template};
@@ -126,7 +126,7 @@ pub async fn channel_for(deps: &Deps, identity_id: Uuid, address: &str) -> Chann
     };
     let sms = identity
         .credentials
-        .get("code")
+        .get(&CredentialType::Code)
         .and_then(|c| c.config.get("addresses"))
         .and_then(Value::as_array)
         .into_iter()

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::Password;
 use crate::deps::Deps;
 use crate::hash::HashError;
-use crate::identity::{Identity, State, now};
+use crate::identity::{CredentialType, Identity, State, now};
 use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError};
 use crate::selfservice::strategy::{LoginStrategy, Method, Outcome};
@@ -66,7 +66,11 @@ async fn identifier_of(deps: &Deps, identity_id: Uuid) -> Option<String> {
     let i = crate::identity::service::get(deps, identity_id, true)
         .await
         .ok()?;
-    i.credentials.get("password")?.identifiers.first().cloned()
+    i.credentials
+        .get(&CredentialType::Password)?
+        .identifiers
+        .first()
+        .cloned()
 }
 
 fn invalid(ui: &mut UiContainer) -> Result<Option<Identity>, FlowError> {
@@ -101,9 +105,12 @@ async fn login(
     if missing {
         return Ok(None);
     }
-    let owner =
-        credentials::identity_for_identifier(&deps.store, "password", &normalize(&identifier))
-            .await?;
+    let owner = credentials::identity_for_identifier(
+        &deps.store,
+        CredentialType::Password.as_str(),
+        &normalize(&identifier),
+    )
+    .await?;
     let identity = match owner {
         Some(id) => crate::identity::service::get(deps, id, true).await.ok(),
         None => None,
@@ -111,10 +118,12 @@ async fn login(
     // Imported with `use_password_migration_hook`: the operator's endpoint checks the password
     // once; on a match it is hashed and stored here, and the flag goes away.
     if let Some(i) = identity.as_ref().filter(|i| {
-        i.credentials.get("password").is_some_and(|c| {
-            c.config.get("use_password_migration_hook") == Some(&Value::Bool(true))
-                && c.config.get("hashed_password").is_none()
-        })
+        i.credentials
+            .get(&CredentialType::Password)
+            .is_some_and(|c| {
+                c.config.get("use_password_migration_hook") == Some(&Value::Bool(true))
+                    && c.config.get("hashed_password").is_none()
+            })
     }) {
         let matched = crate::selfservice::hooks::password_migration::verify(
             deps,
@@ -135,13 +144,19 @@ async fn login(
             .await
             .map_err(|e| FlowError::Internal(format!("hashing a migrated password: {e}")))?;
         let config = serde_json::json!({ "hashed_password": hashed }).to_string();
-        credentials::update_config(&deps.store, i.id, "password", &config, now().naive_utc())
-            .await?;
+        credentials::update_config(
+            &deps.store,
+            i.id,
+            CredentialType::Password.as_str(),
+            &config,
+            now().naive_utc(),
+        )
+        .await?;
         return Ok(identity);
     }
     let stored = identity.as_ref().and_then(|i| {
         i.credentials
-            .get("password")?
+            .get(&CredentialType::Password)?
             .config
             .get("hashed_password")?
             .as_str()
@@ -178,7 +193,7 @@ async fn login(
                 if let Err(e) = credentials::update_config(
                     &deps.store,
                     identity.id,
-                    "password",
+                    CredentialType::Password.as_str(),
                     &config,
                     now().naive_utc(),
                 )

@@ -7,7 +7,7 @@ use crate::deps::Deps;
 use crate::hash::HashError;
 use crate::identity::schema::IdentitySchema;
 use crate::identity::service as identities;
-use crate::identity::{Credential, Identity, now};
+use crate::identity::{Credential, CredentialType, Identity, now};
 use crate::selfservice::flow::FlowError;
 use crate::selfservice::flow::request::Submission;
 use crate::selfservice::strategy::{Method, Outcome, SettingsContext, SettingsStrategy};
@@ -60,7 +60,7 @@ async fn settings(
         return Ok(None);
     }
     let mut updated = current.clone();
-    if !updated.credentials.contains_key("password") {
+    if !updated.credentials.contains_key(&CredentialType::Password) {
         // No password yet (e.g. a code-only account): its identifiers follow the traits.
         if let Err(e) = identities::apply_schema(deps, &mut updated, &[], &[]) {
             ui.add_message(text::validation_generic(&e.to_string()));
@@ -69,7 +69,7 @@ async fn settings(
     }
     let identifiers = updated
         .credentials
-        .get("password")
+        .get(&CredentialType::Password)
         .map(|c| c.identifiers.clone())
         .unwrap_or_default();
     // Without identifiers only the length and breach checks apply.
@@ -94,17 +94,17 @@ async fn settings(
     };
     let ts = now();
     let config = serde_json::json!({ "hashed_password": hashed });
-    match updated.credentials.get_mut("password") {
+    match updated.credentials.get_mut(&CredentialType::Password) {
         Some(c) => {
             c.config = config;
             c.updated_at = ts;
         }
         None => {
             updated.credentials.insert(
-                "password".into(),
+                CredentialType::Password,
                 Credential {
                     id: uuid::Uuid::new_v4(),
-                    kind: "password".into(),
+                    kind: CredentialType::Password,
                     identifiers,
                     config,
                     version: 0,
