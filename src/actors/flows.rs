@@ -112,7 +112,7 @@ impl ractor::factory::Worker for FlowWorker {
                 let _ = reply.send(r);
             }
             FlowMsg::StartRecovery(t, req, reply) => {
-                let _ = reply.send(flow::recovery::start(d, t, &req).await);
+                let _ = reply.send(flow::recovery::start(d, r, t, &req).await);
             }
             FlowMsg::SubmitRecovery(id, sub, req, reply) => {
                 let r = match sub {
@@ -137,17 +137,17 @@ impl ractor::factory::Worker for FlowWorker {
                 let _ = reply.send(flow::recovery::use_link(d, r, id, &token, &req).await);
             }
             FlowMsg::StartVerification(t, req, reply) => {
-                let _ = reply.send(flow::verification::start(d, t, &req).await);
+                let _ = reply.send(flow::verification::start(d, r, t, &req).await);
             }
             FlowMsg::SubmitVerification(id, sub, req, reply) => {
                 let r = match sub {
-                    Ok(sub) => flow::verification::submit(d, id, sub, &req).await,
+                    Ok(sub) => flow::verification::submit(d, r, id, sub, &req).await,
                     Err(e) => Err(e),
                 };
                 let _ = reply.send(typed(d, id, &req, r).await);
             }
             FlowMsg::VerificationLink(id, req, reply) => {
-                let _ = reply.send(flow::verification::open_link(d, id, &req).await);
+                let _ = reply.send(flow::verification::open_link(d, r, id, &req).await);
             }
             FlowMsg::StartSettings(t, req, reply) => {
                 let _ = reply.send(flow::settings::start(d, r, t, &req).await);

@@ -15,6 +15,7 @@ use crate::http::session_auth;
 use crate::selfservice::flow::recovery::Outcome;
 use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{FlowError, FlowKind, FlowType};
+use crate::selfservice::strategy::Method;
 
 fn flow_id<B>(req: &Request<B>) -> Result<Uuid, ApiError> {
     let q = query_pairs(req);
@@ -212,7 +213,7 @@ pub async fn admin_create(app: &App, link: bool, req: Request<Bytes>) -> Result<
         identity_id,
         expires_in,
         flow_type,
-        link,
+        if link { Method::Link } else { Method::Code },
     )
     .await
     {
@@ -220,7 +221,7 @@ pub async fn admin_create(app: &App, link: bool, req: Request<Bytes>) -> Result<
             let ui = ui_url_for(app, FlowKind::Recovery, &flow.id.to_string());
             Ok(if link {
                 ok_json(&json!({
-                    "recovery_link": crate::selfservice::flow::recovery::link_url(deps, flow.id, &secret),
+                    "recovery_link": crate::selfservice::strategy::link::recovery_url(deps, flow.id, &secret),
                     "expires_at": expires_at,
                 }))
             } else {
