@@ -153,7 +153,7 @@ impl FlowMessage for RecoveryMsg {
         let (d, r) = (cx.deps.as_ref(), cx.strategies.as_ref());
         match self {
             RecoveryMsg::Flow(FlowMsg::Start(t, req, reply)) => {
-                let _ = reply.send(flow::recovery::start(d, t, &req).await);
+                let _ = reply.send(flow::recovery::start(d, r, t, &req).await);
             }
             RecoveryMsg::Flow(FlowMsg::Get(id, req, reply)) => {
                 let _ = reply.send(flow::recovery::get(d, id, &req).await);
@@ -190,23 +190,23 @@ impl FlowMessage for VerificationMsg {
         VerificationMsg::Flow(msg)
     }
     async fn handle(self, cx: &FlowDeps) {
-        let d = cx.deps.as_ref();
+        let (d, r) = (cx.deps.as_ref(), cx.strategies.as_ref());
         match self {
             VerificationMsg::Flow(FlowMsg::Start(t, req, reply)) => {
-                let _ = reply.send(flow::verification::start(d, t, &req).await);
+                let _ = reply.send(flow::verification::start(d, r, t, &req).await);
             }
             VerificationMsg::Flow(FlowMsg::Get(id, req, reply)) => {
                 let _ = reply.send(flow::verification::get(d, id, &req).await);
             }
             VerificationMsg::Flow(FlowMsg::Submit(id, sub, req, reply)) => {
                 let out = match sub {
-                    Ok(sub) => flow::verification::submit(d, id, sub, &req).await,
+                    Ok(sub) => flow::verification::submit(d, r, id, sub, &req).await,
                     Err(e) => Err(e),
                 };
                 let _ = reply.send(typed(d, id, &req, out).await);
             }
             VerificationMsg::Link(id, req, reply) => {
-                let _ = reply.send(flow::verification::open_link(d, id, &req).await);
+                let _ = reply.send(flow::verification::open_link(d, r, id, &req).await);
             }
         }
     }

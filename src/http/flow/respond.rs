@@ -183,7 +183,7 @@ pub fn recovery_created(
     let deps = &app.handles.deps;
     if link {
         ok_json(&json!({
-            "recovery_link": crate::selfservice::flow::recovery::link_url(deps, flow.id, secret),
+            "recovery_link": crate::selfservice::strategy::link::recovery_url(deps, flow.id, secret),
             "expires_at": expires_at,
         }))
     } else {

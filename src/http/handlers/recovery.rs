@@ -12,6 +12,7 @@ use crate::http::flow::request::{Submitted, flow_id, flow_request};
 use crate::http::flow::respond;
 use crate::http::respond::Resp;
 use crate::selfservice::flow::{FlowError, FlowKind, FlowType};
+use crate::selfservice::strategy::Method;
 
 /// `POST /self-service/{recovery,verification}?flow=`
 pub async fn submit(app: &App, kind: FlowKind, req: Request<Bytes>) -> Result<Resp, ApiError> {
@@ -129,7 +130,7 @@ pub async fn admin_create(app: &App, link: bool, req: Request<Bytes>) -> Result<
         identity_id,
         expires_in,
         flow_type,
-        link,
+        if link { Method::Link } else { Method::Code },
     )
     .await
     {

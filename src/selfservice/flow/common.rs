@@ -8,7 +8,7 @@ use super::request::{FlowRequest, Submission};
 use super::{Failed, Flow, FlowError, FlowKind, FlowState, FlowType};
 use crate::deps::Deps;
 use crate::identity::now;
-use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, csrf_node, submit_node};
+use crate::selfservice::ui::{Group, InputType, UiNode};
 use crate::selfservice::{csrf, return_to};
 use crate::session::Session;
 use crate::store::flows as q;
@@ -275,36 +275,6 @@ pub fn email_node(g: Group, value: Option<&str>) -> UiNode {
         n.set_value(Some(json!(v)));
     }
     n
-}
-
-/// After a code was sent: the code input, a resend button carrying the address, submit.
-pub fn code_sent_ui(action: String, masked: &str, email: &str, otp: Option<&str>) -> UiContainer {
-    let mut ui = UiContainer::new(action, "POST");
-    ui.append(csrf_node(masked));
-    let mut code = UiNode::input("code", Group::Code, InputType::Number)
-        .required()
-        .with_label(text::label_verify_otp());
-    if let Some(c) = otp {
-        code.set_value(Some(json!(c)));
-    }
-    ui.append(code);
-    ui.append(UiNode::input("method", Group::Code, InputType::Hidden).with_value("code"));
-    ui.append(
-        UiNode::input("email", Group::Code, InputType::Submit)
-            .with_value(email)
-            .with_label(text::label_resend_otp()),
-    );
-    ui.append(submit_node(Group::Code, "code", text::label_submit()));
-    ui
-}
-
-/// The submitted code: JSON clients may send it as a number.
-pub fn submitted_code(sub: &Submission) -> Option<String> {
-    match sub.get("code")? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 /// Email addresses are stored lower-cased and trimmed, as Kratos normalises them.

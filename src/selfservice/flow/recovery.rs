@@ -1,6 +1,7 @@
-//! The recovery flow ("forgot password"): an email address gets a one-time code (`code`) or a
-//! link (`link`); proving it issues a session and continues in a settings flow. Unknown
-//! addresses get the same answer as known ones, so the flow cannot be used to probe accounts.
+//! The recovery flow ("forgot password"): an email address gets a message from the method in
+//! use (`selfservice.flows.recovery.use`, a [`RecoveryStrategy`]); proving it issues a session
+//! and continues in a settings flow. Unknown addresses get the same answer as known ones, so the
+//! flow cannot be used to probe accounts.
 
 use crate::config::Hook;
 use crate::selfservice::hooks::{self, HookContext};
@@ -8,24 +9,18 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::common::Started;
-use super::common::{
-    self, code_sent_ui, csrf_for, email_node, normalize_email, save, submitted_code,
-};
+use super::common::{self, csrf_for, email_node, normalize_email, save};
 use super::request::{FlowRequest, Submission};
 use super::{Flow, FlowError, FlowKind, FlowState, FlowType};
-use crate::config::FlowStrategy;
 use crate::deps::Deps;
 use crate::identity::{CredentialType, Identity, now};
-use crate::selfservice::otp::{self, Mail, Template};
-use crate::selfservice::strategy::Registry;
-use crate::selfservice::ui::{Group, UiContainer, csrf_node, submit_node};
+use crate::selfservice::otp::{self, Mail};
+use crate::selfservice::strategy::{Letter, Method, Proof, RecoveryStrategy, Registry};
+use crate::selfservice::ui::{UiContainer, csrf_node};
 use crate::session::service::{self as sessions, IssuedSession};
 use crate::store::id::DbId;
-use crate::store::tokens::{self as tq, TokenRow, UseOutcome};
+use crate::store::tokens::{self as tq, TokenRow};
 use crate::text;
-
-pub const KIND_CODE: &str = "recovery_code";
-pub const KIND_LINK: &str = "recovery_link";
 
 /// How a submission that did not fail ended.
 pub enum Outcome {
@@ -58,41 +53,29 @@ fn enabled(deps: &Deps) -> Result<(), FlowError> {
     }
 }
 
-/// The method in use: `selfservice.flows.recovery.use`.
-pub fn method(deps: &Deps) -> &'static str {
-    match deps.config.selfservice.flows.recovery.use_ {
-        FlowStrategy::Code => "code",
-        FlowStrategy::Link => "link",
-    }
-}
-
-fn group(method: &str) -> Group {
-    if method == "link" {
-        Group::Link
-    } else {
-        Group::Code
-    }
-}
-
-/// The first screen: the email input and the method's submit button.
-fn choose_method_ui(deps: &Deps, id: Uuid, masked: &str) -> UiContainer {
-    let m = method(deps);
+/// The first screen: the method's email input and submit button.
+fn choose_method_ui(
+    deps: &Deps,
+    strategy: &dyn RecoveryStrategy,
+    id: Uuid,
+    masked: &str,
+) -> UiContainer {
     let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Recovery, id), "POST");
     ui.append(csrf_node(masked));
-    ui.append(email_node(group(m), None));
-    ui.append(submit_node(group(m), m, text::label_submit()));
+    strategy.populate(&mut ui);
     ui
 }
 
 fn build(
     deps: &Deps,
+    strategy: &dyn RecoveryStrategy,
     flow_type: FlowType,
     req: &FlowRequest,
 ) -> (Flow, Option<crate::selfservice::csrf::RawToken>) {
     let cfg = &deps.config.selfservice.flows.recovery;
     let id = Uuid::new_v4();
     let (masked, cookie) = csrf_for(req, flow_type);
-    let ui = choose_method_ui(deps, id, &masked);
+    let ui = choose_method_ui(deps, strategy, id, &masked);
     let mut flow = Flow::new(
         FlowKind::Recovery,
         flow_type,
@@ -107,6 +90,7 @@ fn build(
 
 pub async fn start(
     deps: &Deps,
+    strategies: &Registry,
     flow_type: FlowType,
     req: &FlowRequest,
 ) -> Result<Started, FlowError> {
@@ -115,7 +99,7 @@ pub async fn start(
         return Err(FlowError::AlreadyLoggedIn);
     }
     let return_to = common::requested_return_to(deps, req, FlowKind::Recovery)?;
-    let (mut flow, csrf_cookie) = build(deps, flow_type, req);
+    let (mut flow, csrf_cookie) = build(deps, strategies.recovery(), flow_type, req);
     flow.return_to = return_to;
     hooks::run_before(deps, FlowKind::Recovery, &mut HookContext::new(&flow, req)).await?;
     common::insert(deps, &flow).await?;
@@ -137,14 +121,16 @@ pub async fn get(deps: &Deps, id: Uuid, req: &FlowRequest) -> Result<Flow, FlowE
     Ok(flow)
 }
 
-/// Starts a fresh flow carrying `message` in place of `old` (Kratos's "retry" answer).
+/// Starts a fresh flow of the method in use carrying `message` in place of `old` (Kratos's
+/// "retry" answer).
 async fn replace_with(
     deps: &Deps,
+    strategies: &Registry,
     old: &Flow,
     req: &FlowRequest,
     message: text::UiText,
 ) -> FlowError {
-    let (mut fresh, _) = build(deps, old.flow_type, req);
+    let (mut fresh, _) = build(deps, strategies.recovery(), old.flow_type, req);
     // The browser keeps its CSRF cookie; the fresh flow must be bound to it.
     fresh.csrf_token = old.csrf_token.clone();
     fresh.ui.update_csrf(&old.csrf_token);
@@ -157,14 +143,19 @@ async fn replace_with(
     FlowError::Replaced(Box::new(fresh))
 }
 
-async fn replace_expired(deps: &Deps, old: &Flow, req: &FlowRequest) -> FlowError {
+async fn replace_expired(
+    deps: &Deps,
+    strategies: &Registry,
+    old: &Flow,
+    req: &FlowRequest,
+) -> FlowError {
     let ago = (chrono::Utc::now() - old.expires_at).num_milliseconds() as f64 / 60_000.0;
     let msg = text::recovery_flow_expired(
         &old.expires_at.to_rfc3339(),
         old.expires_at.timestamp(),
         ago,
     );
-    match replace_with(deps, old, req, msg).await {
+    match replace_with(deps, strategies, old, req, msg).await {
         FlowError::Replaced(fresh) => FlowError::Expired {
             expired_at: old.expires_at,
             replacement: Some(fresh),
@@ -178,10 +169,6 @@ fn admin_created(flow: &Flow) -> bool {
     flow.flow_type == FlowType::Browser && flow.csrf_token.is_empty()
 }
 
-fn too_often() -> text::UiText {
-    text::validation_generic("The request was submitted too often. Please request another code.")
-}
-
 pub async fn submit(
     deps: &Deps,
     strategies: &Registry,
@@ -192,28 +179,33 @@ pub async fn submit(
     enabled(deps)?;
     let mut flow = common::load(deps, id, FlowKind::Recovery).await?;
     if flow.is_expired() {
-        return Err(replace_expired(deps, &flow, req).await);
+        return Err(replace_expired(deps, strategies, &flow, req).await);
     }
     if flow.state == FlowState::PassedChallenge {
-        return Err(replace_with(deps, &flow, req, text::recovery_retry_success()).await);
+        return Err(
+            replace_with(deps, strategies, &flow, req, text::recovery_retry_success()).await,
+        );
     }
     // Admin-created flows have no CSRF binding (Kratos: DangerousSkipCSRFCheck).
     if !admin_created(&flow) {
         common::check_submit(&flow, req, &sub)?;
     }
-    let m = method(deps);
+    let strategy = strategies.recovery();
+    // A flow waiting for proof may be getting it.
+    if flow.state == FlowState::SentEmail
+        && let Some(proof) = strategy.resume(deps, &flow, &sub).await?
+    {
+        return prove(deps, strategies, strategy, flow, proof, req).await;
+    }
+    if common::current_session(deps, req).await.is_some() {
+        return Err(FlowError::AlreadyLoggedIn);
+    }
+    let m = strategy.method().as_str();
     let email = sub
         .str("email")
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
-    // A code without an address is a code submission (the address means "resend").
-    if m == "code" && flow.state == FlowState::SentEmail && email.is_none() {
-        return use_code(deps, strategies, flow, &sub, req).await;
-    }
-    if common::current_session(deps, req).await.is_some() {
-        return Err(FlowError::AlreadyLoggedIn);
-    }
     let chosen = sub.str("method").unwrap_or_default();
     if chosen != m {
         flow.ui.reset_messages();
@@ -224,12 +216,12 @@ pub async fn submit(
     }
     let Some(email) = email else {
         flow.ui.reset_messages();
-        flow.ui.upsert(email_node(group(m), None));
+        flow.ui.upsert(email_node(strategy.method().group(), None));
         flow.ui
             .add_node_message("email", text::validation_required("email"));
         return Err(common::reject(deps, flow).await);
     };
-    let challenge = send_challenge(deps, &mut flow, &email, m).await?;
+    let challenge = send_challenge(deps, strategy, &mut flow, &email).await?;
     Ok(Outcome::Sent(Box::new(flow), Box::new(challenge)))
 }
 
@@ -238,34 +230,26 @@ pub struct Challenge {
     flow: Flow,
     /// The address as typed (normalised when looked up).
     email: String,
-    method: &'static str,
+    strategy: &'static dyn RecoveryStrategy,
 }
 
 /// Moves the flow to `sent_email` with the "sent" UI (the same whether the address is known
 /// or not) and returns what [`deliver`] sends.
 async fn send_challenge(
     deps: &Deps,
+    strategy: &'static dyn RecoveryStrategy,
     flow: &mut Flow,
     email: &str,
-    m: &'static str,
 ) -> Result<Challenge, FlowError> {
     flow.state = FlowState::SentEmail;
-    flow.active = Some(m.into());
+    flow.active = Some(strategy.method().as_str().into());
     flow.updated_at = now();
-    if m == "link" {
-        flow.ui.reset_messages();
-        flow.ui.upsert(email_node(Group::Link, Some(email)));
-        flow.ui.add_message(text::recovery_email_sent());
-    } else {
-        let action = flow.ui.action.clone();
-        flow.ui = code_sent_ui(action, &flow.csrf_token, email, None);
-        flow.ui.add_message(text::recovery_email_with_code_sent());
-    }
+    strategy.show_sent(flow, email);
     save(deps, flow, &[FlowState::ChooseMethod, FlowState::SentEmail]).await?;
     Ok(Challenge {
         flow: flow.clone(),
         email: email.to_owned(),
-        method: m,
+        strategy,
     })
 }
 
@@ -287,21 +271,12 @@ pub async fn deliver(deps: &Deps, c: Challenge) {
 
 async fn try_deliver(deps: &Deps, c: &Challenge) -> Result<(), FlowError> {
     let flow = &c.flow;
-    let link = c.method == "link";
+    let strategy = c.strategy;
     let value = normalize_email(&c.email);
     let found = crate::store::identities::by_recovery_address(&deps.store, "email", &value).await?;
     let ts = now();
-    let (kind, lifespan) = if link {
-        (
-            KIND_LINK,
-            deps.config.selfservice.methods.link.config.lifespan.get(),
-        )
-    } else {
-        (
-            KIND_CODE,
-            deps.config.selfservice.methods.code.config.lifespan.get(),
-        )
-    };
+    let kind = strategy.token_kind();
+    let lifespan = strategy.lifespan(deps);
     let expires = ts + chrono::Duration::from_std(lifespan).unwrap_or(chrono::Duration::hours(1));
     let minutes = (lifespan.as_secs() / 60) as i64;
     let request_url = flow.request_url.clone();
@@ -310,11 +285,7 @@ async fn try_deliver(deps: &Deps, c: &Challenge) -> Result<(), FlowError> {
     match found {
         Some(((address_id, identity_id, stored), identity)) => {
             let identity = Identity::from_rows(identity)?.to_json(deps.public_base(), None);
-            let secret = if link {
-                otp::new_link_token()
-            } else {
-                otp::new_code()
-            };
+            let secret = strategy.new_secret();
             rows.push(TokenRow {
                 id: DbId(Uuid::new_v4()),
                 nid: DbId(deps.store.nid()),
@@ -329,19 +300,16 @@ async fn try_deliver(deps: &Deps, c: &Challenge) -> Result<(), FlowError> {
                 created_at: ts.naive_utc(),
                 updated_at: ts.naive_utc(),
             });
-            let (template, data) = if link {
-                (
-                    Template::RecoveryValid,
-                    json!({"To": stored, "RecoveryURL": link_url(deps, flow.id, &secret), "Identity": identity,
-                           "ExpiresInMinutes": minutes, "RequestURL": request_url}),
-                )
-            } else {
-                (
-                    Template::RecoveryCodeValid,
-                    json!({"To": stored, "RecoveryCode": secret, "Identity": identity,
-                           "ExpiresInMinutes": minutes, "RequestURL": request_url}),
-                )
-            };
+            let (template, data) = strategy.message(
+                deps,
+                &Letter {
+                    flow,
+                    to: &stored,
+                    secret: &secret,
+                    identity,
+                    expires_in_minutes: minutes,
+                },
+            );
             mails.push(Mail::email(template, stored, data));
         }
         None if deps
@@ -351,13 +319,8 @@ async fn try_deliver(deps: &Deps, c: &Challenge) -> Result<(), FlowError> {
             .recovery
             .notify_unknown_recipients =>
         {
-            let template = if link {
-                Template::RecoveryInvalid
-            } else {
-                Template::RecoveryCodeInvalid
-            };
             mails.push(Mail::email(
-                template,
+                strategy.unknown_template(),
                 value.clone(),
                 json!({"To": value, "RequestURL": request_url}),
             ));
@@ -377,64 +340,29 @@ async fn try_deliver(deps: &Deps, c: &Challenge) -> Result<(), FlowError> {
     .await
 }
 
-/// `…/self-service/recovery?flow=<id>&token=<token>`
-pub fn link_url(deps: &Deps, flow_id: Uuid, token: &str) -> String {
-    let base = deps
-        .config
-        .selfservice
-        .methods
-        .link
-        .config
-        .base_url
-        .clone()
-        .filter(|b| !b.is_empty())
-        .unwrap_or_else(|| deps.public_base().to_owned());
-    format!(
-        "{}/self-service/recovery?flow={flow_id}&token={token}",
-        base.trim_end_matches('/')
-    )
-}
-
-async fn use_code(
+/// Answers a proof of the address: a wrong code keeps the flow waiting; a right one completes
+/// it.
+async fn prove(
     deps: &Deps,
     strategies: &Registry,
+    strategy: &dyn RecoveryStrategy,
     mut flow: Flow,
-    sub: &Submission,
+    proof: Proof,
     req: &FlowRequest,
 ) -> Result<Outcome, FlowError> {
-    let code = submitted_code(sub).unwrap_or_default();
-    let max = deps.config.selfservice.methods.code.config.max_submissions as i32;
-    let outcome = tq::use_code(
-        &deps.store,
-        flow.id,
-        KIND_CODE,
-        &otp::candidate_hashes(deps, &code),
-        max,
-        now().naive_utc(),
-    )
-    .await?;
-    let row = match outcome {
-        UseOutcome::TooOften => return Err(replace_with(deps, &flow, req, too_often()).await),
-        UseOutcome::NotFound => {
-            flow.ui.reset_messages();
-            flow.ui.add_message(text::recovery_code_invalid());
-            save(deps, &flow, &[FlowState::SentEmail]).await?;
-            return Ok(Outcome::Updated(Box::new(flow)));
+    match proof {
+        Proof::Valid(row) => {
+            complete(deps, strategies, flow, *row, strategy.session_method(), req).await
         }
-        UseOutcome::Used(row) => *row,
-    };
-    if row.expires_at.and_utc() <= chrono::Utc::now() {
-        return Err(replace_expired(deps, &flow, req).await);
+        Proof::Invalid(message) => {
+            flow.ui.reset_messages();
+            flow.ui.add_message(message);
+            save(deps, &flow, &[FlowState::SentEmail]).await?;
+            Ok(Outcome::Updated(Box::new(flow)))
+        }
+        Proof::Restart(message) => Err(replace_with(deps, strategies, &flow, req, message).await),
+        Proof::Expired => Err(replace_expired(deps, strategies, &flow, req).await),
     }
-    complete(
-        deps,
-        strategies,
-        flow,
-        row,
-        CredentialType::CodeRecovery,
-        req,
-    )
-    .await
 }
 
 /// `GET /self-service/recovery?flow=&token=`: the link from the email.
@@ -448,31 +376,20 @@ pub async fn use_link(
     enabled(deps)?;
     let flow = common::load(deps, id, FlowKind::Recovery).await?;
     if flow.is_expired() {
-        return Err(replace_expired(deps, &flow, req).await);
+        return Err(replace_expired(deps, strategies, &flow, req).await);
     }
     if flow.state == FlowState::PassedChallenge {
-        return Err(replace_with(deps, &flow, req, text::recovery_retry_success()).await);
+        return Err(
+            replace_with(deps, strategies, &flow, req, text::recovery_retry_success()).await,
+        );
     }
-    let row = tq::use_link(
-        &deps.store,
-        flow.id,
-        KIND_LINK,
-        &otp::candidate_hashes(deps, token),
-        now().naive_utc(),
-    )
-    .await?;
-    let Some(row) = row.filter(|r| r.expires_at.and_utc() > chrono::Utc::now()) else {
-        return Err(replace_with(deps, &flow, req, text::recovery_token_invalid()).await);
-    };
-    complete(
-        deps,
-        strategies,
-        flow,
-        row,
-        CredentialType::LinkRecovery,
-        req,
-    )
-    .await
+    // The method that sends links answers them, whether or not it is still the one in use.
+    for strategy in Registry::recovery_strategies() {
+        if let Some(proof) = strategy.use_link(deps, &flow, token).await? {
+            return prove(deps, strategies, *strategy, flow, proof, req).await;
+        }
+    }
+    Err(replace_with(deps, strategies, &flow, req, text::recovery_token_invalid()).await)
 }
 
 /// The address was proven: verify it (self-service only), issue the session, finish the flow.
@@ -533,25 +450,22 @@ async fn complete(
     })))
 }
 
-/// Admin: a recovery flow in `sent_email` with a code (`code` method) or a link token for
-/// `identity_id`. Returns (flow, secret, expires_at).
+/// Admin: a recovery flow in `sent_email` with a secret of `method` (a code or a link token)
+/// for `identity_id`. Returns (flow, secret, expires_at).
 pub async fn admin_create(
     deps: &Deps,
     identity_id: Uuid,
     expires_in: Option<std::time::Duration>,
     flow_type: FlowType,
-    link: bool,
+    method: Method,
 ) -> Result<(Flow, String, chrono::DateTime<chrono::Utc>), FlowError> {
+    let strategy = Registry::recovery_method(method).ok_or_else(|| {
+        FlowError::BadRequest(format!("The {method} method cannot recover an account."))
+    })?;
     let identity = crate::identity::service::get(deps, identity_id, false)
         .await
         .map_err(|_| FlowError::NotFound)?;
-    let lifespan = expires_in.unwrap_or_else(|| {
-        if link {
-            deps.config.selfservice.methods.link.config.lifespan.get()
-        } else {
-            deps.config.selfservice.methods.code.config.lifespan.get()
-        }
-    });
+    let lifespan = expires_in.unwrap_or_else(|| strategy.lifespan(deps));
     let id = Uuid::new_v4();
     let req = FlowRequest {
         request_url: format!(
@@ -561,16 +475,7 @@ pub async fn admin_create(
         ),
         ..FlowRequest::default()
     };
-    let ui = if link {
-        choose_method_ui(deps, id, "")
-    } else {
-        code_sent_ui(
-            common::action_url(deps, FlowKind::Recovery, id),
-            "",
-            "",
-            None,
-        )
-    };
+    let ui = choose_method_ui(deps, strategy, id, "");
     let mut flow = Flow::new(
         FlowKind::Recovery,
         flow_type,
@@ -579,26 +484,16 @@ pub async fn admin_create(
         ui,
     );
     flow.id = id;
-    if !link {
-        // The admin hands the code over out of band; the user types it into this flow.
-        flow.ui.remove(&["email"]);
-        flow.state = FlowState::SentEmail;
-        flow.active = Some("code".into());
-    } else {
-        flow.state = FlowState::SentEmail;
-        flow.active = Some("link".into());
-    }
+    strategy.show_admin_created(&mut flow);
+    flow.state = FlowState::SentEmail;
+    flow.active = Some(method.as_str().into());
     common::insert(deps, &flow).await?;
-    let secret = if link {
-        otp::new_link_token()
-    } else {
-        otp::new_code()
-    };
+    let secret = strategy.new_secret();
     let ts = now();
     let row = TokenRow {
         id: DbId(Uuid::new_v4()),
         nid: DbId(deps.store.nid()),
-        kind: if link { KIND_LINK } else { KIND_CODE }.into(),
+        kind: strategy.token_kind().into(),
         flow_id: Some(DbId(id)),
         identity_id: Some(DbId(identity.id)),
         // No address: an admin code does not prove any address.

@@ -377,6 +377,7 @@ pub async fn submit(
     saved.identity = Some(updated.to_json(deps.public_base(), None));
     let show_verification_ui = after_success(
         deps,
+        strategies,
         &mut saved,
         &method,
         strategy.changes_traits(),
@@ -419,8 +420,10 @@ async fn commit(
 /// verification mail for new addresses (when verification is on), then the configured
 /// `after` hooks of the method (or of the flow) — web hooks run inside the engine, built-ins
 /// here. Returns whether `show_verification_ui` asks browsers to go to the verification UI.
+#[allow(clippy::too_many_arguments)]
 async fn after_success(
     deps: &Deps,
+    strategies: &Registry,
     flow: &mut Flow,
     method: &str,
     changes_traits: bool,
@@ -429,9 +432,14 @@ async fn after_success(
     req: &FlowRequest,
 ) -> Result<bool, FlowError> {
     if changes_traits {
-        let items =
-            super::verification::after_settings(deps, identity, flow.flow_type, &flow.request_url)
-                .await?;
+        let items = super::verification::after_settings(
+            deps,
+            strategies,
+            identity,
+            flow.flow_type,
+            &flow.request_url,
+        )
+        .await?;
         flow.continue_with.extend(items);
     }
     let mut show_verification_ui = false;

@@ -1,5 +1,6 @@
 //! The verification flow: proves an address from the identity schema (`verification.via`)
-//! with a code or link; the address goes `pending` → `sent` → `completed` (`verified`). Also
+//! with the method in use (`selfservice.flows.verification.use`, a [`VerificationStrategy`]);
+//! the address goes `pending` → `sent` → `completed` (`verified`). Also
 //! the registration hook that sends the first message, and the login check for verified
 //! addresses.
 
@@ -9,27 +10,20 @@ use uuid::Uuid;
 
 use super::common::Started;
 use super::common::{self, csrf_for};
-use super::common::{
-    code_sent_ui, email_node, identity_json, normalize_email, save, submitted_code, with_flow,
-};
+use super::common::{email_node, identity_json, normalize_email, save, with_flow};
 use super::request::{FlowRequest, Submission};
 use super::{Flow, FlowError, FlowKind, FlowState, FlowType};
-use crate::config::FlowStrategy;
 use crate::courier::Channel;
 use crate::deps::Deps;
 use crate::identity::{Identity, now};
 use crate::selfservice::csrf::RawToken;
-use crate::selfservice::otp::{self, Mail, Template};
-use crate::selfservice::ui::{
-    AnchorAttributes, Attributes, Group, Meta, UiContainer, UiNode, csrf_node, submit_node,
-};
+use crate::selfservice::otp::{self, Mail};
+use crate::selfservice::strategy::{Letter, Opened, Proof, Registry, VerificationStrategy};
+use crate::selfservice::ui::{UiContainer, csrf_node};
 use crate::session::service as session_service;
 use crate::store::id::DbId;
-use crate::store::tokens::{self as tq, TokenRow, UseOutcome};
+use crate::store::tokens::{self as tq, TokenRow};
 use crate::text;
-
-pub const KIND_CODE: &str = "verification_code";
-pub const KIND_LINK: &str = "verification_link";
 
 fn enabled(deps: &Deps) -> Result<(), FlowError> {
     if deps.config.selfservice.flows.verification.enabled {
@@ -39,29 +33,18 @@ fn enabled(deps: &Deps) -> Result<(), FlowError> {
     }
 }
 
-pub fn method(deps: &Deps) -> &'static str {
-    match deps.config.selfservice.flows.verification.use_ {
-        FlowStrategy::Code => "code",
-        FlowStrategy::Link => "link",
-    }
-}
-
-fn group(m: &str) -> Group {
-    if m == "link" {
-        Group::Link
-    } else {
-        Group::Code
-    }
-}
-
-fn build(deps: &Deps, flow_type: FlowType, request_url: String, masked: String) -> Flow {
+fn build(
+    deps: &Deps,
+    strategy: &dyn VerificationStrategy,
+    flow_type: FlowType,
+    request_url: String,
+    masked: String,
+) -> Flow {
     let cfg = &deps.config.selfservice.flows.verification;
     let id = Uuid::new_v4();
-    let m = method(deps);
     let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Verification, id), "POST");
     ui.append(csrf_node(&masked));
-    ui.append(email_node(group(m), None));
-    ui.append(submit_node(group(m), m, text::label_submit()));
+    strategy.populate(&mut ui);
     let mut flow = Flow::new(
         FlowKind::Verification,
         flow_type,
@@ -76,13 +59,20 @@ fn build(deps: &Deps, flow_type: FlowType, request_url: String, masked: String) 
 
 pub async fn start(
     deps: &Deps,
+    strategies: &Registry,
     flow_type: FlowType,
     req: &FlowRequest,
 ) -> Result<Started, FlowError> {
     enabled(deps)?;
     let return_to = common::requested_return_to(deps, req, FlowKind::Verification)?;
     let (masked, csrf_cookie) = csrf_for(req, flow_type);
-    let mut flow = build(deps, flow_type, req.request_url.clone(), masked);
+    let mut flow = build(
+        deps,
+        strategies.verification(),
+        flow_type,
+        req.request_url.clone(),
+        masked,
+    );
     flow.return_to = return_to;
     hooks::run_before(
         deps,
@@ -110,9 +100,16 @@ pub async fn get(deps: &Deps, id: Uuid, req: &FlowRequest) -> Result<Flow, FlowE
     Ok(flow)
 }
 
-async fn replace_with(deps: &Deps, old: &Flow, message: text::UiText) -> FlowError {
+/// Starts a fresh flow of the method in use carrying `message` in place of `old`.
+async fn replace_with(
+    deps: &Deps,
+    strategies: &Registry,
+    old: &Flow,
+    message: text::UiText,
+) -> FlowError {
     let mut fresh = build(
         deps,
+        strategies.verification(),
         old.flow_type,
         old.request_url.clone(),
         old.csrf_token.clone(),
@@ -125,14 +122,14 @@ async fn replace_with(deps: &Deps, old: &Flow, message: text::UiText) -> FlowErr
     FlowError::Replaced(Box::new(fresh))
 }
 
-async fn replace_expired(deps: &Deps, old: &Flow) -> FlowError {
+async fn replace_expired(deps: &Deps, strategies: &Registry, old: &Flow) -> FlowError {
     let ago = (chrono::Utc::now() - old.expires_at).num_milliseconds() as f64 / 60_000.0;
     let msg = text::verification_flow_expired(
         &old.expires_at.to_rfc3339(),
         old.expires_at.timestamp(),
         ago,
     );
-    match replace_with(deps, old, msg).await {
+    match replace_with(deps, strategies, old, msg).await {
         FlowError::Replaced(fresh) => FlowError::Expired {
             expired_at: old.expires_at,
             replacement: Some(fresh),
@@ -150,6 +147,7 @@ pub struct Updated {
 
 pub async fn submit(
     deps: &Deps,
+    strategies: &Registry,
     id: Uuid,
     sub: Submission,
     req: &FlowRequest,
@@ -157,24 +155,27 @@ pub async fn submit(
     enabled(deps)?;
     let mut flow = common::load(deps, id, FlowKind::Verification).await?;
     if flow.is_expired() {
-        return Err(replace_expired(deps, &flow).await);
+        return Err(replace_expired(deps, strategies, &flow).await);
     }
     if flow.state == FlowState::PassedChallenge {
-        return Err(replace_with(deps, &flow, text::verification_retry_success()).await);
+        return Err(
+            replace_with(deps, strategies, &flow, text::verification_retry_success()).await,
+        );
     }
     // Flows started by the registration hook are continued from an email: no CSRF binding.
     if !flow.csrf_token.is_empty() || flow.flow_type == FlowType::Api {
         common::check_submit(&flow, req, &sub)?;
     }
-    let m = method(deps);
-    if m == "code"
-        && let Some(code) = submitted_code(&sub)
-    {
-        return use_code(deps, flow, &code, req).await.map(|flow| Updated {
-            flow,
-            csrf_cookie: None,
-        });
+    let strategy = strategies.verification();
+    if let Some(proof) = strategy.resume(deps, &flow, &sub).await? {
+        return prove(deps, strategies, strategy, flow, proof, req)
+            .await
+            .map(|flow| Updated {
+                flow,
+                csrf_cookie: None,
+            });
     }
+    let m = strategy.method().as_str();
     let chosen = sub.str("method").unwrap_or_default();
     let email = sub
         .str("email")
@@ -190,7 +191,7 @@ pub async fn submit(
     }
     let Some(email) = email else {
         flow.ui.reset_messages();
-        flow.ui.upsert(email_node(group(m), None));
+        flow.ui.upsert(email_node(strategy.method().group(), None));
         flow.ui
             .add_node_message("email", text::validation_required("email"));
         return Err(common::reject(deps, flow).await);
@@ -204,6 +205,7 @@ pub async fn submit(
         Some((address_id, identity_id, stored)) => {
             let (row, mail) = challenge(
                 deps,
+                strategy,
                 &flow,
                 address_id,
                 identity_id,
@@ -223,13 +225,8 @@ pub async fn submit(
                 .verification
                 .notify_unknown_recipients
             {
-                let template = if m == "link" {
-                    Template::VerificationInvalid
-                } else {
-                    Template::VerificationCodeInvalid
-                };
                 mails.push(Mail::email(
-                    template,
+                    strategy.unknown_template(),
                     value.clone(),
                     json!({"To": value, "RequestURL": flow.request_url}),
                 ));
@@ -239,9 +236,9 @@ pub async fn submit(
     flow.state = FlowState::SentEmail;
     flow.active = Some(m.into());
     flow.updated_at = now();
-    set_sent_ui(&mut flow, m, &email);
+    strategy.show_sent(&mut flow, &email);
     // A resend replaces the earlier code, known address or not.
-    let kind = if m == "link" { KIND_LINK } else { KIND_CODE };
+    let kind = strategy.token_kind();
     let from = [FlowState::ChooseMethod, FlowState::SentEmail];
     common::issue(
         deps,
@@ -263,51 +260,23 @@ pub async fn submit(
     })
 }
 
-fn set_sent_ui(flow: &mut Flow, m: &str, email: &str) {
-    if m == "link" {
-        flow.ui.reset_messages();
-        flow.ui.upsert(email_node(Group::Link, Some(email)));
-        flow.ui.add_message(text::verification_email_sent());
-    } else {
-        let action = flow.ui.action.clone();
-        flow.ui = code_sent_ui(action, &flow.csrf_token, email, None);
-        // Verification's code input is a text field in Kratos (recovery's is a number).
-        if let Some(n) = flow.ui.find_mut("code")
-            && let Some(a) = n.input_attributes_mut()
-        {
-            a.kind = crate::selfservice::ui::InputType::Text;
-        }
-        flow.ui
-            .add_message(text::verification_email_with_code_sent());
-    }
-}
-
 /// A new code or link for one address of the flow, and the mail carrying it.
 async fn challenge(
     deps: &Deps,
+    strategy: &dyn VerificationStrategy,
     flow: &Flow,
     address_id: Uuid,
     identity_id: Uuid,
     address: &str,
     channel: Channel,
 ) -> (TokenRow, Mail) {
-    let m = method(deps);
-    let link = m == "link";
-    let lifespan = if link {
-        deps.config.selfservice.methods.link.config.lifespan.get()
-    } else {
-        deps.config.selfservice.methods.code.config.lifespan.get()
-    };
+    let lifespan = strategy.lifespan(deps);
     let ts = now();
-    let secret = if link {
-        otp::new_link_token()
-    } else {
-        otp::new_code()
-    };
+    let secret = strategy.new_secret();
     let row = TokenRow {
         id: DbId(Uuid::new_v4()),
         nid: DbId(deps.store.nid()),
-        kind: if link { KIND_LINK } else { KIND_CODE }.into(),
+        kind: strategy.token_kind().into(),
         flow_id: Some(DbId(flow.id)),
         identity_id: Some(DbId(identity_id)),
         address: Some(address.to_owned()),
@@ -322,73 +291,40 @@ async fn challenge(
     };
     let identity = identity_json(deps, identity_id).await;
     let minutes = (lifespan.as_secs() / 60) as i64;
-    let base = format!(
-        "{}/self-service/verification?flow={}",
-        link_base(deps),
-        flow.id
+    let (template, data) = strategy.message(
+        deps,
+        &Letter {
+            flow,
+            to: address,
+            secret: &secret,
+            identity,
+            expires_in_minutes: minutes,
+        },
     );
-    let mail = if link {
-        Mail {
-            template: Template::VerificationValid,
-            channel,
-            to: address.to_owned(),
-            data: json!({"To": address, "VerificationURL": format!("{base}&token={secret}"), "Identity": identity,
-                         "ExpiresInMinutes": minutes, "RequestURL": flow.request_url}),
-        }
-    } else {
-        Mail {
-            template: Template::VerificationCodeValid,
-            channel,
-            to: address.to_owned(),
-            data: json!({"To": address, "VerificationCode": secret, "VerificationURL": format!("{base}&code={secret}"),
-                         "Identity": identity, "ExpiresInMinutes": minutes, "RequestURL": flow.request_url}),
-        }
+    let mail = Mail {
+        template,
+        channel,
+        to: address.to_owned(),
+        data,
     };
     (row, mail)
 }
 
-fn link_base(deps: &Deps) -> String {
-    deps.config
-        .selfservice
-        .methods
-        .link
-        .config
-        .base_url
-        .clone()
-        .filter(|b| !b.is_empty())
-        .unwrap_or_else(|| deps.public_base().to_owned())
-        .trim_end_matches('/')
-        .to_owned()
-}
-
-async fn use_code(
+/// Answers a proof of the address: a wrong code keeps the flow waiting; a right one completes
+/// it.
+async fn prove(
     deps: &Deps,
+    strategies: &Registry,
+    strategy: &dyn VerificationStrategy,
     mut flow: Flow,
-    code: &str,
+    proof: Proof,
     req: &FlowRequest,
 ) -> Result<Flow, FlowError> {
-    let max = deps.config.selfservice.methods.code.config.max_submissions as i32;
-    let outcome = tq::use_code(
-        &deps.store,
-        flow.id,
-        KIND_CODE,
-        &otp::candidate_hashes(deps, code),
-        max,
-        now().naive_utc(),
-    )
-    .await?;
-    match outcome {
-        UseOutcome::TooOften => Err(replace_with(
-            deps,
-            &flow,
-            text::validation_generic(
-                "The request was submitted too often. Please request another code.",
-            ),
-        )
-        .await),
-        UseOutcome::NotFound => {
+    match proof {
+        Proof::Valid(row) => complete(deps, strategy, flow, &row, req).await,
+        Proof::Invalid(message) => {
             flow.ui.reset_messages();
-            flow.ui.add_message(text::verification_code_invalid());
+            flow.ui.add_message(message);
             save(
                 deps,
                 &flow,
@@ -397,16 +333,15 @@ async fn use_code(
             .await?;
             Ok(flow)
         }
-        UseOutcome::Used(row) if row.expires_at.and_utc() <= chrono::Utc::now() => {
-            Err(replace_expired(deps, &flow).await)
-        }
-        UseOutcome::Used(row) => complete(deps, flow, &row, req).await,
+        Proof::Restart(message) => Err(replace_with(deps, strategies, &flow, message).await),
+        Proof::Expired => Err(replace_expired(deps, strategies, &flow).await),
     }
 }
 
 /// Marks the address verified and shows the success screen with a "continue" link.
 async fn complete(
     deps: &Deps,
+    strategy: &dyn VerificationStrategy,
     mut flow: Flow,
     row: &TokenRow,
     req: &FlowRequest,
@@ -417,20 +352,7 @@ async fn complete(
             session_service::forget(deps, &[identity_id.0]);
         }
     }
-    let return_to = return_url(deps, &flow);
-    let mut ui = UiContainer::new(return_to.clone(), "GET");
-    ui.append(UiNode {
-        group: Group::Code,
-        attributes: Attributes::Anchor(AnchorAttributes {
-            href: return_to,
-            title: text::label_continue(),
-            id: "continue".into(),
-        }),
-        messages: Vec::new(),
-        meta: Meta {
-            label: Some(text::label_continue()),
-        },
-    });
+    let mut ui = strategy.verified_ui(return_url(deps, &flow));
     ui.add_message(text::verification_successful());
     flow.ui = ui;
     flow.state = FlowState::PassedChallenge;
@@ -457,51 +379,53 @@ fn return_url(deps: &Deps, flow: &Flow) -> String {
         .unwrap_or_else(|_| common::default_return(deps, FlowKind::Verification, ""))
 }
 
-/// `GET /self-service/verification?flow=&token=` (link method) or `&code=` (code method: the
-/// code is filled into the form, which the user then submits).
-pub async fn open_link(deps: &Deps, id: Uuid, req: &FlowRequest) -> Result<Updated, FlowError> {
+/// `GET /self-service/verification?flow=&<param>=`: a link from a verification message,
+/// answered by the method whose parameter it carries, whether or not it is still the one in
+/// use.
+pub async fn open_link(
+    deps: &Deps,
+    strategies: &Registry,
+    id: Uuid,
+    req: &FlowRequest,
+) -> Result<Updated, FlowError> {
     enabled(deps)?;
     let mut flow = common::load(deps, id, FlowKind::Verification).await?;
     if flow.is_expired() {
-        return Err(replace_expired(deps, &flow).await);
+        return Err(replace_expired(deps, strategies, &flow).await);
     }
     if flow.state == FlowState::PassedChallenge {
-        return Err(replace_with(deps, &flow, text::verification_retry_success()).await);
+        return Err(
+            replace_with(deps, strategies, &flow, text::verification_retry_success()).await,
+        );
     }
-    if let Some(token) = req.query("token") {
-        let row = tq::use_link(
-            &deps.store,
-            flow.id,
-            KIND_LINK,
-            &otp::candidate_hashes(deps, token),
-            now().naive_utc(),
-        )
-        .await?;
-        let Some(row) = row.filter(|r| r.expires_at.and_utc() > chrono::Utc::now()) else {
-            return Err(replace_with(deps, &flow, text::verification_token_invalid()).await);
+    for strategy in Registry::verification_strategies() {
+        let Some(value) = req.query(strategy.link_param()) else {
+            continue;
         };
-        let flow = complete(deps, flow, &row, req).await?;
-        return Ok(Updated {
-            flow,
-            csrf_cookie: None,
-        });
+        return match strategy.open_link(deps, &mut flow, value).await? {
+            Opened::Checked(proof) => prove(deps, strategies, *strategy, flow, proof, req)
+                .await
+                .map(|flow| Updated {
+                    flow,
+                    csrf_cookie: None,
+                }),
+            Opened::Prefilled => bind_to_browser(deps, flow, req).await,
+        };
     }
-    let Some(code) = req.query("code") else {
-        return Err(FlowError::BadRequest(
-            "The token or code query parameter is required.".into(),
-        ));
-    };
-    // Opened from an email, possibly in another browser: bind the flow to this browser now.
+    Err(FlowError::BadRequest(
+        "The token or code query parameter is required.".into(),
+    ))
+}
+
+/// A form opened from an email, possibly in another browser: bind it to this browser now.
+async fn bind_to_browser(
+    deps: &Deps,
+    mut flow: Flow,
+    req: &FlowRequest,
+) -> Result<Updated, FlowError> {
     let (masked, csrf_cookie) = csrf_for(req, FlowType::Browser);
-    let action = flow.ui.action.clone();
     flow.csrf_token = masked.clone();
-    flow.ui = code_sent_ui(action, &masked, "", Some(code));
-    flow.ui.remove(&["email"]);
-    if let Some(n) = flow.ui.find_mut("code")
-        && let Some(a) = n.input_attributes_mut()
-    {
-        a.kind = crate::selfservice::ui::InputType::Text;
-    }
+    flow.ui.update_csrf(&masked);
     let ui = serde_json::to_string(&flow.ui).unwrap_or_default();
     crate::store::flows::set_csrf_and_ui(&deps.store, flow.id, &masked, &ui, now().naive_utc())
         .await?;
@@ -513,22 +437,24 @@ pub async fn open_link(deps: &Deps, id: Uuid, req: &FlowRequest) -> Result<Updat
 /// `show_verification_ui` items for `continue_with`.
 pub async fn after_registration(
     deps: &Deps,
+    strategies: &Registry,
     identity: &Identity,
     flow_type: FlowType,
     request_url: &str,
 ) -> Result<Vec<Value>, FlowError> {
-    mail_addresses(deps, identity, flow_type, request_url, |_| true).await
+    mail_addresses(deps, strategies, identity, flow_type, request_url, |_| true).await
 }
 
 /// Settings hook: when verification is on, mails the addresses a settings change added (they
 /// are unverified and have not been mailed yet, as Kratos's verifier selects them).
 pub async fn after_settings(
     deps: &Deps,
+    strategies: &Registry,
     identity: &Identity,
     flow_type: FlowType,
     request_url: &str,
 ) -> Result<Vec<Value>, FlowError> {
-    mail_addresses(deps, identity, flow_type, request_url, |a| {
+    mail_addresses(deps, strategies, identity, flow_type, request_url, |a| {
         a.status == "pending"
     })
     .await
@@ -538,6 +464,7 @@ pub async fn after_settings(
 /// verification flow; returns the `show_verification_ui` items.
 async fn mail_addresses(
     deps: &Deps,
+    strategies: &Registry,
     identity: &Identity,
     flow_type: FlowType,
     request_url: &str,
@@ -547,7 +474,7 @@ async fn mail_addresses(
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
-    let m = method(deps);
+    let strategy = strategies.verification();
     for a in identity
         .verifiable_addresses
         .iter()
@@ -556,16 +483,23 @@ async fn mail_addresses(
         // Links only travel by email; a phone number is verified by code (as in Kratos).
         let channel = match a.via.as_str() {
             "email" => Channel::Email,
-            "sms" if m == "code" => Channel::Sms,
+            "sms" if strategy.reaches_phones() => Channel::Sms,
             _ => continue,
         };
         // No CSRF binding: the flow is continued from the email, maybe in another browser.
-        let mut flow = build(deps, flow_type, request_url.to_owned(), String::new());
+        let mut flow = build(
+            deps,
+            strategy,
+            flow_type,
+            request_url.to_owned(),
+            String::new(),
+        );
         common::insert(deps, &flow).await?;
-        let (row, mail) = challenge(deps, &flow, a.id, identity.id, &a.value, channel).await;
+        let (row, mail) =
+            challenge(deps, strategy, &flow, a.id, identity.id, &a.value, channel).await;
         flow.state = FlowState::SentEmail;
-        flow.active = Some(m.into());
-        set_sent_ui(&mut flow, m, &a.value);
+        flow.active = Some(strategy.method().as_str().into());
+        strategy.show_sent(&mut flow, &a.value);
         let kind = row.kind.clone();
         common::issue(
             deps,

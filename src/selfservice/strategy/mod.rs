@@ -34,25 +34,32 @@
 //! ```
 
 pub mod code;
+pub mod link;
 mod method;
 pub mod password;
 pub mod profile;
 mod registry;
 pub mod traits;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use serde_json::Value;
 use uuid::Uuid;
 
 pub use method::Method;
 pub use registry::Registry;
 
 use crate::deps::Deps;
-use crate::identity::Identity;
 use crate::identity::schema::IdentitySchema;
 use crate::identity::service::CreateIdentityBody;
+use crate::identity::{CredentialType, Identity};
 use crate::selfservice::flow::request::Submission;
-use crate::selfservice::flow::{Flow, FlowError, FlowState};
-use crate::selfservice::ui::UiContainer;
+use crate::selfservice::flow::{Flow, FlowError, FlowKind, FlowState};
+use crate::selfservice::otp::Template;
+use crate::selfservice::ui::{AnchorAttributes, Attributes, Group, Meta, UiContainer, UiNode};
+use crate::store::tokens::TokenRow;
+use crate::text;
 
 /// How a strategy handled a submission addressed to it.
 pub enum Outcome<T> {
@@ -149,4 +156,163 @@ pub trait SettingsStrategy: Send + Sync {
         ui: &mut UiContainer,
         sub: &Submission,
     ) -> Result<Outcome<Identity>, FlowError>;
+}
+
+/// How checking a secret (a submitted code, a link's token) ended.
+pub enum Proof {
+    /// Right and in time: the used token, naming the identity and the address it proves.
+    Valid(Box<TokenRow>),
+    /// Wrong: the flow shows this message and keeps waiting.
+    Invalid(text::UiText),
+    /// The flow cannot go on: a fresh one takes its place, carrying this message.
+    Restart(text::UiText),
+    /// Right but too late: a fresh flow takes its place, as for an expired flow.
+    Expired,
+}
+
+/// What the message carrying a secret to a known address is made of.
+pub struct Letter<'a> {
+    pub flow: &'a Flow,
+    /// The address as stored.
+    pub to: &'a str,
+    pub secret: &'a str,
+    /// The identity owning the address, as templates see it.
+    pub identity: Value,
+    pub expires_in_minutes: i64,
+}
+
+/// A method proving an email address to recover an account: it sends a secret (stored as a
+/// token of its kind) and checks it when it comes back. The flow owns states, persistence,
+/// hooks and the session; unknown addresses get the same screens as known ones.
+#[async_trait]
+pub trait RecoveryStrategy: Send + Sync {
+    fn method(&self) -> Method;
+    /// The first screen's nodes after the CSRF token: the address and the method's button.
+    fn populate(&self, ui: &mut UiContainer);
+    /// The screen once a message went out to `email`.
+    fn show_sent(&self, flow: &mut Flow, email: &str);
+    /// The screen of a flow an admin created, whose secret is handed over out of band.
+    fn show_admin_created(&self, _flow: &mut Flow) {}
+    /// The kind its tokens are stored as.
+    fn token_kind(&self) -> &'static str;
+    /// How long a secret stays valid.
+    fn lifespan(&self, deps: &Deps) -> Duration;
+    fn new_secret(&self) -> String;
+    /// The template and data of the message to a known address.
+    fn message(&self, deps: &Deps, letter: &Letter<'_>) -> (Template, Value);
+    /// The template of the notice to an unknown address (`notify_unknown_recipients`).
+    fn unknown_template(&self) -> Template;
+    /// A submission to a flow waiting for proof: `Some` when it is the proof this method asked
+    /// for; `None` lets the flow take it as a request for a (new) message.
+    async fn resume(
+        &self,
+        _deps: &Deps,
+        _flow: &Flow,
+        _sub: &Submission,
+    ) -> Result<Option<Proof>, FlowError> {
+        Ok(None)
+    }
+    /// `GET /self-service/recovery?flow=&token=`: `None` when the method sends no links.
+    async fn use_link(
+        &self,
+        _deps: &Deps,
+        _flow: &Flow,
+        _token: &str,
+    ) -> Result<Option<Proof>, FlowError> {
+        Ok(None)
+    }
+    /// The session's authentication method after a recovery by this method.
+    fn session_method(&self) -> CredentialType;
+}
+
+/// How a verification method answered a link from its message.
+pub enum Opened {
+    /// The link carried the proof.
+    Checked(Proof),
+    /// The link filled the form in (the flow's UI) for the user to submit; the flow binds it
+    /// to the browser that opened it.
+    Prefilled,
+}
+
+/// A method proving an address from the identity schema (`verification.via`): it sends a
+/// secret and checks it when it comes back; the flow marks the address verified.
+#[async_trait]
+pub trait VerificationStrategy: Send + Sync {
+    fn method(&self) -> Method;
+    /// The first screen's nodes after the CSRF token: the address and the method's button.
+    fn populate(&self, ui: &mut UiContainer);
+    /// The screen once a message went out to `address`.
+    fn show_sent(&self, flow: &mut Flow, address: &str);
+    /// The screen once the address is verified: a "continue" link to `return_to`.
+    fn verified_ui(&self, return_to: String) -> UiContainer;
+    /// The kind its tokens are stored as.
+    fn token_kind(&self) -> &'static str;
+    fn lifespan(&self, deps: &Deps) -> Duration;
+    fn new_secret(&self) -> String;
+    /// The template and data of the message to a known address.
+    fn message(&self, deps: &Deps, letter: &Letter<'_>) -> (Template, Value);
+    /// The template of the notice to an unknown address (`notify_unknown_recipients`).
+    fn unknown_template(&self) -> Template;
+    /// Whether its messages may go by SMS; links travel by email only.
+    fn reaches_phones(&self) -> bool {
+        false
+    }
+    /// A submission carrying this method's proof, in any state: `None` lets the flow take it
+    /// as a request for a (new) message.
+    async fn resume(
+        &self,
+        _deps: &Deps,
+        _flow: &Flow,
+        _sub: &Submission,
+    ) -> Result<Option<Proof>, FlowError> {
+        Ok(None)
+    }
+    /// The query parameter of its links: `GET /self-service/verification?flow=&<param>=`.
+    fn link_param(&self) -> &'static str;
+    /// A link from its message, carrying `value`.
+    async fn open_link(
+        &self,
+        deps: &Deps,
+        flow: &mut Flow,
+        value: &str,
+    ) -> Result<Opened, FlowError>;
+}
+
+/// Where the links in recovery and verification messages lead, before their secret:
+/// `<base>/self-service/<kind>?flow=<id>`, with `selfservice.methods.link.config.base_url` as
+/// the base when set (the code method's verification links use it too), else the public URL.
+pub fn message_url(deps: &Deps, kind: FlowKind, flow_id: Uuid) -> String {
+    let base = deps
+        .config
+        .selfservice
+        .methods
+        .link
+        .config
+        .base_url
+        .clone()
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| deps.public_base().to_owned());
+    format!(
+        "{}/self-service/{}?flow={flow_id}",
+        base.trim_end_matches('/'),
+        kind.as_str()
+    )
+}
+
+/// The screen after a verification: a GET form to `return_to` with a "continue" link in `group`.
+pub fn continue_ui(group: Group, return_to: String) -> UiContainer {
+    let mut ui = UiContainer::new(return_to.clone(), "GET");
+    ui.append(UiNode {
+        group,
+        attributes: Attributes::Anchor(AnchorAttributes {
+            href: return_to,
+            title: text::label_continue(),
+            id: "continue".into(),
+        }),
+        messages: Vec::new(),
+        meta: Meta {
+            label: Some(text::label_continue()),
+        },
+    });
+    ui
 }

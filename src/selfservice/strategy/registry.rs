@@ -1,14 +1,24 @@
 //! The enabled strategies of each flow, in Kratos's order, built once from the configuration.
 
 use super::{LoginStrategy, Method, RegistrationStrategy, SettingsStrategy};
-use super::{code, password, profile};
-use crate::config::Config;
+use super::{RecoveryStrategy, VerificationStrategy};
+use super::{code, link, password, profile};
+use crate::config::{Config, FlowStrategy};
 
 pub struct Registry {
     login: Vec<&'static dyn LoginStrategy>,
     registration: Vec<&'static dyn RegistrationStrategy>,
     settings: Vec<&'static dyn SettingsStrategy>,
+    recovery: &'static dyn RecoveryStrategy,
+    verification: &'static dyn VerificationStrategy,
 }
+
+/// Every recovery method, in use or not: admins create codes and links whatever
+/// `selfservice.flows.recovery.use` says, and a link keeps working after it changed.
+static RECOVERY: [&dyn RecoveryStrategy; 2] = [&code::Code, &link::Link];
+/// Every verification method, in use or not, in the order their links are looked at: a link's
+/// `token` before a `code`.
+static VERIFICATION: [&dyn VerificationStrategy; 2] = [&link::Link, &code::Code];
 
 impl Registry {
     pub fn new(cfg: &Config) -> Registry {
@@ -17,6 +27,14 @@ impl Registry {
             login: Vec::new(),
             registration: Vec::new(),
             settings: Vec::new(),
+            recovery: match cfg.selfservice.flows.recovery.use_ {
+                FlowStrategy::Code => &code::Code,
+                FlowStrategy::Link => &link::Link,
+            },
+            verification: match cfg.selfservice.flows.verification.use_ {
+                FlowStrategy::Code => &code::Code,
+                FlowStrategy::Link => &link::Link,
+            },
         };
         if m.profile.enabled {
             r.settings.push(&profile::Profile);
@@ -58,6 +76,32 @@ impl Registry {
 
     pub fn settings_method(&self, method: &str) -> Option<&'static dyn SettingsStrategy> {
         find(&self.settings, method, |s| s.method())
+    }
+
+    /// The recovery method in use (`selfservice.flows.recovery.use`); whether the flow is
+    /// enabled at all is the flow's check.
+    pub fn recovery(&self) -> &'static dyn RecoveryStrategy {
+        self.recovery
+    }
+
+    /// The verification method in use (`selfservice.flows.verification.use`).
+    pub fn verification(&self) -> &'static dyn VerificationStrategy {
+        self.verification
+    }
+
+    /// Every recovery method, for the links they answer.
+    pub fn recovery_strategies() -> &'static [&'static dyn RecoveryStrategy] {
+        &RECOVERY
+    }
+
+    /// The recovery method `method` names, in use or not (the admin API picks one).
+    pub fn recovery_method(method: Method) -> Option<&'static dyn RecoveryStrategy> {
+        RECOVERY.into_iter().find(|s| s.method() == method)
+    }
+
+    /// Every verification method, for the links they answer.
+    pub fn verification_strategies() -> &'static [&'static dyn VerificationStrategy] {
+        &VERIFICATION
     }
 }
 

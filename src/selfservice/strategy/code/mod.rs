@@ -1,6 +1,7 @@
 //! Passwordless sign-in and sign-up by a one-time code mailed to a code identifier
-//! (`ory.sh/kratos.credentials.code.identifier`). Flows decide states; this module builds the
-//! nodes, stores and mails codes, and checks them.
+//! (`ory.sh/kratos.credentials.code.identifier`), and recovery and verification by a code
+//! mailed to the address. Flows decide states; this module builds the nodes, stores and mails
+//! codes, and checks them.
 
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -8,19 +9,22 @@ use uuid::Uuid;
 use crate::courier::Channel;
 use crate::deps::Deps;
 use crate::identity::{CredentialType, now};
+use crate::selfservice::flow::common::email_node;
 use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError};
 use crate::selfservice::otp::{self, Mail, Template};
-use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, submit_node};
+use crate::selfservice::strategy::Proof;
+use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, csrf_node, submit_node};
 use crate::store::id::DbId;
 use crate::store::tokens::{self as tq, TokenRow, UseOutcome};
 use crate::text;
 
 mod login;
+mod recovery;
 mod registration;
+mod verification;
 
-/// Passwordless sign-in and sign-up by a one-time code (recovery and verification by code are
-/// the flows' `use: code`).
+/// Sign-in, sign-up, recovery and verification by a one-time code.
 pub struct Code;
 
 pub const KIND_LOGIN: &str = "login_code";
@@ -45,7 +49,16 @@ pub fn submitted_code(sub: &Submission) -> Option<String> {
     if sub.str("resend") == Some("code") {
         return None;
     }
-    crate::selfservice::flow::common::submitted_code(sub)
+    entered_code(sub)
+}
+
+/// The code field as submitted, resend or not: JSON clients may send it as a number.
+pub fn entered_code(sub: &Submission) -> Option<String> {
+    match sub.get("code")? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 /// Stores a fresh code for the flow (replacing unsent/unused ones) and mails it. `identity`
@@ -190,4 +203,63 @@ pub async fn check(deps: &Deps, flow: &Flow, kind: &str, code: &str) -> Result<C
 
 pub fn too_often() -> text::UiText {
     text::validation_generic("The request was submitted too often. Please request another code.")
+}
+
+/// The first screen of recovery and verification: the address and the code button.
+fn populate_address(ui: &mut UiContainer) {
+    ui.append(email_node(Group::Code, None));
+    ui.append(submit_node(Group::Code, "code", text::label_submit()));
+}
+
+/// Recovery and verification once a code was sent: the code input, a resend button carrying
+/// the address, submit.
+fn code_sent_ui(action: String, masked: &str, email: &str, otp: Option<&str>) -> UiContainer {
+    let mut ui = UiContainer::new(action, "POST");
+    ui.append(csrf_node(masked));
+    let mut code = UiNode::input("code", Group::Code, InputType::Number)
+        .required()
+        .with_label(text::label_verify_otp());
+    if let Some(c) = otp {
+        code.set_value(Some(json!(c)));
+    }
+    ui.append(code);
+    ui.append(UiNode::input("method", Group::Code, InputType::Hidden).with_value("code"));
+    ui.append(
+        UiNode::input("email", Group::Code, InputType::Submit)
+            .with_value(email)
+            .with_label(text::label_resend_otp()),
+    );
+    ui.append(submit_node(Group::Code, "code", text::label_submit()));
+    ui
+}
+
+/// Checks a recovery or verification code of the flow, counted against `max_submissions` and
+/// single use; unlike [`check`], a right code that expired restarts the flow as expired.
+async fn prove(
+    deps: &Deps,
+    flow: &Flow,
+    kind: &str,
+    code: &str,
+    invalid: text::UiText,
+) -> Result<Proof, FlowError> {
+    let max = deps.config.selfservice.methods.code.config.max_submissions as i32;
+    let outcome = tq::use_code(
+        &deps.store,
+        flow.id,
+        kind,
+        &otp::candidate_hashes(deps, code),
+        max,
+        now().naive_utc(),
+    )
+    .await?;
+    Ok(match outcome {
+        UseOutcome::TooOften => Proof::Restart(too_often()),
+        UseOutcome::NotFound => Proof::Invalid(invalid),
+        UseOutcome::Used(row) if row.expires_at.and_utc() <= chrono::Utc::now() => Proof::Expired,
+        UseOutcome::Used(row) => Proof::Valid(row),
+    })
+}
+
+fn lifespan(deps: &Deps) -> std::time::Duration {
+    deps.config.selfservice.methods.code.config.lifespan.get()
 }
