@@ -20,7 +20,7 @@ use crate::identity::{CredentialType, Identity, State, now};
 use crate::selfservice::csrf::RawToken;
 use crate::selfservice::hooks::{self, HookContext};
 use crate::selfservice::return_to;
-use crate::selfservice::strategy::{Outcome, Registry, SettingsContext};
+use crate::selfservice::strategy::{Outcome, Registry, SettingsContext, SettingsStrategy};
 use crate::selfservice::ui::{SortOptions, UiContainer, csrf_node};
 use crate::session::service as sessions;
 use crate::session::{Aal, Session};
@@ -376,14 +376,7 @@ pub async fn submit(
     deps.session_cache.invalidate_identity(updated.id);
     saved.identity = Some(updated.to_json(deps.public_base(), None));
     let show_verification_ui = after_success(
-        deps,
-        strategies,
-        &mut saved,
-        &method,
-        strategy.changes_traits(),
-        &session,
-        &updated,
-        req,
+        deps, strategies, &mut saved, strategy, &session, &updated, req,
     )
     .await?;
     let return_to = browser_return(deps, &saved, &method, show_verification_ui)?;
@@ -420,17 +413,17 @@ async fn commit(
 /// verification mail for new addresses (when verification is on), then the configured
 /// `after` hooks of the method (or of the flow) — web hooks run inside the engine, built-ins
 /// here. Returns whether `show_verification_ui` asks browsers to go to the verification UI.
-#[allow(clippy::too_many_arguments)]
 async fn after_success(
     deps: &Deps,
     strategies: &Registry,
     flow: &mut Flow,
-    method: &str,
-    changes_traits: bool,
+    strategy: &dyn SettingsStrategy,
     session: &Session,
     identity: &Identity,
     req: &FlowRequest,
 ) -> Result<bool, FlowError> {
+    let method = strategy.method().as_str();
+    let changes_traits = strategy.changes_traits();
     if changes_traits {
         let items = super::verification::after_settings(
             deps,
