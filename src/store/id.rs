@@ -1,7 +1,7 @@
 //! Ids at the store boundary: every id column is text on both backends (see `schema`), typed
-//! [`UuidText`] so that row structs and queries hold a [`DbId`] (a `Uuid`), never a string. Written in the
-//! lowercase hyphenated form; a stored value that does not parse fails the query with
-//! [`StoreError::BadId`](super::StoreError::BadId) naming the column, never a nil UUID.
+//! [`UuidText`] so that row structs and queries hold a [`DbId`] (a `Uuid`), never a string.
+//! Written in the lowercase hyphenated form; a stored value that does not parse fails the query
+//! with [`StoreError::BadId`](super::StoreError::BadId) naming the column, never a nil UUID.
 
 use std::io::Write as _;
 

@@ -409,7 +409,9 @@ async fn lapsed_lease_is_reclaimed_and_delivered_once() {
     let dead = enqueue(&writer, email("grace@example.org", "666666")).await;
     let alive = enqueue(&writer, email("heidi@example.org", "777777")).await;
     let now = chrono::Utc::now().naive_utc();
-    let claim = "UPDATE courier_messages SET status = 'processing', claim_id = '0190a7c4-0000-7000-8000-00000000dead', send_count = 1, \
+    // The dead node's claim id: a UUID like every stored id (one that is not fails the read).
+    let claim = "UPDATE courier_messages SET status = 'processing', \
+                 claim_id = '00000000-0000-4000-8000-00000000c1a1', send_count = 1, \
                  claimed_until = ? WHERE id = ?";
     sql(&writer, claim, now - chrono::Duration::seconds(5), &dead).await;
     sql(&writer, claim, now + chrono::Duration::seconds(600), &alive).await;
