@@ -1051,17 +1051,34 @@ async fn a_full_expensive_lane_refuses_and_never_holds_up_ordinary_work() {
     }
 }
 
+/// Starts an expensive verification and waits until the lane's thread holds it at the closed
+/// gate. On a loaded machine the nice-19 thread may not take it up within the short wait these
+/// tests configure, which withdraws it as `Busy` before it starts: that attempt is retried
+/// rather than waited on forever.
+async fn start_held(h: &Hasher) -> tokio::task::JoinHandle<Result<bool, HashError>> {
+    for _ in 0..50 {
+        let mut job = {
+            let h = h.clone();
+            tokio::spawn(async move { h.verify(b"U*U", BCRYPT5).await })
+        };
+        tokio::select! {
+            _ = h.inner.probe.started(LaneKind::Expensive, 1) => return job,
+            r = &mut job => assert!(
+                matches!(r.unwrap(), Err(HashError::Busy)),
+                "a job that never started can only have been withdrawn"
+            ),
+        }
+    }
+    panic!("the expensive lane's thread never took a job up in time, 50 times over");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expensive_jobs_that_wait_too_long_are_withdrawn() {
     // Waiting for the thread: memory is plentiful, the one thread is held.
     let h = with_expensive(4, Some(Duration::from_millis(50)), 1 << 20);
     let probe = &h.inner.probe;
     probe.close(LaneKind::Expensive);
-    let first = {
-        let h = h.clone();
-        tokio::spawn(async move { h.verify(b"U*U", BCRYPT5).await })
-    };
-    probe.started(LaneKind::Expensive, 1).await;
+    let first = start_held(&h).await;
     assert!(matches!(
         h.verify(b"U*U", BCRYPT5).await,
         Err(HashError::Busy)
@@ -1081,11 +1098,7 @@ async fn expensive_jobs_that_wait_too_long_are_withdrawn() {
     let h = with_expensive(4, Some(Duration::from_millis(50)), 1);
     let probe = &h.inner.probe;
     probe.close(LaneKind::Expensive);
-    let first = {
-        let h = h.clone();
-        tokio::spawn(async move { h.verify(b"U*U", BCRYPT5).await })
-    };
-    probe.started(LaneKind::Expensive, 1).await;
+    let first = start_held(&h).await;
     assert_eq!(h.inner.expensive.available_kib(), 0);
     assert!(matches!(
         h.verify(b"U*U", BCRYPT5).await,
