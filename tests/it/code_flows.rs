@@ -289,3 +289,54 @@ async fn phone_numbers_get_their_codes_by_sms() {
         "{msgs:?}"
     );
 }
+
+/// `selfservice.methods.password.enabled: false`: the password method is not in the registry,
+/// so it neither renders its nodes nor takes submissions; code still signs people in and up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_password_method_neither_renders_nor_accepts_submissions() {
+    let smtp = SmtpServer::start(0).await;
+    let yaml = yaml(&smtp).replace(
+        "    password:\n      config:",
+        "    password:\n      enabled: false\n      config:",
+    );
+    assert!(yaml.contains("enabled: false"), "{yaml}");
+    let app = TestApp::start_with(Setup {
+        yaml,
+        ..Default::default()
+    })
+    .await;
+
+    let login = api_flow(&app, "login").await;
+    assert!(!has_node(&login, "password", None), "{login}");
+    assert!(!has_node(&login, "method", Some("password")), "{login}");
+    assert!(has_node(&login, "identifier", None), "{login}");
+    assert!(has_node(&login, "method", Some("code")), "{login}");
+    let (status, body) = submit(
+        &app,
+        &login,
+        json!({"method": "password", "identifier": "nobody@example.org", "password": "x"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(message_ids(&body), [4010002], "{body}");
+
+    let registration = api_flow(&app, "registration").await;
+    assert!(!has_node(&registration, "password", None), "{registration}");
+    assert!(
+        !has_node(&registration, "method", Some("password")),
+        "{registration}"
+    );
+    assert!(
+        has_node(&registration, "method", Some("code")),
+        "{registration}"
+    );
+    let (status, body) = submit(
+        &app,
+        &registration,
+        json!({"method": "password", "traits": {"email": "new@example.org"}, "password": "correct horse battery staple"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(message_ids(&body), [4010003], "{body}");
+    assert!(smtp.received().is_empty(), "nothing was mailed");
+}
