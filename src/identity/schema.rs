@@ -45,8 +45,6 @@ pub enum SchemaError {
         "identity schema {id:?} has unsupported location {url:?} (expected file://, base64://, http(s):// or a path)"
     )]
     UnsupportedUrl { id: String, url: String },
-    #[error("identity schema id {id:?} is configured more than once")]
-    DuplicateId { id: String },
     #[error("default identity schema {id:?} is not one of the configured identity schemas")]
     UnknownDefault { id: String },
 }
@@ -883,12 +881,14 @@ pub struct SchemaRegistry {
 }
 
 impl SchemaRegistry {
-    /// Loads `(id, url)` entries from `identity.schemas`; `default_id` must be among them.
+    /// Loads `(id, url)` entries from `identity.schemas`; `default_id` must be among them. An id
+    /// configured twice keeps its first entry, as Kratos does, and the later one is reported.
     pub async fn load(entries: &[(String, String)], default_id: &str) -> Result<Self, SchemaError> {
         let mut schemas: Vec<Arc<IdentitySchema>> = Vec::with_capacity(entries.len());
         for (id, url) in entries {
             if schemas.iter().any(|s| &s.id == id) {
-                return Err(SchemaError::DuplicateId { id: id.clone() });
+                tracing::warn!(schema.id = %id, "identity schema id configured more than once; the first entry is used");
+                continue;
             }
             let body = fetch(id, url).await?;
             let raw: Value = serde_json::from_str(&body).map_err(|e| SchemaError::Parse {
@@ -1134,16 +1134,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn rejects_bad_default_duplicates_and_schemes() {
+    async fn rejects_bad_default_and_schemes_and_keeps_the_first_duplicate() {
         let url = format!("base64://{}", b64(&multi_schema()));
         let err = SchemaRegistry::load(&[("a".into(), url.clone())], "default")
             .await
             .unwrap_err();
         assert!(matches!(err, SchemaError::UnknownDefault { ref id } if id == "default"));
-        let err = SchemaRegistry::load(&[("a".into(), url.clone()), ("a".into(), url)], "a")
-            .await
-            .unwrap_err();
-        assert!(matches!(err, SchemaError::DuplicateId { .. }));
+        // Kratos takes the first entry of an id configured twice; the second is not even read.
+        let reg = SchemaRegistry::load(
+            &[
+                ("a".into(), url.clone()),
+                ("a".into(), "ftp://host/s.json".into()),
+            ],
+            "a",
+        )
+        .await
+        .unwrap();
+        assert_eq!(reg.default_schema().raw, multi_schema());
         let err = SchemaRegistry::load(&[("x".into(), "ftp://host/s.json".into())], "x")
             .await
             .unwrap_err();
