@@ -128,18 +128,35 @@ pub async fn open_store(cfg: &Config, migrate: bool) -> anyhow::Result<Store> {
 pub fn hasher_from(cfg: &Config) -> Hasher {
     let h = &cfg.hashers;
     let algo = match h.algorithm {
-        HashAlgorithm::Argon2 => Algorithm::Argon2(Argon2Params {
-            memory_kib: u32::try_from(h.argon2.memory.as_kib()).unwrap_or(u32::MAX),
-            iterations: h.argon2.iterations,
-            parallelism: h.argon2.parallelism,
-            salt_length: h.argon2.salt_length,
-            key_length: h.argon2.key_length,
-        }),
+        HashAlgorithm::Argon2 => Algorithm::Argon2(argon2_params(cfg)),
         HashAlgorithm::Bcrypt => Algorithm::Bcrypt {
             cost: h.bcrypt.cost,
         },
     };
     Hasher::new(algo, h.argon2.dedicated_memory.as_bytes())
+}
+
+/// `hashers.argon2` as hashing parameters. Argon2 needs at least 8 KiB per lane; a smaller
+/// `memory` is raised to that minimum with a warning, as Go's argon2 (and so Kratos) does,
+/// rather than failing every hash later.
+pub fn argon2_params(cfg: &Config) -> Argon2Params {
+    let a = &cfg.hashers.argon2;
+    let configured = u32::try_from(a.memory.as_kib()).unwrap_or(u32::MAX);
+    let minimum = a.parallelism.max(1).saturating_mul(8);
+    if configured < minimum {
+        tracing::warn!(
+            configured_kib = configured,
+            used_kib = minimum,
+            "hashers.argon2.memory is below argon2's minimum of 8 KiB per lane; using the minimum"
+        );
+    }
+    Argon2Params {
+        memory_kib: configured.max(minimum),
+        iterations: a.iterations,
+        parallelism: a.parallelism,
+        salt_length: a.salt_length,
+        key_length: a.key_length,
+    }
 }
 
 /// Schema entries from config; the built-in default URL resolves to the compiled-in schema.

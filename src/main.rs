@@ -289,17 +289,6 @@ async fn migrate_sql(
     Ok(ExitCode::SUCCESS)
 }
 
-fn argon2_params(cfg: &config::Config) -> hash::Argon2Params {
-    let a = &cfg.hashers.argon2;
-    hash::Argon2Params {
-        memory_kib: u32::try_from(a.memory.as_kib()).unwrap_or(u32::MAX),
-        iterations: a.iterations,
-        parallelism: a.parallelism,
-        salt_length: a.salt_length,
-        key_length: a.key_length,
-    }
-}
-
 fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -341,7 +330,7 @@ fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             Argon2Cmd::Calibrate { cfg, duration } => {
                 let loaded = load(&cfg.config)?;
                 let target = parse_duration(&duration)?;
-                let base = argon2_params(&loaded.config);
+                let base = app::argon2_params(&loaded.config);
                 let p = hash::calibrate(target, base.memory_kib, base.parallelism);
                 println!(
                     "hashers:\n  algorithm: argon2\n  argon2:\n    memory: {}KB\n    iterations: {}\n    parallelism: {}\n    salt_length: {}\n    key_length: {}\n    expected_duration: {duration}",
@@ -361,7 +350,7 @@ fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                         .map(|n| n.get())
                         .unwrap_or(1)
                 });
-                let rate = hash::measure_rate(&argon2_params(&loaded.config), threads, d);
+                let rate = hash::measure_rate(&app::argon2_params(&loaded.config), threads, d);
                 println!("{rate:.1} hashes/s on {threads} thread(s)");
                 Ok(ExitCode::SUCCESS)
             }

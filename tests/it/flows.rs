@@ -940,3 +940,30 @@ async fn refresh_login_reauthenticates_the_same_session() {
         2
     );
 }
+
+/// `hashers.argon2.memory` below argon2's minimum (8 KiB per lane) is raised to it, as Go's
+/// argon2 does for Kratos: sign-up and sign-in work instead of failing every hash with a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argon2_memory_below_the_minimum_is_raised_to_it() {
+    let (app, _ui) = start("hashers:\n  argon2:\n    memory: 1KB\n    parallelism: 2\n").await;
+    let flow = api_flow(&app, "registration").await;
+    let r = app
+        .http
+        .post(flow["ui"]["action"].as_str().unwrap())
+        .json(&json!({"method": "password", "traits": {"email": "tiny@example.com"}, "password": "correct horse battery staple"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let flow = api_flow(&app, "login").await;
+    let r = app
+        .http
+        .post(flow["ui"]["action"].as_str().unwrap())
+        .json(&json!({"method": "password", "identifier": "tiny@example.com", "password": "correct horse battery staple"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let v: Value = r.json().await.unwrap();
+    assert!(v["session_token"].is_string(), "{v}");
+}
