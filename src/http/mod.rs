@@ -116,11 +116,26 @@ pub async fn handle(
             }
             ("unmatched", r)
         }
-        Match::NotFound => (
-            "unmatched",
-            ApiError::not_found(format!("No route matches {method} {}", req.uri().path()))
-                .into_response(),
-        ),
+        Match::NotFound => match router::fixed_path(app.listener, &method, req.uri().path()) {
+            // As Kratos's router does: 301 for GET, 308 (method and body kept) otherwise.
+            Some(mut location) => {
+                if let Some(q) = req.uri().query() {
+                    location.push('?');
+                    location.push_str(q);
+                }
+                let status = if method == Method::GET {
+                    StatusCode::MOVED_PERMANENTLY
+                } else {
+                    StatusCode::PERMANENT_REDIRECT
+                };
+                ("unmatched", respond::redirect(status, &location))
+            }
+            None => (
+                "unmatched",
+                ApiError::not_found(format!("No route matches {method} {}", req.uri().path()))
+                    .into_response(),
+            ),
+        },
     };
     finish(app, pattern, &method, origin, resp, start)
 }

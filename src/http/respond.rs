@@ -42,7 +42,12 @@ pub fn empty(status: StatusCode) -> Resp {
 
 /// A 303 to `location`.
 pub fn see_other(location: &str) -> Resp {
-    let mut r = empty(StatusCode::SEE_OTHER);
+    redirect(StatusCode::SEE_OTHER, location)
+}
+
+/// An empty answer sending the client to `location`.
+pub fn redirect(status: StatusCode, location: &str) -> Resp {
+    let mut r = empty(status);
     if let Ok(v) = HeaderValue::from_str(location) {
         r.headers_mut().insert(header::LOCATION, v);
     }

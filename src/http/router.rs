@@ -308,8 +308,67 @@ pub fn route(listener: Listener, method: &Method, path: &str) -> Match {
     }
 }
 
+/// Go's `path.Clean`: one slash between segments, no `.` segments, `..` resolved against the
+/// segment before it (never above the root), no trailing slash.
+pub fn clean_path(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+/// Where Kratos's router sends a request whose path only matches once cleaned
+/// (`//self-service/login/flows` → `/self-service/login/flows`): the cleaned path, when it
+/// is a route for this method, and `None` otherwise.
+pub fn fixed_path(listener: Listener, method: &Method, path: &str) -> Option<String> {
+    let cleaned = clean_path(path);
+    if cleaned == path.trim_end_matches('/') || cleaned == path {
+        return None;
+    }
+    match route(listener, method, &cleaned) {
+        Match::Found(_) => Some(cleaned),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unclean_paths_are_cleaned_as_go_does() {
+        assert_eq!(
+            super::clean_path("//self-service//login/./flows"),
+            "/self-service/login/flows"
+        );
+        assert_eq!(super::clean_path("/a/b/../c/"), "/a/c");
+        assert_eq!(super::clean_path("/../../health/alive"), "/health/alive");
+        assert_eq!(super::clean_path("/"), "/");
+        let get = Method::GET;
+        assert_eq!(
+            super::fixed_path(Listener::Public, &get, "//self-service/login/flows"),
+            Some("/self-service/login/flows".into())
+        );
+        assert_eq!(
+            super::fixed_path(Listener::Admin, &get, "/admin//identities"),
+            Some("/admin/identities".into())
+        );
+        // Clean already, or nothing to send it to: no redirect.
+        assert_eq!(
+            super::fixed_path(Listener::Public, &get, "/self-service/login/flows/"),
+            None
+        );
+        assert_eq!(
+            super::fixed_path(Listener::Public, &get, "//no/such/route"),
+            None
+        );
+    }
+
     use super::*;
 
     #[test]
