@@ -36,6 +36,10 @@ pub struct Options {
     /// The most open connections per listener; `None` derives both caps from the open-file
     /// limit (`http::conn::FdBudget`). Tests set it to fill a listener cheaply.
     pub max_connections: Option<usize>,
+    /// API flows refuse submissions that look like a browser's (an `Origin` or `Cookie`
+    /// header). `serve --dev` with `DEV_DISABLE_API_FLOW_ENFORCEMENT=true` turns that off, as
+    /// in Kratos, for native apps run in a browser during development.
+    pub api_flow_enforcement: bool,
 }
 
 impl Default for Options {
@@ -43,6 +47,7 @@ impl Default for Options {
         Options {
             dev: false,
             migrate: false,
+            api_flow_enforcement: true,
             grace: Duration::from_secs(10),
             timeouts: http::conn::Timeouts::default(),
             max_connections: None,
@@ -351,6 +356,8 @@ async fn prepare(
         session_cache: Default::default(),
         store,
         dev,
+        // Only ever relaxed in development mode.
+        api_flow_enforcement: opts.api_flow_enforcement || !dev,
         config: cfg.clone(),
     });
     Ok((deps, listeners))

@@ -26,6 +26,9 @@ pub struct Deps {
     pub admin_url: String,
     /// `serve --dev`: relaxes cookie security for local HTTP work.
     pub dev: bool,
+    /// API flows refuse browser-looking submissions (off only with `--dev` and
+    /// `DEV_DISABLE_API_FLOW_ENFORCEMENT=true`).
+    pub api_flow_enforcement: bool,
     /// Keys for cookies and keyed hashes: `secrets.cookie`, else `secrets.default`, else one
     /// generated at start-up (then sessions do not survive a restart). First entry signs.
     pub cookie_secrets: Vec<String>,

@@ -198,6 +198,8 @@ async fn serve(
         app::Options {
             dev,
             migrate,
+            api_flow_enforcement: std::env::var("DEV_DISABLE_API_FLOW_ENFORCEMENT").as_deref()
+                != Ok("true"),
             ..Default::default()
         },
     )

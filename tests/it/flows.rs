@@ -1000,3 +1000,47 @@ async fn unclean_paths_are_redirected_to_the_clean_path() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+/// `serve --dev` with `DEV_DISABLE_API_FLOW_ENFORCEMENT=true`: an API flow takes a submission
+/// that carries a cookie and an `Origin` (a native app run in a browser), as in Kratos. Without
+/// `--dev` the switch does nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_flow_enforcement_is_relaxed_only_in_dev_mode() {
+    for dev in [true, false] {
+        let ui = ui_server().await;
+        let app = TestApp::start_with(Setup {
+            yaml: flows_yaml(ui, SESSION_HOOK),
+            dev,
+            listen: gatehouse::app::Options {
+                api_flow_enforcement: false,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await;
+        app.create_identity(json!({"traits": {"email": "app@example.com"}, "credentials": {"password": {"config": {"password": "correct horse battery staple"}}}})).await;
+        let flow = api_flow(&app, "login").await;
+        let r = app
+            .http
+            // Outside dev mode the flow's action says https; the listener is plain HTTP.
+            .post(app.public_url(&format!(
+                "/self-service/login?flow={}",
+                flow["id"].as_str().unwrap()
+            )))
+            .header("cookie", "some=cookie")
+            .header("origin", "http://127.0.0.1:1")
+            .json(&json!({"method": "password", "identifier": "app@example.com", "password": "correct horse battery staple"}))
+            .send()
+            .await
+            .unwrap();
+        if dev {
+            assert_eq!(r.status(), 200);
+            let v: Value = r.json().await.unwrap();
+            assert!(v["session_token"].is_string(), "{v}");
+        } else {
+            let e = expect_error(r, 400).await;
+            assert_eq!(e["id"], "bad_request", "{e}");
+            assert!(e["reason"].as_str().unwrap().contains("Origin"), "{e}");
+        }
+    }
+}

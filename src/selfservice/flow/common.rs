@@ -34,8 +34,14 @@ const COOKIE_ON_API_FLOW: &str = "The HTTP Request Header included the \"Cookie\
 
 /// Browser flows: the submitted token must belong to the CSRF cookie. API flows: the request
 /// must not look like it came from a browser.
-pub fn check_submit(flow: &Flow, req: &FlowRequest, sub: &Submission) -> Result<(), FlowError> {
+pub fn check_submit(
+    deps: &Deps,
+    flow: &Flow,
+    req: &FlowRequest,
+    sub: &Submission,
+) -> Result<(), FlowError> {
     match flow.flow_type {
+        FlowType::Api if !deps.api_flow_enforcement => Ok(()),
         FlowType::Api => {
             if req.has_origin {
                 return Err(FlowError::BadRequest(ORIGIN_ON_API_FLOW.into()));

@@ -144,7 +144,7 @@ pub async fn submit(
     if from_state != FlowState::ChooseMethod && !strategy.is_some_and(|s| s.resumes(from_state)) {
         return Err(FlowError::AlreadyCompleted);
     }
-    common::check_submit(&flow, req, &sub)?;
+    common::check_submit(deps, &flow, req, &sub)?;
     let session = common::current_session(deps, req).await;
     if session.is_some() && !flow.refresh {
         return Err(FlowError::AlreadyLoggedIn);

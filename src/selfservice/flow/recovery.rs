@@ -188,7 +188,7 @@ pub async fn submit(
     }
     // Admin-created flows have no CSRF binding (Kratos: DangerousSkipCSRFCheck).
     if !admin_created(&flow) {
-        common::check_submit(&flow, req, &sub)?;
+        common::check_submit(deps, &flow, req, &sub)?;
     }
     let strategy = strategies.recovery();
     // A flow waiting for proof may be getting it.

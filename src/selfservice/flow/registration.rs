@@ -141,7 +141,7 @@ pub async fn submit(
     if from_state != FlowState::ChooseMethod && !strategy.is_some_and(|s| s.resumes(from_state)) {
         return Err(FlowError::AlreadyCompleted);
     }
-    common::check_submit(&flow, req, &sub)?;
+    common::check_submit(deps, &flow, req, &sub)?;
     if common::current_session(deps, req).await.is_some() {
         return Err(FlowError::AlreadyLoggedIn);
     }

@@ -300,7 +300,7 @@ pub async fn submit(
     if flow.is_expired() {
         return Err(replace_expired(deps, strategies, &flow, req, &identity).await);
     }
-    common::check_submit(&flow, req, &sub)?;
+    common::check_submit(deps, &flow, req, &sub)?;
     check_aal(deps, &session, &identity, &submit_url(deps, flow.id))?;
     let loaded_at = flow.updated_at;
     let method = sub.str("method").unwrap_or_default().to_owned();

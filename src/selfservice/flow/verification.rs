@@ -164,7 +164,7 @@ pub async fn submit(
     }
     // Flows started by the registration hook are continued from an email: no CSRF binding.
     if !flow.csrf_token.is_empty() || flow.flow_type == FlowType::Api {
-        common::check_submit(&flow, req, &sub)?;
+        common::check_submit(deps, &flow, req, &sub)?;
     }
     let strategy = strategies.verification();
     if let Some(proof) = strategy.resume(deps, &flow, &sub).await? {
