@@ -36,8 +36,10 @@
 //!   bodies), [`uri`] (reading `file://`, `base64://` and `http(s)://` locations).
 //! - [`store`]: diesel schema, row models, queries, migrations, pools for SQLite and
 //!   PostgreSQL behind one query code path, the session change feed (`LISTEN/NOTIFY` on
-//!   PostgreSQL, a trigger-fed table polled on SQLite), statement timing, and enums stored as
-//!   text (`store::text_enum`, e.g. the courier and web hook queue statuses). No policy.
+//!   PostgreSQL, a trigger-fed table polled on SQLite), statement timing, ids as `Uuid`
+//!   through a text column type (`store::id::DbId`: a stored id that does not parse is an
+//!   error, never a nil UUID), and enums stored as text (`store::text_enum`, e.g. the courier
+//!   and web hook queue statuses). No policy.
 //! - [`limits`]: the bounds every request decoder applies (JSON depth and size, form fields and
 //!   key depth), checked without recursion before anything walks the data.
 //! - `fuzz`: entry points that run every request decoder and the hash-format parser on
