@@ -68,80 +68,42 @@ pub trait FlowMessage: Message + Sized {
     fn handle(self, cx: &FlowDeps) -> impl Future<Output = ()> + Send;
 }
 
-/// A failed send means the caller gave up; the worker carries on.
-impl FlowMessage for LoginMsg {
-    type Done = LoggedIn;
-    fn wrap(msg: FlowMsg<LoggedIn>) -> Self {
-        msg
-    }
-    async fn handle(self, cx: &FlowDeps) {
-        let (d, r) = (cx.deps.as_ref(), cx.strategies.as_ref());
-        match self {
-            FlowMsg::Start(t, req, reply) => {
-                let _ = reply.send(flow::login::start(d, r, t, &req).await);
+/// The flows whose managers take only the three common messages: each is handed to its flow
+/// module's `start`, `get` and `submit`. A failed send means the caller gave up; the worker
+/// carries on.
+macro_rules! common_flow_messages {
+    ($($msg:ty => $done:ty, $module:ident;)*) => {$(
+        impl FlowMessage for $msg {
+            type Done = $done;
+            fn wrap(msg: FlowMsg<$done>) -> Self {
+                msg
             }
-            FlowMsg::Get(id, req, reply) => {
-                let _ = reply.send(flow::login::get(d, id, &req).await);
-            }
-            FlowMsg::Submit(id, sub, req, reply) => {
-                let out = match sub {
-                    Ok(sub) => flow::login::submit(d, r, id, sub, &req).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(typed(d, id, &req, out).await);
+            async fn handle(self, cx: &FlowDeps) {
+                let (d, r) = (cx.deps.as_ref(), cx.strategies.as_ref());
+                match self {
+                    FlowMsg::Start(t, req, reply) => {
+                        let _ = reply.send(flow::$module::start(d, r, t, &req).await);
+                    }
+                    FlowMsg::Get(id, req, reply) => {
+                        let _ = reply.send(flow::$module::get(d, id, &req).await);
+                    }
+                    FlowMsg::Submit(id, sub, req, reply) => {
+                        let out = match sub {
+                            Ok(sub) => flow::$module::submit(d, r, id, sub, &req).await,
+                            Err(e) => Err(e),
+                        };
+                        let _ = reply.send(typed(d, id, &req, out).await);
+                    }
+                }
             }
         }
-    }
+    )*};
 }
 
-impl FlowMessage for RegistrationMsg {
-    type Done = Registered;
-    fn wrap(msg: FlowMsg<Registered>) -> Self {
-        msg
-    }
-    async fn handle(self, cx: &FlowDeps) {
-        let (d, r) = (cx.deps.as_ref(), cx.strategies.as_ref());
-        match self {
-            FlowMsg::Start(t, req, reply) => {
-                let _ = reply.send(flow::registration::start(d, r, t, &req).await);
-            }
-            FlowMsg::Get(id, req, reply) => {
-                let _ = reply.send(flow::registration::get(d, id, &req).await);
-            }
-            FlowMsg::Submit(id, sub, req, reply) => {
-                let out = match sub {
-                    Ok(sub) => flow::registration::submit(d, r, id, sub, &req).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(typed(d, id, &req, out).await);
-            }
-        }
-    }
-}
-
-impl FlowMessage for SettingsMsg {
-    type Done = SettingsSaved;
-    fn wrap(msg: FlowMsg<SettingsSaved>) -> Self {
-        msg
-    }
-    async fn handle(self, cx: &FlowDeps) {
-        let (d, r) = (cx.deps.as_ref(), cx.strategies.as_ref());
-        match self {
-            FlowMsg::Start(t, req, reply) => {
-                let _ = reply.send(flow::settings::start(d, r, t, &req).await);
-            }
-            FlowMsg::Get(id, req, reply) => {
-                let _ = reply.send(flow::settings::get(d, id, &req).await);
-            }
-            FlowMsg::Submit(id, sub, req, reply) => {
-                let out = match sub {
-                    Ok(sub) => flow::settings::submit(d, r, id, sub, &req).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(typed(d, id, &req, out).await);
-            }
-        }
-    }
+common_flow_messages! {
+    LoginMsg => LoggedIn, login;
+    RegistrationMsg => Registered, registration;
+    SettingsMsg => SettingsSaved, settings;
 }
 
 impl FlowMessage for RecoveryMsg {

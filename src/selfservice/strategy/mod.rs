@@ -72,6 +72,16 @@ pub enum Outcome<T> {
     Rejected,
 }
 
+/// The identifier every first factor signs in with, added by whichever login strategy comes
+/// first: the form shows it once.
+pub fn add_login_identifier(deps: &Deps, ui: &mut UiContainer) {
+    if ui.find("identifier").is_none() {
+        ui.append(crate::selfservice::ui::identifier_node(
+            crate::selfservice::ui::identifier_label(deps.schemas.default_schema()),
+        ));
+    }
+}
+
 /// A first-factor sign-in method.
 #[async_trait]
 pub trait LoginStrategy: Send + Sync {

@@ -8,8 +8,8 @@ use crate::identity::{CredentialType, Identity, State, now};
 use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError, FlowState, common};
 use crate::selfservice::strategy::password;
-use crate::selfservice::strategy::{LoginStrategy, Method, Outcome};
-use crate::selfservice::ui::{self, Group, InputType, UiContainer, UiNode, submit_node};
+use crate::selfservice::strategy::{LoginStrategy, Method, Outcome, add_login_identifier};
+use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, submit_node};
 use crate::text;
 
 #[async_trait]
@@ -20,11 +20,7 @@ impl LoginStrategy for Code {
 
     /// The identifier (when no other method put it there) and the button asking for a code.
     fn populate(&self, deps: &Deps, ui: &mut UiContainer) {
-        if ui.find("identifier").is_none() {
-            ui.append(ui::identifier_node(ui::identifier_label(
-                deps.schemas.default_schema(),
-            )));
-        }
+        add_login_identifier(deps, ui);
         ui.append(submit_node(Group::Code, "code", text::login_code()));
     }
 

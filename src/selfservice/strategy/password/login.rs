@@ -10,7 +10,7 @@ use crate::hash::HashError;
 use crate::identity::{CredentialType, Identity, State, now};
 use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError};
-use crate::selfservice::strategy::{LoginStrategy, Method, Outcome};
+use crate::selfservice::strategy::{LoginStrategy, Method, Outcome, add_login_identifier};
 use crate::selfservice::ui::{self, Group, UiContainer};
 use crate::store::credentials;
 use crate::text;
@@ -23,11 +23,7 @@ impl LoginStrategy for Password {
 
     /// The identifier (shared with other first factors), the password, the submit button.
     fn populate(&self, deps: &Deps, ui: &mut UiContainer) {
-        if ui.find("identifier").is_none() {
-            ui.append(ui::identifier_node(ui::identifier_label(
-                deps.schemas.default_schema(),
-            )));
-        }
+        add_login_identifier(deps, ui);
         ui.append(ui::password_node("current-password"));
         ui.append(ui::submit_node(
             Group::Password,
