@@ -6,22 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use base64::Engine;
 use tokio::net::TcpListener;
 
+use crate::actors::config_watch::Watch;
 use crate::actors::{self, Handles, ListenerSpec, Runtime};
 use crate::config::{self, Config, HashAlgorithm, Loaded};
-use crate::deps::Deps;
+use crate::deps::{Deps, Lasting};
 use crate::hash::{Algorithm, Argon2Params, Hasher};
 use crate::http::{self, App, cors::CorsPolicy, router::Listener};
-use crate::identity::schema::SchemaRegistry;
 use crate::metrics::Metrics;
-use crate::selfservice::strategy::password::{PasswordPolicy, PolicyConfig};
+use crate::reload::Source;
 use crate::store::{Backend, Store};
-
-/// The identity schema shipped in `config/`, compiled in so the no-config start works from any
-/// working directory.
-pub const DEFAULT_IDENTITY_SCHEMA: &str = include_str!("../config/identity.default.schema.json");
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -40,6 +35,8 @@ pub struct Options {
     /// header). `serve --dev` with `DEV_DISABLE_API_FLOW_ENFORCEMENT=true` turns that off, as
     /// in Kratos, for native apps run in a browser during development.
     pub api_flow_enforcement: bool,
+    /// How often the configuration files are looked at for changes (`actors::config_watch`).
+    pub config_poll: Duration,
 }
 
 impl Default for Options {
@@ -51,6 +48,7 @@ impl Default for Options {
             grace: Duration::from_secs(10),
             timeouts: http::conn::Timeouts::default(),
             max_connections: None,
+            config_poll: Duration::from_secs(1),
         }
     }
 }
@@ -164,27 +162,6 @@ pub fn argon2_params(cfg: &Config) -> Argon2Params {
     }
 }
 
-/// Schema entries from config; the built-in default URL resolves to the compiled-in schema.
-pub fn schema_entries(cfg: &Config) -> Vec<(String, String)> {
-    cfg.identity
-        .schemas
-        .iter()
-        .map(|s| {
-            let url = if s.url == config::DEFAULT_SCHEMA_URL
-                && !std::path::Path::new("config/identity.default.schema.json").exists()
-            {
-                format!(
-                    "base64://{}",
-                    base64::engine::general_purpose::STANDARD.encode(DEFAULT_IDENTITY_SCHEMA)
-                )
-            } else {
-                s.url.clone()
-            };
-            (s.id.clone(), url)
-        })
-        .collect()
-}
-
 fn base_url(configured: &Option<String>, host: &str, port: u16, dev: bool) -> String {
     match configured {
         Some(u) if !u.is_empty() => u.trim_end_matches('/').to_owned(),
@@ -261,6 +238,18 @@ pub fn unsupported_hooks(cfg: &Config) -> Vec<String> {
     out
 }
 
+/// The configuration files to watch for changes; none when the configuration came from
+/// defaults and the environment alone.
+fn watch_of(loaded: &Loaded, opts: &Options) -> Option<Watch> {
+    (!loaded.sources.is_empty()).then(|| Watch {
+        source: Source {
+            files: loaded.sources.clone(),
+            env: loaded.env.clone(),
+        },
+        every: opts.config_poll,
+    })
+}
+
 fn random_secret() -> String {
     use rand::distr::{Alphanumeric, SampleString};
     Alphanumeric.sample_string(&mut rand::rng(), 32)
@@ -288,18 +277,6 @@ async fn prepare(
         tracing::warn!(hook = %what, "configured hook is accepted but not supported yet; it will not run");
     }
     let store = open_store(&cfg, opts.migrate).await?;
-    let schemas = SchemaRegistry::load(&schema_entries(&cfg), &cfg.identity.default_schema_id)
-        .await
-        .context("loading identity schemas (identity.schemas)")?;
-    let templates = crate::courier::template::Templates::load(
-        &crate::courier::template::overrides_from_config(&cfg.courier),
-    )
-    .await
-    .context("loading courier templates (courier.templates, courier.template_override_path)")?;
-
-    let webhooks = crate::selfservice::hooks::WebHooks::load(&cfg)
-        .await
-        .map_err(|e| anyhow::anyhow!("web hook configuration: {e}"))?;
     for note in crate::selfservice::hooks::inert_hooks(&cfg) {
         tracing::warn!(hook = %note, "configured hook will not run");
     }
@@ -322,19 +299,7 @@ async fn prepare(
         );
         cookie_secrets.push(random_secret());
     }
-    let pw = &cfg.selfservice.methods.password.config;
-    let password_policy = PasswordPolicy::new(PolicyConfig {
-        min_length: pw.min_password_length as usize,
-        identifier_similarity_check: pw.identifier_similarity_check_enabled,
-        haveibeenpwned_enabled: pw.haveibeenpwned_enabled,
-        haveibeenpwned_host: pw.haveibeenpwned_host.clone(),
-        max_breaches: u64::from(pw.max_breaches),
-        ignore_network_errors: pw.ignore_network_errors,
-        ..PolicyConfig::default()
-    })
-    .context("building the password policy's HTTP client")?;
-    let deps = Arc::new(Deps {
-        password_policy,
+    let lasting = Lasting {
         cookie_secrets,
         public_url: base_url(
             &cfg.serve.public.base_url,
@@ -349,22 +314,20 @@ async fn prepare(
             dev,
         ),
         hasher: hasher_from(&cfg),
-        schemas: Arc::new(schemas),
         metrics: Arc::new(Metrics::new()),
-        templates: Arc::new(templates),
-        webhooks: Arc::new(webhooks),
         session_cache: Default::default(),
         store,
         dev,
         // Only ever relaxed in development mode.
         api_flow_enforcement: opts.api_flow_enforcement || !dev,
-        config: cfg.clone(),
-    });
+    };
+    let deps = Arc::new(Deps::build(cfg, lasting).await?);
     Ok((deps, listeners))
 }
 
 /// Starts everything; returns once both listeners accept connections.
 pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
+    let watch = watch_of(&loaded, &opts);
     let (deps, bound) = prepare(loaded, &opts, true).await?;
     let (public, admin) = bound.context("listeners were not bound")?;
     let public_addr = public.local_addr()?;
@@ -421,7 +384,7 @@ pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
             mk(Listener::Admin, admin, None, admin_cap),
         ]
     });
-    let runtime = actors::start(deps, listeners).await?;
+    let runtime = actors::start(deps, watch, listeners).await?;
     tracing::info!(public = %public_addr, admin = %admin_addr, "gatehouse is listening");
     Ok(Running {
         public_addr,
@@ -433,6 +396,7 @@ pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
 /// `gatehouse courier watch`: the supervision tree with the courier and no listeners.
 pub async fn start_courier(mut loaded: Loaded, opts: Options) -> anyhow::Result<Runtime> {
     loaded.config.watch_courier = true;
+    let watch = watch_of(&loaded, &opts);
     let (deps, _) = prepare(loaded, &opts, false).await?;
-    actors::start(deps, Box::new(|_| Vec::new())).await
+    actors::start(deps, watch, Box::new(|_| Vec::new())).await
 }

@@ -10,7 +10,7 @@ use crate::hash::Hasher;
 use crate::identity::schema::SchemaRegistry;
 use crate::metrics::Metrics;
 use crate::selfservice::hooks::client::WebHooks;
-use crate::selfservice::strategy::password::policy::PasswordPolicy;
+use crate::selfservice::strategy::password::policy::{PasswordPolicy, PolicyConfig};
 use crate::session::cache::SessionCache;
 use crate::store::Store;
 
@@ -38,12 +38,102 @@ pub struct Deps {
     pub templates: Arc<Templates>,
     /// Web hook client and the hook bodies loaded at start-up.
     pub webhooks: Arc<WebHooks>,
-    /// Rendered whoami answers, kept honest by `actors::session_watch`.
-    pub session_cache: SessionCache,
+    /// Rendered whoami answers, kept honest by `actors::session_watch`; shared by every
+    /// configuration generation.
+    pub session_cache: Arc<SessionCache>,
+}
+
+/// What outlives a configuration reload: connections, pools, caches, the listeners' URLs and
+/// everything else fixed for the life of the process.
+#[derive(Clone)]
+pub struct Lasting {
+    pub store: Store,
+    pub hasher: Hasher,
+    pub metrics: Arc<Metrics>,
+    pub public_url: String,
+    pub admin_url: String,
+    pub dev: bool,
+    pub api_flow_enforcement: bool,
+    pub cookie_secrets: Vec<String>,
+    pub session_cache: Arc<SessionCache>,
 }
 
 impl Deps {
     pub fn public_base(&self) -> &str {
         &self.public_url
+    }
+
+    /// The dependencies for `config`: what the configuration decides (schemas, templates, hook
+    /// bodies, the password policy) is loaded from it; the rest is `lasting`. Start-up and
+    /// every reload build them here, so a reload cannot miss a part.
+    pub async fn build(config: Arc<Config>, lasting: Lasting) -> anyhow::Result<Deps> {
+        use anyhow::Context;
+        let schemas = SchemaRegistry::load(
+            &crate::identity::schema::entries(&config),
+            &config.identity.default_schema_id,
+        )
+        .await
+        .context("loading identity schemas (identity.schemas)")?;
+        let templates = Templates::load(&crate::courier::template::overrides_from_config(
+            &config.courier,
+        ))
+        .await
+        .context("loading courier templates (courier.templates, courier.template_override_path)")?;
+        let webhooks = WebHooks::load(&config)
+            .await
+            .map_err(|e| anyhow::anyhow!("web hook configuration: {e}"))?;
+        let pw = &config.selfservice.methods.password.config;
+        let password_policy = PasswordPolicy::new(PolicyConfig {
+            min_length: pw.min_password_length as usize,
+            identifier_similarity_check: pw.identifier_similarity_check_enabled,
+            haveibeenpwned_enabled: pw.haveibeenpwned_enabled,
+            haveibeenpwned_host: pw.haveibeenpwned_host.clone(),
+            max_breaches: u64::from(pw.max_breaches),
+            ignore_network_errors: pw.ignore_network_errors,
+            ..PolicyConfig::default()
+        })
+        .context("building the password policy's HTTP client")?;
+        let Lasting {
+            store,
+            hasher,
+            metrics,
+            public_url,
+            admin_url,
+            dev,
+            api_flow_enforcement,
+            cookie_secrets,
+            session_cache,
+        } = lasting;
+        Ok(Deps {
+            config,
+            store,
+            schemas: Arc::new(schemas),
+            hasher,
+            metrics,
+            public_url,
+            admin_url,
+            dev,
+            api_flow_enforcement,
+            cookie_secrets,
+            password_policy,
+            templates: Arc::new(templates),
+            webhooks: Arc::new(webhooks),
+            session_cache,
+        })
+    }
+
+    /// The parts a reload keeps.
+    pub fn lasting(&self) -> Lasting {
+        Lasting {
+            store: self.store.clone(),
+            hasher: self.hasher.clone(),
+            metrics: self.metrics.clone(),
+            public_url: self.public_url.clone(),
+            admin_url: self.admin_url.clone(),
+            dev: self.dev,
+            api_flow_enforcement: self.api_flow_enforcement,
+            cookie_secrets: self.cookie_secrets.clone(),
+            session_cache: self.session_cache.clone(),
+        }
     }
 }

@@ -15,7 +15,9 @@
 //!   each pool with its own message type); the flow sweeper; the courier and webhooks pumps,
 //!   one generic lease pump (`actors::lease`: timer, batch claim, in-flight count) over two
 //!   queues; the session watcher (owns the database change feed that keeps every node's whoami
-//!   cache honest); listener actors; typed handles with timeouts. No SQL, no hyper types.
+//!   cache honest); the configuration watcher (`actors::config_watch`: reloads edited files on
+//!   a timer) and the configuration generation in force (`actors::live`, read once per message
+//!   or request); listener actors; typed handles with timeouts. No SQL, no hyper types.
 //! - Domain (no hyper, no ractor; takes `&Deps`, returns typed results):
 //!   [`identity`] (model, schemas, admin operations), [`selfservice`] (flows and the
 //!   strategies that complete them: `selfservice::flow` — login, registration, recovery,
@@ -44,9 +46,12 @@
 //!   key depth), checked without recursion before anything walks the data.
 //! - `fuzz`: entry points that run every request decoder and the hash-format parser on
 //!   arbitrary bytes, for the cargo-fuzz targets in `fuzz/` and the bounded test in the suite.
-//! - [`config`]: `kratos.yml` keys, environment overrides, defaults, validation.
+//! - [`config`]: `kratos.yml` keys, environment overrides, defaults, validation; [`reload`]:
+//!   which keys may change while serving, the next dependencies for an edited configuration, and
+//!   its revision (`/admin/health/config`).
 //! - [`app`]: start-up, shared by the `gatehouse` binary and the tests; [`deps`] is what the
-//!   domain receives; [`metrics`] is the Prometheus registry.
+//!   domain receives (built in one place for start-up and reloads, `Deps::build`); [`metrics`]
+//!   is the Prometheus registry.
 
 pub mod actors;
 pub mod app;
@@ -62,6 +67,7 @@ pub mod identity;
 pub mod jsonnet;
 pub mod limits;
 pub mod metrics;
+pub mod reload;
 pub mod selfservice;
 pub mod session;
 pub mod store;

@@ -33,6 +33,8 @@ pub struct Metrics {
     pub http_connections_closed: IntCounterVec,
     /// Failed `accept` calls by listener (descriptor exhaustion and the like).
     pub http_accept_errors: IntCounterVec,
+    /// Configuration file changes by outcome (`applied`, `unchanged`, `refused`).
+    pub config_reloads: IntCounterVec,
 }
 
 impl Metrics {
@@ -106,6 +108,14 @@ impl Metrics {
             &["listener"],
         )
         .expect("valid metric");
+        let config_reloads = IntCounterVec::new(
+            Opts::new(
+                "config_reloads_total",
+                "Configuration file changes seen, by outcome (applied, unchanged, refused)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
         let whoami_cache_misses = whoami_cache.with_label_values(&["miss"]);
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -117,6 +127,7 @@ impl Metrics {
             Box::new(http_connection_limit.clone()),
             Box::new(http_connections_closed.clone()),
             Box::new(http_accept_errors.clone()),
+            Box::new(config_reloads.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -134,6 +145,7 @@ impl Metrics {
             http_connection_limit,
             http_connections_closed,
             http_accept_errors,
+            config_reloads,
         }
     }
 

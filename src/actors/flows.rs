@@ -4,7 +4,6 @@
 //! deletes expired flows in batches on a timer.
 
 use std::marker::PhantomData;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::factory::{FactoryMessage, FactoryRef, Job, WorkerId, routing};
@@ -12,6 +11,7 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, Message, RpcReplyPo
 use uuid::Uuid;
 
 use super::call::{CALL_TIMEOUT, CallError, call};
+use super::live::{Generation, Live};
 use crate::deps::Deps;
 use crate::selfservice::flow::common::Started;
 use crate::selfservice::flow::login::LoggedIn;
@@ -21,7 +21,6 @@ use crate::selfservice::flow::request::{FlowRequest, Submission};
 use crate::selfservice::flow::settings::Saved as SettingsSaved;
 use crate::selfservice::flow::verification::Updated as VerificationUpdated;
 use crate::selfservice::flow::{self, Failed, Flow, FlowError, FlowType};
-use crate::selfservice::strategy::Registry;
 
 type Reply<T> = RpcReplyPort<Result<T, FlowError>>;
 /// Submissions answer with the failed flow's type, which decides JSON over redirects.
@@ -53,19 +52,12 @@ pub enum VerificationMsg {
     Link(Uuid, FlowRequest, Reply<VerificationUpdated>),
 }
 
-/// What a flow worker works with: the shared dependencies and the enabled strategies.
-#[derive(Clone)]
-pub struct FlowDeps {
-    pub deps: Arc<Deps>,
-    pub strategies: Arc<Registry>,
-}
-
 /// One flow manager's messages, and how its worker carries them out.
 pub trait FlowMessage: Message + Sized {
     /// What a successful submission gives.
     type Done: Send + 'static;
     fn wrap(msg: FlowMsg<Self::Done>) -> Self;
-    fn handle(self, cx: &FlowDeps) -> impl Future<Output = ()> + Send;
+    fn handle(self, cx: &Generation) -> impl Future<Output = ()> + Send;
 }
 
 /// The flows whose managers take only the three common messages: each is handed to its flow
@@ -78,7 +70,7 @@ macro_rules! common_flow_messages {
             fn wrap(msg: FlowMsg<$done>) -> Self {
                 msg
             }
-            async fn handle(self, cx: &FlowDeps) {
+            async fn handle(self, cx: &Generation) {
                 let (d, r) = (cx.deps.as_ref(), cx.strategies.as_ref());
                 match self {
                     FlowMsg::Start(t, req, reply) => {
@@ -111,7 +103,7 @@ impl FlowMessage for RecoveryMsg {
     fn wrap(msg: FlowMsg<RecoveryOutcome>) -> Self {
         RecoveryMsg::Flow(msg)
     }
-    async fn handle(self, cx: &FlowDeps) {
+    async fn handle(self, cx: &Generation) {
         let (d, r) = (cx.deps.as_ref(), cx.strategies.as_ref());
         match self {
             RecoveryMsg::Flow(FlowMsg::Start(t, req, reply)) => {
@@ -151,7 +143,7 @@ impl FlowMessage for VerificationMsg {
     fn wrap(msg: FlowMsg<VerificationUpdated>) -> Self {
         VerificationMsg::Flow(msg)
     }
-    async fn handle(self, cx: &FlowDeps) {
+    async fn handle(self, cx: &Generation) {
         let (d, r) = (cx.deps.as_ref(), cx.strategies.as_ref());
         match self {
             VerificationMsg::Flow(FlowMsg::Start(t, req, reply)) => {
@@ -179,16 +171,16 @@ struct FlowWorker<M>(PhantomData<fn() -> M>);
 impl<M: FlowMessage> ractor::factory::Worker for FlowWorker<M> {
     type Key = Uuid;
     type Message = M;
-    type State = FlowDeps;
-    type Arguments = FlowDeps;
+    type State = Live;
+    type Arguments = Live;
 
     async fn pre_start(
         &self,
         _wid: WorkerId,
         _factory: &ActorRef<FactoryMessage<Uuid, M>>,
-        deps: FlowDeps,
-    ) -> Result<FlowDeps, ActorProcessingErr> {
-        Ok(deps)
+        live: Live,
+    ) -> Result<Live, ActorProcessingErr> {
+        Ok(live)
     }
 
     async fn handle(
@@ -196,9 +188,9 @@ impl<M: FlowMessage> ractor::factory::Worker for FlowWorker<M> {
         _wid: WorkerId,
         _factory: &ActorRef<FactoryMessage<Uuid, M>>,
         Job { msg, key, .. }: Job<Uuid, M>,
-        deps: &mut FlowDeps,
+        live: &mut Live,
     ) -> Result<Uuid, ActorProcessingErr> {
-        msg.handle(deps).await;
+        msg.handle(&live.current()).await;
         Ok(key)
     }
 }
@@ -234,17 +226,17 @@ pub type SubmitResult<T> = Result<Result<T, Failed>, CallError>;
 impl<M: FlowMessage> FlowManager<M> {
     pub async fn spawn(
         name: &'static str,
-        deps: FlowDeps,
+        live: Live,
         workers: usize,
         supervisor: ActorCell,
     ) -> Result<(FlowManager<M>, ActorCell), ActorProcessingErr> {
-        let metrics = deps.deps.metrics.clone();
+        let metrics = live.deps().metrics.clone();
         let (factory, cell) = super::pool::spawn(
             name,
             metrics,
             workers,
             routing::StickyQueuerRouting::default(),
-            move || (FlowWorker::<M>(PhantomData), deps.clone()),
+            move || (FlowWorker::<M>(PhantomData), live.clone()),
             supervisor,
         )
         .await?;
@@ -303,7 +295,7 @@ pub enum SweepMsg {
 }
 
 pub struct SweeperState {
-    deps: Arc<Deps>,
+    live: Live,
     /// The interval task; aborted in `post_stop`.
     timer: Option<tokio::task::JoinHandle<()>>,
 }
@@ -315,14 +307,14 @@ const KEEP_EXPIRED: Duration = Duration::from_secs(3600);
 impl Actor for FlowSweeper {
     type Msg = SweepMsg;
     type State = SweeperState;
-    type Arguments = Arc<Deps>;
+    type Arguments = Live;
 
     async fn pre_start(
         &self,
         _me: ActorRef<SweepMsg>,
-        deps: Arc<Deps>,
+        live: Live,
     ) -> Result<SweeperState, ActorProcessingErr> {
-        Ok(SweeperState { deps, timer: None })
+        Ok(SweeperState { live, timer: None })
     }
 
     async fn post_start(
@@ -330,8 +322,10 @@ impl Actor for FlowSweeper {
         me: ActorRef<SweepMsg>,
         state: &mut SweeperState,
     ) -> Result<(), ActorProcessingErr> {
+        // The interval is fixed at start (`database` needs a restart); the rest is read per tick.
         let every = state
-            .deps
+            .live
+            .deps()
             .config
             .database
             .cleanup
@@ -349,7 +343,8 @@ impl Actor for FlowSweeper {
         _msg: SweepMsg,
         state: &mut SweeperState,
     ) -> Result<(), ActorProcessingErr> {
-        let cfg = &state.deps.config.database.cleanup;
+        let deps = state.live.deps();
+        let cfg = &deps.config.database.cleanup;
         let keep = match cfg.older_than.get() {
             d if d.is_zero() => KEEP_EXPIRED,
             d => d,
@@ -359,14 +354,12 @@ impl Actor for FlowSweeper {
         .naive_utc();
         let batch = i64::from(cfg.batch_size.max(1));
         // Errors are reported and the next tick tries again; a sweep never kills the actor.
-        match crate::store::flows::delete_expired(&state.deps.store, before, batch).await {
+        match crate::store::flows::delete_expired(&deps.store, before, batch).await {
             Ok(n) if n > 0 => tracing::debug!(deleted = n, "swept expired flows"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "sweeping expired flows failed"),
         }
-        if let Err(e) =
-            crate::store::flows::delete_old_errors(&state.deps.store, before, batch).await
-        {
+        if let Err(e) = crate::store::flows::delete_old_errors(&deps.store, before, batch).await {
             tracing::warn!(error = %e, "sweeping old flow errors failed");
         }
         Ok(())

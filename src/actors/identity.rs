@@ -1,14 +1,12 @@
 //! The identity pool: a factory of workers serving the admin identity API. Each job runs a
 //! domain function from `identity::service`; domain errors travel inside the reply.
 
-use std::sync::Arc;
-
 use ractor::factory::{FactoryRef, Job, WorkerId, routing};
 use ractor::{ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
 use uuid::Uuid;
 
 use super::call::{CALL_TIMEOUT, CallError, call};
-use crate::deps::Deps;
+use super::live::Live;
 use crate::identity::Identity;
 use crate::identity::service::{
     self, BatchOutcome, CreateIdentityBody, IdentityError, ListParams, UpdateIdentityBody,
@@ -54,16 +52,16 @@ struct IdentityWorker;
 impl ractor::factory::Worker for IdentityWorker {
     type Key = ();
     type Message = IdentityMsg;
-    type State = Arc<Deps>;
-    type Arguments = Arc<Deps>;
+    type State = Live;
+    type Arguments = Live;
 
     async fn pre_start(
         &self,
         _wid: WorkerId,
         _factory: &ActorRef<ractor::factory::FactoryMessage<(), IdentityMsg>>,
-        deps: Arc<Deps>,
-    ) -> Result<Arc<Deps>, ActorProcessingErr> {
-        Ok(deps)
+        live: Live,
+    ) -> Result<Live, ActorProcessingErr> {
+        Ok(live)
     }
 
     async fn handle(
@@ -71,8 +69,9 @@ impl ractor::factory::Worker for IdentityWorker {
         _wid: WorkerId,
         _factory: &ActorRef<ractor::factory::FactoryMessage<(), IdentityMsg>>,
         Job { msg, key, .. }: Job<(), IdentityMsg>,
-        deps: &mut Arc<Deps>,
+        live: &mut Live,
     ) -> Result<(), ActorProcessingErr> {
+        let deps = live.deps();
         let d = deps.as_ref();
         // A send fails only when the caller gave up; that must not kill the worker.
         match msg {
@@ -136,17 +135,17 @@ pub type PoolResult<T> = Result<Result<T, IdentityError>, CallError>;
 impl IdentityPool {
     /// Spawns the factory under `supervisor` with `workers` workers.
     pub async fn spawn(
-        deps: Arc<Deps>,
+        live: Live,
         workers: usize,
         supervisor: ActorCell,
     ) -> Result<(IdentityPool, ActorCell), ActorProcessingErr> {
-        let metrics = deps.metrics.clone();
+        let metrics = live.deps().metrics.clone();
         let (factory, cell) = super::pool::spawn(
             "identity",
             metrics,
             workers,
             routing::QueuerRouting::default(),
-            move || (IdentityWorker, deps.clone()),
+            move || (IdentityWorker, live.clone()),
             supervisor,
         )
         .await?;

@@ -1,11 +1,13 @@
 //! Runtime wiring only: messages, workers, factories, supervisors, timers. No SQL, no hyper.
 
 pub mod call;
+pub mod config_watch;
 pub mod courier;
 pub mod flows;
 pub mod identity;
 pub mod lease;
 pub mod listener;
+pub mod live;
 pub mod pool;
 pub mod root;
 pub mod session;
@@ -40,10 +42,16 @@ pub struct Handles {
     pub settings: flows::FlowManager<flows::SettingsMsg>,
     /// The session manager pool (issue, whoami, revoke, extend).
     pub sessions: SessionManager,
-    pub deps: Arc<Deps>,
+    /// The configuration in force and what it built.
+    pub live: live::Live,
 }
 
 impl Handles {
+    /// The dependencies of the configuration in force; hold them for one request.
+    pub fn deps(&self) -> Arc<Deps> {
+        self.live.deps()
+    }
+
     /// Starts a flow of `kind` on its manager.
     pub async fn start_flow(
         &self,
@@ -86,9 +94,11 @@ pub struct Runtime {
     escalations: Option<mpsc::UnboundedReceiver<String>>,
 }
 
-/// Starts the root supervisor with its pools and listeners.
+/// Starts the root supervisor with its pools and listeners; with `watch`, the configuration
+/// files are watched and reloaded (`config_watch`).
 pub async fn start(
     deps: Arc<Deps>,
+    watch: Option<config_watch::Watch>,
     listeners: Box<dyn FnOnce(Handles) -> Vec<ListenerSpec> + Send>,
 ) -> anyhow::Result<Runtime> {
     let workers = std::thread::available_parallelism()
@@ -98,7 +108,8 @@ pub async fn start(
     let (ready_tx, ready_rx) = oneshot::channel();
     let (esc_tx, esc_rx) = mpsc::unbounded_channel();
     let args = root::RootArgs {
-        deps,
+        live: live::Live::new(deps),
+        watch,
         identity_workers: workers,
         listeners,
         ready: ready_tx,

@@ -1,22 +1,23 @@
 //! The root supervisor: starts the pools, then the listeners; escalates (the process exits
 //! non-zero) when a child it cannot replace dies; stops listeners before pools on shutdown.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Handles;
-use super::flows::{FlowDeps, FlowManager, FlowSweeper};
+use super::config_watch::{ConfigWatch, Watch};
+use super::flows::{FlowManager, FlowSweeper};
 use super::identity::IdentityPool;
 use super::listener::{Listener, ListenerSpec};
+use super::live::Live;
 use super::session::SessionManager;
-use crate::deps::Deps;
-use crate::selfservice::strategy::Registry;
 
 pub struct RootArgs {
-    pub deps: Arc<Deps>,
+    pub live: Live,
+    /// The configuration files to watch, when there are any.
+    pub watch: Option<Watch>,
     pub identity_workers: usize,
     /// Builds the listeners once the pools exist (they need the handles).
     pub listeners: Box<dyn FnOnce(Handles) -> Vec<ListenerSpec> + Send>,
@@ -49,46 +50,48 @@ impl Actor for Root {
         me: ActorRef<()>,
         args: RootArgs,
     ) -> Result<RootState, ActorProcessingErr> {
+        let live = args.live;
         let (identities, identity_cell) =
-            IdentityPool::spawn(args.deps.clone(), args.identity_workers, me.get_cell()).await?;
+            IdentityPool::spawn(live.clone(), args.identity_workers, me.get_cell()).await?;
         let flow_workers = args.identity_workers.max(8) * 2;
-        // The enabled methods are read from the configuration once, for every flow manager.
-        let fd = FlowDeps {
-            deps: args.deps.clone(),
-            strategies: Arc::new(Registry::new(&args.deps.config)),
-        };
         let (login, login_cell) =
-            FlowManager::spawn("login", fd.clone(), flow_workers, me.get_cell()).await?;
+            FlowManager::spawn("login", live.clone(), flow_workers, me.get_cell()).await?;
         let (registration, registration_cell) =
-            FlowManager::spawn("registration", fd.clone(), flow_workers, me.get_cell()).await?;
+            FlowManager::spawn("registration", live.clone(), flow_workers, me.get_cell()).await?;
         let (recovery, recovery_cell) =
-            FlowManager::spawn("recovery", fd.clone(), flow_workers, me.get_cell()).await?;
+            FlowManager::spawn("recovery", live.clone(), flow_workers, me.get_cell()).await?;
         let (verification, verification_cell) =
-            FlowManager::spawn("verification", fd.clone(), flow_workers, me.get_cell()).await?;
+            FlowManager::spawn("verification", live.clone(), flow_workers, me.get_cell()).await?;
         let (settings, settings_cell) =
-            FlowManager::spawn("settings", fd.clone(), flow_workers, me.get_cell()).await?;
+            FlowManager::spawn("settings", live.clone(), flow_workers, me.get_cell()).await?;
         let (sweeper, _) =
-            Actor::spawn_linked(None, FlowSweeper, args.deps.clone(), me.get_cell()).await?;
+            Actor::spawn_linked(None, FlowSweeper, live.clone(), me.get_cell()).await?;
         // whoami is I/O-bound and the hottest path: twice the identity pool's workers.
         let (sessions, session_cell) =
-            SessionManager::spawn(args.deps.clone(), args.identity_workers * 2, me.get_cell())
-                .await?;
+            SessionManager::spawn(live.clone(), args.identity_workers * 2, me.get_cell()).await?;
         // Keeps the whoami cache honest across nodes; without it the cache stays off.
         let (watch, _) = Actor::spawn_linked(
             None,
             super::session_watch::SessionWatch,
-            args.deps.clone(),
+            live.deps(),
             me.get_cell(),
         )
         .await?;
         // The courier runs only where asked (`serve --watch-courier`, `watch-courier: true`, or
         // `courier watch`); otherwise messages stay queued for a node that runs it, as in Kratos.
-        let courier = if args.deps.config.watch_courier {
-            Some(super::courier::spawn(args.deps.clone(), me.get_cell()).await?)
+        let courier = if live.deps().config.watch_courier {
+            Some(super::courier::spawn(live.clone(), me.get_cell()).await?)
         } else {
             None
         };
-        let webhooks = super::webhooks::spawn(args.deps.clone(), me.get_cell()).await?;
+        let webhooks = super::webhooks::spawn(live.clone(), me.get_cell()).await?;
+        let mut pools = Vec::new();
+        if let Some(watch) = args.watch {
+            let (w, _) =
+                Actor::spawn_linked(None, ConfigWatch, (live.clone(), watch), me.get_cell())
+                    .await?;
+            pools.push(w.get_cell());
+        }
         let handles = Handles {
             identities,
             login,
@@ -97,7 +100,7 @@ impl Actor for Root {
             verification,
             settings,
             sessions,
-            deps: args.deps.clone(),
+            live,
         };
         let mut listeners = Vec::new();
         for spec in (args.listeners)(handles.clone()) {
@@ -106,18 +109,19 @@ impl Actor for Root {
             listeners.push(l.get_cell());
         }
         let _ = args.ready.send(handles);
+        pools.extend([
+            identity_cell,
+            login_cell,
+            registration_cell,
+            recovery_cell,
+            verification_cell,
+            settings_cell,
+            session_cell,
+            sweeper.get_cell(),
+            watch.get_cell(),
+        ]);
         Ok(RootState {
-            pools: vec![
-                identity_cell,
-                login_cell,
-                registration_cell,
-                recovery_cell,
-                verification_cell,
-                settings_cell,
-                session_cell,
-                sweeper.get_cell(),
-                watch.get_cell(),
-            ],
+            pools,
             listeners,
             courier,
             webhooks,

@@ -10,7 +10,7 @@ use ractor::{ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
 use uuid::Uuid;
 
 use super::call::{CALL_TIMEOUT, CallError, call};
-use crate::deps::Deps;
+use super::live::Live;
 use crate::identity::Identity;
 use crate::identity::credential_type::CredentialType;
 use crate::session::cache::Whoami;
@@ -62,16 +62,16 @@ struct SessionWorker;
 impl ractor::factory::Worker for SessionWorker {
     type Key = ();
     type Message = SessionMsg;
-    type State = Arc<Deps>;
-    type Arguments = Arc<Deps>;
+    type State = Live;
+    type Arguments = Live;
 
     async fn pre_start(
         &self,
         _wid: WorkerId,
         _factory: &ActorRef<ractor::factory::FactoryMessage<(), SessionMsg>>,
-        deps: Arc<Deps>,
-    ) -> Result<Arc<Deps>, ActorProcessingErr> {
-        Ok(deps)
+        live: Live,
+    ) -> Result<Live, ActorProcessingErr> {
+        Ok(live)
     }
 
     async fn handle(
@@ -79,8 +79,9 @@ impl ractor::factory::Worker for SessionWorker {
         _wid: WorkerId,
         _factory: &ActorRef<ractor::factory::FactoryMessage<(), SessionMsg>>,
         Job { msg, key, .. }: Job<(), SessionMsg>,
-        deps: &mut Arc<Deps>,
+        live: &mut Live,
     ) -> Result<(), ActorProcessingErr> {
+        let deps = live.deps();
         let d = deps.as_ref();
         // A send fails only when the caller gave up; that must not kill the worker.
         match msg {
@@ -143,7 +144,7 @@ impl ractor::factory::Worker for SessionWorker {
 pub struct SessionManager {
     factory: FactoryRef<(), SessionMsg>,
     /// For whoami's cache hits, answered on the caller's task without a hop into the pool.
-    deps: Arc<Deps>,
+    live: Live,
 }
 
 /// A call's outcome: the pool failed, or the domain answered.
@@ -152,25 +153,25 @@ pub type SessionResult<T> = Result<Result<T, SessionError>, CallError>;
 impl SessionManager {
     /// Spawns the factory under `supervisor` with `workers` workers.
     pub async fn spawn(
-        deps: Arc<Deps>,
+        live: Live,
         workers: usize,
         supervisor: ActorCell,
     ) -> Result<(SessionManager, ActorCell), ActorProcessingErr> {
-        let metrics = deps.metrics.clone();
-        let manager_deps = deps.clone();
+        let metrics = live.deps().metrics.clone();
+        let manager_live = live.clone();
         let (factory, cell) = super::pool::spawn(
             "session",
             metrics,
             workers,
             routing::QueuerRouting::default(),
-            move || (SessionWorker, deps.clone()),
+            move || (SessionWorker, live.clone()),
             supervisor,
         )
         .await?;
         Ok((
             SessionManager {
                 factory,
-                deps: manager_deps,
+                live: manager_live,
             },
             cell,
         ))
@@ -200,7 +201,7 @@ impl SessionManager {
     /// The active session of a token, with identity (no credentials) and devices, rendered.
     /// A cached answer comes straight back; only a miss goes through the pool.
     pub async fn whoami(&self, token: String) -> SessionResult<Arc<Whoami>> {
-        if let Some(hit) = service::whoami_cached(&self.deps, &token) {
+        if let Some(hit) = service::whoami_cached(&self.live.deps(), &token) {
             return Ok(Ok(hit));
         }
         call(

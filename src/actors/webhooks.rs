@@ -2,14 +2,13 @@
 //! deliveries (`selfservice::hooks::deliveries::claim_batch`) and a worker pool that calls the
 //! receivers (`selfservice::hooks::deliveries::deliver`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::ActorProcessingErr;
 use uuid::Uuid;
 
 use super::lease::{self, LeaseQueue};
-use crate::deps::Deps;
+use super::live::Live;
 use crate::selfservice::hooks::deliveries::{self, LEASE};
 use crate::store::StoreError;
 use crate::store::webhooks::DeliveryRow;
@@ -19,7 +18,7 @@ const TICK: Duration = Duration::from_millis(250);
 const WORKERS: usize = 4;
 
 /// The delivery queue.
-struct Deliveries(Arc<Deps>);
+struct Deliveries(Live);
 
 impl LeaseQueue for Deliveries {
     type Row = DeliveryRow;
@@ -37,19 +36,19 @@ impl LeaseQueue for Deliveries {
     }
 
     async fn claim(&self) -> Result<(Uuid, Vec<DeliveryRow>), StoreError> {
-        deliveries::claim_batch(&self.0).await
+        deliveries::claim_batch(&self.0.deps()).await
     }
 
     async fn handle(&self, row: &DeliveryRow, claim_id: Uuid) {
-        deliveries::deliver(&self.0, row, claim_id).await;
+        deliveries::deliver(&self.0.deps(), row, claim_id).await;
     }
 }
 
 /// The pump's place in the tree; every node runs it (Kratos sends these from the serving node).
 pub async fn spawn(
-    deps: Arc<Deps>,
+    live: Live,
     supervisor: ractor::ActorCell,
 ) -> Result<ractor::ActorCell, ActorProcessingErr> {
-    let metrics = deps.metrics.clone();
-    lease::spawn(Deliveries(deps), metrics, supervisor).await
+    let metrics = live.deps().metrics.clone();
+    lease::spawn(Deliveries(live), metrics, supervisor).await
 }

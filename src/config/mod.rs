@@ -106,6 +106,8 @@ pub struct Loaded {
     pub unsupported: Vec<String>,
     /// The files that were read, in merge order.
     pub sources: Vec<PathBuf>,
+    /// The environment overrides that were applied (a reload applies them again).
+    pub env: Vec<(String, String)>,
 }
 
 /// Loads `files` (later ones win), then applies `env` (which wins over files).
@@ -136,6 +138,7 @@ pub fn load(files: &[PathBuf], env: &[(String, String)]) -> Result<Loaded, Confi
         config,
         unsupported,
         sources: files.to_vec(),
+        env: env.to_vec(),
     })
 }
 

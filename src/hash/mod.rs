@@ -140,6 +140,18 @@ const BCRYPT_MAX_PASSWORD_LEN: usize = 72;
 
 /// Recognises, parses and bounds-checks a hash against the import ceilings without verifying
 /// anything. [`Hasher::identify`] also admits the configured algorithm's own parameters.
+/// Lower-case hex, as digests are stored and compared (token digests, hex-encoded hash formats,
+/// the configuration revision).
+pub fn lower_hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(HEX[usize::from(b >> 4)] as char);
+        s.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    s
+}
+
 pub fn identify(encoded: &str) -> Result<Format, HashError> {
     parse::parse(encoded, &Limits::IMPORT).map(|p| p.format())
 }

@@ -153,7 +153,7 @@ pub(crate) fn verify_parsed(parsed: &Parsed, password: &[u8]) -> Result<bool, Ha
         Parsed::Hmac { digest, hash, key } => {
             // Kratos stores base64(lowercase hex(HMAC)), so compare as hex.
             let mac = hmac_of(*digest, key, password)?;
-            Ok(ct_eq(to_hex(&mac).as_bytes(), hash))
+            Ok(ct_eq(super::lower_hex(&mac).as_bytes(), hash))
         }
     }
 }
@@ -263,14 +263,4 @@ fn hmac_of(d: Digest, key: &[u8], msg: &[u8]) -> Result<Vec<u8>, HashError> {
         Digest::Sha384 => hmac_with::<Hmac<sha2::Sha384>>(key, msg),
         Digest::Sha512 => hmac_with::<Hmac<sha2::Sha512>>(key, msg),
     }
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(HEX[usize::from(b >> 4)] as char);
-        s.push(HEX[usize::from(b & 0xf)] as char);
-    }
-    s
 }

@@ -168,7 +168,7 @@ fn finish(
 }
 
 fn record(app: &App, route: &'static str, method: &Method, status: StatusCode, start: Instant) {
-    app.handles.deps.metrics.observe_http(
+    app.handles.deps().metrics.observe_http(
         [app.listener.name(), route, method_label(method)],
         status,
         start.elapsed().as_secs_f64(),

@@ -23,6 +23,8 @@ impl Listener {
 pub enum Route {
     HealthAlive,
     HealthReady,
+    /// Admin only: the revision of the configuration in force.
+    HealthConfig,
     Version,
     Metrics,
     ListSchemas,
@@ -71,6 +73,7 @@ impl Route {
         match self {
             Route::HealthAlive => "/health/alive",
             Route::HealthReady => "/health/ready",
+            Route::HealthConfig => "/health/config",
             Route::Version => "/version",
             Route::Metrics => "/metrics/prometheus",
             Route::ListSchemas => "/schemas",
@@ -195,6 +198,7 @@ pub fn route(listener: Listener, method: &Method, path: &str) -> Match {
     match segs {
         ["health", "alive"] => pick(&[(Method::GET, Route::HealthAlive)]),
         ["health", "ready"] => pick(&[(Method::GET, Route::HealthReady)]),
+        ["health", "config"] if admin => pick(&[(Method::GET, Route::HealthConfig)]),
         ["version"] => pick(&[(Method::GET, Route::Version)]),
         ["metrics", "prometheus"] if admin => pick(&[(Method::GET, Route::Metrics)]),
         ["schemas"] => pick(&[(Method::GET, Route::ListSchemas)]),

@@ -54,7 +54,7 @@ pub fn spawn(
         let builder = builder();
         let graceful = GracefulShutdown::new();
         let name = app.listener.name();
-        let metrics = app.handles.deps.metrics.clone();
+        let metrics = app.handles.deps().metrics.clone();
         let registry = Arc::new(Registry::new(cfg.max_connections, name, &metrics));
         let accept_errors = metrics.http_accept_errors.with_label_values(&[name]);
         let mut backoff = AcceptBackoff::default();

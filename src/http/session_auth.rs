@@ -21,14 +21,14 @@ fn cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
         .map(|(k, v)| (k.trim(), v.trim().trim_matches('"')))
 }
 
-fn cookie_name(app: &App) -> &str {
-    &app.handles.deps.config.session.cookie.name
+fn cookie_name(app: &App) -> String {
+    app.handles.deps().config.session.cookie.name.clone()
 }
 
 /// The session token and the expiry it was issued with, from a valid session cookie.
 pub fn cookie_session(app: &App, headers: &HeaderMap) -> Option<(String, DateTime<Utc>)> {
     let name = cookie_name(app);
-    let secrets = &app.handles.deps.cookie_secrets;
+    let secrets = &app.handles.deps().cookie_secrets;
     // Several cookies of the same name can arrive (different paths or domains); take the first
     // one that decrypts.
     cookie_pairs(headers)
@@ -62,7 +62,7 @@ pub fn session_token(app: &App, headers: &HeaderMap) -> Option<String> {
 
 /// `Domain`, `Path`, `SameSite` and `Secure`, session settings first, then `cookies.*`.
 fn attributes(app: &App) -> String {
-    let deps = &app.handles.deps;
+    let deps = app.handles.deps();
     let sc = &deps.config.session.cookie;
     let c = &deps.config.cookies;
     let mut a = String::new();
@@ -105,12 +105,12 @@ pub fn set_session_cookie(
     token: &str,
     expires_at: DateTime<Utc>,
 ) {
-    let Some(value) = cookie::encode(&app.handles.deps.cookie_secrets, token, expires_at) else {
+    let Some(value) = cookie::encode(&app.handles.deps().cookie_secrets, token, expires_at) else {
         tracing::error!("no cookie secret configured; the session cookie was not set");
         return;
     };
     let mut c = format!("{}={value}{}", cookie_name(app), attributes(app));
-    if app.handles.deps.config.session.cookie.persistent {
+    if app.handles.deps().config.session.cookie.persistent {
         let max_age = (expires_at - Utc::now()).num_seconds().max(0);
         c.push_str(&format!(
             "; Max-Age={max_age}; Expires={}",

@@ -9,6 +9,9 @@ use std::sync::{Arc, OnceLock};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use base64::Engine as _;
+
+use crate::config::Config;
 use crate::text::{self, UiText};
 
 /// Keyword under which Kratos extension settings live on any property.
@@ -873,6 +876,31 @@ async fn fetch(id: &str, url: &str) -> Result<String, SchemaError> {
     })
 }
 
+/// The identity schema shipped in `config/`, compiled in so the no-config start works from any
+/// working directory.
+pub const DEFAULT_IDENTITY_SCHEMA: &str = include_str!("../../config/identity.default.schema.json");
+
+/// Schema entries from config; the built-in default URL resolves to the compiled-in schema.
+pub fn entries(cfg: &Config) -> Vec<(String, String)> {
+    cfg.identity
+        .schemas
+        .iter()
+        .map(|s| {
+            let url = if s.url == crate::config::DEFAULT_SCHEMA_URL
+                && !std::path::Path::new("config/identity.default.schema.json").exists()
+            {
+                format!(
+                    "base64://{}",
+                    base64::engine::general_purpose::STANDARD.encode(DEFAULT_IDENTITY_SCHEMA)
+                )
+            } else {
+                s.url.clone()
+            };
+            (s.id.clone(), url)
+        })
+        .collect()
+}
+
 /// The configured identity schemas, in config order.
 #[derive(Debug)]
 pub struct SchemaRegistry {
@@ -934,7 +962,6 @@ impl SchemaRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine as _;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn email_name_schema() -> Value {

@@ -147,14 +147,7 @@ fn device_from_row(d: DeviceRow) -> Device {
 
 /// SHA-256 hex: how tokens are stored and looked up.
 pub fn hash_token(token: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(token.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest.iter() {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 0x0f)] as char);
-    }
-    out
+    crate::hash::lower_hex(&Sha256::digest(token.as_bytes()))
 }
 
 /// A fresh session token: `ory_st_` + 32 random alphanumerics from the thread CSPRNG.

@@ -39,7 +39,7 @@ fn email(to: &str, code: &str) -> NewMessage {
 }
 
 async fn enqueue(app: &TestApp, msg: NewMessage) -> String {
-    let deps = &app.running.as_ref().unwrap().handles().deps;
+    let deps = &app.running.as_ref().unwrap().handles().deps();
     courier::enqueue(deps, msg)
         .await
         .expect("enqueue")
@@ -375,7 +375,7 @@ async fn broken_jsonnet_body_fails_with_a_clear_error() {
 async fn sql(app: &TestApp, q: &str, past: chrono::NaiveDateTime, id: &str) {
     use diesel::sql_types::{Text, Timestamp};
     use diesel_async::RunQueryDsl;
-    let store = &app.running.as_ref().unwrap().handles().deps.store;
+    let store = &app.running.as_ref().unwrap().handles().deps().store;
     let pg = store.backend() == gatehouse::store::Backend::Postgres;
     let q = if pg {
         q.replacen('?', "$1", 1).replacen('?', "$2", 1)

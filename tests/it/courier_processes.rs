@@ -90,7 +90,7 @@ async fn two_courier_processes_deliver_a_burst_once() {
     const N: usize = 300;
     let server = SmtpServer::start(0).await;
     let app = writer().await;
-    let deps = &app.running.as_ref().unwrap().handles().deps;
+    let deps = &app.running.as_ref().unwrap().handles().deps();
     for i in 0..N {
         courier::enqueue(deps, email(&format!("user{i}@example.org"), i))
             .await
@@ -127,7 +127,7 @@ async fn sigkill_between_claim_and_send_loses_nothing() {
     let mut server = SmtpServer::start(0).await;
     server.set_mode(Mode::Stall);
     let app = writer().await;
-    let deps = &app.running.as_ref().unwrap().handles().deps;
+    let deps = &app.running.as_ref().unwrap().handles().deps();
     let id = courier::enqueue(deps, email("ivan@example.org", 42))
         .await
         .unwrap()

@@ -283,7 +283,7 @@ async fn response_parse_rewrites_traits_before_saving() {
 }
 
 async fn deliveries(app: &TestApp) -> Vec<gatehouse::store::webhooks::DeliveryRow> {
-    let deps = &app.running.as_ref().unwrap().handles().deps;
+    let deps = &app.running.as_ref().unwrap().handles().deps();
     gatehouse::store::webhooks::list(&deps.store).await.unwrap()
 }
 

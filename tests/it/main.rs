@@ -24,6 +24,7 @@ mod mail_flows;
 mod migrations;
 mod multinode;
 mod recovery_verification;
+mod reload;
 mod robustness;
 mod runtime;
 mod sdk;

@@ -385,7 +385,7 @@ async fn two_flows_may_hold_codes_that_hash_alike() {
     // Six-digit codes collide between flows once about a thousand are outstanding; the
     // second flow must still get its code.
     let app = start().await;
-    let store = &app.running.as_ref().unwrap().handles().deps.store;
+    let store = &app.running.as_ref().unwrap().handles().deps().store;
     let now = chrono::Utc::now().naive_utc();
     for _ in 0..2 {
         let action = api_action(&app, "recovery", None).await;

@@ -19,7 +19,7 @@ struct Issued {
 }
 
 fn deps(app: &TestApp) -> std::sync::Arc<gatehouse::deps::Deps> {
-    app.running.as_ref().unwrap().handles().deps.clone()
+    app.running.as_ref().unwrap().handles().deps().clone()
 }
 
 async fn identity(app: &TestApp, email: &str) -> String {

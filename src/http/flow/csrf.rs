@@ -9,13 +9,13 @@ use crate::selfservice::csrf::{self, RawToken};
 
 /// Kratos names the CSRF cookie after the public URL, so two deployments on one domain differ.
 pub fn csrf_cookie_name(app: &App) -> String {
-    let digest = Sha256::digest(format!("{}/", app.handles.deps.public_base()).as_bytes());
+    let digest = Sha256::digest(format!("{}/", app.handles.deps().public_base()).as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("csrf_token_{hex}")
 }
 
 fn cookie_attrs(app: &App) -> String {
-    let deps = &app.handles.deps;
+    let deps = app.handles.deps();
     let c = &deps.config.cookies;
     let secure = c.secure.map(|s| s.0).unwrap_or(!deps.dev);
     let same_site = match c.same_site {

@@ -86,7 +86,7 @@ pub fn flow_request<B>(app: &App, req: &Request<B>, body_is_json: bool) -> FlowR
         .map(|p| p.as_str())
         .unwrap_or("/");
     FlowRequest {
-        request_url: format!("{}{}", app.handles.deps.public_base(), path),
+        request_url: format!("{}{}", app.handles.deps().public_base(), path),
         wants_json: wants_json(headers, body_is_json),
         csrf_cookie,
         session_token: session_auth::session_token(app, headers),

@@ -41,7 +41,10 @@ pub fn started(app: &App, flow: &Flow, wants_json: bool, csrf_cookie: Option<Raw
 /// A completed login: the session (and for native apps its token), the session cookie for
 /// browsers.
 pub fn logged_in(app: &App, done: LoggedIn, wants_json: bool) -> Resp {
-    let session = done.issued.session.to_json(app.handles.deps.public_base());
+    let session = done
+        .issued
+        .session
+        .to_json(app.handles.deps().public_base());
     let mut r = if done.flow.flow_type == FlowType::Api {
         // No `continue_with` for native apps: the token is right here, and the official Rust
         // SDK cannot decode `continue_with` items (ory/kratos-client-rust#3).
@@ -71,7 +74,8 @@ pub fn logged_in(app: &App, done: LoggedIn, wants_json: bool) -> Resp {
 /// A completed registration: the identity, the session when one was issued, and where the
 /// browser goes on (`continue_with`).
 pub fn registered(app: &App, done: Registered, wants_json: bool) -> Resp {
-    let base = app.handles.deps.public_base();
+    let deps = app.handles.deps();
+    let base = deps.public_base();
     let api = done.flow.flow_type == FlowType::Api;
     let mut body = json!({ "identity": done.identity.to_json(base, None) });
     if let Some(issued) = &done.issued {
@@ -180,10 +184,10 @@ pub fn recovery_created(
     expires_at: DateTime<Utc>,
     link: bool,
 ) -> Resp {
-    let deps = &app.handles.deps;
+    let deps = app.handles.deps();
     if link {
         ok_json(&json!({
-            "recovery_link": crate::selfservice::strategy::link::recovery_url(deps, flow.id, secret),
+            "recovery_link": crate::selfservice::strategy::link::recovery_url(&deps, flow.id, secret),
             "expires_at": expires_at,
         }))
     } else {
@@ -231,9 +235,9 @@ pub async fn render_error(
             ref redirect_browser_to,
         } if !json => see_other(redirect_browser_to),
         FlowError::AlreadyLoggedIn if !json => {
-            let deps = &app.handles.deps;
+            let deps = app.handles.deps();
             see_other(&crate::selfservice::flow::common::default_return(
-                deps, kind, "",
+                &deps, kind, "",
             ))
         }
         other => {
@@ -249,8 +253,8 @@ pub async fn render_error(
 
 /// Stores the error and sends the browser to `selfservice.flows.error.ui_url?id=…`.
 pub async fn redirect_to_error_ui(app: &App, err: &ApiError) -> Resp {
-    let deps = &app.handles.deps;
-    match crate::selfservice::errors::store(deps, &err.body()["error"]).await {
+    let deps = app.handles.deps();
+    match crate::selfservice::errors::store(&deps, &err.body()["error"]).await {
         Ok(id) => see_other(&with_query(
             &deps.config.selfservice.flows.error.ui_url,
             "id",

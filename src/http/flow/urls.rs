@@ -5,7 +5,7 @@ use crate::selfservice::flow::FlowKind;
 
 /// `ui_url` with `flow=<id>` added to its query.
 pub fn ui_url_for(app: &App, kind: FlowKind, flow_id: &str) -> String {
-    let f = &app.handles.deps.config.selfservice.flows;
+    let f = &app.handles.deps().config.selfservice.flows;
     let base = match kind {
         FlowKind::Login => &f.login.ui_url,
         FlowKind::Registration => &f.registration.ui_url,
@@ -34,7 +34,7 @@ pub fn with_query(base: &str, key: &str, value: &str) -> String {
 pub fn browser_init_url(app: &App, kind: FlowKind) -> String {
     format!(
         "{}/self-service/{}/browser",
-        app.handles.deps.public_base(),
+        app.handles.deps().public_base(),
         kind.as_str()
     )
 }

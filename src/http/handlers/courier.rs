@@ -37,7 +37,7 @@ fn decode_page_token(token: &str) -> Result<Uuid, ApiError> {
 fn admin_url(app: &App) -> String {
     format!(
         "{}/admin/courier/messages",
-        app.handles.deps.admin_url.trim_end_matches('/')
+        app.handles.deps().admin_url.trim_end_matches('/')
     )
 }
 
@@ -77,7 +77,7 @@ pub async fn list(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
         status,
         recipient: recipient.clone(),
     };
-    let (items, next) = view::list(&app.handles.deps, &filter, after, size).await?;
+    let (items, next) = view::list(&app.handles.deps(), &filter, after, size).await?;
     let mut extra = String::new();
     {
         let mut ser = form_urlencoded::Serializer::new(String::new());
@@ -110,7 +110,7 @@ pub async fn list(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
 pub async fn get(app: &App, id: &str) -> Result<Resp, ApiError> {
     let id = Uuid::parse_str(id)
         .map_err(|_| ApiError::bad_request(format!("Invalid message id: {id:?} is not a UUID.")))?;
-    match view::get(&app.handles.deps, id).await? {
+    match view::get(&app.handles.deps(), id).await? {
         Some(m) => Ok(ok_json(&m)),
         None => Err(ApiError::resource_not_found()),
     }

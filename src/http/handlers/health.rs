@@ -1,4 +1,4 @@
-//! `/health/alive`, `/health/ready`, `/version`, `/metrics/prometheus`.
+//! `/health/alive`, `/health/ready`, `/health/config`, `/version`, `/metrics/prometheus`.
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -13,7 +13,7 @@ pub fn alive() -> Resp {
 }
 
 pub async fn ready(app: &App) -> Resp {
-    match crate::health::readiness(&app.handles.deps).await {
+    match crate::health::readiness(&app.handles.deps()).await {
         Ok(()) => ok_json(&json!({ "status": "ok" })),
         Err(why) => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -22,12 +22,19 @@ pub async fn ready(app: &App) -> Resp {
     }
 }
 
+/// The configuration's `revision` key, or else the SHA-256 of the configuration in force, as
+/// plain text: an operator (or a test) sees here when an edited file has been applied.
+pub fn config_revision(app: &App) -> Resp {
+    let revision = crate::reload::revision(&app.handles.deps().config);
+    text(StatusCode::OK, "text/plain", revision)
+}
+
 pub fn version() -> Resp {
     ok_json(&json!({ "version": concat!("v", env!("CARGO_PKG_VERSION")) }))
 }
 
 pub fn metrics(app: &App) -> Resp {
-    let deps = &app.handles.deps;
+    let deps = app.handles.deps();
     let s = deps.store.pool_stats();
     let g = &deps.metrics.db_pool;
     g.with_label_values(&["max"]).set(s.max.into());

@@ -37,8 +37,8 @@ fn decode_token(token: &str) -> Result<Uuid, ApiError> {
         .ok_or_else(bad)
 }
 
-fn base(app: &App) -> &str {
-    app.handles.deps.public_base()
+fn base(app: &App) -> String {
+    app.handles.deps().public_base().to_owned()
 }
 
 /// Flattens a pool result into the handler's result.
@@ -149,7 +149,7 @@ pub async fn list(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
         .iter()
         .map(|i| {
             i.to_json(
-                base(app),
+                &base(app),
                 if include.is_empty() {
                     None
                 } else {
@@ -159,7 +159,8 @@ pub async fn list(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
         })
         .collect();
     let mut resp = ok_json(&body);
-    let admin = app.handles.deps.admin_url.trim_end_matches('/');
+    let deps = app.handles.deps();
+    let admin = deps.admin_url.trim_end_matches('/');
     let mut link = format!("<{admin}/admin/identities?page_size={page_size}>; rel=\"first\"");
     if let Some(next) = next {
         link.push_str(&format!(
@@ -178,7 +179,7 @@ pub async fn create(app: &App, req: Request<Bytes>) -> Result<Resp, ApiError> {
     let ident = done(app.handles.identities.create(body).await)?;
     Ok(json_response(
         StatusCode::CREATED,
-        &ident.to_json(base(app), Some(&[])),
+        &ident.to_json(&base(app), Some(&[])),
     ))
 }
 
@@ -236,7 +237,7 @@ pub async fn get(app: &App, id: &str, req: &Request<Bytes>) -> Result<Resp, ApiE
     let id = identity_id(id)?;
     let include = include_credentials(&query_pairs(req));
     let ident = done(app.handles.identities.get(id, true).await)?;
-    Ok(ok_json(&ident.to_json(base(app), Some(&include))))
+    Ok(ok_json(&ident.to_json(&base(app), Some(&include))))
 }
 
 pub async fn get_by_external_id(
@@ -246,14 +247,14 @@ pub async fn get_by_external_id(
 ) -> Result<Resp, ApiError> {
     let include = include_credentials(&query_pairs(req));
     let ident = done(app.handles.identities.get_by_external_id(ext, true).await)?;
-    Ok(ok_json(&ident.to_json(base(app), Some(&include))))
+    Ok(ok_json(&ident.to_json(&base(app), Some(&include))))
 }
 
 pub async fn update(app: &App, id: &str, req: Request<Bytes>) -> Result<Resp, ApiError> {
     let id = identity_id(id)?;
     let body: UpdateIdentityBody = decode(json_body(req)?)?;
     let ident = done(app.handles.identities.update(id, body).await)?;
-    Ok(ok_json(&ident.to_json(base(app), Some(&[]))))
+    Ok(ok_json(&ident.to_json(&base(app), Some(&[]))))
 }
 
 pub async fn patch(app: &App, id: &str, req: Request<Bytes>) -> Result<Resp, ApiError> {
@@ -267,7 +268,7 @@ pub async fn patch(app: &App, id: &str, req: Request<Bytes>) -> Result<Resp, Api
         ))
     })?;
     let ident = done(app.handles.identities.patch(id, patch).await)?;
-    Ok(ok_json(&ident.to_json(base(app), Some(&[]))))
+    Ok(ok_json(&ident.to_json(&base(app), Some(&[]))))
 }
 
 pub async fn delete(app: &App, id: &str) -> Result<Resp, ApiError> {

@@ -32,7 +32,7 @@ async fn session_of(app: &App, headers: &HeaderMap) -> Result<(Session, String),
 
 /// Where a browser goes after logging out, `return_to` checked against the allow list.
 fn return_url(app: &App, requested: Option<&str>) -> Result<String, ApiError> {
-    let deps = &app.handles.deps;
+    let deps = app.handles.deps();
     let ss = &deps.config.selfservice;
     let default = ss
         .flows
@@ -58,7 +58,7 @@ pub async fn browser(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> 
     let q = query_pairs(req);
     let mut url = url::Url::parse(&format!(
         "{}/self-service/logout",
-        app.handles.deps.public_base()
+        app.handles.deps().public_base()
     ))
     .map_err(|_| ApiError::internal())?;
     url.query_pairs_mut().append_pair("token", &logout_token);

@@ -23,6 +23,7 @@ pub async fn dispatch(app: &App, route: Route, req: Request<Bytes>) -> Result<Re
     match route {
         Route::HealthAlive => Ok(health::alive()),
         Route::HealthReady => Ok(health::ready(app).await),
+        Route::HealthConfig => Ok(health::config_revision(app)),
         Route::Version => Ok(health::version()),
         Route::Metrics => Ok(health::metrics(app)),
         Route::ListSchemas => schemas::list(app, &req),

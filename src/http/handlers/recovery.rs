@@ -72,7 +72,7 @@ fn go_duration(s: &str) -> Option<std::time::Duration> {
 
 /// `POST /admin/recovery/code` and `POST /admin/recovery/link`.
 pub async fn admin_create(app: &App, link: bool, req: Request<Bytes>) -> Result<Resp, ApiError> {
-    let deps = &app.handles.deps;
+    let deps = app.handles.deps();
     let body = json_body(req)?;
     let raw_id = body
         .get("identity_id")
@@ -126,7 +126,7 @@ pub async fn admin_create(app: &App, link: bool, req: Request<Bytes>) -> Result<
         .await);
     }
     match crate::selfservice::flow::recovery::admin_create(
-        deps,
+        &deps,
         identity_id,
         expires_in,
         flow_type,

@@ -11,7 +11,7 @@ use crate::http::respond::{Resp, ok_json};
 pub fn list<B>(app: &App, _req: &Request<B>) -> Result<Resp, ApiError> {
     let all: Vec<_> = app
         .handles
-        .deps
+        .deps()
         .schemas
         .list()
         .map(|s| json!({ "id": s.id, "schema": s.raw }))
@@ -21,7 +21,7 @@ pub fn list<B>(app: &App, _req: &Request<B>) -> Result<Resp, ApiError> {
 
 /// The id may be the schema id itself or its base64url form (as in `schema_url`).
 pub fn get(app: &App, id: &str) -> Result<Resp, ApiError> {
-    let schemas = &app.handles.deps.schemas;
+    let schemas = &app.handles.deps().schemas;
     let found = schemas.get(id).or_else(|| {
         let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(id.trim_end_matches('='))

@@ -65,7 +65,7 @@ pub async fn error(app: &App, req: Request<Bytes>) -> Result<Resp, ApiError> {
     let raw = query_one(&q, "id")
         .ok_or_else(|| ApiError::bad_request("The id query parameter is required."))?;
     let id = Uuid::parse_str(raw).map_err(|_| ApiError::flow_error_not_found(raw))?;
-    match crate::selfservice::errors::get(&app.handles.deps, id).await? {
+    match crate::selfservice::errors::get(&app.handles.deps(), id).await? {
         Some(v) => Ok(ok_json(&v)),
         None => Err(ApiError::flow_error_not_found(raw)),
     }

@@ -24,8 +24,8 @@ fn done<T>(r: Result<Result<T, SessionError>, CallError>) -> Result<T, ApiError>
     Ok(r??)
 }
 
-fn base(app: &App) -> &str {
-    app.handles.deps.public_base()
+fn base(app: &App) -> String {
+    app.handles.deps().public_base().to_owned()
 }
 
 /// Session ids in admin paths: Kratos answers 400 for a malformed one.
@@ -129,7 +129,7 @@ fn page(
     next: Option<Uuid>,
     extra: &str,
 ) -> Resp {
-    let body: Vec<Value> = items.iter().map(|s| s.to_json(base(app))).collect();
+    let body: Vec<Value> = items.iter().map(|s| s.to_json(&base(app))).collect();
     let mut resp = ok_json(&body);
     let mut link = format!("<{url}?page_size={size}{extra}>; rel=\"first\"");
     if let Some(next) = next {
@@ -240,7 +240,7 @@ pub async fn delete_mine(app: &App, id: &str, req: &Request<Bytes>) -> Result<Re
 fn admin_url(app: &App, path: &str) -> String {
     format!(
         "{}/admin{path}",
-        app.handles.deps.admin_url.trim_end_matches('/')
+        app.handles.deps().admin_url.trim_end_matches('/')
     )
 }
 
@@ -280,7 +280,7 @@ pub async fn admin_get(app: &App, id: &str, req: &Request<Bytes>) -> Result<Resp
     let id = session_id(id)?;
     let expand = expand(&query_pairs(req))?;
     let s = done(app.handles.sessions.get(id, expand).await)?;
-    Ok(ok_json(&s.to_json(base(app))))
+    Ok(ok_json(&s.to_json(&base(app))))
 }
 
 /// `DELETE /admin/sessions/{id}`: deactivates; the record stays.
@@ -294,7 +294,7 @@ pub async fn admin_disable(app: &App, id: &str) -> Result<Resp, ApiError> {
 pub async fn admin_extend(app: &App, id: &str) -> Result<Resp, ApiError> {
     let id = session_id(id)?;
     let s = done(app.handles.sessions.extend(id).await)?;
-    Ok(ok_json(&s.to_json(base(app))))
+    Ok(ok_json(&s.to_json(&base(app))))
 }
 
 /// `GET /admin/identities/{id}/sessions`.
