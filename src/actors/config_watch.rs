@@ -4,12 +4,15 @@
 //! configuration stays in force.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use super::live::Live;
 use crate::reload::{self, Reloaded, Source};
+
+/// The least time between two tries of a pending identity schema.
+const SCHEMA_RETRY: Duration = Duration::from_secs(5);
 
 /// What to watch and how often to look.
 #[derive(Clone, Debug)]
@@ -29,6 +32,8 @@ pub struct WatchState {
     watch: Watch,
     /// The files as last read, so an unchanged (or already refused) file is not parsed again.
     seen: [u8; 32],
+    /// When pending identity schemas may be tried again.
+    schema_retry_at: Instant,
     timer: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -44,6 +49,7 @@ impl Actor for ConfigWatch {
     ) -> Result<WatchState, ActorProcessingErr> {
         Ok(WatchState {
             seen: watch.source.fingerprint(),
+            schema_retry_at: Instant::now(),
             live,
             watch,
             timer: None,
@@ -66,6 +72,15 @@ impl Actor for ConfigWatch {
         _msg: WatchMsg,
         state: &mut WatchState,
     ) -> Result<(), ActorProcessingErr> {
+        // Schemas served over HTTP that were down are retried on the same timer, spaced out so
+        // a schema server that hangs cannot pile up ticks.
+        let schemas = state.live.deps().schemas.clone();
+        if !schemas.pending().is_empty() && Instant::now() >= state.schema_retry_at {
+            if let Err(e) = schemas.load_pending().await {
+                tracing::debug!(error = %e, "identity schema still not loaded");
+                state.schema_retry_at = Instant::now() + SCHEMA_RETRY;
+            }
+        }
         let now = state.watch.source.fingerprint();
         if now == state.seen {
             return Ok(());

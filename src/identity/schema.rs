@@ -50,6 +50,9 @@ pub enum SchemaError {
     UnsupportedUrl { id: String, url: String },
     #[error("default identity schema {id:?} is not one of the configured identity schemas")]
     UnknownDefault { id: String },
+    /// An HTTP schema that could not be fetched yet; it is retried.
+    #[error("identity schema {id:?} is not loaded yet: its location could not be read")]
+    NotLoaded { id: String },
 }
 
 /// Address channel of an identifier or address.
@@ -901,32 +904,70 @@ pub fn entries(cfg: &Config) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The configured identity schemas, in config order.
+/// Reads, parses and compiles one schema.
+async fn load_one(id: &str, url: &str) -> Result<Arc<IdentitySchema>, SchemaError> {
+    let body = fetch(id, url).await?;
+    let raw: Value = serde_json::from_str(&body).map_err(|e| SchemaError::Parse {
+        id: id.to_owned(),
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })?;
+    Ok(Arc::new(IdentitySchema::new(id, url, raw)?))
+}
+
+/// A schema served over HTTP may come up after Gatehouse does; files and inline schemas are
+/// there or not.
+fn is_remote(url: &str) -> bool {
+    let lower = url.trim_start().to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// One configured schema, loaded now or later.
+#[derive(Debug)]
+struct Entry {
+    id: String,
+    url: String,
+    loaded: OnceLock<Arc<IdentitySchema>>,
+}
+
+/// The configured identity schemas, in config order. A schema served over HTTP that cannot be
+/// fetched at start-up is loaded later (`load_pending`, from the readiness check and the
+/// configuration watcher), as Kratos loads schemas when first needed; until then the node
+/// reports not-ready and whatever needs that schema answers 503.
 #[derive(Debug)]
 pub struct SchemaRegistry {
-    schemas: Vec<Arc<IdentitySchema>>,
+    entries: Vec<Entry>,
     default_index: usize,
 }
 
 impl SchemaRegistry {
     /// Loads `(id, url)` entries from `identity.schemas`; `default_id` must be among them. An id
     /// configured twice keeps its first entry, as Kratos does, and the later one is reported.
+    /// A file or inline schema that cannot be loaded is an error; an HTTP one is left pending.
     pub async fn load(entries: &[(String, String)], default_id: &str) -> Result<Self, SchemaError> {
-        let mut schemas: Vec<Arc<IdentitySchema>> = Vec::with_capacity(entries.len());
+        let mut out: Vec<Entry> = Vec::with_capacity(entries.len());
         for (id, url) in entries {
-            if schemas.iter().any(|s| &s.id == id) {
+            if out.iter().any(|e| &e.id == id) {
                 tracing::warn!(schema.id = %id, "identity schema id configured more than once; the first entry is used");
                 continue;
             }
-            let body = fetch(id, url).await?;
-            let raw: Value = serde_json::from_str(&body).map_err(|e| SchemaError::Parse {
+            let entry = Entry {
                 id: id.clone(),
                 url: url.clone(),
-                reason: e.to_string(),
-            })?;
-            schemas.push(Arc::new(IdentitySchema::new(id, url, raw)?));
+                loaded: OnceLock::new(),
+            };
+            match load_one(id, url).await {
+                Ok(schema) => {
+                    let _ = entry.loaded.set(schema);
+                }
+                Err(e @ SchemaError::Fetch { .. }) if is_remote(url) => {
+                    tracing::warn!(error = %e, "identity schema not loaded yet; retrying until it is");
+                }
+                Err(e) => return Err(e),
+            }
+            out.push(entry);
         }
-        Self::from_schemas(schemas, default_id)
+        Self::from_entries(out, default_id)
     }
 
     /// Builds a registry from already-loaded schemas.
@@ -934,28 +975,82 @@ impl SchemaRegistry {
         schemas: Vec<Arc<IdentitySchema>>,
         default_id: &str,
     ) -> Result<Self, SchemaError> {
-        let default_index = schemas
+        let entries = schemas
+            .into_iter()
+            .map(|s| Entry {
+                id: s.id.clone(),
+                url: s.url.clone(),
+                loaded: OnceLock::from(s),
+            })
+            .collect();
+        Self::from_entries(entries, default_id)
+    }
+
+    fn from_entries(entries: Vec<Entry>, default_id: &str) -> Result<Self, SchemaError> {
+        let default_index = entries
             .iter()
-            .position(|s| s.id == default_id)
+            .position(|e| e.id == default_id)
             .ok_or_else(|| SchemaError::UnknownDefault {
                 id: default_id.to_owned(),
             })?;
         Ok(Self {
-            schemas,
+            entries,
             default_index,
         })
     }
 
-    pub fn get(&self, id: &str) -> Option<&Arc<IdentitySchema>> {
-        self.schemas.iter().find(|s| s.id == id)
+    fn loaded(entry: &Entry) -> Result<Arc<IdentitySchema>, SchemaError> {
+        entry
+            .loaded
+            .get()
+            .cloned()
+            .ok_or_else(|| SchemaError::NotLoaded {
+                id: entry.id.clone(),
+            })
     }
 
-    pub fn default_schema(&self) -> &Arc<IdentitySchema> {
-        &self.schemas[self.default_index]
+    /// The schema `id`: `None` when no such schema is configured, an error while it is pending.
+    pub fn get(&self, id: &str) -> Result<Option<Arc<IdentitySchema>>, SchemaError> {
+        self.entries
+            .iter()
+            .find(|e| e.id == id)
+            .map(Self::loaded)
+            .transpose()
     }
 
-    pub fn list(&self) -> impl Iterator<Item = &Arc<IdentitySchema>> {
-        self.schemas.iter()
+    pub fn default_schema(&self) -> Result<Arc<IdentitySchema>, SchemaError> {
+        Self::loaded(&self.entries[self.default_index])
+    }
+
+    /// Every schema, in config order; an error while any is pending.
+    pub fn list(&self) -> Result<Vec<Arc<IdentitySchema>>, SchemaError> {
+        self.entries.iter().map(Self::loaded).collect()
+    }
+
+    /// Ids of the schemas not loaded yet.
+    pub fn pending(&self) -> Vec<&str> {
+        self.entries
+            .iter()
+            .filter(|e| e.loaded.get().is_none())
+            .map(|e| e.id.as_str())
+            .collect()
+    }
+
+    /// Tries once more to load every pending schema; the first that still fails is the error.
+    pub async fn load_pending(&self) -> Result<(), SchemaError> {
+        let mut first = None;
+        for e in self.entries.iter().filter(|e| e.loaded.get().is_none()) {
+            match load_one(&e.id, &e.url).await {
+                Ok(schema) => {
+                    let _ = e.loaded.set(schema);
+                    tracing::info!(schema.id = %e.id, "identity schema loaded");
+                }
+                Err(err) => {
+                    first.get_or_insert(err);
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
     }
 }
 
@@ -1094,13 +1189,17 @@ mod tests {
             ("b".to_owned(), format!("base64://{url_safe}")),
         ];
         let reg = SchemaRegistry::load(&entries, "b").await.unwrap();
-        assert_eq!(reg.default_schema().id, "b");
-        assert_eq!(reg.get("a").unwrap().raw, raw);
+        assert_eq!(reg.default_schema().unwrap().id, "b");
+        assert_eq!(reg.get("a").unwrap().unwrap().raw, raw);
         assert_eq!(
-            reg.list().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+            reg.list()
+                .unwrap()
+                .iter()
+                .map(|s| s.id.as_str())
+                .collect::<Vec<_>>(),
             ["a", "b"]
         );
-        assert!(reg.get("c").is_none());
+        assert!(reg.get("c").unwrap().is_none());
     }
 
     #[tokio::test]
@@ -1114,7 +1213,7 @@ mod tests {
             ("p".to_owned(), p.clone()),
         ];
         let reg = SchemaRegistry::load(&entries, "f").await.unwrap();
-        assert_eq!(reg.get("p").unwrap().raw, phone_schema());
+        assert_eq!(reg.get("p").unwrap().unwrap().raw, phone_schema());
         std::fs::remove_file(&path).unwrap();
 
         let err = SchemaRegistry::load(
@@ -1129,35 +1228,71 @@ mod tests {
         );
     }
 
+    /// Answers one HTTP request on `listener` with `body`.
+    async fn serve_once(listener: tokio::net::TcpListener, body: String) {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let mut seen = Vec::new();
+        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = sock.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        sock.write_all(resp.as_bytes()).await.unwrap();
+    }
+
     #[tokio::test]
     async fn loads_over_http() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let body = multi_schema().to_string();
-        let server = tokio::spawn(async move {
-            let (mut sock, _) = listener.accept().await.unwrap();
-            let mut buf = vec![0u8; 4096];
-            let mut seen = Vec::new();
-            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = sock.read(&mut buf).await.unwrap();
-                if n == 0 {
-                    break;
-                }
-                seen.extend_from_slice(&buf[..n]);
-            }
-            let resp = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            sock.write_all(resp.as_bytes()).await.unwrap();
-        });
+        let server = tokio::spawn(serve_once(listener, multi_schema().to_string()));
         let entries = vec![(
             "h".to_owned(),
             format!("http://{addr}/identity.schema.json"),
         )];
         let reg = SchemaRegistry::load(&entries, "h").await.unwrap();
-        assert_eq!(reg.default_schema().raw, multi_schema());
+        assert_eq!(reg.default_schema().unwrap().raw, multi_schema());
         server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_http_schema_that_is_down_at_start_is_loaded_later() {
+        // A port that was free a moment ago: nothing answers there yet.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let entries = vec![
+            (
+                "h".to_owned(),
+                format!("http://{addr}/identity.schema.json"),
+            ),
+            ("b".to_owned(), format!("base64://{}", b64(&phone_schema()))),
+        ];
+        let reg = SchemaRegistry::load(&entries, "h").await.unwrap();
+        assert_eq!(reg.pending(), ["h"]);
+        assert!(matches!(
+            reg.default_schema(),
+            Err(SchemaError::NotLoaded { ref id }) if id == "h"
+        ));
+        assert!(
+            reg.get("b").unwrap().is_some(),
+            "the others serve meanwhile"
+        );
+        assert!(reg.list().is_err());
+        assert!(reg.load_pending().await.is_err(), "still down");
+
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let server = tokio::spawn(serve_once(listener, multi_schema().to_string()));
+        reg.load_pending().await.unwrap();
+        server.await.unwrap();
+        assert!(reg.pending().is_empty());
+        assert_eq!(reg.default_schema().unwrap().raw, multi_schema());
     }
 
     #[tokio::test]
@@ -1177,7 +1312,7 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(reg.default_schema().raw, multi_schema());
+        assert_eq!(reg.default_schema().unwrap().raw, multi_schema());
         let err = SchemaRegistry::load(&[("x".into(), "ftp://host/s.json".into())], "x")
             .await
             .unwrap_err();

@@ -42,8 +42,22 @@ pub enum IdentityError {
     Conflict,
     #[error(transparent)]
     Store(StoreError),
+    /// Something the operation needs is not available yet (an identity schema still loading).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<crate::identity::schema::SchemaError> for IdentityError {
+    fn from(e: crate::identity::schema::SchemaError) -> Self {
+        match e {
+            crate::identity::schema::SchemaError::NotLoaded { .. } => {
+                IdentityError::Unavailable(e.to_string())
+            }
+            other => IdentityError::Internal(other.to_string()),
+        }
+    }
 }
 
 impl From<StoreError> for IdentityError {
@@ -206,7 +220,7 @@ pub(crate) fn apply_schema(
     imported_verifiable: &[AddressIn],
     imported_recovery: &[AddressIn],
 ) -> Result<(), IdentityError> {
-    let schema = deps.schemas.get(&ident.schema_id).ok_or_else(|| {
+    let schema = deps.schemas.get(&ident.schema_id)?.ok_or_else(|| {
         IdentityError::BadRequest(format!(
             "The identity schema {:?} does not exist; configure it under identity.schemas.",
             ident.schema_id
@@ -512,7 +526,7 @@ pub async fn prepare_new(deps: &Deps, body: CreateIdentityBody) -> Result<Identi
     let schema_id = body
         .schema_id
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| deps.schemas.default_schema().id.clone());
+        .map_or_else(|| deps.schemas.default_schema().map(|s| s.id.clone()), Ok)?;
     let state = parse_state(body.state.as_deref())?.unwrap_or(State::Active);
     if body.external_id.as_deref() == Some("") {
         return Err(IdentityError::BadRequest(

@@ -395,3 +395,95 @@ async fn ready_is_503_while_postgres_refuses_connections_and_recovers() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// An identity schema served over HTTP by a server that comes up after Gatehouse: Gatehouse
+/// starts anyway, reports not-ready and answers 503 where the schema is needed, and serves
+/// once the schema can be fetched (Kratos loads schemas when first needed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_schema_server_that_starts_later_keeps_the_node_not_ready_until_it_does() {
+    let schema =
+        std::fs::read_to_string(format!("{}/identity.schema.json", crate::common::FIXTURES))
+            .unwrap();
+    let mut schemas = crate::common::receiver::Receiver::start().await;
+    schemas.answer(200, &schema);
+    let url = schemas.url("/identity.schema.json");
+    schemas.down().await;
+
+    let app = TestApp::start_with(Setup {
+        yaml: format!(
+            "identity:\n  default_schema_id: remote\n  schemas:\n    - id: remote\n      url: {url}\n"
+        ),
+        ..Setup::default()
+    })
+    .await;
+    let ready = app
+        .http
+        .get(app.public_url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert!(
+        body["errors"]["identity_schemas"]
+            .as_str()
+            .is_some_and(|e| e.contains("remote")),
+        "{body}"
+    );
+    let r = app
+        .http
+        .get(app.public_url("/self-service/registration/api"))
+        .send()
+        .await
+        .unwrap();
+    let e = expect_error(r, 503).await;
+    assert_eq!(e["id"], "service_unavailable", "{e}");
+    let r = app
+        .http
+        .get(app.admin_url("/admin/schemas/remote"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    // Sign-in forms still render, with the generic identifier label.
+    let r = app
+        .http
+        .get(app.public_url("/self-service/login/api"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    schemas.up().await;
+    let ready = app
+        .http
+        .get(app.public_url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
+    let r = app
+        .http
+        .get(app.public_url("/self-service/registration/api"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let flow: Value = r.json().await.unwrap();
+    assert!(
+        flow["ui"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["attributes"]["name"] == "traits.email"),
+        "{flow}"
+    );
+    let r = app
+        .http
+        .get(app.admin_url("/admin/schemas/remote"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    app.stop().await;
+}

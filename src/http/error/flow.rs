@@ -217,6 +217,7 @@ pub fn flow_error(app: &App, kind: FlowKind, e: &FlowError) -> (ApiError, Option
             ),
             None,
         ),
+        FlowError::Unavailable(why) => (ApiError::unavailable(why.clone()), None),
         FlowError::Internal(e) => {
             tracing::error!(error = %e, "internal error in a flow");
             (ApiError::internal(), None)

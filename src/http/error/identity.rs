@@ -44,6 +44,7 @@ impl From<IdentityError> for ApiError {
                 .with_details(json!({ "messages": messages }))
             }
             IdentityError::Store(e) => e.into(),
+            IdentityError::Unavailable(why) => ApiError::unavailable(why),
             IdentityError::Internal(e) => {
                 tracing::error!(error = %e, "internal error");
                 ApiError::internal()

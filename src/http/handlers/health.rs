@@ -15,9 +15,9 @@ pub fn alive() -> Resp {
 pub async fn ready(app: &App) -> Resp {
     match crate::health::readiness(&app.handles.deps()).await {
         Ok(()) => ok_json(&json!({ "status": "ok" })),
-        Err(why) => json_response(
+        Err((check, why)) => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
-            &json!({ "errors": { "database": why } }),
+            &json!({ "errors": { check: why } }),
         ),
     }
 }

@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::http::App;
 use crate::http::error::ApiError;
 use crate::http::respond::{Resp, ok_json};
+use crate::identity::service::IdentityError;
 
 pub fn list<B>(app: &App, _req: &Request<B>) -> Result<Resp, ApiError> {
     let all: Vec<_> = app
@@ -14,6 +15,8 @@ pub fn list<B>(app: &App, _req: &Request<B>) -> Result<Resp, ApiError> {
         .deps()
         .schemas
         .list()
+        .map_err(IdentityError::from)?
+        .iter()
         .map(|s| json!({ "id": s.id, "schema": s.raw }))
         .collect();
     Ok(ok_json(&all))
@@ -21,14 +24,20 @@ pub fn list<B>(app: &App, _req: &Request<B>) -> Result<Resp, ApiError> {
 
 /// The id may be the schema id itself or its base64url form (as in `schema_url`).
 pub fn get(app: &App, id: &str) -> Result<Resp, ApiError> {
-    let schemas = &app.handles.deps().schemas;
-    let found = schemas.get(id).or_else(|| {
-        let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+    let deps = app.handles.deps();
+    let decoded = || {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(id.trim_end_matches('='))
             .ok()
-            .and_then(|b| String::from_utf8(b).ok())?;
-        schemas.get(&decoded)
-    });
+            .and_then(|b| String::from_utf8(b).ok())
+    };
+    let found = match deps.schemas.get(id).map_err(IdentityError::from)? {
+        Some(s) => Some(s),
+        None => match decoded() {
+            Some(d) => deps.schemas.get(&d).map_err(IdentityError::from)?,
+            None => None,
+        },
+    };
     match found {
         Some(s) => Ok(ok_json(&s.raw)),
         None => Err(ApiError::not_found(format!(

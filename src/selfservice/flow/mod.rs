@@ -338,8 +338,22 @@ pub enum FlowError {
     /// succeed in a few seconds.
     #[error("too busy to handle the submission now; try again later")]
     TryAgainLater,
+    /// Something the flow needs is not available yet (an identity schema still loading).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<crate::identity::schema::SchemaError> for FlowError {
+    fn from(e: crate::identity::schema::SchemaError) -> Self {
+        match e {
+            crate::identity::schema::SchemaError::NotLoaded { .. } => {
+                FlowError::Unavailable(e.to_string())
+            }
+            other => FlowError::Internal(other.to_string()),
+        }
+    }
 }
 
 impl From<StoreError> for FlowError {

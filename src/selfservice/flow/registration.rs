@@ -36,18 +36,18 @@ fn build(
     strategies: &Registry,
     flow_type: FlowType,
     req: &FlowRequest,
-) -> (Flow, Option<crate::selfservice::csrf::RawToken>) {
+) -> Result<(Flow, Option<crate::selfservice::csrf::RawToken>), FlowError> {
     let cfg = &deps.config.selfservice.flows.registration;
-    let schema = deps.schemas.default_schema();
+    let schema = deps.schemas.default_schema()?;
     let id = Uuid::new_v4();
     let (masked, cookie) = csrf_for(req, flow_type);
     let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Registration, id), "POST");
     ui.append(csrf_node(&masked));
-    ui.extend(ui::nodes_from_schema(schema, Group::Default, "traits"));
+    ui.extend(ui::nodes_from_schema(&schema, Group::Default, "traits"));
     for s in strategies.registration() {
-        s.populate(deps, schema, &mut ui);
+        s.populate(deps, &schema, &mut ui);
     }
-    ui.sort_nodes(&SortOptions::registration(schema));
+    ui.sort_nodes(&SortOptions::registration(&schema));
     let mut flow = Flow::new(
         FlowKind::Registration,
         flow_type,
@@ -57,7 +57,7 @@ fn build(
     );
     flow.id = id;
     flow.csrf_token = masked;
-    (flow, cookie)
+    Ok((flow, cookie))
 }
 
 pub async fn start(
@@ -73,7 +73,7 @@ pub async fn start(
         return Err(FlowError::AlreadyLoggedIn);
     }
     let return_to = common::requested_return_to(deps, req, FlowKind::Registration)?;
-    let (mut flow, csrf_cookie) = build(deps, strategies, flow_type, req);
+    let (mut flow, csrf_cookie) = build(deps, strategies, flow_type, req)?;
     flow.return_to = return_to;
     hooks::run_before(
         deps,
@@ -103,7 +103,10 @@ async fn replace_expired(
     old: &Flow,
     req: &FlowRequest,
 ) -> FlowError {
-    let (mut fresh, _) = build(deps, strategies, old.flow_type, req);
+    let (mut fresh, _) = match build(deps, strategies, old.flow_type, req) {
+        Ok(built) => built,
+        Err(e) => return e,
+    };
     fresh.return_to = old.return_to.clone();
     fresh.request_url = old.request_url.clone();
     let ago = (chrono::Utc::now() - old.expires_at).num_milliseconds() as f64 / 60_000.0;
@@ -151,7 +154,7 @@ pub async fn submit(
         return Err(common::reject(deps, flow).await);
     };
     flow.active = Some(method.clone());
-    let schema = deps.schemas.default_schema().clone();
+    let schema = deps.schemas.default_schema()?;
     let mut body = match strategy.register(deps, &schema, &mut flow, &sub).await? {
         Outcome::Done(body) => body,
         Outcome::Continue => return Err(FlowError::Invalid(Box::new(flow))),

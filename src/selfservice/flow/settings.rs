@@ -79,16 +79,16 @@ async fn identity_of(deps: &Deps, session: &Session, back: &str) -> Result<Ident
     }
 }
 
-fn schema_of<'a>(deps: &'a Deps, identity: &Identity) -> Result<&'a IdentitySchema, FlowError> {
-    deps.schemas
-        .get(&identity.schema_id)
-        .map(|s| &**s)
-        .ok_or_else(|| {
-            FlowError::Internal(format!(
-                "the identity's schema {:?} is not configured",
-                identity.schema_id
-            ))
-        })
+fn schema_of(
+    deps: &Deps,
+    identity: &Identity,
+) -> Result<std::sync::Arc<IdentitySchema>, FlowError> {
+    deps.schemas.get(&identity.schema_id)?.ok_or_else(|| {
+        FlowError::Internal(format!(
+            "the identity's schema {:?} is not configured",
+            identity.schema_id
+        ))
+    })
 }
 
 /// The highest assurance level the identity can reach: aal2 when, besides a first factor, it
@@ -171,7 +171,7 @@ fn build(
     identity: &Identity,
 ) -> Result<(Flow, Option<RawToken>), FlowError> {
     let cfg = &deps.config.selfservice.flows.settings;
-    let schema = schema_of(deps, identity)?;
+    let schema = &*schema_of(deps, identity)?;
     let id = Uuid::new_v4();
     let (masked, cookie) = csrf_for(req, flow_type);
     let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Settings, id), "POST");
@@ -304,7 +304,7 @@ pub async fn submit(
     check_aal(deps, &session, &identity, &submit_url(deps, flow.id))?;
     let loaded_at = flow.updated_at;
     let method = sub.str("method").unwrap_or_default().to_owned();
-    let schema = schema_of(deps, &identity)?;
+    let schema = &*schema_of(deps, &identity)?;
     flow.ui.reset_messages();
     flow.ui.update_csrf(&flow.csrf_token.clone());
     let Some(strategy) = strategies.settings_method(&method) else {

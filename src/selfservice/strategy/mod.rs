@@ -76,9 +76,12 @@ pub enum Outcome<T> {
 /// first: the form shows it once.
 pub fn add_login_identifier(deps: &Deps, ui: &mut UiContainer) {
     if ui.find("identifier").is_none() {
-        ui.append(crate::selfservice::ui::identifier_node(
-            crate::selfservice::ui::identifier_label(deps.schemas.default_schema()),
-        ));
+        // Until a pending schema loads, the label is the generic one.
+        let label = match deps.schemas.default_schema() {
+            Ok(schema) => crate::selfservice::ui::identifier_label(&schema),
+            Err(_) => crate::text::label_id(),
+        };
+        ui.append(crate::selfservice::ui::identifier_node(label));
     }
 }
 
