@@ -75,11 +75,12 @@ impl Actor for ConfigWatch {
         // Schemas served over HTTP that were down are retried on the same timer, spaced out so
         // a schema server that hangs cannot pile up ticks.
         let schemas = state.live.deps().schemas.clone();
-        if !schemas.pending().is_empty() && Instant::now() >= state.schema_retry_at {
-            if let Err(e) = schemas.load_pending().await {
-                tracing::debug!(error = %e, "identity schema still not loaded");
-                state.schema_retry_at = Instant::now() + SCHEMA_RETRY;
-            }
+        if !schemas.pending().is_empty()
+            && Instant::now() >= state.schema_retry_at
+            && let Err(e) = schemas.load_pending().await
+        {
+            tracing::debug!(error = %e, "identity schema still not loaded");
+            state.schema_retry_at = Instant::now() + SCHEMA_RETRY;
         }
         let now = state.watch.source.fingerprint();
         if now == state.seen {
