@@ -1,12 +1,14 @@
 //! Account recovery and address verification: codes and links, browsers and native apps, the
 //! admin recovery endpoints, the registration mail hook and the login verified-address check.
 //!
-//! Codes mailed to users are read through the admin endpoints here (they return the code or
-//! link); reading them from a recorded SMTP session waits for the courier.
+//! Codes mailed to users are mostly read through the admin endpoints here (they return the code
+//! or link); reading them from a recorded SMTP session waits for the courier, which the
+//! recovery link of a native app's flow does.
 
 use serde_json::{Value, json};
 
 use crate::common::flow::{all_message_ids, api_flow, browser, no_redirects};
+use crate::common::smtp::{SmtpServer, plaintext};
 use crate::common::{Setup, TestApp, ui_server};
 
 fn yaml(ui: u16, recovery_use: &str, verification_use: &str, extra: &str) -> String {
@@ -408,6 +410,114 @@ async fn admin_recovery_link_opens_a_session_once() {
         assert_eq!(v["state"], "sent_email");
         assert_eq!(all_message_ids(&v), [1060002]);
     }
+}
+
+/// The recovery link mailed for a flow a native app started (`/self-service/recovery/api`)
+/// is opened in a browser: as Kratos's link strategy, it answers 303 to the settings UI with a
+/// session cookie and a browser settings flow, never the flow JSON or a session token, and
+/// whatever the client accepts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_recovery_link_signs_the_browser_in() {
+    let mut mail = SmtpServer::start(0).await;
+    let courier = format!(
+        "watch-courier: true\ncourier:\n  worker:\n    pull_wait: 50ms\n  smtp:\n    connection_uri: \"{}\"\n    from_address: noreply@gatehouse.test\n",
+        mail.uri()
+    );
+    let (app, ui) = start("link", "code", &courier).await;
+    let i = identity(&app, "api-link@example.org").await;
+    for (n, accept_json) in [(1, false), (2, true)] {
+        let flow = api_flow(&app, "recovery").await;
+        let fid = flow["id"].as_str().unwrap().to_owned();
+        let r = submit_api(
+            &app,
+            "recovery",
+            &fid,
+            json!({"method": "link", "email": "api-link@example.org"}),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        let received = mail.wait_for(n, std::time::Duration::from_secs(20)).await;
+        let text = plaintext(&received[n - 1]);
+        let start = text.find("http").expect("a link in the mail");
+        let link: String = text[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect();
+        assert!(
+            link.contains(&format!("/self-service/recovery?flow={fid}&token=")),
+            "{link}"
+        );
+
+        let b = no_redirects(accept_json);
+        let r = b.get(&link).send().await.unwrap();
+        assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        let settings_prefix = format!("http://127.0.0.1:{ui}/settings?flow=");
+        assert!(to.starts_with(&settings_prefix), "{to}");
+        let cookies: Vec<String> = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|c| c.to_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            cookies.iter().any(|c| c.starts_with("ory_kratos_session=")),
+            "{cookies:?}"
+        );
+        assert!(
+            cookies.iter().any(|c| c.starts_with("csrf_token_")),
+            "{cookies:?}"
+        );
+        // The browser is signed in by the recovery link.
+        let who: Value = b
+            .get(app.public_url("/sessions/whoami"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(who["identity"]["id"], i["id"], "{who}");
+        assert_eq!(who["authentication_methods"][0]["method"], "link_recovery");
+        // The settings flow it continues in is a browser flow, bound to the cookies just set.
+        let sid = &to[settings_prefix.len()..];
+        let settings: Value = b
+            .get(app.public_url(&format!("/self-service/settings/flows?id={sid}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(settings["type"], "browser", "{settings}");
+        assert_eq!(all_message_ids(&settings), [1060001], "{settings}");
+        let r = b
+            .post(app.public_url(&format!("/self-service/settings?flow={sid}")))
+            .header("accept", "application/json")
+            .json(&json!({"method": "password", "password": format!("a fresh and long passphrase {n}"),
+                          "csrf_token": crate::common::flow::csrf(&settings)}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        // The recovery flow is done (and, as in Kratos, still an API flow).
+        let done: Value = app
+            .http
+            .get(app.public_url(&format!("/self-service/recovery/flows?id={fid}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (done["type"].as_str(), done["state"].as_str()),
+            (Some("api"), Some("passed_challenge")),
+            "{done}"
+        );
+        assert!(!done.to_string().contains("ory_session_token"), "{done}");
+    }
+    mail.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

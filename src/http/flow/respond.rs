@@ -140,6 +140,27 @@ pub fn recovery(app: &App, outcome: RecoveryOutcome, wants_json: bool) -> Resp {
     }
 }
 
+/// A recovery link opened from an email. A link is always opened in a browser, so a proven
+/// link answers as Kratos's link strategy does whoever started the flow (an API flow too) and
+/// whatever the client accepts: 303 to the settings UI with the session and CSRF cookies.
+pub fn recovery_link(app: &App, outcome: RecoveryOutcome, wants_json: bool) -> Resp {
+    let RecoveryOutcome::Recovered(done) = outcome else {
+        return recovery(app, outcome, wants_json);
+    };
+    let mut r = see_other(&done.settings_url);
+    session_auth::set_session_cookie(
+        app,
+        r.headers_mut(),
+        &done.issued.token,
+        done.issued.session.expires_at,
+    );
+    // The settings flow is bound to this CSRF cookie.
+    if let Some(raw) = &done.csrf_cookie {
+        set_csrf_cookie(app, r.headers_mut(), raw);
+    }
+    r
+}
+
 /// A verification step submitted to the flow.
 pub fn verification(app: &App, u: VerificationUpdated, wants_json: bool) -> Resp {
     started(app, &u.flow, wants_json, u.csrf_cookie)

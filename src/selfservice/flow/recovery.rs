@@ -430,12 +430,21 @@ async fn complete(
                 .map_err(|e| FlowError::Internal(e.to_string()))?;
         }
     }
+    // A link is always opened in a browser, whoever started the flow: as Kratos, it gets a
+    // session cookie and a browser settings flow, never a session token.
+    let by_link = method == CredentialType::LinkRecovery;
+    let settings_type = if by_link {
+        FlowType::Browser
+    } else {
+        flow.flow_type
+    };
     // As Kratos: the user continues in a settings flow of the fresh (privileged) session.
     let (settings, csrf_cookie) =
-        super::settings::after_recovery(deps, strategies, &identity, &flow, req).await?;
+        super::settings::after_recovery(deps, strategies, &identity, &flow, settings_type, req)
+            .await?;
     let settings_url =
         common::with_flow(&deps.config.selfservice.flows.settings.ui_url, settings.id);
-    if flow.flow_type == FlowType::Api {
+    if flow.flow_type == FlowType::Api && !by_link {
         flow.continue_with
             .push(json!({"action": "set_ory_session_token", "ory_session_token": issued.token}));
     }
