@@ -658,23 +658,190 @@ async fn registration_mails_verification_and_login_requires_it() {
     assert!(item["flow"].get("url").is_none());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_requires_verified_address() {
+/// The server with the login hook `require_verified_address`, and `extra` at the top level.
+async fn start_verified_login(extra: &str) -> (TestApp, u16) {
     let ui = ui_server().await;
     let login = format!("    login:\n      ui_url: http://127.0.0.1:{ui}/login\n");
     let app = TestApp::start_with(Setup {
-        yaml: yaml(ui, "code", "code", "").replace(
+        yaml: yaml(ui, "code", "code", extra).replace(
             &login,
             &format!("{login}      after:\n        password:\n          hooks:\n            - hook: require_verified_address\n"),
         ),
         ..Default::default()
     })
     .await;
+    (app, ui)
+}
+
+/// A password login of `email` as a browser posting the form (no redirects followed).
+async fn browser_login(app: &TestApp, email: &str) -> (String, reqwest::Response) {
+    let b = no_redirects(false);
+    let r = b
+        .get(app.public_url("/self-service/login/browser"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let id = crate::common::flow::flow_id_from(r.headers()["location"].to_str().unwrap());
+    let flow: Value = b
+        .get(app.public_url(&format!("/self-service/login/flows?id={id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = b
+        .post(app.public_url(&format!("/self-service/login?flow={id}")))
+        .form(&[
+            ("csrf_token", crate::common::flow::csrf(&flow).as_str()),
+            ("method", "password"),
+            ("identifier", email),
+            ("password", "a-long-and-good-passphrase-42"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (id, r)
+}
+
+/// The courier messages queued for `to`.
+async fn messages_to(app: &TestApp, to: &str) -> Vec<Value> {
+    let list: Value = app
+        .http
+        .get(app.admin_url(&format!("/admin/courier/messages?recipient={to}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list.as_array().unwrap().clone()
+}
+
+/// Kratos's address verifier: no session, and a verification flow with a code sent, which
+/// native apps and SPAs are told about (403 with `continue_with`) and browsers are sent to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_requires_verified_address_and_starts_its_verification() {
+    let (app, ui) = start_verified_login("").await;
     identity(&app, "unverified@example.org").await;
     let flow = api_flow(&app, "login").await;
-    let r = submit_api(&app, "login", flow["id"].as_str().unwrap(), json!({
+    let fid = flow["id"].as_str().unwrap();
+    let r = submit_api(&app, "login", fid, json!({
         "method": "password", "identifier": "unverified@example.org", "password": "a-long-and-good-passphrase-42"
     })).await;
-    let e = expect_error(r, 400).await;
-    assert_eq!(e["error"]["id"], "session_verified_address_required");
+    assert_eq!(r.status(), 403);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["id"], "session_verified_address_required", "{e}");
+    assert_eq!(e["error"]["code"], 400, "{e}");
+    assert!(e.get("session_token").is_none());
+    let cw = e["error"]["details"]["continue_with"].as_array().unwrap();
+    assert_eq!(cw.len(), 1, "{e}");
+    assert_eq!(cw[0]["action"], "show_verification_ui");
+    assert_eq!(
+        cw[0]["flow"]["verifiable_address"],
+        "unverified@example.org"
+    );
+    let vid = cw[0]["flow"]["id"].as_str().unwrap();
+    assert_eq!(
+        cw[0]["flow"]["url"],
+        format!("http://127.0.0.1:{ui}/verification?flow={vid}")
+    );
+    // The verification flow (of the login flow's type) waits for the code just mailed, with a
+    // button to send another.
+    let v: Value = app
+        .http
+        .get(app.public_url(&format!("/self-service/verification/flows?id={vid}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (v["type"].as_str(), v["state"].as_str()),
+        (Some("api"), Some("sent_email")),
+        "{v}"
+    );
+    let resend = crate::common::flow::node(&v, "email");
+    assert_eq!(resend["attributes"]["type"], "submit");
+    assert_eq!(resend["attributes"]["value"], "unverified@example.org");
+    assert_eq!(resend["meta"]["label"]["id"], 1070008);
+    let sent = messages_to(&app, "unverified@example.org").await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["template_type"], "verification_code_valid");
+    // The login flow is still open: nothing was signed in.
+    let l: Value = app
+        .http
+        .get(app.public_url(&format!("/self-service/login/flows?id={fid}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(l["state"], "choose_method");
+
+    // A browser is sent to the verification UI, without a session cookie.
+    let (_, r) = browser_login(&app, "unverified@example.org").await;
+    assert_eq!(r.status(), 303);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        to.starts_with(&format!("http://127.0.0.1:{ui}/verification?flow=")),
+        "{to}"
+    );
+    assert!(
+        !r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("ory_kratos_session="))
+    );
+    assert_eq!(messages_to(&app, "unverified@example.org").await.len(), 2);
+
+    // An identity without any verifiable address cannot pass the hook: Kratos's
+    // misconfiguration error (500), not a verification flow.
+    app.create_identity(json!({
+        "schema_id": "employee",
+        "traits": {"staff_id": "E42"},
+        "credentials": {"password": {"config": {"password": "a-long-and-good-passphrase-42"}}}
+    }))
+    .await;
+    let flow = api_flow(&app, "login").await;
+    let r = submit_api(
+        &app,
+        "login",
+        flow["id"].as_str().unwrap(),
+        json!({
+            "method": "password", "identifier": "E42", "password": "a-long-and-good-passphrase-42"
+        }),
+    )
+    .await;
+    expect_error(r, 500).await;
+}
+
+/// `feature_flags.legacy_require_verified_login_error`: the login flow itself answers 4000010,
+/// and no verification flow is started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_verified_login_error_answers_4000010_on_the_login_flow() {
+    let (app, ui) =
+        start_verified_login("feature_flags:\n  legacy_require_verified_login_error: true\n").await;
+    identity(&app, "unverified@example.org").await;
+    let flow = api_flow(&app, "login").await;
+    let fid = flow["id"].as_str().unwrap();
+    let r = submit_api(&app, "login", fid, json!({
+        "method": "password", "identifier": "unverified@example.org", "password": "a-long-and-good-passphrase-42"
+    })).await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["id"], fid, "{v}");
+    assert_eq!(crate::common::flow::message_ids(&v), [4000010], "{v}");
+    assert_eq!(v["state"], "choose_method");
+    // Browsers go back to the login form, which shows the message.
+    let (lid, r) = browser_login(&app, "unverified@example.org").await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"].to_str().unwrap(),
+        format!("http://127.0.0.1:{ui}/login?flow={lid}")
+    );
+    assert!(messages_to(&app, "unverified@example.org").await.is_empty());
 }

@@ -245,6 +245,7 @@ pub async fn render_error(
             ..
         } if !json => see_other(&ui_url_for(app, kind, &f.id.to_string())),
         FlowError::SessionRequired { ref login } if !json => see_other(login),
+        FlowError::AddressNotVerified { ref url, .. } if !json => see_other(url),
         FlowError::RefreshRequired {
             ref redirect_browser_to,
         }
@@ -258,9 +259,15 @@ pub async fn render_error(
             ))
         }
         other => {
+            // Kratos's address verifier writes its 400 error with the status 403.
+            let forbidden = matches!(other, FlowError::AddressNotVerified { .. });
             let (err, extra) = flow_error(app, kind, &other);
             if json {
-                err.into_response_with(extra)
+                let mut r = err.into_response_with(extra);
+                if forbidden {
+                    *r.status_mut() = StatusCode::FORBIDDEN;
+                }
+                r
             } else {
                 redirect_to_error_ui(app, &err).await
             }
