@@ -425,6 +425,7 @@ async fn api_recovery_link_signs_the_browser_in() {
     );
     let (app, ui) = start("link", "code", &courier).await;
     let i = identity(&app, "api-link@example.org").await;
+    let mut used = String::new();
     for (n, accept_json) in [(1, false), (2, true)] {
         let flow = api_flow(&app, "recovery").await;
         let fid = flow["id"].as_str().unwrap().to_owned();
@@ -516,6 +517,30 @@ async fn api_recovery_link_signs_the_browser_in() {
             "{done}"
         );
         assert!(!done.to_string().contains("ory_session_token"), "{done}");
+        used = link;
+    }
+    // A used (or wrong) link restarts recovery in a browser flow saying so (4060004), for a
+    // browser that may not have been the one that asked.
+    for link in [used.clone(), used.replace("&token=", "&token=x")] {
+        let b = no_redirects(true);
+        let r = b.get(&link).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        let prefix = format!("http://127.0.0.1:{ui}/recovery?flow=");
+        assert!(to.starts_with(&prefix), "{to}");
+        let fresh: Value = b
+            .get(app.public_url(&format!(
+                "/self-service/recovery/flows?id={}",
+                &to[prefix.len()..]
+            )))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(fresh["type"], "browser", "{fresh}");
+        assert_eq!(all_message_ids(&fresh), [4060004], "{fresh}");
     }
     mail.stop().await;
 }

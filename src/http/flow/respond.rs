@@ -116,6 +116,9 @@ pub fn recovery(app: &App, outcome: RecoveryOutcome, wants_json: bool) -> Resp {
         RecoveryOutcome::Updated(flow) | RecoveryOutcome::Sent(flow, _) => {
             self::flow(app, &flow, wants_json)
         }
+        RecoveryOutcome::Restarted { flow, csrf_cookie } => {
+            started(app, &flow, wants_json, csrf_cookie)
+        }
         RecoveryOutcome::Recovered(done) => {
             let api = done.flow.flow_type == FlowType::Api;
             let mut r = if api || wants_json {
@@ -140,12 +143,18 @@ pub fn recovery(app: &App, outcome: RecoveryOutcome, wants_json: bool) -> Resp {
     }
 }
 
-/// A recovery link opened from an email. A link is always opened in a browser, so a proven
-/// link answers as Kratos's link strategy does whoever started the flow (an API flow too) and
-/// whatever the client accepts: 303 to the settings UI with the session and CSRF cookies.
+/// A recovery link opened from an email. A link is always opened in a browser, so it answers
+/// as Kratos's link strategy does whoever started the flow (an API flow too) and whatever the
+/// client accepts: a proven link 303 to the settings UI with the session and CSRF cookies, any
+/// other 303 to the UI of a fresh browser flow saying why.
 pub fn recovery_link(app: &App, outcome: RecoveryOutcome, wants_json: bool) -> Resp {
-    let RecoveryOutcome::Recovered(done) = outcome else {
-        return recovery(app, outcome, wants_json);
+    let done = match outcome {
+        RecoveryOutcome::Recovered(done) => done,
+        // A wrong or used link: the browser goes to the fresh flow's UI.
+        RecoveryOutcome::Restarted { flow, csrf_cookie } => {
+            return started(app, &flow, false, csrf_cookie);
+        }
+        other => return recovery(app, other, wants_json),
     };
     let mut r = see_other(&done.settings_url);
     session_auth::set_session_cookie(

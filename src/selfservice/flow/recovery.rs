@@ -32,6 +32,12 @@ pub enum Outcome {
     Sent(Box<Flow>, Box<Challenge>),
     /// The user proved the address: a session was issued.
     Recovered(Box<Recovered>),
+    /// A link that proves nothing (wrong, used) restarted recovery in a fresh browser flow
+    /// carrying why, bound to `csrf_cookie` when the browser had none.
+    Restarted {
+        flow: Box<Flow>,
+        csrf_cookie: Option<crate::selfservice::csrf::RawToken>,
+    },
 }
 
 pub struct Recovered {
@@ -378,18 +384,39 @@ pub async fn use_link(
     if flow.is_expired() {
         return Err(replace_expired(deps, strategies, &flow, req).await);
     }
+    // A completed flow's link was used (Kratos finds no unused token).
     if flow.state == FlowState::PassedChallenge {
-        return Err(
-            replace_with(deps, strategies, &flow, req, text::recovery_retry_success()).await,
-        );
+        return restart_in_browser(deps, strategies, req, text::recovery_token_invalid()).await;
     }
     // The method that sends links answers them, whether or not it is still the one in use.
     for strategy in Registry::recovery_strategies() {
-        if let Some(proof) = strategy.use_link(deps, &flow, token).await? {
-            return prove(deps, strategies, *strategy, flow, proof, req).await;
+        match strategy.use_link(deps, &flow, token).await? {
+            Some(Proof::Restart(message)) => {
+                return restart_in_browser(deps, strategies, req, message).await;
+            }
+            Some(proof) => return prove(deps, strategies, *strategy, flow, proof, req).await,
+            None => {}
         }
     }
-    Err(replace_with(deps, strategies, &flow, req, text::recovery_token_invalid()).await)
+    restart_in_browser(deps, strategies, req, text::recovery_token_invalid()).await
+}
+
+/// A link that proves nothing starts a fresh browser flow carrying `message`, whoever started
+/// the old one: the link is opened in a browser, maybe not the one that asked for it (Kratos's
+/// link strategy retries as a browser flow).
+async fn restart_in_browser(
+    deps: &Deps,
+    strategies: &Registry,
+    req: &FlowRequest,
+    message: text::UiText,
+) -> Result<Outcome, FlowError> {
+    let (mut flow, csrf_cookie) = build(deps, strategies.recovery(), FlowType::Browser, req);
+    flow.ui.add_message(message);
+    common::insert(deps, &flow).await?;
+    Ok(Outcome::Restarted {
+        flow: Box::new(flow),
+        csrf_cookie,
+    })
 }
 
 /// The address was proven: verify it (self-service only), issue the session, finish the flow.
