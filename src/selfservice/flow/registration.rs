@@ -254,50 +254,47 @@ async fn create_identity(
 ) -> Result<Option<Identity>, FlowError> {
     // Built first and inserted apart (what `identities::create` does), so that a conflict can
     // still look at what the new identity would have used.
-    let inserted = match identities::prepare_new(deps, body).await {
-        Ok(pending) => {
-            crate::store::identities::insert(&deps.store, &pending.to_rows(deps.store.nid()))
-                .await
-                .map(|()| pending.clone())
-                .map_err(|e| (IdentityError::from(e), Some(pending)))
-        }
-        Err(e) => Err((e, None)),
+    let pending = match identities::prepare_new(deps, body).await {
+        Ok(pending) => pending,
+        Err(e) => return not_created(ui, e),
     };
-    match inserted {
-        Ok(identity) => Ok(Some(identity)),
-        Err((IdentityError::Conflict, pending)) => {
-            let hints = match pending {
-                Some(p) if deps.config.selfservice.flows.registration.login_hints => {
-                    login_hints(deps, &p).await?
-                }
-                _ => None,
-            };
-            ui.add_message(match hints {
-                Some(h) => text::validation_duplicate_credentials_with_hints(
-                    &h.credential_types,
-                    &h.oidc_providers,
-                    &h.identifier,
-                ),
-                None => text::validation_duplicate_credentials(),
-            });
-            Ok(None)
-        }
-        Err((IdentityError::Validation(msgs), _)) => {
+    let rows = pending.to_rows(deps.store.nid());
+    match crate::store::identities::insert(&deps.store, &rows).await {
+        Ok(()) => Ok(Some(pending)),
+        Err(e) => match IdentityError::from(e) {
+            IdentityError::Conflict if deps.config.selfservice.flows.registration.login_hints => {
+                ui.add_message(match login_hints(deps, &pending).await? {
+                    Some(h) => text::validation_duplicate_credentials_with_hints(
+                        &h.credential_types,
+                        &h.oidc_providers,
+                        &h.identifier,
+                    ),
+                    None => text::validation_duplicate_credentials(),
+                });
+                Ok(None)
+            }
+            e => not_created(ui, e),
+        },
+    }
+}
+
+/// Why an identity was not created, on the flow's UI where the user can act on it.
+fn not_created(ui: &mut UiContainer, e: IdentityError) -> Result<Option<Identity>, FlowError> {
+    match e {
+        IdentityError::Conflict => ui.add_message(text::validation_duplicate_credentials()),
+        IdentityError::Validation(msgs) => {
             for m in msgs {
                 match node_name(&m.instance_ptr) {
                     Some(name) => ui.add_node_message(&name, m.message),
                     None => ui.add_message(m.message),
                 }
             }
-            Ok(None)
         }
-        Err((IdentityError::BadRequest(reason), _)) => {
-            ui.add_message(text::validation_generic(&reason));
-            Ok(None)
-        }
-        Err((IdentityError::Store(e), _)) => Err(FlowError::Store(e)),
-        Err((e, _)) => Err(FlowError::Internal(e.to_string())),
+        IdentityError::BadRequest(reason) => ui.add_message(text::validation_generic(&reason)),
+        IdentityError::Store(e) => return Err(FlowError::Store(e)),
+        e => return Err(FlowError::Internal(e.to_string())),
     }
+    Ok(None)
 }
 
 /// What `selfservice.flows.registration.login_hints` tells about the existing account.
