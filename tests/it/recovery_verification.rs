@@ -412,6 +412,25 @@ async fn admin_recovery_link_opens_a_session_once() {
     }
 }
 
+/// The courier mailing through `mail`.
+fn courier(mail: &SmtpServer) -> String {
+    format!(
+        "watch-courier: true\ncourier:\n  worker:\n    pull_wait: 50ms\n  smtp:\n    connection_uri: \"{}\"\n    from_address: noreply@gatehouse.test\n",
+        mail.uri()
+    )
+}
+
+/// The link in the `n`th mail received.
+async fn mailed_link(mail: &SmtpServer, n: usize) -> String {
+    let received = mail.wait_for(n, std::time::Duration::from_secs(20)).await;
+    let text = plaintext(&received[n - 1]);
+    let start = text.find("http").expect("a link in the mail");
+    text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect()
+}
+
 /// The recovery link mailed for a flow a native app started (`/self-service/recovery/api`)
 /// is opened in a browser: as Kratos's link strategy, it answers 303 to the settings UI with a
 /// session cookie and a browser settings flow, never the flow JSON or a session token, and
@@ -419,11 +438,7 @@ async fn admin_recovery_link_opens_a_session_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_recovery_link_signs_the_browser_in() {
     let mut mail = SmtpServer::start(0).await;
-    let courier = format!(
-        "watch-courier: true\ncourier:\n  worker:\n    pull_wait: 50ms\n  smtp:\n    connection_uri: \"{}\"\n    from_address: noreply@gatehouse.test\n",
-        mail.uri()
-    );
-    let (app, ui) = start("link", "code", &courier).await;
+    let (app, ui) = start("link", "code", &courier(&mail)).await;
     let i = identity(&app, "api-link@example.org").await;
     let mut used = String::new();
     for (n, accept_json) in [(1, false), (2, true)] {
@@ -437,13 +452,7 @@ async fn api_recovery_link_signs_the_browser_in() {
         )
         .await;
         assert_eq!(r.status(), 200);
-        let received = mail.wait_for(n, std::time::Duration::from_secs(20)).await;
-        let text = plaintext(&received[n - 1]);
-        let start = text.find("http").expect("a link in the mail");
-        let link: String = text[start..]
-            .chars()
-            .take_while(|c| !c.is_whitespace())
-            .collect();
+        let link = mailed_link(&mail, n).await;
         assert!(
             link.contains(&format!("/self-service/recovery?flow={fid}&token=")),
             "{link}"
@@ -542,6 +551,56 @@ async fn api_recovery_link_signs_the_browser_in() {
         assert_eq!(fresh["type"], "browser", "{fresh}");
         assert_eq!(all_message_ids(&fresh), [4060004], "{fresh}");
     }
+    mail.stop().await;
+}
+
+/// The link of a native app's flow that expired: as Kratos, a browser flow of the same request
+/// saying so (4060005) replaces it, and the browser goes to its UI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_api_recovery_link_restarts_in_the_browser() {
+    let mut mail = SmtpServer::start(0).await;
+    let ui = ui_server().await;
+    let app = TestApp::start_with(Setup {
+        yaml: yaml(ui, "link", "code", &courier(&mail)).replace(
+            "    recovery:\n      enabled: true\n",
+            "    recovery:\n      enabled: true\n      lifespan: 1s\n",
+        ),
+        ..Default::default()
+    })
+    .await;
+    identity(&app, "late@example.org").await;
+    let flow = api_flow(&app, "recovery").await;
+    let fid = flow["id"].as_str().unwrap();
+    let r = submit_api(
+        &app,
+        "recovery",
+        fid,
+        json!({"method": "link", "email": "late@example.org"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let link = mailed_link(&mail, 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let b = no_redirects(false);
+    let r = b.get(&link).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    let prefix = format!("http://127.0.0.1:{ui}/recovery?flow=");
+    assert!(to.starts_with(&prefix), "{to}");
+    let fresh: Value = b
+        .get(app.public_url(&format!(
+            "/self-service/recovery/flows?id={}",
+            &to[prefix.len()..]
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fresh["type"], "browser", "{fresh}");
+    assert_eq!(fresh["request_url"], flow["request_url"], "{fresh}");
+    assert_eq!(all_message_ids(&fresh), [4060005], "{fresh}");
     mail.stop().await;
 }
 

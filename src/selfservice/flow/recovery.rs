@@ -149,18 +149,23 @@ async fn replace_with(
     FlowError::Replaced(Box::new(fresh))
 }
 
+/// Kratos's 4060005: `old` expired, and when.
+fn expired_message(old: &Flow) -> text::UiText {
+    let ago = (chrono::Utc::now() - old.expires_at).num_milliseconds() as f64 / 60_000.0;
+    text::recovery_flow_expired(
+        &old.expires_at.to_rfc3339(),
+        old.expires_at.timestamp(),
+        ago,
+    )
+}
+
 async fn replace_expired(
     deps: &Deps,
     strategies: &Registry,
     old: &Flow,
     req: &FlowRequest,
 ) -> FlowError {
-    let ago = (chrono::Utc::now() - old.expires_at).num_milliseconds() as f64 / 60_000.0;
-    let msg = text::recovery_flow_expired(
-        &old.expires_at.to_rfc3339(),
-        old.expires_at.timestamp(),
-        ago,
-    );
+    let msg = expired_message(old);
     match replace_with(deps, strategies, old, req, msg).await {
         FlowError::Replaced(fresh) => FlowError::Expired {
             expired_at: old.expires_at,
@@ -382,35 +387,42 @@ pub async fn use_link(
     enabled(deps)?;
     let flow = common::load(deps, id, FlowKind::Recovery).await?;
     if flow.is_expired() {
-        return Err(replace_expired(deps, strategies, &flow, req).await);
+        // Kratos replaces an expired flow with a browser flow of the same request.
+        let msg = expired_message(&flow);
+        return restart_in_browser(deps, strategies, req, msg, Some(flow.request_url)).await;
     }
     // A completed flow's link was used (Kratos finds no unused token).
     if flow.state == FlowState::PassedChallenge {
-        return restart_in_browser(deps, strategies, req, text::recovery_token_invalid()).await;
+        let msg = text::recovery_token_invalid();
+        return restart_in_browser(deps, strategies, req, msg, None).await;
     }
     // The method that sends links answers them, whether or not it is still the one in use.
     for strategy in Registry::recovery_strategies() {
         match strategy.use_link(deps, &flow, token).await? {
             Some(Proof::Restart(message)) => {
-                return restart_in_browser(deps, strategies, req, message).await;
+                return restart_in_browser(deps, strategies, req, message, None).await;
             }
             Some(proof) => return prove(deps, strategies, *strategy, flow, proof, req).await,
             None => {}
         }
     }
-    restart_in_browser(deps, strategies, req, text::recovery_token_invalid()).await
+    restart_in_browser(deps, strategies, req, text::recovery_token_invalid(), None).await
 }
 
 /// A link that proves nothing starts a fresh browser flow carrying `message`, whoever started
 /// the old one: the link is opened in a browser, maybe not the one that asked for it (Kratos's
-/// link strategy retries as a browser flow).
+/// link strategy retries as a browser flow). `request_url` replaces the link's own.
 async fn restart_in_browser(
     deps: &Deps,
     strategies: &Registry,
     req: &FlowRequest,
     message: text::UiText,
+    request_url: Option<String>,
 ) -> Result<Outcome, FlowError> {
     let (mut flow, csrf_cookie) = build(deps, strategies.recovery(), FlowType::Browser, req);
+    if let Some(url) = request_url {
+        flow.request_url = url;
+    }
     flow.ui.add_message(message);
     common::insert(deps, &flow).await?;
     Ok(Outcome::Restarted {
