@@ -1044,3 +1044,61 @@ async fn api_flow_enforcement_is_relaxed_only_in_dev_mode() {
         }
     }
 }
+
+/// A registration whose identifier an account already has: 4000007, or with
+/// `selfservice.flows.registration.login_hints` Kratos's 4000028 telling how that account signs
+/// in (the hints are opt-in, as they tell the visitor about the account).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_registration_tells_login_hints_only_when_enabled() {
+    for hints in [false, true] {
+        let ui = ui_server().await;
+        let registration = if hints {
+            format!("      login_hints: true\n{SESSION_HOOK}")
+        } else {
+            SESSION_HOOK.to_owned()
+        };
+        let app = TestApp::start_with(Setup {
+            yaml: flows_yaml(ui, &registration),
+            ..Default::default()
+        })
+        .await;
+        app.create_identity(json!({"traits": {"email": "taken@example.org"}, "credentials": {"password": {"config": {"password": "a-long-and-good-passphrase-42"}}}}))
+            .await;
+        // An account without a password, reached through its verifiable address.
+        app.create_identity(json!({"traits": {"email": "nopassword@example.org"}}))
+            .await;
+        for (email, types) in [
+            ("taken@example.org", json!(["password"])),
+            ("nopassword@example.org", json!([])),
+        ] {
+            let flow = api_flow(&app, "registration").await;
+            let r = app
+                .http
+                .post(app.public_url(&format!(
+                    "/self-service/registration?flow={}",
+                    flow["id"].as_str().unwrap()
+                )))
+                .json(&json!({"method": "password", "traits": {"email": email}, "password": "another-long-passphrase-77"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 400);
+            let v: Value = r.json().await.unwrap();
+            let messages = v["ui"]["messages"].as_array().unwrap();
+            assert_eq!(messages.len(), 1, "{v}");
+            if hints {
+                assert_eq!(messages[0]["id"], 4000028, "{v}");
+                assert_eq!(messages[0]["type"], "error");
+                assert_eq!(
+                    messages[0]["context"],
+                    json!({"available_credential_types": types, "available_oidc_providers": [],
+                           "credential_identifier_hint": email}),
+                    "{v}"
+                );
+            } else {
+                assert_eq!(messages[0]["id"], 4000007, "{v}");
+                assert!(!v.to_string().contains("available_credential_types"));
+            }
+        }
+    }
+}

@@ -1,12 +1,14 @@
 //! Account recovery and address verification: codes and links, browsers and native apps, the
 //! admin recovery endpoints, the registration mail hook and the login verified-address check.
 //!
-//! Codes mailed to users are read through the admin endpoints here (they return the code or
-//! link); reading them from a recorded SMTP session waits for the courier.
+//! Codes mailed to users are mostly read through the admin endpoints here (they return the code
+//! or link); reading them from a recorded SMTP session waits for the courier, which the
+//! recovery link of a native app's flow does.
 
 use serde_json::{Value, json};
 
 use crate::common::flow::{all_message_ids, api_flow, browser, no_redirects};
+use crate::common::smtp::{SmtpServer, plaintext};
 use crate::common::{Setup, TestApp, ui_server};
 
 fn yaml(ui: u16, recovery_use: &str, verification_use: &str, extra: &str) -> String {
@@ -410,6 +412,198 @@ async fn admin_recovery_link_opens_a_session_once() {
     }
 }
 
+/// The courier mailing through `mail`.
+fn courier(mail: &SmtpServer) -> String {
+    format!(
+        "watch-courier: true\ncourier:\n  worker:\n    pull_wait: 50ms\n  smtp:\n    connection_uri: \"{}\"\n    from_address: noreply@gatehouse.test\n",
+        mail.uri()
+    )
+}
+
+/// The link in the `n`th mail received.
+async fn mailed_link(mail: &SmtpServer, n: usize) -> String {
+    let received = mail.wait_for(n, std::time::Duration::from_secs(20)).await;
+    let text = plaintext(&received[n - 1]);
+    let start = text.find("http").expect("a link in the mail");
+    text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect()
+}
+
+/// The recovery link mailed for a flow a native app started (`/self-service/recovery/api`)
+/// is opened in a browser: as Kratos's link strategy, it answers 303 to the settings UI with a
+/// session cookie and a browser settings flow, never the flow JSON or a session token, and
+/// whatever the client accepts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_recovery_link_signs_the_browser_in() {
+    let mut mail = SmtpServer::start(0).await;
+    let (app, ui) = start("link", "code", &courier(&mail)).await;
+    let i = identity(&app, "api-link@example.org").await;
+    let mut used = String::new();
+    for (n, accept_json) in [(1, false), (2, true)] {
+        let flow = api_flow(&app, "recovery").await;
+        let fid = flow["id"].as_str().unwrap().to_owned();
+        let r = submit_api(
+            &app,
+            "recovery",
+            &fid,
+            json!({"method": "link", "email": "api-link@example.org"}),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        let link = mailed_link(&mail, n).await;
+        assert!(
+            link.contains(&format!("/self-service/recovery?flow={fid}&token=")),
+            "{link}"
+        );
+
+        let b = no_redirects(accept_json);
+        let r = b.get(&link).send().await.unwrap();
+        assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        let settings_prefix = format!("http://127.0.0.1:{ui}/settings?flow=");
+        assert!(to.starts_with(&settings_prefix), "{to}");
+        let cookies: Vec<String> = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|c| c.to_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            cookies.iter().any(|c| c.starts_with("ory_kratos_session=")),
+            "{cookies:?}"
+        );
+        assert!(
+            cookies.iter().any(|c| c.starts_with("csrf_token_")),
+            "{cookies:?}"
+        );
+        // The browser is signed in by the recovery link.
+        let who: Value = b
+            .get(app.public_url("/sessions/whoami"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(who["identity"]["id"], i["id"], "{who}");
+        assert_eq!(who["authentication_methods"][0]["method"], "link_recovery");
+        // The settings flow it continues in is a browser flow, bound to the cookies just set.
+        let sid = &to[settings_prefix.len()..];
+        let settings: Value = b
+            .get(app.public_url(&format!("/self-service/settings/flows?id={sid}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(settings["type"], "browser", "{settings}");
+        assert_eq!(all_message_ids(&settings), [1060001], "{settings}");
+        let r = b
+            .post(app.public_url(&format!("/self-service/settings?flow={sid}")))
+            .header("accept", "application/json")
+            .json(&json!({"method": "password", "password": format!("a fresh and long passphrase {n}"),
+                          "csrf_token": crate::common::flow::csrf(&settings)}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        // The recovery flow is done (and, as in Kratos, still an API flow).
+        let done: Value = app
+            .http
+            .get(app.public_url(&format!("/self-service/recovery/flows?id={fid}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (done["type"].as_str(), done["state"].as_str()),
+            (Some("api"), Some("passed_challenge")),
+            "{done}"
+        );
+        assert!(!done.to_string().contains("ory_session_token"), "{done}");
+        used = link;
+    }
+    // A used (or wrong) link restarts recovery in a browser flow saying so (4060004), for a
+    // browser that may not have been the one that asked.
+    for link in [used.clone(), used.replace("&token=", "&token=x")] {
+        let b = no_redirects(true);
+        let r = b.get(&link).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        let prefix = format!("http://127.0.0.1:{ui}/recovery?flow=");
+        assert!(to.starts_with(&prefix), "{to}");
+        let fresh: Value = b
+            .get(app.public_url(&format!(
+                "/self-service/recovery/flows?id={}",
+                &to[prefix.len()..]
+            )))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(fresh["type"], "browser", "{fresh}");
+        assert_eq!(all_message_ids(&fresh), [4060004], "{fresh}");
+    }
+    mail.stop().await;
+}
+
+/// The link of a native app's flow that expired: as Kratos, a browser flow of the same request
+/// saying so (4060005) replaces it, and the browser goes to its UI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_api_recovery_link_restarts_in_the_browser() {
+    let mut mail = SmtpServer::start(0).await;
+    let ui = ui_server().await;
+    let app = TestApp::start_with(Setup {
+        yaml: yaml(ui, "link", "code", &courier(&mail)).replace(
+            "    recovery:\n      enabled: true\n",
+            "    recovery:\n      enabled: true\n      lifespan: 1s\n",
+        ),
+        ..Default::default()
+    })
+    .await;
+    identity(&app, "late@example.org").await;
+    let flow = api_flow(&app, "recovery").await;
+    let fid = flow["id"].as_str().unwrap();
+    let r = submit_api(
+        &app,
+        "recovery",
+        fid,
+        json!({"method": "link", "email": "late@example.org"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let link = mailed_link(&mail, 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let b = no_redirects(false);
+    let r = b.get(&link).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    let prefix = format!("http://127.0.0.1:{ui}/recovery?flow=");
+    assert!(to.starts_with(&prefix), "{to}");
+    let fresh: Value = b
+        .get(app.public_url(&format!(
+            "/self-service/recovery/flows?id={}",
+            &to[prefix.len()..]
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fresh["type"], "browser", "{fresh}");
+    assert_eq!(fresh["request_url"], flow["request_url"], "{fresh}");
+    assert_eq!(all_message_ids(&fresh), [4060005], "{fresh}");
+    mail.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_recovery_flow_is_replaced() {
     let ui = ui_server().await;
@@ -548,23 +742,190 @@ async fn registration_mails_verification_and_login_requires_it() {
     assert!(item["flow"].get("url").is_none());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_requires_verified_address() {
+/// The server with the login hook `require_verified_address`, and `extra` at the top level.
+async fn start_verified_login(extra: &str) -> (TestApp, u16) {
     let ui = ui_server().await;
     let login = format!("    login:\n      ui_url: http://127.0.0.1:{ui}/login\n");
     let app = TestApp::start_with(Setup {
-        yaml: yaml(ui, "code", "code", "").replace(
+        yaml: yaml(ui, "code", "code", extra).replace(
             &login,
             &format!("{login}      after:\n        password:\n          hooks:\n            - hook: require_verified_address\n"),
         ),
         ..Default::default()
     })
     .await;
+    (app, ui)
+}
+
+/// A password login of `email` as a browser posting the form (no redirects followed).
+async fn browser_login(app: &TestApp, email: &str) -> (String, reqwest::Response) {
+    let b = no_redirects(false);
+    let r = b
+        .get(app.public_url("/self-service/login/browser"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let id = crate::common::flow::flow_id_from(r.headers()["location"].to_str().unwrap());
+    let flow: Value = b
+        .get(app.public_url(&format!("/self-service/login/flows?id={id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = b
+        .post(app.public_url(&format!("/self-service/login?flow={id}")))
+        .form(&[
+            ("csrf_token", crate::common::flow::csrf(&flow).as_str()),
+            ("method", "password"),
+            ("identifier", email),
+            ("password", "a-long-and-good-passphrase-42"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (id, r)
+}
+
+/// The courier messages queued for `to`.
+async fn messages_to(app: &TestApp, to: &str) -> Vec<Value> {
+    let list: Value = app
+        .http
+        .get(app.admin_url(&format!("/admin/courier/messages?recipient={to}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list.as_array().unwrap().clone()
+}
+
+/// Kratos's address verifier: no session, and a verification flow with a code sent, which
+/// native apps and SPAs are told about (403 with `continue_with`) and browsers are sent to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_requires_verified_address_and_starts_its_verification() {
+    let (app, ui) = start_verified_login("").await;
     identity(&app, "unverified@example.org").await;
     let flow = api_flow(&app, "login").await;
-    let r = submit_api(&app, "login", flow["id"].as_str().unwrap(), json!({
+    let fid = flow["id"].as_str().unwrap();
+    let r = submit_api(&app, "login", fid, json!({
         "method": "password", "identifier": "unverified@example.org", "password": "a-long-and-good-passphrase-42"
     })).await;
-    let e = expect_error(r, 400).await;
-    assert_eq!(e["error"]["id"], "session_verified_address_required");
+    assert_eq!(r.status(), 403);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["id"], "session_verified_address_required", "{e}");
+    assert_eq!(e["error"]["code"], 400, "{e}");
+    assert!(e.get("session_token").is_none());
+    let cw = e["error"]["details"]["continue_with"].as_array().unwrap();
+    assert_eq!(cw.len(), 1, "{e}");
+    assert_eq!(cw[0]["action"], "show_verification_ui");
+    assert_eq!(
+        cw[0]["flow"]["verifiable_address"],
+        "unverified@example.org"
+    );
+    let vid = cw[0]["flow"]["id"].as_str().unwrap();
+    assert_eq!(
+        cw[0]["flow"]["url"],
+        format!("http://127.0.0.1:{ui}/verification?flow={vid}")
+    );
+    // The verification flow (of the login flow's type) waits for the code just mailed, with a
+    // button to send another.
+    let v: Value = app
+        .http
+        .get(app.public_url(&format!("/self-service/verification/flows?id={vid}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (v["type"].as_str(), v["state"].as_str()),
+        (Some("api"), Some("sent_email")),
+        "{v}"
+    );
+    let resend = crate::common::flow::node(&v, "email");
+    assert_eq!(resend["attributes"]["type"], "submit");
+    assert_eq!(resend["attributes"]["value"], "unverified@example.org");
+    assert_eq!(resend["meta"]["label"]["id"], 1070008);
+    let sent = messages_to(&app, "unverified@example.org").await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["template_type"], "verification_code_valid");
+    // The login flow is still open: nothing was signed in.
+    let l: Value = app
+        .http
+        .get(app.public_url(&format!("/self-service/login/flows?id={fid}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(l["state"], "choose_method");
+
+    // A browser is sent to the verification UI, without a session cookie.
+    let (_, r) = browser_login(&app, "unverified@example.org").await;
+    assert_eq!(r.status(), 303);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        to.starts_with(&format!("http://127.0.0.1:{ui}/verification?flow=")),
+        "{to}"
+    );
+    assert!(
+        !r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("ory_kratos_session="))
+    );
+    assert_eq!(messages_to(&app, "unverified@example.org").await.len(), 2);
+
+    // An identity without any verifiable address cannot pass the hook: Kratos's
+    // misconfiguration error (500), not a verification flow.
+    app.create_identity(json!({
+        "schema_id": "employee",
+        "traits": {"staff_id": "E42"},
+        "credentials": {"password": {"config": {"password": "a-long-and-good-passphrase-42"}}}
+    }))
+    .await;
+    let flow = api_flow(&app, "login").await;
+    let r = submit_api(
+        &app,
+        "login",
+        flow["id"].as_str().unwrap(),
+        json!({
+            "method": "password", "identifier": "E42", "password": "a-long-and-good-passphrase-42"
+        }),
+    )
+    .await;
+    expect_error(r, 500).await;
+}
+
+/// `feature_flags.legacy_require_verified_login_error`: the login flow itself answers 4000010,
+/// and no verification flow is started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_verified_login_error_answers_4000010_on_the_login_flow() {
+    let (app, ui) =
+        start_verified_login("feature_flags:\n  legacy_require_verified_login_error: true\n").await;
+    identity(&app, "unverified@example.org").await;
+    let flow = api_flow(&app, "login").await;
+    let fid = flow["id"].as_str().unwrap();
+    let r = submit_api(&app, "login", fid, json!({
+        "method": "password", "identifier": "unverified@example.org", "password": "a-long-and-good-passphrase-42"
+    })).await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["id"], fid, "{v}");
+    assert_eq!(crate::common::flow::message_ids(&v), [4000010], "{v}");
+    assert_eq!(v["state"], "choose_method");
+    // Browsers go back to the login form, which shows the message.
+    let (lid, r) = browser_login(&app, "unverified@example.org").await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"].to_str().unwrap(),
+        format!("http://127.0.0.1:{ui}/login?flow={lid}")
+    );
+    assert!(messages_to(&app, "unverified@example.org").await.is_empty());
 }

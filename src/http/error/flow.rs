@@ -189,7 +189,14 @@ pub fn flow_error(app: &App, kind: FlowKind, e: &FlowError) -> (ApiError, Option
             ApiError::identity_disabled("This account has been disabled."),
             None,
         ),
-        FlowError::AddressNotVerified => (ApiError::address_not_verified(), None),
+        FlowError::AddressNotVerified {
+            show_verification_ui,
+            ..
+        } => (
+            ApiError::address_not_verified()
+                .with_details(json!({ "continue_with": [show_verification_ui] })),
+            None,
+        ),
         FlowError::SessionRequired { .. } => (ApiError::session_inactive(), None),
         FlowError::IdentityMismatch => (ApiError::identity_mismatch(), None),
         FlowError::RefreshRequired {

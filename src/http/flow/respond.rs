@@ -120,6 +120,9 @@ pub fn recovery(app: &App, outcome: RecoveryOutcome, wants_json: bool) -> Resp {
         RecoveryOutcome::Updated(flow) | RecoveryOutcome::Sent(flow, _) => {
             self::flow(app, &flow, wants_json)
         }
+        RecoveryOutcome::Restarted { flow, csrf_cookie } => {
+            started(app, &flow, wants_json, csrf_cookie)
+        }
         RecoveryOutcome::Recovered(done) => {
             let api = done.flow.flow_type == FlowType::Api;
             let mut r = if api || wants_json {
@@ -142,6 +145,33 @@ pub fn recovery(app: &App, outcome: RecoveryOutcome, wants_json: bool) -> Resp {
             r
         }
     }
+}
+
+/// A recovery link opened from an email. A link is always opened in a browser, so it answers
+/// as Kratos's link strategy does whoever started the flow (an API flow too) and whatever the
+/// client accepts: a proven link 303 to the settings UI with the session and CSRF cookies, any
+/// other 303 to the UI of a fresh browser flow saying why.
+pub fn recovery_link(app: &App, outcome: RecoveryOutcome, wants_json: bool) -> Resp {
+    let done = match outcome {
+        RecoveryOutcome::Recovered(done) => done,
+        // A wrong or used link: the browser goes to the fresh flow's UI.
+        RecoveryOutcome::Restarted { flow, csrf_cookie } => {
+            return started(app, &flow, false, csrf_cookie);
+        }
+        other => return recovery(app, other, wants_json),
+    };
+    let mut r = see_other(&done.settings_url);
+    session_auth::set_session_cookie(
+        app,
+        r.headers_mut(),
+        &done.issued.token,
+        done.issued.session.expires_at,
+    );
+    // The settings flow is bound to this CSRF cookie.
+    if let Some(raw) = &done.csrf_cookie {
+        set_csrf_cookie(app, r.headers_mut(), raw);
+    }
+    r
 }
 
 /// A verification step submitted to the flow.
@@ -228,6 +258,7 @@ pub async fn render_error(
             ..
         } if !json => see_other(&ui_url_for(app, kind, &f.id.to_string())),
         FlowError::SessionRequired { ref login } if !json => see_other(login),
+        FlowError::AddressNotVerified { ref url, .. } if !json => see_other(url),
         FlowError::RefreshRequired {
             ref redirect_browser_to,
         }
@@ -241,9 +272,15 @@ pub async fn render_error(
             ))
         }
         other => {
+            // Kratos's address verifier writes its 400 error with the status 403.
+            let forbidden = matches!(other, FlowError::AddressNotVerified { .. });
             let (err, extra) = flow_error(app, kind, &other);
             if json {
-                err.into_response_with(extra)
+                let mut r = err.into_response_with(extra);
+                if forbidden {
+                    *r.status_mut() = StatusCode::FORBIDDEN;
+                }
+                r
             } else {
                 redirect_to_error_ui(app, &err).await
             }

@@ -46,7 +46,7 @@ pub async fn link(app: &App, kind: FlowKind, req: Request<Bytes>) -> Result<Resp
                 ));
             };
             match h.recovery.link(id, token, fr).await? {
-                Ok(o) => respond::recovery(app, o, wants_json),
+                Ok(o) => respond::recovery_link(app, o, wants_json),
                 Err(e) => {
                     respond::render_error(app, kind, Some(FlowType::Browser), wants_json, e).await
                 }

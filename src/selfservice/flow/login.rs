@@ -178,10 +178,18 @@ pub async fn submit(
     ctx.transient_payload = common::transient_payload(&sub);
     for c in &after {
         match &c.hook {
-            Hook::RequireVerifiedAddress
-                if !super::verification::has_verified_address(&identity) =>
-            {
-                return Err(FlowError::AddressNotVerified);
+            Hook::RequireVerifiedAddress => {
+                if let Some(e) =
+                    require_verified_address(deps, strategies, &flow, &identity, &method).await?
+                {
+                    return Err(match e {
+                        Unverified::Legacy => {
+                            flow.ui.add_message(text::validation_address_not_verified());
+                            common::reject(deps, flow).await
+                        }
+                        Unverified::Verify(e) => e,
+                    });
+                }
             }
             Hook::WebHook { config } if !config.response.ignore => {
                 if let Err(e) = web_hook::run(deps, &c.path, config, &mut ctx).await {
@@ -241,4 +249,53 @@ pub async fn submit(
         issued,
         return_to,
     })
+}
+
+/// How a login stopped by `require_verified_address` is answered.
+enum Unverified {
+    /// 4000010 on the login flow (`feature_flags.legacy_require_verified_login_error`, or no
+    /// address a message can reach).
+    Legacy,
+    /// A verification flow was started ([`FlowError::AddressNotVerified`]).
+    Verify(FlowError),
+}
+
+/// The login hook `require_verified_address`, as Kratos's address verifier: passes when an
+/// address of the identity is verified. Otherwise, by default, a verification flow is started
+/// and the user is sent there; with `legacy_require_verified_login_error` the login flow
+/// answers 4000010 instead, and only password logins are checked at all.
+async fn require_verified_address(
+    deps: &Deps,
+    strategies: &Registry,
+    flow: &Flow,
+    identity: &crate::identity::Identity,
+    method: &str,
+) -> Result<Option<Unverified>, FlowError> {
+    let legacy = deps
+        .config
+        .feature_flags
+        .legacy_require_verified_login_error;
+    if legacy && method != "password" {
+        return Ok(None);
+    }
+    if identity.verifiable_addresses.is_empty() {
+        return Err(FlowError::Internal(
+            "A misconfiguration prevents login. Expected to find a verification address but this identity does not have one assigned.".into(),
+        ));
+    }
+    if super::verification::has_verified_address(identity) {
+        return Ok(None);
+    }
+    if legacy {
+        return Ok(Some(Unverified::Legacy));
+    }
+    Ok(Some(
+        match super::verification::for_login(deps, strategies, identity, flow).await? {
+            Some((item, url)) => Unverified::Verify(FlowError::AddressNotVerified {
+                show_verification_ui: Box::new(item),
+                url,
+            }),
+            None => Unverified::Legacy,
+        },
+    ))
 }

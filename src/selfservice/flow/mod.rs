@@ -306,9 +306,14 @@ pub enum FlowError {
     AlreadyCompleted,
     #[error("identity disabled")]
     IdentityDisabled,
-    /// Login hook `require_verified_address`: no address of the identity is verified.
+    /// Login hook `require_verified_address`: no address of the identity is verified, so a
+    /// verification flow was started (Kratos's address verifier): JSON clients get the error
+    /// with `continue_with`, browsers go to `url`, the verification UI.
     #[error("no verified address")]
-    AddressNotVerified,
+    AddressNotVerified {
+        show_verification_ui: Box<serde_json::Value>,
+        url: String,
+    },
     /// Settings without a valid session (Kratos `session_inactive`); browsers are sent to
     /// `login`, which returns to where they were.
     #[error("no active session")]

@@ -32,6 +32,12 @@ pub enum Outcome {
     Sent(Box<Flow>, Box<Challenge>),
     /// The user proved the address: a session was issued.
     Recovered(Box<Recovered>),
+    /// A link that proves nothing (wrong, used) restarted recovery in a fresh browser flow
+    /// carrying why, bound to `csrf_cookie` when the browser had none.
+    Restarted {
+        flow: Box<Flow>,
+        csrf_cookie: Option<crate::selfservice::csrf::RawToken>,
+    },
 }
 
 pub struct Recovered {
@@ -143,18 +149,23 @@ async fn replace_with(
     FlowError::Replaced(Box::new(fresh))
 }
 
+/// Kratos's 4060005: `old` expired, and when.
+fn expired_message(old: &Flow) -> text::UiText {
+    let ago = (chrono::Utc::now() - old.expires_at).num_milliseconds() as f64 / 60_000.0;
+    text::recovery_flow_expired(
+        &old.expires_at.to_rfc3339(),
+        old.expires_at.timestamp(),
+        ago,
+    )
+}
+
 async fn replace_expired(
     deps: &Deps,
     strategies: &Registry,
     old: &Flow,
     req: &FlowRequest,
 ) -> FlowError {
-    let ago = (chrono::Utc::now() - old.expires_at).num_milliseconds() as f64 / 60_000.0;
-    let msg = text::recovery_flow_expired(
-        &old.expires_at.to_rfc3339(),
-        old.expires_at.timestamp(),
-        ago,
-    );
+    let msg = expired_message(old);
     match replace_with(deps, strategies, old, req, msg).await {
         FlowError::Replaced(fresh) => FlowError::Expired {
             expired_at: old.expires_at,
@@ -376,20 +387,48 @@ pub async fn use_link(
     enabled(deps)?;
     let flow = common::load(deps, id, FlowKind::Recovery).await?;
     if flow.is_expired() {
-        return Err(replace_expired(deps, strategies, &flow, req).await);
+        // Kratos replaces an expired flow with a browser flow of the same request.
+        let msg = expired_message(&flow);
+        return restart_in_browser(deps, strategies, req, msg, Some(flow.request_url)).await;
     }
+    // A completed flow's link was used (Kratos finds no unused token).
     if flow.state == FlowState::PassedChallenge {
-        return Err(
-            replace_with(deps, strategies, &flow, req, text::recovery_retry_success()).await,
-        );
+        let msg = text::recovery_token_invalid();
+        return restart_in_browser(deps, strategies, req, msg, None).await;
     }
     // The method that sends links answers them, whether or not it is still the one in use.
     for strategy in Registry::recovery_strategies() {
-        if let Some(proof) = strategy.use_link(deps, &flow, token).await? {
-            return prove(deps, strategies, *strategy, flow, proof, req).await;
+        match strategy.use_link(deps, &flow, token).await? {
+            Some(Proof::Restart(message)) => {
+                return restart_in_browser(deps, strategies, req, message, None).await;
+            }
+            Some(proof) => return prove(deps, strategies, *strategy, flow, proof, req).await,
+            None => {}
         }
     }
-    Err(replace_with(deps, strategies, &flow, req, text::recovery_token_invalid()).await)
+    restart_in_browser(deps, strategies, req, text::recovery_token_invalid(), None).await
+}
+
+/// A link that proves nothing starts a fresh browser flow carrying `message`, whoever started
+/// the old one: the link is opened in a browser, maybe not the one that asked for it (Kratos's
+/// link strategy retries as a browser flow). `request_url` replaces the link's own.
+async fn restart_in_browser(
+    deps: &Deps,
+    strategies: &Registry,
+    req: &FlowRequest,
+    message: text::UiText,
+    request_url: Option<String>,
+) -> Result<Outcome, FlowError> {
+    let (mut flow, csrf_cookie) = build(deps, strategies.recovery(), FlowType::Browser, req);
+    if let Some(url) = request_url {
+        flow.request_url = url;
+    }
+    flow.ui.add_message(message);
+    common::insert(deps, &flow).await?;
+    Ok(Outcome::Restarted {
+        flow: Box::new(flow),
+        csrf_cookie,
+    })
 }
 
 /// The address was proven: verify it (self-service only), issue the session, finish the flow.
@@ -430,12 +469,21 @@ async fn complete(
                 .map_err(|e| FlowError::Internal(e.to_string()))?;
         }
     }
+    // A link is always opened in a browser, whoever started the flow: as Kratos, it gets a
+    // session cookie and a browser settings flow, never a session token.
+    let by_link = method == CredentialType::LinkRecovery;
+    let settings_type = if by_link {
+        FlowType::Browser
+    } else {
+        flow.flow_type
+    };
     // As Kratos: the user continues in a settings flow of the fresh (privileged) session.
     let (settings, csrf_cookie) =
-        super::settings::after_recovery(deps, strategies, &identity, &flow, req).await?;
+        super::settings::after_recovery(deps, strategies, &identity, &flow, settings_type, req)
+            .await?;
     let settings_url =
         common::with_flow(&deps.config.selfservice.flows.settings.ui_url, settings.id);
-    if flow.flow_type == FlowType::Api {
+    if flow.flow_type == FlowType::Api && !by_link {
         flow.continue_with
             .push(json!({"action": "set_ory_session_token", "ory_session_token": issued.token}));
     }

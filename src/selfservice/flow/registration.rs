@@ -255,26 +255,168 @@ async fn create_identity(
     ui: &mut UiContainer,
     body: CreateIdentityBody,
 ) -> Result<Option<Identity>, FlowError> {
-    match identities::create(deps, body).await {
-        Ok(identity) => Ok(Some(identity)),
-        Err(IdentityError::Conflict) => {
-            ui.add_message(text::validation_duplicate_credentials());
-            Ok(None)
-        }
-        Err(IdentityError::Validation(msgs)) => {
+    // Built first and inserted apart (what `identities::create` does), so that a conflict can
+    // still look at what the new identity would have used.
+    let pending = match identities::prepare_new(deps, body).await {
+        Ok(pending) => pending,
+        Err(e) => return not_created(ui, e),
+    };
+    let rows = pending.to_rows(deps.store.nid());
+    match crate::store::identities::insert(&deps.store, &rows).await {
+        Ok(()) => Ok(Some(pending)),
+        Err(e) => match IdentityError::from(e) {
+            IdentityError::Conflict if deps.config.selfservice.flows.registration.login_hints => {
+                ui.add_message(match login_hints(deps, &pending).await? {
+                    Some(h) => text::validation_duplicate_credentials_with_hints(
+                        &h.credential_types,
+                        &h.oidc_providers,
+                        &h.identifier,
+                    ),
+                    None => text::validation_duplicate_credentials(),
+                });
+                Ok(None)
+            }
+            e => not_created(ui, e),
+        },
+    }
+}
+
+/// Why an identity was not created, on the flow's UI where the user can act on it.
+fn not_created(ui: &mut UiContainer, e: IdentityError) -> Result<Option<Identity>, FlowError> {
+    match e {
+        IdentityError::Conflict => ui.add_message(text::validation_duplicate_credentials()),
+        IdentityError::Validation(msgs) => {
             for m in msgs {
                 match node_name(&m.instance_ptr) {
                     Some(name) => ui.add_node_message(&name, m.message),
                     None => ui.add_message(m.message),
                 }
             }
-            Ok(None)
         }
-        Err(IdentityError::BadRequest(reason)) => {
-            ui.add_message(text::validation_generic(&reason));
-            Ok(None)
-        }
-        Err(IdentityError::Store(e)) => Err(FlowError::Store(e)),
-        Err(e) => Err(FlowError::Internal(e.to_string())),
+        IdentityError::BadRequest(reason) => ui.add_message(text::validation_generic(&reason)),
+        IdentityError::Store(e) => return Err(FlowError::Store(e)),
+        e => return Err(FlowError::Internal(e.to_string())),
     }
+    Ok(None)
+}
+
+/// What `selfservice.flows.registration.login_hints` tells about the existing account.
+struct LoginHints {
+    /// First-factor methods the account can sign in with, sorted.
+    credential_types: Vec<String>,
+    oidc_providers: Vec<String>,
+    /// The identifier the two accounts share, or the account's only password identifier.
+    identifier: String,
+}
+
+/// Kratos's hints for a registration that collided with an existing account (its identity
+/// manager's `findExistingAuthMethod`): the account holding one of the new identity's
+/// identifiers, else one of its verifiable or recovery addresses, and how that account signs
+/// in. `None` when there is nothing to tell (Kratos then answers 4000007 as without hints).
+/// Like Kratos, this deliberately tells the visitor how an account signs in: it is off by
+/// default, and the duplicate message alone already says the identifier is taken.
+async fn login_hints(deps: &Deps, pending: &Identity) -> Result<Option<LoginHints>, FlowError> {
+    use crate::identity::CredentialType as T;
+    use crate::store::{credentials, tokens};
+    let mut found: Option<(Uuid, String, bool)> = None;
+    'creds: for c in pending.credentials.values() {
+        for id in &c.identifiers {
+            if let Some(owner) =
+                credentials::identity_for_identifier(&deps.store, c.kind.as_str(), id).await?
+            {
+                // An OIDC identifier is the provider's subject: no use to the visitor.
+                found = Some((owner, id.clone(), c.kind != T::Oidc));
+                break 'creds;
+            }
+        }
+    }
+    if found.is_none() {
+        for a in &pending.verifiable_addresses {
+            if let Some((_, owner, value)) =
+                tokens::verifiable_address(&deps.store, &a.via, &a.value).await?
+            {
+                found = Some((owner, value, true));
+                break;
+            }
+        }
+    }
+    if found.is_none() {
+        for a in &pending.recovery_addresses {
+            if let Some((_, owner, value)) =
+                tokens::recovery_address(&deps.store, &a.via, &a.value).await?
+            {
+                found = Some((owner, value, true));
+                break;
+            }
+        }
+    }
+    let Some((owner, conflict, shown)) = found else {
+        return Ok(None);
+    };
+    let existing = match identities::get(deps, owner, true).await {
+        Ok(i) => i,
+        // Deleted since the insert failed: nothing to tell.
+        Err(IdentityError::NotFound) => return Ok(None),
+        Err(e) => return Err(FlowError::Internal(e.to_string())),
+    };
+    let mut identifier = if shown {
+        conflict.trim().to_owned()
+    } else {
+        String::new()
+    };
+    let mut credential_types = Vec::new();
+    let mut oidc_providers = Vec::new();
+    let passwordless = |config: &serde_json::Value| {
+        config["credentials"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| c["is_passwordless"] == true))
+    };
+    // Only first factors: a second factor does not tell how to sign in.
+    for c in existing.credentials.values() {
+        if c.config.is_null() {
+            continue;
+        }
+        let single_identifier =
+            (identifier.is_empty() && c.identifiers.len() == 1).then(|| c.identifiers[0].clone());
+        match c.kind {
+            T::Password => {
+                identifier = single_identifier.unwrap_or(identifier);
+                if c.config["hashed_password"]
+                    .as_str()
+                    .is_some_and(|h| !h.is_empty())
+                {
+                    credential_types.push(c.kind.as_str().to_owned());
+                }
+            }
+            T::Code => credential_types.push(c.kind.as_str().to_owned()),
+            T::Oidc => {
+                credential_types.push(c.kind.as_str().to_owned());
+                oidc_providers = c.config["providers"]
+                    .as_array()
+                    .map(|ps| {
+                        ps.iter()
+                            .filter_map(|p| p["provider"].as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            }
+            T::Webauthn | T::Passkey => {
+                identifier = single_identifier.unwrap_or(identifier);
+                if passwordless(&c.config) {
+                    credential_types.push(c.kind.as_str().to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    credential_types.sort();
+    oidc_providers.sort();
+    if credential_types.is_empty() && oidc_providers.is_empty() && identifier.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(LoginHints {
+        credential_types,
+        oidc_providers,
+        identifier,
+    }))
 }

@@ -497,9 +497,10 @@ pub async fn after_recovery(
     strategies: &Registry,
     identity: &Identity,
     recovery: &Flow,
+    flow_type: FlowType,
     req: &FlowRequest,
 ) -> Result<(Flow, Option<RawToken>), FlowError> {
-    let (mut flow, cookie) = build(deps, strategies, recovery.flow_type, req, identity)?;
+    let (mut flow, cookie) = build(deps, strategies, flow_type, req, identity)?;
     flow.return_to = recovery.return_to.clone();
     let max_age = deps
         .config

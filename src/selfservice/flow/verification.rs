@@ -19,7 +19,7 @@ use crate::identity::{Identity, now};
 use crate::selfservice::csrf::RawToken;
 use crate::selfservice::otp::{self, Mail};
 use crate::selfservice::strategy::{Letter, Opened, Proof, Registry, VerificationStrategy};
-use crate::selfservice::ui::{UiContainer, csrf_node};
+use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, csrf_node};
 use crate::session::service as session_service;
 use crate::store::id::DbId;
 use crate::store::tokens::{self as tq, TokenRow};
@@ -474,44 +474,21 @@ async fn mail_addresses(
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
-    let strategy = strategies.verification();
     for a in identity
         .verifiable_addresses
         .iter()
         .filter(|a| !a.verified && select(a))
     {
-        // Links only travel by email; a phone number is verified by code (as in Kratos).
-        let channel = match a.via.as_str() {
-            "email" => Channel::Email,
-            "sms" if strategy.reaches_phones() => Channel::Sms,
-            _ => continue,
-        };
         // No CSRF binding: the flow is continued from the email, maybe in another browser.
-        let mut flow = build(
-            deps,
-            strategy,
+        let start = Start {
             flow_type,
-            request_url.to_owned(),
-            String::new(),
-        );
-        common::insert(deps, &flow).await?;
-        let (row, mail) =
-            challenge(deps, strategy, &flow, a.id, identity.id, &a.value, channel).await;
-        flow.state = FlowState::SentEmail;
-        flow.active = Some(strategy.method().as_str().into());
-        strategy.show_sent(&mut flow, &a.value);
-        let kind = row.kind.clone();
-        common::issue(
-            deps,
-            &flow,
-            &kind,
-            &[row],
-            vec![mail],
-            &[FlowState::ChooseMethod],
-            Some(a.id),
-        )
-        .await?;
-        deps.session_cache.invalidate_identity(identity.id);
+            request_url,
+            masked: String::new(),
+            resend_button: false,
+        };
+        let Some(flow) = start_for(deps, strategies, identity, a, start).await? else {
+            continue;
+        };
         let mut item = json!({"action": "show_verification_ui", "flow": {"id": flow.id, "verifiable_address": a.value}});
         if flow_type == FlowType::Browser {
             item["flow"]["url"] = json!(with_flow(
@@ -522,6 +499,102 @@ async fn mail_addresses(
         out.push(item);
     }
     Ok(out)
+}
+
+/// How [`start_for`] sets up the flow.
+struct Start<'a> {
+    flow_type: FlowType,
+    request_url: &'a str,
+    /// The CSRF token the flow is bound to; empty for none.
+    masked: String,
+    /// Kratos's address verifier adds a button that sends another message.
+    resend_button: bool,
+}
+
+/// A verification flow for the address `a`, in `sent_email` with its message queued; `None`
+/// when the method in use cannot reach the address (links travel only by email).
+async fn start_for(
+    deps: &Deps,
+    strategies: &Registry,
+    identity: &Identity,
+    a: &crate::identity::VerifiableAddress,
+    start: Start<'_>,
+) -> Result<Option<Flow>, FlowError> {
+    let strategy = strategies.verification();
+    // Links only travel by email; a phone number is verified by code (as in Kratos).
+    let channel = match a.via.as_str() {
+        "email" => Channel::Email,
+        "sms" if strategy.reaches_phones() => Channel::Sms,
+        _ => return Ok(None),
+    };
+    let mut flow = build(
+        deps,
+        strategy,
+        start.flow_type,
+        start.request_url.to_owned(),
+        start.masked,
+    );
+    common::insert(deps, &flow).await?;
+    let (row, mail) = challenge(deps, strategy, &flow, a.id, identity.id, &a.value, channel).await;
+    flow.state = FlowState::SentEmail;
+    flow.active = Some(strategy.method().as_str().into());
+    strategy.show_sent(&mut flow, &a.value);
+    let has_resend = flow.ui.nodes.iter().any(|n| {
+        n.input_attributes()
+            .is_some_and(|i| i.name == a.via && i.kind == InputType::Submit)
+    });
+    if start.resend_button && !has_resend {
+        flow.ui.append(
+            UiNode::input(a.via.clone(), Group::Code, InputType::Submit)
+                .with_value(a.value.clone())
+                .with_label(text::label_resend_otp()),
+        );
+    }
+    let kind = row.kind.clone();
+    common::issue(
+        deps,
+        &flow,
+        &kind,
+        &[row],
+        vec![mail],
+        &[FlowState::ChooseMethod],
+        Some(a.id),
+    )
+    .await?;
+    deps.session_cache.invalidate_identity(identity.id);
+    Ok(Some(flow))
+}
+
+/// Login hook `require_verified_address` (Kratos's address verifier) when no address is
+/// verified: a verification flow for the first address the method in use can reach, of the
+/// login flow's type and bound to its CSRF cookie, with a message sent and a button to send
+/// another. Returns the `show_verification_ui` item (with the UI's URL, whatever the type) and
+/// that URL; `None` when no address can be reached.
+pub async fn for_login(
+    deps: &Deps,
+    strategies: &Registry,
+    identity: &Identity,
+    login: &Flow,
+) -> Result<Option<(Value, String)>, FlowError> {
+    for a in identity
+        .verifiable_addresses
+        .iter()
+        .filter(|a| !a.value.is_empty())
+    {
+        let start = Start {
+            flow_type: login.flow_type,
+            request_url: &login.request_url,
+            masked: login.csrf_token.clone(),
+            resend_button: true,
+        };
+        if let Some(flow) = start_for(deps, strategies, identity, a, start).await? {
+            let url = with_flow(&deps.config.selfservice.flows.verification.ui_url, flow.id);
+            let item = json!({"action": "show_verification_ui",
+                              "flow": {"id": flow.id, "verifiable_address": a.value, "url": url}});
+            return Ok(Some((item, url)));
+        }
+    }
+    Ok(None)
 }
 
 /// Login hook `require_verified_address`: at least one verified address.
