@@ -84,7 +84,6 @@ pub mod ids {
     pub const INFO_VERIFICATION_EMAIL_SENT: u64 = 1080001;
     pub const INFO_VERIFICATION_SUCCESSFUL: u64 = 1080002;
     pub const INFO_VERIFICATION_EMAIL_WITH_CODE_SENT: u64 = 1080003;
-    pub const INFO_NODE_LABEL_VERIFY_OTP: u64 = 1070006;
     pub const INFO_NODE_LABEL_RESEND_OTP: u64 = 1070008;
     pub const VALIDATION_RECOVERY_RETRY_SUCCESS: u64 = 4060001;
     pub const VALIDATION_RECOVERY_TOKEN_INVALID: u64 = 4060004;
@@ -96,6 +95,9 @@ pub mod ids {
     pub const INFO_SETTINGS_UPDATE_SUCCESS: u64 = 1050001;
     pub const INFO_RECOVERY_SUCCESSFUL: u64 = 1060001;
     pub const VALIDATION_SETTINGS_NO_STRATEGY_FOUND: u64 = 4010004;
+    // The code method's inputs.
+    pub const INFO_NODE_LABEL_RECOVERY_CODE: u64 = 1070010;
+    pub const INFO_NODE_LABEL_VERIFICATION_CODE: u64 = 1070011;
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -685,9 +687,6 @@ pub fn verification_successful() -> UiText {
         None,
     )
 }
-pub fn label_verify_otp() -> UiText {
-    UiText::info(ids::INFO_NODE_LABEL_VERIFY_OTP, "Verify code")
-}
 pub fn label_resend_otp() -> UiText {
     UiText::info(ids::INFO_NODE_LABEL_RESEND_OTP, "Resend code")
 }
@@ -775,6 +774,14 @@ pub fn registration_code_invalid() -> UiText {
     )
 }
 
+// ---- the code method's inputs ----
+
+pub fn label_recovery_code() -> UiText {
+    UiText::info(ids::INFO_NODE_LABEL_RECOVERY_CODE, "Recovery code")
+}
+pub fn label_verification_code() -> UiText {
+    UiText::info(ids::INFO_NODE_LABEL_VERIFICATION_CODE, "Verification code")
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::flow::{api_flow, message_ids, six_digits, submit};
+use crate::common::flow::{
+    api_flow, csrf_input, input, message_ids, node, screen, six_digits, submit,
+};
 use crate::common::receiver::Receiver;
 use crate::common::smtp::{SmtpServer, plaintext};
 use crate::common::{FIXTURES, Setup, TestApp};
@@ -339,4 +341,75 @@ async fn a_disabled_password_method_neither_renders_nor_accepts_submissions() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(message_ids(&body), [4010003], "{body}");
     assert!(smtp.received().is_empty(), "nothing was mailed");
+}
+
+/// The screen of a flow waiting for a login or registration code, as Kratos draws it
+/// (`populateEmailSentFlow`): what was filled in (hidden), the code input, "continue",
+/// "resend"; an API flow has no CSRF token to keep on login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_screens_match_kratos() {
+    let mail = SmtpServer::start(0).await;
+    let app = TestApp::start_with(Setup {
+        yaml: yaml(&mail),
+        ..Default::default()
+    })
+    .await;
+    let tail = |label: u64| {
+        vec![
+            input("code", "method", "hidden", json!({"value": "code"}), None),
+            input(
+                "code",
+                "code",
+                "text",
+                json!({"required": true}),
+                Some(label),
+            ),
+            input(
+                "code",
+                "method",
+                "submit",
+                json!({"value": "code"}),
+                Some(1070009),
+            ),
+            input(
+                "code",
+                "resend",
+                "submit",
+                json!({"value": "code"}),
+                Some(1070008),
+            ),
+        ]
+    };
+
+    let traits = json!({"email": "screen@example.com", "name": "Sam"});
+    let flow = api_flow(&app, "registration").await;
+    let (_, sent) = submit(&app, &flow, json!({"method": "code", "traits": traits})).await;
+    let mut want = vec![csrf_input()];
+    for (name, value) in [
+        ("traits.email", "screen@example.com"),
+        ("traits.name", "Sam"),
+    ] {
+        let mut n = node(&flow, name)["attributes"].clone();
+        n["type"] = json!("hidden");
+        n["value"] = json!(value);
+        want.push(json!({"group": "default", "attributes": n, "label": node(&flow, name)["meta"]["label"]["id"]}));
+    }
+    want.extend(tail(1070012));
+    assert_eq!(screen(&sent), want, "{sent}");
+
+    let flow = api_flow(&app, "login").await;
+    let (_, sent) = submit(
+        &app,
+        &flow,
+        json!({"method": "code", "identifier": "screen@example.com"}),
+    )
+    .await;
+    let mut identifier = node(&flow, "identifier")["attributes"].clone();
+    identifier["type"] = json!("hidden");
+    identifier["value"] = json!("screen@example.com");
+    let mut want = vec![
+        json!({"group": "default", "attributes": identifier, "label": node(&flow, "identifier")["meta"]["label"]["id"]}),
+    ];
+    want.extend(tail(1070013));
+    assert_eq!(screen(&sent), want, "{sent}");
 }

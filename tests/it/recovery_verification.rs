@@ -6,7 +6,9 @@
 
 use serde_json::{Value, json};
 
-use crate::common::flow::{all_message_ids, api_flow, browser, no_redirects};
+use crate::common::flow::{
+    all_message_ids, api_flow, browser, csrf_input, input, no_redirects, node, screen,
+};
 use crate::common::{Setup, TestApp, ui_server};
 
 fn yaml(ui: u16, recovery_use: &str, verification_use: &str, extra: &str) -> String {
@@ -137,6 +139,7 @@ async fn code_recovery_sends_same_answer_for_unknown_and_limits_attempts() {
             "code:method:submit"
         ]
     );
+    assert_eq!(node(&flow, "method")["meta"]["label"]["id"], 1070009);
 
     let mut answers = Vec::new();
     for email in ["known@example.org", "nobody@example.org"] {
@@ -153,6 +156,35 @@ async fn code_recovery_sends_same_answer_for_unknown_and_limits_attempts() {
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["state"], "sent_email");
         assert_eq!(all_message_ids(&v), [1060003]);
+        // The screen of Kratos's `recoveryHandleFormSubmission` (since v1.3).
+        assert_eq!(
+            screen(&v),
+            [
+                csrf_input(),
+                input(
+                    "code",
+                    "code",
+                    "text",
+                    json!({"required": true, "autocomplete": "one-time-code", "maxlength": 6, "pattern": "[0-9]+"}),
+                    Some(1070010)
+                ),
+                input("code", "method", "hidden", json!({"value": "code"}), None),
+                input(
+                    "code",
+                    "method",
+                    "submit",
+                    json!({"value": "code"}),
+                    Some(1070009)
+                ),
+                input(
+                    "code",
+                    "email",
+                    "submit",
+                    json!({"value": email}),
+                    Some(1070008)
+                ),
+            ]
+        );
         answers.push((node_names(&v), id));
     }
     // No enumeration: the answer for an unknown address looks exactly like a known one.
@@ -161,10 +193,10 @@ async fn code_recovery_sends_same_answer_for_unknown_and_limits_attempts() {
         answers[0].0,
         [
             "default:csrf_token:hidden",
-            "code:code:number",
+            "code:code:text",
             "code:method:hidden",
-            "code:email:submit",
-            "code:method:submit"
+            "code:method:submit",
+            "code:email:submit"
         ]
     );
 
@@ -272,6 +304,26 @@ async fn admin_recovery_code_browser_and_native() {
         .await
         .unwrap();
     assert_eq!(flow["state"], "sent_email");
+    // As Kratos's admin flow: the code input and submit, nothing else.
+    assert_eq!(
+        screen(&flow),
+        [
+            input(
+                "code",
+                "code",
+                "text",
+                json!({"required": true}),
+                Some(1070010)
+            ),
+            input(
+                "code",
+                "method",
+                "submit",
+                json!({"value": "code"}),
+                Some(1070005)
+            ),
+        ]
+    );
     let r = spa
         .post(app.public_url(&format!("/self-service/recovery?flow={fid}")))
         .json(&json!({"method": "code", "code": code}))
@@ -567,4 +619,53 @@ async fn login_requires_verified_address() {
     })).await;
     let e = expect_error(r, 400).await;
     assert_eq!(e["error"]["id"], "session_verified_address_required");
+}
+
+/// Verification by code once the code went out, as Kratos's `PopulateVerificationMethod`
+/// draws it: the code input and submit, then (browser flows only) the CSRF token, then
+/// "resend".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_code_screen_matches_kratos() {
+    let (app, _ui) = start("code", "code", "").await;
+    identity(&app, "verify-me@example.org").await;
+    let flow = api_flow(&app, "verification").await;
+    assert_eq!(node(&flow, "method")["meta"]["label"]["id"], 1070005);
+    let r = submit_api(
+        &app,
+        "verification",
+        flow["id"].as_str().unwrap(),
+        json!({"method": "code", "email": "verify-me@example.org"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["state"], "sent_email");
+    assert_eq!(all_message_ids(&v), [1080003]);
+    assert_eq!(
+        screen(&v),
+        [
+            input(
+                "code",
+                "code",
+                "text",
+                json!({"required": true}),
+                Some(1070011)
+            ),
+            input("code", "method", "hidden", json!({"value": "code"}), None),
+            input(
+                "code",
+                "method",
+                "submit",
+                json!({"value": "code"}),
+                Some(1070005)
+            ),
+            input(
+                "code",
+                "email",
+                "submit",
+                json!({"value": "verify-me@example.org"}),
+                Some(1070008)
+            ),
+        ]
+    );
 }

@@ -12,7 +12,7 @@ use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError};
 use crate::selfservice::otp::{self, Template};
 use crate::selfservice::strategy::{Letter, Method, Proof, RecoveryStrategy};
-use crate::selfservice::ui::UiContainer;
+use crate::selfservice::ui::{Group, UiContainer, submit_node};
 use crate::text;
 
 const KIND: &str = "recovery_code";
@@ -24,20 +24,22 @@ impl RecoveryStrategy for Code {
     }
 
     fn populate(&self, ui: &mut UiContainer) {
-        super::populate_address(ui);
+        super::populate_address(ui, text::label_continue());
     }
 
     fn show_sent(&self, flow: &mut Flow, email: &str) {
         let action = flow.ui.action.clone();
-        flow.ui = super::code_sent_ui(action, &flow.csrf_token, email, None);
+        flow.ui = super::recovery_sent_ui(action, &flow.csrf_token, email);
         flow.ui.add_message(text::recovery_email_with_code_sent());
     }
 
-    /// The user types the code the admin handed over into this flow: no address to resend to.
+    /// The user types the code the admin handed over into this flow: no address to resend
+    /// to, and (as in Kratos, which never checks CSRF on these flows) no CSRF token.
     fn show_admin_created(&self, flow: &mut Flow) {
-        let action = flow.ui.action.clone();
-        flow.ui = super::code_sent_ui(action, &flow.csrf_token, "", None);
-        flow.ui.remove(&["email"]);
+        let mut ui = UiContainer::new(flow.ui.action.clone(), "POST");
+        ui.append(super::code_node(text::label_recovery_code()));
+        ui.append(submit_node(Group::Code, "code", text::label_submit()));
+        flow.ui = ui;
     }
 
     fn token_kind(&self) -> &'static str {

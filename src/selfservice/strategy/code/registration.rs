@@ -12,7 +12,7 @@ use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError, FlowState, common};
 use crate::selfservice::strategy::traits::{read_traits, validate_traits};
 use crate::selfservice::strategy::{Method, Outcome, RegistrationStrategy};
-use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, submit_node};
+use crate::selfservice::ui::{Group, InputType, UiContainer, submit_node};
 use crate::text;
 
 #[async_trait]
@@ -117,16 +117,13 @@ async fn code_register(
         None,
     )
     .await?;
-    super::show_code_input(
-        &mut flow.ui,
-        text::label_registration_code(),
-        text::registration(),
-    );
-    flow.ui.append(
-        UiNode::input("resend", Group::Code, InputType::Submit)
-            .with_value("code")
-            .with_label(text::label_resend_otp()),
-    );
+    // The traits (and the CSRF token) carry over, as in Kratos: the default group without
+    // its buttons.
+    super::show_code_sent(flow, text::label_registration_code(), |n| {
+        n.group == Group::Default
+            && n.input_attributes()
+                .is_none_or(|a| a.kind != InputType::Submit)
+    });
     flow.ui.add_message(text::registration_code_sent());
     common::save(deps, flow, &[FlowState::ChooseMethod, FlowState::SentEmail]).await?;
     Ok(CodeStep::Sent)
