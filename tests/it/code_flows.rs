@@ -343,6 +343,47 @@ async fn a_disabled_password_method_neither_renders_nor_accepts_submissions() {
     assert!(smtp.received().is_empty(), "nothing was mailed");
 }
 
+/// Recovery and verification by code over SMTP, with `flags` under `feature_flags` and the
+/// code lifespan `code_lifespan`.
+fn recovery_yaml(smtp: &SmtpServer, flags: &str, code_lifespan: &str) -> String {
+    format!(
+        "watch-courier: true
+courier:
+  worker:
+    pull_wait: 50ms
+  smtp:
+    connection_uri: \"{uri}\"
+    from_address: noreply@gatehouse.test
+identity:
+  default_schema_id: two
+  schemas:
+    - id: two
+      url: file://{f}/two_addresses.schema.json
+feature_flags:
+  {flags}
+selfservice:
+  default_browser_return_url: http://127.0.0.1:1/welcome
+  flows:
+    recovery:
+      enabled: true
+      use: code
+    verification:
+      enabled: true
+      use: code
+  methods:
+    code:
+      enabled: true
+      config:
+        lifespan: {code_lifespan}
+    password:
+      config:
+        haveibeenpwned_enabled: false
+",
+        uri = smtp.uri(),
+        f = FIXTURES
+    )
+}
+
 /// The screen of a flow waiting for a login or registration code, as Kratos draws it
 /// (`populateEmailSentFlow`): what was filled in (hidden), the code input, "continue",
 /// "resend"; an API flow has no CSRF token to keep on login.
@@ -412,4 +453,69 @@ async fn code_screens_match_kratos() {
     ];
     want.extend(tail(1070013));
     assert_eq!(screen(&sent), want, "{sent}");
+}
+
+/// The body of a submission to a recovery or verification flow, with the flow JSON back.
+async fn post_flow(app: &TestApp, kind: &str, id: &str, body: Value) -> (u16, Value) {
+    let r = app
+        .http
+        .post(app.public_url(&format!("/self-service/{kind}?flow={id}")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn get_flow(app: &TestApp, kind: &str, id: &str) -> Value {
+    app.http
+        .get(app.public_url(&format!("/self-service/{kind}/flows?id={id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A right code that expired while its flow did not: Kratos restarts the flow as expired
+/// (4060005 / 4070005), at the code's expiry rather than the flow's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_code_in_a_live_flow_expires_at_the_codes_time() {
+    let mail = SmtpServer::start(0).await;
+    let app = TestApp::start_with(Setup {
+        yaml: recovery_yaml(&mail, "{}", "1s"),
+        ..Default::default()
+    })
+    .await;
+    app.create_identity(json!({"schema_id": "two", "traits": {"email": "late@example.org"}}))
+        .await;
+
+    for (n, kind, expired_id) in [(1, "recovery", 4060005), (2, "verification", 4070005)] {
+        let flow = api_flow(&app, kind).await;
+        let id = flow["id"].as_str().unwrap().to_owned();
+        let flow_expires: chrono::DateTime<chrono::Utc> =
+            flow["expires_at"].as_str().unwrap().parse().unwrap();
+        let (status, sent) = post_flow(
+            &app,
+            kind,
+            &id,
+            json!({"method": "code", "email": "late@example.org"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{sent}");
+        let code = code_from_mail(&mail, n, "late@example.org").await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let (status, e) = post_flow(&app, kind, &id, json!({"method": "code", "code": code})).await;
+        assert_eq!(status, 410, "{e}");
+        assert_eq!(e["error"]["id"], "self_service_flow_expired", "{e}");
+        let fresh = get_flow(&app, kind, e["use_flow_id"].as_str().unwrap()).await;
+        assert_eq!(message_ids(&fresh), [expired_id], "{fresh}");
+        let ctx = &fresh["ui"]["messages"][0]["context"];
+        let at: chrono::DateTime<chrono::Utc> =
+            ctx["expired_at"].as_str().unwrap().parse().unwrap();
+        // The code's expiry (a second after it was sent), not the flow's (an hour away).
+        assert!(at < chrono::Utc::now(), "{ctx}");
+        assert!(at < flow_expires - chrono::Duration::minutes(30), "{ctx}");
+    }
 }

@@ -176,8 +176,9 @@ pub enum Proof {
     Invalid(text::UiText),
     /// The flow cannot go on: a fresh one takes its place, carrying this message.
     Restart(text::UiText),
-    /// Right but too late: a fresh flow takes its place, as for an expired flow.
-    Expired,
+    /// Right but too late (it expired at this time): a fresh flow takes its place, as for
+    /// an expired flow.
+    Expired(chrono::DateTime<chrono::Utc>),
 }
 
 /// What the message carrying a secret to a known address is made of.

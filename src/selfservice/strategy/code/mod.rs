@@ -296,7 +296,8 @@ fn verification_sent_ui(flow: &Flow, address: Option<&str>, otp: Option<&str>) -
 }
 
 /// Checks a recovery or verification code of the flow, counted against `max_submissions` and
-/// single use; unlike [`check`], a right code that expired restarts the flow as expired.
+/// single use; unlike [`check`], a right code that expired restarts the flow as expired (at
+/// the code's expiry), as Kratos's code validation answers.
 async fn prove(
     deps: &Deps,
     flow: &Flow,
@@ -317,7 +318,9 @@ async fn prove(
     Ok(match outcome {
         UseOutcome::TooOften => Proof::Restart(too_often()),
         UseOutcome::NotFound => Proof::Invalid(invalid),
-        UseOutcome::Used(row) if row.expires_at.and_utc() <= chrono::Utc::now() => Proof::Expired,
+        UseOutcome::Used(row) if row.expires_at.and_utc() <= chrono::Utc::now() => {
+            Proof::Expired(row.expires_at.and_utc())
+        }
         UseOutcome::Used(row) => Proof::Valid(row),
     })
 }
