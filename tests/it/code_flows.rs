@@ -455,6 +455,62 @@ async fn code_screens_match_kratos() {
     assert_eq!(screen(&sent), want, "{sent}");
 }
 
+/// Registration by code proves the address: it is created verified (`completed`), and the
+/// verification hook mails nothing more than the code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_by_code_verifies_the_address() {
+    let mail = SmtpServer::start(0).await;
+    let yaml = yaml(&mail).replace(
+        "  flows:\n    registration:\n      after:\n        code:\n          hooks:\n            - hook: session\n",
+        "  flows:\n    verification:\n      enabled: true\n      use: code\n    registration:\n      after:\n        code:\n          hooks:\n            - hook: verification\n            - hook: session\n",
+    );
+    assert!(yaml.contains("hook: verification"), "{yaml}");
+    let app = TestApp::start_with(Setup {
+        yaml,
+        ..Default::default()
+    })
+    .await;
+    let traits = json!({"email": "proven@example.com"});
+    let flow = api_flow(&app, "registration").await;
+    let (_, sent) = submit(&app, &flow, json!({"method": "code", "traits": traits})).await;
+    let code = code_from_mail(&mail, 1, "proven@example.com").await;
+    let (status, done) = submit(
+        &app,
+        &sent,
+        json!({"method": "code", "traits": traits, "code": code}),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    let address = &done["identity"]["verifiable_addresses"][0];
+    assert_eq!(address["value"], "proven@example.com", "{done}");
+    assert_eq!(address["verified"], true, "{done}");
+    assert_eq!(address["status"], "completed", "{done}");
+    assert!(address["verified_at"].is_string(), "{done}");
+    // No verification flow was started for it.
+    assert!(
+        done["continue_with"]
+            .as_array()
+            .is_none_or(|c| c.iter().all(|i| i["action"] != "show_verification_ui"))
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(mail.received().len(), 1, "only the code was mailed");
+    let id = done["identity"]["id"].as_str().unwrap();
+    let admin: Value = app
+        .http
+        .get(app.admin_url(&format!("/admin/identities/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        admin["verifiable_addresses"][0]["verified"], true,
+        "{admin}"
+    );
+    assert_eq!(admin["verifiable_addresses"][0]["status"], "completed");
+}
+
 /// The body of a submission to a recovery or verification flow, with the flow JSON back.
 async fn post_flow(app: &TestApp, kind: &str, id: &str, body: Value) -> (u16, Value) {
     let r = app

@@ -7,7 +7,7 @@ use super::Code;
 use crate::deps::Deps;
 use crate::identity::now;
 use crate::identity::schema::IdentitySchema;
-use crate::identity::service::CreateIdentityBody;
+use crate::identity::service::{AddressIn, CreateIdentityBody};
 use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError, FlowState, common};
 use crate::selfservice::strategy::traits::{read_traits, validate_traits};
@@ -88,10 +88,19 @@ async fn code_register(
         };
         // The code proves one address; the traits must still carry it.
         let proven = row.address.as_deref().unwrap_or_default();
-        if !extracted.code_identifiers.iter().any(|(a, _)| a == proven) {
+        let Some((_, via)) = extracted.code_identifiers.iter().find(|(a, _)| a == proven) else {
             flow.ui.add_message(text::registration_code_invalid());
             return Ok(CodeStep::Rejected);
-        }
+        };
+        // Receiving the code verified the address (Kratos's `verifyAddress`): it is created
+        // `completed`, so the verification hook sends it nothing more.
+        let verified = AddressIn {
+            value: proven.to_owned(),
+            via: via.as_str().to_owned(),
+            verified: Some(true),
+            status: Some("completed".into()),
+            verified_at: None,
+        };
         let body = CreateIdentityBody {
             schema_id: Some(schema.id.clone()),
             traits,
@@ -100,7 +109,7 @@ async fn code_register(
             metadata_admin: None,
             external_id: None,
             organization_id: None,
-            verifiable_addresses: None,
+            verifiable_addresses: Some(vec![verified]),
             recovery_addresses: None,
             credentials: None,
         };
