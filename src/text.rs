@@ -95,9 +95,15 @@ pub mod ids {
     pub const INFO_SETTINGS_UPDATE_SUCCESS: u64 = 1050001;
     pub const INFO_RECOVERY_SUCCESSFUL: u64 = 1060001;
     pub const VALIDATION_SETTINGS_NO_STRATEGY_FOUND: u64 = 4010004;
-    // The code method's inputs.
+    // The code method's inputs and recovery's address choice.
+    pub const INFO_NODE_LABEL: u64 = 1070000;
     pub const INFO_NODE_LABEL_RECOVERY_CODE: u64 = 1070010;
     pub const INFO_NODE_LABEL_VERIFICATION_CODE: u64 = 1070011;
+    pub const INFO_NODE_LABEL_RECOVERY_ADDRESS: u64 = 1070016;
+    pub const INFO_RECOVERY_MASKED_WITH_CODE_SENT: u64 = 1060004;
+    pub const INFO_RECOVERY_ASK_FOR_FULL_ADDRESS: u64 = 1060005;
+    pub const INFO_RECOVERY_ASK_TO_CHOOSE_ADDRESS: u64 = 1060006;
+    pub const INFO_RECOVERY_BACK: u64 = 1060007;
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -774,7 +780,7 @@ pub fn registration_code_invalid() -> UiText {
     )
 }
 
-// ---- the code method's inputs ----
+// ---- the code method's inputs; recovery's address choice ----
 
 pub fn label_recovery_code() -> UiText {
     UiText::info(ids::INFO_NODE_LABEL_RECOVERY_CODE, "Recovery code")
@@ -782,6 +788,42 @@ pub fn label_recovery_code() -> UiText {
 pub fn label_verification_code() -> UiText {
     UiText::info(ids::INFO_NODE_LABEL_VERIFICATION_CODE, "Verification code")
 }
+pub fn label_recovery_address() -> UiText {
+    UiText::info(
+        ids::INFO_NODE_LABEL_RECOVERY_ADDRESS,
+        "Recovery address (email, phone number, etc.)",
+    )
+}
+/// A plain label (a masked address to choose).
+pub fn label_plain(text: &str) -> UiText {
+    UiText::info(ids::INFO_NODE_LABEL, text)
+}
+pub fn recovery_masked_with_code_sent(masked_address: &str) -> UiText {
+    UiText::new(
+        ids::INFO_RECOVERY_MASKED_WITH_CODE_SENT,
+        TextKind::Info,
+        format!(
+            "A recovery code has been sent to {masked_address}. If you have not received it, check the spelling of the address and make sure to use the address you registered with."
+        ),
+        ctx(&[("masked_address", json!(masked_address))]),
+    )
+}
+pub fn recovery_ask_for_full_address() -> UiText {
+    UiText::info(
+        ids::INFO_RECOVERY_ASK_FOR_FULL_ADDRESS,
+        "Recover access to your account by providing the full recovery address.",
+    )
+}
+pub fn recovery_ask_to_choose_address() -> UiText {
+    UiText::info(
+        ids::INFO_RECOVERY_ASK_TO_CHOOSE_ADDRESS,
+        "How do you want to recover your account?",
+    )
+}
+pub fn recovery_back() -> UiText {
+    UiText::info(ids::INFO_RECOVERY_BACK, "Back")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

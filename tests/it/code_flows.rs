@@ -575,3 +575,278 @@ async fn an_expired_code_in_a_live_flow_expires_at_the_codes_time() {
         assert!(at < flow_expires - chrono::Duration::minutes(30), "{ctx}");
     }
 }
+
+/// `feature_flags.choose_recovery_address`: recovery asks for any address of the account,
+/// offers its addresses masked, asks for the picked one in full, and sends the code there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_lets_the_user_choose_the_address() {
+    let mail = SmtpServer::start(0).await;
+    let app = TestApp::start_with(Setup {
+        yaml: recovery_yaml(&mail, "choose_recovery_address: true", "15m"),
+        ..Default::default()
+    })
+    .await;
+    app.create_identity(json!({"schema_id": "two", "traits": {
+        "email": "main@example.org", "backup_email": "backup@example.org"}}))
+        .await;
+
+    let flow = api_flow(&app, "recovery").await;
+    assert_eq!(flow["state"], "recovery_awaiting_address", "{flow}");
+    assert_eq!(
+        screen(&flow),
+        [
+            csrf_input(),
+            input(
+                "code",
+                "recovery_address",
+                "text",
+                json!({"required": true}),
+                Some(1070016)
+            ),
+            input(
+                "code",
+                "method",
+                "submit",
+                json!({"value": "code"}),
+                Some(1070009)
+            ),
+        ]
+    );
+    let id = flow["id"].as_str().unwrap().to_owned();
+
+    // Any address of the account: its addresses, masked, sorted, identified by a hash.
+    let (status, choice) = post_flow(
+        &app,
+        "recovery",
+        &id,
+        json!({"recovery_address": "Main@Example.org"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{choice}");
+    assert_eq!(choice["state"], "recovery_awaiting_address_choice");
+    assert_eq!(message_ids(&choice), [1060006]);
+    let options: Vec<&Value> = choice["ui"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["attributes"]["name"] == "recovery_select_address")
+        .collect();
+    let labels: Vec<&Value> = options
+        .iter()
+        .map(|n| &n["meta"]["label"]["text"])
+        .collect();
+    assert_eq!(labels, ["ba****@example.org", "ma****@example.org"]);
+    assert!(
+        !choice.to_string().contains("backup@example.org"),
+        "{choice}"
+    );
+    let backup_hash = options[0]["attributes"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        screen(&choice)[1..],
+        [
+            input(
+                "code",
+                "recovery_select_address",
+                "submit",
+                json!({"value": backup_hash}),
+                Some(1070000)
+            ),
+            input(
+                "code",
+                "recovery_select_address",
+                "submit",
+                json!({"value": options[1]["attributes"]["value"]}),
+                Some(1070000)
+            ),
+            input("code", "method", "hidden", json!({"value": "code"}), None),
+            input(
+                "code",
+                "recovery_address",
+                "hidden",
+                json!({"value": "main@example.org"}),
+                None
+            ),
+        ]
+    );
+
+    // Another address than the one named: it must be typed in full.
+    let (status, confirm) = post_flow(
+        &app,
+        "recovery",
+        &id,
+        json!({"recovery_select_address": backup_hash, "recovery_address": "main@example.org"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{confirm}");
+    assert_eq!(confirm["state"], "recovery_awaiting_address_confirm");
+    assert_eq!(message_ids(&confirm), [1060005]);
+    let back = input(
+        "code",
+        "screen",
+        "submit",
+        json!({"value": "previous"}),
+        Some(1060007),
+    );
+    assert_eq!(
+        screen(&confirm),
+        [
+            csrf_input(),
+            input(
+                "code",
+                "recovery_confirm_address",
+                "email",
+                json!({"value": "", "required": true}),
+                Some(1070007)
+            ),
+            input(
+                "code",
+                "recovery_address",
+                "hidden",
+                json!({"value": "main@example.org"}),
+                None
+            ),
+            input(
+                "code",
+                "method",
+                "submit",
+                json!({"value": "code"}),
+                Some(1070009)
+            ),
+            input("code", "method", "hidden", json!({"value": "code"}), None),
+            back.clone(),
+        ]
+    );
+
+    let (status, sent) = post_flow(
+        &app,
+        "recovery",
+        &id,
+        json!({"recovery_confirm_address": "backup@example.org", "recovery_address": "main@example.org"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["state"], "recovery_awaiting_code");
+    assert_eq!(message_ids(&sent), [1060004]);
+    assert_eq!(
+        sent["ui"]["messages"][0]["context"]["masked_address"],
+        "ba****@example.org"
+    );
+    assert_eq!(
+        screen(&sent),
+        [
+            csrf_input(),
+            input(
+                "code",
+                "code",
+                "text",
+                json!({"required": true, "autocomplete": "one-time-code", "maxlength": 6, "pattern": "[0-9]+"}),
+                Some(1070010)
+            ),
+            input(
+                "code",
+                "method",
+                "submit",
+                json!({"value": "code"}),
+                Some(1070009)
+            ),
+            input("code", "method", "hidden", json!({"value": "code"}), None),
+            input(
+                "code",
+                "recovery_confirm_address",
+                "submit",
+                json!({"value": "backup@example.org"}),
+                Some(1070008)
+            ),
+            input(
+                "code",
+                "recovery_address",
+                "hidden",
+                json!({"value": "main@example.org"}),
+                None
+            ),
+            back,
+        ]
+    );
+    let code = code_from_mail(&mail, 1, "backup@example.org").await;
+
+    // "Back" from the code screen returns to the choice.
+    let (status, again) = post_flow(
+        &app,
+        "recovery",
+        &id,
+        json!({"screen": "previous", "recovery_address": "main@example.org"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["state"], "recovery_awaiting_address_choice");
+
+    // Picking the address named at first skips confirming it.
+    let main_hash = options[1]["attributes"]["value"].clone();
+    let (status, sent) = post_flow(
+        &app,
+        "recovery",
+        &id,
+        json!({"recovery_select_address": main_hash, "recovery_address": "main@example.org"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["state"], "recovery_awaiting_code");
+    let fresh = code_from_mail(&mail, 2, "main@example.org").await;
+    // The new code replaced the one sent to the backup address.
+    let (status, bad) = post_flow(&app, "recovery", &id, json!({"code": code})).await;
+    if code != fresh {
+        assert_eq!(status, 200, "{bad}");
+        assert_eq!(message_ids(&bad), [4060006]);
+    }
+    let (status, done) = post_flow(&app, "recovery", &id, json!({"code": fresh})).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["state"], "passed_challenge");
+    assert_eq!(done["continue_with"][0]["action"], "set_ory_session_token");
+}
+
+/// With address choice, an unknown address gets the screens of an account with that one
+/// address, and no mail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn address_choice_does_not_reveal_unknown_addresses() {
+    let mail = SmtpServer::start(0).await;
+    let app = TestApp::start_with(Setup {
+        yaml: recovery_yaml(&mail, "choose_recovery_address: true", "15m"),
+        ..Default::default()
+    })
+    .await;
+    app.create_identity(json!({"schema_id": "two", "traits": {"email": "only@example.org"}}))
+        .await;
+    let mut answers = Vec::new();
+    for who in ["only@example.org", "nobody@example.org"] {
+        let flow = api_flow(&app, "recovery").await;
+        let id = flow["id"].as_str().unwrap().to_owned();
+        let (status, sent) =
+            post_flow(&app, "recovery", &id, json!({"recovery_address": who})).await;
+        let shape: Vec<Value> = screen(&sent)
+            .into_iter()
+            .map(|mut n| {
+                n["attributes"].as_object_mut().unwrap().remove("value");
+                n
+            })
+            .collect();
+        answers.push((status, sent["state"].clone(), message_ids(&sent), shape));
+        // Back leads to the first screen for both.
+        let (_, back) = post_flow(
+            &app,
+            "recovery",
+            &id,
+            json!({"screen": "previous", "recovery_address": who}),
+        )
+        .await;
+        assert_eq!(back["state"], "recovery_awaiting_address", "{back}");
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].1, "recovery_awaiting_code");
+    let got = mail.wait_for(1, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(mail.received().len(), 1);
+    assert!(got[0].to.iter().any(|r| r.contains("only@example.org")));
+}

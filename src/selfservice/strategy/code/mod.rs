@@ -21,6 +21,7 @@ use crate::store::id::DbId;
 use crate::store::tokens::{self as tq, TokenRow, UseOutcome};
 use crate::text;
 
+mod address_choice;
 mod login;
 mod recovery;
 mod registration;
@@ -31,6 +32,7 @@ pub struct Code;
 
 pub const KIND_LOGIN: &str = "login_code";
 pub const KIND_REGISTRATION: &str = "registration_code";
+const KIND_RECOVERY: &str = "recovery_code";
 
 /// The digits of a code this method sends.
 const CODE_LENGTH: u64 = 6;
