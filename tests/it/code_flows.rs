@@ -511,6 +511,44 @@ async fn registration_by_code_verifies_the_address() {
     assert_eq!(admin["verifiable_addresses"][0]["status"], "completed");
 }
 
+/// Signing in by code proves the address too: an unverified one is verified (Kratos's
+/// `verifyAddress` in its code login).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_by_code_verifies_the_address() {
+    let mail = SmtpServer::start(0).await;
+    let app = TestApp::start_with(Setup {
+        yaml: yaml(&mail),
+        ..Default::default()
+    })
+    .await;
+    let created = app
+        .create_identity(json!({"schema_id": "code", "traits": {"email": "unproven@example.com"}}))
+        .await;
+    assert_eq!(
+        created["verifiable_addresses"][0]["verified"], false,
+        "{created}"
+    );
+    let flow = api_flow(&app, "login").await;
+    let (_, sent) = submit(
+        &app,
+        &flow,
+        json!({"method": "code", "identifier": "unproven@example.com"}),
+    )
+    .await;
+    let code = code_from_mail(&mail, 1, "unproven@example.com").await;
+    let (status, done) = submit(
+        &app,
+        &sent,
+        json!({"method": "code", "identifier": "unproven@example.com", "code": code}),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    let address = &done["session"]["identity"]["verifiable_addresses"][0];
+    assert_eq!(address["verified"], true, "{done}");
+    assert_eq!(address["status"], "completed", "{done}");
+    assert!(address["verified_at"].is_string(), "{done}");
+}
+
 /// The body of a submission to a recovery or verification flow, with the flow JSON back.
 async fn post_flow(app: &TestApp, kind: &str, id: &str, body: Value) -> (u16, Value) {
     let r = app

@@ -72,6 +72,17 @@ async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<Co
                     flow.ui.add_message(text::login_code_invalid());
                     return Ok(CodeStep::Rejected);
                 };
+                // Receiving the code proves the address, as Kratos's `verifyAddress` records.
+                if let Some(address) = &row.address {
+                    crate::store::tokens::mark_value_verified(
+                        &deps.store,
+                        id.0,
+                        address,
+                        now().naive_utc(),
+                    )
+                    .await?;
+                    deps.session_cache.invalidate_identity(id.0);
+                }
                 match crate::identity::service::get(deps, id.0, true).await {
                     Ok(i) if i.state == State::Active => Ok(CodeStep::Verified(Box::new(i))),
                     Ok(_) => {
