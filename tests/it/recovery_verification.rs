@@ -628,8 +628,50 @@ async fn login_requires_verified_address() {
 async fn verification_code_screen_matches_kratos() {
     let (app, _ui) = start("code", "code", "").await;
     identity(&app, "verify-me@example.org").await;
+    // The first screen: the address and its button; an API flow carries no CSRF token.
     let flow = api_flow(&app, "verification").await;
-    assert_eq!(node(&flow, "method")["meta"]["label"]["id"], 1070005);
+    assert_eq!(
+        screen(&flow),
+        [
+            input(
+                "code",
+                "email",
+                "email",
+                json!({"required": true}),
+                Some(1070007)
+            ),
+            input(
+                "code",
+                "method",
+                "submit",
+                json!({"value": "code"}),
+                Some(1070005)
+            ),
+        ]
+    );
+    // A browser's form has its CSRF token last.
+    let spa = no_redirects(true);
+    let browser_flow: Value = spa
+        .get(app.public_url("/self-service/verification/browser"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        screen(&browser_flow)[1..],
+        [
+            input(
+                "code",
+                "method",
+                "submit",
+                json!({"value": "code"}),
+                Some(1070005)
+            ),
+            csrf_input(),
+        ]
+    );
     let r = submit_api(
         &app,
         "verification",

@@ -14,7 +14,7 @@ use crate::selfservice::otp::{self, Template};
 use crate::selfservice::strategy::{
     Letter, Method, Opened, Proof, VerificationStrategy, continue_ui, message_url,
 };
-use crate::selfservice::ui::{Group, UiContainer};
+use crate::selfservice::ui::{CSRF_TOKEN_NAME, Group, UiContainer};
 use crate::text;
 
 const KIND: &str = "verification_code";
@@ -25,8 +25,15 @@ impl VerificationStrategy for Code {
         Method::Code
     }
 
+    /// As Kratos's code method draws it: the address and its button, then the CSRF token,
+    /// which only browser flows carry (API flows have an empty one).
     fn populate(&self, ui: &mut UiContainer) {
+        let csrf = ui.find(CSRF_TOKEN_NAME).cloned();
+        ui.remove(&[CSRF_TOKEN_NAME]);
         super::populate_address(ui, text::label_submit());
+        if let Some(node) = csrf.filter(|n| n.value().is_some_and(|v| v != "")) {
+            ui.append(node);
+        }
     }
 
     fn show_sent(&self, flow: &mut Flow, address: &str) {
