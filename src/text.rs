@@ -84,7 +84,6 @@ pub mod ids {
     pub const INFO_VERIFICATION_EMAIL_SENT: u64 = 1080001;
     pub const INFO_VERIFICATION_SUCCESSFUL: u64 = 1080002;
     pub const INFO_VERIFICATION_EMAIL_WITH_CODE_SENT: u64 = 1080003;
-    pub const INFO_NODE_LABEL_VERIFY_OTP: u64 = 1070006;
     pub const INFO_NODE_LABEL_RESEND_OTP: u64 = 1070008;
     pub const VALIDATION_RECOVERY_RETRY_SUCCESS: u64 = 4060001;
     pub const VALIDATION_RECOVERY_TOKEN_INVALID: u64 = 4060004;
@@ -96,6 +95,15 @@ pub mod ids {
     pub const INFO_SETTINGS_UPDATE_SUCCESS: u64 = 1050001;
     pub const INFO_RECOVERY_SUCCESSFUL: u64 = 1060001;
     pub const VALIDATION_SETTINGS_NO_STRATEGY_FOUND: u64 = 4010004;
+    // The code method's inputs and recovery's address choice.
+    pub const INFO_NODE_LABEL: u64 = 1070000;
+    pub const INFO_NODE_LABEL_RECOVERY_CODE: u64 = 1070010;
+    pub const INFO_NODE_LABEL_VERIFICATION_CODE: u64 = 1070011;
+    pub const INFO_NODE_LABEL_RECOVERY_ADDRESS: u64 = 1070016;
+    pub const INFO_RECOVERY_MASKED_WITH_CODE_SENT: u64 = 1060004;
+    pub const INFO_RECOVERY_ASK_FOR_FULL_ADDRESS: u64 = 1060005;
+    pub const INFO_RECOVERY_ASK_TO_CHOOSE_ADDRESS: u64 = 1060006;
+    pub const INFO_RECOVERY_BACK: u64 = 1060007;
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -685,9 +693,6 @@ pub fn verification_successful() -> UiText {
         None,
     )
 }
-pub fn label_verify_otp() -> UiText {
-    UiText::info(ids::INFO_NODE_LABEL_VERIFY_OTP, "Verify code")
-}
 pub fn label_resend_otp() -> UiText {
     UiText::info(ids::INFO_NODE_LABEL_RESEND_OTP, "Resend code")
 }
@@ -773,6 +778,50 @@ pub fn registration_code_invalid() -> UiText {
         "The registration code is invalid or has already been used. Please try again.",
         None,
     )
+}
+
+// ---- the code method's inputs; recovery's address choice ----
+
+pub fn label_recovery_code() -> UiText {
+    UiText::info(ids::INFO_NODE_LABEL_RECOVERY_CODE, "Recovery code")
+}
+pub fn label_verification_code() -> UiText {
+    UiText::info(ids::INFO_NODE_LABEL_VERIFICATION_CODE, "Verification code")
+}
+pub fn label_recovery_address() -> UiText {
+    UiText::info(
+        ids::INFO_NODE_LABEL_RECOVERY_ADDRESS,
+        "Recovery address (email, phone number, etc.)",
+    )
+}
+/// A plain label (a masked address to choose).
+pub fn label_plain(text: &str) -> UiText {
+    UiText::info(ids::INFO_NODE_LABEL, text)
+}
+pub fn recovery_masked_with_code_sent(masked_address: &str) -> UiText {
+    UiText::new(
+        ids::INFO_RECOVERY_MASKED_WITH_CODE_SENT,
+        TextKind::Info,
+        format!(
+            "A recovery code has been sent to {masked_address}. If you have not received it, check the spelling of the address and make sure to use the address you registered with."
+        ),
+        ctx(&[("masked_address", json!(masked_address))]),
+    )
+}
+pub fn recovery_ask_for_full_address() -> UiText {
+    UiText::info(
+        ids::INFO_RECOVERY_ASK_FOR_FULL_ADDRESS,
+        "Recover access to your account by providing the full recovery address.",
+    )
+}
+pub fn recovery_ask_to_choose_address() -> UiText {
+    UiText::info(
+        ids::INFO_RECOVERY_ASK_TO_CHOOSE_ADDRESS,
+        "How do you want to recover your account?",
+    )
+}
+pub fn recovery_back() -> UiText {
+    UiText::info(ids::INFO_RECOVERY_BACK, "Back")
 }
 
 #[cfg(test)]

@@ -174,3 +174,40 @@ pub fn find_six_digits(text: &str) -> Option<String> {
 pub fn six_digits(text: &str) -> String {
     find_six_digits(text).unwrap_or_else(|| panic!("no code in {text}"))
 }
+
+/// A screen as Kratos's snapshots record it, for comparing whole forms: each node's group,
+/// attributes (the CSRF token's random value left out) and label id.
+pub fn screen(flow: &Value) -> Vec<Value> {
+    flow["ui"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let mut a = n["attributes"].clone();
+            if a["name"] == "csrf_token" {
+                a.as_object_mut().unwrap().remove("value");
+            }
+            json!({"group": n["group"], "attributes": a, "label": n["meta"]["label"]["id"]})
+        })
+        .collect()
+}
+
+/// An input node as [`screen`] shows it: `extra` adds attributes (`value`, `required`, …).
+pub fn input(group: &str, name: &str, kind: &str, extra: Value, label: Option<u64>) -> Value {
+    let mut a = json!({"name": name, "type": kind, "disabled": false, "node_type": "input"});
+    for (k, v) in extra.as_object().expect("extra attributes are an object") {
+        a[k] = v.clone();
+    }
+    json!({"group": group, "attributes": a, "label": label})
+}
+
+/// The CSRF node as [`screen`] shows it.
+pub fn csrf_input() -> Value {
+    input(
+        "default",
+        "csrf_token",
+        "hidden",
+        json!({"required": true}),
+        None,
+    )
+}

@@ -7,7 +7,9 @@
 
 use serde_json::{Value, json};
 
-use crate::common::flow::{all_message_ids, api_flow, browser, no_redirects};
+use crate::common::flow::{
+    all_message_ids, api_flow, browser, csrf_input, input, no_redirects, node, screen,
+};
 use crate::common::smtp::{SmtpServer, plaintext};
 use crate::common::{Setup, TestApp, ui_server};
 
@@ -139,6 +141,7 @@ async fn code_recovery_sends_same_answer_for_unknown_and_limits_attempts() {
             "code:method:submit"
         ]
     );
+    assert_eq!(node(&flow, "method")["meta"]["label"]["id"], 1070009);
 
     let mut answers = Vec::new();
     for email in ["known@example.org", "nobody@example.org"] {
@@ -155,6 +158,35 @@ async fn code_recovery_sends_same_answer_for_unknown_and_limits_attempts() {
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["state"], "sent_email");
         assert_eq!(all_message_ids(&v), [1060003]);
+        // The screen of Kratos's `recoveryHandleFormSubmission` (since v1.3).
+        assert_eq!(
+            screen(&v),
+            [
+                csrf_input(),
+                input(
+                    "code",
+                    "code",
+                    "text",
+                    json!({"required": true, "autocomplete": "one-time-code", "maxlength": 6, "pattern": "[0-9]+"}),
+                    Some(1070010)
+                ),
+                input("code", "method", "hidden", json!({"value": "code"}), None),
+                input(
+                    "code",
+                    "method",
+                    "submit",
+                    json!({"value": "code"}),
+                    Some(1070009)
+                ),
+                input(
+                    "code",
+                    "email",
+                    "submit",
+                    json!({"value": email}),
+                    Some(1070008)
+                ),
+            ]
+        );
         answers.push((node_names(&v), id));
     }
     // No enumeration: the answer for an unknown address looks exactly like a known one.
@@ -163,10 +195,10 @@ async fn code_recovery_sends_same_answer_for_unknown_and_limits_attempts() {
         answers[0].0,
         [
             "default:csrf_token:hidden",
-            "code:code:number",
+            "code:code:text",
             "code:method:hidden",
-            "code:email:submit",
-            "code:method:submit"
+            "code:method:submit",
+            "code:email:submit"
         ]
     );
 
@@ -274,6 +306,26 @@ async fn admin_recovery_code_browser_and_native() {
         .await
         .unwrap();
     assert_eq!(flow["state"], "sent_email");
+    // As Kratos's admin flow: the code input and submit, nothing else.
+    assert_eq!(
+        screen(&flow),
+        [
+            input(
+                "code",
+                "code",
+                "text",
+                json!({"required": true}),
+                Some(1070010)
+            ),
+            input(
+                "code",
+                "method",
+                "submit",
+                json!({"value": "code"}),
+                Some(1070005)
+            ),
+        ]
+    );
     let r = spa
         .post(app.public_url(&format!("/self-service/recovery?flow={fid}")))
         .json(&json!({"method": "code", "code": code}))
@@ -928,4 +980,95 @@ async fn legacy_verified_login_error_answers_4000010_on_the_login_flow() {
         format!("http://127.0.0.1:{ui}/login?flow={lid}")
     );
     assert!(messages_to(&app, "unverified@example.org").await.is_empty());
+}
+
+/// Verification by code once the code went out, as Kratos's `PopulateVerificationMethod`
+/// draws it: the code input and submit, then (browser flows only) the CSRF token, then
+/// "resend".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_code_screen_matches_kratos() {
+    let (app, _ui) = start("code", "code", "").await;
+    identity(&app, "verify-me@example.org").await;
+    // The first screen: the address and its button; an API flow carries no CSRF token.
+    let flow = api_flow(&app, "verification").await;
+    assert_eq!(
+        screen(&flow),
+        [
+            input(
+                "code",
+                "email",
+                "email",
+                json!({"required": true}),
+                Some(1070007)
+            ),
+            input(
+                "code",
+                "method",
+                "submit",
+                json!({"value": "code"}),
+                Some(1070005)
+            ),
+        ]
+    );
+    // A browser's form has its CSRF token last.
+    let spa = no_redirects(true);
+    let browser_flow: Value = spa
+        .get(app.public_url("/self-service/verification/browser"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        screen(&browser_flow)[1..],
+        [
+            input(
+                "code",
+                "method",
+                "submit",
+                json!({"value": "code"}),
+                Some(1070005)
+            ),
+            csrf_input(),
+        ]
+    );
+    let r = submit_api(
+        &app,
+        "verification",
+        flow["id"].as_str().unwrap(),
+        json!({"method": "code", "email": "verify-me@example.org"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["state"], "sent_email");
+    assert_eq!(all_message_ids(&v), [1080003]);
+    assert_eq!(
+        screen(&v),
+        [
+            input(
+                "code",
+                "code",
+                "text",
+                json!({"required": true}),
+                Some(1070011)
+            ),
+            input("code", "method", "hidden", json!({"value": "code"}), None),
+            input(
+                "code",
+                "method",
+                "submit",
+                json!({"value": "code"}),
+                Some(1070005)
+            ),
+            input(
+                "code",
+                "email",
+                "submit",
+                json!({"value": "verify-me@example.org"}),
+                Some(1070008)
+            ),
+        ]
+    );
 }

@@ -88,6 +88,15 @@ pub enum FlowState {
     ShowForm,
     /// Settings: the last submission was saved.
     Success,
+    /// Recovery by address choice (`feature_flags.choose_recovery_address`): asking for any
+    /// recovery address of the account …
+    RecoveryAwaitingAddress,
+    /// … offering the account's addresses, masked …
+    RecoveryAwaitingAddressChoice,
+    /// … asking for the chosen address in full …
+    RecoveryAwaitingAddressConfirm,
+    /// … and waiting for the code sent to it.
+    RecoveryAwaitingCode,
 }
 
 impl FlowState {
@@ -98,6 +107,10 @@ impl FlowState {
             FlowState::PassedChallenge => "passed_challenge",
             FlowState::ShowForm => "show_form",
             FlowState::Success => "success",
+            FlowState::RecoveryAwaitingAddress => "recovery_awaiting_address",
+            FlowState::RecoveryAwaitingAddressChoice => "recovery_awaiting_address_choice",
+            FlowState::RecoveryAwaitingAddressConfirm => "recovery_awaiting_address_confirm",
+            FlowState::RecoveryAwaitingCode => "recovery_awaiting_code",
         }
     }
 
@@ -108,6 +121,10 @@ impl FlowState {
             "passed_challenge" => FlowState::PassedChallenge,
             "show_form" => FlowState::ShowForm,
             "success" => FlowState::Success,
+            "recovery_awaiting_address" => FlowState::RecoveryAwaitingAddress,
+            "recovery_awaiting_address_choice" => FlowState::RecoveryAwaitingAddressChoice,
+            "recovery_awaiting_address_confirm" => FlowState::RecoveryAwaitingAddressConfirm,
+            "recovery_awaiting_code" => FlowState::RecoveryAwaitingCode,
             _ => return None,
         })
     }

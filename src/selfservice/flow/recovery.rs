@@ -12,10 +12,11 @@ use super::common::Started;
 use super::common::{self, csrf_for, email_node, normalize_email, save};
 use super::request::{FlowRequest, Submission};
 use super::{Flow, FlowError, FlowKind, FlowState, FlowType};
+use crate::courier::Channel;
 use crate::deps::Deps;
 use crate::identity::{CredentialType, Identity, now};
 use crate::selfservice::otp::{self, Mail};
-use crate::selfservice::strategy::{Letter, Method, Proof, RecoveryStrategy, Registry};
+use crate::selfservice::strategy::{Advanced, Letter, Method, Proof, RecoveryStrategy, Registry};
 use crate::selfservice::ui::{UiContainer, csrf_node};
 use crate::session::service::{self as sessions, IssuedSession};
 use crate::store::id::DbId;
@@ -81,7 +82,13 @@ fn build(
     let cfg = &deps.config.selfservice.flows.recovery;
     let id = Uuid::new_v4();
     let (masked, cookie) = csrf_for(req, flow_type);
-    let ui = choose_method_ui(deps, strategy, id, &masked);
+    // The method may open with a screen of its own (the code method's address choice).
+    let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Recovery, id), "POST");
+    ui.append(csrf_node(&masked));
+    let own = strategy.own_first_screen(deps, &mut ui);
+    if own.is_none() {
+        ui = choose_method_ui(deps, strategy, id, &masked);
+    }
     let mut flow = Flow::new(
         FlowKind::Recovery,
         flow_type,
@@ -91,6 +98,10 @@ fn build(
     );
     flow.id = id;
     flow.csrf_token = masked;
+    if let Some(state) = own {
+        flow.state = state;
+        flow.active = Some(strategy.method().as_str().into());
+    }
     (flow, cookie)
 }
 
@@ -150,13 +161,9 @@ async fn replace_with(
 }
 
 /// Kratos's 4060005: `old` expired, and when.
-fn expired_message(old: &Flow) -> text::UiText {
-    let ago = (chrono::Utc::now() - old.expires_at).num_milliseconds() as f64 / 60_000.0;
-    text::recovery_flow_expired(
-        &old.expires_at.to_rfc3339(),
-        old.expires_at.timestamp(),
-        ago,
-    )
+fn expired_message(expired_at: chrono::DateTime<chrono::Utc>) -> text::UiText {
+    let ago = (chrono::Utc::now() - expired_at).num_milliseconds() as f64 / 60_000.0;
+    text::recovery_flow_expired(&expired_at.to_rfc3339(), expired_at.timestamp(), ago)
 }
 
 async fn replace_expired(
@@ -165,10 +172,22 @@ async fn replace_expired(
     old: &Flow,
     req: &FlowRequest,
 ) -> FlowError {
-    let msg = expired_message(old);
+    replace_expired_at(deps, strategies, old, req, old.expires_at).await
+}
+
+/// [`replace_expired`] for something that expired at `expired_at`: the flow, or (as Kratos
+/// answers an expired code in a live flow) the code.
+async fn replace_expired_at(
+    deps: &Deps,
+    strategies: &Registry,
+    old: &Flow,
+    req: &FlowRequest,
+    expired_at: chrono::DateTime<chrono::Utc>,
+) -> FlowError {
+    let msg = expired_message(expired_at);
     match replace_with(deps, strategies, old, req, msg).await {
         FlowError::Replaced(fresh) => FlowError::Expired {
-            expired_at: old.expires_at,
+            expired_at,
             replacement: Some(fresh),
         },
         other => other,
@@ -202,6 +221,9 @@ pub async fn submit(
         common::check_submit(deps, &flow, req, &sub)?;
     }
     let strategy = strategies.recovery();
+    if !matches!(flow.state, FlowState::ChooseMethod | FlowState::SentEmail) {
+        return advance(deps, strategies, strategy, flow, &sub, req).await;
+    }
     // A flow waiting for proof may be getting it.
     if flow.state == FlowState::SentEmail
         && let Some(proof) = strategy.resume(deps, &flow, &sub).await?
@@ -236,11 +258,49 @@ pub async fn submit(
     Ok(Outcome::Sent(Box::new(flow), Box::new(challenge)))
 }
 
-/// A code or link to send for a flow that was just moved to `sent_email`.
+/// A flow in one of the states its method leads through itself (the code method's address
+/// choice): the method moves it on; a code it asks for is sent as in `sent_email`.
+async fn advance(
+    deps: &Deps,
+    strategies: &Registry,
+    strategy: &'static dyn RecoveryStrategy,
+    mut flow: Flow,
+    sub: &Submission,
+    req: &FlowRequest,
+) -> Result<Outcome, FlowError> {
+    if common::current_session(deps, req).await.is_some() {
+        return Err(FlowError::AlreadyLoggedIn);
+    }
+    let from = flow.state;
+    let step = strategy.advance(deps, &mut flow, sub).await?;
+    flow.updated_at = now();
+    match step {
+        Advanced::Shown => {
+            save(deps, &flow, &[from]).await?;
+            Ok(Outcome::Updated(Box::new(flow)))
+        }
+        Advanced::Rejected => Err(common::reject(deps, flow).await),
+        Advanced::Send { address, via } => {
+            save(deps, &flow, &[from]).await?;
+            let challenge = Challenge {
+                flow: flow.clone(),
+                email: address,
+                via,
+                strategy,
+            };
+            Ok(Outcome::Sent(Box::new(flow), Box::new(challenge)))
+        }
+        Advanced::Proof(proof) => prove(deps, strategies, strategy, flow, proof, req).await,
+    }
+}
+
+/// A code or link to send for a flow that was just moved to the state waiting for it.
 pub struct Challenge {
     flow: Flow,
     /// The address as typed (normalised when looked up).
     email: String,
+    /// How the address is stored: `email`, or `sms` for a phone number.
+    via: &'static str,
     strategy: &'static dyn RecoveryStrategy,
 }
 
@@ -260,6 +320,7 @@ async fn send_challenge(
     Ok(Challenge {
         flow: flow.clone(),
         email: email.to_owned(),
+        via: "email",
         strategy,
     })
 }
@@ -284,7 +345,12 @@ async fn try_deliver(deps: &Deps, c: &Challenge) -> Result<(), FlowError> {
     let flow = &c.flow;
     let strategy = c.strategy;
     let value = normalize_email(&c.email);
-    let found = crate::store::identities::by_recovery_address(&deps.store, "email", &value).await?;
+    let found = crate::store::identities::by_recovery_address(&deps.store, c.via, &value).await?;
+    let channel = if c.via == "sms" {
+        Channel::Sms
+    } else {
+        Channel::Email
+    };
     let ts = now();
     let kind = strategy.token_kind();
     let lifespan = strategy.lifespan(deps);
@@ -321,7 +387,12 @@ async fn try_deliver(deps: &Deps, c: &Challenge) -> Result<(), FlowError> {
                     expires_in_minutes: minutes,
                 },
             );
-            mails.push(Mail::email(template, stored, data));
+            mails.push(Mail {
+                template,
+                channel,
+                to: stored,
+                data,
+            });
         }
         None if deps
             .config
@@ -330,25 +401,17 @@ async fn try_deliver(deps: &Deps, c: &Challenge) -> Result<(), FlowError> {
             .recovery
             .notify_unknown_recipients =>
         {
-            mails.push(Mail::email(
-                strategy.unknown_template(),
-                value.clone(),
-                json!({"To": value, "RequestURL": request_url}),
-            ));
+            mails.push(Mail {
+                template: strategy.unknown_template(),
+                channel,
+                to: value.clone(),
+                data: json!({"To": value, "RequestURL": request_url}),
+            });
         }
         None => {}
     }
     // A resend replaces the earlier code, known address or not.
-    common::issue(
-        deps,
-        flow,
-        kind,
-        &rows,
-        mails,
-        &[FlowState::SentEmail],
-        None,
-    )
-    .await
+    common::issue(deps, flow, kind, &rows, mails, &[flow.state], None).await
 }
 
 /// Answers a proof of the address: a wrong code keeps the flow waiting; a right one completes
@@ -368,11 +431,11 @@ async fn prove(
         Proof::Invalid(message) => {
             flow.ui.reset_messages();
             flow.ui.add_message(message);
-            save(deps, &flow, &[FlowState::SentEmail]).await?;
+            save(deps, &flow, &[flow.state]).await?;
             Ok(Outcome::Updated(Box::new(flow)))
         }
         Proof::Restart(message) => Err(replace_with(deps, strategies, &flow, req, message).await),
-        Proof::Expired => Err(replace_expired(deps, strategies, &flow, req).await),
+        Proof::Expired(at) => Err(replace_expired_at(deps, strategies, &flow, req, at).await),
     }
 }
 
@@ -388,7 +451,7 @@ pub async fn use_link(
     let flow = common::load(deps, id, FlowKind::Recovery).await?;
     if flow.is_expired() {
         // Kratos replaces an expired flow with a browser flow of the same request.
-        let msg = expired_message(&flow);
+        let msg = expired_message(flow.expires_at);
         return restart_in_browser(deps, strategies, req, msg, Some(flow.request_url)).await;
     }
     // A completed flow's link was used (Kratos finds no unused token).
@@ -449,10 +512,11 @@ async fn complete(
         tq::mark_value_verified(&deps.store, identity_id, address, now().naive_utc()).await?;
         deps.session_cache.invalidate_identity(identity_id);
     }
+    let from = flow.state;
     flow.state = FlowState::PassedChallenge;
     flow.identity_id = Some(identity_id);
     flow.ui.reset_messages();
-    save(deps, &flow, &[FlowState::SentEmail]).await?;
+    save(deps, &flow, &[from]).await?;
     let issued = sessions::issue(deps, &identity, method, req.device.clone())
         .await
         .map_err(|e| match e {

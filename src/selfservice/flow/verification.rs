@@ -123,15 +123,23 @@ async fn replace_with(
 }
 
 async fn replace_expired(deps: &Deps, strategies: &Registry, old: &Flow) -> FlowError {
-    let ago = (chrono::Utc::now() - old.expires_at).num_milliseconds() as f64 / 60_000.0;
-    let msg = text::verification_flow_expired(
-        &old.expires_at.to_rfc3339(),
-        old.expires_at.timestamp(),
-        ago,
-    );
+    replace_expired_at(deps, strategies, old, old.expires_at).await
+}
+
+/// [`replace_expired`] for something that expired at `expired_at`: the flow, or (as Kratos
+/// answers an expired code in a live flow) the code.
+async fn replace_expired_at(
+    deps: &Deps,
+    strategies: &Registry,
+    old: &Flow,
+    expired_at: chrono::DateTime<chrono::Utc>,
+) -> FlowError {
+    let ago = (chrono::Utc::now() - expired_at).num_milliseconds() as f64 / 60_000.0;
+    let msg =
+        text::verification_flow_expired(&expired_at.to_rfc3339(), expired_at.timestamp(), ago);
     match replace_with(deps, strategies, old, msg).await {
         FlowError::Replaced(fresh) => FlowError::Expired {
-            expired_at: old.expires_at,
+            expired_at,
             replacement: Some(fresh),
         },
         other => other,
@@ -334,7 +342,7 @@ async fn prove(
             Ok(flow)
         }
         Proof::Restart(message) => Err(replace_with(deps, strategies, &flow, message).await),
-        Proof::Expired => Err(replace_expired(deps, strategies, &flow).await),
+        Proof::Expired(at) => Err(replace_expired_at(deps, strategies, &flow, at).await),
     }
 }
 

@@ -179,8 +179,22 @@ pub enum Proof {
     Invalid(text::UiText),
     /// The flow cannot go on: a fresh one takes its place, carrying this message.
     Restart(text::UiText),
-    /// Right but too late: a fresh flow takes its place, as for an expired flow.
-    Expired,
+    /// Right but too late (it expired at this time): a fresh flow takes its place, as for
+    /// an expired flow.
+    Expired(chrono::DateTime<chrono::Utc>),
+}
+
+/// Where a recovery method's own step ([`RecoveryStrategy::advance`]) left the flow.
+pub enum Advanced {
+    /// The flow shows a new screen: answer with it.
+    Shown,
+    /// Refused: the reasons are on the flow's UI.
+    Rejected,
+    /// The flow waits for a code the flow sends (after answering) to `address`, stored as
+    /// `via` (`email` or `sms`).
+    Send { address: String, via: &'static str },
+    /// The proof the method asked for.
+    Proof(Proof),
 }
 
 /// What the message carrying a secret to a known address is made of.
@@ -224,6 +238,24 @@ pub trait RecoveryStrategy: Send + Sync {
         _sub: &Submission,
     ) -> Result<Option<Proof>, FlowError> {
         Ok(None)
+    }
+    /// A first screen of the method's own, and the state it starts the flow in (the code
+    /// method's address choice with `feature_flags.choose_recovery_address`); `None` keeps
+    /// the `choose_method` screen of [`Self::populate`].
+    fn own_first_screen(&self, _deps: &Deps, _ui: &mut UiContainer) -> Option<FlowState> {
+        None
+    }
+    /// A submission to a flow in one of the states only this method leads through (after
+    /// [`Self::own_first_screen`]).
+    async fn advance(
+        &self,
+        _deps: &Deps,
+        _flow: &mut Flow,
+        _sub: &Submission,
+    ) -> Result<Advanced, FlowError> {
+        Err(FlowError::BadRequest(
+            "The recovery flow is in a state this method does not handle.".into(),
+        ))
     }
     /// `GET /self-service/recovery?flow=&token=`: `None` when the method sends no links.
     async fn use_link(

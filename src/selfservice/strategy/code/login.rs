@@ -9,7 +9,7 @@ use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError, FlowState, common};
 use crate::selfservice::strategy::password;
 use crate::selfservice::strategy::{LoginStrategy, Method, Outcome, add_login_identifier};
-use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, submit_node};
+use crate::selfservice::ui::{Group, UiContainer, submit_node};
 use crate::text;
 
 #[async_trait]
@@ -72,6 +72,17 @@ async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<Co
                     flow.ui.add_message(text::login_code_invalid());
                     return Ok(CodeStep::Rejected);
                 };
+                // Receiving the code proves the address, as Kratos's `verifyAddress` records.
+                if let Some(address) = &row.address {
+                    crate::store::tokens::mark_value_verified(
+                        &deps.store,
+                        id.0,
+                        address,
+                        now().naive_utc(),
+                    )
+                    .await?;
+                    deps.session_cache.invalidate_identity(id.0);
+                }
                 match crate::identity::service::get(deps, id.0, true).await {
                     Ok(i) if i.state == State::Active => Ok(CodeStep::Verified(Box::new(i))),
                     Ok(_) => {
@@ -121,12 +132,8 @@ async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<Co
     }
     flow.state = FlowState::SentEmail;
     flow.updated_at = now();
-    super::show_code_input(&mut flow.ui, text::label_login_code(), text::login());
-    flow.ui.append(
-        UiNode::input("resend", Group::Code, InputType::Submit)
-            .with_value("code")
-            .with_label(text::label_resend_otp()),
-    );
+    // Only the identifier carries over (hidden), as in Kratos.
+    super::show_code_sent(flow, text::label_login_code(), |n| n.id() == "identifier");
     flow.ui.add_message(text::login_code_sent());
     common::save(deps, flow, &[FlowState::ChooseMethod, FlowState::SentEmail]).await?;
     Ok(CodeStep::Sent)

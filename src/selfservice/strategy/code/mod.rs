@@ -11,14 +11,17 @@ use crate::deps::Deps;
 use crate::identity::{CredentialType, now};
 use crate::selfservice::flow::common::email_node;
 use crate::selfservice::flow::request::Submission;
-use crate::selfservice::flow::{Flow, FlowError};
+use crate::selfservice::flow::{Flow, FlowError, FlowType};
 use crate::selfservice::otp::{self, Mail, Template};
 use crate::selfservice::strategy::Proof;
-use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, csrf_node, submit_node};
+use crate::selfservice::ui::{
+    Autocomplete, Group, InputType, UiContainer, UiNode, csrf_node, submit_node,
+};
 use crate::store::id::DbId;
 use crate::store::tokens::{self as tq, TokenRow, UseOutcome};
 use crate::text;
 
+mod address_choice;
 mod login;
 mod recovery;
 mod registration;
@@ -29,18 +32,59 @@ pub struct Code;
 
 pub const KIND_LOGIN: &str = "login_code";
 pub const KIND_REGISTRATION: &str = "registration_code";
+const KIND_RECOVERY: &str = "recovery_code";
 
-/// Once a code went out: the password and code-method nodes give way to the code input and
-/// its submit button.
-pub fn show_code_input(ui: &mut UiContainer, label: text::UiText, submit: text::UiText) {
-    ui.nodes
-        .retain(|n| !(n.group == Group::Password || n.group == Group::Code));
-    ui.append(
-        UiNode::input("code", Group::Code, InputType::Text)
-            .required()
-            .with_label(label),
+/// The digits of a code this method sends.
+const CODE_LENGTH: u64 = 6;
+
+/// The code input of a flow waiting for a code (Kratos's `nodeCodeInputField`).
+fn code_node(label: text::UiText) -> UiNode {
+    UiNode::input("code", Group::Code, InputType::Text)
+        .required()
+        .with_label(label)
+}
+
+/// Recovery's code input, which Kratos (since v1.3) restricts to the digits of one code.
+fn recovery_code_node() -> UiNode {
+    let mut node =
+        code_node(text::label_recovery_code()).with_autocomplete(Autocomplete::OneTimeCode);
+    if let Some(a) = node.input_attributes_mut() {
+        a.pattern = Some("[0-9]+".into());
+        a.maxlength = Some(CODE_LENGTH);
+    }
+    node
+}
+
+/// The hidden `method=code` that lets "resend" (which carries no method) reach this method.
+fn method_hidden() -> UiNode {
+    UiNode::input("method", Group::Code, InputType::Hidden).with_value("code")
+}
+
+/// Login or registration once a code went out, as Kratos's `populateEmailSentFlow` draws
+/// it: messages cleared, the nodes `keep` picks (what the user filled in, hidden), then the
+/// code input, "continue" and "resend"; a browser flow's CSRF token stays.
+pub fn show_code_sent(flow: &mut Flow, label: text::UiText, keep: impl Fn(&UiNode) -> bool) {
+    flow.ui.reset_messages();
+    let mut nodes: Vec<UiNode> = std::mem::take(&mut flow.ui.nodes)
+        .into_iter()
+        .filter(|n| keep(n))
+        .collect();
+    for a in nodes.iter_mut().filter_map(UiNode::input_attributes_mut) {
+        a.kind = InputType::Hidden;
+    }
+    flow.ui.nodes = nodes;
+    flow.ui.upsert(method_hidden());
+    flow.ui.append(code_node(label));
+    flow.ui
+        .append(submit_node(Group::Code, "code", text::label_continue()));
+    flow.ui.append(
+        UiNode::input("resend", Group::Code, InputType::Submit)
+            .with_value("code")
+            .with_label(text::label_resend_otp()),
     );
-    ui.append(submit_node(Group::Code, "code", submit));
+    if flow.flow_type == FlowType::Browser {
+        flow.ui.update_csrf(&flow.csrf_token);
+    }
 }
 
 /// A submitted code (JSON clients may send a number); `None` when the user asked for a new
@@ -205,36 +249,57 @@ pub fn too_often() -> text::UiText {
     text::validation_generic("The request was submitted too often. Please request another code.")
 }
 
-/// The first screen of recovery and verification: the address and the code button.
-fn populate_address(ui: &mut UiContainer) {
+/// The first screen of recovery and verification: the address and the code button, labelled
+/// `submit`.
+fn populate_address(ui: &mut UiContainer, submit: text::UiText) {
     ui.append(email_node(Group::Code, None));
-    ui.append(submit_node(Group::Code, "code", text::label_submit()));
+    ui.append(submit_node(Group::Code, "code", submit));
 }
 
-/// Recovery and verification once a code was sent: the code input, a resend button carrying
-/// the address, submit.
-fn code_sent_ui(action: String, masked: &str, email: &str, otp: Option<&str>) -> UiContainer {
+/// The "resend" button of recovery and verification: it submits the address again (as
+/// `name`) without a code.
+fn resend_node(name: &str, address: &str) -> UiNode {
+    UiNode::input(name, Group::Code, InputType::Submit)
+        .with_value(address)
+        .with_label(text::label_resend_otp())
+}
+
+/// Recovery once a code went out to `email` (Kratos's `recoveryHandleFormSubmission`): the
+/// code input, "continue", and "resend" carrying the address.
+fn recovery_sent_ui(action: String, masked: &str, email: &str) -> UiContainer {
     let mut ui = UiContainer::new(action, "POST");
     ui.append(csrf_node(masked));
-    let mut code = UiNode::input("code", Group::Code, InputType::Number)
-        .required()
-        .with_label(text::label_verify_otp());
+    ui.append(recovery_code_node());
+    ui.append(method_hidden());
+    ui.append(submit_node(Group::Code, "code", text::label_continue()));
+    ui.append(resend_node("email", email));
+    ui
+}
+
+/// Verification once a code went out (Kratos's `PopulateVerificationMethod` in
+/// `sent_email`): the code input (holding `otp` when a code link opened the flow) and
+/// submit, a browser's CSRF token, then "resend" when the address is known to the form.
+fn verification_sent_ui(flow: &Flow, address: Option<&str>, otp: Option<&str>) -> UiContainer {
+    let mut ui = UiContainer::new(flow.ui.action.clone(), "POST");
+    let mut code = code_node(text::label_verification_code());
     if let Some(c) = otp {
         code.set_value(Some(json!(c)));
     }
     ui.append(code);
-    ui.append(UiNode::input("method", Group::Code, InputType::Hidden).with_value("code"));
-    ui.append(
-        UiNode::input("email", Group::Code, InputType::Submit)
-            .with_value(email)
-            .with_label(text::label_resend_otp()),
-    );
+    ui.append(method_hidden());
     ui.append(submit_node(Group::Code, "code", text::label_submit()));
+    if flow.flow_type == FlowType::Browser {
+        ui.append(csrf_node(&flow.csrf_token));
+    }
+    if let Some(a) = address {
+        ui.append(resend_node("email", a));
+    }
     ui
 }
 
 /// Checks a recovery or verification code of the flow, counted against `max_submissions` and
-/// single use; unlike [`check`], a right code that expired restarts the flow as expired.
+/// single use; unlike [`check`], a right code that expired restarts the flow as expired (at
+/// the code's expiry), as Kratos's code validation answers.
 async fn prove(
     deps: &Deps,
     flow: &Flow,
@@ -255,7 +320,9 @@ async fn prove(
     Ok(match outcome {
         UseOutcome::TooOften => Proof::Restart(too_often()),
         UseOutcome::NotFound => Proof::Invalid(invalid),
-        UseOutcome::Used(row) if row.expires_at.and_utc() <= chrono::Utc::now() => Proof::Expired,
+        UseOutcome::Used(row) if row.expires_at.and_utc() <= chrono::Utc::now() => {
+            Proof::Expired(row.expires_at.and_utc())
+        }
         UseOutcome::Used(row) => Proof::Valid(row),
     })
 }

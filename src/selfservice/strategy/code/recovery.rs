@@ -9,13 +9,11 @@ use super::Code;
 use crate::deps::Deps;
 use crate::identity::CredentialType;
 use crate::selfservice::flow::request::Submission;
-use crate::selfservice::flow::{Flow, FlowError};
+use crate::selfservice::flow::{Flow, FlowError, FlowState};
 use crate::selfservice::otp::{self, Template};
-use crate::selfservice::strategy::{Letter, Method, Proof, RecoveryStrategy};
-use crate::selfservice::ui::UiContainer;
+use crate::selfservice::strategy::{Advanced, Letter, Method, Proof, RecoveryStrategy};
+use crate::selfservice::ui::{Group, UiContainer, submit_node};
 use crate::text;
-
-const KIND: &str = "recovery_code";
 
 #[async_trait]
 impl RecoveryStrategy for Code {
@@ -24,24 +22,44 @@ impl RecoveryStrategy for Code {
     }
 
     fn populate(&self, ui: &mut UiContainer) {
-        super::populate_address(ui);
+        super::populate_address(ui, text::label_continue());
     }
 
     fn show_sent(&self, flow: &mut Flow, email: &str) {
         let action = flow.ui.action.clone();
-        flow.ui = super::code_sent_ui(action, &flow.csrf_token, email, None);
+        flow.ui = super::recovery_sent_ui(action, &flow.csrf_token, email);
         flow.ui.add_message(text::recovery_email_with_code_sent());
     }
 
-    /// The user types the code the admin handed over into this flow: no address to resend to.
+    /// The user types the code the admin handed over into this flow: no address to resend
+    /// to, and (as in Kratos, which never checks CSRF on these flows) no CSRF token.
     fn show_admin_created(&self, flow: &mut Flow) {
-        let action = flow.ui.action.clone();
-        flow.ui = super::code_sent_ui(action, &flow.csrf_token, "", None);
-        flow.ui.remove(&["email"]);
+        let mut ui = UiContainer::new(flow.ui.action.clone(), "POST");
+        ui.append(super::code_node(text::label_recovery_code()));
+        ui.append(submit_node(Group::Code, "code", text::label_submit()));
+        flow.ui = ui;
+    }
+
+    /// With `feature_flags.choose_recovery_address`: Kratos's recovery by address choice.
+    fn own_first_screen(&self, deps: &Deps, ui: &mut UiContainer) -> Option<FlowState> {
+        if !deps.config.feature_flags.choose_recovery_address {
+            return None;
+        }
+        super::address_choice::first_screen(ui);
+        Some(FlowState::RecoveryAwaitingAddress)
+    }
+
+    async fn advance(
+        &self,
+        deps: &Deps,
+        flow: &mut Flow,
+        sub: &Submission,
+    ) -> Result<Advanced, FlowError> {
+        super::address_choice::advance(deps, flow, sub).await
     }
 
     fn token_kind(&self) -> &'static str {
-        KIND
+        super::KIND_RECOVERY
     }
 
     fn lifespan(&self, deps: &Deps) -> Duration {
@@ -75,7 +93,14 @@ impl RecoveryStrategy for Code {
             return Ok(None);
         }
         let code = super::entered_code(sub).unwrap_or_default();
-        let proof = super::prove(deps, flow, KIND, &code, text::recovery_code_invalid()).await?;
+        let proof = super::prove(
+            deps,
+            flow,
+            super::KIND_RECOVERY,
+            &code,
+            text::recovery_code_invalid(),
+        )
+        .await?;
         Ok(Some(proof))
     }
 

@@ -7,12 +7,12 @@ use super::Code;
 use crate::deps::Deps;
 use crate::identity::now;
 use crate::identity::schema::IdentitySchema;
-use crate::identity::service::CreateIdentityBody;
+use crate::identity::service::{AddressIn, CreateIdentityBody};
 use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError, FlowState, common};
 use crate::selfservice::strategy::traits::{read_traits, validate_traits};
 use crate::selfservice::strategy::{Method, Outcome, RegistrationStrategy};
-use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, submit_node};
+use crate::selfservice::ui::{Group, InputType, UiContainer, submit_node};
 use crate::text;
 
 #[async_trait]
@@ -88,10 +88,19 @@ async fn code_register(
         };
         // The code proves one address; the traits must still carry it.
         let proven = row.address.as_deref().unwrap_or_default();
-        if !extracted.code_identifiers.iter().any(|(a, _)| a == proven) {
+        let Some((_, via)) = extracted.code_identifiers.iter().find(|(a, _)| a == proven) else {
             flow.ui.add_message(text::registration_code_invalid());
             return Ok(CodeStep::Rejected);
-        }
+        };
+        // Receiving the code verified the address (Kratos's `verifyAddress`): it is created
+        // `completed`, so the verification hook sends it nothing more.
+        let verified = AddressIn {
+            value: proven.to_owned(),
+            via: via.as_str().to_owned(),
+            verified: Some(true),
+            status: Some("completed".into()),
+            verified_at: None,
+        };
         let body = CreateIdentityBody {
             schema_id: Some(schema.id.clone()),
             traits,
@@ -100,7 +109,7 @@ async fn code_register(
             metadata_admin: None,
             external_id: None,
             organization_id: None,
-            verifiable_addresses: None,
+            verifiable_addresses: Some(vec![verified]),
             recovery_addresses: None,
             credentials: None,
         };
@@ -117,16 +126,13 @@ async fn code_register(
         None,
     )
     .await?;
-    super::show_code_input(
-        &mut flow.ui,
-        text::label_registration_code(),
-        text::registration(),
-    );
-    flow.ui.append(
-        UiNode::input("resend", Group::Code, InputType::Submit)
-            .with_value("code")
-            .with_label(text::label_resend_otp()),
-    );
+    // The traits (and the CSRF token) carry over, as in Kratos: the default group without
+    // its buttons.
+    super::show_code_sent(flow, text::label_registration_code(), |n| {
+        n.group == Group::Default
+            && n.input_attributes()
+                .is_none_or(|a| a.kind != InputType::Submit)
+    });
     flow.ui.add_message(text::registration_code_sent());
     common::save(deps, flow, &[FlowState::ChooseMethod, FlowState::SentEmail]).await?;
     Ok(CodeStep::Sent)

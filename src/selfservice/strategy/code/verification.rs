@@ -14,19 +14,10 @@ use crate::selfservice::otp::{self, Template};
 use crate::selfservice::strategy::{
     Letter, Method, Opened, Proof, VerificationStrategy, continue_ui, message_url,
 };
-use crate::selfservice::ui::{Group, InputType, UiContainer};
+use crate::selfservice::ui::{CSRF_TOKEN_NAME, Group, UiContainer};
 use crate::text;
 
 const KIND: &str = "verification_code";
-
-/// Verification's code input is a text field in Kratos (recovery's is a number).
-fn text_input(ui: &mut UiContainer) {
-    if let Some(n) = ui.find_mut("code")
-        && let Some(a) = n.input_attributes_mut()
-    {
-        a.kind = InputType::Text;
-    }
-}
 
 #[async_trait]
 impl VerificationStrategy for Code {
@@ -34,14 +25,19 @@ impl VerificationStrategy for Code {
         Method::Code
     }
 
+    /// As Kratos's code method draws it: the address and its button, then the CSRF token,
+    /// which only browser flows carry (API flows have an empty one).
     fn populate(&self, ui: &mut UiContainer) {
-        super::populate_address(ui);
+        let csrf = ui.find(CSRF_TOKEN_NAME).cloned();
+        ui.remove(&[CSRF_TOKEN_NAME]);
+        super::populate_address(ui, text::label_submit());
+        if let Some(node) = csrf.filter(|n| n.value().is_some_and(|v| v != "")) {
+            ui.append(node);
+        }
     }
 
     fn show_sent(&self, flow: &mut Flow, address: &str) {
-        let action = flow.ui.action.clone();
-        flow.ui = super::code_sent_ui(action, &flow.csrf_token, address, None);
-        text_input(&mut flow.ui);
+        flow.ui = super::verification_sent_ui(flow, Some(address), None);
         flow.ui
             .add_message(text::verification_email_with_code_sent());
     }
@@ -105,10 +101,9 @@ impl VerificationStrategy for Code {
         flow: &mut Flow,
         code: &str,
     ) -> Result<Opened, FlowError> {
-        let action = flow.ui.action.clone();
-        flow.ui = super::code_sent_ui(action, &flow.csrf_token, "", Some(code));
-        flow.ui.remove(&["email"]);
-        text_input(&mut flow.ui);
+        if !flow.ui.set_value("code", json!(code)) {
+            flow.ui = super::verification_sent_ui(flow, None, Some(code));
+        }
         Ok(Opened::Prefilled)
     }
 }
