@@ -226,6 +226,30 @@ pub(super) fn check(c: &Config) -> Result<(), ConfigError> {
         }
     }
 
+    let ranges = [
+        (
+            "database.cleanup.batch_size",
+            c.database.cleanup.batch_size,
+            1..=u32::MAX,
+        ),
+        (
+            "selfservice.methods.code.config.max_submissions",
+            c.selfservice.methods.code.config.max_submissions,
+            1..=255,
+        ),
+    ];
+    for (key, value, range) in ranges {
+        if !range.contains(&value) {
+            return Err(ConfigError::invalid(
+                key,
+                format!(
+                    "must be between {} and {}, got {value}",
+                    range.start(),
+                    range.end()
+                ),
+            ));
+        }
+    }
     let code = &c.selfservice.methods.code;
     if code.passwordless_enabled && code.mfa_enabled {
         return Err(ConfigError::invalid(

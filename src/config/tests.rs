@@ -412,6 +412,19 @@ fn kratos_schema_rules_beyond_types_are_enforced() {
         e,
         "secrets.cipher: required when ciphers.algorithm is \"aes\""
     );
+    let e = err(
+        &["selfservice:\n  methods:\n    code:\n      config:\n        max_submissions: 256\n"],
+        &[],
+    );
+    assert_eq!(
+        e,
+        "selfservice.methods.code.config.max_submissions: must be between 1 and 255, got 256"
+    );
+    let e = err(&["database:\n  cleanup:\n    batch_size: 0\n"], &[]);
+    assert!(
+        e.starts_with("database.cleanup.batch_size: must be between 1"),
+        "{e}"
+    );
     let e = err(&["hashers:\n  bcrypt: {}\n"], &[]);
     assert!(e.starts_with("hashers.bcrypt: missing field `cost`"), "{e}");
     // A courier channel's type defaults to http, as Kratos's schema does not require it.
