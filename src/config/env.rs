@@ -17,7 +17,8 @@ enum Seg {
     Index(usize),
 }
 
-fn schema() -> &'static Value {
+/// The JSON schema of [`Config`], generated once.
+pub(super) fn schema() -> &'static Value {
     static SCHEMA: OnceLock<Value> = OnceLock::new();
     SCHEMA.get_or_init(|| schemars::schema_for!(Config).to_value())
 }
@@ -40,7 +41,7 @@ pub(super) fn apply(root: &mut Value, env: &[(String, String)]) {
 }
 
 /// Follows `$ref`s and unwraps `Option` (a `null` alternative) to the real schema.
-fn resolve<'a>(mut node: &'a Value, root: &'a Value) -> &'a Value {
+pub(super) fn resolve<'a>(mut node: &'a Value, root: &'a Value) -> &'a Value {
     loop {
         if let Some(target) = node.get("$ref").and_then(Value::as_str) {
             match target.strip_prefix('#').and_then(|p| root.pointer(p)) {

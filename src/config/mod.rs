@@ -6,6 +6,7 @@
 //! JSON schema of those same types, so the structs are the single source of truth.
 
 mod env;
+mod schema_rules;
 mod types;
 mod units;
 
@@ -26,7 +27,8 @@ pub const DEFAULT_DSN: &str = "sqlite://gatehouse.sqlite?_fk=true&mode=rwc";
 pub const DEFAULT_SCHEMA_URL: &str = "file://config/identity.default.schema.json";
 
 /// Key-path prefixes (dotted segments) whose features are implemented. Keys present in
-/// the input outside these are reported in [`Loaded::unsupported`]. Extend as features land.
+/// the input outside these are reported in [`Loaded::unsupported`], as are keys the types do
+/// not declare where Kratos's schema allows other keys. Extend as features land.
 pub const SUPPORTED_PREFIXES: &[&str] = &[
     "dsn",
     "serve.public.host",
@@ -102,7 +104,8 @@ impl ConfigError {
 #[derive(Clone, Debug)]
 pub struct Loaded {
     pub config: Config,
-    /// Key paths present in the input whose features are not built yet (sorted, unique).
+    /// Key paths present in the input whose features are not built yet, or that Kratos
+    /// accepts without declaring them (sorted, unique).
     pub unsupported: Vec<String>,
     /// The files that were read, in merge order.
     pub sources: Vec<PathBuf>,
@@ -118,12 +121,7 @@ pub fn load(files: &[PathBuf], env: &[(String, String)]) -> Result<Loaded, Confi
     }
     env::apply(&mut merged, env);
 
-    let mut unsupported = Vec::new();
-    if let Value::Object(map) = &merged {
-        collect_unsupported(map, "", &mut unsupported);
-    }
-    unsupported.sort();
-    unsupported.dedup();
+    let unsupported = schema_rules::unsupported_keys(&merged);
 
     let config: Config = serde_path_to_error::deserialize(merged).map_err(|err| {
         let path = err.path().to_string();
@@ -198,30 +196,6 @@ fn merge(base: &mut Value, overlay: Value) {
             }
         }
         (base, overlay) => *base = overlay,
-    }
-}
-
-/// Records the shallowest key paths that fall outside [`SUPPORTED_PREFIXES`].
-fn collect_unsupported(map: &Map<String, Value>, parent: &str, out: &mut Vec<String>) {
-    for (key, value) in map {
-        let path = if parent.is_empty() {
-            key.clone()
-        } else {
-            format!("{parent}.{key}")
-        };
-        if is_supported(&path) {
-            continue;
-        }
-        let leads_to_supported = SUPPORTED_PREFIXES.iter().any(|p| {
-            p.strip_prefix(path.as_str())
-                .is_some_and(|r| r.starts_with('.'))
-        });
-        match value {
-            Value::Object(children) if leads_to_supported => {
-                collect_unsupported(children, &path, out);
-            }
-            _ => out.push(path),
-        }
     }
 }
 
@@ -335,7 +309,7 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
             format!("no schema with id {id:?} in identity.schemas"),
         ));
     }
-    Ok(())
+    schema_rules::check(c)
 }
 
 impl Config {

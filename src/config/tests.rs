@@ -256,13 +256,185 @@ fn unknown_keys_are_rejected_with_their_path() {
     let e = err(&["nonsense: true\n"], &[]);
     assert!(e.starts_with("nonsense: unknown key"), "{e}");
     let e = err(
-        &["identity:\n  schemas:\n    - id: a\n      url: file://a\n      extra: 1\n"],
+        &[
+            "courier:\n  channels:\n    - id: sms\n      request_config: {url: https://sms.test}\n      extra: 1\n",
+        ],
         &[],
     );
     assert!(
-        e.starts_with("identity.schemas[0].extra: unknown key"),
+        e.starts_with("courier.channels[0].extra: unknown key"),
         "{e}"
     );
+    // Closed in Kratos too: the web hook's auth block and its config.
+    let auth = "selfservice:\n  flows:\n    login:\n      before:\n        hooks:\n          - hook: web_hook\n            \
+                config:\n              url: https://hooks.test/x\n              method: POST\n              \
+                auth:\n                type: basic_auth\n                config: {user: u, password: p}\n                realm: x\n";
+    let e = err(&[auth], &[]);
+    assert!(
+        e.starts_with("selfservice.flows.login.before.hooks[0]") && e.contains("\"realm\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn keys_kratos_leaves_open_are_accepted_and_reported() {
+    let yaml = "security:\n  account_enumeration:\n    enabled: true\n    mitigate: true\n\
+                identity:\n  schemas:\n    - id: default\n      url: file://a\n      note: kept\n\
+                selfservice:\n  methods:\n    code:\n      registration_enabled: true\n      config:\n        lifespan: 5m\n\
+                database:\n  cleanup:\n    batch_size: 10\n    shard: 1\n";
+    let loaded = load_yaml(
+        &[yaml],
+        &[("SECURITY_ACCOUNT_ENUMERATION_MITIGATE", "false")],
+    )
+    .unwrap();
+    assert_eq!(
+        loaded.unsupported,
+        [
+            "database.cleanup.shard",
+            "identity.schemas[0].note",
+            "security",
+            "selfservice.methods.code.registration_enabled",
+        ]
+    );
+    let c = &loaded.config;
+    // Env overrides still reach typed keys next to unknown ones.
+    assert!(!c.security.account_enumeration.mitigate);
+    assert_eq!(c.identity.schemas[0].url, "file://a");
+    assert_eq!(
+        c.selfservice.methods.code.config.lifespan,
+        Duration::from_secs(300)
+    );
+    assert_eq!(c.database.cleanup.batch_size, 10);
+
+    // Enterprise hooks take any settings, as Kratos's schema allows.
+    let b2b = "selfservice:\n  flows:\n    login:\n      after:\n        hooks:\n          - hook: b2b_sso\n            \
+               config: {anything: 1}\n            extra: true\n";
+    let loaded = load_yaml(&[b2b], &[]).unwrap();
+    let Hook::B2bSso(settings) = &loaded.config.selfservice.flows.login.after.hooks[0] else {
+        panic!("expected b2b_sso");
+    };
+    assert_eq!(settings.len(), 2);
+    assert_eq!(
+        loaded.unsupported,
+        [
+            "selfservice.flows.login.after.hooks[0].config",
+            "selfservice.flows.login.after.hooks[0].extra"
+        ]
+    );
+}
+
+#[test]
+fn kratos_schema_rules_beyond_types_are_enforced() {
+    let hooks =
+        |at: &str, list: &str| format!("selfservice:\n  flows:\n    {at}:\n      after:\n{list}");
+    // Each hook list takes only the hooks Kratos's schema lists for it.
+    let e = err(
+        &[&hooks(
+            "login",
+            "        hooks:\n          - hook: session\n",
+        )],
+        &[],
+    );
+    assert!(
+        e.starts_with(
+            "selfservice.flows.login.after.hooks[0].hook: hook `session` is not allowed here"
+        ),
+        "{e}"
+    );
+    let e = err(
+        &[&hooks(
+            "registration",
+            "        hooks:\n          - hook: session\n",
+        )],
+        &[],
+    );
+    assert!(
+        e.starts_with("selfservice.flows.registration.after.hooks[0].hook"),
+        "{e}"
+    );
+    let ok = hooks(
+        "registration",
+        "        password:\n          hooks:\n            - hook: session\n            - hook: show_verification_ui\n",
+    );
+    load_yaml(&[&ok], &[]).unwrap();
+    let e = err(
+        &[&hooks(
+            "registration",
+            "        code:\n          hooks:\n            - hook: session\n            - hook: session\n",
+        )],
+        &[],
+    );
+    assert_eq!(
+        e,
+        "selfservice.flows.registration.after.code.hooks[1]: duplicate of selfservice.flows.registration.after.code.hooks[0]"
+    );
+    let web_hook = |extra: &str| {
+        hooks(
+            "login",
+            &format!(
+                "        hooks:\n          - hook: web_hook\n            config:\n              url: https://h.test\n              method: POST\n{extra}"
+            ),
+        )
+    };
+    let e = err(
+        &[&web_hook(
+            "              response: {ignore: true, parse: true}\n",
+        )],
+        &[],
+    );
+    assert!(
+        e.starts_with("selfservice.flows.login.after.hooks[0].config.response: ignore and parse"),
+        "{e}"
+    );
+    let e = err(
+        &[&web_hook(
+            "              response: {ignore: true}\n              can_interrupt: true\n",
+        )],
+        &[],
+    );
+    assert!(
+        e.starts_with("selfservice.flows.login.after.hooks[0].config.can_interrupt"),
+        "{e}"
+    );
+
+    let e = err(
+        &[
+            "selfservice:\n  methods:\n    code:\n      passwordless_enabled: true\n      mfa_enabled: true\n",
+        ],
+        &[],
+    );
+    assert!(
+        e.starts_with("selfservice.methods.code: passwordless_enabled and mfa_enabled"),
+        "{e}"
+    );
+    let e = err(&["ciphers:\n  algorithm: aes\n"], &[]);
+    assert_eq!(
+        e,
+        "secrets.cipher: required when ciphers.algorithm is \"aes\""
+    );
+    let e = err(
+        &["selfservice:\n  methods:\n    code:\n      config:\n        max_submissions: 256\n"],
+        &[],
+    );
+    assert_eq!(
+        e,
+        "selfservice.methods.code.config.max_submissions: must be between 1 and 255, got 256"
+    );
+    let e = err(&["database:\n  cleanup:\n    batch_size: 0\n"], &[]);
+    assert!(
+        e.starts_with("database.cleanup.batch_size: must be between 1"),
+        "{e}"
+    );
+    let e = err(&["hashers:\n  bcrypt: {}\n"], &[]);
+    assert!(e.starts_with("hashers.bcrypt: missing field `cost`"), "{e}");
+    // A courier channel's type defaults to http, as Kratos's schema does not require it.
+    let c = load_yaml(
+        &["courier:\n  channels:\n    - id: sms\n      request_config: {url: https://sms.test}\n"],
+        &[],
+    )
+    .unwrap()
+    .config;
+    assert_eq!(c.courier.channels[0].kind, ChannelType::Http);
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! The typed configuration tree. Key names, nesting and defaults follow kratos.yml so
-//! existing files load unchanged; every struct denies unknown keys so typos surface.
+//! existing files load unchanged. A struct denies unknown keys exactly where Kratos's schema
+//! does (`additionalProperties: false`), so typos surface; where Kratos allows other keys, so
+//! do we, and the loader reports them as unsupported.
 
 use std::collections::BTreeMap;
 
@@ -109,7 +111,6 @@ impl Default for Identity {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct IdentitySchema {
     pub id: String,
     pub url: String,
@@ -456,15 +457,27 @@ pub enum Hook {
         #[serde(default)]
         config: NotifyPreviousAddressesConfig,
     },
-    /// Enterprise-only; Kratos lets these carry arbitrary settings.
-    B2bSso {
-        #[serde(default)]
-        config: Option<Value>,
-    },
-    Organization {
-        #[serde(default)]
-        config: Option<Value>,
-    },
+    /// Enterprise-only; Kratos lets these carry any other keys.
+    B2bSso(BTreeMap<String, Value>),
+    Organization(BTreeMap<String, Value>),
+}
+
+impl Hook {
+    /// The `hook:` name this entry was configured with.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Session => "session",
+            Self::ShowVerificationUi => "show_verification_ui",
+            Self::RequireVerifiedAddress => "require_verified_address",
+            Self::Verification => "verification",
+            Self::RevokeActiveSessions => "revoke_active_sessions",
+            Self::VerifyNewAddress => "verify_new_address",
+            Self::WebHook { .. } => "web_hook",
+            Self::NotifyPreviousAddresses { .. } => "notify_previous_addresses",
+            Self::B2bSso(_) => "b2b_sso",
+            Self::Organization(_) => "organization",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -513,7 +526,12 @@ pub struct NotifyPreviousAddressesConfig {
 
 /// Credentials for outgoing HTTP calls (web hooks, HTTP courier).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "type", content = "config", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    content = "config",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum HttpAuth {
     ApiKey(ApiKeyAuth),
     BasicAuth(BasicAuth),
@@ -580,7 +598,7 @@ pub struct B2bConfig {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct B2bOrganization {
     pub id: Option<String>,
     pub label: Option<String>,
@@ -608,7 +626,7 @@ pub struct LinkMethod {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct LinkConfig {
     pub base_url: Option<String>,
     pub lifespan: Duration,
@@ -624,7 +642,7 @@ impl Default for LinkConfig {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct CodeMethod {
     pub passwordless_enabled: bool,
     pub mfa_enabled: bool,
@@ -644,7 +662,7 @@ impl Default for CodeMethod {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct CodeConfig {
     pub lifespan: Duration,
     pub max_submissions: u32,
@@ -761,7 +779,7 @@ pub struct WebauthnConfig {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct WebauthnRp {
     pub display_name: Option<String>,
     pub id: Option<String>,
@@ -788,7 +806,7 @@ pub struct PasskeyConfig {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct PasskeyRp {
     pub display_name: Option<String>,
     pub id: Option<String>,
@@ -1034,7 +1052,7 @@ pub struct Whoami {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Tokenizer {
     pub templates: BTreeMap<String, TokenizerTemplate>,
 }
@@ -1149,7 +1167,7 @@ impl Default for Courier {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct CourierWorker {
     pub pull_count: u32,
     pub pull_wait: Duration,
@@ -1224,9 +1242,10 @@ pub enum ChannelId {
     Sms,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelType {
+    #[default]
     Http,
 }
 
@@ -1234,7 +1253,7 @@ pub enum ChannelType {
 #[serde(deny_unknown_fields)]
 pub struct CourierChannel {
     pub id: ChannelId,
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default)]
     pub kind: ChannelType,
     pub request_config: HttpRequestConfig,
 }
@@ -1535,8 +1554,9 @@ impl Default for Argon2 {
     }
 }
 
+/// `cost` is required once `bcrypt` is given, as in Kratos.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Bcrypt {
     pub cost: u32,
 }
@@ -1558,7 +1578,7 @@ pub enum CipherAlgorithm {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Ciphers {
     pub algorithm: CipherAlgorithm,
 }
@@ -1606,7 +1626,7 @@ pub struct Database {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct DatabaseCleanup {
     pub batch_size: u32,
     pub sleep: CleanupSleep,
@@ -1624,7 +1644,7 @@ impl Default for DatabaseCleanup {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct CleanupSleep {
     pub tables: Duration,
 }
@@ -1654,26 +1674,26 @@ pub enum ReadConsistency {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Preview {
     pub default_read_consistency_level: ReadConsistency,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Security {
     pub account_enumeration: AccountEnumeration,
     pub disallow_ref_in_identity_schemas: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct AccountEnumeration {
     pub mitigate: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Clients {
     pub http: HttpClient,
     pub smtp: SmtpClient,
@@ -1681,20 +1701,20 @@ pub struct Clients {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct HttpClient {
     pub disallow_private_ip_ranges: bool,
     pub private_ip_exception_urls: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct SmtpClient {
     pub disallow_private_ip_ranges: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct WebHookClient {
     pub header_allowlist: Vec<String>,
 }

@@ -13,6 +13,7 @@ mod common;
 mod admin_identities;
 mod cli;
 mod code_flows;
+mod config_profiles;
 mod courier;
 mod courier_processes;
 mod flows;

@@ -47,9 +47,15 @@ impl WebHooks {
                     continue;
                 }
                 let path = format!("{list}[{i}]");
-                let src = crate::courier::template::fetch(&path, uri)
-                    .await
-                    .map_err(|e| format!("{path}: the web hook body cannot be loaded: {e}"))?;
+                // Kratos reads bodies when a hook runs, so a missing file does not stop start-up;
+                // it is tried again (and reported) on each call.
+                let src = match crate::courier::template::fetch(&path, uri).await {
+                    Ok(src) => src,
+                    Err(e) => {
+                        tracing::warn!(hook = %path, "the web hook body cannot be loaded yet: {e}");
+                        continue;
+                    }
+                };
                 crate::jsonnet::check(uri, &src)
                     .map_err(|e| format!("{path}: the web hook body is not valid Jsonnet: {e}"))?;
                 bodies.insert(uri.to_owned(), Arc::from(src));
