@@ -9,7 +9,9 @@
 //! [`Registry`] is built once from the configuration and holds the enabled strategies per flow
 //! in Kratos's order (profile, password, oidc, code, link, totp, passkey, webauthn,
 //! lookup_secret, identifier_first); flows iterate it to build their UI and dispatch each
-//! submission by its `method` field, and never name a method themselves.
+//! submission by its `method` field (registration asks each strategy whether it
+//! [`takes`](RegistrationStrategy::takes) it: two-step registration's `screen` moves go to the
+//! profile method), and never name a method themselves.
 //!
 //! Adding a method is a folder here plus a line in [`Registry::new`]:
 //!
