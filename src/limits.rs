@@ -38,8 +38,14 @@ pub enum Exceeded {
 
 /// Checks a document against [`MAX_DEPTH`] and [`MAX_VALUES`] without recursion.
 pub fn check(v: &Value) -> Result<(), Exceeded> {
+    check_within(v, 0)
+}
+
+/// [`check`] for a value that will sit `depth` containers down in a document (the value of a
+/// dotted key `a.b.c` sits 3 objects down once the key is expanded).
+pub fn check_within(v: &Value, depth: usize) -> Result<(), Exceeded> {
     // (value, its depth); containers push their children one level deeper.
-    let mut stack: Vec<(&Value, usize)> = vec![(v, 0)];
+    let mut stack: Vec<(&Value, usize)> = vec![(v, depth)];
     let mut values = 0usize;
     while let Some((v, depth)) = stack.pop() {
         values += 1;

@@ -19,6 +19,8 @@ pub mod ids {
     pub const INFO_REGISTRATION_WITH: u64 = 1040002;
     pub const INFO_REGISTRATION_CONTINUE: u64 = 1040003;
     pub const INFO_REGISTRATION_REGISTER_WEBAUTHN: u64 = 1040004;
+    pub const INFO_REGISTRATION_BACK: u64 = 1040008;
+    pub const INFO_REGISTRATION_CHOOSE_CREDENTIALS: u64 = 1040009;
     // Info: node labels (107xxxx).
     pub const INFO_NODE_LABEL_PASSWORD: u64 = 1070001;
     pub const INFO_NODE_LABEL_GENERATED: u64 = 1070002;
@@ -205,6 +207,15 @@ pub fn registration_with(provider: &str, provider_id: &str) -> UiText {
 }
 pub fn registration_continue() -> UiText {
     UiText::info(ids::INFO_REGISTRATION_CONTINUE, "Continue")
+}
+pub fn registration_back() -> UiText {
+    UiText::info(ids::INFO_REGISTRATION_BACK, "Back")
+}
+pub fn registration_choose_credentials() -> UiText {
+    UiText::info(
+        ids::INFO_REGISTRATION_CHOOSE_CREDENTIALS,
+        "Please choose a credential to authenticate yourself with.",
+    )
 }
 pub fn registration_register_webauthn() -> UiText {
     UiText::info(

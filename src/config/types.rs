@@ -219,6 +219,8 @@ pub struct LogoutAfter {
     pub default_browser_return_url: Option<String>,
 }
 
+/// How registration is laid out. `profile_first` (Kratos's default) asks for the traits on a
+/// first screen and for a method (password, code) on a second; `unified` shows one form.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RegistrationStyle {
@@ -238,6 +240,14 @@ pub struct RegistrationFlow {
     pub after: RegistrationAfter,
     pub enable_legacy_one_step: bool,
     pub style: RegistrationStyle,
+}
+
+impl RegistrationFlow {
+    /// Registration in two screens, as Kratos decides it (`SelfServiceFlowRegistrationTwoSteps`):
+    /// the deprecated `enable_legacy_one_step: true` wins over `style`.
+    pub fn two_steps(&self) -> bool {
+        !self.enable_legacy_one_step && self.style == RegistrationStyle::ProfileFirst
+    }
 }
 
 impl Default for RegistrationFlow {

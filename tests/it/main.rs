@@ -20,6 +20,7 @@ mod flows;
 mod fuzz;
 mod hashing;
 mod hooks;
+mod json_bodies;
 mod listener;
 mod mail_flows;
 mod migrations;

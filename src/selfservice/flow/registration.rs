@@ -1,6 +1,8 @@
 //! The registration flow: start, read, submit. The enabled methods (`strategy::Registry`) add
 //! their nodes after the schema's traits and prove what a new identity needs; the flow runs
-//! the hooks, creates the identity, and the `session` hook signs it in.
+//! the hooks, creates the identity, and the `session` hook signs it in. With two-step
+//! registration (Kratos's default style) a new flow shows the profile screen, and the profile
+//! method moves it between its screens.
 
 use uuid::Uuid;
 
@@ -14,8 +16,8 @@ use crate::identity::service::{self as identities, CreateIdentityBody, IdentityE
 use crate::identity::{Identity, now};
 use crate::selfservice::hooks::{self, HookContext};
 use crate::selfservice::strategy::traits::node_name;
-use crate::selfservice::strategy::{Outcome, Registry};
-use crate::selfservice::ui::{self, Group, SortOptions, UiContainer, csrf_node};
+use crate::selfservice::strategy::{Outcome, Registry, Screen, registration_ui};
+use crate::selfservice::ui::UiContainer;
 use crate::session::service::{self as sessions, IssuedSession};
 use crate::text;
 
@@ -41,13 +43,14 @@ fn build(
     let schema = deps.schemas.default_schema()?;
     let id = Uuid::new_v4();
     let (masked, cookie) = csrf_for(req, flow_type);
-    let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Registration, id), "POST");
-    ui.append(csrf_node(&masked));
-    ui.extend(ui::nodes_from_schema(&schema, Group::Default, "traits"));
-    for s in strategies.registration() {
-        s.populate(deps, &schema, &mut ui);
-    }
-    ui.sort_nodes(&SortOptions::registration(&schema));
+    let ui = registration_ui(
+        deps,
+        &schema,
+        strategies.registration(),
+        common::action_url(deps, FlowKind::Registration, id),
+        &masked,
+        cfg.two_steps().then_some(Screen::Profile),
+    );
     let mut flow = Flow::new(
         FlowKind::Registration,
         flow_type,
@@ -139,7 +142,11 @@ pub async fn submit(
         return Err(replace_expired(deps, strategies, &flow, req).await);
     }
     let method = sub.str("method").unwrap_or_default().to_owned();
-    let strategy = strategies.registration_method(&method);
+    let strategy = strategies
+        .registration()
+        .iter()
+        .copied()
+        .find(|s| s.takes(&sub));
     let from_state = flow.state;
     if from_state != FlowState::ChooseMethod && !strategy.is_some_and(|s| s.resumes(from_state)) {
         return Err(FlowError::AlreadyCompleted);
@@ -155,7 +162,11 @@ pub async fn submit(
     };
     flow.active = Some(method.clone());
     let schema = deps.schemas.default_schema()?;
-    let mut body = match strategy.register(deps, &schema, &mut flow, &sub).await? {
+    let all = strategies.registration();
+    let mut body = match strategy
+        .register(deps, &schema, &mut flow, &sub, all)
+        .await?
+    {
         Outcome::Done(body) => body,
         Outcome::Continue => return Err(FlowError::Invalid(Box::new(flow))),
         Outcome::Rejected => return Err(common::reject(deps, flow).await),

@@ -50,13 +50,17 @@ impl FlowRequest {
 }
 
 /// A submitted form or JSON body, decoded within the bounds of [`crate::limits`].
+///
+/// Both formats follow the form format, as Kratos's decoder does for every flow
+/// (`HTTPDecoderJSONFollowsFormFormat`): a dotted key `traits.a.b` names the trait `a.b`, and
+/// `transient_payload.a.b` a nested value of the transient payload.
 #[derive(Debug, Clone, Default)]
 pub struct Submission {
     pub fields: Map<String, Value>,
-    /// The `traits.*` fields of a form body, in order. They are typed and nested only against
-    /// the identity schema the flow uses ([`Submission::traits`]), so a form key the schema
-    /// does not name is ignored, as Kratos does.
-    form_traits: Vec<(String, String)>,
+    /// The dotted `traits.*` fields, in order: strings from a form, values as sent from JSON.
+    /// They are typed and nested only against the identity schema the flow uses
+    /// ([`Submission::traits`]), so a key the schema does not name is ignored, as Kratos does.
+    dotted_traits: Vec<(String, Value)>,
 }
 
 impl Submission {
@@ -69,17 +73,49 @@ impl Submission {
         }
     }
 
+    /// Decodes a JSON object. Top-level keys are read as form keys: `traits.*` wait for the
+    /// schema, `transient_payload.*` are nested into the payload (merged with a nested
+    /// `transient_payload` sent alongside, the dotted key winning), others are kept as sent.
+    /// A key of more than [`MAX_DEPTH`] dotted segments, or one whose value would nest deeper
+    /// than [`MAX_DEPTH`] once expanded, is refused.
     pub fn from_json(body: &[u8]) -> Result<Submission, FlowError> {
-        match crate::limits::parse_json(body) {
-            Ok(Value::Object(fields)) => Ok(Submission {
-                fields,
-                form_traits: Vec::new(),
-            }),
-            Ok(_) => Err(FlowError::BadRequest(
-                "The request body must be a JSON object.".into(),
-            )),
-            Err(e) => Err(FlowError::BadRequest(format!("The request body {e}."))),
+        let object = match crate::limits::parse_json(body) {
+            Ok(Value::Object(object)) => object,
+            Ok(_) => {
+                return Err(FlowError::BadRequest(
+                    "The request body must be a JSON object.".into(),
+                ));
+            }
+            Err(e) => return Err(FlowError::BadRequest(format!("The request body {e}."))),
+        };
+        let mut sub = Submission::default();
+        let mut dotted_payload = Vec::new();
+        for (k, v) in object {
+            if !k.contains('.') {
+                sub.fields.insert(k, v);
+                continue;
+            }
+            let segments = check_key(&k)?;
+            if crate::limits::check_within(&v, segments).is_err() {
+                return Err(FlowError::BadRequest(format!(
+                    "The field {:?} is refused because its value nests deeper than {MAX_DEPTH} levels.",
+                    abbreviate(&k)
+                )));
+            }
+            if k.starts_with("traits.") {
+                sub.dotted_traits.push((k, v));
+            } else if k.starts_with("transient_payload.") {
+                dotted_payload.push((k, v));
+            } else {
+                sub.fields.insert(k, v);
+            }
         }
+        // Dotted keys over the nested object, whatever order they were sent in.
+        for (k, v) in dotted_payload {
+            let path = &k["transient_payload.".len()..];
+            *slot(&mut sub.fields, "transient_payload", path) = v;
+        }
+        Ok(sub)
     }
 
     /// Decodes `application/x-www-form-urlencoded`. `transient_payload.a.b` keys build nested
@@ -95,24 +131,15 @@ impl Submission {
                     "The form is refused because it has more than {MAX_FORM_FIELDS} fields."
                 )));
             }
-            if k.split('.').nth(MAX_DEPTH).is_some() {
-                return Err(FlowError::BadRequest(format!(
-                    "The form field {:?} is refused because it names more than {MAX_DEPTH} levels.",
-                    abbreviate(&k)
-                )));
-            }
+            check_key(&k)?;
             let (k, v) = (k.into_owned(), v.into_owned());
             if k.starts_with("traits.") {
-                sub.form_traits.push((k, v));
+                sub.dotted_traits.push((k, Value::String(v)));
             } else if let Some(path) = k.strip_prefix("transient_payload.") {
-                insert_path(
-                    &mut sub.fields,
-                    "transient_payload",
-                    path,
-                    &v,
-                    "string",
-                    None,
-                );
+                let leaf = slot(&mut sub.fields, "transient_payload", path);
+                if !v.is_empty() {
+                    *leaf = Value::String(v);
+                }
             } else if !v.is_empty() || !sub.fields.contains_key(&k) {
                 sub.fields.insert(k, Value::String(v));
             }
@@ -128,28 +155,38 @@ impl Submission {
         self.fields.get(key).filter(|v| !v.is_null())
     }
 
-    /// The submitted traits: a JSON body's `traits` as sent, or a form's `traits.*` fields
-    /// nested and typed (numbers, booleans, arrays) by the paths `schema` declares. `None`
-    /// when none were submitted.
+    /// The submitted traits: a nested `traits` object as sent, with the dotted `traits.*`
+    /// fields over it, nested and typed (numbers, booleans, arrays) by the paths `schema`
+    /// declares. A value that cannot take the schema's type is kept as sent, for the schema
+    /// to refuse on its node. `None` when none were submitted.
     pub fn traits(&self, schema: &IdentitySchema) -> Option<Value> {
-        if self.form_traits.is_empty() {
+        if self.dotted_traits.is_empty() {
             return self.get("traits").cloned();
         }
         let fields = schema.trait_fields();
         let mut out = Map::new();
-        for (k, v) in &self.form_traits {
+        if let Some(nested @ Value::Object(_)) = self.fields.get("traits") {
+            out.insert("traits".into(), nested.clone());
+        }
+        for (k, v) in &self.dotted_traits {
             let Some(f) = fields.iter().find(|f| f.path == *k) else {
                 continue;
             };
-            let path = &k["traits.".len()..];
-            insert_path(
-                &mut out,
-                "traits",
-                path,
-                v,
-                &f.json_type,
-                f.item_type.as_deref(),
-            );
+            let leaf = slot(&mut out, "traits", &k["traits.".len()..]);
+            if f.json_type == "array" {
+                if !leaf.is_array() {
+                    *leaf = Value::Array(Vec::new());
+                }
+                let item = f.item_type.as_deref().unwrap_or("string");
+                let items = leaf.as_array_mut().expect("made an array above");
+                match v {
+                    Value::Array(vs) => items.extend(vs.iter().map(|v| coerce(v, item))),
+                    v if is_blank(v) => {}
+                    v => items.push(coerce(v, item)),
+                }
+            } else if !is_blank(v) {
+                *leaf = coerce(v, &f.json_type);
+            }
         }
         Some(
             out.remove("traits")
@@ -158,7 +195,19 @@ impl Submission {
     }
 }
 
-/// The start of an over-long form key, for an error message.
+/// Refuses a key naming more than [`MAX_DEPTH`] levels; the number of its segments.
+fn check_key(k: &str) -> Result<usize, FlowError> {
+    let segments = k.split('.').take(MAX_DEPTH + 1).count();
+    if segments > MAX_DEPTH {
+        return Err(FlowError::BadRequest(format!(
+            "The field {:?} is refused because it names more than {MAX_DEPTH} levels.",
+            abbreviate(k)
+        )));
+    }
+    Ok(segments)
+}
+
+/// The start of an over-long key, for an error message.
 fn abbreviate(k: &str) -> String {
     match k.char_indices().nth(40) {
         Some((i, _)) => format!("{}…", &k[..i]),
@@ -166,67 +215,55 @@ fn abbreviate(k: &str) -> String {
     }
 }
 
-fn typed(v: &str, ty: &str) -> Value {
-    match ty {
-        "integer" => v
+/// An empty form field or a JSON `null`: "not given", as a browser sends every input.
+fn is_blank(v: &Value) -> bool {
+    v.is_null() || v.as_str() == Some("")
+}
+
+/// `v` as the schema type `ty` when it reads as one (`"36"` as an integer, `1` or `"on"` as
+/// a boolean, `5` as a string), else unchanged.
+fn coerce(v: &Value, ty: &str) -> Value {
+    match (v, ty) {
+        (Value::String(s), "integer") => s
             .parse::<i64>()
             .map(Value::from)
-            .unwrap_or_else(|_| Value::String(v.into())),
-        "number" => v
+            .unwrap_or_else(|_| v.clone()),
+        (Value::String(s), "number") => s
             .parse::<f64>()
             .ok()
-            .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
-            .unwrap_or_else(|| Value::String(v.into())),
-        "boolean" => match v {
+            .and_then(serde_json::Number::from_f64)
+            .map_or_else(|| v.clone(), Value::Number),
+        (Value::String(s), "boolean") => match s.as_str() {
             "true" | "on" | "1" => Value::Bool(true),
             "false" | "off" | "0" => Value::Bool(false),
-            other => Value::String(other.into()),
+            _ => v.clone(),
         },
-        _ => Value::String(v.into()),
+        (Value::Number(n), "boolean") => match n.as_f64() {
+            Some(1.0) => Value::Bool(true),
+            Some(0.0) => Value::Bool(false),
+            _ => v.clone(),
+        },
+        (Value::Number(n), "string") => Value::String(n.to_string()),
+        (Value::Bool(b), "string") => Value::String(b.to_string()),
+        _ => v.clone(),
     }
 }
 
-/// Sets `root.path` (dotted) to `v` typed as `ty`; array fields collect repeated values
-/// typed as `item`. The caller bounds the number of segments.
-fn insert_path(
-    fields: &mut Map<String, Value>,
-    root: &str,
-    path: &str,
-    v: &str,
-    ty: &str,
-    item: Option<&str>,
-) {
-    let mut cur = fields
-        .entry(root.to_owned())
-        .or_insert_with(|| Value::Object(Map::new()));
-    let parts: Vec<&str> = path.split('.').collect();
-    for (i, part) in parts.iter().enumerate() {
+/// The value at `root.path` (dotted), made of objects down to it: a scalar in the way is
+/// replaced, a missing leaf is `null`. The caller bounds the number of segments.
+fn slot<'a>(fields: &'a mut Map<String, Value>, root: &str, path: &str) -> &'a mut Value {
+    let mut cur = fields.entry(root.to_owned()).or_insert(Value::Null);
+    for part in path.split('.') {
         if !cur.is_object() {
             *cur = Value::Object(Map::new());
         }
-        let obj = cur.as_object_mut().expect("made an object above");
-        if i + 1 == parts.len() {
-            if ty == "array" {
-                let entry = obj
-                    .entry((*part).to_owned())
-                    .or_insert_with(|| Value::Array(Vec::new()));
-                if let Value::Array(a) = entry
-                    && !v.is_empty()
-                {
-                    a.push(typed(v, item.unwrap_or("string")));
-                }
-            } else if v.is_empty() {
-                // An empty form field means "not given", as a browser sends every input.
-                obj.entry((*part).to_owned()).or_insert(Value::Null);
-            } else {
-                obj.insert((*part).to_owned(), typed(v, ty));
-            }
-            return;
-        }
-        cur = obj
-            .entry((*part).to_owned())
-            .or_insert_with(|| Value::Object(Map::new()));
+        cur = cur
+            .as_object_mut()
+            .expect("made an object above")
+            .entry(part.to_owned())
+            .or_insert(Value::Null);
     }
+    cur
 }
 
 /// Drops `null` leaves (unfilled form inputs) so the schema sees them as absent.
@@ -305,6 +342,59 @@ mod tests {
             Submission::from_form(many.as_bytes()),
             Err(FlowError::BadRequest(r)) if r.contains("fields")
         ));
+    }
+
+    #[test]
+    fn json_dotted_keys_follow_the_form_format() {
+        let s = Submission::from_json(
+            br#"{"method":"password","traits":{"name":{"first":"X"},"email":"old"},
+                "traits.email":"a@b.c","traits.name.first":"Ada","traits.age":"36","traits.tos":1,
+                "traits.lucky":[7,"1.5"],"traits.unknown":1,"traits.email.deeper":"x",
+                "transient_payload.a.b":2,"transient_payload":{"c":3},"other.key":"kept"}"#,
+        )
+        .unwrap();
+        assert_eq!(s.str("method"), Some("password"));
+        assert_eq!(
+            s.fields["transient_payload"],
+            json!({"c": 3, "a": {"b": 2}})
+        );
+        assert_eq!(s.fields["other.key"], "kept");
+        // Nested traits as sent, dotted ones over them, typed by the schema; unknown paths
+        // are ignored.
+        assert_eq!(
+            s.traits(&person()).unwrap(),
+            json!({"name": {"first": "Ada"}, "email": "a@b.c", "age": 36, "tos": true, "lucky": [7, 1.5]})
+        );
+        // What cannot take the schema's type stays as sent, for the schema to refuse.
+        let s = Submission::from_json(br#"{"traits.age":"old","traits.tos":2,"traits.email":5}"#)
+            .unwrap();
+        assert_eq!(
+            s.traits(&person()).unwrap(),
+            json!({"age": "old", "tos": 2, "email": "5"})
+        );
+        // Only a nested object: as sent.
+        let s = Submission::from_json(br#"{"traits":{"age":"36"}}"#).unwrap();
+        assert_eq!(s.traits(&person()).unwrap(), json!({"age": "36"}));
+    }
+
+    #[test]
+    fn json_dotted_keys_are_bounded() {
+        let key = |n: usize| format!("traits{}", ".a".repeat(n));
+        let body = format!("{{\"{}\":1}}", key(MAX_DEPTH));
+        assert!(matches!(
+            Submission::from_json(body.as_bytes()),
+            Err(FlowError::BadRequest(r)) if r.contains("names more than")
+        ));
+        let body = format!("{{\"{}\":1}}", key(5_000));
+        assert!(Submission::from_json(body.as_bytes()).is_err());
+        // Within the bound as a key, but its value would nest past it once expanded.
+        let body = format!("{{\"{}\":{{\"b\":{{\"c\":1}}}}}}", key(MAX_DEPTH - 2));
+        assert!(matches!(
+            Submission::from_json(body.as_bytes()),
+            Err(FlowError::BadRequest(r)) if r.contains("nests deeper")
+        ));
+        let body = format!("{{\"{}\":{{\"b\":1}}}}", key(MAX_DEPTH - 2));
+        assert!(Submission::from_json(body.as_bytes()).is_ok());
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! [`Registry`] is built once from the configuration and holds the enabled strategies per flow
 //! in Kratos's order (profile, password, oidc, code, link, totp, passkey, webauthn,
 //! lookup_secret, identifier_first); flows iterate it to build their UI and dispatch each
-//! submission by its `method` field, and never name a method themselves.
+//! submission by its `method` field (registration asks each strategy whether it
+//! [`takes`](RegistrationStrategy::takes) it: two-step registration's `screen` moves go to the
+//! profile method), and never name a method themselves.
 //!
 //! Adding a method is a folder here plus a line in [`Registry::new`]:
 //!
@@ -107,23 +109,79 @@ pub trait LoginStrategy: Send + Sync {
     ) -> Result<Outcome<Identity>, FlowError>;
 }
 
+/// The screens of two-step registration (`selfservice.flows.registration.style: profile_first`,
+/// Kratos's default): the traits first, then the methods that sign up with them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    Profile,
+    Credentials,
+}
+
 /// A sign-up method: it proves what the new identity needs and hands back the identity to
 /// create; the flow runs the hooks and creates it.
 #[async_trait]
 pub trait RegistrationStrategy: Send + Sync {
     fn method(&self) -> Method;
-    /// Adds the method's nodes to a new registration flow's UI (the traits are the flow's).
+    /// Adds the method's nodes to a new one-step registration flow's UI (the traits are the
+    /// flow's).
     fn populate(&self, deps: &Deps, schema: &IdentitySchema, ui: &mut UiContainer);
+    /// Adds the method's nodes to `screen` of two-step registration (Kratos's
+    /// `PopulateRegistrationMethodProfile`/`…Credentials`). A method shows nothing on the
+    /// profile screen and its one-step nodes on the credentials screen unless it says otherwise.
+    fn populate_screen(
+        &self,
+        deps: &Deps,
+        schema: &IdentitySchema,
+        ui: &mut UiContainer,
+        screen: Screen,
+    ) {
+        if screen == Screen::Credentials {
+            self.populate(deps, schema, ui);
+        }
+    }
+    /// Whether a submission is addressed to this method: by default when `method` names it.
+    fn takes(&self, sub: &Submission) -> bool {
+        sub.str("method") == Some(self.method().as_str())
+    }
     fn resumes(&self, _state: FlowState) -> bool {
         false
     }
+    /// `all` are the enabled sign-up methods, for a method that shows another screen of them.
     async fn register(
         &self,
         deps: &Deps,
         schema: &IdentitySchema,
         flow: &mut Flow,
         sub: &Submission,
+        all: &[&'static dyn RegistrationStrategy],
     ) -> Result<Outcome<CreateIdentityBody>, FlowError>;
+}
+
+/// A registration UI posting to `action`: the CSRF token, the traits and every method's nodes,
+/// for one form (`screen` `None`) or a screen of two-step registration, in Kratos's order.
+pub fn registration_ui(
+    deps: &Deps,
+    schema: &IdentitySchema,
+    all: &[&'static dyn RegistrationStrategy],
+    action: String,
+    csrf_token: &str,
+    screen: Option<Screen>,
+) -> UiContainer {
+    let mut ui = UiContainer::new(action, "POST");
+    ui.append(crate::selfservice::ui::csrf_node(csrf_token));
+    ui.extend(crate::selfservice::ui::nodes_from_schema(
+        schema,
+        Group::Default,
+        "traits",
+    ));
+    for s in all {
+        match screen {
+            Some(screen) => s.populate_screen(deps, schema, &mut ui, screen),
+            None => s.populate(deps, schema, &mut ui),
+        }
+    }
+    ui.sort_nodes(&crate::selfservice::ui::SortOptions::registration(schema));
+    ui
 }
 
 /// What a settings strategy works on: the signed-in identity, its schema, and whether the

@@ -1,17 +1,19 @@
-//! The profile method: the signed-in identity's traits, shown and changed in the settings flow.
+//! The profile method: the signed-in identity's traits, shown and changed in the settings flow,
+//! and the traits' own screen of two-step registration (Kratos's default style).
 
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::traits::validate_traits;
+use super::traits::{read_traits, validate_traits};
 use super::{Method, Outcome, SettingsContext, SettingsStrategy};
+use super::{RegistrationStrategy, Screen, registration_ui};
 use crate::deps::Deps;
 use crate::identity::schema::IdentitySchema;
-use crate::identity::service::{self as identities, IdentityError};
+use crate::identity::service::{self as identities, CreateIdentityBody, IdentityError};
 use crate::identity::{CredentialType, Identity, now};
-use crate::selfservice::flow::FlowError;
 use crate::selfservice::flow::request::{Submission, prune_nulls};
-use crate::selfservice::ui::{self, Group, UiContainer};
+use crate::selfservice::flow::{Flow, FlowError, FlowState, common};
+use crate::selfservice::ui::{self, Group, InputType, SortOptions, UiContainer, UiNode};
 use crate::text;
 
 /// The identity's traits, shown and changed in settings.
@@ -56,6 +58,97 @@ impl SettingsStrategy for Profile {
                 Outcome::Done(change.identity)
             }
         })
+    }
+}
+
+/// Two-step registration, as Kratos's profile strategy does it: the first screen asks for the
+/// traits; `method=profile` (or `screen=credential-selection`) checks them and shows the
+/// credentials screen, where they ride along hidden; `screen=previous` (or the legacy
+/// `method=profile:back`) goes back to the first screen. It never signs anyone up itself.
+#[async_trait]
+impl RegistrationStrategy for Profile {
+    fn method(&self) -> Method {
+        Method::Profile
+    }
+
+    /// The traits (Kratos's `PopulateRegistrationMethod`), which the flow shows already.
+    fn populate(&self, _deps: &Deps, schema: &IdentitySchema, ui: &mut UiContainer) {
+        for n in ui::nodes_from_schema(schema, Group::Default, "traits") {
+            ui.upsert(n);
+        }
+    }
+
+    fn populate_screen(
+        &self,
+        _deps: &Deps,
+        _schema: &IdentitySchema,
+        ui: &mut UiContainer,
+        screen: Screen,
+    ) {
+        match screen {
+            Screen::Profile => ui.append(ui::submit_node(
+                Group::Profile,
+                "profile",
+                text::registration(),
+            )),
+            Screen::Credentials => {
+                for n in ui.nodes.iter_mut().filter(|n| n.group == Group::Default) {
+                    if let Some(a) = n.input_attributes_mut() {
+                        a.kind = InputType::Hidden;
+                    }
+                }
+                ui.append(
+                    UiNode::input("screen", Group::Profile, InputType::Submit)
+                        .with_value("previous")
+                        .with_label(text::registration_back()),
+                );
+                ui.add_message(text::registration_choose_credentials());
+            }
+        }
+    }
+
+    /// Its own button, and every `screen` request whichever method the form names (the code
+    /// method's "back" button carries `method=code`).
+    fn takes(&self, sub: &Submission) -> bool {
+        matches!(sub.str("method"), Some("profile" | "profile:back"))
+            || sub.str("screen").is_some_and(|s| !s.is_empty())
+    }
+
+    /// A flow waiting for a code may go back to the credentials screen.
+    fn resumes(&self, state: FlowState) -> bool {
+        state == FlowState::SentEmail
+    }
+
+    async fn register(
+        &self,
+        deps: &Deps,
+        schema: &IdentitySchema,
+        flow: &mut Flow,
+        sub: &Submission,
+        all: &[&'static dyn RegistrationStrategy],
+    ) -> Result<Outcome<CreateIdentityBody>, FlowError> {
+        let back =
+            sub.str("screen") == Some("previous") || sub.str("method") == Some("profile:back");
+        let Some(traits) = read_traits(schema, sub, &mut flow.ui) else {
+            return Ok(Outcome::Rejected);
+        };
+        let screen = if back {
+            Screen::Profile
+        } else if validate_traits(schema, &mut flow.ui, &traits).is_some() {
+            Screen::Credentials
+        } else {
+            return Ok(Outcome::Rejected);
+        };
+        let action = flow.ui.action.clone();
+        flow.ui = registration_ui(deps, schema, all, action, &flow.csrf_token, Some(screen));
+        flow.ui.set_values_from_traits(&traits);
+        flow.ui.sort_nodes(&SortOptions::registration(schema));
+        let from = flow.state;
+        flow.state = FlowState::ChooseMethod;
+        flow.active = None;
+        flow.updated_at = now();
+        common::save(deps, flow, &[from]).await?;
+        Ok(Outcome::Continue)
     }
 }
 

@@ -44,6 +44,10 @@ impl Registry {
             r.registration.push(&password::Password);
             r.settings.push(&password::Password);
         }
+        // Kratos enables the profile method for registration by the style alone.
+        if cfg.selfservice.flows.registration.two_steps() {
+            r.registration.push(&profile::Profile);
+        }
         // Code sign-in and sign-up are offered only when both switches are on.
         if m.code.enabled && m.code.passwordless_enabled {
             r.login.push(&code::Code);
@@ -57,6 +61,8 @@ impl Registry {
         &self.login
     }
 
+    /// Registration strategies in Kratos's order, which is also the order they are asked
+    /// whether they take a submission.
     pub fn registration(&self) -> &[&'static dyn RegistrationStrategy] {
         &self.registration
     }
@@ -68,10 +74,6 @@ impl Registry {
     /// The enabled login strategy a submission's `method` names.
     pub fn login_method(&self, method: &str) -> Option<&'static dyn LoginStrategy> {
         find(&self.login, method, |s| s.method())
-    }
-
-    pub fn registration_method(&self, method: &str) -> Option<&'static dyn RegistrationStrategy> {
-        find(&self.registration, method, |s| s.method())
     }
 
     pub fn settings_method(&self, method: &str) -> Option<&'static dyn SettingsStrategy> {

@@ -36,6 +36,7 @@ impl RegistrationStrategy for Code {
         schema: &IdentitySchema,
         flow: &mut Flow,
         sub: &Submission,
+        _all: &[&'static dyn RegistrationStrategy],
     ) -> Result<Outcome<CreateIdentityBody>, FlowError> {
         Ok(match code_register(deps, schema, flow, sub).await? {
             CodeStep::Ready(body) => Outcome::Done(*body),

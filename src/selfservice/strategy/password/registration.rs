@@ -36,6 +36,7 @@ impl RegistrationStrategy for Password {
         schema: &IdentitySchema,
         flow: &mut Flow,
         sub: &Submission,
+        _all: &[&'static dyn RegistrationStrategy],
     ) -> Result<Outcome<CreateIdentityBody>, FlowError> {
         Ok(match register(deps, schema, &mut flow.ui, sub).await? {
             Some(body) => Outcome::Done(body),
