@@ -83,6 +83,14 @@ async fn passwordless_registration_then_login_by_code() {
     assert_eq!(sent["state"], "sent_email", "{sent}");
     assert_eq!(message_ids(&sent), [1040005]);
     assert!(has_node(&sent, "code", None), "{sent}");
+    // Two steps: a way back to the choice of credentials, as Kratos offers.
+    let back = crate::common::flow::node(&sent, "screen");
+    assert_eq!(
+        back["attributes"]["value"], "credential-selection",
+        "{sent}"
+    );
+    assert_eq!(back["group"], "profile");
+    assert_eq!(back["meta"]["label"]["id"], 1040008);
     let code = code_from_mail(&mail, 1, "pat@example.com").await;
 
     let wrong = if code == "000000" { "111111" } else { "000000" };
@@ -444,6 +452,14 @@ async fn code_screens_match_kratos() {
         want.push(json!({"group": "default", "attributes": n, "label": node(&flow, name)["meta"]["label"]["id"]}));
     }
     want.extend(tail(1070012));
+    // Two-step registration (Kratos's default) adds the way back to the credentials.
+    want.push(input(
+        "profile",
+        "screen",
+        "submit",
+        json!({"value": "credential-selection"}),
+        Some(1040008),
+    ));
     assert_eq!(screen(&sent), want, "{sent}");
 
     let flow = api_flow(&app, "login").await;
@@ -474,7 +490,10 @@ async fn registration_by_code_verifies_the_address() {
     );
     // Verification after registration needs no hook in Kratos: it follows from
     // `verification.enabled`.
-    assert!(yaml.contains("verification:\n      enabled: true"), "{yaml}");
+    assert!(
+        yaml.contains("verification:\n      enabled: true"),
+        "{yaml}"
+    );
     let app = TestApp::start_with(Setup {
         yaml,
         ..Default::default()
@@ -512,7 +531,11 @@ async fn registration_by_code_verifies_the_address() {
         .json()
         .await
         .unwrap();
-    assert_eq!(queued.as_array().unwrap().len(), 1, "only the code: {queued}");
+    assert_eq!(
+        queued.as_array().unwrap().len(),
+        1,
+        "only the code: {queued}"
+    );
     let id = done["identity"]["id"].as_str().unwrap();
     let admin: Value = app
         .http

@@ -12,7 +12,7 @@ use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError, FlowState, common};
 use crate::selfservice::strategy::traits::{read_traits, validate_traits};
 use crate::selfservice::strategy::{Method, Outcome, RegistrationStrategy};
-use crate::selfservice::ui::{Group, InputType, UiContainer, submit_node};
+use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, submit_node};
 use crate::text;
 
 #[async_trait]
@@ -134,6 +134,15 @@ async fn code_register(
             && n.input_attributes()
                 .is_none_or(|a| a.kind != InputType::Submit)
     });
+    // Two-step registration offers a way back to the choice of credentials (the profile
+    // method takes `screen`), as Kratos does.
+    if deps.config.selfservice.flows.registration.two_steps() {
+        flow.ui.append(
+            UiNode::input("screen", Group::Profile, InputType::Submit)
+                .with_value("credential-selection")
+                .with_label(text::registration_back()),
+        );
+    }
     flow.ui.add_message(text::registration_code_sent());
     common::save(deps, flow, &[FlowState::ChooseMethod, FlowState::SentEmail]).await?;
     Ok(CodeStep::Sent)
