@@ -195,6 +195,23 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The value of one Prometheus series (`name{labels}`) on the admin port, if exported.
+    pub async fn metric(&self, name_and_labels: &str) -> Option<f64> {
+        let text = self
+            .http
+            .get(self.admin_url("/admin/metrics/prometheus"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find(|l| l.starts_with(name_and_labels))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
     pub fn ory_config(&self) -> ory_kratos_client::apis::configuration::Configuration {
         let mut c = ory_kratos_client::apis::configuration::Configuration::new();
         c.base_path = self.admin.clone();

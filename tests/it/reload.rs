@@ -41,19 +41,8 @@ async fn revision(app: &TestApp) -> String {
 }
 
 async fn reloads(app: &TestApp, outcome: &str) -> u64 {
-    let text = app
-        .http
-        .get(app.admin_url("/admin/metrics/prometheus"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
     let series = format!("config_reloads_total{{outcome=\"{outcome}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&series))
-        .map_or(0, |v| v.trim().parse().unwrap())
+    app.metric(&series).await.map_or(0, |v| v as u64)
 }
 
 /// Waits until the watcher has dealt with an edit: a condition, not a fixed delay.

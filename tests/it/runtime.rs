@@ -5,22 +5,6 @@ use std::time::Duration;
 
 use crate::common::{Setup, TestApp, backend, expect_error};
 
-async fn metric(app: &TestApp, name_and_labels: &str) -> Option<f64> {
-    let text = app
-        .http
-        .get(app.admin_url("/admin/metrics/prometheus"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with(name_and_labels))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashed_identity_workers_are_replaced_and_the_next_request_succeeds() {
     let app = TestApp::start().await;
@@ -45,7 +29,8 @@ async fn crashed_identity_workers_are_replaced_and_the_next_request_succeeds() {
     }
     let mut restarts = 0.0;
     for _ in 0..100 {
-        restarts = metric(&app, "actor_restarts_total{pool=\"identity\"}")
+        restarts = app
+            .metric("actor_restarts_total{pool=\"identity\"}")
             .await
             .unwrap_or(0.0);
         if restarts >= workers as f64 {
