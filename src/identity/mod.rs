@@ -113,7 +113,8 @@ fn parse_json(s: Option<&str>) -> Option<Value> {
 }
 
 impl Identity {
-    /// Fails on a stored credential type this build does not know.
+    /// Fails on a stored credential type or identity state this build does not know: a
+    /// disabled identity must never be read back as active.
     pub fn from_rows(rows: IdentityRows) -> Result<Identity, StoreError> {
         let r = rows.identity;
         let mut credentials = BTreeMap::new();
@@ -146,7 +147,10 @@ impl Identity {
         Ok(Identity {
             id: r.id.0,
             schema_id: r.schema_id,
-            state: State::parse(&r.state).unwrap_or(State::Active),
+            state: State::parse(&r.state).ok_or_else(|| StoreError::BadValue {
+                column: "identities.state".into(),
+                value: r.state.clone(),
+            })?,
             state_changed_at: r.state_changed_at.map(utc),
             traits: serde_json::from_str(&r.traits).unwrap_or(Value::Object(Default::default())),
             metadata_public: parse_json(r.metadata_public.as_deref()),

@@ -212,6 +212,34 @@ impl TestApp {
             .and_then(|v| v.parse().ok())
     }
 
+    /// Runs SQL against the test database from outside the server.
+    pub async fn exec_sql(&self, sql: &str) {
+        use diesel_async::{AsyncConnection, RunQueryDsl};
+        if backend() == "postgres" {
+            let mut c = diesel_async::AsyncPgConnection::establish(&self.db.dsn)
+                .await
+                .unwrap();
+            diesel::sql_query(sql).execute(&mut c).await.unwrap();
+        } else {
+            use diesel::Connection;
+            let path = self
+                .db
+                .dsn
+                .trim_start_matches("sqlite://")
+                .split('?')
+                .next()
+                .unwrap()
+                .to_owned();
+            let sql = sql.to_owned();
+            tokio::task::spawn_blocking(move || {
+                let mut c = diesel::SqliteConnection::establish(&path).unwrap();
+                diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut c).unwrap();
+            })
+            .await
+            .unwrap();
+        }
+    }
+
     pub fn ory_config(&self) -> ory_kratos_client::apis::configuration::Configuration {
         let mut c = ory_kratos_client::apis::configuration::Configuration::new();
         c.base_path = self.admin.clone();

@@ -1425,3 +1425,27 @@ async fn concurrent_duplicate_creates_yield_one_identity() {
     }
     assert_eq!(count(&app).await, 1);
 }
+
+/// A stored identity state this build does not know is an error, never read back as `active`:
+/// a state written by a newer release (or by hand) must not re-enable a disabled account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_stored_state_is_an_error_not_active() {
+    let app = TestApp::start().await;
+    let created = app
+        .create_identity(json!({"traits": {"email": "odd-state@example.com"}}))
+        .await;
+    let id = created["id"].as_str().unwrap();
+    app.exec_sql(&format!(
+        "UPDATE identities SET state = 'suspended-ish' WHERE id = '{id}'"
+    ))
+    .await;
+    let r = app
+        .http
+        .get(app.admin_url(&format!("/admin/identities/{id}")))
+        .send()
+        .await
+        .unwrap();
+    let e = expect_error(r, 500).await;
+    assert_ne!(e["message"], "", "{e}");
+    app.stop().await;
+}

@@ -242,34 +242,6 @@ async fn prometheus_metrics_by_route_and_status() {
     );
 }
 
-/// Runs SQL against the test database from outside the server.
-async fn exec_sql(app: &TestApp, sql: &str) {
-    use diesel_async::{AsyncConnection, RunQueryDsl};
-    if backend() == "postgres" {
-        let mut c = diesel_async::AsyncPgConnection::establish(&app.db.dsn)
-            .await
-            .unwrap();
-        diesel::sql_query(sql).execute(&mut c).await.unwrap();
-    } else {
-        use diesel::Connection;
-        let path = app
-            .db
-            .dsn
-            .trim_start_matches("sqlite://")
-            .split('?')
-            .next()
-            .unwrap()
-            .to_owned();
-        let sql = sql.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let mut c = diesel::SqliteConnection::establish(&path).unwrap();
-            diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut c).unwrap();
-        })
-        .await
-        .unwrap();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_is_503_while_the_schema_is_behind_and_recovers_without_restart() {
     let app = TestApp::start().await;
@@ -281,11 +253,8 @@ async fn ready_is_503_while_the_schema_is_behind_and_recovers_without_restart() 
             .unwrap()
     };
     assert_eq!(ready().await.status(), 200);
-    exec_sql(
-        &app,
-        "UPDATE __diesel_schema_migrations SET version = 'x' || version",
-    )
-    .await;
+    app.exec_sql("UPDATE __diesel_schema_migrations SET version = 'x' || version")
+        .await;
     let r = ready().await;
     assert_eq!(r.status(), 503);
     let body: Value = r.json().await.unwrap();
@@ -296,11 +265,8 @@ async fn ready_is_503_while_the_schema_is_behind_and_recovers_without_restart() 
             .contains("migrate sql"),
         "{body}"
     );
-    exec_sql(
-        &app,
-        "UPDATE __diesel_schema_migrations SET version = substr(version, 2)",
-    )
-    .await;
+    app.exec_sql("UPDATE __diesel_schema_migrations SET version = substr(version, 2)")
+        .await;
     assert_eq!(ready().await.status(), 200);
 }
 

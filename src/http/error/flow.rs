@@ -214,10 +214,7 @@ pub fn flow_error(app: &App, kind: FlowKind, e: &FlowError) -> (ApiError, Option
         FlowError::Invalid(_) => (ApiError::bad_request("The submission was invalid."), None),
         FlowError::HookInterrupted(messages) => (ApiError::hook_interrupted(messages), None),
         FlowError::Hook(f) => (ApiError::hook_failed(f), None),
-        FlowError::Store(e) => {
-            tracing::error!(error = %e, "database error in a flow");
-            (ApiError::database_unavailable(), None)
-        }
+        FlowError::Store(e) => (ApiError::from(e), None),
         FlowError::TryAgainLater => (
             ApiError::unavailable(
                 "The server is too busy to check these credentials right now. Please try again in a few seconds.",
