@@ -127,7 +127,11 @@ pub async fn claim(
     limit: i64,
 ) -> Result<Vec<MessageRow>, StoreError> {
     let nid = DbId(store.nid());
-    let sql = super::lease_claim_sql("courier_messages", "send_count", store.backend());
+    let statuses = [
+        MessageStatus::Queued.as_str(),
+        MessageStatus::Processing.as_str(),
+    ];
+    let sql = super::lease_claim_sql("courier_messages", "send_count", statuses, store.backend());
     let query = || {
         diesel::sql_query(sql.clone())
             .bind::<Timestamp, _>(lease_until)

@@ -437,8 +437,14 @@ macro_rules! with_conn {
 /// under one claim id and lease, counting an attempt in `attempts_column`. PostgreSQL selects
 /// the candidates `FOR UPDATE SKIP LOCKED`, so concurrent claimers take disjoint rows; SQLite
 /// serialises claimers on its writer lock, and the outer predicate re-checks the status.
+/// The queue's own status texts are passed in (`[queued, processing]`), from its status enum.
 /// Binds, in order: lease_until, claim_id, now, nid, now, now, limit, now.
-pub(crate) fn lease_claim_sql(table: &str, attempts_column: &str, backend: Backend) -> String {
+pub(crate) fn lease_claim_sql(
+    table: &str,
+    attempts_column: &str,
+    [queued, processing]: [&str; 2],
+    backend: Backend,
+) -> String {
     let pg = backend == Backend::Postgres;
     let mut n = 0;
     let mut p = || {
@@ -447,10 +453,10 @@ pub(crate) fn lease_claim_sql(table: &str, attempts_column: &str, backend: Backe
     };
     let (p1, p2, p3, p4, p5, p6, p7, p8) = (p(), p(), p(), p(), p(), p(), p(), p());
     let due = |at: &str| {
-        format!("(status = 'queued' OR (status = 'processing' AND claimed_until < {at}))")
+        format!("(status = '{queued}' OR (status = '{processing}' AND claimed_until < {at}))")
     };
     format!(
-        "UPDATE {table} SET status = 'processing', claimed_until = {p1}, claim_id = {p2}, \
+        "UPDATE {table} SET status = '{processing}', claimed_until = {p1}, claim_id = {p2}, \
          {attempts_column} = {attempts_column} + 1, updated_at = {p3} \
          WHERE id IN (SELECT id FROM {table} WHERE nid = {p4} AND next_attempt_at <= {p5} \
          AND {} ORDER BY next_attempt_at, id LIMIT {p7}{}) AND {}",

@@ -69,7 +69,11 @@ pub async fn claim(
     limit: i64,
 ) -> Result<Vec<DeliveryRow>, StoreError> {
     let nid = DbId(store.nid());
-    let sql = super::lease_claim_sql("webhook_deliveries", "attempts", store.backend());
+    let statuses = [
+        DeliveryStatus::Queued.as_str(),
+        DeliveryStatus::Processing.as_str(),
+    ];
+    let sql = super::lease_claim_sql("webhook_deliveries", "attempts", statuses, store.backend());
     with_tx!(store, |c| {
         let claimed = diesel::sql_query(sql.clone())
             .bind::<Timestamp, _>(lease_until)
