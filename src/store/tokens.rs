@@ -130,6 +130,20 @@ pub async fn issue(store: &Store, w: Issue<'_>) -> Result<bool, StoreError> {
     })
 }
 
+/// Records a use that may happen only once under `row.id` (derived from what is used, e.g.
+/// an identity's TOTP time step): `false`, writing nothing, when that id was recorded before.
+/// The primary key makes this atomic across requests and nodes.
+pub async fn record_once(store: &Store, row: &TokenRow) -> Result<bool, StoreError> {
+    with_conn!(store, |c| {
+        let n = diesel::insert_into(t::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c)
+            .await?;
+        Ok(n == 1)
+    })
+}
+
 /// Stores new tokens for a flow without a message (admin-created recovery codes and links).
 pub async fn replace_for_flow(
     store: &Store,
