@@ -294,9 +294,28 @@ async fn totp_native_link_step_up_replay_and_admin_reset() {
     let r = api_get(&app, "/self-service/login/api?aal=aal2", Some(&token)).await;
     let e = expect_error(r, 400).await;
     assert_eq!(e["id"], "session_already_available");
+    // With `refresh=true` it asks for the factor again.
+    let flow: Value = api_get(
+        &app,
+        "/self-service/login/api?aal=aal2&refresh=true",
+        Some(&token),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(flow["refresh"], true, "{flow}");
+    assert_eq!(flow["requested_aal"], "aal2");
+    assert_eq!(message_ids(&flow), vec![1010003]);
+    assert_eq!(group_nodes(&flow, "totp").len(), 2);
 
     // Better than Kratos: the same code is refused within its window, even on a new session.
-    let other = token_for(&app, "mfa-native@example.com").await;
+    // A password alone gives a token, but not the identity (Kratos's guard against phishing).
+    let (status, v) = api_login(&app, "mfa-native@example.com", PASSWORD).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(v["session"]["identity"].is_null(), "{v}");
+    assert_eq!(v["session"]["authenticator_assurance_level"], "aal1");
+    let other = v["session_token"].as_str().unwrap().to_owned();
     let flow: Value = api_get(&app, "/self-service/login/api?aal=aal2", Some(&other))
         .await
         .json()
@@ -507,5 +526,43 @@ async fn totp_browser_link_then_password_login_goes_on_to_aal2() {
         .await
         .unwrap();
     assert_eq!(landing.url().path(), "/settings");
+
+    // Unlinking (the stepped-up session is privileged) offers a new device setup.
+    let id = flow_id_from(&landing.text().await.unwrap());
+    let flow_url = app.public_url(&format!("/self-service/settings/flows?id={id}"));
+    let flow: Value = b2
+        .get(&flow_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    b2.post(flow["ui"]["action"].as_str().unwrap())
+        .form(&[
+            ("csrf_token", csrf(&flow).as_str()),
+            ("method", "totp"),
+            ("totp_unlink", "true"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let flow: Value = b2
+        .get(&flow_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(flow["state"], "success", "{flow}");
+    let nodes: Vec<String> = group_nodes(&flow, "totp")
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(nodes, ["totp_qr", "totp_secret_key", "totp_code", "method"]);
+    // Without a second factor a password is enough again.
+    let (_, r) = login(browser()).await;
+    assert_eq!(r.url().path(), "/welcome");
     app.stop().await;
 }
