@@ -276,6 +276,14 @@ async fn totp_native_link_step_up_replay_and_admin_reset() {
     )
     .await;
     assert_eq!(status, 200, "{v}");
+    // The official SDK reads the answer (it cannot read flows with nodes at all:
+    // ory/kratos-client-rust#3, see flows.rs).
+    let sdk: ory_kratos_client::models::SuccessfulNativeLogin =
+        serde_json::from_value(v.clone()).expect("the SDK decodes the stepped-up login");
+    assert_eq!(
+        sdk.session.authenticator_assurance_level,
+        Some(ory_kratos_client::models::AuthenticatorAssuranceLevel::Aal2)
+    );
     assert_eq!(v["session_token"], token.as_str());
     let session = &v["session"];
     assert_eq!(session["authenticator_assurance_level"], "aal2");
