@@ -835,6 +835,46 @@ pub fn recovery_back() -> UiText {
     UiText::info(ids::INFO_RECOVERY_BACK, "Back")
 }
 
+// ---- TOTP (authenticator apps) ----
+
+pub fn login_totp_label() -> UiText {
+    UiText::info(1010006, "Authentication code")
+}
+pub fn login_totp() -> UiText {
+    UiText::info(1010009, "Use Authenticator")
+}
+pub fn settings_totp_unlink() -> UiText {
+    UiText::info(1050004, "Unlink TOTP Authenticator App")
+}
+pub fn settings_totp_qr() -> UiText {
+    UiText::info(1050005, "Authenticator app QR code")
+}
+/// The secret itself, for typing it in by hand.
+pub fn settings_totp_secret(secret: &str) -> UiText {
+    UiText::new(
+        1050006,
+        TextKind::Info,
+        secret,
+        ctx(&[("secret", json!(secret))]),
+    )
+}
+pub fn settings_totp_secret_label() -> UiText {
+    UiText::info(
+        1050017,
+        "This is your authenticator app secret. Use it if you can not scan the QR code.",
+    )
+}
+pub fn label_verify_otp() -> UiText {
+    UiText::info(1070006, "Verify code")
+}
+pub fn validation_totp_wrong() -> UiText {
+    UiText::error(
+        4000008,
+        "The provided authentication code is invalid, please try again.",
+        None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

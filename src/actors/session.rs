@@ -94,7 +94,9 @@ impl ractor::factory::Worker for SessionWorker {
                 let _ = reply.send(service::issue(d, &identity, method, device).await);
             }
             SessionMsg::Whoami(token, reply) => {
-                let _ = reply.send(service::whoami(d, &token).await);
+                let strategies = live.current().strategies.clone();
+                let available = |i: &crate::identity::Identity| strategies.available_aal(i);
+                let _ = reply.send(service::whoami(d, &token, &available).await);
             }
             SessionMsg::Current(token, reply) => {
                 let _ = reply.send(service::current(d, &token).await);

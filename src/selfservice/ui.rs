@@ -604,6 +604,10 @@ pub mod names {
     pub const WEBAUTHN_REMOVE: &str = "webauthn_remove";
     pub const WEBAUTHN_REGISTER_DISPLAYNAME: &str = "webauthn_register_displayname";
     pub const WEBAUTHN_REGISTER: &str = "webauthn_register";
+    pub const TOTP_QR: &str = "totp_qr";
+    pub const TOTP_SECRET_KEY: &str = "totp_secret_key";
+    pub const TOTP_UNLINK: &str = "totp_unlink";
+    pub const TOTP_CODE: &str = "totp_code";
 }
 
 /// How to order nodes: first by `groups` (unlisted groups first), then, within a group
@@ -680,6 +684,10 @@ impl SortOptions {
                 names::WEBAUTHN_REMOVE,
                 names::WEBAUTHN_REGISTER_DISPLAYNAME,
                 names::WEBAUTHN_REGISTER,
+                names::TOTP_QR,
+                names::TOTP_SECRET_KEY,
+                names::TOTP_UNLINK,
+                names::TOTP_CODE,
             ]
             .map(String::from),
         );

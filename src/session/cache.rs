@@ -21,6 +21,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::aal::Aal;
+
 /// Belt and braces: even with a live feed an entry is re-read from the database this often.
 pub const MAX_AGE: Duration = Duration::from_secs(60);
 
@@ -33,6 +35,12 @@ pub struct Whoami {
     pub session_id: Uuid,
     pub identity_id: Uuid,
     pub expires_at: DateTime<Utc>,
+    /// The session's level, and the highest its identity could reach with the second factors
+    /// enabled when it was read: `session.whoami.required_aal: highest_available` refuses the
+    /// answer while the first is below the second. (Setting a factor up or removing it
+    /// changes the identity, which drops the entry.)
+    pub aal: Aal,
+    pub available_aal: Aal,
     /// The `session` JSON document, as served.
     pub body: Bytes,
 }
@@ -204,6 +212,8 @@ mod tests {
             session_id: Uuid::new_v4(),
             identity_id: identity,
             expires_at: Utc::now() + expires_in,
+            aal: Aal::Aal1,
+            available_aal: Aal::Aal1,
             body: Bytes::from_static(b"{}"),
         })
     }

@@ -187,8 +187,14 @@ pub fn whoami_cached(deps: &Deps, token: &str) -> Option<Arc<Whoami>> {
 }
 
 /// The hot path: the cache, else one indexed lookup by token hash (the identity without
-/// credentials, its addresses, the devices), rendered once and cached. No writes.
-pub async fn whoami(deps: &Deps, token: &str) -> Result<Arc<Whoami>, SessionError> {
+/// credentials, its addresses, the devices), rendered once and cached. No writes. Below aal2,
+/// the identity's credentials are read too, for `available` (the strategies' judgement) to
+/// tell the level it could reach.
+pub async fn whoami(
+    deps: &Deps,
+    token: &str,
+    available: &(dyn Fn(&Identity) -> Aal + Sync),
+) -> Result<Arc<Whoami>, SessionError> {
     if token.is_empty() {
         return Err(SessionError::NoActiveSession);
     }
@@ -204,10 +210,20 @@ pub async fn whoami(deps: &Deps, token: &str) -> Result<Arc<Whoami>, SessionErro
     let session = by_hash(deps, &hash, true).await?;
     let body = serde_json::to_vec(&session.to_json(deps.public_base()))
         .map_err(|e| SessionError::BadRequest(e.to_string()))?;
+    let available_aal = if session.aal >= Aal::Aal2 {
+        session.aal
+    } else {
+        match crate::store::identities::get(&deps.store, session.identity_id, true).await? {
+            Some(rows) => available(&Identity::from_rows(rows)?),
+            None => return Err(SessionError::NoActiveSession),
+        }
+    };
     let answer = Arc::new(Whoami {
         session_id: session.id,
         identity_id: session.identity_id,
         expires_at: session.expires_at,
+        aal: session.aal,
+        available_aal,
         body: body.into(),
     });
     cache.insert(&hash, answer.clone(), generation);
@@ -358,23 +374,35 @@ pub async fn extend(deps: &Deps, id: Uuid) -> Result<Session, SessionError> {
     Ok(session)
 }
 
-/// A `refresh=true` login on an existing session: the same session (and token) is kept, its
-/// `authenticated_at` moves to now and the method is recorded, as Kratos does.
+/// A login on an existing session (`refresh=true`, or a second factor stepping it up): the
+/// same session (and token) is kept, its `authenticated_at` moves to now and the method is
+/// recorded at `aal`, as Kratos does. The session's level follows from all its methods.
 pub async fn reauthenticate(
     deps: &Deps,
     session: &Session,
     token: &str,
     method: CredentialType,
+    aal: Aal,
 ) -> Result<IssuedSession, SessionError> {
     let now = now();
     let mut methods = session.authentication_methods.clone();
     methods.push(AuthenticationMethod {
         method,
-        aal: Aal::Aal1,
+        aal,
         completed_at: now,
     });
+    let level = level_of(&methods);
     let json = serde_json::to_string(&methods).unwrap_or_else(|_| "[]".into());
-    if sessions::reauthenticate(&deps.store, session.id, &json, now.naive_utc()).await? == 0 {
+    if sessions::reauthenticate(
+        &deps.store,
+        session.id,
+        &json,
+        level.as_str(),
+        now.naive_utc(),
+    )
+    .await?
+        == 0
+    {
         return Err(SessionError::NoActiveSession);
     }
     forget(deps, &[session.identity_id]);
@@ -392,6 +420,17 @@ pub async fn reauthenticate(
         token: token.to_owned(),
         logout_token: logout_token_for(token),
     })
+}
+
+/// Kratos's `SetAuthenticatorAssuranceLevel`: aal2 once a first and a second factor were
+/// both proven, aal1 with a first factor alone, aal0 without.
+fn level_of(methods: &[AuthenticationMethod]) -> Aal {
+    let has = |a: Aal| methods.iter().any(|m| m.aal == a);
+    match (has(Aal::Aal1), has(Aal::Aal2)) {
+        (true, true) => Aal::Aal2,
+        (true, false) => Aal::Aal1,
+        _ => Aal::Aal0,
+    }
 }
 
 /// Deletes all sessions of an identity. Like Kratos, none to delete is `NotFound`.

@@ -612,6 +612,7 @@ pub async fn reauthenticate(
     store: &Store,
     id: Uuid,
     methods_json: &str,
+    aal: &str,
     now: NaiveDateTime,
 ) -> Result<usize, StoreError> {
     let nid = DbId(store.nid());
@@ -625,6 +626,7 @@ pub async fn reauthenticate(
         .set((
             sessions::authenticated_at.eq(now),
             sessions::authentication_methods.eq(methods_json),
+            sessions::aal.eq(aal),
             sessions::updated_at.eq(now),
         ))
         .execute(c)

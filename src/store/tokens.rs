@@ -130,6 +130,31 @@ pub async fn issue(store: &Store, w: Issue<'_>) -> Result<bool, StoreError> {
     })
 }
 
+/// Records a use that may happen only once under `row.id` (derived from what is used, e.g.
+/// an identity's TOTP time step): `false`, writing nothing, when that id was recorded before.
+/// The primary key makes this atomic across requests and nodes. The identity's expired records
+/// of the kind (which belong to no flow, so nothing else removes them) go first.
+pub async fn record_once(store: &Store, row: &TokenRow) -> Result<bool, StoreError> {
+    with_conn!(store, |c| {
+        diesel::delete(
+            t::table
+                .filter(t::nid.eq(&row.nid))
+                .filter(t::expires_at.lt(row.created_at))
+                .filter(t::kind.eq(&row.kind))
+                .filter(t::flow_id.is_null())
+                .filter(t::identity_id.eq(&row.identity_id)),
+        )
+        .execute(c)
+        .await?;
+        let n = diesel::insert_into(t::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c)
+            .await?;
+        Ok(n == 1)
+    })
+}
+
 /// Stores new tokens for a flow without a message (admin-created recovery codes and links).
 pub async fn replace_for_flow(
     store: &Store,

@@ -23,6 +23,7 @@ mod hooks;
 mod json_bodies;
 mod listener;
 mod mail_flows;
+mod mfa;
 mod migrations;
 mod multinode;
 mod recovery_verification;

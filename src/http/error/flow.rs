@@ -50,6 +50,31 @@ impl ApiError {
         .with_details(json!({ "reject_reason": reject_reason }))
     }
 
+    /// A browser app must send the browser to `url` (Kratos `NewBrowserLocationChangeRequiredError`);
+    /// answered with `redirect_browser_to` beside the error.
+    pub(crate) fn browser_location_change_required(url: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("browser_location_change_required"),
+            "browser location change required",
+            Some(format!(
+                "In order to complete this flow please redirect the browser to: {url}"
+            )),
+        )
+        .with_details(json!({ "redirect_browser_to": url }))
+    }
+
+    fn session_aal1_required() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            Some("session_aal1_required"),
+            "The request could not be authorized",
+            Some(
+                "You can not requested a higher AAL (AAL2/AAL3) without an active session.".into(),
+            ),
+        )
+    }
+
     fn session_already_available() -> ApiError {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -105,7 +130,7 @@ impl ApiError {
         )
     }
 
-    fn aal2_required(redirect_browser_to: &str) -> ApiError {
+    pub(crate) fn aal2_required(redirect_browser_to: &str) -> ApiError {
         ApiError::new(
             StatusCode::FORBIDDEN,
             Some("session_aal2_required"),
@@ -164,6 +189,7 @@ pub fn flow_error(app: &App, kind: FlowKind, e: &FlowError) -> (ApiError, Option
         FlowError::Csrf(reason) => (ApiError::csrf_violation(reason), None),
         FlowError::BadRequest(r) => (ApiError::bad_request(r.clone()), None),
         FlowError::AlreadyLoggedIn => (ApiError::session_already_available(), None),
+        FlowError::Aal1Required => (ApiError::session_aal1_required(), None),
         FlowError::RegistrationDisabled => (
             ApiError::flow_disabled("Registration", "registration"),
             None,

@@ -41,11 +41,28 @@ pub fn started(app: &App, flow: &Flow, wants_json: bool, csrf_cookie: Option<Raw
 /// A completed login: the session (and for native apps its token), the session cookie for
 /// browsers.
 pub fn logged_in(app: &App, done: LoggedIn, wants_json: bool) -> Resp {
-    let session = done
+    let mut session = done
         .issued
         .session
         .to_json(app.handles.deps().public_base());
-    let mut r = if done.flow.flow_type == FlowType::Api {
+    let mut r = if let Some(url) = &done.aal_redirect {
+        // The session exists but whoami would refuse it until a second factor steps it up.
+        if done.flow.flow_type == FlowType::Api {
+            // Kratos leaves the identity out, in case the first factor was phished.
+            if let Value::Object(o) = &mut session {
+                o.remove("identity");
+            }
+            ok_json(&json!({
+                "session_token": done.issued.token,
+                "session": session,
+            }))
+        } else if wants_json {
+            ApiError::browser_location_change_required(url)
+                .into_response_with(Some(json!({ "redirect_browser_to": url })))
+        } else {
+            see_other(url)
+        }
+    } else if done.flow.flow_type == FlowType::Api {
         // No `continue_with` for native apps: the token is right here, and the official Rust
         // SDK cannot decode `continue_with` items (ory/kratos-client-rust#3).
         ok_json(&json!({

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::actors::CallError;
+use crate::config::RequiredAal;
 use crate::http::App;
 use crate::http::error::{ApiError, NO_SESSION_COOKIE, NO_SESSION_CREDENTIALS};
 use crate::http::extract::{query_all, query_one, query_pairs};
@@ -177,6 +178,25 @@ pub async fn whoami(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
         .whoami(token.clone())
         .await?
         .map_err(|e| ApiError::from_caller_session(e, NO_SESSION_CREDENTIALS))?;
+    let deps = app.handles.deps();
+    if deps.config.session.whoami.required_aal == RequiredAal::HighestAvailable
+        && session.aal < session.available_aal
+    {
+        // Kratos's `DoesSessionSatisfy`: the way up is an aal2 login flow, coming back to
+        // where the caller asked to return.
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("aal", session.available_aal.as_str());
+        if let Some(r) = query_one(&query_pairs(req), "return_to") {
+            q.append_pair("return_to", r);
+        }
+        let url = format!(
+            "{}/self-service/login/browser?{}",
+            deps.public_base(),
+            q.finish()
+        );
+        return Ok(ApiError::aal2_required(&url)
+            .into_response_with(Some(json!({ "redirect_browser_to": url }))));
+    }
     let mut resp = json_bytes(StatusCode::OK, session.body.clone());
     if let Ok(v) = HeaderValue::from_str(&session.identity_id.to_string()) {
         resp.headers_mut()

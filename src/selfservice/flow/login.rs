@@ -7,12 +7,15 @@ use super::common::{self, Started, csrf_for};
 use super::request::{FlowRequest, Submission};
 use super::{Flow, FlowError, FlowKind, FlowState, FlowType};
 use crate::config::Hook;
+use crate::config::RequiredAal;
 use crate::deps::Deps;
-use crate::identity::now;
+use crate::identity::service as identities;
+use crate::identity::{Identity, now};
 use crate::selfservice::csrf::RawToken;
 use crate::selfservice::hooks::{self, HookContext, web_hook};
 use crate::selfservice::strategy::{Outcome, Registry};
 use crate::selfservice::ui::{SortOptions, UiContainer, csrf_node};
+use crate::session::Aal;
 use crate::session::service::{self as sessions, IssuedSession};
 use crate::text;
 
@@ -22,20 +25,27 @@ pub struct LoggedIn {
     pub issued: IssuedSession,
     /// Where a browser goes next.
     pub return_to: String,
+    /// The session is below what whoami requires (`highest_available` and the identity has
+    /// a second factor): the aal2 login URL the browser goes to instead, as Kratos sends it.
+    pub aal_redirect: Option<String>,
 }
 
+/// A login flow at `aal`: first factors for `Aal1`, for `Aal2` the second factors `identity`
+/// (the signed-in one) has set up.
 fn build(
     deps: &Deps,
     strategies: &Registry,
     flow_type: FlowType,
     req: &FlowRequest,
+    aal: Aal,
+    identity: Option<&Identity>,
 ) -> Result<(Flow, Option<RawToken>), FlowError> {
     let cfg = &deps.config.selfservice.flows.login;
     let id = Uuid::new_v4();
     let (masked, cookie) = csrf_for(req, flow_type);
     let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Login, id), "POST");
     ui.append(csrf_node(&masked));
-    for s in strategies.login() {
+    for s in strategies.login_at(aal, identity) {
         s.populate(deps, &mut ui);
     }
     ui.sort_nodes(&SortOptions::login());
@@ -48,37 +58,77 @@ fn build(
     );
     flow.id = id;
     flow.csrf_token = masked;
+    flow.requested_aal = aal;
+    if aal > Aal::Aal1 {
+        flow.identity_id = identity.map(|i| i.id);
+    }
     Ok((flow, cookie))
 }
 
+/// `?aal=` as Kratos reads it: empty is aal1, and only aal1 and aal2 exist.
+fn requested_aal(req: &FlowRequest) -> Result<Aal, FlowError> {
+    match req.query("aal").filter(|a| !a.is_empty()) {
+        None => Ok(Aal::Aal1),
+        Some(a) => match Aal::parse(a) {
+            Some(aal @ (Aal::Aal1 | Aal::Aal2)) => Ok(aal),
+            _ => Err(FlowError::BadRequest(format!(
+                "Unable to parse AuthenticationMethod Assurance Level (AAL): expected one of [aal1, aal2] but got {a}"
+            ))),
+        },
+    }
+}
+
+/// The identity with its credentials, for second factors to look at.
+async fn with_credentials(deps: &Deps, id: Uuid) -> Result<Identity, FlowError> {
+    match identities::get(deps, id, true).await {
+        Ok(i) => Ok(i),
+        Err(identities::IdentityError::NotFound) => Err(FlowError::Aal1Required),
+        Err(identities::IdentityError::Store(e)) => Err(e.into()),
+        Err(e) => Err(FlowError::Internal(e.to_string())),
+    }
+}
+
+/// `GET /self-service/login/{browser,api}`: `aal=aal2` steps a signed-in session up (a
+/// session is needed, below that level unless `refresh=true`); without it a session is
+/// only allowed with `refresh=true`, as in Kratos's `NewLoginFlow`.
 pub async fn start(
     deps: &Deps,
     strategies: &Registry,
     flow_type: FlowType,
     req: &FlowRequest,
 ) -> Result<Started, FlowError> {
-    if let Some(aal) = req.query("aal")
-        && aal != "aal1"
-    {
-        return Err(FlowError::BadRequest(format!(
-            "Requested authenticator assurance level {aal:?} is not available: no second-factor method is enabled."
-        )));
-    }
-    let refresh = req.query_bool("refresh");
+    let aal = requested_aal(req)?;
     let session = common::current_session(deps, req).await;
-    if session.is_some() && !refresh {
-        return Err(FlowError::AlreadyLoggedIn);
+    let refresh = req.query_bool("refresh") && session.is_some();
+    match &session {
+        None if aal > Aal::Aal1 => return Err(FlowError::Aal1Required),
+        Some(s) if !refresh && (aal == Aal::Aal1 || aal <= s.aal) => {
+            return Err(FlowError::AlreadyLoggedIn);
+        }
+        _ => {}
     }
+    let identity = match (&session, aal) {
+        (Some(s), Aal::Aal2) => Some(with_credentials(deps, s.identity_id).await?),
+        _ => None,
+    };
     let return_to = common::requested_return_to(deps, req, FlowKind::Login)?;
-    let (mut flow, csrf_cookie) = build(deps, strategies, flow_type, req)?;
+    let (mut flow, csrf_cookie) = build(deps, strategies, flow_type, req, aal, identity.as_ref())?;
     flow.return_to = return_to;
     hooks::run_before(deps, FlowKind::Login, &mut HookContext::new(&flow, req)).await?;
     if let (true, Some(s)) = (refresh, &session) {
         flow.refresh = true;
         flow.ui.add_message(text::login_re_auth());
-        for m in strategies.login() {
-            m.populate_refresh(deps, &mut flow.ui, s.identity_id).await;
+        if aal == Aal::Aal1 {
+            for m in strategies.login() {
+                m.populate_refresh(deps, &mut flow.ui, s.identity_id).await;
+            }
         }
+    }
+    if let Some(s) = &session
+        && aal > s.aal
+        && aal > Aal::Aal1
+    {
+        flow.ui.add_message(text::login_mfa());
     }
     common::insert(deps, &flow).await?;
     Ok(Started { flow, csrf_cookie })
@@ -104,7 +154,21 @@ async fn replace_expired(
     old: &Flow,
     req: &FlowRequest,
 ) -> FlowError {
-    match build(deps, strategies, old.flow_type, req) {
+    let identity = match old.identity_id.filter(|_| old.requested_aal > Aal::Aal1) {
+        Some(id) => match with_credentials(deps, id).await {
+            Ok(i) => Some(i),
+            Err(e) => return e,
+        },
+        None => None,
+    };
+    match build(
+        deps,
+        strategies,
+        old.flow_type,
+        req,
+        old.requested_aal,
+        identity.as_ref(),
+    ) {
         Ok((mut fresh, _)) => {
             fresh.return_to = old.return_to.clone();
             fresh.refresh = old.refresh;
@@ -139,15 +203,24 @@ pub async fn submit(
         return Err(replace_expired(deps, strategies, &flow, req).await);
     }
     let method = sub.str("method").unwrap_or_default().to_owned();
-    let strategy = strategies.login_method(&method);
+    // A flow takes the methods of its level only: no password in an aal2 flow.
+    let strategy = strategies
+        .login_method(&method)
+        .filter(|s| s.aal() == flow.requested_aal);
     let from_state = flow.state;
     if from_state != FlowState::ChooseMethod && !strategy.is_some_and(|s| s.resumes(from_state)) {
         return Err(FlowError::AlreadyCompleted);
     }
     common::check_submit(deps, &flow, req, &sub)?;
     let session = common::current_session(deps, req).await;
-    if session.is_some() && !flow.refresh {
-        return Err(FlowError::AlreadyLoggedIn);
+    let step_up = flow.requested_aal > Aal::Aal1;
+    match &session {
+        // A second factor upgrades the session that asked for it.
+        None if step_up => return Err(FlowError::Aal1Required),
+        Some(s) if !flow.refresh && (!step_up || s.aal >= flow.requested_aal) => {
+            return Err(FlowError::AlreadyLoggedIn);
+        }
+        _ => {}
     }
     flow.ui.reset_messages();
     let Some(strategy) = strategy else {
@@ -213,8 +286,8 @@ pub async fn submit(
     }
     flow.state = FlowState::PassedChallenge;
     let refreshed = match (&session, req.session_token.as_deref()) {
-        (Some(s), Some(token)) if flow.refresh => Some(
-            sessions::reauthenticate(deps, s, token, used)
+        (Some(s), Some(token)) if flow.refresh || step_up => Some(
+            sessions::reauthenticate(deps, s, token, used, strategy.aal())
                 .await
                 .map_err(|e| FlowError::Internal(e.to_string()))?,
         ),
@@ -244,11 +317,44 @@ pub async fn submit(
         }
     }
     let return_to = common::final_return(deps, &flow, &method)?;
+    let aal_redirect = aal_redirect(deps, strategies, &flow, &issued).await?;
     Ok(LoggedIn {
         flow,
         issued,
         return_to,
+        aal_redirect,
     })
+}
+
+/// Kratos's `checkAAL` after a login: when whoami would refuse the session
+/// (`session.whoami.required_aal: highest_available` and the identity has a second factor
+/// the session has not proven), the aal2 login URL the browser goes on to, carrying the
+/// flow's `return_to`.
+async fn aal_redirect(
+    deps: &Deps,
+    strategies: &Registry,
+    flow: &Flow,
+    issued: &IssuedSession,
+) -> Result<Option<String>, FlowError> {
+    if deps.config.session.whoami.required_aal != RequiredAal::HighestAvailable
+        || issued.session.aal >= Aal::Aal2
+    {
+        return Ok(None);
+    }
+    let identity = with_credentials(deps, issued.session.identity_id).await?;
+    if strategies.available_aal(&identity) <= issued.session.aal {
+        return Ok(None);
+    }
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("aal", Aal::Aal2.as_str());
+    if let Some(r) = &flow.return_to {
+        q.append_pair("return_to", r);
+    }
+    Ok(Some(format!(
+        "{}/self-service/login/browser?{}",
+        deps.public_base(),
+        q.finish()
+    )))
 }
 
 /// How a login stopped by `require_verified_address` is answered.

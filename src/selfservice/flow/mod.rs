@@ -304,6 +304,9 @@ pub enum FlowError {
     BadRequest(String),
     #[error("a valid session was detected")]
     AlreadyLoggedIn,
+    /// A login flow at aal2 without a session to step up (Kratos `session_aal1_required`).
+    #[error("a session is required to request a higher assurance level")]
+    Aal1Required,
     #[error("registration is not allowed")]
     RegistrationDisabled,
     /// Recovery or verification is switched off in the configuration.

@@ -16,7 +16,7 @@ use super::{Flow, FlowError, FlowKind, FlowState, FlowType};
 use crate::config::{Hook, RequiredAal};
 use crate::deps::Deps;
 use crate::identity::schema::IdentitySchema;
-use crate::identity::{CredentialType, Identity, State, now};
+use crate::identity::{Identity, State, now};
 use crate::selfservice::csrf::RawToken;
 use crate::selfservice::hooks::{self, HookContext};
 use crate::selfservice::return_to;
@@ -91,37 +91,18 @@ fn schema_of(
     })
 }
 
-/// The highest assurance level the identity can reach: aal2 when, besides a first factor, it
-/// has a second factor set up (TOTP, lookup codes, or a WebAuthn key that is not a passkey).
-fn available_aal(identity: &Identity) -> Aal {
-    let has_config =
-        |c: &crate::identity::Credential| c.config.as_object().is_some_and(|o| !o.is_empty());
-    let second_factor = identity.credentials.values().any(|c| match c.kind {
-        CredentialType::Totp | CredentialType::LookupSecret => has_config(c),
-        CredentialType::Webauthn => c
-            .config
-            .get("credentials")
-            .and_then(Value::as_array)
-            .is_some_and(|keys| {
-                keys.iter()
-                    .any(|k| k.get("is_passwordless") != Some(&Value::Bool(true)))
-            }),
-        _ => false,
-    });
-    if second_factor { Aal::Aal2 } else { Aal::Aal1 }
-}
-
 /// `required_aal: highest_available` demands the session's level match what the identity can
 /// reach; `aal1` accepts any session.
 fn check_aal(
     deps: &Deps,
+    strategies: &Registry,
     session: &Session,
     identity: &Identity,
     back: &str,
 ) -> Result<(), FlowError> {
     let required = match deps.config.selfservice.flows.settings.required_aal {
         RequiredAal::Aal1 => Aal::Aal1,
-        RequiredAal::HighestAvailable => available_aal(identity),
+        RequiredAal::HighestAvailable => strategies.available_aal(identity),
     };
     if session.aal >= required {
         Ok(())
@@ -177,7 +158,7 @@ fn build(
     let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Settings, id), "POST");
     ui.append(csrf_node(&masked));
     for s in strategies.settings() {
-        s.populate(schema, &mut ui, identity);
+        s.populate(deps, schema, &mut ui, identity);
     }
     ui.sort_nodes(&SortOptions::settings(schema));
     let mut flow = Flow::new(
@@ -204,7 +185,7 @@ pub async fn start(
 ) -> Result<Started, FlowError> {
     let session = session_of(deps, req, &req.request_url).await?;
     let identity = identity_of(deps, &session, &req.request_url).await?;
-    check_aal(deps, &session, &identity, &req.request_url)?;
+    check_aal(deps, strategies, &session, &identity, &req.request_url)?;
     let return_to = common::requested_return_to(deps, req, FlowKind::Settings)?;
     let (mut flow, csrf_cookie) = build(deps, strategies, flow_type, req, &identity)?;
     flow.return_to = return_to;
@@ -301,7 +282,13 @@ pub async fn submit(
         return Err(replace_expired(deps, strategies, &flow, req, &identity).await);
     }
     common::check_submit(deps, &flow, req, &sub)?;
-    check_aal(deps, &session, &identity, &submit_url(deps, flow.id))?;
+    check_aal(
+        deps,
+        strategies,
+        &session,
+        &identity,
+        &submit_url(deps, flow.id),
+    )?;
     let loaded_at = flow.updated_at;
     let method = sub.str("method").unwrap_or_default().to_owned();
     let schema = &*schema_of(deps, &identity)?;
@@ -527,79 +514,4 @@ pub fn continue_with_item(deps: &Deps, flow: &Flow) -> Value {
             "url": common::with_flow(&deps.config.selfservice.flows.settings.ui_url, flow.id),
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::identity::Credential;
-    use std::collections::BTreeMap;
-
-    fn identity(creds: Vec<(&str, Value)>) -> Identity {
-        let ts = now();
-        let mut credentials = BTreeMap::new();
-        for (kind, config) in creds {
-            let kind = CredentialType::parse(kind).unwrap();
-            credentials.insert(
-                kind,
-                Credential {
-                    id: Uuid::new_v4(),
-                    kind,
-                    identifiers: vec!["a@b.c".into()],
-                    config,
-                    version: 0,
-                    created_at: ts,
-                    updated_at: ts,
-                },
-            );
-        }
-        Identity {
-            id: Uuid::new_v4(),
-            schema_id: "default".into(),
-            state: State::Active,
-            state_changed_at: None,
-            traits: serde_json::json!({}),
-            metadata_public: None,
-            metadata_admin: None,
-            external_id: None,
-            organization_id: None,
-            credentials,
-            verifiable_addresses: Vec::new(),
-            recovery_addresses: Vec::new(),
-            created_at: ts,
-            updated_at: ts,
-        }
-    }
-
-    #[test]
-    fn settings_available_aal() {
-        let pw = ("password", serde_json::json!({"hashed_password": "x"}));
-        assert_eq!(available_aal(&identity(vec![pw.clone()])).as_str(), "aal1");
-        assert_eq!(
-            available_aal(&identity(vec![
-                pw.clone(),
-                ("totp", serde_json::json!({"totp_url": "otpauth://x"}))
-            ]))
-            .as_str(),
-            "aal2"
-        );
-        // An empty TOTP credential is not set up.
-        assert_eq!(
-            available_aal(&identity(vec![pw.clone(), ("totp", serde_json::json!({}))])).as_str(),
-            "aal1"
-        );
-        // Passkeys are first factors.
-        let passkey = serde_json::json!({"credentials": [{"is_passwordless": true}]});
-        assert_eq!(
-            available_aal(&identity(vec![pw.clone(), ("webauthn", passkey)])).as_str(),
-            "aal1"
-        );
-        let key = serde_json::json!({"credentials": [{"is_passwordless": false}]});
-        assert_eq!(
-            available_aal(&identity(vec![pw, ("webauthn", key)])).as_str(),
-            "aal2"
-        );
-        assert!(Aal::Aal1 < Aal::Aal2);
-        assert!(Aal::Aal0 < Aal::Aal1);
-    }
 }

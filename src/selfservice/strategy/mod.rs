@@ -32,7 +32,8 @@
 //!         // check the code; `Outcome::Rejected` after adding a message to `flow.ui`
 //!     }
 //! }
-//! // In Registry::new: `if m.totp.enabled { r.login.push(&totp::Totp) }`
+//! // In Registry::new: `if m.totp.enabled { r.login.push(&totp::Totp) }`; a second factor
+// also overrides `aal` and `configured_for`.
 //! ```
 
 pub mod code;
@@ -41,6 +42,7 @@ mod method;
 pub mod password;
 pub mod profile;
 mod registry;
+pub mod totp;
 pub mod traits;
 
 use std::time::Duration;
@@ -60,6 +62,7 @@ use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError, FlowKind, FlowState};
 use crate::selfservice::otp::Template;
 use crate::selfservice::ui::{AnchorAttributes, Attributes, Group, Meta, UiContainer, UiNode};
+use crate::session::Aal;
 use crate::store::tokens::TokenRow;
 use crate::text;
 
@@ -87,11 +90,25 @@ pub fn add_login_identifier(deps: &Deps, ui: &mut UiContainer) {
     }
 }
 
-/// A first-factor sign-in method.
+/// A sign-in method: a first factor (the default), or a second factor ([`Self::aal`] `Aal2`)
+/// that upgrades a signed-in session in a login flow started with `aal=aal2`.
+///
+/// Second factors are offered only to identities that have them set up
+/// ([`Self::configured_for`]), which is also what `required_aal: highest_available` goes by
+/// (`Registry::available_aal`); their `login` finds the identity in the flow's `identity_id`
+/// (the signed-in one) and answers `Done` with it once the factor is proven.
 #[async_trait]
 pub trait LoginStrategy: Send + Sync {
     fn method(&self) -> Method;
-    /// Adds the method's nodes to a new login flow's UI.
+    /// The level a login by this method proves: first factors `Aal1`, second factors `Aal2`.
+    fn aal(&self) -> Aal {
+        Aal::Aal1
+    }
+    /// A second factor: whether `identity` (loaded with credentials) has it set up.
+    fn configured_for(&self, _identity: &Identity) -> bool {
+        false
+    }
+    /// Adds the method's nodes to a new login flow's UI (of its level).
     fn populate(&self, deps: &Deps, ui: &mut UiContainer);
     /// A `refresh=true` flow re-authenticates `identity`: fix what the method can (the
     /// identifier) to it.
@@ -213,7 +230,13 @@ impl SettingsContext<'_> {
 #[async_trait]
 pub trait SettingsStrategy: Send + Sync {
     fn method(&self) -> Method;
-    fn populate(&self, schema: &IdentitySchema, ui: &mut UiContainer, identity: &Identity);
+    fn populate(
+        &self,
+        deps: &Deps,
+        schema: &IdentitySchema,
+        ui: &mut UiContainer,
+        identity: &Identity,
+    );
     /// The profile changes traits, which sends new addresses a verification message and may
     /// show the verification UI; credential methods change how one signs in, after which
     /// other sessions may be revoked.

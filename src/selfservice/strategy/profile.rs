@@ -26,7 +26,13 @@ impl SettingsStrategy for Profile {
     }
 
     /// One input per trait, filled from the identity's traits, and the method's save button.
-    fn populate(&self, schema: &IdentitySchema, ui: &mut UiContainer, identity: &Identity) {
+    fn populate(
+        &self,
+        _deps: &Deps,
+        schema: &IdentitySchema,
+        ui: &mut UiContainer,
+        identity: &Identity,
+    ) {
         for n in ui::nodes_from_schema(schema, Group::Profile, "traits") {
             ui.upsert(n);
         }

@@ -2,8 +2,10 @@
 
 use super::{LoginStrategy, Method, RegistrationStrategy, SettingsStrategy};
 use super::{RecoveryStrategy, VerificationStrategy};
-use super::{code, link, password, profile};
+use super::{code, link, password, profile, totp};
 use crate::config::{Config, FlowStrategy};
+use crate::identity::Identity;
+use crate::session::Aal;
 
 pub struct Registry {
     login: Vec<&'static dyn LoginStrategy>,
@@ -53,7 +55,32 @@ impl Registry {
             r.login.push(&code::Code);
             r.registration.push(&code::Code);
         }
+        if m.totp.enabled {
+            r.login.push(&totp::Totp);
+            r.settings.push(&totp::Totp);
+        }
         r
+    }
+
+    /// The highest level `identity` (with credentials) can sign in at: `Aal2` when an enabled
+    /// second factor is set up for it (what `required_aal: highest_available` demands).
+    pub fn available_aal(&self, identity: &Identity) -> Aal {
+        let second = self
+            .login
+            .iter()
+            .any(|s| s.aal() == Aal::Aal2 && s.configured_for(identity));
+        if second { Aal::Aal2 } else { Aal::Aal1 }
+    }
+
+    /// The login strategies a flow at `aal` offers `identity` (none for a first factor).
+    pub fn login_at<'a>(
+        &'a self,
+        aal: Aal,
+        identity: Option<&'a Identity>,
+    ) -> impl Iterator<Item = &'static dyn LoginStrategy> + 'a {
+        self.login.iter().copied().filter(move |s| {
+            s.aal() == aal && (aal == Aal::Aal1 || identity.is_some_and(|i| s.configured_for(i)))
+        })
     }
 
     /// Login strategies in the order their nodes appear.
@@ -114,4 +141,74 @@ fn find<S: ?Sized>(
 ) -> Option<&'static S> {
     let m = Method::parse(method)?;
     list.iter().copied().find(|s| id(s) == m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{Credential, CredentialType, State, now};
+    use serde_json::{Value, json};
+
+    fn identity(creds: Vec<(&str, Value)>) -> Identity {
+        let ts = now();
+        let credentials = creds
+            .into_iter()
+            .map(|(kind, config)| {
+                let kind = CredentialType::parse(kind).unwrap();
+                let c = Credential {
+                    id: uuid::Uuid::new_v4(),
+                    kind,
+                    identifiers: vec!["a@b.c".into()],
+                    config,
+                    version: 0,
+                    created_at: ts,
+                    updated_at: ts,
+                };
+                (kind, c)
+            })
+            .collect();
+        Identity {
+            id: uuid::Uuid::new_v4(),
+            schema_id: "default".into(),
+            state: State::Active,
+            state_changed_at: None,
+            traits: json!({}),
+            metadata_public: None,
+            metadata_admin: None,
+            external_id: None,
+            organization_id: None,
+            credentials,
+            verifiable_addresses: Vec::new(),
+            recovery_addresses: Vec::new(),
+            created_at: ts,
+            updated_at: ts,
+        }
+    }
+
+    #[test]
+    fn second_factors_decide_the_available_level() {
+        let mut cfg = Config::default();
+        let pw = ("password", json!({"hashed_password": "x"}));
+        let totp = (
+            "totp",
+            json!({"totp_url": "otpauth://totp/x:y?secret=AAAA"}),
+        );
+        let with_totp = identity(vec![pw.clone(), totp]);
+        // Disabled methods count for nothing.
+        assert_eq!(Registry::new(&cfg).available_aal(&with_totp), Aal::Aal1);
+        cfg.selfservice.methods.totp.enabled = true;
+        let r = Registry::new(&cfg);
+        assert_eq!(r.available_aal(&with_totp), Aal::Aal2);
+        assert_eq!(r.available_aal(&identity(vec![pw.clone()])), Aal::Aal1);
+        // An empty TOTP credential is not set up.
+        let empty = identity(vec![pw, ("totp", json!({}))]);
+        assert_eq!(r.available_aal(&empty), Aal::Aal1);
+        // Second factors show only in aal2 flows, and only when set up.
+        let at = |aal, i: Option<&Identity>| -> Vec<Method> {
+            r.login_at(aal, i).map(|s| s.method()).collect()
+        };
+        assert_eq!(at(Aal::Aal1, None), vec![Method::Password]);
+        assert_eq!(at(Aal::Aal2, Some(&with_totp)), vec![Method::Totp]);
+        assert!(at(Aal::Aal2, Some(&empty)).is_empty());
+    }
 }

@@ -21,7 +21,13 @@ impl SettingsStrategy for Password {
     }
 
     /// A new password and the method's save button.
-    fn populate(&self, _schema: &IdentitySchema, ui: &mut UiContainer, _identity: &Identity) {
+    fn populate(
+        &self,
+        _deps: &Deps,
+        _schema: &IdentitySchema,
+        ui: &mut UiContainer,
+        _identity: &Identity,
+    ) {
         ui.append(ui::password_node("new-password"));
         ui.append(ui::submit_node(
             Group::Password,
