@@ -288,6 +288,18 @@ async fn reject(deps: &Deps, mut flow: Flow, identity: &Identity) -> FlowError {
     }
 }
 
+/// Stores a flow whose method moved on to another screen of its own (lookup codes to
+/// confirm) and answers with it, as Kratos's `ErrStrategyAsksToReturnToUI`: browsers go back
+/// to the settings UI showing it; nothing is saved to the identity and no hook runs.
+async fn show(deps: &Deps, mut flow: Flow, identity: &Identity) -> Result<Saved, FlowError> {
+    flow.state = FlowState::ShowForm;
+    flow.updated_at = now();
+    flow.identity = Some(identity.to_json(deps.public_base(), None));
+    common::save(deps, &flow, &[FlowState::ShowForm, FlowState::Success]).await?;
+    let return_to = common::with_flow(&deps.config.selfservice.flows.settings.ui_url, flow.id);
+    Ok(Saved { flow, return_to })
+}
+
 /// `POST /self-service/settings?flow=`: the `profile` or `password` method.
 pub async fn submit(
     deps: &Deps,
@@ -321,8 +333,8 @@ pub async fn submit(
     };
     let updated = match strategy.update(&cx, &mut flow.ui, &sub).await? {
         Outcome::Done(updated) => updated,
-        // Settings methods finish in one submission; nothing to continue.
-        Outcome::Continue | Outcome::Rejected => return Err(reject(deps, flow, &identity).await),
+        Outcome::Continue => return show(deps, flow, &identity).await,
+        Outcome::Rejected => return Err(reject(deps, flow, &identity).await),
     };
     // Pre-persist web hooks see the changed identity: `can_interrupt` stops here with nothing
     // saved, `response.parse` rewrites traits and metadata (re-checked against the schema).
