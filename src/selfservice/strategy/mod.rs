@@ -37,6 +37,7 @@
 
 pub mod code;
 pub mod link;
+pub mod lookup;
 mod method;
 pub mod password;
 pub mod profile;

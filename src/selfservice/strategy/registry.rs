@@ -2,7 +2,7 @@
 
 use super::{LoginStrategy, Method, RegistrationStrategy, SettingsStrategy};
 use super::{RecoveryStrategy, VerificationStrategy};
-use super::{code, link, password, profile};
+use super::{code, link, lookup, password, profile};
 use crate::config::{Config, FlowStrategy};
 
 pub struct Registry {
@@ -52,6 +52,9 @@ impl Registry {
         if m.code.enabled && m.code.passwordless_enabled {
             r.login.push(&code::Code);
             r.registration.push(&code::Code);
+        }
+        if m.lookup_secret.enabled {
+            r.settings.push(&lookup::LookupSecret);
         }
         r
     }
