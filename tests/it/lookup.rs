@@ -18,6 +18,11 @@ const PASSWORD: &str = "a-long-and-good-passphrase-42";
 /// Settings at `required_aal: aal1`: once codes exist, Kratos's default (`highest_available`)
 /// asks for an aal2 session, which these tests do not sign in to.
 async fn start() -> (TestApp, u16) {
+    start_with("").await
+}
+
+/// With `settings` added to `selfservice.flows.settings`.
+async fn start_with(settings: &str) -> (TestApp, u16) {
     let ui = ui_server().await;
     let app = TestApp::start_with(Setup {
         yaml: format!(
@@ -29,7 +34,7 @@ async fn start() -> (TestApp, u16) {
     settings:
       ui_url: http://127.0.0.1:{ui}/settings
       required_aal: aal1
-    error:
+{settings}    error:
       ui_url: http://127.0.0.1:{ui}/error
   methods:
     lookup_secret:
@@ -533,5 +538,34 @@ async fn concurrent_uses_consume_each_code_once() {
             Verdict::Reused
         );
     }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_action_needs_a_privileged_session() {
+    let (app, _) = start_with("      privileged_session_max_age: 1s\n").await;
+    let id = create(&app).await;
+    let token = token(&app).await;
+    let flow = api_settings(&app, &token).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let r = app
+        .http
+        .post(flow["ui"]["action"].as_str().unwrap())
+        .header("X-Session-Token", &token)
+        .json(&json!({"method": "lookup_secret", "lookup_secret_regenerate": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expect_error(r, 403).await["id"], "session_refresh_required");
+    let admin: Value = app
+        .http
+        .get(app.admin_url(&format!("/admin/identities/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(admin["credentials"].get("lookup_secret").is_none());
     app.stop().await;
 }
