@@ -7,7 +7,11 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use gatehouse::deps::Deps;
-use gatehouse::selfservice::strategy::lookup::{Verdict, verify_and_consume};
+use gatehouse::selfservice::flow::request::Submission;
+use gatehouse::selfservice::strategy::lookup::{
+    Verdict, check_submission, populate_login, verify_and_consume,
+};
+use gatehouse::selfservice::ui::UiContainer;
 
 use crate::common::flow::{api_login, browser, csrf, flow_id_from, message_ids, submit_with_token};
 use crate::common::{Setup, TestApp, expect_error, ui_server};
@@ -280,8 +284,40 @@ async fn native_generate_confirm_reveal_regenerate_disable() {
             .unwrap(),
         Verdict::Wrong
     );
-    assert_eq!(Verdict::Reused.message().unwrap().id, 4000012);
-    assert_eq!(Verdict::Wrong.message().unwrap().id, 4000016);
+    // What the login strategy will call: the verdict on the form, as Kratos shows it.
+    let form = |code: &str| {
+        Submission::from_json(json!({"lookup_secret": code}).to_string().as_bytes()).unwrap()
+    };
+    let mut ui = UiContainer::new("http://x".into(), "POST");
+    populate_login(
+        &mut ui,
+        &gatehouse::identity::service::get(&deps, identity, true)
+            .await
+            .unwrap(),
+    );
+    assert!(
+        check_submission(&deps, &mut ui, identity, &form(&codes[3]))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !check_submission(&deps, &mut ui, identity, &form(&codes[3]))
+            .await
+            .unwrap()
+    );
+    let ui_json = serde_json::to_value(&ui).unwrap();
+    assert_eq!(ui_json["messages"][0]["id"], 4000012, "{ui_json}");
+    let mut ui = UiContainer::new("http://x".into(), "POST");
+    assert!(
+        !check_submission(&deps, &mut ui, identity, &form(""))
+            .await
+            .unwrap()
+    );
+    let ui_json = serde_json::to_value(&ui).unwrap();
+    assert_eq!(
+        ui_json["nodes"][0]["messages"][0]["id"], 4000002,
+        "{ui_json}"
+    );
 
     // Reveal: the used code as used, the others masked, never in clear.
     let flow = api_settings(&app, &token).await;
@@ -307,12 +343,12 @@ async fn native_generate_confirm_reveal_regenerate_disable() {
     );
     let entries = listed(&revealed);
     assert_eq!(entries.len(), 12);
-    assert_eq!(entries[1].0, 1050014);
+    assert_eq!((entries[1].0, entries[3].0), (1050014, 1050014));
     assert!(
         entries
             .iter()
             .enumerate()
-            .all(|(i, (id, s))| i == 1 || (*id == 1050009 && s == "********")),
+            .all(|(i, (id, s))| i == 1 || i == 3 || (*id == 1050009 && s == "********")),
         "{entries:?}"
     );
     for c in &codes {

@@ -7,6 +7,8 @@ use uuid::Uuid;
 use super::{Codes, LOGIN_INPUT};
 use crate::deps::Deps;
 use crate::identity::{CredentialType, Identity, now};
+use crate::selfservice::flow::FlowError;
+use crate::selfservice::flow::request::Submission;
 use crate::selfservice::otp;
 use crate::selfservice::strategy::Method;
 use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode};
@@ -57,6 +59,31 @@ impl Verdict {
             Verdict::Reused => Some(text::validation_lookup_already_used()),
             Verdict::Wrong => Some(text::validation_lookup_invalid()),
             Verdict::NoCodes => Some(text::validation_no_lookup()),
+        }
+    }
+}
+
+/// A login submission's code (`lookup_secret`), checked and used for `identity_id`: true when
+/// accepted. A refusal is put on `ui` as Kratos shows it — a missing code on its node, the
+/// verdict on the flow — with the input emptied; the login strategy then rejects the flow.
+pub async fn check_submission(
+    deps: &Deps,
+    ui: &mut UiContainer,
+    identity_id: Uuid,
+    sub: &Submission,
+) -> Result<bool, FlowError> {
+    let code = sub.str(LOGIN_INPUT).unwrap_or_default();
+    if code.is_empty() {
+        ui.add_node_message(LOGIN_INPUT, text::validation_required(LOGIN_INPUT));
+        return Ok(false);
+    }
+    let verdict = verify_and_consume(deps, identity_id, code).await?;
+    match verdict.message() {
+        None => Ok(true),
+        Some(m) => {
+            ui.set_value(LOGIN_INPUT, serde_json::Value::String(String::new()));
+            ui.add_message(m);
+            Ok(false)
         }
     }
 }

@@ -17,7 +17,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-pub use login::{Verdict, populate_login, verify_and_consume};
+pub use login::{Verdict, check_submission, populate_login, verify_and_consume};
 
 use crate::selfservice::otp;
 use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode};
