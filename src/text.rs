@@ -14,6 +14,8 @@ pub mod ids {
     pub const INFO_LOGIN_RE_AUTH: u64 = 1010003;
     pub const INFO_LOGIN_MFA: u64 = 1010004;
     pub const INFO_LOGIN_PASSWORD: u64 = 1010022;
+    pub const INFO_LOGIN_LOOKUP_LABEL: u64 = 1010007;
+    pub const INFO_LOGIN_LOOKUP: u64 = 1010010;
     // Info: registration (104xxxx).
     pub const INFO_REGISTRATION: u64 = 1040001;
     pub const INFO_REGISTRATION_WITH: u64 = 1040002;
@@ -97,6 +99,18 @@ pub mod ids {
     pub const INFO_SETTINGS_UPDATE_SUCCESS: u64 = 1050001;
     pub const INFO_RECOVERY_SUCCESSFUL: u64 = 1060001;
     pub const VALIDATION_SETTINGS_NO_STRATEGY_FOUND: u64 = 4010004;
+    // Lookup secrets (backup recovery codes).
+    pub const INFO_SETTINGS_REVEAL_LOOKUP: u64 = 1050007;
+    pub const INFO_SETTINGS_REGENERATE_LOOKUP: u64 = 1050008;
+    pub const INFO_SETTINGS_LOOKUP_SECRET: u64 = 1050009;
+    pub const INFO_SETTINGS_LOOKUP_SECRET_LABEL: u64 = 1050010;
+    pub const INFO_SETTINGS_LOOKUP_CONFIRM: u64 = 1050011;
+    pub const INFO_SETTINGS_LOOKUP_SECRET_USED: u64 = 1050014;
+    pub const INFO_SETTINGS_LOOKUP_SECRET_LIST: u64 = 1050015;
+    pub const INFO_SETTINGS_DISABLE_LOOKUP: u64 = 1050016;
+    pub const VALIDATION_LOOKUP_ALREADY_USED: u64 = 4000012;
+    pub const VALIDATION_NO_LOOKUP: u64 = 4000014;
+    pub const VALIDATION_LOOKUP_INVALID: u64 = 4000016;
     // The code method's inputs and recovery's address choice.
     pub const INFO_NODE_LABEL: u64 = 1070000;
     pub const INFO_NODE_LABEL_RECOVERY_CODE: u64 = 1070010;
@@ -650,6 +664,91 @@ pub fn settings_saved() -> UiText {
         None,
     )
 }
+
+// ---- lookup secrets (backup recovery codes) ----
+
+pub fn login_lookup_label() -> UiText {
+    UiText::info(ids::INFO_LOGIN_LOOKUP_LABEL, "Backup recovery code")
+}
+pub fn login_lookup() -> UiText {
+    UiText::info(ids::INFO_LOGIN_LOOKUP, "Use backup recovery code")
+}
+pub fn settings_reveal_lookup() -> UiText {
+    UiText::info(
+        ids::INFO_SETTINGS_REVEAL_LOOKUP,
+        "Reveal backup recovery codes",
+    )
+}
+pub fn settings_regenerate_lookup() -> UiText {
+    UiText::info(
+        ids::INFO_SETTINGS_REGENERATE_LOOKUP,
+        "Generate new backup recovery codes",
+    )
+}
+pub fn settings_lookup_confirm() -> UiText {
+    UiText::info(
+        ids::INFO_SETTINGS_LOOKUP_CONFIRM,
+        "Confirm backup recovery codes",
+    )
+}
+pub fn settings_disable_lookup() -> UiText {
+    UiText::info(ids::INFO_SETTINGS_DISABLE_LOOKUP, "Disable this method")
+}
+pub fn settings_lookup_secret_label() -> UiText {
+    UiText::info(
+        ids::INFO_SETTINGS_LOOKUP_SECRET_LABEL,
+        "These are your back up recovery codes. Please keep them in a safe place!",
+    )
+}
+/// One code of the list; `secret` is what the list shows for it.
+pub fn settings_lookup_secret(secret: &str) -> UiText {
+    UiText::new(
+        ids::INFO_SETTINGS_LOOKUP_SECRET,
+        TextKind::Info,
+        secret,
+        ctx(&[("secret", json!(secret))]),
+    )
+}
+/// A used code of the list; `used_at` is RFC 3339, `shown` Go's `time.Time` format.
+pub fn settings_lookup_secret_used(used_at: &str, shown: &str) -> UiText {
+    UiText::new(
+        ids::INFO_SETTINGS_LOOKUP_SECRET_USED,
+        TextKind::Info,
+        format!("Secret was used at {shown}"),
+        ctx(&[("used_at", json!(used_at))]),
+    )
+}
+/// The list of codes: `shown` per code (the code, or `used`), and each code's own message.
+pub fn settings_lookup_secret_list(shown: &[String], secrets: Vec<UiText>) -> UiText {
+    UiText::new(
+        ids::INFO_SETTINGS_LOOKUP_SECRET_LIST,
+        TextKind::Info,
+        shown.join(", "),
+        ctx(&[("secrets", json!(secrets))]),
+    )
+}
+pub fn validation_lookup_already_used() -> UiText {
+    UiText::error(
+        ids::VALIDATION_LOOKUP_ALREADY_USED,
+        "This backup recovery code has already been used.",
+        None,
+    )
+}
+pub fn validation_no_lookup() -> UiText {
+    UiText::error(
+        ids::VALIDATION_NO_LOOKUP,
+        "You have no backup recovery codes set up.",
+        None,
+    )
+}
+pub fn validation_lookup_invalid() -> UiText {
+    UiText::error(
+        ids::VALIDATION_LOOKUP_INVALID,
+        "The backup recovery code is not valid.",
+        None,
+    )
+}
+
 pub fn settings_no_strategy_found() -> UiText {
     UiText::error(
         ids::VALIDATION_SETTINGS_NO_STRATEGY_FOUND,

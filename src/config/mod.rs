@@ -50,6 +50,8 @@ pub const SUPPORTED_PREFIXES: &[&str] = &[
     "selfservice.methods.code",
     "selfservice.methods.link",
     "selfservice.methods.password",
+    "selfservice.methods.totp",
+    "selfservice.methods.lookup_secret",
     "database.cleanup",
     "session.lifespan",
     "session.cookie",

@@ -52,3 +52,48 @@ pub async fn update_config(
         Ok(())
     })
 }
+
+/// The id and config, exactly as stored, of an identity's `credential_type` credential.
+pub async fn config_of(
+    store: &Store,
+    identity_id: Uuid,
+    credential_type: &str,
+) -> Result<Option<(Uuid, String)>, StoreError> {
+    let nid = DbId(store.nid());
+    with_conn!(store, |c| {
+        Ok(cred::table
+            .filter(cred::nid.eq(&nid))
+            .filter(cred::identity_id.eq(DbId(identity_id)))
+            .filter(cred::credential_type.eq(credential_type))
+            .select((cred::id, cred::config))
+            .first::<(DbId, String)>(c)
+            .await
+            .optional()?
+            .map(|(id, config)| (Uuid::from(id), config)))
+    })
+}
+
+/// Compare-and-set of a credential's config: writes `new` only while the stored config is
+/// still `old`, so of two writers that read the same config only one succeeds. Returns
+/// whether it wrote.
+pub async fn swap_config(
+    store: &Store,
+    credential_id: Uuid,
+    old: &str,
+    new: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let nid = DbId(store.nid());
+    with_conn!(store, |c| {
+        let n = diesel::update(
+            cred::table
+                .filter(cred::nid.eq(&nid))
+                .filter(cred::id.eq(DbId(credential_id)))
+                .filter(cred::config.eq(old)),
+        )
+        .set((cred::config.eq(new), cred::updated_at.eq(now)))
+        .execute(c)
+        .await?;
+        Ok(n == 1)
+    })
+}

@@ -128,16 +128,16 @@ macro_rules! profiles {
 profiles! {
     code: "code" reports ["selfservice.methods.code.login_enabled", "selfservice.methods.code.registration_enabled"];
     email: "email" reports [];
-    mfa: "mfa" reports ["selfservice.methods.totp", "selfservice.methods.lookup_secret", "selfservice.methods.webauthn"];
-    mfa_optional: "mfa-optional" reports ["selfservice.methods.totp", "selfservice.methods.webauthn"];
+    mfa: "mfa" reports ["selfservice.methods.webauthn"];
+    mfa_optional: "mfa-optional" reports ["selfservice.methods.webauthn"];
     mobile: "mobile" reports ["selfservice.methods.webauthn"];
     oidc: "oidc" reports ["selfservice.methods.oidc"];
     oidc_provider: "oidc-provider" reports ["oauth2_provider", "clients"];
-    oidc_provider_mfa: "oidc-provider-mfa" reports ["oauth2_provider", "selfservice.methods.totp"];
+    oidc_provider_mfa: "oidc-provider-mfa" reports ["oauth2_provider"];
     passkey: "passkey" reports ["selfservice.methods.passkey"];
     passwordless: "passwordless" reports ["selfservice.methods.webauthn"];
     recovery: "recovery" reports [];
-    recovery_mfa: "recovery-mfa" reports ["selfservice.methods.totp", "selfservice.methods.lookup_secret"];
+    recovery_mfa: "recovery-mfa" reports [];
     spa: "spa" reports ["selfservice.methods.oidc", "selfservice.methods.webauthn"];
     two_steps: "two-steps" reports ["selfservice.methods.webauthn"];
     verification: "verification" reports [];

@@ -22,6 +22,7 @@ mod hashing;
 mod hooks;
 mod json_bodies;
 mod listener;
+mod lookup;
 mod mail_flows;
 mod mfa;
 mod migrations;

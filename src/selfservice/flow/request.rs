@@ -155,6 +155,16 @@ impl Submission {
         self.fields.get(key).filter(|v| !v.is_null())
     }
 
+    /// A submit button's flag (`lookup_secret_confirm`, `totp_unlink` …): `true` from JSON,
+    /// `"true"` from a form.
+    pub fn flag(&self, key: &str) -> bool {
+        match self.get(key) {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => s == "true",
+            _ => false,
+        }
+    }
+
     /// The submitted traits: a nested `traits` object as sent, with the dotted `traits.*`
     /// fields over it, nested and typed (numbers, booleans, arrays) by the paths `schema`
     /// declares. A value that cannot take the schema's type is kept as sent, for the schema

@@ -269,6 +269,18 @@ async fn reject(deps: &Deps, mut flow: Flow, identity: &Identity) -> FlowError {
     }
 }
 
+/// Stores a flow whose method moved on to another screen of its own (lookup codes to
+/// confirm) and answers with it, as Kratos's `ErrStrategyAsksToReturnToUI`: browsers go back
+/// to the settings UI showing it; nothing is saved to the identity and no hook runs.
+async fn show(deps: &Deps, mut flow: Flow, identity: &Identity) -> Result<Saved, FlowError> {
+    flow.state = FlowState::ShowForm;
+    flow.updated_at = now();
+    flow.identity = Some(identity.to_json(deps.public_base(), None));
+    common::save(deps, &flow, &[FlowState::ShowForm, FlowState::Success]).await?;
+    let return_to = common::with_flow(&deps.config.selfservice.flows.settings.ui_url, flow.id);
+    Ok(Saved { flow, return_to })
+}
+
 /// `POST /self-service/settings?flow=`: the `profile` or `password` method.
 pub async fn submit(
     deps: &Deps,
@@ -290,14 +302,14 @@ pub async fn submit(
         &submit_url(deps, flow.id),
     )?;
     let loaded_at = flow.updated_at;
-    let method = sub.str("method").unwrap_or_default().to_owned();
     let schema = &*schema_of(deps, &identity)?;
     flow.ui.reset_messages();
     flow.ui.update_csrf(&flow.csrf_token.clone());
-    let Some(strategy) = strategies.settings_method(&method) else {
+    let Some(&strategy) = strategies.settings().iter().find(|s| s.takes(&sub)) else {
         flow.ui.add_message(text::settings_no_strategy_found());
         return Err(reject(deps, flow, &identity).await);
     };
+    let method = strategy.method().as_str().to_owned();
     flow.active = Some(method.clone());
     let cx = SettingsContext {
         deps,
@@ -308,8 +320,8 @@ pub async fn submit(
     };
     let updated = match strategy.update(&cx, &mut flow.ui, &sub).await? {
         Outcome::Done(updated) => updated,
-        // Settings methods finish in one submission; nothing to continue.
-        Outcome::Continue | Outcome::Rejected => return Err(reject(deps, flow, &identity).await),
+        Outcome::Continue => return show(deps, flow, &identity).await,
+        Outcome::Rejected => return Err(reject(deps, flow, &identity).await),
     };
     // Pre-persist web hooks see the changed identity: `can_interrupt` stops here with nothing
     // saved, `response.parse` rewrites traits and metadata (re-checked against the schema).

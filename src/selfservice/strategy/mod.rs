@@ -38,6 +38,7 @@
 
 pub mod code;
 pub mod link;
+pub mod lookup;
 mod method;
 pub mod password;
 pub mod profile;
@@ -230,6 +231,12 @@ impl SettingsContext<'_> {
 #[async_trait]
 pub trait SettingsStrategy: Send + Sync {
     fn method(&self) -> Method;
+    /// Whether a submission is addressed to this method: by default when `method` names it.
+    /// Kratos's UI posts some buttons without a `method` (`lookup_secret_confirm=true`,
+    /// `totp_unlink=true`); their methods take them by the flag.
+    fn takes(&self, sub: &Submission) -> bool {
+        sub.str("method") == Some(self.method().as_str())
+    }
     fn populate(
         &self,
         deps: &Deps,

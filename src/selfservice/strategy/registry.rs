@@ -2,7 +2,7 @@
 
 use super::{LoginStrategy, Method, RegistrationStrategy, SettingsStrategy};
 use super::{RecoveryStrategy, VerificationStrategy};
-use super::{code, link, password, profile, totp};
+use super::{code, link, lookup, password, profile, totp};
 use crate::config::{Config, FlowStrategy};
 use crate::identity::Identity;
 use crate::session::Aal;
@@ -59,6 +59,10 @@ impl Registry {
             r.login.push(&totp::Totp);
             r.settings.push(&totp::Totp);
         }
+        if m.lookup_secret.enabled {
+            r.login.push(&lookup::LookupSecret);
+            r.settings.push(&lookup::LookupSecret);
+        }
         r
     }
 
@@ -101,10 +105,6 @@ impl Registry {
     /// The enabled login strategy a submission's `method` names.
     pub fn login_method(&self, method: &str) -> Option<&'static dyn LoginStrategy> {
         find(&self.login, method, |s| s.method())
-    }
-
-    pub fn settings_method(&self, method: &str) -> Option<&'static dyn SettingsStrategy> {
-        find(&self.settings, method, |s| s.method())
     }
 
     /// The recovery method in use (`selfservice.flows.recovery.use`); whether the flow is

@@ -27,6 +27,11 @@ impl SettingsStrategy for Totp {
         Method::Totp
     }
 
+    /// Its form, or the unlink button, which Kratos's UI sends without `method`.
+    fn takes(&self, sub: &Submission) -> bool {
+        sub.str("method") == Some(self.method().as_str()) || sub.flag("totp_unlink")
+    }
+
     fn populate(
         &self,
         deps: &Deps,
@@ -47,9 +52,7 @@ impl SettingsStrategy for Totp {
         cx.ensure_privileged()?;
         let linked = stored_url(cx.identity).is_some();
         let mut updated = cx.identity.clone();
-        // Forms send the string, JSON clients a boolean.
-        let unlink = matches!(sub.get("totp_unlink"), Some(serde_json::Value::Bool(true)))
-            || sub.str("totp_unlink") == Some("true");
+        let unlink = sub.flag("totp_unlink");
         if unlink {
             if !linked {
                 ui.add_message(text::settings_no_strategy_found());
