@@ -23,8 +23,10 @@
 //!   strategies that complete them: `selfservice::flow` — login, registration, recovery,
 //!   verification, settings — owns states, persistence, CSRF and return-URL rules and hooks,
 //!   and names no method; `selfservice::strategy` holds the contract (one trait per flow
-//!   kind), the registry of enabled methods built once from the configuration, and one folder
-//!   per method: password with its policy, code, link, profile; plus the UI containers and the
+//!   kind; first and second factors by their assurance level), the registry of enabled methods
+//!   built per configuration generation, and one folder per method: password with its policy,
+//!   code, link, profile (with two-step registration), totp, lookup (backup codes); plus the
+//!   one-time-code storage helpers (`selfservice::otp`), the UI containers and the
 //!   hooks engine: before/after hooks, web hooks with durable fire-and-forget deliveries, the
 //!   password migration hook; the web hook client, which `Deps` holds, lives apart in
 //!   `hooks::client`), [`session`]
