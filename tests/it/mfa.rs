@@ -574,3 +574,69 @@ async fn totp_browser_link_then_password_login_goes_on_to_aal2() {
     assert_eq!(r.url().path(), "/welcome");
     app.stop().await;
 }
+
+/// Guessing codes is bounded per identity (Kratos has no limit): after ten wrong second-factor
+/// codes even the right one is refused for a while, in a fresh flow too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_second_factor_codes_lock_the_second_factor_for_a_while() {
+    let (app, _) = start().await;
+    create(&app, "guessed@example.com").await;
+    let token = token_for(&app, "guessed@example.com").await;
+    let flow: Value = api_get(&app, "/self-service/settings/api", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = offered_secret(&flow);
+    let (status, v) = submit_with_token(
+        &app,
+        &token,
+        &flow,
+        json!({"method": "totp", "totp_code": code(&secret, 0)}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+
+    let aal2_flow = || async {
+        api_get(&app, "/self-service/login/api?aal=aal2", Some(&token))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let flow = aal2_flow().await;
+    for back in 0..10 {
+        let (status, v) = submit_with_token(
+            &app,
+            &token,
+            &flow,
+            json!({"method": "totp", "totp_code": code(&secret, -20 - back)}),
+        )
+        .await;
+        assert_eq!(status, 400, "{v}");
+        assert_eq!(node_message_ids(&v, "totp_code"), vec![4000008], "{v}");
+    }
+    // The right code of the next step, in a fresh flow: refused all the same.
+    let flow = aal2_flow().await;
+    let (status, v) = submit_with_token(
+        &app,
+        &token,
+        &flow,
+        json!({"method": "totp", "totp_code": code(&secret, 1)}),
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    let texts: Vec<&str> = v["ui"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert!(
+        texts.iter().any(|t| t.contains("Too many failed attempts")),
+        "{v}"
+    );
+    let (status, _) = whoami_status(&app, &token).await;
+    assert_eq!(status, 403, "still aal1");
+    app.stop().await;
+}

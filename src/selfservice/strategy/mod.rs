@@ -36,6 +36,7 @@
 // also overrides `aal` and `configured_for`.
 //! ```
 
+mod attempts;
 pub mod code;
 pub mod link;
 pub mod lookup;

@@ -12,7 +12,7 @@ use crate::identity::{CredentialType, Identity, now};
 use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError};
 use crate::selfservice::otp;
-use crate::selfservice::strategy::{LoginStrategy, Method, Outcome};
+use crate::selfservice::strategy::{LoginStrategy, Method, Outcome, attempts};
 use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode};
 use crate::session::Aal;
 use crate::store::StoreError;
@@ -74,9 +74,18 @@ impl LoginStrategy for LookupSecret {
             flow.ui.add_message(text::login_no_strategy_found());
             return Ok(Outcome::Rejected);
         };
-        if !check_submission(deps, &mut flow.ui, id, sub).await? {
+        if attempts::locked(deps, id).await? {
+            flow.ui.add_message(attempts::locked_message());
             return Ok(Outcome::Rejected);
         }
+        if !check_submission(deps, &mut flow.ui, id, sub).await? {
+            // A missing code is a form error, not a guess.
+            if sub.str(LOGIN_INPUT).is_some_and(|c| !c.is_empty()) {
+                attempts::record_failure(deps, id).await?;
+            }
+            return Ok(Outcome::Rejected);
+        }
+        attempts::clear(deps, id).await?;
         match identities::get(deps, id, true).await {
             Ok(identity) => Ok(Outcome::Done(identity)),
             Err(IdentityError::NotFound) => {
