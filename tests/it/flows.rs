@@ -672,7 +672,7 @@ async fn twenty_concurrent_registrations_with_one_email() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_identifiers_cost_the_same_as_wrong_passwords() {
     // Hashing made the dominant cost, as it is in production.
-    let (app, _ui) = start("hashers:\n  argon2:\n    memory: 4MB\n    iterations: 3\n").await;
+    let (app, _ui) = start("hashers:\n  argon2:\n    memory: 16MB\n    iterations: 3\n").await;
     app.create_identity(json!({"traits": {"email": "known@example.com"}, "credentials": {"password": {"config": {"password": "the right password"}}}})).await;
     let attempt = |identifier: &'static str| {
         let http = app.http.clone();
@@ -698,9 +698,11 @@ async fn unknown_identifiers_cost_the_same_as_wrong_passwords() {
     }
     known.sort();
     unknown.sort();
+    // Skipping the hash for unknown identifiers would put the ratio near 0.1; the bounds leave
+    // room for a loaded machine (the known path also reads the credentials).
     let ratio = unknown[12].as_secs_f64() / known[12].as_secs_f64();
     assert!(
-        (0.7..1.43).contains(&ratio),
+        (0.5..2.0).contains(&ratio),
         "median unknown/known = {ratio:.2} ({:?} vs {:?})",
         unknown[12],
         known[12]
