@@ -179,12 +179,41 @@ async fn password_then_code_by_mail_steps_the_session_up() {
         403
     );
 
+    // "Resend" mails a fresh code to the same address; the first one is void.
+    let (status, resent) = submit_with_token(
+        &app,
+        &token,
+        &bad,
+        json!({"method": "code", "address": email, "resend": "code"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{resent}");
+    assert_eq!(resent["state"], "sent_email", "{resent}");
+    let got = mail.wait_for(2, WAIT).await;
+    assert!(
+        got[1].to.iter().any(|r| r.contains(email)),
+        "{:?}",
+        got[1].to
+    );
+    let fresh = six_digits(&plaintext(&got[1]));
+    if fresh != code {
+        let (status, old) = submit_with_token(
+            &app,
+            &token,
+            &resent,
+            json!({"method": "code", "address": email, "code": code}),
+        )
+        .await;
+        assert_eq!(status, 400, "{old}");
+        assert_eq!(message_ids(&old), [4010008], "{old}");
+    }
+
     // The right code completes it: the same session, now aal2 with `code` at aal2.
     let (status, v) = submit_with_token(
         &app,
         &token,
-        &bad,
-        json!({"method": "code", "address": email, "code": code}),
+        &resent,
+        json!({"method": "code", "address": email, "code": fresh}),
     )
     .await;
     assert_eq!(status, 200, "{v}");
