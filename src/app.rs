@@ -231,10 +231,6 @@ pub fn unsupported_hooks(cfg: &Config) -> Vec<String> {
             }
         }
     }
-    // Passwordless code login and registration are built; code as a second factor is not.
-    if cfg.selfservice.methods.code.mfa_enabled {
-        out.push("selfservice.methods.code.mfa_enabled".into());
-    }
     out
 }
 

@@ -43,6 +43,7 @@ pub mod ids {
     // One-time code login and registration.
     pub const INFO_LOGIN_CODE_SENT: u64 = 1010014;
     pub const INFO_LOGIN_CODE: u64 = 1010015;
+    pub const INFO_LOGIN_CODE_MFA: u64 = 1010023;
     pub const INFO_REGISTRATION_CODE_SENT: u64 = 1040005;
     pub const INFO_REGISTRATION_CODE: u64 = 1040006;
     pub const INFO_NODE_LABEL_REGISTRATION_CODE: u64 = 1070012;
@@ -859,6 +860,15 @@ pub fn login_code_sent() -> UiText {
 }
 pub fn login_code() -> UiText {
     UiText::info(ids::INFO_LOGIN_CODE, "Send sign in code")
+}
+/// The button sending a second-factor code to one of the identity's addresses.
+pub fn login_code_mfa(channel: &str, address: &str) -> UiText {
+    UiText::new(
+        ids::INFO_LOGIN_CODE_MFA,
+        TextKind::Info,
+        format!("Send code to {address}"),
+        ctx(&[("address", json!(address)), ("channel", json!(channel))]),
+    )
 }
 pub fn registration_code_sent() -> UiText {
     UiText::info(

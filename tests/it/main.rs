@@ -13,6 +13,7 @@ mod common;
 mod admin_identities;
 mod cli;
 mod code_flows;
+mod code_mfa;
 mod config_profiles;
 mod courier;
 mod courier_processes;

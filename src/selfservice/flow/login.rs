@@ -46,7 +46,7 @@ fn build(
     let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Login, id), "POST");
     ui.append(csrf_node(&masked));
     for s in strategies.login_at(aal, identity) {
-        s.populate(deps, &mut ui);
+        s.populate_for(deps, &mut ui, identity);
     }
     ui.sort_nodes(&SortOptions::login());
     let mut flow = Flow::new(

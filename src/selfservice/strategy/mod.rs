@@ -112,6 +112,11 @@ pub trait LoginStrategy: Send + Sync {
     }
     /// Adds the method's nodes to a new login flow's UI (of its level).
     fn populate(&self, deps: &Deps, ui: &mut UiContainer);
+    /// Adds the nodes for `identity` (the signed-in one of an aal2 flow), for a method whose
+    /// form depends on it (code as a second factor offers the identity's addresses).
+    fn populate_for(&self, deps: &Deps, ui: &mut UiContainer, _identity: Option<&Identity>) {
+        self.populate(deps, ui);
+    }
     /// A `refresh=true` flow re-authenticates `identity`: fix what the method can (the
     /// identifier) to it.
     async fn populate_refresh(&self, _deps: &Deps, _ui: &mut UiContainer, _identity: Uuid) {}

@@ -55,6 +55,9 @@ impl Registry {
             r.login.push(&code::Code);
             r.registration.push(&code::Code);
         }
+        if m.code.enabled && m.code.mfa_enabled {
+            r.login.push(&code::CodeMfa);
+        }
         if m.totp.enabled {
             r.login.push(&totp::Totp);
             r.settings.push(&totp::Totp);

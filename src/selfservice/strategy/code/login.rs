@@ -35,20 +35,26 @@ impl LoginStrategy for Code {
         flow: &mut Flow,
         sub: &Submission,
     ) -> Result<Outcome<Identity>, FlowError> {
-        Ok(match code_login(deps, flow, sub).await? {
-            CodeStep::Verified(identity) => Outcome::Done(*identity),
-            CodeStep::Sent => Outcome::Continue,
-            CodeStep::Rejected => Outcome::Rejected,
-        })
+        Ok(code_login(deps, flow, sub).await?.into())
     }
 }
 
-enum CodeStep {
+pub(super) enum CodeStep {
     /// A code went out (or, for an unknown identifier, seemingly did); answer with the flow.
     Sent,
     /// The submission was refused; the reasons are in the flow's UI.
     Rejected,
     Verified(Box<Identity>),
+}
+
+impl From<CodeStep> for Outcome<Identity> {
+    fn from(step: CodeStep) -> Self {
+        match step {
+            CodeStep::Verified(identity) => Outcome::Done(*identity),
+            CodeStep::Sent => Outcome::Continue,
+            CodeStep::Rejected => Outcome::Rejected,
+        }
+    }
 }
 
 /// The code method on login: a submission with a code (after one was sent) checks it; any
@@ -58,44 +64,7 @@ async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<Co
     if flow.state == FlowState::SentEmail
         && let Some(c) = super::submitted_code(sub)
     {
-        return match super::check(deps, flow, super::KIND_LOGIN, &c).await? {
-            super::Checked::TooOften => {
-                flow.ui.add_message(super::too_often());
-                Ok(CodeStep::Rejected)
-            }
-            super::Checked::Invalid => {
-                flow.ui.add_message(text::login_code_invalid());
-                Ok(CodeStep::Rejected)
-            }
-            super::Checked::Valid(row) => {
-                let Some(id) = row.identity_id else {
-                    flow.ui.add_message(text::login_code_invalid());
-                    return Ok(CodeStep::Rejected);
-                };
-                // Receiving the code proves the address, as Kratos's `verifyAddress` records.
-                if let Some(address) = &row.address {
-                    crate::store::tokens::mark_value_verified(
-                        &deps.store,
-                        id.0,
-                        address,
-                        now().naive_utc(),
-                    )
-                    .await?;
-                    deps.session_cache.invalidate_identity(id.0);
-                }
-                match crate::identity::service::get(deps, id.0, true).await {
-                    Ok(i) if i.state == State::Active => Ok(CodeStep::Verified(Box::new(i))),
-                    Ok(_) => {
-                        flow.ui.add_message(text::identity_disabled());
-                        Ok(CodeStep::Rejected)
-                    }
-                    Err(_) => {
-                        flow.ui.add_message(text::login_code_invalid());
-                        Ok(CodeStep::Rejected)
-                    }
-                }
-            }
-        };
+        return verify(deps, flow, &c).await;
     }
     flow.ui
         .set_value("identifier", serde_json::json!(identifier));
@@ -137,4 +106,51 @@ async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<Co
     flow.ui.add_message(text::login_code_sent());
     common::save(deps, flow, &[FlowState::ChooseMethod, FlowState::SentEmail]).await?;
     Ok(CodeStep::Sent)
+}
+
+/// Checks a login code of the flow and, when right, the identity it was sent for: the
+/// passwordless method and the second factor both finish this way.
+pub(super) async fn verify(
+    deps: &Deps,
+    flow: &mut Flow,
+    code: &str,
+) -> Result<CodeStep, FlowError> {
+    match super::check(deps, flow, super::KIND_LOGIN, code).await? {
+        super::Checked::TooOften => {
+            flow.ui.add_message(super::too_often());
+            Ok(CodeStep::Rejected)
+        }
+        super::Checked::Invalid => {
+            flow.ui.add_message(text::login_code_invalid());
+            Ok(CodeStep::Rejected)
+        }
+        super::Checked::Valid(row) => {
+            let Some(id) = row.identity_id else {
+                flow.ui.add_message(text::login_code_invalid());
+                return Ok(CodeStep::Rejected);
+            };
+            // Receiving the code proves the address, as Kratos's `verifyAddress` records.
+            if let Some(address) = &row.address {
+                crate::store::tokens::mark_value_verified(
+                    &deps.store,
+                    id.0,
+                    address,
+                    now().naive_utc(),
+                )
+                .await?;
+                deps.session_cache.invalidate_identity(id.0);
+            }
+            match crate::identity::service::get(deps, id.0, true).await {
+                Ok(i) if i.state == State::Active => Ok(CodeStep::Verified(Box::new(i))),
+                Ok(_) => {
+                    flow.ui.add_message(text::identity_disabled());
+                    Ok(CodeStep::Rejected)
+                }
+                Err(_) => {
+                    flow.ui.add_message(text::login_code_invalid());
+                    Ok(CodeStep::Rejected)
+                }
+            }
+        }
+    }
 }

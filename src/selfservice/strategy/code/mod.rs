@@ -23,12 +23,17 @@ use crate::text;
 
 mod address_choice;
 mod login;
+mod mfa;
 mod recovery;
 mod registration;
 mod verification;
 
 /// Sign-in, sign-up, recovery and verification by a one-time code.
 pub struct Code;
+
+/// A one-time code to one of the signed-in identity's addresses as the second factor
+/// (`selfservice.methods.code.mfa_enabled`).
+pub struct CodeMfa;
 
 pub const KIND_LOGIN: &str = "login_code";
 pub const KIND_REGISTRATION: &str = "registration_code";
