@@ -79,6 +79,25 @@ pub enum Outcome<T> {
     Rejected,
 }
 
+/// The identity an aal2 login flow belongs to (the login flow set it), with its credentials.
+/// `None`, with the flow's "no strategy" message, when the flow has none or it is gone: every
+/// second factor starts here.
+pub async fn aal2_identity(deps: &Deps, flow: &mut Flow) -> Result<Option<Identity>, FlowError> {
+    use crate::identity::service::{self as identities, IdentityError};
+    let found = match flow.identity_id {
+        Some(id) => match identities::get(deps, id, true).await {
+            Ok(identity) => Some(identity),
+            Err(IdentityError::NotFound) => None,
+            Err(e) => return Err(FlowError::Internal(e.to_string())),
+        },
+        None => None,
+    };
+    if found.is_none() {
+        flow.ui.add_message(text::login_no_strategy_found());
+    }
+    Ok(found)
+}
+
 /// The identifier every first factor signs in with, added by whichever login strategy comes
 /// first: the form shows it once.
 pub fn add_login_identifier(deps: &Deps, ui: &mut UiContainer) {

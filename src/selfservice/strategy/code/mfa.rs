@@ -12,7 +12,7 @@ use crate::deps::Deps;
 use crate::identity::{CredentialType, Identity, now};
 use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError, FlowState, common};
-use crate::selfservice::strategy::{LoginStrategy, Method, Outcome};
+use crate::selfservice::strategy::{LoginStrategy, Method, Outcome, aal2_identity};
 use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode};
 use crate::session::Aal;
 use crate::text;
@@ -94,11 +94,10 @@ impl LoginStrategy for CodeMfa {
         flow: &mut Flow,
         sub: &Submission,
     ) -> Result<Outcome<Identity>, FlowError> {
-        // An aal2 flow belongs to the signed-in identity (the login flow set it).
-        let Some(id) = flow.identity_id else {
-            flow.ui.add_message(text::login_no_strategy_found());
+        let Some(identity) = aal2_identity(deps, flow).await? else {
             return Ok(Outcome::Rejected);
         };
+        let id = identity.id;
         if flow.state == FlowState::SentEmail
             && let Some(code) = super::submitted_code(sub)
         {
@@ -111,9 +110,6 @@ impl LoginStrategy for CodeMfa {
                 step => step.into(),
             });
         }
-        let identity = crate::identity::service::get(deps, id, true)
-            .await
-            .map_err(|e| FlowError::Internal(e.to_string()))?;
         let Some(address) = chosen_address(sub) else {
             flow.ui
                 .add_node_message("address", text::validation_required("address"));

@@ -7,12 +7,11 @@ use uuid::Uuid;
 
 use super::{Codes, LOGIN_INPUT, LookupSecret};
 use crate::deps::Deps;
-use crate::identity::service::{self as identities, IdentityError};
 use crate::identity::{CredentialType, Identity, now};
 use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError};
 use crate::selfservice::otp;
-use crate::selfservice::strategy::{LoginStrategy, Method, Outcome, attempts};
+use crate::selfservice::strategy::{LoginStrategy, Method, Outcome, aal2_identity, attempts};
 use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode};
 use crate::session::Aal;
 use crate::store::StoreError;
@@ -69,11 +68,10 @@ impl LoginStrategy for LookupSecret {
         flow: &mut Flow,
         sub: &Submission,
     ) -> Result<Outcome<Identity>, FlowError> {
-        // An aal2 flow belongs to the signed-in identity (the login flow set it).
-        let Some(id) = flow.identity_id else {
-            flow.ui.add_message(text::login_no_strategy_found());
+        let Some(identity) = aal2_identity(deps, flow).await? else {
             return Ok(Outcome::Rejected);
         };
+        let id = identity.id;
         if attempts::locked(deps, id).await? {
             flow.ui.add_message(attempts::locked_message());
             return Ok(Outcome::Rejected);
@@ -86,14 +84,7 @@ impl LoginStrategy for LookupSecret {
             return Ok(Outcome::Rejected);
         }
         attempts::clear(deps, id).await?;
-        match identities::get(deps, id, true).await {
-            Ok(identity) => Ok(Outcome::Done(identity)),
-            Err(IdentityError::NotFound) => {
-                flow.ui.add_message(text::login_no_strategy_found());
-                Ok(Outcome::Rejected)
-            }
-            Err(e) => Err(FlowError::Internal(e.to_string())),
-        }
+        Ok(Outcome::Done(identity))
     }
 }
 

@@ -5,10 +5,9 @@ use async_trait::async_trait;
 use super::{Totp, check_code, stored_url};
 use crate::deps::Deps;
 use crate::identity::Identity;
-use crate::identity::service::{self as identities, IdentityError};
 use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError};
-use crate::selfservice::strategy::{LoginStrategy, Method, Outcome, attempts};
+use crate::selfservice::strategy::{LoginStrategy, Method, Outcome, aal2_identity, attempts};
 use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, submit_node};
 use crate::session::Aal;
 use crate::text;
@@ -44,20 +43,10 @@ impl LoginStrategy for Totp {
         flow: &mut Flow,
         sub: &Submission,
     ) -> Result<Outcome<Identity>, FlowError> {
-        // An aal2 flow belongs to the signed-in identity (the login flow set it).
-        let Some(id) = flow.identity_id else {
-            flow.ui.add_message(text::login_no_strategy_found());
+        let Some(identity) = aal2_identity(deps, flow).await? else {
             return Ok(Outcome::Rejected);
         };
-        let identity = match identities::get(deps, id, true).await {
-            Ok(i) => Some(i),
-            Err(IdentityError::NotFound) => None,
-            Err(e) => return Err(FlowError::Internal(e.to_string())),
-        };
-        let Some((identity, url)) = identity
-            .as_ref()
-            .and_then(|i| stored_url(i).map(|u| (i, u.to_owned())))
-        else {
+        let Some(url) = stored_url(&identity).map(str::to_owned) else {
             flow.ui.add_message(text::login_no_strategy_found());
             return Ok(Outcome::Rejected);
         };
