@@ -41,6 +41,7 @@ pub mod code;
 pub mod link;
 pub mod lookup;
 mod method;
+pub mod oidc;
 pub mod password;
 pub mod profile;
 mod registry;
