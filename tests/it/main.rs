@@ -28,6 +28,7 @@ mod mail_flows;
 mod mfa;
 mod migrations;
 mod multinode;
+mod oidc_harness;
 mod recovery_verification;
 mod reload;
 mod robustness;
