@@ -12,6 +12,11 @@ use serde_json::{Map, Value};
 
 use crate::config::OidcProvider;
 
+pub mod discord;
+pub mod facebook;
+pub mod github;
+mod oauth2;
+
 /// Why a provider could not do what was asked. Each maps to a Kratos message on the flow.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
