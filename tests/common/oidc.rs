@@ -19,19 +19,20 @@ use serde_json::{Value, json};
 
 const SCRIPT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc");
 
-/// A running provider; killed when dropped (and it exits by itself once its stdin closes, so
-/// it dies with the test process too).
+/// A provider; killed when dropped (and it exits by itself once its stdin closes, so it dies
+/// with the test process too).
 pub struct OidcProvider {
     pub issuer: String,
-    child: Child,
-    _stdin: ChildStdin,
+    /// What it was started with, plus the port and signing key it chose: a restart comes back
+    /// at the same issuer with the same key.
+    config: Value,
+    running: Option<(Child, ChildStdin)>,
     log: tempfile::NamedTempFile,
 }
 
 impl Drop for OidcProvider {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
@@ -58,41 +59,47 @@ impl OidcProvider {
     /// Starts a provider with the script's whole configuration
     /// (`{"clients": […], "pkce_required": bool, "claims": {scope: [claim]}}`).
     pub async fn start_with(config: Value) -> OidcProvider {
-        tokio::task::spawn_blocking(move || Self::spawn(&config))
-            .await
-            .expect("start the OpenID Connect provider")
+        let mut p = OidcProvider {
+            issuer: String::new(),
+            config,
+            running: None,
+            log: tempfile::NamedTempFile::new().expect("provider log file"),
+        };
+        p.restart().await;
+        p
     }
 
-    fn spawn(config: &Value) -> OidcProvider {
-        let modules = node_modules();
-        let log = tempfile::NamedTempFile::new().expect("provider log file");
-        let mut child = Command::new("node")
-            .arg(Path::new(SCRIPT_DIR).join("provider.mjs"))
-            .arg(config.to_string())
-            .env("GATEHOUSE_OIDC_NODE_MODULES", &modules)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(log.reopen().expect("provider log file"))
-            .spawn()
-            .unwrap_or_else(|e| panic!("node does not start (is Node.js 20+ installed?): {e}"));
-        let stdin = child.stdin.take().expect("provider stdin");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("provider stdout"))
-            .read_line(&mut line)
-            .expect("read the provider's first line");
-        let started: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
+    /// Takes the provider down: its port refuses connections until [`Self::restart`].
+    pub fn stop(&mut self) {
+        if let Some((mut child, _stdin)) = self.running.take() {
             let _ = child.kill();
-            panic!(
-                "the OpenID Connect provider did not start: {line:?}\n{}",
-                std::fs::read_to_string(log.path()).unwrap_or_default()
-            )
-        });
-        OidcProvider {
-            issuer: started["issuer"].as_str().expect("issuer").to_owned(),
-            child,
-            _stdin: stdin,
-            log,
+            let _ = child.wait();
         }
+    }
+
+    /// (Re)starts it: after the first start at the same issuer with the same signing key, but
+    /// without the last run's sessions, codes, tokens, rotated keys and claim overrides.
+    pub async fn restart(&mut self) {
+        self.stop();
+        let config = self.config.clone();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.log.path())
+            .expect("provider log file");
+        let (child, stdin, started) = tokio::task::spawn_blocking(move || spawn(&config, log))
+            .await
+            .expect("start the OpenID Connect provider");
+        self.running = Some((child, stdin));
+        let Some(issuer) = started["issuer"].as_str() else {
+            self.stop();
+            panic!(
+                "the OpenID Connect provider did not start: {started}\n{}",
+                self.log()
+            );
+        };
+        self.issuer = issuer.to_owned();
+        self.config["port"] = started["port"].clone();
+        self.config["signing_key"] = started["signing_key"].clone();
     }
 
     /// `issuer` + `path`.
@@ -151,6 +158,31 @@ impl OidcProvider {
         assert!(r.status().is_success(), "{method} {path}: {}", r.status());
         r.json().await.expect("provider test endpoint JSON")
     }
+}
+
+/// Spawns the provider script and waits for its first line: the child, its stdin (the child
+/// exits once that closes) and what it printed (`null` if it died first).
+fn spawn(config: &Value, log: std::fs::File) -> (Child, ChildStdin, Value) {
+    let modules = node_modules();
+    let mut child = Command::new("node")
+        .arg(Path::new(SCRIPT_DIR).join("provider.mjs"))
+        .arg(config.to_string())
+        .env("GATEHOUSE_OIDC_NODE_MODULES", &modules)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("node does not start (is Node.js 20+ installed?): {e}"));
+    let stdin = child.stdin.take().expect("provider stdin");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("provider stdout"))
+        .read_line(&mut line)
+        .expect("read the provider's first line");
+    (
+        child,
+        stdin,
+        serde_json::from_str(&line).unwrap_or(Value::Null),
+    )
 }
 
 /// The `node_modules` folder holding `oidc-provider`: `GATEHOUSE_OIDC_NODE_MODULES`, else one

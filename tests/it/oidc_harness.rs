@@ -197,7 +197,8 @@ async fn logins_choose_their_claims_and_form_post_comes_back_as_a_form() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn minted_id_tokens_carry_chosen_claims_and_rotated_keys_are_published() {
+async fn minted_id_tokens_carry_chosen_claims_rotated_keys_are_published_and_restarts_keep_the_issuer()
+ {
     let p = OidcProvider::start(vec![oidc::client("gatehouse", "s3cret", REDIRECT)]).await;
     let first = jwks_kids(&p).await;
     assert_eq!(first.len(), 1);
@@ -225,8 +226,16 @@ async fn minted_id_tokens_carry_chosen_claims_and_rotated_keys_are_published() {
         "{kids:?}"
     );
 
+    // Down, then back at the same issuer with the same key (rotations are forgotten).
+    let (issuer, jwks) = (p.issuer.clone(), p.url("/jwks"));
+    let mut p = p;
+    p.stop();
+    assert!(reqwest::get(&jwks).await.is_err());
+    p.restart().await;
+    assert_eq!(p.issuer, issuer);
+    assert_eq!(jwks_kids(&p).await, first);
+
     // Gone with its handle.
-    let jwks = p.url("/jwks");
     drop(p);
     assert!(reqwest::get(jwks).await.is_err());
 }

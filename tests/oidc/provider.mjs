@@ -3,12 +3,14 @@
 //
 // Usage: node provider.mjs '<config JSON>'   (or the JSON in GATEHOUSE_OIDC_CONFIG)
 //   {"clients": [oidc-provider client metadata, …], "pkce_required": false,
-//    "claims": {scope: [claim, …]} (replaces the scope → claims map below)}
+//    "claims": {scope: [claim, …]} (replaces the scope → claims map below),
+//    "port": 0 (a fixed port, to come back at the same issuer after a stop),
+//    "signing_key": private JWK (the provider's key; a new RSA key when missing)}
 // The npm package is loaded from GATEHOUSE_OIDC_NODE_MODULES (a node_modules folder made by
 // `npm ci` from this folder's package.json), else from ./node_modules beside this file.
 //
-// Prints one JSON line on stdout once listening: {"issuer", "jwks_uri", "port"}. Serves until
-// stdin closes (the test process that spawned it is gone) or it is killed.
+// Prints one JSON line on stdout once listening: {"issuer", "jwks_uri", "port", "signing_key"}.
+// Serves until stdin closes (the test process that spawned it is gone) or it is killed.
 //
 // Accounts: `sub` is the login name. Claims: email `<login>` if it has an '@', else
 // `<login>@example.test`, email_verified true, name, given_name, family_name. Markers in the
@@ -23,7 +25,9 @@
 //   POST /test/rotate-key  → {"kid"}: a new key, published in the JWKS, signs minted tokens from
 //        now on (the code flow's ID tokens keep the provider's first key)
 
-import { createHash, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import {
+  createHash, createPrivateKey, generateKeyPairSync, randomUUID, sign,
+} from 'node:crypto';
 import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -50,7 +54,9 @@ const publicJwk = ({ kty, n, e, kid, alg, use }) => ({ kty, n, e, kid, alg, use 
 
 // The provider's own key signs the code flow's ID tokens; minting uses `mintKey`, which starts
 // as the same key and moves to a new one on rotation. `foreignKey` is never published.
-const providerKey = newKey();
+const providerKey = config.signing_key
+  ? { privateKey: createPrivateKey({ key: config.signing_key, format: 'jwk' }), jwk: config.signing_key }
+  : newKey();
 let mintKey = providerKey;
 const published = [providerKey];
 const foreignKey = newKey();
@@ -139,7 +145,7 @@ const server = createServer(async (req, res) => {
   }
 });
 
-await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+await new Promise((resolve) => server.listen(config.port || 0, '127.0.0.1', resolve));
 const { port } = server.address();
 issuer = `http://127.0.0.1:${port}`;
 
@@ -186,4 +192,5 @@ provider.Client.prototype.redirectUriAllowed = function redirectUriAllowed(value
 
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
-process.stdout.write(`${JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks`, port })}\n`);
+const started = { issuer, jwks_uri: `${issuer}/jwks`, port, signing_key: providerKey.jwk };
+process.stdout.write(`${JSON.stringify(started)}\n`);
