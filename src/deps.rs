@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::cipher::Cipher;
 use crate::config::Config;
 use crate::courier::template::Templates;
 use crate::hash::Hasher;
@@ -41,6 +42,9 @@ pub struct Deps {
     /// Rendered whoami answers, kept honest by `actors::session_watch`; shared by every
     /// configuration generation.
     pub session_cache: Arc<SessionCache>,
+    /// Encrypts sensitive credential data at rest (`ciphers.algorithm`, `secrets.cipher`; both
+    /// restart-only, so a reload rebuilds it unchanged).
+    pub cipher: Arc<Cipher>,
 }
 
 /// What outlives a configuration reload: connections, pools, caches, the listeners' URLs and
@@ -93,6 +97,7 @@ impl Deps {
             ..PolicyConfig::default()
         })
         .context("building the password policy's HTTP client")?;
+        let cipher = Arc::new(Cipher::from_config(&config));
         let Lasting {
             store,
             hasher,
@@ -119,6 +124,7 @@ impl Deps {
             templates: Arc::new(templates),
             webhooks: Arc::new(webhooks),
             session_cache,
+            cipher,
         })
     }
 

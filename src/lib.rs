@@ -36,6 +36,8 @@
 //!   SMTP/HTTP), [`hash`] (password hashing on its own low-priority threads, in an ordinary
 //!   and an expensive lane by each hash's cost, and imported hash formats), [`health`]
 //!   (readiness),
+//!   [`cipher`] (sensitive credential data encrypted at rest with `ciphers.algorithm`, in
+//!   Kratos's format: AES-256-GCM, XChaCha20-Poly1305 or hex, keys rotating),
 //!   [`text`] (UI message ids), [`jsonnet`] (operator templates for HTTP message and web hook
 //!   bodies), [`uri`] (reading `file://`, `base64://` and `http(s)://` locations).
 //! - [`store`]: diesel schema, row models, queries, migrations, pools for SQLite and
@@ -57,6 +59,7 @@
 
 pub mod actors;
 pub mod app;
+pub mod cipher;
 pub mod config;
 pub mod courier;
 pub mod deps;

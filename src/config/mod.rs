@@ -124,12 +124,13 @@ pub fn load(files: &[PathBuf], env: &[(String, String)]) -> Result<Loaded, Confi
     env::apply(&mut merged, env);
 
     let unsupported = schema_rules::unsupported_keys(&merged);
+    let written = schema_rules::Written::of(&merged);
 
     let config: Config = serde_path_to_error::deserialize(merged).map_err(|err| {
         let path = err.path().to_string();
         type_error(&path, &err.inner().to_string())
     })?;
-    validate(&config)?;
+    validate(&config, &written)?;
 
     if !unsupported.is_empty() {
         tracing::debug!(keys = ?unsupported, "configuration keys without an implementation yet");
@@ -229,7 +230,7 @@ fn type_error(path: &str, message: &str) -> ConfigError {
 }
 
 /// Checks the constraints serde's types cannot express (lengths, ranges, references).
-fn validate(c: &Config) -> Result<(), ConfigError> {
+fn validate(c: &Config, written: &schema_rules::Written) -> Result<(), ConfigError> {
     let lists = [
         ("secrets.default", &c.secrets.default),
         ("secrets.cookie", &c.secrets.cookie),
@@ -311,7 +312,7 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
             format!("no schema with id {id:?} in identity.schemas"),
         ));
     }
-    schema_rules::check(c)
+    schema_rules::check(c, written)
 }
 
 impl Config {

@@ -202,8 +202,26 @@ fn hook_lists(c: &Config) -> Vec<(String, &[Hook], &'static [&'static str])> {
         .collect()
 }
 
-/// The rules of Kratos's schema that the types do not carry.
-pub(super) fn check(c: &Config) -> Result<(), ConfigError> {
+/// What the input sets itself, as opposed to what the defaults fill in, for the rules that
+/// must tell the two apart (the typed tree cannot: a default and an explicit value look alike).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Written {
+    /// `ciphers.algorithm` is in a file or the environment.
+    pub ciphers_algorithm: bool,
+}
+
+impl Written {
+    /// Reads the merged files and environment overrides, before defaults apply.
+    pub(super) fn of(merged: &Value) -> Written {
+        Written {
+            ciphers_algorithm: merged.pointer("/ciphers/algorithm").is_some(),
+        }
+    }
+}
+
+/// The rules of Kratos's schema that the types do not carry, and Gatehouse's own start-up
+/// refusals.
+pub(super) fn check(c: &Config, written: &Written) -> Result<(), ConfigError> {
     for (path, hooks, allowed) in hook_lists(c) {
         for (i, hook) in hooks.iter().enumerate() {
             let name = hook.name();
@@ -267,6 +285,39 @@ pub(super) fn check(c: &Config) -> Result<(), ConfigError> {
             ),
         ));
     }
+    for (i, secret) in c.secrets.cipher.iter().enumerate() {
+        // The length check counts characters; the key is the secret's bytes.
+        if secret.len() != super::CIPHER_SECRET_LEN {
+            return Err(ConfigError::invalid(
+                format!("secrets.cipher[{i}]"),
+                format!(
+                    "cipher secret must be {} bytes: use ASCII characters only",
+                    super::CIPHER_SECRET_LEN
+                ),
+            ));
+        }
+    }
+    check_oidc_cipher(c, written)
+}
+
+/// Social sign-in stores the providers' tokens through the cipher. Kratos's default, `noop`,
+/// would keep them readable in the database, so Gatehouse refuses it unless the operator wrote
+/// it down (then says so at every load).
+fn check_oidc_cipher(c: &Config, written: &Written) -> Result<(), ConfigError> {
+    if !c.selfservice.methods.oidc.enabled || c.ciphers.algorithm != CipherAlgorithm::Noop {
+        return Ok(());
+    }
+    if !written.ciphers_algorithm {
+        return Err(ConfigError::invalid(
+            "ciphers.algorithm",
+            "selfservice.methods.oidc is enabled and would store provider tokens in clear: \
+             set ciphers.algorithm to \"aes\" or \"xchacha20-poly1305\" with secrets.cipher, \
+             or to \"noop\" explicitly to accept that",
+        ));
+    }
+    tracing::warn!(
+        "ciphers.algorithm is noop with selfservice.methods.oidc enabled: provider tokens are stored in clear"
+    );
     Ok(())
 }
 

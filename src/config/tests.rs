@@ -512,6 +512,64 @@ fn short_secrets_and_bad_ranges_are_rejected() {
 }
 
 #[test]
+fn cipher_secrets_are_32_bytes() {
+    // 32 characters, 33 bytes: the key is the bytes.
+    let e = err(
+        &["secrets:\n  cipher: [é-thirty-one-more-characters-xxx]\n"],
+        &[],
+    );
+    assert_eq!(
+        e,
+        "secrets.cipher[0]: cipher secret must be 32 bytes: use ASCII characters only"
+    );
+}
+
+const OIDC_ON: &str = "selfservice:\n  methods:\n    oidc:\n      enabled: true\n";
+const CIPHER_KEY: &str = "secrets:\n  cipher: [oidc-token-cipher-key-0000000032]\n";
+
+#[test]
+fn oidc_refuses_the_default_noop_cipher() {
+    let e = err(&[OIDC_ON], &[]);
+    assert!(
+        e.starts_with(
+            "ciphers.algorithm: selfservice.methods.oidc is enabled and would store provider tokens in clear"
+        ),
+        "{e}"
+    );
+    // A cipher secret alone does not change the algorithm.
+    assert!(err(&[OIDC_ON, CIPHER_KEY], &[]).starts_with("ciphers.algorithm: "));
+    // The rule runs on every load, not only at start-up: the same `load` serves reloads.
+    let written = schema_rules::Written::default();
+    let mut c = Config::default();
+    c.selfservice.methods.oidc.enabled = true;
+    assert!(schema_rules::check(&c, &written).is_err());
+    c.selfservice.methods.oidc.enabled = false;
+    assert!(schema_rules::check(&c, &written).is_ok());
+}
+
+#[test]
+fn oidc_takes_a_keyed_cipher_or_noop_written_out() {
+    for algorithm in ["aes", "xchacha20-poly1305"] {
+        let ciphers = format!("ciphers:\n  algorithm: {algorithm}\n");
+        let c = load_yaml(&[OIDC_ON, CIPHER_KEY, &ciphers], &[])
+            .unwrap()
+            .config;
+        assert!(c.selfservice.methods.oidc.enabled);
+        // Without a secret the keyed algorithms are refused before OIDC is looked at.
+        let e = err(&[OIDC_ON, &ciphers], &[]);
+        assert!(e.starts_with("secrets.cipher: required"), "{e}");
+    }
+    // Noop written in a file or the environment is the operator's choice (a warning is logged).
+    let c = load_yaml(&[OIDC_ON, "ciphers:\n  algorithm: noop\n"], &[]).unwrap();
+    assert_eq!(c.config.ciphers.algorithm, CipherAlgorithm::Noop);
+    load_yaml(&[OIDC_ON], &[("CIPHERS_ALGORITHM", "noop")]).unwrap();
+    // An empty value is unset, not noop.
+    assert!(err(&[OIDC_ON, "ciphers:\n  algorithm:\n"], &[]).starts_with("ciphers.algorithm: "));
+    // Without OIDC the default noop stays fine.
+    load_yaml(&["ciphers:\n"], &[]).unwrap();
+}
+
+#[test]
 fn file_errors_name_the_file() {
     let missing = PathBuf::from("./definitely-missing-gatehouse.yml");
     let e = load(&[missing], &[]).unwrap_err().to_string();

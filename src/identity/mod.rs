@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 pub use credential_type::CredentialType;
 
+use crate::cipher::Cipher;
 use crate::store::StoreError;
 use crate::store::id::DbId;
 use crate::store::models::*;
@@ -267,6 +268,21 @@ impl Identity {
         }
     }
 
+    /// Kratos's declassified credentials, for the admin API's `include_credential`: an included
+    /// `oidc` credential shows, per provider, the subject, the provider, the organization and
+    /// the auto-link flag, with the initial tokens decrypted. A token no configured secret
+    /// decrypts (its key rotated away) shows as `""`, as in Kratos, rather than failing the
+    /// answer. Blanking what is not included is [`Identity::to_json`]'s part.
+    pub fn declassify(&mut self, include: &[String], cipher: &Cipher) {
+        if !include.iter().any(|t| t == CredentialType::Oidc.as_str()) {
+            return;
+        }
+        let id = self.id;
+        if let Some(c) = self.credentials.get_mut(&CredentialType::Oidc) {
+            c.config = declassified_oidc(id, &c.config, cipher);
+        }
+    }
+
     /// The admin API's JSON. `credentials`: `None` leaves them out; `Some(include)` shows every
     /// credential with its secret `config` blanked except for the types listed in `include`.
     pub fn to_json(&self, public_base: &str, credentials: Option<&[String]>) -> Value {
@@ -340,6 +356,48 @@ impl Identity {
         );
         Value::Object(o)
     }
+}
+
+/// The OIDC provider tokens, stored encrypted in each `providers[]` entry.
+const OIDC_TOKENS: [&str; 3] = [
+    "initial_id_token",
+    "initial_access_token",
+    "initial_refresh_token",
+];
+
+fn declassified_oidc(identity: Uuid, config: &Value, cipher: &Cipher) -> Value {
+    let text = |p: &Value, key: &str| p.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
+    let providers: Vec<Value> = config
+        .get("providers")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            let mut out = serde_json::Map::new();
+            for token in OIDC_TOKENS {
+                let clear = match cipher.decrypt(&text(p, token)) {
+                    Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                    Err(e) => {
+                        tracing::warn!(%identity, token, error = %e, "OIDC token not decrypted; shown empty");
+                        String::new()
+                    }
+                };
+                out.insert(token.into(), Value::String(clear));
+            }
+            out.insert("subject".into(), Value::String(text(p, "subject")));
+            out.insert("provider".into(), Value::String(text(p, "provider")));
+            let org = text(p, "organization");
+            if !org.is_empty() {
+                out.insert("organization".into(), Value::String(org));
+            }
+            if p.get("use_auto_link") == Some(&Value::Bool(true)) {
+                out.insert("use_auto_link".into(), Value::Bool(true));
+            }
+            Value::Object(out)
+        })
+        .collect();
+    serde_json::json!({ "providers": providers })
 }
 
 /// `<public>/schemas/<base64url(id)>`, as Kratos links a schema from an identity.

@@ -11,6 +11,7 @@
 mod common;
 
 mod admin_identities;
+mod cipher;
 mod cli;
 mod code_flows;
 mod code_mfa;

@@ -10,6 +10,7 @@ use crate::http::App;
 use crate::http::error::ApiError;
 use crate::http::extract::{identity_id, json_body, query_all, query_one, query_pairs};
 use crate::http::respond::{Resp, empty, json_response, ok_json};
+use crate::identity::Identity;
 use crate::identity::schema::normalize_identifier;
 use crate::identity::service::{
     self, CreateIdentityBody, IdentityError, ListParams, UpdateIdentityBody, decode,
@@ -145,11 +146,13 @@ pub async fn list(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
         include_credentials: include.clone(),
     };
     let (items, next) = done(app.handles.identities.list(params).await)?;
+    let deps = app.handles.deps();
     let body: Vec<Value> = items
-        .iter()
-        .map(|i| {
+        .into_iter()
+        .map(|mut i| {
+            i.declassify(&include, &deps.cipher);
             i.to_json(
-                &base(app),
+                deps.public_base(),
                 if include.is_empty() {
                     None
                 } else {
@@ -159,7 +162,6 @@ pub async fn list(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
         })
         .collect();
     let mut resp = ok_json(&body);
-    let deps = app.handles.deps();
     let admin = deps.admin_url.trim_end_matches('/');
     let mut link = format!("<{admin}/admin/identities?page_size={page_size}>; rel=\"first\"");
     if let Some(next) = next {
@@ -237,7 +239,7 @@ pub async fn get(app: &App, id: &str, req: &Request<Bytes>) -> Result<Resp, ApiE
     let id = identity_id(id)?;
     let include = include_credentials(&query_pairs(req));
     let ident = done(app.handles.identities.get(id, true).await)?;
-    Ok(ok_json(&ident.to_json(&base(app), Some(&include))))
+    Ok(ok_json(&declassified(app, ident, &include)))
 }
 
 pub async fn get_by_external_id(
@@ -247,7 +249,14 @@ pub async fn get_by_external_id(
 ) -> Result<Resp, ApiError> {
     let include = include_credentials(&query_pairs(req));
     let ident = done(app.handles.identities.get_by_external_id(ext, true).await)?;
-    Ok(ok_json(&ident.to_json(&base(app), Some(&include))))
+    Ok(ok_json(&declassified(app, ident, &include)))
+}
+
+/// One identity with the credentials `include` names shown, decrypted where stored encrypted.
+fn declassified(app: &App, mut ident: Identity, include: &[String]) -> Value {
+    let deps = app.handles.deps();
+    ident.declassify(include, &deps.cipher);
+    ident.to_json(deps.public_base(), Some(include))
 }
 
 pub async fn update(app: &App, id: &str, req: Request<Bytes>) -> Result<Resp, ApiError> {
