@@ -10,6 +10,7 @@ use crate::hash::Hasher;
 use crate::identity::schema::SchemaRegistry;
 use crate::metrics::Metrics;
 use crate::selfservice::hooks::client::WebHooks;
+use crate::selfservice::strategy::oidc::provider::Providers;
 use crate::selfservice::strategy::password::policy::{PasswordPolicy, PolicyConfig};
 use crate::session::cache::SessionCache;
 use crate::store::Store;
@@ -41,6 +42,8 @@ pub struct Deps {
     /// Rendered whoami answers, kept honest by `actors::session_watch`; shared by every
     /// configuration generation.
     pub session_cache: Arc<SessionCache>,
+    /// The `oidc` method's providers (discovery and keys cached per configuration generation).
+    pub oidc: Arc<Providers>,
 }
 
 /// What outlives a configuration reload: connections, pools, caches, the listeners' URLs and
@@ -93,6 +96,8 @@ impl Deps {
             ..PolicyConfig::default()
         })
         .context("building the password policy's HTTP client")?;
+        let oidc = Providers::new(&config)
+            .map_err(|e| anyhow::anyhow!("selfservice.methods.oidc.config.providers: {e}"))?;
         let Lasting {
             store,
             hasher,
@@ -119,6 +124,7 @@ impl Deps {
             templates: Arc::new(templates),
             webhooks: Arc::new(webhooks),
             session_cache,
+            oidc: Arc::new(oidc),
         })
     }
 
