@@ -9,6 +9,8 @@ use gatehouse::app::{self, Running};
 use serde_json::Value;
 
 pub mod flow;
+pub mod github;
+pub mod oidc;
 pub mod process;
 pub mod receiver;
 pub mod smtp;

@@ -28,6 +28,8 @@ mod mail_flows;
 mod mfa;
 mod migrations;
 mod multinode;
+mod oidc_harness;
+mod oidc_providers_oauth2;
 mod recovery_verification;
 mod reload;
 mod robustness;

@@ -24,6 +24,11 @@ mod linkedin;
 mod microsoft;
 mod slack;
 
+pub mod discord;
+pub mod facebook;
+pub mod github;
+mod oauth2;
+
 /// Why a provider could not do what was asked. Each maps to a Kratos message on the flow.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
