@@ -302,6 +302,9 @@ fn build(cfg: OidcProvider, http: reqwest::Client) -> Result<Arc<dyn Provider>, 
         OidcProviderKind::Apple => Arc::new(apple::new(cfg, http)?),
         OidcProviderKind::Linkedin => Arc::new(linkedin::new(cfg, http)?),
         OidcProviderKind::Slack => Arc::new(slack::new(cfg, http)?),
+        OidcProviderKind::Github => Arc::new(github::GitHub::new(cfg, http)?),
+        OidcProviderKind::Discord => Arc::new(discord::Discord::new(cfg, http)?),
+        OidcProviderKind::Facebook => Arc::new(facebook::Facebook::new(cfg, http)?),
         kind => {
             return Err(ProviderError::Config(format!(
                 "provider kind {} is not supported by Gatehouse yet",
