@@ -117,14 +117,53 @@ type Metadata = openidconnect::ProviderMetadata<
     CoreSubjectIdentifierType,
 >;
 
-/// How the token endpoint wants the client authenticated.
+/// How the client authenticates at the token endpoint: HTTP Basic first, as Kratos's Go OAuth2
+/// library does, and the form body when the provider refuses the client that way (a provider
+/// lists the methods it supports, not the one each client was registered with).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ClientAuth {
+struct ClientAuth {
+    first: AuthStyle,
+    fallback: Option<AuthStyle>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AuthStyle {
     Basic,
     Post,
-    /// Discovery does not say: HTTP Basic, then the form body if the provider rejects the
-    /// client (what Kratos's Go OAuth2 library does).
-    Detect,
+}
+
+impl AuthStyle {
+    fn auth_type(self) -> AuthType {
+        match self {
+            AuthStyle::Basic => AuthType::BasicAuth,
+            AuthStyle::Post => AuthType::RequestBody,
+        }
+    }
+}
+
+impl ClientAuth {
+    /// From discovery's `token_endpoint_auth_methods_supported` (absent: both may work).
+    fn from_supported(methods: Option<&Vec<CoreClientAuthMethod>>) -> ClientAuth {
+        let has = |m: CoreClientAuthMethod| methods.is_none_or(|v| v.contains(&m));
+        match (
+            has(CoreClientAuthMethod::ClientSecretBasic),
+            has(CoreClientAuthMethod::ClientSecretPost),
+        ) {
+            (true, true) => ClientAuth {
+                first: AuthStyle::Basic,
+                fallback: Some(AuthStyle::Post),
+            },
+            (false, true) => ClientAuth {
+                first: AuthStyle::Post,
+                fallback: None,
+            },
+            // Only other methods (private_key_jwt, …), or Basic alone: Basic, the default.
+            _ => ClientAuth {
+                first: AuthStyle::Basic,
+                fallback: None,
+            },
+        }
+    }
 }
 
 /// What discovery told us, with the configured endpoint overrides applied.
@@ -230,17 +269,7 @@ impl Generic {
                 self.opts.issuer
             )));
         }
-        let methods = meta.token_endpoint_auth_methods_supported();
-        let has = |m: &CoreClientAuthMethod| methods.is_some_and(|v| v.contains(m));
-        let client_auth = if methods.is_none() {
-            ClientAuth::Detect
-        } else if has(&CoreClientAuthMethod::ClientSecretBasic) {
-            ClientAuth::Basic
-        } else if has(&CoreClientAuthMethod::ClientSecretPost) {
-            ClientAuth::Post
-        } else {
-            ClientAuth::Detect
-        };
+        let client_auth = ClientAuth::from_supported(meta.token_endpoint_auth_methods_supported());
         Ok(Discovered {
             issuer,
             auth_url: self
@@ -345,6 +374,11 @@ impl Generic {
                             ));
                         }
                     }
+                }
+                Err(openidconnect::ClaimsVerificationError::SignatureVerification(e)) => {
+                    return Err(ProviderError::InvalidToken(format!(
+                        "the ID token's signature does not verify: {e}"
+                    )));
                 }
                 Err(e) => return Err(ProviderError::InvalidToken(e.to_string())),
             }
@@ -528,14 +562,10 @@ impl Provider for Generic {
         let issuer = IssuerUrl::new(self.opts.issuer.clone())
             .map_err(|e| ProviderError::Config(format!("issuer_url: {e}")))?;
         let secret = self.client_secret()?;
-        let (first, fallback) = match d.client_auth {
-            ClientAuth::Basic => (AuthType::BasicAuth, None),
-            ClientAuth::Post => (AuthType::RequestBody, None),
-            ClientAuth::Detect => (AuthType::BasicAuth, Some(AuthType::RequestBody)),
-        };
+        let ClientAuth { first, fallback } = d.client_auth;
         let http = self.http.clone();
         let send = move |req| http::for_oauth2(http.clone(), req);
-        let request = |style: AuthType| {
+        let request = |style: AuthStyle| {
             let client = CoreClient::new(
                 ClientId::new(self.cfg.client_id.clone()),
                 issuer.clone(),
@@ -543,7 +573,7 @@ impl Provider for Generic {
             )
             .set_token_uri(token_url.clone())
             .set_redirect_uri(redirect.clone())
-            .set_auth_type(style);
+            .set_auth_type(style.auth_type());
             let client = match &secret {
                 Some(s) => client.set_client_secret(ClientSecret::new(s.clone())),
                 None => client,
@@ -759,6 +789,23 @@ mod tests {
     }
 
     #[test]
+    fn client_auth_follows_discovery_basic_first() {
+        use CoreClientAuthMethod::{ClientSecretBasic as B, ClientSecretPost as P, PrivateKeyJwt};
+        let auth = |m: Option<Vec<CoreClientAuthMethod>>| {
+            let a = ClientAuth::from_supported(m.as_ref());
+            (a.first, a.fallback)
+        };
+        assert_eq!(auth(None), (AuthStyle::Basic, Some(AuthStyle::Post)));
+        assert_eq!(
+            auth(Some(vec![P, B])),
+            (AuthStyle::Basic, Some(AuthStyle::Post))
+        );
+        assert_eq!(auth(Some(vec![P])), (AuthStyle::Post, None));
+        assert_eq!(auth(Some(vec![B])), (AuthStyle::Basic, None));
+        assert_eq!(auth(Some(vec![PrivateKeyJwt])), (AuthStyle::Basic, None));
+    }
+
+    #[test]
     fn scopes_start_with_openid_once() {
         let s = |v: &[&str]| with_openid(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert_eq!(s(&["email", "openid", "email"]), ["openid", "email"]);
@@ -803,7 +850,7 @@ mod tests {
                 jwks_uri: "https://idp.example/jwks".into(),
                 algs: vec![],
                 pkce_s256: true,
-                client_auth: ClientAuth::Basic,
+                client_auth: ClientAuth::from_supported(None),
             })
             .unwrap();
         let url = g
