@@ -361,3 +361,75 @@ R9j4arrLlFmDzCtwxhBoVyBR914XjIOSVYMfJrttD1ha3paNJg2vHwl8
         Err(ProviderError::InvalidToken(_))
     ));
 }
+
+#[test]
+fn a_provider_gatehouse_cannot_build_stops_the_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::common::process::free_port();
+    let cases = [
+        (
+            "provider: yandex",
+            "provider kind yandex is not supported by Gatehouse yet",
+        ),
+        ("provider: microsoft", "microsoft_tenant is required"),
+    ];
+    for (kind, needle) in cases {
+        let f = dir.path().join("oidc.yml");
+        std::fs::write(
+            &f,
+            format!(
+                "selfservice:\n  methods:\n    oidc:\n      enabled: true\n      config:\n        providers:\n          - id: the-idp\n            {kind}\n            client_id: c\n            mapper_url: file:///dev/null\n"
+            ),
+        )
+        .unwrap();
+        let o = std::process::Command::new(crate::common::binary())
+            .current_dir(dir.path())
+            .args(["serve", "-c", f.to_str().unwrap()])
+            .env("SERVE_PUBLIC_PORT", port.to_string())
+            .env("DSN", "memory")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{kind} should fail");
+        assert!(
+            err.contains(needle) && err.contains("\"the-idp\""),
+            "{kind}: {err}"
+        );
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "nothing may listen"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_answer_is_not_read_past_one_mib() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A "provider" whose discovery document never ends: 2 MiB without a Content-Length.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let head =
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n";
+            if sock.write_all(head.as_bytes()).await.is_err() {
+                continue;
+            }
+            let chunk = vec![b' '; 64 * 1024];
+            for _ in 0..32 {
+                if sock.write_all(&chunk).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let p = provider("generic", &format!("http://{addr}"), json!({}));
+    match p.auth_url(&request("n", false)).await {
+        Err(ProviderError::Unavailable(m)) => assert!(m.contains("larger than"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    server.abort();
+}
