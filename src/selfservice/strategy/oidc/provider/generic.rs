@@ -351,8 +351,9 @@ impl Generic {
         raw: &str,
         nonce: NonceCheck<'_>,
     ) -> Result<Map<String, Value>, ProviderError> {
+        // The parser's message may quote the token: not repeated.
         let token = CoreIdToken::from_str(raw)
-            .map_err(|e| ProviderError::InvalidToken(format!("not a readable ID token: {e}")))?;
+            .map_err(|_| ProviderError::InvalidToken("not a readable ID token".into()))?;
         let d = self.discovered().await?;
         let mut keys = self.keys(d, false).await?.unwrap_or_default();
         let mut refreshed = false;
