@@ -11,6 +11,7 @@ use crate::hash::Hasher;
 use crate::identity::schema::SchemaRegistry;
 use crate::metrics::Metrics;
 use crate::selfservice::hooks::client::WebHooks;
+use crate::selfservice::strategy::oidc::provider::Providers;
 use crate::selfservice::strategy::password::policy::{PasswordPolicy, PolicyConfig};
 use crate::session::cache::SessionCache;
 use crate::store::Store;
@@ -45,6 +46,8 @@ pub struct Deps {
     /// Encrypts sensitive credential data at rest (`ciphers.algorithm`, `secrets.cipher`; both
     /// restart-only, so a reload rebuilds it unchanged).
     pub cipher: Arc<Cipher>,
+    /// The `oidc` method's providers (discovery and keys cached per configuration generation).
+    pub oidc: Arc<Providers>,
 }
 
 /// What outlives a configuration reload: connections, pools, caches, the listeners' URLs and
@@ -98,6 +101,8 @@ impl Deps {
         })
         .context("building the password policy's HTTP client")?;
         let cipher = Arc::new(Cipher::from_config(&config));
+        let oidc = Providers::new(&config)
+            .map_err(|e| anyhow::anyhow!("selfservice.methods.oidc.config.providers: {e}"))?;
         let Lasting {
             store,
             hasher,
@@ -125,6 +130,7 @@ impl Deps {
             webhooks: Arc::new(webhooks),
             session_cache,
             cipher,
+            oidc: Arc::new(oidc),
         })
     }
 

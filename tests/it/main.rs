@@ -30,6 +30,7 @@ mod mfa;
 mod migrations;
 mod multinode;
 mod oidc_harness;
+mod oidc_providers;
 mod oidc_providers_oauth2;
 mod recovery_verification;
 mod reload;
