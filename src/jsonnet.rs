@@ -1,4 +1,5 @@
-//! Jsonnet evaluation for operator-supplied templates: courier HTTP bodies and web-hook bodies.
+//! Jsonnet evaluation for operator-supplied templates: courier HTTP bodies, web-hook bodies
+//! and OpenID Connect claim mappers.
 //!
 //! Kratos calls such a file as a function of one top-level argument, `ctx`; a file that is not a
 //! function is evaluated as is (Go-jsonnet ignores unused top-level arguments too). Imports are
@@ -83,6 +84,59 @@ pub fn evaluate(
     serde_json::from_str(&text).map_err(|e| JsonnetError::Eval {
         name: name.to_owned(),
         detail: format!("result is not JSON: {e}"),
+    })
+}
+
+/// Evaluates `source` with each `(name, value)` of `ext` as an external variable
+/// (`std.extVar(name)`), as Kratos runs OpenID Connect claim mappers. The result is the
+/// file's value; a file that is a function is an error.
+pub fn evaluate_ext(
+    name: &str,
+    source: &str,
+    ext: &[(&str, &serde_json::Value)],
+) -> Result<serde_json::Value, JsonnetError> {
+    let arena = Arena::new();
+    let mut program = Program::new(&arena);
+    program.set_max_stack(MAX_STACK);
+    let mut callbacks = NoImports;
+    for (var, value) in ext {
+        // JSON is Jsonnet: the value goes in as source text, as a code external variable.
+        let text = serde_json::to_vec(value).expect("JSON values serialise");
+        let thunk = load(&mut program, var, &text, false)?;
+        let interned = program.intern_str(var);
+        program.add_ext_var(interned, &thunk);
+    }
+    let root = load(&mut program, name, source.as_bytes(), true)?;
+    let value = program
+        .eval_value(&root, &mut callbacks)
+        .map_err(|e| describe_eval(&program, name, source, e))?;
+    let text = program
+        .manifest_json(&value, false)
+        .map_err(|e| describe_eval(&program, name, source, e))?;
+    serde_json::from_str(&text).map_err(|e| JsonnetError::Eval {
+        name: name.to_owned(),
+        detail: format!("result is not JSON: {e}"),
+    })
+}
+
+/// [`evaluate_ext`] on the blocking pool, for async callers.
+pub async fn evaluate_ext_blocking(
+    name: String,
+    source: std::sync::Arc<str>,
+    ext: Vec<(String, serde_json::Value)>,
+) -> Result<serde_json::Value, JsonnetError> {
+    let n = name.clone();
+    tokio::task::spawn_blocking(move || {
+        let vars: Vec<(&str, &serde_json::Value)> =
+            ext.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        evaluate_ext(&name, &source, &vars)
+    })
+    .await
+    .unwrap_or_else(|_| {
+        Err(JsonnetError::Eval {
+            name: n,
+            detail: "the evaluator panicked".into(),
+        })
     })
 }
 
@@ -221,6 +275,23 @@ impl<'p> Callbacks<'p> for NoImports {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn external_variables_feed_a_claims_mapper() {
+        let mapper = r#"
+            local claims = std.extVar('claims');
+            { identity: { traits: { email: claims.email, [if 'name' in claims then 'name']: claims.name } } }
+        "#;
+        let claims = json!({"sub": "1", "email": "a@example.test"});
+        let out = evaluate_ext("mapper", mapper, &[("claims", &claims)]).unwrap();
+        assert_eq!(
+            out,
+            json!({"identity": {"traits": {"email": "a@example.test"}}})
+        );
+        // An unknown variable is an evaluation error, not a panic.
+        let e = evaluate_ext("mapper", "std.extVar('nope')", &[]).unwrap_err();
+        assert!(matches!(e, JsonnetError::Eval { .. }), "{e:?}");
+    }
 
     #[test]
     fn calls_the_template_with_ctx() {

@@ -11,6 +11,8 @@ pub mod ids {
     // Info: login (101xxxx).
     pub const INFO_LOGIN: u64 = 1010001;
     pub const INFO_LOGIN_WITH: u64 = 1010002;
+    pub const INFO_LOGIN_LINK: u64 = 1010016;
+    pub const VALIDATION_LOGIN_LINKED_CREDENTIALS_DO_NOT_MATCH: u64 = 4010009;
     pub const INFO_LOGIN_RE_AUTH: u64 = 1010003;
     pub const INFO_LOGIN_MFA: u64 = 1010004;
     pub const INFO_LOGIN_PASSWORD: u64 = 1010022;
@@ -98,6 +100,9 @@ pub mod ids {
     pub const VALIDATION_VERIFICATION_CODE_INVALID: u64 = 4070006;
     // Settings (105xxxx) and the recovery that leads into it.
     pub const INFO_SETTINGS_UPDATE_SUCCESS: u64 = 1050001;
+    pub const INFO_SETTINGS_LINK_OIDC: u64 = 1050002;
+    pub const INFO_SETTINGS_UNLINK_OIDC: u64 = 1050003;
+    pub const VALIDATION_DUPLICATE_CREDENTIALS_ON_OIDC_LINK: u64 = 4000027;
     pub const INFO_RECOVERY_SUCCESSFUL: u64 = 1060001;
     pub const VALIDATION_SETTINGS_NO_STRATEGY_FOUND: u64 = 4010004;
     // Lookup secrets (backup recovery codes).
@@ -184,11 +189,33 @@ pub fn login_with(provider: &str, provider_id: &str) -> UiText {
     UiText::new(
         ids::INFO_LOGIN_WITH,
         TextKind::Info,
-        format!("Sign in using {provider}"),
+        format!("Sign in with {provider}"),
         ctx(&[
             ("provider", json!(provider)),
             ("provider_id", json!(provider_id)),
         ]),
+    )
+}
+/// Account linking: signing in to the account that has the identifier links the provider.
+pub fn login_link(duplicate_identifier: &str, provider: &str, new_login_url: &str) -> UiText {
+    UiText::new(
+        ids::INFO_LOGIN_LINK,
+        TextKind::Info,
+        format!(
+            "Signing in will link your account to {duplicate_identifier:?} at provider {provider:?}. If you do not wish to link that account, please start a new login flow."
+        ),
+        ctx(&[
+            ("duplicateIdentifier", json!(duplicate_identifier)),
+            ("provider", json!(provider)),
+            ("newLoginUrl", json!(new_login_url)),
+        ]),
+    )
+}
+pub fn login_linked_credentials_do_not_match() -> UiText {
+    UiText::error(
+        ids::VALIDATION_LOGIN_LINKED_CREDENTIALS_DO_NOT_MATCH,
+        "Linked credentials do not match.",
+        None,
     )
 }
 pub fn login_re_auth() -> UiText {
@@ -213,7 +240,7 @@ pub fn registration_with(provider: &str, provider_id: &str) -> UiText {
     UiText::new(
         ids::INFO_REGISTRATION_WITH,
         TextKind::Info,
-        format!("Sign up using {provider}"),
+        format!("Sign up with {provider}"),
         ctx(&[
             ("provider", json!(provider)),
             ("provider_id", json!(provider_id)),
@@ -483,6 +510,32 @@ pub fn validation_invalid_credentials() -> UiText {
         ids::VALIDATION_INVALID_CREDENTIALS,
         "The credentials are not valid. Please check your password and your username, email address or phone number for typos.",
         None,
+    )
+}
+/// Registration with an identity provider whose identifier (email, …) an account has
+/// already: sign in there and link the provider in settings.
+pub fn validation_duplicate_credentials_on_oidc_link() -> UiText {
+    UiText::error(
+        ids::VALIDATION_DUPLICATE_CREDENTIALS_ON_OIDC_LINK,
+        "An account with the same identifier (email, phone, username, ...) exists already. Please sign in to your existing account and link your social profile in the settings page.",
+        None,
+    )
+}
+/// Settings buttons of the `oidc` method.
+pub fn settings_link_oidc(provider: &str) -> UiText {
+    UiText::new(
+        ids::INFO_SETTINGS_LINK_OIDC,
+        TextKind::Info,
+        format!("Link {provider}"),
+        ctx(&[("provider", json!(provider))]),
+    )
+}
+pub fn settings_unlink_oidc(provider: &str) -> UiText {
+    UiText::new(
+        ids::INFO_SETTINGS_UNLINK_OIDC,
+        TextKind::Info,
+        format!("Unlink {provider}"),
+        ctx(&[("provider", json!(provider))]),
     )
 }
 pub fn validation_duplicate_credentials() -> UiText {

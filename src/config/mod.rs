@@ -52,6 +52,7 @@ pub const SUPPORTED_PREFIXES: &[&str] = &[
     "selfservice.methods.password",
     "selfservice.methods.totp",
     "selfservice.methods.lookup_secret",
+    "selfservice.methods.oidc",
     "database.cleanup",
     "session.lifespan",
     "session.cookie",

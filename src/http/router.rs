@@ -46,6 +46,8 @@ pub enum Route {
     SubmitFlow(FlowKind),
     /// `GET /self-service/{recovery,verification}?flow=&token=|code=`: a link from an email.
     FlowLink(FlowKind),
+    /// `GET|POST /self-service/methods/oidc/callback/{provider}`.
+    OidcCallback(String),
     AdminRecoveryCode,
     AdminRecoveryLink,
     GetFlowError,
@@ -124,6 +126,7 @@ impl Route {
                 "/self-service/verification"
             }
             Route::FlowLink(_) => "/self-service/link",
+            Route::OidcCallback(_) => "/self-service/methods/oidc/callback/{provider}",
             Route::AdminRecoveryCode => "/recovery/code",
             Route::AdminRecoveryLink => "/recovery/link",
             Route::GetFlowError => "/self-service/errors",
@@ -204,6 +207,13 @@ pub fn route(listener: Listener, method: &Method, path: &str) -> Match {
         ["schemas"] => pick(&[(Method::GET, Route::ListSchemas)]),
         ["schemas", id] => pick(&[(Method::GET, Route::GetSchema(decode(id)))]),
         ["self-service", "errors"] => pick(&[(Method::GET, Route::GetFlowError)]),
+        ["self-service", "methods", "oidc", "callback", provider] if !admin => {
+            let p = decode(provider);
+            pick(&[
+                (Method::GET, Route::OidcCallback(p.clone())),
+                (Method::POST, Route::OidcCallback(p)),
+            ])
+        }
         ["recovery", "code"] if admin => pick(&[(Method::POST, Route::AdminRecoveryCode)]),
         ["recovery", "link"] if admin => pick(&[(Method::POST, Route::AdminRecoveryLink)]),
         ["self-service", kind, rest @ ..]

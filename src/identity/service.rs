@@ -107,6 +107,10 @@ pub struct OidcProviderIn {
     pub use_auto_link: Option<bool>,
     #[serde(default)]
     pub organization: Option<Value>,
+    /// The provider's ID, access and refresh tokens, already encrypted: set by the `oidc`
+    /// method at sign-up, never read from a request (an import stores none).
+    #[serde(skip)]
+    pub initial_tokens: Option<[String; 3]>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -485,12 +489,13 @@ async fn import_credentials(
                 ));
             }
             identifiers.push(format!("{}:{}", p.provider, p.subject));
+            let [id_token, access_token, refresh_token] = p.initial_tokens.unwrap_or_default();
             let mut entry = serde_json::json!({
                 "subject": p.subject,
                 "provider": p.provider,
-                "initial_id_token": "",
-                "initial_access_token": "",
-                "initial_refresh_token": "",
+                "initial_id_token": id_token,
+                "initial_access_token": access_token,
+                "initial_refresh_token": refresh_token,
             });
             if let Some(org) = p.organization.filter(|o| !o.is_null()) {
                 entry["organization"] = org;
@@ -519,6 +524,58 @@ async fn import_credentials(
         );
     }
     Ok(())
+}
+
+/// An account that already holds one of a new identity's identifiers or addresses.
+pub struct Conflict {
+    pub owner: Uuid,
+    /// The identifier or address the two share.
+    pub identifier: String,
+    /// Whether it means something to the user (an email, not a provider's subject).
+    pub shown: bool,
+}
+
+/// The account `pending` (not yet stored) would collide with: the holder of one of its
+/// credential identifiers, else of one of its verifiable or recovery addresses.
+pub async fn conflict_of(deps: &Deps, pending: &Identity) -> Result<Option<Conflict>, StoreError> {
+    use crate::store::{credentials, tokens};
+    for c in pending.credentials.values() {
+        for id in &c.identifiers {
+            if let Some(owner) =
+                credentials::identity_for_identifier(&deps.store, c.kind.as_str(), id).await?
+            {
+                // An OIDC identifier is the provider's subject: no use to the visitor.
+                return Ok(Some(Conflict {
+                    owner,
+                    identifier: id.clone(),
+                    shown: c.kind != CredentialType::Oidc,
+                }));
+            }
+        }
+    }
+    for a in &pending.verifiable_addresses {
+        if let Some((_, owner, value)) =
+            tokens::verifiable_address(&deps.store, &a.via, &a.value).await?
+        {
+            return Ok(Some(Conflict {
+                owner,
+                identifier: value,
+                shown: true,
+            }));
+        }
+    }
+    for a in &pending.recovery_addresses {
+        if let Some((_, owner, value)) =
+            tokens::recovery_address(&deps.store, &a.via, &a.value).await?
+        {
+            return Ok(Some(Conflict {
+                owner,
+                identifier: value,
+                shown: true,
+            }));
+        }
+    }
+    Ok(None)
 }
 
 /// Builds a new identity from a create request without touching the database.

@@ -234,6 +234,31 @@ pub async fn update_state(
     })
 }
 
+/// Stores a flow's internal context (what a method keeps between a submission and its
+/// return) while the flow is still in one of `from`. `updated_at` stays: the flow as shown did
+/// not change, and a settings save compares it.
+pub async fn set_internal(
+    store: &Store,
+    id: Uuid,
+    from: &[&str],
+    internal: Option<&str>,
+) -> Result<bool, StoreError> {
+    let nid = DbId(store.nid());
+    let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
+    with_tx!(store, |c| {
+        let n = diesel::update(
+            selfservice_flows::table
+                .filter(selfservice_flows::id.eq(DbId(id)))
+                .filter(selfservice_flows::nid.eq(&nid))
+                .filter(selfservice_flows::state.eq_any(&from)),
+        )
+        .set(selfservice_flows::internal_context.eq(internal))
+        .execute(c)
+        .await?;
+        Ok(n > 0)
+    })
+}
+
 /// Rebinds a flow to a new CSRF token (a verification link opened in another browser).
 pub async fn set_csrf_and_ui(
     store: &Store,

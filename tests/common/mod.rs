@@ -242,6 +242,40 @@ impl TestApp {
         }
     }
 
+    /// Runs a query whose one text column is named `v`, from outside the server; its values.
+    pub async fn query_texts(&self, sql: &str) -> Vec<String> {
+        use diesel_async::{AsyncConnection, RunQueryDsl};
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            v: String,
+        }
+        let rows: Vec<Row> = if backend() == "postgres" {
+            let mut c = diesel_async::AsyncPgConnection::establish(&self.db.dsn)
+                .await
+                .unwrap();
+            diesel::sql_query(sql).load(&mut c).await.unwrap()
+        } else {
+            use diesel::Connection;
+            let path = self
+                .db
+                .dsn
+                .trim_start_matches("sqlite://")
+                .split('?')
+                .next()
+                .unwrap()
+                .to_owned();
+            let sql = sql.to_owned();
+            tokio::task::spawn_blocking(move || {
+                let mut c = diesel::SqliteConnection::establish(&path).unwrap();
+                diesel::RunQueryDsl::load(diesel::sql_query(sql), &mut c).unwrap()
+            })
+            .await
+            .unwrap()
+        };
+        rows.into_iter().map(|r| r.v).collect()
+    }
+
     pub fn ory_config(&self) -> ory_kratos_client::apis::configuration::Configuration {
         let mut c = ory_kratos_client::apis::configuration::Configuration::new();
         c.base_path = self.admin.clone();

@@ -131,14 +131,14 @@ profiles! {
     mfa: "mfa" reports ["selfservice.methods.webauthn"];
     mfa_optional: "mfa-optional" reports ["selfservice.methods.webauthn"];
     mobile: "mobile" reports ["selfservice.methods.webauthn"];
-    oidc: "oidc" reports ["selfservice.methods.oidc"];
+    oidc: "oidc" reports [];
     oidc_provider: "oidc-provider" reports ["oauth2_provider", "clients"];
     oidc_provider_mfa: "oidc-provider-mfa" reports ["oauth2_provider"];
     passkey: "passkey" reports ["selfservice.methods.passkey"];
     passwordless: "passwordless" reports ["selfservice.methods.webauthn"];
     recovery: "recovery" reports [];
     recovery_mfa: "recovery-mfa" reports [];
-    spa: "spa" reports ["selfservice.methods.oidc", "selfservice.methods.webauthn"];
+    spa: "spa" reports ["selfservice.methods.webauthn"];
     two_steps: "two-steps" reports ["selfservice.methods.webauthn"];
     verification: "verification" reports [];
     webhooks: "webhooks" reports [];

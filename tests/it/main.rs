@@ -29,6 +29,7 @@ mod mail_flows;
 mod mfa;
 mod migrations;
 mod multinode;
+mod oidc;
 mod oidc_harness;
 mod oidc_providers;
 mod oidc_providers_oauth2;

@@ -240,6 +240,15 @@ pub fn flow_error(app: &App, kind: FlowKind, e: &FlowError) -> (ApiError, Option
         FlowError::Invalid(_) => (ApiError::bad_request("The submission was invalid."), None),
         FlowError::HookInterrupted(messages) => (ApiError::hook_interrupted(messages), None),
         FlowError::Hook(f) => (ApiError::hook_failed(f), None),
+        FlowError::BrowserLocationChange(url) => (
+            ApiError::browser_location_change_required(url),
+            Some(json!({ "redirect_browser_to": url })),
+        ),
+        FlowError::Handoff { .. } => {
+            // Only the OpenID Connect callback hands a flow over, and it continues it itself.
+            tracing::error!("a flow handoff reached the error renderer");
+            (ApiError::internal(), None)
+        }
         FlowError::Store(e) => (ApiError::from(e), None),
         FlowError::TryAgainLater => (
             ApiError::unavailable(

@@ -275,6 +275,7 @@ pub async fn render_error(
             ..
         } if !json => see_other(&ui_url_for(app, kind, &f.id.to_string())),
         FlowError::SessionRequired { ref login } if !json => see_other(login),
+        FlowError::BrowserLocationChange(ref url) if !json => see_other(url),
         FlowError::AddressNotVerified { ref url, .. } if !json => see_other(url),
         FlowError::RefreshRequired {
             ref redirect_browser_to,

@@ -4,6 +4,7 @@ pub mod courier;
 pub mod health;
 pub mod identities;
 pub mod logout;
+pub mod oidc;
 pub mod recovery;
 pub mod schemas;
 pub mod selfservice;
@@ -44,6 +45,7 @@ pub async fn dispatch(app: &App, route: Route, req: Request<Bytes>) -> Result<Re
         Route::SubmitFlow(FlowKind::Settings) => settings::submit(app, req).await,
         Route::SubmitFlow(kind) => selfservice::submit(app, kind, req).await,
         Route::FlowLink(kind) => recovery::link(app, kind, req).await,
+        Route::OidcCallback(provider) => oidc::callback(app, &provider, req).await,
         Route::AdminRecoveryCode => recovery::admin_create(app, false, req).await,
         Route::AdminRecoveryLink => recovery::admin_create(app, true, req).await,
         Route::GetFlowError => selfservice::error(app, req).await,

@@ -43,14 +43,18 @@ pub async fn submit(app: &App, kind: FlowKind, req: Request<Bytes>) -> Result<Re
     let Submitted { id, request, body } = Submitted::read(app, &req)?;
     let wants_json = request.wants_json;
     let h = &app.handles;
+    // A native OpenID Connect sign-in (`id_token`) may continue in a flow of the other kind.
+    let fr = request.clone();
+    let hand_over =
+        |f| super::oidc::answer_failed(app, kind, f, fr, wants_json, super::oidc::HAND_OVERS);
     Ok(match kind {
         FlowKind::Login => match h.login.submit(id, body, request).await? {
             Ok(done) => respond::logged_in(app, done, wants_json),
-            Err(f) => respond::failed(app, kind, wants_json, f).await,
+            Err(f) => hand_over(f).await?,
         },
         FlowKind::Registration => match h.registration.submit(id, body, request).await? {
             Ok(done) => respond::registered(app, done, wants_json),
-            Err(f) => respond::failed(app, kind, wants_json, f).await,
+            Err(f) => hand_over(f).await?,
         },
         // Routed to `handlers::recovery::submit` and `handlers::settings::submit`.
         FlowKind::Recovery | FlowKind::Verification | FlowKind::Settings => {

@@ -13,7 +13,7 @@ use crate::identity::service as identities;
 use crate::identity::{Identity, now};
 use crate::selfservice::csrf::RawToken;
 use crate::selfservice::hooks::{self, HookContext, web_hook};
-use crate::selfservice::strategy::{Outcome, Registry};
+use crate::selfservice::strategy::{LINK_KEY, Outcome, Registry};
 use crate::selfservice::ui::{SortOptions, UiContainer, csrf_node};
 use crate::session::Aal;
 use crate::session::service::{self as sessions, IssuedSession};
@@ -202,11 +202,16 @@ pub async fn submit(
     if flow.is_expired() {
         return Err(replace_expired(deps, strategies, &flow, req).await);
     }
-    let method = sub.str("method").unwrap_or_default().to_owned();
     // A flow takes the methods of its level only: no password in an aal2 flow.
     let strategy = strategies
-        .login_method(&method)
-        .filter(|s| s.aal() == flow.requested_aal);
+        .login()
+        .iter()
+        .copied()
+        .find(|s| s.aal() == flow.requested_aal && s.takes(&sub));
+    let method = match strategy {
+        Some(s) => s.method().as_str().to_owned(),
+        None => sub.str("method").unwrap_or_default().to_owned(),
+    };
     let from_state = flow.state;
     if from_state != FlowState::ChooseMethod && !strategy.is_some_and(|s| s.resumes(from_state)) {
         return Err(FlowError::AlreadyCompleted);
@@ -241,6 +246,24 @@ pub async fn submit(
         // A refresh must re-authenticate the same person.
         flow.ui.add_message(text::validation_invalid_credentials());
         return Err(common::reject(deps, flow).await);
+    }
+    // A credential another method proved waits for this account (account linking).
+    if let Some(link) = flow
+        .internal
+        .as_ref()
+        .and_then(|i| i.get(LINK_KEY))
+        .cloned()
+    {
+        let by = link["method"].as_str().unwrap_or_default();
+        if let Some(m) = strategies
+            .login()
+            .iter()
+            .find(|m| m.method().as_str() == by)
+            && let Err(message) = m.complete_link(deps, &identity, &link).await?
+        {
+            flow.ui.add_message(message);
+            return Err(common::reject(deps, flow).await);
+        }
     }
     // Kratos runs every after hook before it stores the session. Here the checks and blocking
     // web hooks run, in order, before the flow completes (an interrupt leaves it usable); the

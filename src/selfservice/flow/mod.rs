@@ -39,7 +39,7 @@ impl FlowKind {
             FlowKind::Settings => "settings",
         }
     }
-    fn parse(s: &str) -> Option<FlowKind> {
+    pub fn parse(s: &str) -> Option<FlowKind> {
         match s {
             "login" => Some(FlowKind::Login),
             "registration" => Some(FlowKind::Registration),
@@ -154,6 +154,9 @@ pub struct Flow {
     pub continue_with: Vec<Value>,
     /// Settings: the identity's JSON as shown with the flow (loaded on read; not stored).
     pub identity: Option<Value>,
+    /// What a method keeps between a submission and its return (an OpenID Connect round
+    /// trip's verifier and nonce): stored, never shown.
+    pub internal: Option<Value>,
 }
 
 impl Flow {
@@ -186,6 +189,7 @@ impl Flow {
             identity_id: None,
             continue_with: Vec::new(),
             identity: None,
+            internal: None,
         }
     }
 
@@ -239,7 +243,7 @@ impl Flow {
             requested_aal: self.requested_aal.as_str().into(),
             active_method: self.active.clone(),
             identity_id: self.identity_id.map(DbId),
-            internal_context: None,
+            internal_context: self.internal.as_ref().map(Value::to_string),
             issued_at: self.issued_at.naive_utc(),
             expires_at: self.expires_at.naive_utc(),
             created_at: self.created_at.naive_utc(),
@@ -275,6 +279,10 @@ impl Flow {
             identity_id: r.identity_id.map(Uuid::from),
             continue_with: Vec::new(),
             identity: None,
+            internal: r
+                .internal_context
+                .as_deref()
+                .and_then(|s| serde_json::from_str(s).ok()),
         })
     }
 }
@@ -356,6 +364,24 @@ pub enum FlowError {
     /// A hook failed (receiver down, slow, answering an error; a broken body template).
     #[error("hook {} failed: {}", .0.hook, .0.message)]
     Hook(Box<crate::selfservice::hooks::outcome::HookFailure>),
+    /// The browser must go to this URL to go on (a method's round trip to an identity
+    /// provider): browsers are redirected, JSON clients get 422
+    /// `browser_location_change_required` with `redirect_browser_to`.
+    #[error("the browser must go to another location")]
+    BrowserLocationChange(String),
+    /// A method found the submission belongs to a flow of another kind (an OpenID Connect
+    /// sign-in of a subject nobody registered yet goes on as a registration, and back): a
+    /// fresh flow of `kind` continues it with `carried` (what the method already proved).
+    #[error("the flow continues as a {kind:?} flow")]
+    Handoff {
+        kind: FlowKind,
+        /// The type of both flows (an app's native flow continues as a native one).
+        flow_type: FlowType,
+        method: &'static str,
+        carried: Box<Value>,
+        /// The first flow's `return_to`, which the fresh one keeps.
+        return_to: Option<String>,
+    },
     #[error(transparent)]
     Store(StoreError),
     /// The work this submission needs cannot be taken on now (the password hashing lane for

@@ -16,7 +16,9 @@ use crate::identity::service::{self as identities, CreateIdentityBody, IdentityE
 use crate::identity::{Identity, now};
 use crate::selfservice::hooks::{self, HookContext};
 use crate::selfservice::strategy::traits::node_name;
-use crate::selfservice::strategy::{Outcome, Registry, Screen, registration_ui};
+use crate::selfservice::strategy::{
+    Outcome, RegistrationStrategy, Registry, Screen, registration_ui,
+};
 use crate::selfservice::ui::UiContainer;
 use crate::session::service::{self as sessions, IssuedSession};
 use crate::text;
@@ -141,12 +143,15 @@ pub async fn submit(
     if flow.is_expired() {
         return Err(replace_expired(deps, strategies, &flow, req).await);
     }
-    let method = sub.str("method").unwrap_or_default().to_owned();
     let strategy = strategies
         .registration()
         .iter()
         .copied()
         .find(|s| s.takes(&sub));
+    let method = match strategy {
+        Some(s) => s.method().as_str().to_owned(),
+        None => sub.str("method").unwrap_or_default().to_owned(),
+    };
     let from_state = flow.state;
     if from_state != FlowState::ChooseMethod && !strategy.is_some_and(|s| s.resumes(from_state)) {
         return Err(FlowError::AlreadyCompleted);
@@ -190,7 +195,7 @@ pub async fn submit(
         body.metadata_public = field("metadata_public");
         body.metadata_admin = field("metadata_admin");
     }
-    let identity = match create_identity(deps, &mut flow.ui, body).await? {
+    let identity = match create_identity(deps, &mut flow.ui, body, strategy).await? {
         Some(i) => i,
         None => return Err(common::reject(deps, flow).await),
     };
@@ -265,12 +270,13 @@ async fn create_identity(
     deps: &Deps,
     ui: &mut UiContainer,
     body: CreateIdentityBody,
+    strategy: &dyn RegistrationStrategy,
 ) -> Result<Option<Identity>, FlowError> {
     // Built first and inserted apart (what `identities::create` does), so that a conflict can
     // still look at what the new identity would have used.
     let pending = match identities::prepare_new(deps, body).await {
         Ok(pending) => pending,
-        Err(e) => return not_created(ui, e),
+        Err(e) => return not_created(ui, e, strategy),
     };
     let rows = pending.to_rows(deps.store.nid());
     match crate::store::identities::insert(&deps.store, &rows).await {
@@ -287,15 +293,19 @@ async fn create_identity(
                 });
                 Ok(None)
             }
-            e => not_created(ui, e),
+            e => not_created(ui, e, strategy),
         },
     }
 }
 
 /// Why an identity was not created, on the flow's UI where the user can act on it.
-fn not_created(ui: &mut UiContainer, e: IdentityError) -> Result<Option<Identity>, FlowError> {
+fn not_created(
+    ui: &mut UiContainer,
+    e: IdentityError,
+    strategy: &dyn RegistrationStrategy,
+) -> Result<Option<Identity>, FlowError> {
     match e {
-        IdentityError::Conflict => ui.add_message(text::validation_duplicate_credentials()),
+        IdentityError::Conflict => ui.add_message(strategy.duplicate_message()),
         IdentityError::Validation(msgs) => {
             for m in msgs {
                 match node_name(&m.instance_ptr) {
@@ -328,40 +338,12 @@ struct LoginHints {
 /// default, and the duplicate message alone already says the identifier is taken.
 async fn login_hints(deps: &Deps, pending: &Identity) -> Result<Option<LoginHints>, FlowError> {
     use crate::identity::CredentialType as T;
-    use crate::store::{credentials, tokens};
-    let mut found: Option<(Uuid, String, bool)> = None;
-    'creds: for c in pending.credentials.values() {
-        for id in &c.identifiers {
-            if let Some(owner) =
-                credentials::identity_for_identifier(&deps.store, c.kind.as_str(), id).await?
-            {
-                // An OIDC identifier is the provider's subject: no use to the visitor.
-                found = Some((owner, id.clone(), c.kind != T::Oidc));
-                break 'creds;
-            }
-        }
-    }
-    if found.is_none() {
-        for a in &pending.verifiable_addresses {
-            if let Some((_, owner, value)) =
-                tokens::verifiable_address(&deps.store, &a.via, &a.value).await?
-            {
-                found = Some((owner, value, true));
-                break;
-            }
-        }
-    }
-    if found.is_none() {
-        for a in &pending.recovery_addresses {
-            if let Some((_, owner, value)) =
-                tokens::recovery_address(&deps.store, &a.via, &a.value).await?
-            {
-                found = Some((owner, value, true));
-                break;
-            }
-        }
-    }
-    let Some((owner, conflict, shown)) = found else {
+    let Some(identities::Conflict {
+        owner,
+        identifier: conflict,
+        shown,
+    }) = identities::conflict_of(deps, pending).await?
+    else {
         return Ok(None);
     };
     let existing = match identities::get(deps, owner, true).await {

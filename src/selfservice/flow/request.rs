@@ -61,6 +61,10 @@ pub struct Submission {
     /// They are typed and nested only against the identity schema the flow uses
     /// ([`Submission::traits`]), so a key the schema does not name is ignored, as Kratos does.
     dotted_traits: Vec<(String, Value)>,
+    /// What a method's round trip brought back (an OpenID Connect callback's code and state,
+    /// or the claims a handed-over flow continues with). Set by the server only: no client
+    /// body decodes into it.
+    pub carried: Option<Value>,
 }
 
 impl Submission {

@@ -311,12 +311,14 @@ pub async fn submit(
     };
     let method = strategy.method().as_str().to_owned();
     flow.active = Some(method.clone());
+    let loaded = flow.clone();
     let cx = SettingsContext {
         deps,
         schema,
         identity: &identity,
         privileged: privileged(deps, &session),
         refresh_url: refresh_url(deps, &flow),
+        flow: &loaded,
     };
     let updated = match strategy.update(&cx, &mut flow.ui, &sub).await? {
         Outcome::Done(updated) => updated,

@@ -137,6 +137,12 @@ pub trait LoginStrategy: Send + Sync {
     fn populate_for(&self, deps: &Deps, ui: &mut UiContainer, _identity: Option<&Identity>) {
         self.populate(deps, ui);
     }
+    /// Whether a submission is addressed to this method: by default when `method` names it.
+    /// Methods whose buttons carry no `method` (an OpenID Connect provider button, code as a
+    /// second factor's address buttons) take them by their own fields.
+    fn takes(&self, sub: &Submission) -> bool {
+        sub.str("method") == Some(self.method().as_str())
+    }
     /// A `refresh=true` flow re-authenticates `identity`: fix what the method can (the
     /// identifier) to it.
     async fn populate_refresh(&self, _deps: &Deps, _ui: &mut UiContainer, _identity: Uuid) {}
@@ -151,7 +157,21 @@ pub trait LoginStrategy: Send + Sync {
         flow: &mut Flow,
         sub: &Submission,
     ) -> Result<Outcome<Identity>, FlowError>;
+    /// Account linking: the flow holds a credential this method proved for an identifier
+    /// another account has (`internal.link`, put there by this method); `identity` just
+    /// signed in with another method and gets it. `Ok(Err(message))` refuses the sign-in.
+    async fn complete_link(
+        &self,
+        _deps: &Deps,
+        _identity: &Identity,
+        _link: &Value,
+    ) -> Result<Result<(), text::UiText>, FlowError> {
+        Ok(Ok(()))
+    }
 }
+
+/// The key of a pending account link in a login flow's internal context.
+pub const LINK_KEY: &str = "link";
 
 /// The screens of two-step registration (`selfservice.flows.registration.style: profile_first`,
 /// Kratos's default): the traits first, then the methods that sign up with them.
@@ -189,6 +209,10 @@ pub trait RegistrationStrategy: Send + Sync {
     }
     fn resumes(&self, _state: FlowState) -> bool {
         false
+    }
+    /// The message when the new identity's identifiers belong to an account already.
+    fn duplicate_message(&self) -> text::UiText {
+        text::validation_duplicate_credentials()
     }
     /// `all` are the enabled sign-up methods, for a method that shows another screen of them.
     async fn register(
@@ -238,6 +262,9 @@ pub struct SettingsContext<'a> {
     pub privileged: bool,
     /// Where a browser signs in again when it is not (a `refresh=true` login coming back).
     pub refresh_url: String,
+    /// The flow as loaded (its UI is the `ui` the method is given), for a method that leaves
+    /// and comes back (an identity provider's round trip).
+    pub flow: &'a Flow,
 }
 
 impl SettingsContext<'_> {

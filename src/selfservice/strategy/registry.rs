@@ -2,7 +2,7 @@
 
 use super::{LoginStrategy, Method, RegistrationStrategy, SettingsStrategy};
 use super::{RecoveryStrategy, VerificationStrategy};
-use super::{code, link, lookup, password, profile, totp};
+use super::{code, link, lookup, oidc, password, profile, totp};
 use crate::config::{Config, FlowStrategy};
 use crate::identity::Identity;
 use crate::session::Aal;
@@ -45,6 +45,11 @@ impl Registry {
             r.login.push(&password::Password);
             r.registration.push(&password::Password);
             r.settings.push(&password::Password);
+        }
+        if m.oidc.enabled {
+            r.login.push(&oidc::Oidc);
+            r.registration.push(&oidc::Oidc);
+            r.settings.push(&oidc::Oidc);
         }
         // Kratos enables the profile method for registration by the style alone.
         if cfg.selfservice.flows.registration.two_steps() {
@@ -105,11 +110,6 @@ impl Registry {
         &self.settings
     }
 
-    /// The enabled login strategy a submission's `method` names.
-    pub fn login_method(&self, method: &str) -> Option<&'static dyn LoginStrategy> {
-        find(&self.login, method, |s| s.method())
-    }
-
     /// The recovery method in use (`selfservice.flows.recovery.use`); whether the flow is
     /// enabled at all is the flow's check.
     pub fn recovery(&self) -> &'static dyn RecoveryStrategy {
@@ -135,15 +135,6 @@ impl Registry {
     pub fn verification_strategies() -> &'static [&'static dyn VerificationStrategy] {
         &VERIFICATION
     }
-}
-
-fn find<S: ?Sized>(
-    list: &[&'static S],
-    method: &str,
-    id: impl Fn(&S) -> Method,
-) -> Option<&'static S> {
-    let m = Method::parse(method)?;
-    list.iter().copied().find(|s| id(s) == m)
 }
 
 #[cfg(test)]

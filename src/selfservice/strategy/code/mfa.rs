@@ -43,12 +43,6 @@ fn chosen_address(sub: &Submission) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The hidden `method=code`: the address buttons carry only `address`, and the flow picks a
-/// method by `method`.
-fn method_node() -> UiNode {
-    UiNode::input("method", Group::Code, InputType::Hidden).with_value(Method::Code.as_str())
-}
-
 #[async_trait]
 impl LoginStrategy for CodeMfa {
     fn method(&self) -> Method {
@@ -61,6 +55,14 @@ impl LoginStrategy for CodeMfa {
 
     fn configured_for(&self, identity: &Identity) -> bool {
         !addresses(identity).is_empty()
+    }
+
+    /// Kratos's address buttons send only `address`.
+    fn takes(&self, sub: &Submission) -> bool {
+        match sub.str("method").filter(|m| !m.is_empty()) {
+            Some(m) => m == self.method().as_str(),
+            None => chosen_address(sub).is_some(),
+        }
     }
 
     /// Without the identity there is no address to offer.
@@ -80,7 +82,6 @@ impl LoginStrategy for CodeMfa {
                     .with_label(text::login_code_mfa(channel, address)),
             );
         }
-        ui.upsert(method_node());
     }
 
     /// After a code went out, only the code may continue the flow (or a resend).
