@@ -73,7 +73,7 @@ selfservice:
     )
 }
 
-fn generic(issuer: &str, mapper: &str) -> String {
+fn generic(issuer: &str, mapper: &str, extra: &str) -> String {
     format!(
         "          - id: test
             provider: generic
@@ -83,7 +83,7 @@ fn generic(issuer: &str, mapper: &str) -> String {
             issuer_url: {issuer}
             mapper_url: {}
             scope: [email, profile]
-",
+{extra}",
         b64(mapper)
     )
 }
@@ -95,11 +95,11 @@ struct World {
     ui: u16,
 }
 
-async fn world_with(mapper: &str) -> World {
+async fn world_with(mapper: &str, extra: &str) -> World {
     let idp = OidcProvider::start(vec![client("gatehouse", SECRET, REDIRECT)]).await;
     let ui = ui_server().await;
     let app = TestApp::start_with(Setup {
-        yaml: yaml(ui, &generic(&idp.issuer, mapper)),
+        yaml: yaml(ui, &generic(&idp.issuer, mapper, extra)),
         ..Default::default()
     })
     .await;
@@ -112,7 +112,7 @@ async fn world_with(mapper: &str) -> World {
 }
 
 async fn world() -> World {
-    world_with(MAPPER).await
+    world_with(MAPPER, "").await
 }
 
 impl World {
@@ -804,4 +804,56 @@ async fn a_github_style_provider_without_id_tokens_signs_up_by_its_user_api() {
         .await
         .unwrap();
     assert_eq!(me["identity"]["traits"]["email"], "octocat@example.test");
+}
+
+#[tokio::test]
+async fn a_form_post_callback_goes_on_as_a_get_with_the_same_parameters() {
+    let w = world().await;
+    let flow = w.flow("login").await;
+    let r = w.post(&flow, &[("provider", "test")]).await;
+    let back = url::Url::parse(&w.ua.sign_in(&location(&r), "judy@example.test").await).unwrap();
+    // As Apple's response_mode=form_post would send it.
+    let fields: Vec<(String, String)> = back.query_pairs().into_owned().collect();
+    let r =
+        w.ua.http
+            .post(format!("{}{}", w.app.public, back.path()))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 303);
+    let get = url::Url::parse(&location(&r)).unwrap();
+    assert_eq!(get.path(), back.path());
+    let mut sent: Vec<(String, String)> = get.query_pairs().into_owned().collect();
+    let mut want = fields.clone();
+    sent.sort();
+    want.sort();
+    assert_eq!(sent, want);
+    let r = w.open(get.as_str()).await;
+    assert_eq!(location(&r), format!("http://127.0.0.1:{}/welcome", w.ui));
+}
+
+#[tokio::test]
+async fn update_identity_on_login_takes_what_the_provider_says_now() {
+    let w = world_with(MAPPER, "            update_identity_on_login: automatic\n").await;
+    let flow = w.flow("registration").await;
+    w.sign_in_with(&flow, "kim@example.test", &[]).await;
+    let me = w.whoami().await;
+    assert_eq!(
+        me["identity"]["metadata_public"]["provider_name"],
+        "kim Tester"
+    );
+    w.idp
+        .set_claims("kim@example.test", json!({"name": "Kim Renamed"}))
+        .await;
+    w.sign_out().await;
+    let flow = w.flow("login").await;
+    let r = w.sign_in_with(&flow, "kim@example.test", &[]).await;
+    assert_eq!(r.status(), 303);
+    let again = w.whoami().await;
+    assert_eq!(again["identity"]["id"], me["identity"]["id"]);
+    assert_eq!(
+        again["identity"]["metadata_public"]["provider_name"],
+        "Kim Renamed"
+    );
 }

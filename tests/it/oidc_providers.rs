@@ -378,7 +378,7 @@ fn a_provider_gatehouse_cannot_build_stops_the_start_naming_it() {
         std::fs::write(
             &f,
             format!(
-                "selfservice:\n  methods:\n    oidc:\n      enabled: true\n      config:\n        providers:\n          - id: the-idp\n            {kind}\n            client_id: c\n            mapper_url: file:///dev/null\n"
+                "ciphers:\n  algorithm: noop\nselfservice:\n  methods:\n    oidc:\n      enabled: true\n      config:\n        providers:\n          - id: the-idp\n            {kind}\n            client_id: c\n            mapper_url: file:///dev/null\n"
             ),
         )
         .unwrap();
