@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::oauth2::{self, Endpoints};
-use super::{AuthRequest, Claims, Provider, ProviderError, Tokens};
+use super::oauth2::{self, Base, UserApi};
+use super::{Claims, ProviderError, Tokens};
 use crate::config::OidcProvider;
 
 const API: &str = "https://discord.com/api/v9";
@@ -17,19 +17,13 @@ const SCOPES: &[&str] = &["identify", "email"];
 const CDN: &str = "https://cdn.discordapp.com";
 
 pub struct Discord {
-    cfg: OidcProvider,
-    http: reqwest::Client,
-    endpoints: Endpoints,
-    scopes: Vec<String>,
+    base: Base,
 }
 
 impl Discord {
     pub fn new(cfg: OidcProvider, http: reqwest::Client) -> Result<Self, ProviderError> {
         Ok(Discord {
-            endpoints: Endpoints::new(&cfg, AUTH, TOKEN, API)?,
-            scopes: oauth2::scopes(&cfg, SCOPES),
-            cfg,
-            http,
+            base: Base::new(cfg, http, [AUTH, TOKEN, API], SCOPES)?,
         })
     }
 }
@@ -50,54 +44,31 @@ fn avatar(user: &Value, id: &str) -> String {
 }
 
 #[async_trait]
-impl Provider for Discord {
-    fn config(&self) -> &OidcProvider {
-        &self.cfg
+impl UserApi for Discord {
+    fn base(&self) -> &Base {
+        &self.base
     }
 
-    async fn uses_pkce(&self) -> Result<bool, ProviderError> {
-        Ok(oauth2::uses_pkce(&self.cfg))
+    /// Kratos asks Discord not to show its consent screen again (`prompt=none`); an
+    /// upstream `prompt` replaces that.
+    fn auth_params(&self) -> &'static [(&'static str, &'static str)] {
+        &[("prompt", "none")]
     }
 
-    fn issues_id_tokens(&self) -> bool {
-        false
+    fn no_id_tokens(&self) -> &'static str {
+        "Discord issues no ID tokens: native sign-in is not possible with it"
     }
 
-    async fn auth_url(&self, req: &AuthRequest) -> Result<String, ProviderError> {
-        // Kratos asks Discord not to show its consent screen again (`prompt=none`); an
-        // upstream `prompt` replaces that.
-        let extra = [("prompt", "none")];
-        oauth2::auth_url(&self.cfg, &self.endpoints.auth, &self.scopes, req, &extra)
-    }
-
-    async fn exchange(
-        &self,
-        code: &str,
-        pkce_verifier: Option<&str>,
-        redirect_uri: &str,
-    ) -> Result<Tokens, ProviderError> {
-        let token = &self.endpoints.token;
-        oauth2::exchange(
-            &self.http,
-            &self.cfg,
-            token,
-            code,
-            pkce_verifier,
-            redirect_uri,
-        )
-        .await
-    }
-
-    async fn claims(&self, tokens: &Tokens, _nonce: Option<&str>) -> Result<Claims, ProviderError> {
-        let url = format!("{}/users/@me", self.endpoints.api);
+    async fn user(&self, tokens: &Tokens) -> Result<Claims, ProviderError> {
+        let url = format!("{}/users/@me", self.base.endpoints.api);
         let what = "Discord's /users/@me";
-        let (_, user) = oauth2::get_json(&self.http, &url, &tokens.access_token, what).await?;
+        let (_, user) = oauth2::get_json(&self.base.http, &url, &tokens.access_token, what).await?;
         let sub = oauth2::string(&user, "id")
             .ok_or_else(|| ProviderError::Claims("Discord's user has no id".into()))?;
         let username = oauth2::string(&user, "username");
         let discriminator = oauth2::string(&user, "discriminator").unwrap_or_default();
         Ok(Claims {
-            iss: format!("{}/oauth2/", self.endpoints.api),
+            iss: format!("{}/oauth2/", self.base.endpoints.api),
             name: username.as_ref().map(|u| format!("{u}#{discriminator}")),
             nickname: username.clone(),
             preferred_username: username,
@@ -109,11 +80,5 @@ impl Provider for Discord {
             sub,
             ..Claims::default()
         })
-    }
-
-    async fn verify_id_token(&self, _raw: &str, _nonce: &str) -> Result<Claims, ProviderError> {
-        Err(ProviderError::Unsupported(
-            "Discord issues no ID tokens: native sign-in is not possible with it".into(),
-        ))
     }
 }

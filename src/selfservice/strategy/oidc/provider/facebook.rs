@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 
-use super::oauth2::{self, Endpoints};
-use super::{AuthRequest, Claims, Provider, ProviderError, Tokens};
+use super::oauth2::{self, Base, UserApi};
+use super::{Claims, ProviderError, Tokens};
 use crate::config::OidcProvider;
 
 const AUTH: &str = "https://facebook.com/dialog/oauth";
@@ -18,10 +18,7 @@ const SCOPES: &[&str] = &["email", "public_profile"];
 const FIELDS: &str = "id,name,first_name,last_name,middle_name,email,picture,birthday,gender";
 
 pub struct Facebook {
-    cfg: OidcProvider,
-    http: reqwest::Client,
-    endpoints: Endpoints,
-    scopes: Vec<String>,
+    base: Base,
 }
 
 impl Facebook {
@@ -33,15 +30,12 @@ impl Facebook {
             )));
         }
         Ok(Facebook {
-            endpoints: Endpoints::new(&cfg, AUTH, TOKEN, API)?,
-            scopes: oauth2::scopes(&cfg, SCOPES),
-            cfg,
-            http,
+            base: Base::new(cfg, http, [AUTH, TOKEN, API], SCOPES)?,
         })
     }
 
     fn appsecret_proof(&self, access_token: &str) -> String {
-        let secret = self.cfg.client_secret.as_deref().unwrap_or("");
+        let secret = self.base.cfg.client_secret.as_deref().unwrap_or("");
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
             .expect("HMAC takes keys of any length");
         mac.update(access_token.as_bytes());
@@ -54,49 +48,23 @@ impl Facebook {
 }
 
 #[async_trait]
-impl Provider for Facebook {
-    fn config(&self) -> &OidcProvider {
-        &self.cfg
+impl UserApi for Facebook {
+    fn base(&self) -> &Base {
+        &self.base
     }
 
-    async fn uses_pkce(&self) -> Result<bool, ProviderError> {
-        Ok(oauth2::uses_pkce(&self.cfg))
+    fn no_id_tokens(&self) -> &'static str {
+        "Facebook ID tokens (Limited Login) are not supported: use the code flow"
     }
 
-    fn issues_id_tokens(&self) -> bool {
-        false
-    }
-
-    async fn auth_url(&self, req: &AuthRequest) -> Result<String, ProviderError> {
-        oauth2::auth_url(&self.cfg, &self.endpoints.auth, &self.scopes, req, &[])
-    }
-
-    async fn exchange(
-        &self,
-        code: &str,
-        pkce_verifier: Option<&str>,
-        redirect_uri: &str,
-    ) -> Result<Tokens, ProviderError> {
-        let token = &self.endpoints.token;
-        oauth2::exchange(
-            &self.http,
-            &self.cfg,
-            token,
-            code,
-            pkce_verifier,
-            redirect_uri,
-        )
-        .await
-    }
-
-    async fn claims(&self, tokens: &Tokens, _nonce: Option<&str>) -> Result<Claims, ProviderError> {
-        let me = format!("{}/me", self.endpoints.api);
+    async fn user(&self, tokens: &Tokens) -> Result<Claims, ProviderError> {
+        let me = format!("{}/me", self.base.endpoints.api);
         let url = format!(
             "{me}?fields={FIELDS}&appsecret_proof={}",
             self.appsecret_proof(&tokens.access_token)
         );
         let what = "Facebook's Graph API /me";
-        let (_, user) = oauth2::get_json(&self.http, &url, &tokens.access_token, what).await?;
+        let (_, user) = oauth2::get_json(&self.base.http, &url, &tokens.access_token, what).await?;
         let sub = oauth2::string(&user, "id")
             .ok_or_else(|| ProviderError::Claims("Facebook's /me has no id".into()))?;
         let name = oauth2::string(&user, "name");
@@ -122,11 +90,5 @@ impl Provider for Facebook {
             raw_claims: oauth2::object(&user),
             ..Claims::default()
         })
-    }
-
-    async fn verify_id_token(&self, _raw: &str, _nonce: &str) -> Result<Claims, ProviderError> {
-        Err(ProviderError::Unsupported(
-            "Facebook ID tokens (Limited Login) are not supported: use the code flow".into(),
-        ))
     }
 }

@@ -7,8 +7,8 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::oauth2::{self, Endpoints};
-use super::{AuthRequest, Claims, Provider, ProviderError, Tokens};
+use super::oauth2::{self, Base, UserApi};
+use super::{Claims, ProviderError, Tokens};
 use crate::config::OidcProvider;
 
 const AUTH: &str = "https://github.com/login/oauth/authorize";
@@ -17,19 +17,13 @@ const API: &str = "https://api.github.com";
 const SCOPES: &[&str] = &["user", "user:email"];
 
 pub struct GitHub {
-    cfg: OidcProvider,
-    http: reqwest::Client,
-    endpoints: Endpoints,
-    scopes: Vec<String>,
+    base: Base,
 }
 
 impl GitHub {
     pub fn new(cfg: OidcProvider, http: reqwest::Client) -> Result<Self, ProviderError> {
         Ok(GitHub {
-            endpoints: Endpoints::new(&cfg, AUTH, TOKEN, API)?,
-            scopes: oauth2::scopes(&cfg, SCOPES),
-            cfg,
-            http,
+            base: Base::new(cfg, http, [AUTH, TOKEN, API], SCOPES)?,
         })
     }
 }
@@ -43,46 +37,25 @@ fn covers(granted: &[&str], scope: &str) -> bool {
 }
 
 #[async_trait]
-impl Provider for GitHub {
-    fn config(&self) -> &OidcProvider {
-        &self.cfg
+impl UserApi for GitHub {
+    fn base(&self) -> &Base {
+        &self.base
     }
 
-    async fn uses_pkce(&self) -> Result<bool, ProviderError> {
-        Ok(oauth2::uses_pkce(&self.cfg))
+    fn no_id_tokens(&self) -> &'static str {
+        "GitHub issues no ID tokens: native sign-in is not possible with it"
     }
 
-    fn issues_id_tokens(&self) -> bool {
-        false
-    }
-
-    async fn auth_url(&self, req: &AuthRequest) -> Result<String, ProviderError> {
-        oauth2::auth_url(&self.cfg, &self.endpoints.auth, &self.scopes, req, &[])
-    }
-
-    async fn exchange(
-        &self,
-        code: &str,
-        pkce_verifier: Option<&str>,
-        redirect_uri: &str,
-    ) -> Result<Tokens, ProviderError> {
-        let token = &self.endpoints.token;
-        oauth2::exchange(
-            &self.http,
-            &self.cfg,
-            token,
-            code,
-            pkce_verifier,
-            redirect_uri,
-        )
-        .await
-    }
-
-    async fn claims(&self, tokens: &Tokens, _nonce: Option<&str>) -> Result<Claims, ProviderError> {
-        let api = &self.endpoints.api;
+    async fn user(&self, tokens: &Tokens) -> Result<Claims, ProviderError> {
+        let api = &self.base.endpoints.api;
         let token = &tokens.access_token;
-        let (headers, user) =
-            oauth2::get_json(&self.http, &format!("{api}/user"), token, "GitHub's /user").await?;
+        let (headers, user) = oauth2::get_json(
+            &self.base.http,
+            &format!("{api}/user"),
+            token,
+            "GitHub's /user",
+        )
+        .await?;
         // The token's scopes as GitHub reports them; every configured one must be granted.
         let granted = headers
             .get("x-oauth-scopes")
@@ -94,7 +67,7 @@ impl Provider for GitHub {
                     .collect::<Vec<_>>()
             });
         if let Some(granted) = &granted
-            && let Some(missing) = self.scopes.iter().find(|s| !covers(granted, s))
+            && let Some(missing) = self.base.scopes.iter().find(|s| !covers(granted, s))
         {
             return Err(ProviderError::Claims(format!(
                 "GitHub did not grant the scope {missing:?}"
@@ -105,7 +78,7 @@ impl Provider for GitHub {
             .and_then(Value::as_u64)
             .ok_or_else(|| ProviderError::Claims("GitHub's /user has no numeric id".into()))?;
         let mut claims = Claims {
-            iss: self.endpoints.token.clone(),
+            iss: self.base.endpoints.token.clone(),
             sub: sub.to_string(),
             name: oauth2::string(&user, "name"),
             nickname: oauth2::string(&user, "login"),
@@ -122,12 +95,16 @@ impl Provider for GitHub {
         // verified. Kratos takes the primary address with its verified flag.
         let may_list = match &granted {
             Some(granted) => covers(granted, "user:email"),
-            None => self.scopes.iter().any(|s| s == "user" || s == "user:email"),
+            None => self
+                .base
+                .scopes
+                .iter()
+                .any(|s| s == "user" || s == "user:email"),
         };
         if may_list {
             let url = format!("{api}/user/emails");
             let (_, emails) =
-                oauth2::get_json(&self.http, &url, token, "GitHub's /user/emails").await?;
+                oauth2::get_json(&self.base.http, &url, token, "GitHub's /user/emails").await?;
             let primary = emails
                 .as_array()
                 .into_iter()
@@ -139,11 +116,5 @@ impl Provider for GitHub {
             }
         }
         Ok(claims)
-    }
-
-    async fn verify_id_token(&self, _raw: &str, _nonce: &str) -> Result<Claims, ProviderError> {
-        Err(ProviderError::Unsupported(
-            "GitHub issues no ID tokens: native sign-in is not possible with it".into(),
-        ))
     }
 }

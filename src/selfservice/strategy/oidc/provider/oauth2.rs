@@ -4,18 +4,108 @@
 //! token or secret reaches an error message (reqwest's errors lose their URL, whose query may
 //! hold a proof derived from the token).
 
-use std::time::Duration;
-
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, USER_AGENT};
 use serde_json::Value;
 
-use super::{AuthRequest, ProviderError, Tokens};
+use async_trait::async_trait;
+
+use super::{AuthRequest, Claims, Provider, ProviderError, Tokens};
 use crate::config::{OidcProvider, Pkce};
 
-/// Outbound requests give up after this long.
-pub(super) const TIMEOUT: Duration = Duration::from_secs(10);
-/// The largest answer read from a provider.
-pub(super) const MAX_BODY: usize = 1 << 20;
+use super::http::{MAX_BODY, TIMEOUT};
+
+/// What an OAuth2-only preset is made of: its configuration, the shared client, its endpoints
+/// and scopes.
+pub(super) struct Base {
+    pub cfg: OidcProvider,
+    pub http: reqwest::Client,
+    pub endpoints: Endpoints,
+    pub scopes: Vec<String>,
+}
+
+impl Base {
+    /// `[auth, token, api]` are the preset's endpoints, which the configuration may override.
+    pub fn new(
+        cfg: OidcProvider,
+        http: reqwest::Client,
+        [auth, token, api]: [&str; 3],
+        default_scopes: &[&str],
+    ) -> Result<Base, ProviderError> {
+        Ok(Base {
+            endpoints: Endpoints::new(&cfg, auth, token, api)?,
+            scopes: scopes(&cfg, default_scopes),
+            cfg,
+            http,
+        })
+    }
+}
+
+/// An OAuth2-only preset: the shared protocol (every such preset is a [`Provider`] through it)
+/// plus how it reads the person from its API.
+#[async_trait]
+pub(super) trait UserApi: Send + Sync {
+    fn base(&self) -> &Base;
+    /// Parameters the preset adds to the authorization URL (upstream parameters win).
+    fn auth_params(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+    /// Why a native sign-in (an ID token) cannot work with it.
+    fn no_id_tokens(&self) -> &'static str;
+    /// The person the access token belongs to.
+    async fn user(&self, tokens: &Tokens) -> Result<Claims, ProviderError>;
+}
+
+#[async_trait]
+impl<T: UserApi> Provider for T {
+    fn config(&self) -> &OidcProvider {
+        &self.base().cfg
+    }
+
+    async fn uses_pkce(&self) -> Result<bool, ProviderError> {
+        Ok(uses_pkce(&self.base().cfg))
+    }
+
+    fn issues_id_tokens(&self) -> bool {
+        false
+    }
+
+    async fn auth_url(&self, req: &AuthRequest) -> Result<String, ProviderError> {
+        let b = self.base();
+        auth_url(
+            &b.cfg,
+            &b.endpoints.auth,
+            &b.scopes,
+            req,
+            self.auth_params(),
+        )
+    }
+
+    async fn exchange(
+        &self,
+        code: &str,
+        pkce_verifier: Option<&str>,
+        redirect_uri: &str,
+    ) -> Result<Tokens, ProviderError> {
+        let b = self.base();
+        exchange(
+            &b.http,
+            &b.cfg,
+            &b.endpoints.token,
+            code,
+            pkce_verifier,
+            redirect_uri,
+        )
+        .await
+    }
+
+    async fn claims(&self, tokens: &Tokens, _nonce: Option<&str>) -> Result<Claims, ProviderError> {
+        self.user(tokens).await
+    }
+
+    async fn verify_id_token(&self, _raw: &str, _nonce: &str) -> Result<Claims, ProviderError> {
+        Err(ProviderError::Unsupported(self.no_id_tokens().into()))
+    }
+}
 
 /// A preset's endpoints once the configuration's overrides are applied: `auth_url` and
 /// `token_url` replace the preset's, `issuer_url` the API base (GitHub Enterprise Server, a
