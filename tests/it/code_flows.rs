@@ -656,6 +656,69 @@ async fn an_expired_code_in_a_live_flow_expires_at_the_codes_time() {
     }
 }
 
+/// Login and registration codes that expired while their flow did not: as Kratos's code
+/// persister says, the flow expired then (410 with a fresh flow saying so, 4010001 / 4040001).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_login_and_registration_codes_expire_their_flow() {
+    let mail = SmtpServer::start(0).await;
+    let app = TestApp::start_with(Setup {
+        // A code that has expired by the time it arrives: no waiting for the clock.
+        yaml: yaml(&mail).replace(
+            "      passwordless_enabled: true\n",
+            "      passwordless_enabled: true\n      config:\n        lifespan: 1ms\n",
+        ),
+        ..Default::default()
+    })
+    .await;
+    app.create_identity(json!({"schema_id": "code", "traits": {"email": "late@example.com"}}))
+        .await;
+    let expect_expired = |status: u16, e: &Value, kind: &str| {
+        assert_eq!(status, 410, "{kind}: {e}");
+        assert_eq!(e["error"]["id"], "self_service_flow_expired", "{kind}: {e}");
+        e["use_flow_id"].as_str().unwrap().to_owned()
+    };
+
+    let flow = api_flow(&app, "login").await;
+    let id = flow["id"].as_str().unwrap().to_owned();
+    submit(
+        &app,
+        &flow,
+        json!({"method": "code", "identifier": "late@example.com"}),
+    )
+    .await;
+    let code = code_from_mail(&mail, 1, "late@example.com").await;
+    let (status, e) = post_flow(
+        &app,
+        "login",
+        &id,
+        json!({"method": "code", "identifier": "late@example.com", "code": code}),
+    )
+    .await;
+    let fresh = get_flow(&app, "login", &expect_expired(status, &e, "login")).await;
+    assert_eq!(message_ids(&fresh), [4010001], "{fresh}");
+
+    let traits = json!({"email": "new@example.com", "name": "New"});
+    let flow = api_flow(&app, "registration").await;
+    let (_, flow) = submit(&app, &flow, json!({"method": "profile", "traits": traits})).await;
+    let id = flow["id"].as_str().unwrap().to_owned();
+    submit(&app, &flow, json!({"method": "code", "traits": traits})).await;
+    let code = code_from_mail(&mail, 2, "new@example.com").await;
+    let (status, e) = post_flow(
+        &app,
+        "registration",
+        &id,
+        json!({"method": "code", "traits": traits, "code": code}),
+    )
+    .await;
+    let fresh = get_flow(
+        &app,
+        "registration",
+        &expect_expired(status, &e, "registration"),
+    )
+    .await;
+    assert_eq!(message_ids(&fresh), [4040001], "{fresh}");
+}
+
 /// `feature_flags.choose_recovery_address`: recovery asks for any address of the account,
 /// offers its addresses masked, asks for the picked one in full, and sends the code there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -154,6 +154,17 @@ async fn replace_expired(
     old: &Flow,
     req: &FlowRequest,
 ) -> FlowError {
+    replace_expired_at(deps, strategies, old, req, old.expires_at).await
+}
+
+/// [`replace_expired`] for something of the flow that expired at `expired_at` (a code).
+async fn replace_expired_at(
+    deps: &Deps,
+    strategies: &Registry,
+    old: &Flow,
+    req: &FlowRequest,
+    expired_at: chrono::DateTime<chrono::Utc>,
+) -> FlowError {
     let identity = match old.identity_id.filter(|_| old.requested_aal > Aal::Aal1) {
         Some(id) => match with_credentials(deps, id).await {
             Ok(i) => Some(i),
@@ -173,17 +184,17 @@ async fn replace_expired(
             fresh.return_to = old.return_to.clone();
             fresh.refresh = old.refresh;
             fresh.request_url = old.request_url.clone();
-            let ago = (chrono::Utc::now() - old.expires_at).num_milliseconds() as f64 / 60_000.0;
+            let ago = (chrono::Utc::now() - expired_at).num_milliseconds() as f64 / 60_000.0;
             fresh.ui.add_message(text::login_flow_expired(
-                &old.expires_at.to_rfc3339(),
-                old.expires_at.timestamp(),
+                &expired_at.to_rfc3339(),
+                expired_at.timestamp(),
                 ago,
             ));
             if let Err(e) = common::insert(deps, &fresh).await {
                 return e;
             }
             FlowError::Expired {
-                expired_at: old.expires_at,
+                expired_at,
                 replacement: Some(Box::new(fresh)),
             }
         }
@@ -233,7 +244,14 @@ pub async fn submit(
         return Err(common::reject(deps, flow).await);
     };
     flow.active = Some(method.clone());
-    let identity = match strategy.login(deps, &mut flow, &sub).await? {
+    let identity = match strategy.login(deps, &mut flow, &sub).await {
+        Err(FlowError::Expired {
+            expired_at,
+            replacement: None,
+        }) => return Err(replace_expired_at(deps, strategies, &flow, req, expired_at).await),
+        other => other?,
+    };
+    let identity = match identity {
         Outcome::Done(identity) => identity,
         Outcome::Continue => return Err(FlowError::Invalid(Box::new(flow))),
         Outcome::Rejected => return Err(common::reject(deps, flow).await),

@@ -108,23 +108,34 @@ async fn replace_expired(
     old: &Flow,
     req: &FlowRequest,
 ) -> FlowError {
+    replace_expired_at(deps, strategies, old, req, old.expires_at).await
+}
+
+/// [`replace_expired`] for something of the flow that expired at `expired_at` (a code).
+async fn replace_expired_at(
+    deps: &Deps,
+    strategies: &Registry,
+    old: &Flow,
+    req: &FlowRequest,
+    expired_at: chrono::DateTime<chrono::Utc>,
+) -> FlowError {
     let (mut fresh, _) = match build(deps, strategies, old.flow_type, req) {
         Ok(built) => built,
         Err(e) => return e,
     };
     fresh.return_to = old.return_to.clone();
     fresh.request_url = old.request_url.clone();
-    let ago = (chrono::Utc::now() - old.expires_at).num_milliseconds() as f64 / 60_000.0;
+    let ago = (chrono::Utc::now() - expired_at).num_milliseconds() as f64 / 60_000.0;
     fresh.ui.add_message(text::registration_flow_expired(
-        &old.expires_at.to_rfc3339(),
-        old.expires_at.timestamp(),
+        &expired_at.to_rfc3339(),
+        expired_at.timestamp(),
         ago,
     ));
     if let Err(e) = common::insert(deps, &fresh).await {
         return e;
     }
     FlowError::Expired {
-        expired_at: old.expires_at,
+        expired_at,
         replacement: Some(Box::new(fresh)),
     }
 }
@@ -168,10 +179,14 @@ pub async fn submit(
     flow.active = Some(method.clone());
     let schema = deps.schemas.default_schema()?;
     let all = strategies.registration();
-    let mut body = match strategy
-        .register(deps, &schema, &mut flow, &sub, all)
-        .await?
-    {
+    let registered = match strategy.register(deps, &schema, &mut flow, &sub, all).await {
+        Err(FlowError::Expired {
+            expired_at,
+            replacement: None,
+        }) => return Err(replace_expired_at(deps, strategies, &flow, req, expired_at).await),
+        other => other?,
+    };
+    let mut body = match registered {
         Outcome::Done(body) => body,
         Outcome::Continue => return Err(FlowError::Invalid(Box::new(flow))),
         Outcome::Rejected => return Err(common::reject(deps, flow).await),

@@ -124,6 +124,11 @@ pub(super) async fn verify(
             flow.ui.add_message(text::login_code_invalid());
             Ok(CodeStep::Rejected)
         }
+        // The flow answers with a fresh one, as for a flow that expired then.
+        super::Checked::Expired(expired_at) => Err(FlowError::Expired {
+            expired_at,
+            replacement: None,
+        }),
         super::Checked::Valid(row) => {
             let Some(id) = row.identity_id else {
                 flow.ui.add_message(text::login_code_invalid());

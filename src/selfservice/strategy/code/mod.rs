@@ -227,10 +227,11 @@ pub enum Checked {
     Valid(Box<TokenRow>),
     Invalid,
     TooOften,
+    /// Right but too late: Kratos answers as for a flow that expired then.
+    Expired(chrono::DateTime<chrono::Utc>),
 }
 
-/// Checks and uses a code of the flow: counted against `max_submissions`, single use, and
-/// an expired code counts as wrong.
+/// Checks and uses a code of the flow: counted against `max_submissions`, single use.
 pub async fn check(deps: &Deps, flow: &Flow, kind: &str, code: &str) -> Result<Checked, FlowError> {
     let max = deps.config.selfservice.methods.code.config.max_submissions as i32;
     let outcome = tq::use_code(
@@ -245,7 +246,9 @@ pub async fn check(deps: &Deps, flow: &Flow, kind: &str, code: &str) -> Result<C
     Ok(match outcome {
         UseOutcome::TooOften => Checked::TooOften,
         UseOutcome::NotFound => Checked::Invalid,
-        UseOutcome::Used(row) if row.expires_at.and_utc() <= chrono::Utc::now() => Checked::Invalid,
+        UseOutcome::Used(row) if row.expires_at.and_utc() <= chrono::Utc::now() => {
+            Checked::Expired(row.expires_at.and_utc())
+        }
         UseOutcome::Used(row) => Checked::Valid(row),
     })
 }

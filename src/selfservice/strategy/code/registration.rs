@@ -85,6 +85,12 @@ async fn code_register(
                 flow.ui.add_message(text::registration_code_invalid());
                 return Ok(CodeStep::Rejected);
             }
+            super::Checked::Expired(expired_at) => {
+                return Err(FlowError::Expired {
+                    expired_at,
+                    replacement: None,
+                });
+            }
             super::Checked::Valid(row) => row,
         };
         // The code proves one address; the traits must still carry it.
