@@ -4,7 +4,8 @@ PostgreSQL). Runs each figure against a ceiling measured in the same run on the 
 and writes bench/results/latest.{md,json} plus a dated copy, and the README's table.
 
 Everything talks HTTP on loopback to real `gatehouse serve` processes; load comes from wrk in
-separate processes. Python only orchestrates and times the paged listing.
+separate processes. Python only orchestrates and times the paged listing and the sequential
+OpenID Connect sign-ins (through the tests' provider, tests/oidc/provider.mjs).
 """
 
 import argparse
@@ -12,7 +13,9 @@ import base64
 import datetime
 import hashlib
 import hmac
+import html.parser
 import http.client
+import http.cookiejar
 import json
 import os
 import platform
@@ -27,6 +30,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import urllib.request
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -159,7 +163,7 @@ def start_wrk_background(url, duration, connections, threads, script, script_arg
 # ---------------------------------------------------------------- servers
 
 class Server:
-    def __init__(self, binary, dsn, workdir, migrate):
+    def __init__(self, binary, dsn, workdir, migrate, extra_config=None, log_name="gatehouse.log"):
         self.public_port, self.admin_port = free_port(), free_port()
         env = dict(os.environ)
         env.update({
@@ -169,9 +173,11 @@ class Server:
             "SERVE_ADMIN_PORT": str(self.admin_port),
         })
         args = [binary, "serve", "--dev", "-c", CONFIG]
+        if extra_config:
+            args += ["-c", extra_config]
         if migrate:
             args.append("--migrate")
-        self.log = open(os.path.join(workdir, "gatehouse.log"), "w")
+        self.log = open(os.path.join(workdir, log_name), "w")
         self.proc = subprocess.Popen(args, env=env, cwd=workdir, stdout=self.log, stderr=self.log,
                                      stdin=subprocess.DEVNULL)
         self.public = Http(self.public_port)
@@ -464,6 +470,246 @@ def aal2_logins(srv, duration, secrets, clients=STORM_CONNECTIONS):
             "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))] if times else None}
 
 
+# ---------------------------------------------------------------- OpenID Connect sign-in
+
+# The tests' real OpenID Connect provider (panva's oidc-provider under Node.js; its header
+# describes the configuration and the development login and consent forms).
+OIDC_PROVIDER = os.path.join(ROOT, "tests", "oidc", "provider.mjs")
+OIDC_CLIENT_SECRET = "bench-oidc-client-secret"
+# Any loopback port matches at the provider, so the clients are registered before the ports
+# are known.
+OIDC_REDIRECT = "http://127.0.0.1/self-service/methods/oidc/callback/bench"
+# A second client, the bench's own, for the provider's token-endpoint reference time.
+OIDC_REFERENCE_REDIRECT = "http://127.0.0.1/bench/reference"
+OIDC_CIPHER_SECRET = "bench-cipher-secret-is-32-chars!"
+OIDC_MAPPER = """local claims = std.extVar('claims');
+{
+  identity: {
+    traits: {
+      [if 'email' in claims && claims.email_verified then 'email' else null]: claims.email,
+    },
+  },
+}
+"""
+
+
+class OidcProvider:
+    def __init__(self, node_modules, workdir):
+        clients = [{"client_id": cid, "client_secret": OIDC_CLIENT_SECRET, "redirect_uris": [uri],
+                    "token_endpoint_auth_method": "client_secret_basic"}
+                   for cid, uri in (("gatehouse", OIDC_REDIRECT),
+                                    ("bench-reference", OIDC_REFERENCE_REDIRECT))]
+        env = dict(os.environ, GATEHOUSE_OIDC_NODE_MODULES=node_modules)
+        self.log = open(os.path.join(workdir, "provider.log"), "w")
+        # It exits by itself once its stdin closes, so it does not outlive the bench.
+        self.proc = subprocess.Popen(["node", OIDC_PROVIDER, json.dumps({"clients": clients})],
+                                     env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the OpenID Connect provider did not start; see {self.log.name}")
+        self.issuer = json.loads(line)["issuer"]
+        with urllib.request.urlopen(f"{self.issuer}/.well-known/openid-configuration") as r:
+            self.discovery = json.load(r)
+
+    def stop(self):
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def oidc_provider_version(node_modules):
+    with open(os.path.join(node_modules, "oidc-provider", "package.json")) as f:
+        version = json.load(f)["version"]
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    return f"oidc-provider {version} on Node.js {node}"
+
+
+def oidc_config(workdir, issuer):
+    """The second config file of the OIDC figures' server: the oidc method with one generic
+    provider, the cipher for the tokens at rest, and a session right after a sign-up."""
+    config = {
+        "secrets": {"cipher": [OIDC_CIPHER_SECRET]},
+        "ciphers": {"algorithm": "xchacha20-poly1305"},
+        "selfservice": {
+            "flows": {"registration": {"after": {"oidc": {"hooks": [{"hook": "session"}]}}}},
+            "methods": {"oidc": {"enabled": True, "config": {"providers": [{
+                "id": "bench",
+                "provider": "generic",
+                "client_id": "gatehouse",
+                "client_secret": OIDC_CLIENT_SECRET,
+                "issuer_url": issuer,
+                "mapper_url": "base64://" + base64.b64encode(OIDC_MAPPER.encode()).decode(),
+                "scope": ["email"],
+            }]}}},
+        },
+    }
+    path = os.path.join(workdir, "oidc.json")
+    with open(path, "w") as f:
+        json.dump(config, f)
+    return path
+
+
+class Browser:
+    """A browser: one cookie jar for every port (as browsers do), a keep-alive connection per
+    port, redirects not followed."""
+
+    def __init__(self):
+        self.jar = http.cookiejar.CookieJar()
+        self.conns = {}
+
+    def request(self, method, url, form=None, headers=None):
+        u = urllib.parse.urlsplit(url)
+        req = urllib.request.Request(url, method=method)
+        self.jar.add_cookie_header(req)
+        h = dict(req.header_items())
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form)
+            h["Content-Type"] = "application/x-www-form-urlencoded"
+        h.update(headers or {})
+        conn = self.conns.get(u.port)
+        if conn is None:
+            conn = self.conns[u.port] = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        conn.request(method, u.path + (f"?{u.query}" if u.query else ""), body=body, headers=h)
+        r = conn.getresponse()
+        data = r.read()
+        self.jar.extract_cookies(r, req)
+        return r.status, r.headers, data
+
+    def close(self):
+        for c in self.conns.values():
+            c.close()
+
+
+class FirstForm(html.parser.HTMLParser):
+    """The first <form> of a page: its action and its inputs' names and values."""
+
+    def __init__(self, page):
+        super().__init__()
+        self.action, self.fields, self.state = None, [], "before"
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form" and self.state == "before":
+            self.action, self.state = a.get("action") or "", "inside"
+        elif tag == "input" and self.state == "inside" and a.get("name"):
+            self.fields.append((a["name"], a.get("value") or ""))
+
+    def handle_endtag(self, tag):
+        if tag == "form" and self.state == "inside":
+            self.state = "after"
+
+
+def walk_provider(b, auth_url, login):
+    """Signs in at the provider as `login` (UserAgent::authorize in tests/common/oidc.rs):
+    follows its redirects, fills in the development login form, submits consent. Returns the
+    callback URL it redirects to, not fetched."""
+    origin = urllib.parse.urlsplit(auth_url)[:2]
+    url, form = auth_url, None
+    for _ in range(20):
+        status, hdrs, data = b.request("POST" if form else "GET", url, form)
+        if 300 <= status < 400:
+            url, form = urllib.parse.urljoin(url, hdrs["Location"]), None
+            if urllib.parse.urlsplit(url)[:2] != origin:
+                return url
+            continue
+        page = FirstForm(data.decode(errors="replace"))
+        if page.action is None:
+            raise RuntimeError(f"the provider answered {status} at {url} without a form: {data[:300]!r}")
+        url = urllib.parse.urljoin(url, page.action)
+        if urllib.parse.urlsplit(url)[:2] != origin:
+            raise RuntimeError(f"the provider answered with a form post to {url}")
+        # The dev login form takes a login and any password; consent has only hidden fields.
+        form = [(n, login if n == "login" else "any password" if n == "password" else v)
+                for n, v in page.fields]
+    raise RuntimeError(f"no way back from the provider after 20 steps (last {url})")
+
+
+def oidc_sign_in(srv, login):
+    """A browser signs in with the provider `bench` from a fresh login flow; the milliseconds
+    Gatehouse took to answer the provider's redirect back (the callback: code exchange, ID
+    token check, identity lookup or sign-up, session) with the session cookie."""
+    b = Browser()
+    try:
+        base = f"http://127.0.0.1:{srv.public_port}"
+        status, _, data = b.request("GET", f"{base}/self-service/login/browser",
+                                    headers={"Accept": "application/json"})
+        flow = json.loads(data)
+        csrf = next(n["attributes"]["value"] for n in flow["ui"]["nodes"]
+                    if n["attributes"].get("name") == "csrf_token")
+        status, hdrs, data = b.request("POST", flow["ui"]["action"],
+                                       [("csrf_token", csrf), ("provider", "bench")],
+                                       {"Accept": "text/html"})
+        if status != 303:
+            raise RuntimeError(f"the provider button -> {status}: {data[:300]!r}")
+        callback = walk_provider(b, hdrs["Location"], login)
+        t0 = time.perf_counter()
+        status, hdrs, data = b.request("GET", callback, headers={"Accept": "text/html"})
+        ms = (time.perf_counter() - t0) * 1000.0
+        if status != 303 or not any(v.startswith("ory_kratos_session=")
+                                    for v in hdrs.get_all("Set-Cookie") or ()):
+            raise RuntimeError(f"the callback -> {status} without a session: "
+                               f"{hdrs.get('Location')} {data[:300]!r}")
+        return ms
+    finally:
+        b.close()
+
+
+def provider_token_time(idp, login):
+    """The provider's own authorization-code exchange as the bench's client sees it: the
+    milliseconds of its token endpoint, the part of a callback Gatehouse waits for."""
+    b = Browser()
+    try:
+        auth = idp.discovery["authorization_endpoint"] + "?" + urllib.parse.urlencode({
+            "client_id": "bench-reference", "response_type": "code", "scope": "openid email",
+            "redirect_uri": OIDC_REFERENCE_REDIRECT, "state": uuid.uuid4().hex,
+            "nonce": uuid.uuid4().hex})
+        back = walk_provider(b, auth, login)
+        code = urllib.parse.parse_qs(urllib.parse.urlsplit(back).query)["code"][0]
+        basic = base64.b64encode(f"bench-reference:{OIDC_CLIENT_SECRET}".encode()).decode()
+        t0 = time.perf_counter()
+        status, _, data = b.request("POST", idp.discovery["token_endpoint"], [
+            ("grant_type", "authorization_code"), ("code", code),
+            ("redirect_uri", OIDC_REFERENCE_REDIRECT)], {"Authorization": f"Basic {basic}"})
+        ms = (time.perf_counter() - t0) * 1000.0
+        if status != 200 or "id_token" not in json.loads(data):
+            raise RuntimeError(f"the provider's token endpoint -> {status}: {data[:300]!r}")
+        return ms
+    finally:
+        b.close()
+
+
+def percentiles(times):
+    times = sorted(times)
+    return {"count": len(times), "p50_ms": times[len(times) // 2],
+            "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))]}
+
+
+def oidc_figures(name, dsn, args, work):
+    """Sequential sign-ins through the local provider against a server on the same database
+    with the oidc method: N sign-ups of new subjects (the login hands over to a registration),
+    then N sign-ins of the same, now known, subjects; and the provider's token endpoint."""
+    idp = OidcProvider(args.oidc_node_modules, work)
+    try:
+        srv = Server(args.bin, dsn, work, False, oidc_config(work, idp.issuer), "gatehouse-oidc.log")
+        try:
+            logins = [f"oidc{i}@bench.test" for i in range(args.oidc_sign_ins)]
+            return {
+                "sign_up": percentiles([oidc_sign_in(srv, l) for l in logins]),
+                "sign_in": percentiles([oidc_sign_in(srv, l) for l in logins]),
+                "provider_token": percentiles([provider_token_time(idp, l) for l in logins]),
+            }
+        finally:
+            srv.stop()
+    finally:
+        idp.stop()
+
+
 # ---------------------------------------------------------------- one backend
 
 def run_backend(name, dsn, args, ceilings, migrate):
@@ -554,7 +800,10 @@ def run_backend(name, dsn, args, ceilings, migrate):
             v.pop("raw", None)
     finally:
         srv.stop()
-    # Kept only when something failed (the server log is in it).
+    # A server of its own, so that the figures above keep their configuration.
+    log(f"{name}: OpenID Connect sign-ins through a local provider ({args.oidc_sign_ins} each)")
+    r["oidc"] = oidc_figures(name, dsn, args, work)
+    # Kept only when something failed (the server logs are in it).
     shutil.rmtree(work, ignore_errors=True)
     r["ceilings"] = ceilings
     return r
@@ -613,6 +862,16 @@ def checks(r, dedicated_mb):
     im = r["import"]
     add("batch import, pre-hashed passwords (identities/s)", f"{im['per_s']:.0f}", "—", "—",
         "≥ 5000/s", im["per_s"] >= 5000)
+    # A round trip to a third party has no ceiling of ours: reported, beside the provider's own
+    # token endpoint, which every callback waits for.
+    o = r["oidc"]
+    ref = o["provider_token"]
+    for k, label in (("sign_up", "new subject, signs up"), ("sign_in", "known subject")):
+        v = o[k]
+        add(f"OpenID Connect callback to session, {label} (p50; p99 {v['p99_ms']:.1f} ms, "
+            f"{v['count']} sequential sign-ins)", f"{v['p50_ms']:.1f} ms",
+            f"provider token endpoint {ref['p50_ms']:.1f} ms (p99 {ref['p99_ms']:.1f})",
+            f"{v['p50_ms'] / ref['p50_ms']:.1f}", "(reported)", True)
     add("RSS idle", f"{r['rss_idle_mb']:.1f} MiB", "—", "—", "≤ 40 MiB", r["rss_idle_mb"] <= 40)
     add("RSS after seeding", f"{r['rss_seeded_mb']:.1f} MiB", "—", "—", "(reported)", True)
     bound = dedicated_mb + 100
@@ -629,7 +888,9 @@ def markdown(report):
         f"mode {report['mode']}. Load: wrk {report['wrk']['version']} on loopback, "
         f"{report['wrk']['threads']} threads, {CONNECTIONS} connections for whoami and health, "
         f"{STORM_CONNECTIONS} for flows, {report['duration_s']} s per figure. Hashing: "
-        f"{report['hashing']}. Ceilings are measured in the same run.",
+        f"{report['hashing']}. OpenID Connect: sequential browser sign-ins through "
+        f"{report['oidc_provider']} (tests/oidc/provider.mjs) on loopback. Ceilings are measured "
+        "in the same run.",
         "",
     ]
     for r in report["backends"]:
@@ -662,11 +923,14 @@ def main():
     ap.add_argument("--backends", default="sqlite,postgres")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-readme", action="store_true")
+    ap.add_argument("--oidc-node-modules", required=True,
+                    help="node_modules with oidc-provider (npm ci of tests/oidc)")
     args = ap.parse_args()
     args.bin, args.hello = os.path.abspath(args.bin), os.path.abspath(args.hello)
     args.identities = 10_000 if args.quick else 100_000
     args.pages = 20 if args.quick else 100
     args.duration = 3 if args.quick else 10
+    args.oidc_sign_ins = 40 if args.quick else 150
     cores = os.cpu_count()
 
     log("ceilings: hello_hyper and the raw argon2 hash rate")
@@ -713,6 +977,7 @@ def main():
                 "flow_connections": STORM_CONNECTIONS},
         "duration_s": args.duration,
         "hashing": "argon2id 19 MiB, 2 iterations, 1 lane, dedicated_memory 64 MB (bench/kratos.yml)",
+        "oidc_provider": oidc_provider_version(args.oidc_node_modules),
         "backends": results,
     }
     md = markdown(report)
