@@ -1,17 +1,20 @@
 //! The WebAuthn ceremony layer (`selfservice::strategy::webauthn_ceremony`) driven by the
 //! software authenticator: security keys as a second factor and passwordless, passkeys
-//! (discoverable), and what it refuses.
+//! (discoverable), and what it refuses; and the browser script the public listener serves.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
 use gatehouse::config::{PasskeyMethod, WebauthnMethod};
 use gatehouse::selfservice::strategy::webauthn_ceremony::{
-    Ceremony, CeremonyError, CeremonyState, RelyingParty, StoredCredential, StoredCredentials,
-    User, new_passkey_user_handle,
+    Ceremony, CeremonyError, CeremonyState, RelyingParty, SCRIPT_PATH, StoredCredential,
+    StoredCredentials, User, new_passkey_user_handle, script_node,
 };
-use serde_json::json;
+use gatehouse::selfservice::ui::Group;
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha512};
 
+use crate::common::TestApp;
 use crate::common::webauthn::{Attestation, SoftAuthenticator};
 
 const ORIGIN: &str = "https://login.example.com";
@@ -362,4 +365,72 @@ fn a_relying_party_needs_an_id_a_name_and_origins_on_that_id() {
     }}}))
     .unwrap();
     assert!(RelyingParty::for_webauthn(&method).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_listener_serves_the_script_its_node_pins_by_integrity() {
+    let app = TestApp::start().await;
+    let r = app
+        .http
+        .get(app.public_url(SCRIPT_PATH))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/javascript; charset=UTF-8"
+    );
+    assert_eq!(
+        r.headers()["cache-control"],
+        "private, no-cache, no-store, must-revalidate"
+    );
+    let body = r.bytes().await.unwrap();
+    for function in [
+        "oryWebAuthnLogin",
+        "oryWebAuthnRegistration",
+        "oryPasskeyLogin",
+        "oryPasskeyLoginAutocompleteInit",
+        "oryPasskeyRegistration",
+        "oryPasskeySettingsRegistration",
+    ] {
+        let body = std::str::from_utf8(&body).unwrap();
+        assert!(body.contains(function), "{function} missing");
+    }
+
+    let node = serde_json::to_value(script_node(&app.public, Group::Webauthn)).unwrap();
+    assert_eq!(node["type"], "script");
+    assert_eq!(node["group"], "webauthn");
+    let a = &node["attributes"];
+    assert_eq!(a["src"], app.public_url(SCRIPT_PATH));
+    assert_eq!(
+        a["integrity"],
+        format!("sha512-{}", STANDARD.encode(Sha512::digest(&body)))
+    );
+    assert_eq!(a["crossorigin"], "anonymous");
+    assert_eq!(a["referrerpolicy"], "no-referrer");
+    assert_eq!(a["type"], "text/javascript");
+    assert_eq!(a["async"], true);
+    assert_eq!(a["id"], "webauthn_script");
+    assert_eq!(a["node_type"], "script");
+    assert_eq!(a["nonce"].as_str().unwrap().len(), 36);
+    let node: Value = serde_json::to_value(script_node(&app.public, Group::Passkey)).unwrap();
+    assert_eq!(node["attributes"]["id"], "passkey_script");
+
+    // HEAD answers too; the admin listener does not serve it.
+    let r = app
+        .http
+        .head(app.public_url(SCRIPT_PATH))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .http
+        .get(app.admin_url(SCRIPT_PATH))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    app.stop().await;
 }

@@ -12,6 +12,9 @@
 //! `{"publicKey": …}`) and a [`CeremonyState`] the flow [keeps](CeremonyState::put) in its
 //! internal context; the browser answers through the script; `finish_*` [takes](CeremonyState::take)
 //! the state out again (so a challenge answers once) and verifies the answer.
+//!
+//! The browser side is Gatehouse's own script ([`SCRIPT`], served at [`SCRIPT_PATH`]); flows
+//! that show WebAuthn or passkey nodes carry its [`script_node`].
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -31,6 +34,7 @@ use crate::config::{
     AttestationPreference, AuthenticatorAttachment as Attachment, PasskeyMethod, Requirement,
     WebauthnMethod,
 };
+use crate::selfservice::ui::{Attributes, Group, Meta, ScriptAttributes, UiNode};
 
 /// The browser's default time for a ceremony when the configuration names none (the WebAuthn
 /// recommendation, and what webauthn-rs uses).
@@ -521,6 +525,51 @@ pub fn passkey_create_data(options: Value, display_name_field: &str) -> Value {
         "credentialOptions": options,
         "displayNameFieldName": display_name_field,
     })
+}
+
+/// Where the public listener serves [`SCRIPT`].
+pub const SCRIPT_PATH: &str = "/.well-known/ory/webauthn.js";
+
+/// Gatehouse's browser script: the functions Kratos UIs call through the nodes'
+/// `onclickTrigger` / `onloadTrigger` (`oryWebAuthnLogin`, `oryPasskeyLogin`, …).
+pub const SCRIPT: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/static/webauthn.js"));
+
+/// The script's Subresource Integrity value (`sha512-<base64>`), which browsers check the
+/// served bytes against.
+pub fn script_integrity() -> &'static str {
+    static INTEGRITY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    INTEGRITY.get_or_init(|| {
+        use sha2::Digest as _;
+        format!(
+            "sha512-{}",
+            STANDARD.encode(sha2::Sha512::digest(SCRIPT.as_bytes()))
+        )
+    })
+}
+
+/// The `script` node a flow with WebAuthn or passkey nodes carries so the UI loads the script
+/// (`webauthn_script` in the webauthn group, `passkey_script` in the passkey group, as Kratos
+/// names them). `public_base` is the public listener's base URL.
+pub fn script_node(public_base: &str, group: Group) -> UiNode {
+    let id = match group {
+        Group::Passkey => "passkey_script",
+        _ => "webauthn_script",
+    };
+    UiNode {
+        group,
+        attributes: Attributes::Script(ScriptAttributes {
+            src: format!("{}{SCRIPT_PATH}", public_base.trim_end_matches('/')),
+            is_async: true,
+            referrerpolicy: "no-referrer".into(),
+            crossorigin: "anonymous".into(),
+            integrity: script_integrity().to_owned(),
+            kind: "text/javascript".into(),
+            id: id.into(),
+            nonce: uuid::Uuid::new_v4().to_string(),
+        }),
+        messages: Vec::new(),
+        meta: Meta::default(),
+    }
 }
 
 fn refused(e: webauthn_rs_core::error::WebauthnError) -> CeremonyError {
