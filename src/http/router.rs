@@ -66,6 +66,8 @@ pub enum Route {
     LogoutApi,
     ListCourierMessages,
     GetCourierMessage(String),
+    /// `GET /.well-known/ory/webauthn.js` (public): the WebAuthn and passkey browser script.
+    WebauthnScript,
 }
 
 impl Route {
@@ -146,6 +148,7 @@ impl Route {
             Route::LogoutApi => "/self-service/logout/api",
             Route::ListCourierMessages => "/courier/messages",
             Route::GetCourierMessage(_) => "/courier/messages/{id}",
+            Route::WebauthnScript => "/.well-known/ory/webauthn.js",
         }
     }
 }
@@ -207,6 +210,9 @@ pub fn route(listener: Listener, method: &Method, path: &str) -> Match {
         ["schemas"] => pick(&[(Method::GET, Route::ListSchemas)]),
         ["schemas", id] => pick(&[(Method::GET, Route::GetSchema(decode(id)))]),
         ["self-service", "errors"] => pick(&[(Method::GET, Route::GetFlowError)]),
+        [".well-known", "ory", "webauthn.js"] if !admin => {
+            pick(&[(Method::GET, Route::WebauthnScript)])
+        }
         ["self-service", "methods", "oidc", "callback", provider] if !admin => {
             let p = decode(provider);
             pick(&[

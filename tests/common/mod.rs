@@ -14,6 +14,7 @@ pub mod oidc;
 pub mod process;
 pub mod receiver;
 pub mod smtp;
+pub mod webauthn;
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 pub const TEST_CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/test.yml");

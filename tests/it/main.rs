@@ -40,3 +40,4 @@ mod runtime;
 mod sdk;
 mod sessions;
 mod settings;
+mod webauthn_ceremony;

@@ -10,6 +10,7 @@ pub mod schemas;
 pub mod selfservice;
 pub mod sessions;
 pub mod settings;
+pub mod webauthn;
 
 use bytes::Bytes;
 use http::Request;
@@ -64,6 +65,7 @@ pub async fn dispatch(app: &App, route: Route, req: Request<Bytes>) -> Result<Re
         Route::LogoutApi => logout::api(app, req).await,
         Route::ListCourierMessages => courier::list(app, &req).await,
         Route::GetCourierMessage(id) => courier::get(app, &id).await,
+        Route::WebauthnScript => Ok(webauthn::script()),
         Route::DeleteIdentityCredentials { id, kind } => {
             identities::delete_credential(app, &id, kind, &req).await
         }
