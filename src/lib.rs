@@ -25,7 +25,11 @@
 //!   and names no method; `selfservice::strategy` holds the contract (one trait per flow
 //!   kind; first and second factors by their assurance level), the registry of enabled methods
 //!   built per configuration generation, and one folder per method: password with its policy,
-//!   code, link, profile (with two-step registration), totp, lookup (backup codes); plus the
+//!   code, link, profile (with two-step registration), totp, lookup (backup codes), oidc
+//!   (social sign-in: the round trip, claim mappers, account linking; its `provider` folder
+//!   speaks to each kind of identity provider), and the WebAuthn ceremony layer the
+//!   security-key and passkey methods build on (`strategy::webauthn_ceremony`; its browser
+//!   script is `static/webauthn.js`); plus the
 //!   one-time-code storage helpers (`selfservice::otp`), the UI containers and the
 //!   hooks engine: before/after hooks, web hooks with durable fire-and-forget deliveries, the
 //!   password migration hook; the web hook client, which `Deps` holds, lives apart in
@@ -39,7 +43,7 @@
 //!   [`cipher`] (sensitive credential data encrypted at rest with `ciphers.algorithm`, in
 //!   Kratos's format: AES-256-GCM, XChaCha20-Poly1305 or hex, keys rotating),
 //!   [`text`] (UI message ids), [`jsonnet`] (operator templates for HTTP message and web hook
-//!   bodies), [`uri`] (reading `file://`, `base64://` and `http(s)://` locations).
+//!   bodies, and claim mappers), [`uri`] (reading `file://`, `base64://` and `http(s)://` locations).
 //! - [`store`]: diesel schema, row models, queries, migrations, pools for SQLite and
 //!   PostgreSQL behind one query code path, the session change feed (`LISTEN/NOTIFY` on
 //!   PostgreSQL, a trigger-fed table polled on SQLite), statement timing, ids as `Uuid`
