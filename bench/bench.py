@@ -404,6 +404,40 @@ def setup_totp(srv, emails, threads=2):
     return secrets
 
 
+def password_logins(srv, duration, users, clients=STORM_CONNECTIONS):
+    """Complete native password logins driven exactly as `aal2_logins` drives its first step
+    (same client, same number of threads): the ceiling the aal2 figure is compared with, so
+    the Python client's own cost is on both sides."""
+    times, errors, lock = [], [0], threading.Lock()
+    start = time.perf_counter()
+    stop = start + duration
+
+    def client(tid):
+        c, n = Http(srv.public_port), tid
+        while time.perf_counter() < stop:
+            n += clients
+            t0 = time.perf_counter()
+            try:
+                flow, _ = c.json("GET", "/self-service/login/api")
+                c.json("POST", f"/self-service/login?flow={flow['id']}",
+                       {"method": "password", "identifier": f"user{(n * 7) % users}@bench.test",
+                        "password": PASSWORD})
+            except (RuntimeError, OSError):
+                with lock:
+                    errors[0] += 1
+                continue
+            with lock:
+                times.append((time.perf_counter() - t0) * 1000.0)
+
+    ts = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    elapsed = time.perf_counter() - start
+    return {"logins": len(times), "errors": errors[0], "per_s": len(times) / elapsed}
+
+
 def aal2_logins(srv, duration, secrets, clients=STORM_CONNECTIONS):
     """Complete password + TOTP logins (native: password flow, aal2 flow with the session token,
     TOTP code) from `clients` threads for `duration` seconds. The server refuses a TOTP step
@@ -751,6 +785,7 @@ def run_backend(name, dsn, args, ceilings, migrate):
         totp_users = [f"user{users + i}@bench.test"
                       for i in range(min(args.identities - users, 200 if args.quick else 600))]
         r["aal2_login"] = aal2_logins(srv, d, setup_totp(srv, totp_users))
+        r["password_login_py"] = password_logins(srv, d, users)
         log(f"{name}: whoami under a login storm")
         storm, storm_res = start_wrk_background(base, d + 2, STORM_CONNECTIONS, 1, FLOWS_LUA,
                                                 ["login", "s", str(users), PASSWORD])
@@ -836,13 +871,16 @@ def checks(r, dedicated_mb):
         ratio = v / hr if hr else 0
         add(f"{label} (completed flows/s)", f"{v:.1f}", f"argon2 {hr:.1f} hashes/s", f"{ratio:.2f}",
             "≥ 0.8×", ratio >= 0.8 and not r[k].get("errors"))
-    a2 = r["aal2_login"]
-    ratio = a2["per_s"] / hr if hr else 0
-    # Two hashes' worth of work is not involved: the TOTP step hashes nothing, so a complete
-    # aal2 login should cost about what a password login costs.
+    a2, pw = r["aal2_login"], r["password_login_py"]
+    # The TOTP step hashes nothing, so a complete aal2 login should cost about what a password
+    # login costs. The ceiling is password logins driven by the same (Python) client, whose
+    # own CPU use on this machine then weighs on both sides; the hash bound is shown beside it.
+    ratio = a2["per_s"] / pw["per_s"] if pw["per_s"] else 0
     add(f"password + TOTP aal2 login (completed/s, p50 {a2['p50_ms'] or 0:.1f} ms, "
-        f"p99 {a2['p99_ms'] or 0:.1f} ms)", f"{a2['per_s']:.1f}", f"argon2 {hr:.1f} hashes/s",
-        f"{ratio:.2f}", "≥ 0.7×", ratio >= 0.7 and not a2["errors"])
+        f"p99 {a2['p99_ms'] or 0:.1f} ms; {a2['per_s'] / hr if hr else 0:.2f}× the argon2 rate)",
+        f"{a2['per_s']:.1f}", f"password logins by the same client {pw['per_s']:.1f}/s "
+        f"(argon2 {hr:.1f} hashes/s)", f"{ratio:.2f}", "≥ 0.8×",
+        ratio >= 0.8 and not a2["errors"] and not pw["errors"])
     alone, storm = r["whoami_token"]["p99_ms"], r["whoami_storm"]["p99_ms"]
     ratio = storm / alone if alone else 0
     add(f"whoami p99 under login storm ({r['storm_login'].get('per_s', 0):.1f} logins/s, "
