@@ -113,6 +113,28 @@ pub struct OidcProviderIn {
     pub initial_tokens: Option<[String; 3]>,
 }
 
+impl OidcProviderIn {
+    /// The entry of the `oidc` credential's `providers` list, as Kratos stores it.
+    pub fn entry(&self) -> Value {
+        let [id_token, access_token, refresh_token] =
+            self.initial_tokens.clone().unwrap_or_default();
+        let mut entry = serde_json::json!({
+            "subject": self.subject,
+            "provider": self.provider,
+            "initial_id_token": id_token,
+            "initial_access_token": access_token,
+            "initial_refresh_token": refresh_token,
+        });
+        if let Some(org) = self.organization.as_ref().filter(|o| !o.is_null()) {
+            entry["organization"] = org.clone();
+        }
+        if let Some(link) = self.use_auto_link {
+            entry["use_auto_link"] = Value::Bool(link);
+        }
+        entry
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct OidcConfigIn {
     #[serde(default)]
@@ -489,21 +511,7 @@ async fn import_credentials(
                 ));
             }
             identifiers.push(format!("{}:{}", p.provider, p.subject));
-            let [id_token, access_token, refresh_token] = p.initial_tokens.unwrap_or_default();
-            let mut entry = serde_json::json!({
-                "subject": p.subject,
-                "provider": p.provider,
-                "initial_id_token": id_token,
-                "initial_access_token": access_token,
-                "initial_refresh_token": refresh_token,
-            });
-            if let Some(org) = p.organization.filter(|o| !o.is_null()) {
-                entry["organization"] = org;
-            }
-            if let Some(link) = p.use_auto_link {
-                entry["use_auto_link"] = Value::Bool(link);
-            }
-            providers.push(entry);
+            providers.push(p.entry());
         }
         let (id, created_at) = ident
             .credentials

@@ -210,7 +210,7 @@ pub async fn submit(
         body.metadata_public = field("metadata_public");
         body.metadata_admin = field("metadata_admin");
     }
-    let identity = match create_identity(deps, &mut flow.ui, body, strategy).await? {
+    let identity = match create_identity(deps, &mut flow, body, strategy).await? {
         Some(i) => i,
         None => return Err(common::reject(deps, flow).await),
     };
@@ -283,7 +283,7 @@ fn pending_identity(body: &CreateIdentityBody) -> serde_json::Value {
 /// Shared by every method that signs people up.
 async fn create_identity(
     deps: &Deps,
-    ui: &mut UiContainer,
+    flow: &mut Flow,
     body: CreateIdentityBody,
     strategy: &dyn RegistrationStrategy,
 ) -> Result<Option<Identity>, FlowError> {
@@ -291,26 +291,41 @@ async fn create_identity(
     // still look at what the new identity would have used.
     let pending = match identities::prepare_new(deps, body).await {
         Ok(pending) => pending,
-        Err(e) => return not_created(ui, e, strategy),
+        Err(e) => return not_created(&mut flow.ui, e, strategy),
     };
     let rows = pending.to_rows(deps.store.nid());
-    match crate::store::identities::insert(&deps.store, &rows).await {
-        Ok(()) => Ok(Some(pending)),
-        Err(e) => match IdentityError::from(e) {
-            IdentityError::Conflict if deps.config.selfservice.flows.registration.login_hints => {
-                ui.add_message(match login_hints(deps, &pending).await? {
-                    Some(h) => text::validation_duplicate_credentials_with_hints(
-                        &h.credential_types,
-                        &h.oidc_providers,
-                        &h.identifier,
-                    ),
-                    None => text::validation_duplicate_credentials(),
-                });
-                Ok(None)
-            }
-            e => not_created(ui, e, strategy),
-        },
+    let e = match crate::store::identities::insert(&deps.store, &rows).await {
+        Ok(()) => return Ok(Some(pending)),
+        Err(e) => IdentityError::from(e),
+    };
+    if !matches!(e, IdentityError::Conflict) {
+        return not_created(&mut flow.ui, e, strategy);
     }
+    let conflict = identities::conflict_of(deps, &pending).await?;
+    if let Some(handed_over) = conflict
+        .as_ref()
+        .and_then(|c| strategy.on_conflict(flow, &pending, c))
+    {
+        return Err(handed_over);
+    }
+    let hints = match conflict {
+        Some(c) if deps.config.selfservice.flows.registration.login_hints => {
+            login_hints(deps, c).await?
+        }
+        _ => None,
+    };
+    flow.ui.add_message(match hints {
+        Some(h) => text::validation_duplicate_credentials_with_hints(
+            &h.credential_types,
+            &h.oidc_providers,
+            &h.identifier,
+        ),
+        None if deps.config.selfservice.flows.registration.login_hints => {
+            text::validation_duplicate_credentials()
+        }
+        None => strategy.duplicate_message(),
+    });
+    Ok(None)
 }
 
 /// Why an identity was not created, on the flow's UI where the user can act on it.
@@ -346,21 +361,20 @@ struct LoginHints {
 }
 
 /// Kratos's hints for a registration that collided with an existing account (its identity
-/// manager's `findExistingAuthMethod`): the account holding one of the new identity's
-/// identifiers, else one of its verifiable or recovery addresses, and how that account signs
-/// in. `None` when there is nothing to tell (Kratos then answers 4000007 as without hints).
+/// manager's `findExistingAuthMethod`): the account `found` holding one of the new identity's
+/// identifiers or addresses, and how that account signs in. `None` when there is nothing to tell (Kratos then answers 4000007 as without hints).
 /// Like Kratos, this deliberately tells the visitor how an account signs in: it is off by
 /// default, and the duplicate message alone already says the identifier is taken.
-async fn login_hints(deps: &Deps, pending: &Identity) -> Result<Option<LoginHints>, FlowError> {
+async fn login_hints(
+    deps: &Deps,
+    found: identities::Conflict,
+) -> Result<Option<LoginHints>, FlowError> {
     use crate::identity::CredentialType as T;
-    let Some(identities::Conflict {
+    let identities::Conflict {
         owner,
         identifier: conflict,
         shown,
-    }) = identities::conflict_of(deps, pending).await?
-    else {
-        return Ok(None);
-    };
+    } = found;
     let existing = match identities::get(deps, owner, true).await {
         Ok(i) => i,
         // Deleted since the insert failed: nothing to tell.

@@ -215,6 +215,17 @@ pub trait RegistrationStrategy: Send + Sync {
     fn duplicate_message(&self) -> text::UiText {
         text::validation_duplicate_credentials()
     }
+    /// The new identity `pending` collided with the account in `conflict`: an error that
+    /// continues elsewhere instead of the duplicate message (an identity provider's sign-up
+    /// goes on as a login that offers to link), or `None`.
+    fn on_conflict(
+        &self,
+        _flow: &Flow,
+        _pending: &Identity,
+        _conflict: &crate::identity::service::Conflict,
+    ) -> Option<FlowError> {
+        None
+    }
     /// `all` are the enabled sign-up methods, for a method that shows another screen of them.
     async fn register(
         &self,

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::{Carried, Oidc, Proven, carried, field, finish_round_trip, identity_of};
-use super::{INTERNAL_KEY, add_provider, label, start_round_trip};
+use super::{INTERNAL_KEY, add_provider, keep_internal, label, start_round_trip};
 use super::{map_claims, method_allows, native, proven_carried, provider_buttons, provider_named};
 use crate::deps::Deps;
 use crate::identity::service::OidcProviderIn;
@@ -14,7 +14,7 @@ use crate::selfservice::flow::{Flow, FlowError, FlowKind, FlowState, common};
 use crate::selfservice::strategy::{LINK_KEY, LoginStrategy, Method, Outcome};
 use crate::selfservice::ui::UiContainer;
 use crate::text;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[async_trait]
 impl LoginStrategy for Oidc {
@@ -180,15 +180,8 @@ async fn show_link(
     if let Some(node) = flow.ui.find_mut("identifier") {
         node.set_value(Some(Value::String(duplicate)));
     }
-    let mut internal = flow.internal.clone().unwrap_or_else(|| json!({}));
-    internal[LINK_KEY] = link;
-    crate::store::flows::set_internal(
-        &deps.store,
-        flow.id,
-        &[FlowState::ChooseMethod.as_str()],
-        Some(&internal.to_string()),
-    )
-    .await?;
+    let internal =
+        keep_internal(deps, flow, LINK_KEY, Some(link), &[FlowState::ChooseMethod]).await?;
     flow.internal = Some(internal);
     common::save(deps, flow, &[FlowState::ChooseMethod]).await?;
     Ok(Outcome::Continue)

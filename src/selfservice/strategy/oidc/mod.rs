@@ -144,20 +144,24 @@ fn proven_carried(p: &Proven) -> Value {
     json!({ "proven": p })
 }
 
-/// What a login flow continuing a registration whose identifier was taken carries: the
-/// credential (tokens sealed, as it is stored in the flow) and the identifier.
-fn link_carried(deps: &Deps, p: &Proven, duplicate: &str) -> Result<Value, FlowError> {
-    let entry = credential_entry(deps, p)?;
-    let [id_token, access_token, refresh_token] = entry.initial_tokens.unwrap_or_default();
-    Ok(json!({ super::LINK_KEY: {
-        "method": "oidc",
-        "provider": p.provider,
-        "subject": p.claims.sub,
-        "initial_id_token": id_token,
-        "initial_access_token": access_token,
-        "initial_refresh_token": refresh_token,
-        "duplicate_identifier": duplicate,
-    }}))
+/// What a login flow continuing a registration whose identifier was taken carries: the new
+/// identity's provider entry (tokens sealed, as it is stored) and the identifier. `None` if
+/// `pending` has no provider entry.
+fn link_carried(pending: &Identity, duplicate: &str) -> Option<Value> {
+    let entry = pending.credentials.get(&CredentialType::Oidc)?.config["providers"]
+        .get(0)?
+        .clone();
+    let mut link = json!({ "method": "oidc", "duplicate_identifier": duplicate });
+    for key in [
+        "provider",
+        "subject",
+        "initial_id_token",
+        "initial_access_token",
+        "initial_refresh_token",
+    ] {
+        link[key] = entry[key].clone();
+    }
+    Some(json!({ super::LINK_KEY: link }))
 }
 
 /// Whether a submission's `method` leaves it to this method: absent, empty or `oidc`.
@@ -298,18 +302,9 @@ async fn round_trip_url(
         nonce: nonce.clone(),
         traits,
     };
-    let mut internal = flow.internal.clone().unwrap_or_else(|| json!({}));
-    internal[INTERNAL_KEY] = serde_json::to_value(&pending).expect("pending serialises");
-    let stored = crate::store::flows::set_internal(
-        &deps.store,
-        flow.id,
-        &[flow.state.as_str(), FlowState::ChooseMethod.as_str()],
-        Some(&internal.to_string()),
-    )
-    .await?;
-    if !stored {
-        return Err(FlowError::AlreadyCompleted);
-    }
+    let pending = serde_json::to_value(&pending).expect("pending serialises");
+    let from = [flow.state, FlowState::ChooseMethod];
+    keep_internal(deps, flow, INTERNAL_KEY, Some(pending), &from).await?;
     let challenge = pkce_verifier.as_deref().map(|v| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes()))
     });
@@ -323,6 +318,37 @@ async fn round_trip_url(
         })
         .await
         .map_err(|e| provider_failure(&e))
+}
+
+/// Stores the flow's internal context with `key` set to `value` (removed for `None`) while the
+/// flow is in one of `from`: the context as stored, or `AlreadyCompleted` once it moved on.
+async fn keep_internal(
+    deps: &Deps,
+    flow: &Flow,
+    key: &str,
+    value: Option<Value>,
+    from: &[FlowState],
+) -> Result<Value, FlowError> {
+    let mut internal = flow.internal.clone().unwrap_or_else(|| json!({}));
+    match value {
+        Some(v) => internal[key] = v,
+        None => {
+            if let Some(o) = internal.as_object_mut() {
+                o.remove(key);
+            }
+        }
+    }
+    let stored = crate::store::flows::set_internal(
+        &deps.store,
+        flow.id,
+        &crate::selfservice::flow::common::state_names(from),
+        Some(&internal.to_string()),
+    )
+    .await?;
+    if !stored {
+        return Err(FlowError::AlreadyCompleted);
+    }
+    Ok(internal)
 }
 
 /// Decrypts a callback's `state`.
@@ -367,20 +393,7 @@ async fn finish_round_trip(
         ));
     }
     // The state is good for one callback: a replayed one finds no round trip to finish.
-    let mut rest = flow.internal.clone().unwrap_or_else(|| json!({}));
-    if let Some(o) = rest.as_object_mut() {
-        o.remove(INTERNAL_KEY);
-    }
-    let consumed = crate::store::flows::set_internal(
-        &deps.store,
-        flow.id,
-        &[flow.state.as_str()],
-        Some(&rest.to_string()),
-    )
-    .await?;
-    if !consumed {
-        return Err(FlowError::AlreadyCompleted);
-    }
+    keep_internal(deps, flow, INTERNAL_KEY, None, &[flow.state]).await?;
     let provider = provider_named(deps, provider_id)?;
     if let Some(err) = &cb.error {
         let desc = cb.error_description.as_deref().unwrap_or_default();
@@ -522,7 +535,6 @@ fn new_credentials(deps: &Deps, p: &Proven) -> Result<OidcIn, FlowError> {
 /// Adds a provider entry (tokens sealed) to `identity`'s `oidc` credential, creating it.
 fn add_provider(identity: &mut Identity, entry: &OidcProviderIn) {
     let ts = crate::identity::now();
-    let [id_token, access_token, refresh_token] = entry.initial_tokens.clone().unwrap_or_default();
     let credential = identity
         .credentials
         .entry(CredentialType::Oidc)
@@ -542,13 +554,7 @@ fn add_provider(identity: &mut Identity, entry: &OidcProviderIn) {
         credential.config["providers"] = json!([]);
     }
     if let Some(list) = credential.config["providers"].as_array_mut() {
-        list.push(json!({
-            "subject": entry.subject,
-            "provider": entry.provider,
-            "initial_id_token": id_token,
-            "initial_access_token": access_token,
-            "initial_refresh_token": refresh_token,
-        }));
+        list.push(entry.entry());
     }
     credential.updated_at = ts;
 }

@@ -10,8 +10,9 @@ use super::{Carried, Oidc, Proven, carried, field, finish_round_trip, identity_o
 use super::{link_carried, map_claims, method_allows, native, new_credentials, proven_carried};
 use super::{provider_buttons, provider_named, start_round_trip};
 use crate::deps::Deps;
+use crate::identity::Identity;
 use crate::identity::schema::IdentitySchema;
-use crate::identity::service::{self as identities, CreateIdentityBody, CredentialsIn};
+use crate::identity::service::{Conflict, CreateIdentityBody, CredentialsIn};
 use crate::selfservice::flow::request::{Submission, prune_nulls};
 use crate::selfservice::flow::{Flow, FlowError, FlowKind};
 use crate::selfservice::strategy::{Method, Outcome, RegistrationStrategy, Screen};
@@ -45,6 +46,27 @@ impl RegistrationStrategy for Oidc {
 
     fn duplicate_message(&self) -> text::UiText {
         text::validation_duplicate_credentials_on_oidc_link()
+    }
+
+    /// An account has this email (or another identifier) already: never linked silently; the
+    /// user signs in to that account, which links the provider (Kratos's account linking).
+    fn on_conflict(
+        &self,
+        flow: &Flow,
+        pending: &Identity,
+        conflict: &Conflict,
+    ) -> Option<FlowError> {
+        if !conflict.shown {
+            return None;
+        }
+        let link = link_carried(pending, &conflict.identifier)?;
+        Some(FlowError::Handoff {
+            kind: FlowKind::Login,
+            flow_type: flow.flow_type,
+            method: Method::Oidc.as_str(),
+            carried: Box::new(link),
+            return_to: flow.return_to.clone(),
+        })
     }
 
     async fn register(
@@ -119,7 +141,7 @@ async fn sign_up(
     // Shown again if the schema refuses them, for the user to complete.
     flow.ui.set_values_from_traits(&traits);
     let field = |k: &str| identity.get(k).filter(|v| !v.is_null()).cloned();
-    let body = CreateIdentityBody {
+    Ok(Outcome::Done(CreateIdentityBody {
         schema_id: None,
         traits,
         state: None,
@@ -134,22 +156,7 @@ async fn sign_up(
             oidc: Some(new_credentials(deps, &proven)?),
             other: Default::default(),
         }),
-    };
-    // An account has this email (or another identifier) already: never linked silently; the
-    // user signs in to that account, which links the provider (Kratos's account linking).
-    if let Ok(pending) = identities::prepare_new(deps, body.clone()).await
-        && let Some(conflict) = identities::conflict_of(deps, &pending).await?
-        && conflict.shown
-    {
-        return Err(FlowError::Handoff {
-            kind: FlowKind::Login,
-            flow_type: flow.flow_type,
-            method: Method::Oidc.as_str(),
-            carried: Box::new(link_carried(deps, &proven, &conflict.identifier)?),
-            return_to: flow.return_to.clone(),
-        });
-    }
-    Ok(Outcome::Done(body))
+    }))
 }
 
 /// Deep merge of `over` into `base`: objects merge, anything else replaces.
