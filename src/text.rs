@@ -1037,6 +1037,84 @@ pub fn validation_totp_wrong() -> UiText {
     )
 }
 
+// ---- WebAuthn and passkeys ----
+
+pub fn login_webauthn() -> UiText {
+    UiText::info(1010008, "Sign in with security key")
+}
+pub fn login_continue_webauthn() -> UiText {
+    UiText::info(1010011, "Continue with security key")
+}
+/// Shown once a passwordless sign-in knows whose keys to ask for.
+pub fn login_webauthn_passwordless() -> UiText {
+    UiText::info(
+        1010012,
+        "Have your security key (or your device's biometrics) ready and continue.",
+    )
+}
+pub fn login_passkey() -> UiText {
+    UiText::info(1010021, "Sign in with passkey")
+}
+pub fn registration_register_passkey() -> UiText {
+    UiText::info(1040007, "Sign up with passkey")
+}
+pub fn settings_register_webauthn() -> UiText {
+    UiText::info(1050012, "Add security key")
+}
+pub fn settings_register_webauthn_display_name() -> UiText {
+    UiText::info(1050013, "Name of the security key")
+}
+pub fn settings_register_passkey() -> UiText {
+    UiText::info(1050019, "Add passkey")
+}
+/// The button removing one key: its name and when it was added.
+pub fn settings_remove_webauthn(name: &str, added_at: chrono::DateTime<chrono::Utc>) -> UiText {
+    UiText::new(
+        1050018,
+        TextKind::Info,
+        format!("Remove security key \"{name}\""),
+        added(name, added_at),
+    )
+}
+pub fn settings_remove_passkey(name: &str, added_at: chrono::DateTime<chrono::Utc>) -> UiText {
+    UiText::new(
+        1050020,
+        TextKind::Info,
+        format!("Remove passkey \"{name}\""),
+        added(name, added_at),
+    )
+}
+fn added(name: &str, at: chrono::DateTime<chrono::Utc>) -> Option<Value> {
+    ctx(&[
+        ("display_name", json!(name)),
+        (
+            "added_at",
+            json!(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+        ),
+        ("added_at_unix", json!(at.timestamp())),
+    ])
+}
+pub fn validation_no_webauthn_device() -> UiText {
+    UiText::error(4000013, "You have no WebAuthn device set up.", None)
+}
+/// The same for an unknown account and one without keys, so neither is revealed.
+pub fn validation_no_webauthn_user() -> UiText {
+    UiText::error(
+        4000015,
+        "This account does not exist or has no security key set up.",
+        None,
+    )
+}
+/// The authenticator's answer did not verify (wrong origin, spent challenge, bad signature,
+/// cloned authenticator).
+pub fn validation_webauthn_wrong() -> UiText {
+    UiText::error(
+        4000043,
+        "The security key could not be verified, please try again.",
+        None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,6 +53,8 @@ pub const SUPPORTED_PREFIXES: &[&str] = &[
     "selfservice.methods.totp",
     "selfservice.methods.lookup_secret",
     "selfservice.methods.oidc",
+    "selfservice.methods.webauthn",
+    "selfservice.methods.passkey",
     "database.cleanup",
     "session.lifespan",
     "session.cookie",

@@ -259,6 +259,38 @@ pub async fn set_internal(
     })
 }
 
+/// Replaces a flow's internal context if it is still `old` (compare-and-set): what a method
+/// takes out of it (a WebAuthn challenge) is taken once, even by two submissions at the same
+/// time on two nodes.
+pub async fn swap_internal(
+    store: &Store,
+    id: Uuid,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> Result<bool, StoreError> {
+    let nid = DbId(store.nid());
+    with_tx!(store, |c| {
+        let rows = selfservice_flows::table
+            .filter(selfservice_flows::id.eq(DbId(id)))
+            .filter(selfservice_flows::nid.eq(&nid));
+        let n = match old {
+            Some(old) => {
+                diesel::update(rows.filter(selfservice_flows::internal_context.eq(old)))
+                    .set(selfservice_flows::internal_context.eq(new))
+                    .execute(c)
+                    .await?
+            }
+            None => {
+                diesel::update(rows.filter(selfservice_flows::internal_context.is_null()))
+                    .set(selfservice_flows::internal_context.eq(new))
+                    .execute(c)
+                    .await?
+            }
+        };
+        Ok(n > 0)
+    })
+}
+
 /// Rebinds a flow to a new CSRF token (a verification link opened in another browser).
 pub async fn set_csrf_and_ui(
     store: &Store,

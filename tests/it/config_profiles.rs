@@ -128,18 +128,18 @@ macro_rules! profiles {
 profiles! {
     code: "code" reports ["selfservice.methods.code.login_enabled", "selfservice.methods.code.registration_enabled"];
     email: "email" reports [];
-    mfa: "mfa" reports ["selfservice.methods.webauthn"];
-    mfa_optional: "mfa-optional" reports ["selfservice.methods.webauthn"];
-    mobile: "mobile" reports ["selfservice.methods.webauthn"];
+    mfa: "mfa" reports [];
+    mfa_optional: "mfa-optional" reports [];
+    mobile: "mobile" reports [];
     oidc: "oidc" reports [];
     oidc_provider: "oidc-provider" reports ["oauth2_provider", "clients"];
     oidc_provider_mfa: "oidc-provider-mfa" reports ["oauth2_provider"];
-    passkey: "passkey" reports ["selfservice.methods.passkey"];
-    passwordless: "passwordless" reports ["selfservice.methods.webauthn"];
+    passkey: "passkey" reports [];
+    passwordless: "passwordless" reports [];
     recovery: "recovery" reports [];
     recovery_mfa: "recovery-mfa" reports [];
-    spa: "spa" reports ["selfservice.methods.webauthn"];
-    two_steps: "two-steps" reports ["selfservice.methods.webauthn"];
+    spa: "spa" reports [];
+    two_steps: "two-steps" reports [];
     verification: "verification" reports [];
     webhooks: "webhooks" reports [];
 }

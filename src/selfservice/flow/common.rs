@@ -309,6 +309,88 @@ pub async fn save(deps: &Deps, flow: &Flow, from: &[FlowState]) -> Result<(), Fl
     }
 }
 
+/// Stores `internal` as the flow's internal context while the flow is in one of `from`
+/// (`AlreadyCompleted` once it moved on), and keeps it on `flow`.
+pub async fn store_internal(
+    deps: &Deps,
+    flow: &mut Flow,
+    internal: Option<Value>,
+    from: &[FlowState],
+) -> Result<(), FlowError> {
+    let text = internal.as_ref().map(Value::to_string);
+    let stored = crate::store::flows::set_internal(
+        &deps.store,
+        flow.id,
+        &state_names(from),
+        text.as_deref(),
+    )
+    .await?;
+    if !stored {
+        return Err(FlowError::AlreadyCompleted);
+    }
+    flow.internal = internal;
+    Ok(())
+}
+
+/// Sets `key` of the flow's internal context to `value` (removes it for `None`) and stores
+/// the context while the flow is in one of `from`: the context as stored, or
+/// `AlreadyCompleted` once the flow moved on. The caller keeps it on its flow if it goes on
+/// using it.
+pub async fn keep_internal(
+    deps: &Deps,
+    flow: &Flow,
+    key: &str,
+    value: Option<Value>,
+    from: &[FlowState],
+) -> Result<Value, FlowError> {
+    let mut internal = flow
+        .internal
+        .clone()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    if let Some(map) = internal.as_object_mut() {
+        match value {
+            Some(v) => map.insert(key.to_owned(), v),
+            None => map.remove(key),
+        };
+    }
+    let stored = crate::store::flows::set_internal(
+        &deps.store,
+        flow.id,
+        &state_names(from),
+        Some(&internal.to_string()),
+    )
+    .await?;
+    if !stored {
+        return Err(FlowError::AlreadyCompleted);
+    }
+    Ok(internal)
+}
+
+/// Takes `key` out of the flow's internal context for good: the stored context loses it by
+/// compare-and-set, so of two submissions racing for it (on any nodes) one gets it and the
+/// other `None`, as does every later one.
+pub async fn take_internal(
+    deps: &Deps,
+    flow: &mut Flow,
+    key: &str,
+) -> Result<Option<Value>, FlowError> {
+    let Some(mut internal) = flow.internal.clone() else {
+        return Ok(None);
+    };
+    let Some(taken) = internal.as_object_mut().and_then(|m| m.remove(key)) else {
+        return Ok(None);
+    };
+    let old = flow.internal.as_ref().map(Value::to_string);
+    let new = internal.to_string();
+    if !crate::store::flows::swap_internal(&deps.store, flow.id, old.as_deref(), Some(&new)).await?
+    {
+        return Ok(None);
+    }
+    flow.internal = Some(internal);
+    Ok(Some(taken))
+}
+
 pub async fn identity_json(deps: &Deps, identity_id: Uuid) -> Value {
     match crate::identity::service::get(deps, identity_id, false).await {
         Ok(i) => i.to_json(deps.public_base(), None),

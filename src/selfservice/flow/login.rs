@@ -45,8 +45,9 @@ fn build(
     let (masked, cookie) = csrf_for(req, flow_type);
     let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Login, id), "POST");
     ui.append(csrf_node(&masked));
+    let mut internal = None;
     for s in strategies.login_at(aal, identity) {
-        s.populate_for(deps, &mut ui, identity);
+        s.populate_flow(deps, &mut ui, identity, &mut internal)?;
     }
     ui.sort_nodes(&SortOptions::login());
     let mut flow = Flow::new(
@@ -58,6 +59,7 @@ fn build(
     );
     flow.id = id;
     flow.csrf_token = masked;
+    flow.internal = internal;
     flow.requested_aal = aal;
     if aal > Aal::Aal1 {
         flow.identity_id = identity.map(|i| i.id);

@@ -45,6 +45,7 @@ fn build(
     let schema = deps.schemas.default_schema()?;
     let id = Uuid::new_v4();
     let (masked, cookie) = csrf_for(req, flow_type);
+    let mut internal = None;
     let ui = registration_ui(
         deps,
         &schema,
@@ -52,7 +53,8 @@ fn build(
         common::action_url(deps, FlowKind::Registration, id),
         &masked,
         cfg.two_steps().then_some(Screen::Profile),
-    );
+        &mut internal,
+    )?;
     let mut flow = Flow::new(
         FlowKind::Registration,
         flow_type,
@@ -62,6 +64,7 @@ fn build(
     );
     flow.id = id;
     flow.csrf_token = masked;
+    flow.internal = internal;
     Ok((flow, cookie))
 }
 

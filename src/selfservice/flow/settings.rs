@@ -157,8 +157,9 @@ fn build(
     let (masked, cookie) = csrf_for(req, flow_type);
     let mut ui = UiContainer::new(common::action_url(deps, FlowKind::Settings, id), "POST");
     ui.append(csrf_node(&masked));
+    let mut internal = None;
     for s in strategies.settings() {
-        s.populate(deps, schema, &mut ui, identity);
+        s.populate_flow(deps, schema, &mut ui, identity, &mut internal)?;
     }
     ui.sort_nodes(&SortOptions::settings(schema));
     let mut flow = Flow::new(
@@ -170,6 +171,7 @@ fn build(
     );
     flow.id = id;
     flow.csrf_token = masked;
+    flow.internal = internal;
     flow.state = FlowState::ShowForm;
     flow.identity_id = Some(identity.id);
     flow.identity = Some(identity.to_json(deps.public_base(), None));

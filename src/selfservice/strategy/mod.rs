@@ -138,6 +138,19 @@ pub trait LoginStrategy: Send + Sync {
     fn populate_for(&self, deps: &Deps, ui: &mut UiContainer, _identity: Option<&Identity>) {
         self.populate(deps, ui);
     }
+    /// Adds the nodes to a new flow, keeping what its submission will need in the flow's
+    /// `internal` context (a WebAuthn challenge: its options are in the nodes, its state only
+    /// here). By default [`Self::populate_for`], which keeps nothing.
+    fn populate_flow(
+        &self,
+        deps: &Deps,
+        ui: &mut UiContainer,
+        identity: Option<&Identity>,
+        _internal: &mut Option<Value>,
+    ) -> Result<(), FlowError> {
+        self.populate_for(deps, ui, identity);
+        Ok(())
+    }
     /// Whether a submission is addressed to this method: by default when `method` names it.
     /// Methods whose buttons carry no `method` (an OpenID Connect provider button, code as a
     /// second factor's address buttons) take them by their own fields.
@@ -204,6 +217,23 @@ pub trait RegistrationStrategy: Send + Sync {
             self.populate(deps, schema, ui);
         }
     }
+    /// Adds the nodes for a one-step form (`screen` `None`) or a screen, keeping what the
+    /// submission will need in the flow's `internal` context (a passkey's challenge). By
+    /// default [`Self::populate`] or [`Self::populate_screen`], which keep nothing.
+    fn populate_flow(
+        &self,
+        deps: &Deps,
+        schema: &IdentitySchema,
+        ui: &mut UiContainer,
+        screen: Option<Screen>,
+        _internal: &mut Option<Value>,
+    ) -> Result<(), FlowError> {
+        match screen {
+            Some(screen) => self.populate_screen(deps, schema, ui, screen),
+            None => self.populate(deps, schema, ui),
+        }
+        Ok(())
+    }
     /// Whether a submission is addressed to this method: by default when `method` names it.
     fn takes(&self, sub: &Submission) -> bool {
         sub.str("method") == Some(self.method().as_str())
@@ -239,6 +269,7 @@ pub trait RegistrationStrategy: Send + Sync {
 
 /// A registration UI posting to `action`: the CSRF token, the traits and every method's nodes,
 /// for one form (`screen` `None`) or a screen of two-step registration, in Kratos's order.
+/// What the methods keep for the submission goes into `internal` (the flow's).
 pub fn registration_ui(
     deps: &Deps,
     schema: &IdentitySchema,
@@ -246,7 +277,8 @@ pub fn registration_ui(
     action: String,
     csrf_token: &str,
     screen: Option<Screen>,
-) -> UiContainer {
+    internal: &mut Option<Value>,
+) -> Result<UiContainer, FlowError> {
     let mut ui = UiContainer::new(action, "POST");
     ui.append(crate::selfservice::ui::csrf_node(csrf_token));
     ui.extend(crate::selfservice::ui::nodes_from_schema(
@@ -255,13 +287,10 @@ pub fn registration_ui(
         "traits",
     ));
     for s in all {
-        match screen {
-            Some(screen) => s.populate_screen(deps, schema, &mut ui, screen),
-            None => s.populate(deps, schema, &mut ui),
-        }
+        s.populate_flow(deps, schema, &mut ui, screen, internal)?;
     }
     ui.sort_nodes(&crate::selfservice::ui::SortOptions::registration(schema));
-    ui
+    Ok(ui)
 }
 
 /// What a settings strategy works on: the signed-in identity, its schema, and whether the
@@ -309,6 +338,21 @@ pub trait SettingsStrategy: Send + Sync {
         ui: &mut UiContainer,
         identity: &Identity,
     );
+    /// Adds the nodes to a new flow, keeping what a submission will need in the flow's
+    /// `internal` context (a WebAuthn challenge). By default [`Self::populate`], which keeps
+    /// nothing. A method that shows a new challenge after a submission stores it itself
+    /// (`flow::common::keep_internal`).
+    fn populate_flow(
+        &self,
+        deps: &Deps,
+        schema: &IdentitySchema,
+        ui: &mut UiContainer,
+        identity: &Identity,
+        _internal: &mut Option<Value>,
+    ) -> Result<(), FlowError> {
+        self.populate(deps, schema, ui, identity);
+        Ok(())
+    }
     /// The profile changes traits, which sends new addresses a verification message and may
     /// show the verification UI; credential methods change how one signs in, after which
     /// other sessions may be revoked.

@@ -146,10 +146,23 @@ impl RegistrationStrategy for Profile {
             return Ok(Outcome::Rejected);
         };
         let action = flow.ui.action.clone();
-        flow.ui = registration_ui(deps, schema, all, action, &flow.csrf_token, Some(screen));
+        let mut internal = flow.internal.clone();
+        flow.ui = registration_ui(
+            deps,
+            schema,
+            all,
+            action,
+            &flow.csrf_token,
+            Some(screen),
+            &mut internal,
+        )?;
         flow.ui.set_values_from_traits(&traits);
         flow.ui.sort_nodes(&SortOptions::registration(schema));
         let from = flow.state;
+        // A screen's methods may keep something for its submission (a passkey's challenge).
+        if internal != flow.internal {
+            common::store_internal(deps, flow, internal, &[from]).await?;
+        }
         flow.state = FlowState::ChooseMethod;
         flow.active = None;
         flow.updated_at = now();

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::{Carried, Oidc, Proven, carried, field, finish_round_trip, identity_of};
-use super::{INTERNAL_KEY, add_provider, keep_internal, label, start_round_trip};
+use super::{INTERNAL_KEY, add_provider, label, start_round_trip};
 use super::{map_claims, method_allows, native, proven_carried, provider_buttons, provider_named};
 use crate::deps::Deps;
 use crate::identity::service::OidcProviderIn;
@@ -181,7 +181,7 @@ async fn show_link(
         node.set_value(Some(Value::String(duplicate)));
     }
     let internal =
-        keep_internal(deps, flow, LINK_KEY, Some(link), &[FlowState::ChooseMethod]).await?;
+        common::keep_internal(deps, flow, LINK_KEY, Some(link), &[FlowState::ChooseMethod]).await?;
     flow.internal = Some(internal);
     common::save(deps, flow, &[FlowState::ChooseMethod]).await?;
     Ok(Outcome::Continue)

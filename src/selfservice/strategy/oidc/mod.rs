@@ -35,7 +35,7 @@ use crate::deps::Deps;
 use crate::identity::service::{OidcConfigIn, OidcIn, OidcProviderIn};
 use crate::identity::{CredentialType, Identity};
 use crate::selfservice::flow::request::Submission;
-use crate::selfservice::flow::{Flow, FlowError, FlowState};
+use crate::selfservice::flow::{Flow, FlowError, FlowState, common};
 use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode};
 use crate::text;
 
@@ -304,7 +304,7 @@ async fn round_trip_url(
     };
     let pending = serde_json::to_value(&pending).expect("pending serialises");
     let from = [flow.state, FlowState::ChooseMethod];
-    keep_internal(deps, flow, INTERNAL_KEY, Some(pending), &from).await?;
+    common::keep_internal(deps, flow, INTERNAL_KEY, Some(pending), &from).await?;
     let challenge = pkce_verifier.as_deref().map(|v| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes()))
     });
@@ -318,37 +318,6 @@ async fn round_trip_url(
         })
         .await
         .map_err(|e| provider_failure(&e))
-}
-
-/// Stores the flow's internal context with `key` set to `value` (removed for `None`) while the
-/// flow is in one of `from`: the context as stored, or `AlreadyCompleted` once it moved on.
-async fn keep_internal(
-    deps: &Deps,
-    flow: &Flow,
-    key: &str,
-    value: Option<Value>,
-    from: &[FlowState],
-) -> Result<Value, FlowError> {
-    let mut internal = flow.internal.clone().unwrap_or_else(|| json!({}));
-    match value {
-        Some(v) => internal[key] = v,
-        None => {
-            if let Some(o) = internal.as_object_mut() {
-                o.remove(key);
-            }
-        }
-    }
-    let stored = crate::store::flows::set_internal(
-        &deps.store,
-        flow.id,
-        &crate::selfservice::flow::common::state_names(from),
-        Some(&internal.to_string()),
-    )
-    .await?;
-    if !stored {
-        return Err(FlowError::AlreadyCompleted);
-    }
-    Ok(internal)
 }
 
 /// Decrypts a callback's `state`.
@@ -393,7 +362,7 @@ async fn finish_round_trip(
         ));
     }
     // The state is good for one callback: a replayed one finds no round trip to finish.
-    keep_internal(deps, flow, INTERNAL_KEY, None, &[flow.state]).await?;
+    common::keep_internal(deps, flow, INTERNAL_KEY, None, &[flow.state]).await?;
     let provider = provider_named(deps, provider_id)?;
     if let Some(err) = &cb.error {
         let desc = cb.error_description.as_deref().unwrap_or_default();
