@@ -3,11 +3,12 @@
 //! runs the same tests on PostgreSQL; the default is a SQLite file in a temp dir.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use gatehouse::app::{self, Running};
 use serde_json::Value;
 
+pub mod browser;
 pub mod flow;
 pub mod github;
 pub mod oidc;
@@ -360,4 +361,36 @@ pub async fn ui_server() -> u16 {
         }
     });
     port
+}
+
+/// Installs the npm package in `package` (its `package.json` and `package-lock.json`, with
+/// `npm ci`) into `dir` once — a lock file keeps concurrent test processes from installing
+/// over each other, and a copy of the lock file marks a finished install of exactly those
+/// versions — and answers its `node_modules` folder.
+pub fn npm_install(package: &Path, dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    let lock = std::fs::File::create(dir.join(".install-lock")).expect("install lock file");
+    lock.lock().expect("take the install lock");
+    let wanted = std::fs::read(package.join("package-lock.json"))
+        .unwrap_or_else(|e| panic!("{}/package-lock.json: {e}", package.display()));
+    let marker = dir.join("installed-package-lock.json");
+    if std::fs::read(&marker).ok().as_deref() != Some(&wanted[..]) {
+        for f in ["package.json", "package-lock.json"] {
+            std::fs::copy(package.join(f), dir.join(f)).expect("copy package files");
+        }
+        let out = std::process::Command::new("npm")
+            .args(["ci", "--prefer-offline", "--no-audit", "--no-fund"])
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| panic!("npm does not start (is Node.js 20+ installed?): {e}"));
+        assert!(
+            out.status.success(),
+            "npm ci in {} failed:\n{}{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(&marker, &wanted).expect("write the install marker");
+    }
+    dir.join("node_modules")
 }

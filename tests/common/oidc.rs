@@ -192,38 +192,12 @@ pub fn node_modules() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| match std::env::var_os("GATEHOUSE_OIDC_NODE_MODULES") {
         Some(dir) => PathBuf::from(dir),
-        None => install(&Path::new(env!("CARGO_MANIFEST_DIR")).join("target/oidc-provider")),
+        None => super::npm_install(
+            Path::new(SCRIPT_DIR),
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("target/oidc-provider"),
+        ),
     })
     .clone()
-}
-
-fn install(dir: &Path) -> PathBuf {
-    std::fs::create_dir_all(dir).expect("create target/oidc-provider");
-    let lock = std::fs::File::create(dir.join(".install-lock")).expect("install lock file");
-    lock.lock().expect("take the install lock");
-    let wanted = std::fs::read(Path::new(SCRIPT_DIR).join("package-lock.json"))
-        .expect("tests/oidc/package-lock.json");
-    // The lock file is copied last, so it marks a finished install of exactly these versions.
-    let marker = dir.join("installed-package-lock.json");
-    if std::fs::read(&marker).ok().as_deref() != Some(&wanted[..]) {
-        for f in ["package.json", "package-lock.json"] {
-            std::fs::copy(Path::new(SCRIPT_DIR).join(f), dir.join(f)).expect("copy package files");
-        }
-        let out = Command::new("npm")
-            .args(["ci", "--prefer-offline", "--no-audit", "--no-fund"])
-            .current_dir(dir)
-            .output()
-            .unwrap_or_else(|e| panic!("npm does not start (is Node.js 20+ installed?): {e}"));
-        assert!(
-            out.status.success(),
-            "npm ci in {} failed:\n{}{}",
-            dir.display(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::write(&marker, &wanted).expect("write the install marker");
-    }
-    dir.join("node_modules")
 }
 
 /// Where a sign-in at the provider ends: the way back to the relying party, not yet taken.

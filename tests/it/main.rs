@@ -11,6 +11,7 @@
 mod common;
 
 mod admin_identities;
+mod browser;
 mod cipher;
 mod cli;
 mod code_flows;

@@ -385,6 +385,8 @@ async fn the_public_listener_serves_the_script_its_node_pins_by_integrity() {
         r.headers()["cache-control"],
         "private, no-cache, no-store, must-revalidate"
     );
+    // UIs on other origins load it with `crossorigin="anonymous"`.
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
     let body = r.bytes().await.unwrap();
     for function in [
         "oryWebAuthnLogin",

@@ -1,0 +1,125 @@
+//! End to end in a real browser: Debian's Chromium with a virtual platform authenticator signs
+//! up with a passkey and signs back in with it alone, through pages rendered from the flows'
+//! JSON as a self-service UI renders them (`tests/browser/passkey.cjs`), loading Gatehouse's
+//! own WebAuthn script across origins.
+
+use serde_json::Value;
+
+use crate::common::process::free_port;
+use crate::common::{FIXTURES, Setup, TestApp, browser};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_signs_up_and_back_in_in_chromium() {
+    // WebAuthn needs a domain for the relying party (no IP addresses) and a secure context
+    // (http://localhost is one); the UI and Gatehouse are two origins of one site, as in
+    // Kratos's quickstart. The script serves the UI on its port.
+    let port = free_port();
+    let public = format!("http://localhost:{port}");
+    let ui = format!("http://localhost:{}", free_port());
+    let yaml = format!(
+        r#"
+serve:
+  public:
+    port: {port}
+    base_url: {public}/
+identity:
+  default_schema_id: passkey
+  schemas:
+    - id: passkey
+      url: file://{FIXTURES}/passkey.schema.json
+selfservice:
+  default_browser_return_url: {ui}/welcome
+  allowed_return_urls: ["{ui}"]
+  methods:
+    password:
+      enabled: false
+    passkey:
+      enabled: true
+      config:
+        rp:
+          id: localhost
+          display_name: Gatehouse tests
+          origins: ["{ui}"]
+  flows:
+    error:
+      ui_url: {ui}/error
+    login:
+      ui_url: {ui}/login
+    settings:
+      ui_url: {ui}/settings
+    registration:
+      ui_url: {ui}/registration
+      after:
+        passkey:
+          hooks:
+            - hook: session
+"#
+    );
+    let app = TestApp::start_with(Setup {
+        yaml,
+        ..Setup::default()
+    })
+    .await;
+    assert_eq!(app.public_addr().port(), port);
+    let email = "ada@example.com";
+    let out = browser::run(
+        "passkey.cjs",
+        &[
+            ("GATEHOUSE_PUBLIC", &public),
+            ("GATEHOUSE_UI", &ui),
+            ("EMAIL", email),
+        ],
+    )
+    .await;
+
+    // Signed up: a session by passkey for the new identity.
+    let registered = &out["registered"];
+    assert_eq!(registered["status"], 200, "{out}");
+    let session = &registered["body"];
+    let identity = &session["identity"];
+    assert_eq!(identity["traits"]["email"], email);
+    assert_eq!(session["authenticator_assurance_level"], "aal1");
+    assert_eq!(
+        session["authentication_methods"][0]["method"], "passkey",
+        "{session}"
+    );
+
+    // Signed back in with the passkey alone: the same identity, a new session.
+    let signed_in = &out["signed_in"];
+    assert_eq!(signed_in["status"], 200, "{out}");
+    assert_eq!(signed_in["body"]["identity"]["id"], identity["id"]);
+    assert_ne!(signed_in["body"]["id"], session["id"]);
+    assert_eq!(
+        signed_in["body"]["authentication_methods"][0]["method"],
+        "passkey"
+    );
+
+    // The authenticator holds one discoverable credential for the site, whose user handle and
+    // sign counter are what Gatehouse stored.
+    let creds = out["credentials"].as_array().unwrap();
+    assert_eq!(creds.len(), 1, "{out}");
+    let cred = &creds[0];
+    assert_eq!(cred["resident"], true);
+    assert_eq!(cred["rp_id"], "localhost");
+    let stored: Value = app
+        .http
+        .get(app.admin_url(&format!(
+            "/admin/identities/{}?include_credential=passkey",
+            identity["id"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let config = &stored["credentials"]["passkey"]["config"];
+    assert_eq!(config["user_handle"], cred["user_handle"], "{stored}");
+    assert_eq!(config["credentials"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        config["credentials"][0]["authenticator"]["sign_count"], cred["sign_count"],
+        "{stored} {cred}"
+    );
+    assert_eq!(config["credentials"][0]["display_name"], email);
+    app.stop().await;
+}
