@@ -74,7 +74,7 @@ pub mod ids {
     pub const VALIDATION_TRAITS_MISMATCH: u64 = 4000036;
     pub const VALIDATION_ACCOUNT_NOT_FOUND: u64 = 4000037;
     pub const VALIDATION_EMAIL: u64 = 4000040;
-    /// Defined by Kratos but never emitted: its phone message reuses 4000040.
+    /// Kratos defines it but sends 4000040 for phone numbers too; Gatehouse sends this.
     pub const VALIDATION_PHONE: u64 = 4000041;
     // Flow-level validation.
     pub const VALIDATION_LOGIN_FLOW_EXPIRED: u64 = 4010001;
@@ -456,7 +456,7 @@ pub fn validation_email(value: &str) -> UiText {
 /// clients keyed on ids behave identically.
 pub fn validation_phone(value: &str) -> UiText {
     UiText::error(
-        ids::VALIDATION_EMAIL,
+        ids::VALIDATION_PHONE,
         format!("{value} is not a valid phone number"),
         ctx(&[("value", json!(value))]),
     )
@@ -763,13 +763,17 @@ pub fn settings_lookup_secret(secret: &str) -> UiText {
         ctx(&[("secret", json!(secret))]),
     )
 }
-/// A used code of the list; `used_at` is RFC 3339, `shown` Go's `time.Time` format.
-pub fn settings_lookup_secret_used(used_at: &str, shown: &str) -> UiText {
+/// A used code of the list; `used_at` is RFC 3339 (`used_at_unix` its seconds, which UIs format),
+/// `shown` Go's `time.Time` format.
+pub fn settings_lookup_secret_used(used_at: &str, used_at_unix: i64, shown: &str) -> UiText {
     UiText::new(
         ids::INFO_SETTINGS_LOOKUP_SECRET_USED,
         TextKind::Info,
         format!("Secret was used at {shown}"),
-        ctx(&[("used_at", json!(used_at))]),
+        ctx(&[
+            ("used_at", json!(used_at)),
+            ("used_at_unix", json!(used_at_unix)),
+        ]),
     )
 }
 /// The list of codes: `shown` per code (the code, or `used`), and each code's own message.
@@ -811,15 +815,19 @@ pub fn settings_no_strategy_found() -> UiText {
     )
 }
 /// On the settings flow a recovery leads into; `expires_at` is when the privileged session
-/// (in which the password can be changed without signing in again) ends.
-pub fn recovery_successful(expires_at: &str, minutes_left: f64) -> UiText {
+/// (in which the password can be changed without signing in again) ends, RFC 3339, and
+/// `expires_at_unix` its seconds (what Ory's reference UI formats).
+pub fn recovery_successful(expires_at: &str, expires_at_unix: i64, minutes_left: f64) -> UiText {
     UiText::new(
         ids::INFO_RECOVERY_SUCCESSFUL,
         TextKind::Success,
         format!(
             "You recovered your account. Please change your password or set up another way to sign in within the next {minutes_left:.2} minutes."
         ),
-        ctx(&[("privileged_session_expires_at", json!(expires_at))]),
+        ctx(&[
+            ("privileged_session_expires_at", json!(expires_at)),
+            ("privileged_session_expires_at_unix", json!(expires_at_unix)),
+        ]),
     )
 }
 
@@ -1151,7 +1159,19 @@ mod tests {
     }
 
     #[test]
-    fn phone_uses_email_id_like_kratos() {
-        assert_eq!(validation_phone("+1").id, ids::VALIDATION_EMAIL);
+    fn phone_numbers_have_their_own_id() {
+        assert_eq!(validation_phone("+1").id, 4000041);
+    }
+
+    #[test]
+    fn times_in_contexts_carry_their_unix_seconds() {
+        let c = recovery_successful("2024-01-01T00:00:00Z", 1704067200, 15.0)
+            .context
+            .unwrap();
+        assert_eq!(c["privileged_session_expires_at_unix"], 1704067200);
+        let c = settings_lookup_secret_used("2024-01-01T00:00:00Z", 1704067200, "x")
+            .context
+            .unwrap();
+        assert_eq!(c["used_at_unix"], 1704067200);
     }
 }

@@ -1406,7 +1406,7 @@ mod tests {
         let errs = s.validate_traits(&json!({"phone": "12ab"})).unwrap_err();
         let first = &errs[0];
         assert_eq!(first.instance_ptr, "#/traits/phone");
-        assert_eq!(first.message.id, 4000040);
+        assert_eq!(first.message.id, 4000041);
         assert_eq!(first.message.context, Some(json!({"value": "12ab"})));
         assert!(first.message.text.contains("phone"));
     }

@@ -97,6 +97,7 @@ pub enum Autocomplete {
     NewPassword,
     #[serde(rename = "one-time-code")]
     OneTimeCode,
+    /// Not sent (see [`identifier_node`]); read back from flows stored before.
     #[serde(rename = "username")]
     Username,
     #[serde(rename = "username webauthn")]
@@ -454,13 +455,14 @@ pub fn password_node(autocomplete: &str) -> UiNode {
     }
 }
 
-/// The login `identifier` input. Its value is `""` rather than absent (as in Kratos), and
-/// it carries `autocomplete=username` as current Kratos does for the password method.
+/// The login `identifier` input. Its value is `""` rather than absent (as in Kratos).
+/// Current Kratos adds `autocomplete: "username"`, which the published Python SDK (25.4.0)
+/// refuses to decode (its enum lacks the value), so the node leaves the hint out, as every SDK
+/// release accepts; pages rendering it add the hint themselves.
 pub fn identifier_node(label: UiText) -> UiNode {
     UiNode::input("identifier", Group::Default, InputType::Text)
         .with_value("")
         .required()
-        .with_autocomplete(Autocomplete::Username)
         .with_label(label)
 }
 

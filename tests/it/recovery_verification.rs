@@ -765,11 +765,41 @@ async fn registration_mails_verification_and_login_requires_it() {
     assert_eq!(addr["status"], "sent");
     assert_eq!(addr["verified"], false);
 
-    // A wrong code on the verification flow: 4070006.
+    // The flow belongs to the browser that signed up, like every browser flow: another
+    // client cannot read or submit it.
+    let stranger = browser();
+    let r = stranger
+        .get(app.public_url(&format!("/self-service/verification/flows?id={vid}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = stranger
+        .post(app.public_url(&format!("/self-service/verification?flow={vid}")))
+        .header("accept", "application/json")
+        .json(&json!({"method": "code", "code": "000000", "csrf_token": "forged"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["id"], "security_csrf_violation", "{body}");
+
+    // A wrong code from the browser (with its token): 4070006.
+    let vcsrf = vflow["ui"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["attributes"]["name"] == "csrf_token")
+        .unwrap()["attributes"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!vcsrf.is_empty());
     let v: Value = b
         .post(app.public_url(&format!("/self-service/verification?flow={vid}")))
         .header("accept", "application/json")
-        .json(&json!({"method": "code", "code": "000000"}))
+        .json(&json!({"method": "code", "code": "000000", "csrf_token": vcsrf}))
         .send()
         .await
         .unwrap()

@@ -231,14 +231,8 @@ pub async fn submit(
     flow.state = FlowState::PassedChallenge;
     let mut issued = None;
     // Kratos mails every new unverified address when verification is on, before other hooks.
-    let continue_with = super::verification::after_registration(
-        deps,
-        strategies,
-        &identity,
-        flow.flow_type,
-        &flow.request_url,
-    )
-    .await?;
+    let continue_with =
+        super::verification::after_registration(deps, strategies, &identity, &flow).await?;
     let mut show_verification_ui = false;
     let mut ctx = HookContext::new(&flow, req);
     ctx.transient_payload = transient;

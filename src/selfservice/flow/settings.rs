@@ -428,14 +428,7 @@ async fn after_success(
     let method = strategy.method().as_str();
     let changes_traits = strategy.changes_traits();
     if changes_traits {
-        let items = super::verification::after_settings(
-            deps,
-            strategies,
-            identity,
-            flow.flow_type,
-            &flow.request_url,
-        )
-        .await?;
+        let items = super::verification::after_settings(deps, strategies, identity, flow).await?;
         flow.continue_with.extend(items);
     }
     let mut show_verification_ui = false;
@@ -515,6 +508,7 @@ pub async fn after_recovery(
     let until = now() + chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::hours(1));
     flow.ui.add_message(text::recovery_successful(
         &until.to_rfc3339(),
+        until.timestamp(),
         max_age.as_secs_f64() / 60.0,
     ));
     common::insert(deps, &flow).await?;

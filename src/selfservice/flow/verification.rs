@@ -87,7 +87,7 @@ pub async fn start(
 pub async fn get(deps: &Deps, id: Uuid, req: &FlowRequest) -> Result<Flow, FlowError> {
     enabled(deps)?;
     let flow = common::load(deps, id, FlowKind::Verification).await?;
-    // Flows started by the registration hook are opened from an email, in any browser.
+    // API flows carry no CSRF token.
     if !flow.csrf_token.is_empty() {
         common::check_read(&flow, req)?;
     }
@@ -170,7 +170,8 @@ pub async fn submit(
             replace_with(deps, strategies, &flow, text::verification_retry_success()).await,
         );
     }
-    // Flows started by the registration hook are continued from an email: no CSRF binding.
+    // A browser flow is bound to its browser's CSRF token (one a link opened elsewhere has
+    // rebound); API flows are checked as API flows.
     if !flow.csrf_token.is_empty() || flow.flow_type == FlowType::Api {
         common::check_submit(deps, &flow, req, &sub)?;
     }
@@ -447,10 +448,9 @@ pub async fn after_registration(
     deps: &Deps,
     strategies: &Registry,
     identity: &Identity,
-    flow_type: FlowType,
-    request_url: &str,
+    registration: &Flow,
 ) -> Result<Vec<Value>, FlowError> {
-    mail_addresses(deps, strategies, identity, flow_type, request_url, |_| true).await
+    mail_addresses(deps, strategies, identity, registration, |_| true).await
 }
 
 /// Settings hook: when verification is on, mails the addresses a settings change added (they
@@ -459,25 +459,25 @@ pub async fn after_settings(
     deps: &Deps,
     strategies: &Registry,
     identity: &Identity,
-    flow_type: FlowType,
-    request_url: &str,
+    settings: &Flow,
 ) -> Result<Vec<Value>, FlowError> {
-    mail_addresses(deps, strategies, identity, flow_type, request_url, |a| {
+    mail_addresses(deps, strategies, identity, settings, |a| {
         a.status == "pending"
     })
     .await
 }
 
 /// Messages each unverified address of `identity` that `select` picks, each in its own
-/// verification flow; returns the `show_verification_ui` items.
+/// verification flow of `from`'s type and bound to its CSRF token (a browser's: a link opened
+/// in another browser binds the flow to that one); returns the `show_verification_ui` items.
 async fn mail_addresses(
     deps: &Deps,
     strategies: &Registry,
     identity: &Identity,
-    flow_type: FlowType,
-    request_url: &str,
+    from: &Flow,
     select: impl Fn(&crate::identity::VerifiableAddress) -> bool,
 ) -> Result<Vec<Value>, FlowError> {
+    let flow_type = from.flow_type;
     if !deps.config.selfservice.flows.verification.enabled {
         return Ok(Vec::new());
     }
@@ -487,11 +487,10 @@ async fn mail_addresses(
         .iter()
         .filter(|a| !a.verified && select(a))
     {
-        // No CSRF binding: the flow is continued from the email, maybe in another browser.
         let start = Start {
             flow_type,
-            request_url,
-            masked: String::new(),
+            request_url: &from.request_url,
+            masked: from.csrf_token.clone(),
             resend_button: false,
         };
         let Some(flow) = start_for(deps, strategies, identity, a, start).await? else {

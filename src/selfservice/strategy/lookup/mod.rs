@@ -134,6 +134,7 @@ fn codes_node(shown: &[Shown]) -> UiNode {
                 words.push("used".to_owned());
                 secrets.push(text::settings_lookup_secret_used(
                     &at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    at.timestamp(),
                     &at.format("%Y-%m-%d %H:%M:%S %z UTC").to_string(),
                 ));
             }
