@@ -13,6 +13,7 @@ pub mod flow;
 pub mod github;
 pub mod oidc;
 pub mod process;
+pub mod python_sdk;
 pub mod receiver;
 pub mod smtp;
 pub mod webauthn;

@@ -39,6 +39,7 @@ mod reload;
 mod robustness;
 mod runtime;
 mod sdk;
+mod sdk_python;
 mod sessions;
 mod settings;
 mod webauthn_ceremony;
