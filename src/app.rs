@@ -35,6 +35,8 @@ pub struct Options {
     /// header). `serve --dev` with `DEV_DISABLE_API_FLOW_ENFORCEMENT=true` turns that off, as
     /// in Kratos, for native apps run in a browser during development.
     pub api_flow_enforcement: bool,
+    /// The built-in pages under `/ui/` (`serve --no-ui` turns them off).
+    pub ui: bool,
     /// How often the configuration files are looked at for changes (`actors::config_watch`).
     pub config_poll: Duration,
 }
@@ -45,6 +47,7 @@ impl Default for Options {
             dev: false,
             migrate: false,
             api_flow_enforcement: true,
+            ui: true,
             grace: Duration::from_secs(10),
             timeouts: http::conn::Timeouts::default(),
             max_connections: None,
@@ -316,6 +319,7 @@ async fn prepare(
         dev,
         // Only ever relaxed in development mode.
         api_flow_enforcement: opts.api_flow_enforcement || !dev,
+        ui: opts.ui,
     };
     let deps = Arc::new(Deps::build(cfg, lasting).await?);
     Ok((deps, listeners))

@@ -31,6 +31,8 @@ pub struct Deps {
     /// API flows refuse browser-looking submissions (off only with `--dev` and
     /// `DEV_DISABLE_API_FLOW_ENFORCEMENT=true`).
     pub api_flow_enforcement: bool,
+    /// The built-in pages are served, and flows without a configured UI point at them.
+    pub ui: bool,
     /// Keys for cookies and keyed hashes: `secrets.cookie`, else `secrets.default`, else one
     /// generated at start-up (then sessions do not survive a restart). First entry signs.
     pub cookie_secrets: Vec<String>,
@@ -61,6 +63,7 @@ pub struct Lasting {
     pub admin_url: String,
     pub dev: bool,
     pub api_flow_enforcement: bool,
+    pub ui: bool,
     pub cookie_secrets: Vec<String>,
     pub session_cache: Arc<SessionCache>,
 }
@@ -75,6 +78,11 @@ impl Deps {
     /// every reload build them here, so a reload cannot miss a part.
     pub async fn build(config: Arc<Config>, lasting: Lasting) -> anyhow::Result<Deps> {
         use anyhow::Context;
+        let config = if lasting.ui {
+            Arc::new((*config).clone().with_builtin_ui(&lasting.public_url))
+        } else {
+            config
+        };
         let schemas = SchemaRegistry::load(
             &crate::identity::schema::entries(&config),
             &config.identity.default_schema_id,
@@ -111,6 +119,7 @@ impl Deps {
             admin_url,
             dev,
             api_flow_enforcement,
+            ui,
             cookie_secrets,
             session_cache,
         } = lasting;
@@ -124,6 +133,7 @@ impl Deps {
             admin_url,
             dev,
             api_flow_enforcement,
+            ui,
             cookie_secrets,
             password_policy,
             templates: Arc::new(templates),
@@ -144,6 +154,7 @@ impl Deps {
             admin_url: self.admin_url.clone(),
             dev: self.dev,
             api_flow_enforcement: self.api_flow_enforcement,
+            ui: self.ui,
             cookie_secrets: self.cookie_secrets.clone(),
             session_cache: self.session_cache.clone(),
         }

@@ -45,6 +45,10 @@ enum Cmd {
         /// Accepted for compatibility; Gatehouse sends no telemetry.
         #[arg(long)]
         sqa_opt_out: bool,
+        /// Serve no built-in pages under /ui/ (flows without a configured ui_url then point at
+        /// Kratos's fallback URLs, as in Kratos).
+        #[arg(long)]
+        no_ui: bool,
     },
     /// The courier: sends queued email and SMS.
     Courier {
@@ -189,6 +193,7 @@ async fn serve(
     dev: bool,
     watch_courier: bool,
     migrate: bool,
+    ui: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut loaded = load(&cfg.config)?;
     init_logging(&loaded.config);
@@ -200,6 +205,7 @@ async fn serve(
             migrate,
             api_flow_enforcement: std::env::var("DEV_DISABLE_API_FLOW_ENFORCEMENT").as_deref()
                 != Ok("true"),
+            ui,
             ..Default::default()
         },
     )
@@ -305,7 +311,8 @@ fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             watch_courier,
             migrate,
             sqa_opt_out: _,
-        } => rt.block_on(serve(cfg, dev, watch_courier, migrate)),
+            no_ui,
+        } => rt.block_on(serve(cfg, dev, watch_courier, migrate, !no_ui)),
         Cmd::Courier {
             cmd:
                 CourierCmd::Watch {

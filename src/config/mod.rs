@@ -319,6 +319,29 @@ fn validate(c: &Config, written: &schema_rules::Written) -> Result<(), ConfigErr
 }
 
 impl Config {
+    /// Points what is not configured at the built-in pages under `<public_base>/ui/`: each
+    /// flow's `ui_url` left at Kratos's fallback, the error UI, and the default return URL. What
+    /// an operator configured stays.
+    pub fn with_builtin_ui(mut self, public_base: &str) -> Config {
+        let base = public_base.trim_end_matches('/');
+        let page = |url: &mut String, name: &str| {
+            if *url == types::fallback_ui(name) {
+                *url = format!("{base}/ui/{name}");
+            }
+        };
+        let f = &mut self.selfservice.flows;
+        page(&mut f.login.ui_url, "login");
+        page(&mut f.registration.ui_url, "registration");
+        page(&mut f.settings.ui_url, "settings");
+        page(&mut f.recovery.ui_url, "recovery");
+        page(&mut f.verification.ui_url, "verification");
+        page(&mut f.error.ui_url, "error");
+        if self.selfservice.default_browser_return_url.is_none() {
+            self.selfservice.default_browser_return_url = Some(format!("{base}/ui/"));
+        }
+        self
+    }
+
     /// Public URL: `serve.public.base_url`, or one derived from host and port.
     pub fn public_base_url(&self, dev: bool) -> url::Url {
         let s = &self.serve.public;

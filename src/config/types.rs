@@ -141,7 +141,7 @@ pub struct Flows {
     pub error: ErrorFlow,
 }
 
-fn fallback_ui(flow: &str) -> String {
+pub(crate) fn fallback_ui(flow: &str) -> String {
     format!("https://www.ory.com/kratos/docs/fallback/{flow}")
 }
 

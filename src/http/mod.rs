@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod flow;
 pub mod handlers;
+pub mod pages;
 pub mod respond;
 pub mod router;
 pub mod server;

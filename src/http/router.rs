@@ -68,6 +68,8 @@ pub enum Route {
     GetCourierMessage(String),
     /// `GET /.well-known/ory/webauthn.js` (public): the WebAuthn and passkey browser script.
     WebauthnScript,
+    /// `GET /ui/<page>` (public): a built-in self-service page (`""` is the home page).
+    Page(String),
 }
 
 impl Route {
@@ -149,6 +151,7 @@ impl Route {
             Route::ListCourierMessages => "/courier/messages",
             Route::GetCourierMessage(_) => "/courier/messages/{id}",
             Route::WebauthnScript => "/.well-known/ory/webauthn.js",
+            Route::Page(_) => "/ui/{page}",
         }
     }
 }
@@ -210,6 +213,8 @@ pub fn route(listener: Listener, method: &Method, path: &str) -> Match {
         ["schemas"] => pick(&[(Method::GET, Route::ListSchemas)]),
         ["schemas", id] => pick(&[(Method::GET, Route::GetSchema(decode(id)))]),
         ["self-service", "errors"] => pick(&[(Method::GET, Route::GetFlowError)]),
+        ["ui"] if !admin => pick(&[(Method::GET, Route::Page(String::new()))]),
+        ["ui", page] if !admin => pick(&[(Method::GET, Route::Page(decode(page)))]),
         [".well-known", "ory", "webauthn.js"] if !admin => {
             pick(&[(Method::GET, Route::WebauthnScript)])
         }

@@ -123,3 +123,58 @@ selfservice:
     assert_eq!(config["credentials"][0]["display_name"], email);
     app.stop().await;
 }
+
+/// The first run of a newcomer: no UI configured, so the flows point at the built-in pages,
+/// where Chromium signs up, out, fails a password and signs back in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_built_in_pages_sign_up_and_in_with_no_ui_configured() {
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let yaml = format!(
+        r#"
+serve:
+  public:
+    port: {port}
+selfservice:
+  flows:
+    registration:
+      after:
+        password:
+          hooks:
+            - hook: session
+  methods:
+    password:
+      config:
+        haveibeenpwned_enabled: false
+"#
+    );
+    let app = TestApp::start_with(Setup {
+        yaml,
+        ..Setup::default()
+    })
+    .await;
+    let (email, password) = ("grace@example.com", "a-long-and-good-passphrase-42");
+    let out = browser::run(
+        "ui.cjs",
+        &[
+            ("GATEHOUSE_PUBLIC", &public),
+            ("EMAIL", email),
+            ("PASSWORD", password),
+        ],
+    )
+    .await;
+    assert_eq!(out["login_title"], "Sign in · Gatehouse", "{out}");
+    let home = out["home"].as_str().unwrap();
+    assert!(home.contains(&format!("Signed in as {email}")), "{home}");
+    let wrong = out["wrong_password"].as_array().unwrap();
+    assert!(
+        wrong
+            .iter()
+            .any(|m| m.as_str().unwrap().contains("credentials are not valid")),
+        "{out}"
+    );
+    assert!(out["signed_in"].as_str().unwrap().contains(email));
+    assert_eq!(out["whoami"]["status"], 200);
+    assert_eq!(out["whoami"]["body"]["identity"]["traits"]["email"], email);
+    app.stop().await;
+}

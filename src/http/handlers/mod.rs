@@ -66,6 +66,7 @@ pub async fn dispatch(app: &App, route: Route, req: Request<Bytes>) -> Result<Re
         Route::ListCourierMessages => courier::list(app, &req).await,
         Route::GetCourierMessage(id) => courier::get(app, &id).await,
         Route::WebauthnScript => Ok(webauthn::script()),
+        Route::Page(page) => crate::http::pages::page(app, &page, req).await,
         Route::DeleteIdentityCredentials { id, kind } => {
             identities::delete_credential(app, &id, kind, &req).await
         }

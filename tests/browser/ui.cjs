@@ -1,0 +1,80 @@
+// Signs up, out and back in through Gatehouse's built-in pages (/ui/) in Debian's Chromium,
+// as a newcomer would on first run: nothing but Gatehouse serves the pages.
+//
+// Environment: GATEHOUSE_PUBLIC (the public URL), CHROMIUM, EMAIL, PASSWORD. Prints one JSON
+// line: what each step showed.
+
+"use strict"
+const { chromium } = require("playwright-core")
+
+const PUBLIC = process.env.GATEHOUSE_PUBLIC
+const EMAIL = process.env.EMAIL
+const PASSWORD = process.env.PASSWORD
+
+function fail(message) {
+  console.error(message)
+  process.exit(1)
+}
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  })
+  const out = {}
+  try {
+    const context = await browser.newContext()
+    const tab = await context.newPage()
+    tab.setDefaultTimeout(30000)
+
+    async function submit(selector) {
+      await Promise.all([tab.waitForEvent("load"), tab.click(selector)])
+    }
+    async function expectPage(path, step) {
+      const url = new URL(tab.url())
+      if (url.pathname !== path) {
+        fail(`${step}: expected ${path}, at ${tab.url()}:\n${await tab.content()}`)
+      }
+    }
+    const messages = () => tab.locator(".msg").allInnerTexts()
+
+    // The first page: the home page sends a stranger to sign in.
+    await tab.goto(`${PUBLIC}/ui/`)
+    await expectPage("/ui/login", "home without a session")
+    out.login_title = await tab.title()
+
+    // Sign up: the profile screen (two-step registration), then the password.
+    await tab.click("text=Create an account")
+    await tab.waitForURL(/\/ui\/registration\?flow=/)
+    await tab.fill('input[name="traits.email"]', EMAIL)
+    await submit('button[name="method"][value="profile"]')
+    await expectPage("/ui/registration", "after the profile screen")
+    await tab.fill('input[name="password"]', PASSWORD)
+    await submit('button[name="method"][value="password"]')
+    await expectPage("/ui/", "after sign-up")
+    out.home = await tab.locator("main").innerText()
+
+    // Sign out, then a wrong password, then the right one.
+    await submit("text=Sign out")
+    await tab.goto(`${PUBLIC}/ui/login`)
+    await tab.waitForURL(/\/ui\/login\?flow=/)
+    await tab.fill('input[name="identifier"]', EMAIL)
+    await tab.fill('input[name="password"]', "not-the-password-1")
+    await submit('button[name="method"][value="password"]')
+    await expectPage("/ui/login", "after a wrong password")
+    out.wrong_password = await messages()
+    await tab.fill('input[name="identifier"]', EMAIL)
+    await tab.fill('input[name="password"]', PASSWORD)
+    await submit('button[name="method"][value="password"]')
+    await expectPage("/ui/", "after sign-in")
+    out.signed_in = await tab.locator("main").innerText()
+
+    const r = await context.request.get(`${PUBLIC}/sessions/whoami`)
+    out.whoami = { status: r.status(), body: await r.json() }
+    console.log(JSON.stringify(out))
+  } finally {
+    await browser.close()
+  }
+}
+
+main().catch((e) => fail(e.stack || String(e)))
