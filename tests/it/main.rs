@@ -40,4 +40,5 @@ mod runtime;
 mod sdk;
 mod sessions;
 mod settings;
+mod webauthn;
 mod webauthn_ceremony;
