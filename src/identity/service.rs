@@ -427,9 +427,21 @@ fn is_blank(config: &Value) -> bool {
 }
 
 /// Whether a credential can sign someone in on its own: a password only once it has a hash (or
-/// defers to the migration hook), other first factors when they name at least one identifier.
+/// defers to the migration hook), security keys only when one of them is passwordless (second
+/// factors keep the schema's identifiers too, as in Kratos), other first factors when they name
+/// at least one identifier.
 fn is_active_first_factor(c: &Credential) -> bool {
     match c.kind {
+        CredentialType::Webauthn => {
+            !c.identifiers.is_empty()
+                && c.config
+                    .get("credentials")
+                    .and_then(Value::as_array)
+                    .is_some_and(|keys| {
+                        keys.iter()
+                            .any(|k| k.get("is_passwordless") == Some(&Value::Bool(true)))
+                    })
+        }
         CredentialType::Password => {
             c.config
                 .get("hashed_password")

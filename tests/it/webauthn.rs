@@ -11,7 +11,9 @@ use crate::common::flow::{
     submit_with_token,
 };
 use crate::common::webauthn::{Attestation, SoftAuthenticator};
-use crate::common::{FIXTURES, Setup, TEST_CONFIG, TestApp, TestDb, schemas_yaml, ui_server};
+use crate::common::{
+    FIXTURES, Setup, TEST_CONFIG, TestApp, TestDb, expect_error, schemas_yaml, ui_server,
+};
 
 const PASSWORD: &str = "a-long-and-good-passphrase-42";
 const ORIGIN: &str = "https://login.example.com";
@@ -375,6 +377,19 @@ async fn security_keys_as_a_second_factor() {
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0]["display_name"], "second");
     assert_eq!(keys[0]["attestation_type"], "packed");
+
+    // Second-factor keys do not sign in alone: the password stays the last first factor.
+    let r = app
+        .http
+        .delete(app.admin_url(&format!("/admin/identities/{id}/credentials/password")))
+        .send()
+        .await
+        .unwrap();
+    let e = expect_error(r, 400).await;
+    assert!(
+        e["reason"].as_str().unwrap().contains("last first factor"),
+        "{e}"
+    );
     app.stop().await;
 }
 
@@ -552,6 +567,47 @@ async fn passwordless_sign_up_sign_in_removal_and_import() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
+    app.stop().await;
+}
+
+/// Two-step registration: the key's nodes come with the credentials screen, whose challenge
+/// the flow keeps for the answer.
+#[tokio::test]
+async fn passwordless_sign_up_in_two_steps() {
+    let ui = ui_server().await;
+    let app = TestApp::start_with(Setup {
+        yaml: yaml(ui, true, "1h").replace("style: unified", "style: profile_first"),
+        ..Default::default()
+    })
+    .await;
+    let flow = api_flow(&app, "registration").await;
+    let has_trigger = |f: &Value| {
+        f["ui"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["attributes"]["name"] == "webauthn_register_trigger")
+    };
+    assert!(!has_trigger(&flow), "{flow}");
+    let (status, creds) = submit(
+        &app,
+        &flow,
+        json!({"method": "profile", "traits": {"email": "two@example.com"}}),
+    )
+    .await;
+    assert_eq!(status, 400, "{creds}");
+    assert!(has_trigger(&creds), "{creds}");
+    let mut key = SoftAuthenticator::new(Attestation::None);
+    let answer = key.register(ORIGIN, &options(&creds, "webauthn_register_trigger"));
+    let (status, body) = submit(
+        &app,
+        &creds,
+        json!({"method": "webauthn", "traits": {"email": "two@example.com"},
+               "webauthn_register": answer}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["identity"]["traits"]["email"], "two@example.com");
     app.stop().await;
 }
 
