@@ -608,6 +608,53 @@ async fn passwordless_sign_up_in_two_steps() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["identity"]["traits"]["email"], "two@example.com");
+
+    // A browser signs in with it in two steps: the identifier (back to the login UI with the
+    // key's options), then the key's answer.
+    let b = browser();
+    let landing = b
+        .get(app.public_url("/self-service/login/browser"))
+        .send()
+        .await
+        .unwrap();
+    let lid = flow_id_from(&landing.text().await.unwrap());
+    let flow_url = app.public_url(&format!("/self-service/login/flows?id={lid}"));
+    let flow: Value = b.get(&flow_url).send().await.unwrap().json().await.unwrap();
+    let r = b
+        .post(flow["ui"]["action"].as_str().unwrap())
+        .form(&[
+            ("csrf_token", csrf(&flow).as_str()),
+            ("method", "webauthn"),
+            ("identifier", "two@example.com"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.url().path(), "/login", "{}", r.url());
+    let flow: Value = b.get(&flow_url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(message_ids(&flow), vec![1010012], "{flow}");
+    let answer = key.login(ORIGIN, &options(&flow, "webauthn_login_trigger"));
+    let r = b
+        .post(flow["ui"]["action"].as_str().unwrap())
+        .form(&[
+            ("csrf_token", csrf(&flow).as_str()),
+            ("identifier", "two@example.com"),
+            ("webauthn_login", answer.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.url().path(), "/welcome", "{}", r.url());
+    let who: Value = b
+        .get(app.public_url("/sessions/whoami"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(who["authenticator_assurance_level"], "aal1", "{who}");
+    assert_eq!(who["identity"]["traits"]["email"], "two@example.com");
     app.stop().await;
 }
 
