@@ -89,7 +89,7 @@ fn options(flow: &Value, trigger: &str) -> Value {
         .unwrap_or_else(|e| panic!("{trigger} holds no options ({e}): {flow}"))
 }
 
-/// The (name, label id, disabled) of the webauthn group's nodes, scripts by id.
+/// The (name, label id) of the webauthn group's nodes, scripts by id.
 fn webauthn_nodes(flow: &Value) -> Vec<(String, Option<u64>)> {
     flow["ui"]["nodes"]
         .as_array()
