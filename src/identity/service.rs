@@ -427,9 +427,21 @@ fn is_blank(config: &Value) -> bool {
 }
 
 /// Whether a credential can sign someone in on its own: a password only once it has a hash (or
-/// defers to the migration hook), other first factors when they name at least one identifier.
+/// defers to the migration hook), security keys only when one of them is passwordless (second
+/// factors keep the schema's identifiers too, as in Kratos), other first factors when they name
+/// at least one identifier.
 fn is_active_first_factor(c: &Credential) -> bool {
     match c.kind {
+        CredentialType::Webauthn => {
+            !c.identifiers.is_empty()
+                && c.config
+                    .get("credentials")
+                    .and_then(Value::as_array)
+                    .is_some_and(|keys| {
+                        keys.iter()
+                            .any(|k| k.get("is_passwordless") == Some(&Value::Bool(true)))
+                    })
+        }
         CredentialType::Password => {
             c.config
                 .get("hashed_password")
@@ -452,10 +464,13 @@ async fn import_credentials(
     ident: &mut Identity,
     creds: Option<CredentialsIn>,
 ) -> Result<(), IdentityError> {
-    let Some(creds) = creds else { return Ok(()) };
+    let Some(mut creds) = creds else {
+        return Ok(());
+    };
+    let webauthn = creds.other.remove("webauthn").filter(|v| !v.is_null());
     if let Some((kind, _)) = creds.other.iter().find(|(_, v)| !v.is_null()) {
         return Err(IdentityError::BadRequest(format!(
-            "Importing {kind:?} credentials is not supported yet; only password and oidc credentials can be imported."
+            "Importing {kind:?} credentials is not supported yet; only password, oidc and webauthn credentials can be imported."
         )));
     }
     let ts = now();
@@ -496,6 +511,33 @@ async fn import_credentials(
                 identifiers: Vec::new(),
                 config,
                 version: 0,
+                created_at,
+                updated_at: ts,
+            },
+        );
+    }
+    if let Some(webauthn) = webauthn {
+        // Kratos's stored format (`{credentials: [...], user_handle}`); the identifiers follow
+        // from the schema (`credentials.webauthn.identifier`), as for keys added in a flow.
+        let config = webauthn.get("config").cloned().unwrap_or(Value::Null);
+        if !config.get("credentials").is_some_and(Value::is_array) {
+            return Err(IdentityError::BadRequest(
+                "credentials.webauthn.config.credentials must be a list of security keys.".into(),
+            ));
+        }
+        let (id, created_at) = ident
+            .credentials
+            .get(&CredentialType::Webauthn)
+            .map(|c| (c.id, c.created_at))
+            .unwrap_or((Uuid::now_v7(), ts));
+        ident.credentials.insert(
+            CredentialType::Webauthn,
+            Credential {
+                id,
+                kind: CredentialType::Webauthn,
+                identifiers: Vec::new(),
+                config,
+                version: 1,
                 created_at,
                 updated_at: ts,
             },

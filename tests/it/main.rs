@@ -42,4 +42,5 @@ mod sdk;
 mod sdk_python;
 mod sessions;
 mod settings;
+mod webauthn;
 mod webauthn_ceremony;

@@ -47,6 +47,7 @@ pub mod profile;
 mod registry;
 pub mod totp;
 pub mod traits;
+pub mod webauthn;
 pub mod webauthn_ceremony;
 
 use std::time::Duration;
