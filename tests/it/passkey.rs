@@ -232,14 +232,21 @@ async fn one_step_browser_sign_up_then_discoverable_sign_in() {
     let options = &data["credentialOptions"]["publicKey"];
     assert_eq!(options["rp"]["id"], "localhost");
     assert_eq!(options["authenticatorSelection"]["residentKey"], "required");
-    // The script submits the form as it is: the answer without a `method`.
+    // The script submits the form as it is (every input, no button): the answer without a
+    // `method`.
     let mut auth = SoftAuthenticator::new(Attestation::PackedSelf);
     let answer = auth.register(ORIGIN, &data["credentialOptions"]);
+    let create_data = node(&flow, "passkey_create_data")["attributes"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let done = b
         .post(flow["ui"]["action"].as_str().unwrap())
         .form(&[
             ("csrf_token", csrf(&flow).as_str()),
             ("traits.email", "Pia@Example.com"),
+            ("password", ""),
+            ("passkey_create_data", create_data.as_str()),
             ("passkey_register", answer.as_str()),
         ])
         .send()
@@ -302,7 +309,12 @@ async fn one_step_browser_sign_up_then_discoverable_sign_in() {
     let (status, v) = post(
         &c,
         &login,
-        json!({"csrf_token": csrf(&login), "passkey_login": answer}),
+        json!({
+            "csrf_token": csrf(&login),
+            "identifier": "",
+            "passkey_challenge": challenge.to_string(),
+            "passkey_login": answer,
+        }),
     )
     .await;
     assert_eq!(status, 200, "{v}");
@@ -685,4 +697,23 @@ async fn settings_changes_need_a_privileged_session() {
     .await;
     assert_eq!(status, 403, "{v}");
     assert_eq!(v["error"]["id"], "session_refresh_required");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_challenge_answers_once_even_at_the_same_time() {
+    let (app, _) = start_with("      style: unified\n", "").await;
+    let mut auth = SoftAuthenticator::new(Attestation::None);
+    api_register(&app, &mut auth, "race@example.com").await;
+    let login = api_flow(&app, "login").await;
+    let answer = auth.login(ORIGIN, &parsed(&login, "passkey_challenge"));
+    let body = json!({"method": "passkey", "passkey_login": answer});
+    let (a, b) = tokio::join!(
+        submit(&app, &login, body.clone()),
+        submit(&app, &login, body.clone())
+    );
+    let signed_in = [a.0, b.0].iter().filter(|s| **s == 200).count();
+    assert_eq!(signed_in, 1, "{} {}", a.1, b.1);
+    // And never again afterwards.
+    let (status, _) = submit(&app, &login, body).await;
+    assert_ne!(status, 200);
 }
