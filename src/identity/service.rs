@@ -460,7 +460,7 @@ async fn import_credentials(
     }
     if let Some((kind, _)) = creds.other.iter().find(|(_, v)| !v.is_null()) {
         return Err(IdentityError::BadRequest(format!(
-            "Importing {kind:?} credentials is not supported yet; only password and oidc credentials can be imported."
+            "Importing {kind:?} credentials is not supported yet; only password, oidc and passkey credentials can be imported."
         )));
     }
     let ts = now();

@@ -413,6 +413,36 @@ async fn native_apps_sign_up_and_in_with_passkeys() {
     let second = api_register(&app, &mut other, "second@example.com").await;
     let (_, v) = api_login(&app, &mut other).await;
     assert_eq!(v["session"]["identity"]["id"], second["identity"]["id"]);
+    // An address that has an account already: refused after the passkey was verified, the
+    // form offers a fresh challenge to try again with another address.
+    let flow = api_flow(&app, "registration").await;
+    let mut third = SoftAuthenticator::new(Attestation::None);
+    let data = parsed(&flow, "passkey_create_data");
+    let (status, refused) = submit(
+        &app,
+        &flow,
+        json!({
+            "method": "passkey",
+            "traits": {"email": "native@example.com"},
+            "passkey_register": third.register(ORIGIN, &data["credentialOptions"]),
+        }),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(message_ids(&refused), [4000007]);
+    let fresh = parsed(&refused, "passkey_create_data");
+    let mut third = SoftAuthenticator::new(Attestation::None);
+    let (status, done) = submit(
+        &app,
+        &flow,
+        json!({
+            "method": "passkey",
+            "traits": {"email": "third@example.com"},
+            "passkey_register": third.register(ORIGIN, &fresh["credentialOptions"]),
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
