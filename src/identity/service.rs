@@ -468,9 +468,12 @@ async fn import_credentials(
         return Ok(());
     };
     let webauthn = creds.other.remove("webauthn").filter(|v| !v.is_null());
+    if let Some(passkey) = creds.other.remove("passkey").filter(|v| !v.is_null()) {
+        import_passkey(ident, passkey)?;
+    }
     if let Some((kind, _)) = creds.other.iter().find(|(_, v)| !v.is_null()) {
         return Err(IdentityError::BadRequest(format!(
-            "Importing {kind:?} credentials is not supported yet; only password, oidc and webauthn credentials can be imported."
+            "Importing {kind:?} credentials is not supported yet; only password, oidc, webauthn and passkey credentials can be imported."
         )));
     }
     let ts = now();
@@ -573,6 +576,41 @@ async fn import_credentials(
             },
         );
     }
+    Ok(())
+}
+
+/// Kratos's `credentials.passkey.config` (`{credentials, user_handle}`, as stored): the user
+/// handle is the credential's identifier, which discoverable sign-ins find the identity by.
+fn import_passkey(ident: &mut Identity, body: Value) -> Result<(), IdentityError> {
+    use crate::selfservice::strategy::webauthn_ceremony::StoredCredentials;
+    let config: StoredCredentials = serde_json::from_value(body["config"].clone())
+        .map_err(|e| IdentityError::BadRequest(format!("credentials.passkey.config: {e}")))?;
+    let handle = config
+        .user_handle
+        .as_deref()
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| {
+            IdentityError::BadRequest(
+                "credentials.passkey.config.user_handle must be the passkeys' user handle.".into(),
+            )
+        })?
+        .to_owned();
+    let config =
+        serde_json::to_value(&config).map_err(|e| IdentityError::Internal(e.to_string()))?;
+    let ts = now();
+    ident.credentials.insert(
+        CredentialType::Passkey,
+        Credential {
+            id: Uuid::now_v7(),
+            kind: CredentialType::Passkey,
+            identifiers: vec![handle],
+            config,
+            version: 1,
+            created_at: ts,
+            updated_at: ts,
+        },
+    );
     Ok(())
 }
 
@@ -944,10 +982,7 @@ pub async fn delete_credential(
         .filter(|c| is_active_first_factor(c))
         .count();
     match kind {
-        CredentialType::LookupSecret
-        | CredentialType::Totp
-        | CredentialType::Webauthn
-        | CredentialType::Passkey => {
+        CredentialType::LookupSecret | CredentialType::Totp | CredentialType::Webauthn => {
             ident.credentials.remove(&kind);
         }
         CredentialType::Password => {

@@ -42,6 +42,7 @@ pub mod link;
 pub mod lookup;
 mod method;
 pub mod oidc;
+pub mod passkey;
 pub mod password;
 pub mod profile;
 mod registry;

@@ -124,7 +124,7 @@ fn trigger_node(name: &str, trigger: &str, options: &Value, label: UiText) -> Ui
 
 /// The nodes of a sign-in with `options`: the script, the trigger and the answer's input.
 fn login_nodes(deps: &Deps, ui: &mut UiContainer, options: &Value, label: UiText) {
-    ui.upsert(script_node(deps.public_base(), Group::Webauthn));
+    ui.upsert(script_node(deps.public_base()));
     ui.upsert(trigger_node(
         LOGIN_TRIGGER,
         "oryWebAuthnLogin",
@@ -149,7 +149,7 @@ fn registration_nodes(deps: &Deps, ui: &mut UiContainer, options: &Value, label:
         label,
     ));
     ui.upsert(answer_node(REGISTER));
-    ui.upsert(script_node(deps.public_base(), Group::Webauthn));
+    ui.upsert(script_node(deps.public_base()));
 }
 
 /// The identity's `webauthn` credential holding `config`, with the identifiers the schema
