@@ -109,6 +109,8 @@ impl Deps {
         })
         .context("building the password policy's HTTP client")?;
         let cipher = Arc::new(Cipher::from_config(&config));
+        crate::selfservice::strategy::webauthn::rp::check_config(&config)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let oidc = Providers::new(&config)
             .map_err(|e| anyhow::anyhow!("selfservice.methods.oidc.config.providers: {e}"))?;
         let Lasting {

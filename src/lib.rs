@@ -27,9 +27,10 @@
 //!   built per configuration generation, and one folder per method: password with its policy,
 //!   code, link, profile (with two-step registration), totp, lookup (backup codes), oidc
 //!   (social sign-in: the round trip, claim mappers, account linking; its `provider` folder
-//!   speaks to each kind of identity provider), and the WebAuthn ceremony layer the
-//!   security-key and passkey methods build on (`strategy::webauthn_ceremony`; its browser
-//!   script is `static/webauthn.js`); plus the
+//!   speaks to each kind of identity provider), webauthn (security keys, a second factor or
+//!   passwordless; `webauthn::rp` checks both methods' relying parties when dependencies are
+//!   built) and passkey, both over the WebAuthn ceremony layer (`strategy::webauthn_ceremony`;
+//!   the browser script is `static/webauthn.js`); plus the
 //!   one-time-code storage helpers (`selfservice::otp`), the UI containers and the
 //!   hooks engine: before/after hooks, web hooks with durable fire-and-forget deliveries, the
 //!   password migration hook; the web hook client, which `Deps` holds, lives apart in

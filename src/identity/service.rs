@@ -427,9 +427,21 @@ fn is_blank(config: &Value) -> bool {
 }
 
 /// Whether a credential can sign someone in on its own: a password only once it has a hash (or
-/// defers to the migration hook), other first factors when they name at least one identifier.
+/// defers to the migration hook), security keys only when one of them is passwordless (second
+/// factors keep the schema's identifiers too, as in Kratos), other first factors when they name
+/// at least one identifier.
 fn is_active_first_factor(c: &Credential) -> bool {
     match c.kind {
+        CredentialType::Webauthn => {
+            !c.identifiers.is_empty()
+                && c.config
+                    .get("credentials")
+                    .and_then(Value::as_array)
+                    .is_some_and(|keys| {
+                        keys.iter()
+                            .any(|k| k.get("is_passwordless") == Some(&Value::Bool(true)))
+                    })
+        }
         CredentialType::Password => {
             c.config
                 .get("hashed_password")
@@ -452,10 +464,16 @@ async fn import_credentials(
     ident: &mut Identity,
     creds: Option<CredentialsIn>,
 ) -> Result<(), IdentityError> {
-    let Some(creds) = creds else { return Ok(()) };
+    let Some(mut creds) = creds else {
+        return Ok(());
+    };
+    let webauthn = creds.other.remove("webauthn").filter(|v| !v.is_null());
+    if let Some(passkey) = creds.other.remove("passkey").filter(|v| !v.is_null()) {
+        import_passkey(ident, passkey)?;
+    }
     if let Some((kind, _)) = creds.other.iter().find(|(_, v)| !v.is_null()) {
         return Err(IdentityError::BadRequest(format!(
-            "Importing {kind:?} credentials is not supported yet; only password and oidc credentials can be imported."
+            "Importing {kind:?} credentials is not supported yet; only password, oidc, webauthn and passkey credentials can be imported."
         )));
     }
     let ts = now();
@@ -501,6 +519,33 @@ async fn import_credentials(
             },
         );
     }
+    if let Some(webauthn) = webauthn {
+        // Kratos's stored format (`{credentials: [...], user_handle}`); the identifiers follow
+        // from the schema (`credentials.webauthn.identifier`), as for keys added in a flow.
+        let config = webauthn.get("config").cloned().unwrap_or(Value::Null);
+        if !config.get("credentials").is_some_and(Value::is_array) {
+            return Err(IdentityError::BadRequest(
+                "credentials.webauthn.config.credentials must be a list of security keys.".into(),
+            ));
+        }
+        let (id, created_at) = ident
+            .credentials
+            .get(&CredentialType::Webauthn)
+            .map(|c| (c.id, c.created_at))
+            .unwrap_or((Uuid::now_v7(), ts));
+        ident.credentials.insert(
+            CredentialType::Webauthn,
+            Credential {
+                id,
+                kind: CredentialType::Webauthn,
+                identifiers: Vec::new(),
+                config,
+                version: 1,
+                created_at,
+                updated_at: ts,
+            },
+        );
+    }
     if let Some(oidc) = creds.oidc {
         let mut identifiers = Vec::new();
         let mut providers = Vec::new();
@@ -531,6 +576,41 @@ async fn import_credentials(
             },
         );
     }
+    Ok(())
+}
+
+/// Kratos's `credentials.passkey.config` (`{credentials, user_handle}`, as stored): the user
+/// handle is the credential's identifier, which discoverable sign-ins find the identity by.
+fn import_passkey(ident: &mut Identity, body: Value) -> Result<(), IdentityError> {
+    use crate::selfservice::strategy::webauthn_ceremony::StoredCredentials;
+    let config: StoredCredentials = serde_json::from_value(body["config"].clone())
+        .map_err(|e| IdentityError::BadRequest(format!("credentials.passkey.config: {e}")))?;
+    let handle = config
+        .user_handle
+        .as_deref()
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| {
+            IdentityError::BadRequest(
+                "credentials.passkey.config.user_handle must be the passkeys' user handle.".into(),
+            )
+        })?
+        .to_owned();
+    let config =
+        serde_json::to_value(&config).map_err(|e| IdentityError::Internal(e.to_string()))?;
+    let ts = now();
+    ident.credentials.insert(
+        CredentialType::Passkey,
+        Credential {
+            id: Uuid::now_v7(),
+            kind: CredentialType::Passkey,
+            identifiers: vec![handle],
+            config,
+            version: 1,
+            created_at: ts,
+            updated_at: ts,
+        },
+    );
     Ok(())
 }
 
@@ -902,10 +982,7 @@ pub async fn delete_credential(
         .filter(|c| is_active_first_factor(c))
         .count();
     match kind {
-        CredentialType::LookupSecret
-        | CredentialType::Totp
-        | CredentialType::Webauthn
-        | CredentialType::Passkey => {
+        CredentialType::LookupSecret | CredentialType::Totp | CredentialType::Webauthn => {
             ident.credentials.remove(&kind);
         }
         CredentialType::Password => {

@@ -1,4 +1,4 @@
-// Signs up and back in with a passkey in a real browser: Debian's Chromium, driven by
+// Signs up and back in (by button, then by autofill) with a passkey in a real browser: Debian's Chromium, driven by
 // playwright-core, with a virtual platform authenticator (DevTools `WebAuthn` domain).
 //
 // The pages are a minimal self-service UI served here from the flows' JSON, the way Ory's
@@ -57,11 +57,16 @@ function nodeHtml(node) {
   }
 }
 
+// Whether pages run their nodes' `onloadTrigger`s (passkey autofill), as UIs do; off while a
+// step presses a button instead, since the virtual authenticator answers autofill at once.
+let runOnload = false
+
 function page(flow) {
   const ui = flow.ui
   const messages = (ui.messages || []).map((m) => `<li class="message" data-id="${m.id}">${esc(m.text)}</li>`).join("")
   const nodes = ui.nodes.map(nodeHtml).join("\n")
   const onload = ui.nodes
+    .filter(() => runOnload)
     .map((n) => n.attributes.onloadTrigger)
     .filter(Boolean)
     .map((t) => `window.addEventListener("load", () => window.${t} && window.${t}());`)
@@ -152,7 +157,11 @@ async function main() {
     // Presses the button whose trigger is `fn` once the script defines it (the script asks the
     // authenticator and posts the form).
     async function trigger(fn) {
-      await tab.waitForFunction((f) => typeof window[f] === "function", fn)
+      try {
+        await tab.waitForFunction((f) => typeof window[f] === "function", fn, { timeout: 10000 })
+      } catch (e) {
+        fail(`${fn} never appeared (the script did not load?):\n${await tab.content()}\nconsole:\n${log.join("\n")}`)
+      }
       await submit(`button[onclick="window.${fn}()"]`)
     }
 
@@ -195,11 +204,20 @@ async function main() {
     await landed("sign-in")
     const signedIn = await whoami()
 
+    // Signed out again; this time the page offers the passkey in the identifier's autofill
+    // (`oryPasskeyLoginAutocompleteInit` on load), which the authenticator answers by itself.
+    await context.clearCookies()
+    runOnload = true
+    await tab.goto(`${PUBLIC}/self-service/login/browser`)
+    await tab.waitForURL(`${UI}/welcome`)
+    const autofill = await whoami()
+
     const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId })
     console.log(
       JSON.stringify({
         registered,
         signed_in: signedIn,
+        autofill,
         credentials: credentials.map((c) => ({ id: c.credentialId, resident: c.isResidentCredential, user_handle: c.userHandle, sign_count: c.signCount, rp_id: c.rpId })),
       }),
     )

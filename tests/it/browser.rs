@@ -1,7 +1,8 @@
 //! End to end in a real browser: Debian's Chromium with a virtual platform authenticator signs
-//! up with a passkey and signs back in with it alone, through pages rendered from the flows'
-//! JSON as a self-service UI renders them (`tests/browser/passkey.cjs`), loading Gatehouse's
-//! own WebAuthn script across origins.
+//! up with a passkey and signs back in with it alone — by the passkey button, then by the
+//! identifier field's autofill — through pages rendered from the flows' JSON as a
+//! self-service UI renders them (`tests/browser/passkey.cjs`), loading Gatehouse's own
+//! WebAuthn script across origins.
 
 use serde_json::Value;
 
@@ -93,6 +94,11 @@ selfservice:
         signed_in["body"]["authentication_methods"][0]["method"],
         "passkey"
     );
+
+    // And once more through the identifier field's autofill (conditional mediation).
+    let autofill = &out["autofill"];
+    assert_eq!(autofill["status"], 200, "{out}");
+    assert_eq!(autofill["body"]["identity"]["id"], identity["id"]);
 
     // The authenticator holds one discoverable credential for the site, whose user handle and
     // sign counter are what Gatehouse stored.

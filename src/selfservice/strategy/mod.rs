@@ -42,11 +42,13 @@ pub mod link;
 pub mod lookup;
 mod method;
 pub mod oidc;
+pub mod passkey;
 pub mod password;
 pub mod profile;
 mod registry;
 pub mod totp;
 pub mod traits;
+pub mod webauthn;
 pub mod webauthn_ceremony;
 
 use std::time::Duration;

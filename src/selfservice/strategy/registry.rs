@@ -2,7 +2,7 @@
 
 use super::{LoginStrategy, Method, RegistrationStrategy, SettingsStrategy};
 use super::{RecoveryStrategy, VerificationStrategy};
-use super::{code, link, lookup, oidc, password, profile, totp};
+use super::{code, link, lookup, oidc, passkey, password, profile, totp, webauthn};
 use crate::config::{Config, FlowStrategy};
 use crate::identity::Identity;
 use crate::session::Aal;
@@ -66,6 +66,20 @@ impl Registry {
         if m.totp.enabled {
             r.login.push(&totp::Totp);
             r.settings.push(&totp::Totp);
+        }
+        if m.passkey.enabled {
+            r.login.push(&passkey::Passkey);
+            r.registration.push(&passkey::Passkey);
+            r.settings.push(&passkey::Passkey);
+        }
+        // One strategy per mode, so each has one assurance level.
+        if m.webauthn.enabled && m.webauthn.config.passwordless == Some(true) {
+            r.login.push(&webauthn::WebauthnPasswordless);
+            r.registration.push(&webauthn::WebauthnPasswordless);
+            r.settings.push(&webauthn::WebauthnPasswordless);
+        } else if m.webauthn.enabled {
+            r.login.push(&webauthn::Webauthn);
+            r.settings.push(&webauthn::Webauthn);
         }
         if m.lookup_secret.enabled {
             r.login.push(&lookup::LookupSecret);

@@ -547,16 +547,12 @@ pub fn script_integrity() -> &'static str {
     })
 }
 
-/// The `script` node a flow with WebAuthn or passkey nodes carries so the UI loads the script
-/// (`webauthn_script` in the webauthn group, `passkey_script` in the passkey group, as Kratos
-/// names them). `public_base` is the public listener's base URL.
-pub fn script_node(public_base: &str, group: Group) -> UiNode {
-    let id = match group {
-        Group::Passkey => "passkey_script",
-        _ => "webauthn_script",
-    };
+/// The `script` node a flow with WebAuthn or passkey nodes carries so the UI loads the script:
+/// `webauthn_script` in the webauthn group, which Kratos uses for its passkey nodes too (one
+/// node for both methods). `public_base` is the public listener's base URL.
+pub fn script_node(public_base: &str) -> UiNode {
     UiNode {
-        group,
+        group: Group::Webauthn,
         attributes: Attributes::Script(ScriptAttributes {
             src: format!("{}{SCRIPT_PATH}", public_base.trim_end_matches('/')),
             is_async: true,
@@ -564,7 +560,7 @@ pub fn script_node(public_base: &str, group: Group) -> UiNode {
             crossorigin: "anonymous".into(),
             integrity: script_integrity().to_owned(),
             kind: "text/javascript".into(),
-            id: id.into(),
+            id: "webauthn_script".into(),
             nonce: uuid::Uuid::new_v4().to_string(),
         }),
         messages: Vec::new(),
