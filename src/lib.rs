@@ -8,8 +8,9 @@
 //!   limits and gives hyper's own error answers the envelope (`http::wire`), the route table,
 //!   request extraction, the Kratos error envelope with every domain error's conversion to it
 //!   (`http::error`, the only place envelopes are built), flow requests and one answer per flow
-//!   outcome (`http::flow`), and thin handlers, one module per resource. Never touches the
-//!   database.
+//!   outcome (`http::flow`), thin handlers, one module per resource, and the built-in
+//!   self-service pages under `/ui/` (`http::pages`, minijinja templates in `static/ui/`).
+//!   Never touches the database.
 //! - [`actors`]: runtime wiring only — the root supervisor; pools of workers (ractor factories,
 //!   spawned by `actors::pool`) for identities, sessions and each flow type (keyed by flow id,
 //!   each pool with its own message type); the flow sweeper; the courier and webhooks pumps,

@@ -56,7 +56,13 @@ pub async fn reload(current: &Deps, source: &Source) -> Result<Reloaded, String>
             "configuration key changed but takes effect only after a restart; the running value is kept"
         );
     }
-    if next == *current.config {
+    // The running configuration has the built-in pages' defaults applied (`Deps::build`).
+    let effective = if current.ui {
+        next.clone().with_builtin_ui(&current.public_url)
+    } else {
+        next.clone()
+    };
+    if effective == *current.config {
         return Ok(Reloaded::Unchanged);
     }
     for key in &loaded.unsupported {

@@ -38,21 +38,41 @@ async function main() {
     }
     const messages = () => tab.locator(".msg").allInnerTexts()
 
+    // axe-core's check of the page as it is: the serious and critical violations, by page.
+    out.accessibility = {}
+    async function audit(name) {
+      await tab.addScriptTag({ path: require.resolve("axe-core/axe.min.js") })
+      const result = await tab.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }))
+      out.accessibility[name] = result.violations
+        .filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`)
+    }
+
     // The first page: the home page sends a stranger to sign in.
     await tab.goto(`${PUBLIC}/ui/`)
     await expectPage("/ui/login", "home without a session")
     out.login_title = await tab.title()
+    await audit("login")
 
     // Sign up: the profile screen (two-step registration), then the password.
     await tab.click("text=Create an account")
     await tab.waitForURL(/\/ui\/registration\?flow=/)
+    await audit("registration")
     await tab.fill('input[name="traits.email"]', EMAIL)
     await submit('button[name="method"][value="profile"]')
     await expectPage("/ui/registration", "after the profile screen")
+    await audit("registration (credentials)")
     await tab.fill('input[name="password"]', PASSWORD)
     await submit('button[name="method"][value="password"]')
     await expectPage("/ui/", "after sign-up")
     out.home = await tab.locator("main").innerText()
+    await audit("home")
+
+    // Settings: the profile and password forms.
+    await tab.click("text=Account settings")
+    await tab.waitForURL(/\/ui\/settings\?flow=/)
+    await audit("settings")
+    await tab.goto(`${PUBLIC}/ui/`)
 
     // Sign out, then a wrong password, then the right one.
     await submit("text=Sign out")
@@ -63,6 +83,7 @@ async function main() {
     await submit('button[name="method"][value="password"]')
     await expectPage("/ui/login", "after a wrong password")
     out.wrong_password = await messages()
+    await audit("login (wrong password)")
     await tab.fill('input[name="identifier"]', EMAIL)
     await tab.fill('input[name="password"]', PASSWORD)
     await submit('button[name="method"][value="password"]')

@@ -131,7 +131,8 @@ selfservice:
 }
 
 /// The first run of a newcomer: no UI configured, so the flows point at the built-in pages,
-/// where Chromium signs up, out, fails a password and signs back in.
+/// where Chromium signs up, visits settings, signs out, fails a password and signs back in;
+/// axe-core checks every page on the way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_built_in_pages_sign_up_and_in_with_no_ui_configured() {
     let port = free_port();
@@ -170,6 +171,12 @@ selfservice:
     )
     .await;
     assert_eq!(out["login_title"], "Sign in · Gatehouse", "{out}");
+    // axe-core finds nothing serious or critical on any page the newcomer saw.
+    let audited = out["accessibility"].as_object().unwrap();
+    assert_eq!(audited.len(), 6, "{out}");
+    for (page, violations) in audited {
+        assert_eq!(violations, &serde_json::json!([]), "{page}: {violations}");
+    }
     let home = out["home"].as_str().unwrap();
     assert!(home.contains(&format!("Signed in as {email}")), "{home}");
     let wrong = out["wrong_password"].as_array().unwrap();

@@ -773,9 +773,10 @@ async fn browser_logout() {
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
+    // Without a configured return URL, the built-in home page.
     assert_eq!(
         r.headers()["location"].to_str().unwrap(),
-        format!("{}/", app.public)
+        format!("{}/ui/", app.public)
     );
     let set = r.headers()["set-cookie"].to_str().unwrap();
     assert!(

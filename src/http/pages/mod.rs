@@ -184,10 +184,20 @@ async fn flow(app: &App, kind: FlowKind, req: &Request<Bytes>) -> Result<Resp, A
         .flatten()
         .filter_map(|n| n["attributes"]["onloadTrigger"].as_str().map(str::to_owned))
         .collect();
+    // With `--dev`, the flows that send codes and links say where to read them (the admin
+    // port's courier API; never the public port), for a developer without a mail server.
+    let deps = app.handles.deps();
+    let dev_courier = (deps.dev
+        && matches!(
+            kind,
+            FlowKind::Registration | FlowKind::Recovery | FlowKind::Verification
+        ))
+    .then(|| format!("{}/admin/courier/messages", deps.admin_url));
     render(
         "flow.html",
         context! {
             title => title(kind),
+            dev_courier => dev_courier,
             base => base(app),
             flow => minijinja::Value::from(Serde(&flow)),
             onload => onload,
