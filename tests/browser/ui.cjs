@@ -92,6 +92,24 @@ async function main() {
 
     const r = await context.request.get(`${PUBLIC}/sessions/whoami`)
     out.whoami = { status: r.status(), body: await r.json() }
+
+    // A German browser gets the pages in German; the API's texts stay English.
+    const german = await browser.newContext({ locale: "de-DE" })
+    const de = await german.newPage()
+    await de.goto(`${PUBLIC}/ui/login`)
+    await de.waitForURL(/\/ui\/login\?flow=/)
+    await de.fill('input[name="identifier"]', EMAIL)
+    await de.fill('input[name="password"]', "not-the-password-1")
+    await Promise.all([de.waitForEvent("load"), de.click('button[name="method"][value="password"]')])
+    const flowId = new URL(de.url()).searchParams.get("flow")
+    const api = await german.request.get(`${PUBLIC}/self-service/login/flows?id=${flowId}`)
+    out.german = {
+      lang: await de.getAttribute("html", "lang"),
+      title: await de.title(),
+      messages: await de.locator(".msg").allInnerTexts(),
+      button: await de.locator('button[name="method"][value="password"]').innerText(),
+      api_message: (await api.json()).ui.messages[0].text,
+    }
     console.log(JSON.stringify(out))
   } finally {
     await browser.close()

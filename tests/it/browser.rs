@@ -132,7 +132,7 @@ selfservice:
 
 /// The first run of a newcomer: no UI configured, so the flows point at the built-in pages,
 /// where Chromium signs up, visits settings, signs out, fails a password and signs back in;
-/// axe-core checks every page on the way.
+/// axe-core checks every page on the way; a German browser gets German pages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_built_in_pages_sign_up_and_in_with_no_ui_configured() {
     let port = free_port();
@@ -187,6 +187,25 @@ selfservice:
         "{out}"
     );
     assert!(out["signed_in"].as_str().unwrap().contains(email));
+    // In German for a German browser, the API unchanged.
+    let de = &out["german"];
+    assert_eq!(de["lang"], "de", "{out}");
+    assert_eq!(de["title"], "Anmelden · Gatehouse");
+    assert_eq!(de["button"], "Mit Passwort anmelden");
+    assert!(
+        de["messages"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("Die Zugangsdaten sind ungültig"),
+        "{de}"
+    );
+    assert!(
+        de["api_message"]
+            .as_str()
+            .unwrap()
+            .starts_with("The credentials are not valid"),
+        "{de}"
+    );
     assert_eq!(out["whoami"]["status"], 200);
     assert_eq!(out["whoami"]["body"]["identity"]["traits"]["email"], email);
     app.stop().await;

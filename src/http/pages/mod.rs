@@ -12,6 +12,7 @@
 //! Flows point here when their `ui_url` (and the default return URL) is not configured
 //! ([`defaults`]); `serve --no-ui` turns the pages off.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
@@ -52,6 +53,14 @@ fn env() -> &'static Environment<'static> {
         }
         // A node's value as an input holds it: strings as they are, numbers and booleans
         // printed.
+        // The page's own words in the page's language (`lang` in the context).
+        env.add_filter("t", |state: &minijinja::State, text: String| -> String {
+            let lang = state.lookup("lang");
+            page_text(
+                lang.as_ref().and_then(|l| l.as_str()).unwrap_or("en"),
+                &text,
+            )
+        });
         env.add_filter("as_text", |v: minijinja::Value| -> String {
             match v.as_str() {
                 Some(s) => s.to_owned(),
@@ -64,6 +73,118 @@ fn env() -> &'static Environment<'static> {
 }
 
 const CSS: &str = include_str!("../../../static/ui/ui.css");
+
+/// A shipped translation: the pages' own words, and UI messages by their Kratos id (with
+/// `{key}` for a value of the message's context). English is the API's own text.
+#[derive(serde::Deserialize)]
+struct Catalogue {
+    page: HashMap<String, String>,
+    messages: HashMap<u64, String>,
+}
+
+/// The languages the pages speak besides English.
+fn catalogues() -> &'static HashMap<&'static str, Catalogue> {
+    static CATALOGUES: OnceLock<HashMap<&'static str, Catalogue>> = OnceLock::new();
+    CATALOGUES.get_or_init(|| {
+        [("de", include_str!("../../../static/ui/i18n/de.json"))]
+            .into_iter()
+            .map(|(lang, json)| {
+                let c = serde_json::from_str(json).expect("the built-in catalogues parse");
+                (lang, c)
+            })
+            .collect()
+    })
+}
+
+/// The page language `Accept-Language` prefers among English and the catalogues (by its
+/// q-values, then its order); English when it names none of them.
+fn language(req: &Request<Bytes>) -> &'static str {
+    let Some(header) = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return "en";
+    };
+    let mut ranked: Vec<(f32, &str)> = header
+        .split(',')
+        .take(32)
+        .filter_map(|item| {
+            let mut parts = item.split(';');
+            let tag = parts.next()?.trim();
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            Some((q, tag))
+        })
+        .collect();
+    // A stable sort keeps the header's order among equal weights.
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (q, tag) in ranked {
+        if q <= 0.0 {
+            continue;
+        }
+        let primary = tag
+            .split('-')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if primary == "en" {
+            return "en";
+        }
+        if let Some((lang, _)) = catalogues().get_key_value(primary.as_str()) {
+            return lang;
+        }
+    }
+    "en"
+}
+
+/// `text` in `lang`: the catalogue's words, else the English ones.
+fn page_text(lang: &str, text: &str) -> String {
+    catalogues()
+        .get(lang)
+        .and_then(|c| c.page.get(text))
+        .cloned()
+        .unwrap_or_else(|| text.to_owned())
+}
+
+/// Puts every UI message of a flow (the flow's, each node's, labels, text nodes) in `lang`
+/// where the catalogue has its id; the others keep their English text. The API's answers are
+/// not touched: this is the page's copy.
+fn translate_flow(flow: &mut Value, lang: &str) {
+    let Some(cat) = catalogues().get(lang) else {
+        return;
+    };
+    let translate = |t: &mut Value| {
+        let Some(template) = t["id"].as_u64().and_then(|id| cat.messages.get(&id)) else {
+            return;
+        };
+        let mut text = template.clone();
+        if let Some(ctx) = t["context"].as_object() {
+            for (k, v) in ctx {
+                let shown = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                text = text.replace(&format!("{{{k}}}"), &shown);
+            }
+        }
+        t["text"] = Value::String(text);
+    };
+    let ui = &mut flow["ui"];
+    if let Some(list) = ui["messages"].as_array_mut() {
+        list.iter_mut().for_each(translate);
+    }
+    for node in ui["nodes"].as_array_mut().into_iter().flatten() {
+        if let Some(list) = node["messages"].as_array_mut() {
+            list.iter_mut().for_each(translate);
+        }
+        if node["meta"]["label"].is_object() {
+            translate(&mut node["meta"]["label"]);
+        }
+        if node["attributes"]["text"].is_object() {
+            translate(&mut node["attributes"]["text"]);
+        }
+    }
+}
 
 fn html(status: StatusCode, body: String) -> Resp {
     text(status, "text/html; charset=utf-8", body)
@@ -165,11 +286,12 @@ fn links(app: &App, kind: FlowKind) -> Vec<Value> {
 }
 
 async fn flow(app: &App, kind: FlowKind, req: &Request<Bytes>) -> Result<Resp, ApiError> {
+    let lang = language(req);
     let q = query_pairs(req);
     let Some(id) = query_one(&q, "flow").and_then(|s| Uuid::parse_str(s).ok()) else {
         return Ok(start_flow(app, kind, req));
     };
-    let flow = match app
+    let mut flow = match app
         .handles
         .get_flow(kind, id, flow_request(app, req, false))
         .await?
@@ -184,6 +306,12 @@ async fn flow(app: &App, kind: FlowKind, req: &Request<Bytes>) -> Result<Resp, A
         .flatten()
         .filter_map(|n| n["attributes"]["onloadTrigger"].as_str().map(str::to_owned))
         .collect();
+    translate_flow(&mut flow, lang);
+    let mut links = links(app, kind);
+    for l in &mut links {
+        let text = page_text(lang, l["text"].as_str().unwrap_or_default());
+        l["text"] = Value::String(text);
+    }
     // With `--dev`, the flows that send codes and links say where to read them (the admin
     // port's courier API; never the public port), for a developer without a mail server.
     let deps = app.handles.deps();
@@ -196,12 +324,13 @@ async fn flow(app: &App, kind: FlowKind, req: &Request<Bytes>) -> Result<Resp, A
     render(
         "flow.html",
         context! {
-            title => title(kind),
+            lang => lang,
+            title => page_text(lang, title(kind)),
             dev_courier => dev_courier,
             base => base(app),
             flow => minijinja::Value::from(Serde(&flow)),
             onload => onload,
-            links => minijinja::Value::from(Serde(&links(app, kind))),
+            links => minijinja::Value::from(Serde(&links)),
         },
     )
 }
@@ -235,10 +364,12 @@ async fn home(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
         base(app),
         crate::session::logout_token_for(&token)
     );
+    let lang = language(req);
     render(
         "home.html",
         context! {
-            title => "Welcome",
+            lang => lang,
+            title => page_text(lang, "Welcome"),
             base => base(app),
             who => who,
             session => minijinja::Value::from(Serde(&session)),
@@ -287,8 +418,73 @@ async fn error(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
         .and_then(|e| e["message"].as_str())
         .unwrap_or("Something went wrong, or this error is no longer known.");
     let reason = e.and_then(|e| e["reason"].as_str()).unwrap_or_default();
+    let lang = language(req);
     render(
         "error.html",
-        context! { title => "Something went wrong", base => base(app), message => message, reason => reason },
+        context! {
+            lang => lang,
+            title => page_text(lang, "Something went wrong"),
+            base => base(app),
+            message => page_text(lang, message),
+            reason => reason,
+        },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn with_language(header: &str) -> &'static str {
+        let req = Request::builder()
+            .header(header::ACCEPT_LANGUAGE, header)
+            .body(Bytes::new())
+            .unwrap();
+        language(&req)
+    }
+
+    #[test]
+    fn the_language_is_the_most_wanted_one_the_pages_speak() {
+        assert_eq!(with_language("de-DE,de;q=0.9,en;q=0.8"), "de");
+        assert_eq!(with_language("en-US,de;q=0.5"), "en");
+        assert_eq!(with_language("fr-FR,de;q=0.7,en;q=0.3"), "de");
+        assert_eq!(with_language("en;q=0.2, DE;q=0.9"), "de");
+        assert_eq!(with_language("fr"), "en");
+        assert_eq!(with_language("de;q=0"), "en");
+        assert_eq!(language(&Request::new(Bytes::new())), "en");
+    }
+
+    #[test]
+    fn flows_are_translated_by_message_id_with_their_context() {
+        let mut flow = json!({"ui": {
+            "messages": [{"id": 4000006, "text": "The credentials are not valid.", "type": "error"}],
+            "nodes": [
+                {"type": "input", "attributes": {"name": "provider"}, "messages": [],
+                 "meta": {"label": {"id": 1010002, "text": "Sign in with GitHub", "type": "info",
+                                    "context": {"provider": "GitHub"}}}},
+                {"type": "input", "attributes": {"name": "traits.email"}, "messages": [],
+                 "meta": {"label": {"id": 1070002, "text": "Your email", "type": "info"}}}
+            ]
+        }});
+        translate_flow(&mut flow, "de");
+        assert!(
+            flow["ui"]["messages"][0]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("Die Zugangsdaten sind ungültig")
+        );
+        assert_eq!(
+            flow["ui"]["nodes"][0]["meta"]["label"]["text"],
+            "Mit GitHub anmelden"
+        );
+        // A label from the schema's title has no translation: it stays.
+        assert_eq!(
+            flow["ui"]["nodes"][1]["meta"]["label"]["text"],
+            "Your email"
+        );
+        let before = flow.clone();
+        translate_flow(&mut flow, "en");
+        assert_eq!(flow, before);
+    }
 }
