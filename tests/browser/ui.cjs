@@ -5,26 +5,20 @@
 // line: what each step showed.
 
 "use strict"
-const { chromium } = require("playwright-core")
+const { launch, fail: failWith } = require("./common.cjs")
 
 const PUBLIC = process.env.GATEHOUSE_PUBLIC
 const EMAIL = process.env.EMAIL
 const PASSWORD = process.env.PASSWORD
 
-function fail(message) {
-  console.error(message)
-  process.exit(1)
-}
-
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  })
+  const browser = await launch()
   const out = {}
+  let tab
+  const fail = (message) => failWith("ui", tab, message)
   try {
     const context = await browser.newContext()
-    const tab = await context.newPage()
+    tab = await context.newPage()
     tab.setDefaultTimeout(30000)
 
     async function submit(selector) {
@@ -33,7 +27,7 @@ async function main() {
     async function expectPage(path, step) {
       const url = new URL(tab.url())
       if (url.pathname !== path) {
-        fail(`${step}: expected ${path}, at ${tab.url()}:\n${await tab.content()}`)
+        await fail(`${step}: expected ${path}`)
       }
     }
     const messages = () => tab.locator(".msg").allInnerTexts()
@@ -111,9 +105,11 @@ async function main() {
       api_message: (await api.json()).ui.messages[0].text,
     }
     console.log(JSON.stringify(out))
+  } catch (e) {
+    await fail(e.stack || String(e))
   } finally {
     await browser.close()
   }
 }
 
-main().catch((e) => fail(e.stack || String(e)))
+main()

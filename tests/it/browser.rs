@@ -4,9 +4,13 @@
 //! self-service UI renders them (`tests/browser/passkey.cjs`), loading Gatehouse's own
 //! WebAuthn script across origins.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
+use crate::common::flow::six_digits;
 use crate::common::process::free_port;
+use crate::common::smtp::{SmtpServer, plaintext};
 use crate::common::{FIXTURES, Setup, TestApp, browser};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,5 +212,108 @@ selfservice:
     );
     assert_eq!(out["whoami"]["status"], 200);
     assert_eq!(out["whoami"]["body"]["identity"]["traits"]["email"], email);
+    app.stop().await;
+}
+
+/// The flows that mail codes, through the built-in pages: sign-up with verification by a code
+/// read from the test SMTP server, a password change in settings, recovery by code into
+/// settings, sign-in with the new password, and a duplicate sign-up's message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_flows_through_the_built_in_pages() {
+    let smtp = SmtpServer::start(0).await;
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let yaml = format!(
+        r#"
+serve:
+  public:
+    port: {port}
+watch-courier: true
+courier:
+  worker:
+    pull_wait: 50ms
+  smtp:
+    connection_uri: "{uri}"
+    from_address: noreply@gatehouse.test
+selfservice:
+  flows:
+    registration:
+      after:
+        password:
+          hooks:
+            - hook: session
+            - hook: show_verification_ui
+    recovery:
+      enabled: true
+      use: code
+    verification:
+      enabled: true
+      use: code
+  methods:
+    password:
+      config:
+        haveibeenpwned_enabled: false
+"#,
+        uri = smtp.uri()
+    );
+    let app = TestApp::start_with(Setup {
+        yaml,
+        ..Setup::default()
+    })
+    .await;
+    let email = "hedy@example.com";
+    let new_password = "a-brand-new-passphrase-31";
+    let mut mails = 0;
+    let out = browser::converse(
+        "mail.cjs",
+        &[
+            ("GATEHOUSE_PUBLIC", &public),
+            ("EMAIL", email),
+            ("PASSWORD", "a-long-and-good-passphrase-42"),
+            ("NEW_PASSWORD", new_password),
+        ],
+        |question| {
+            assert_eq!(question, format!("code {email}"));
+            mails += 1;
+            let wanted = mails;
+            let smtp = &smtp;
+            async move {
+                let got = smtp.wait_for(wanted, Duration::from_secs(20)).await;
+                let mail = got.last().unwrap();
+                assert_eq!(mail.to, [email]);
+                six_digits(&plaintext(mail))
+            }
+        },
+    )
+    .await;
+    let first = |key: &str| out[key][0].as_str().unwrap_or_default().to_owned();
+    assert!(
+        first("verification_sent").contains("verification code"),
+        "{out}"
+    );
+    assert!(first("verified").contains("verified"), "{out}");
+    assert!(first("settings_saved").contains("saved"), "{out}");
+    assert!(first("recovery_sent").contains("code"), "{out}");
+    assert!(
+        first("recovered").contains("recovered your account"),
+        "{out}"
+    );
+    assert!(first("new_password_saved").contains("saved"), "{out}");
+    assert!(out["home"].as_str().unwrap().contains(email), "{out}");
+    assert!(
+        first("duplicate").contains("already uses this identifier"),
+        "{out}"
+    );
+    // The address was verified by the code from the mail.
+    let list: Value = app
+        .http
+        .get(app.admin_url(&format!("/admin/identities?credentials_identifier={email}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list[0]["verifiable_addresses"][0]["verified"], true);
     app.stop().await;
 }
