@@ -422,6 +422,35 @@ pub async fn reauthenticate(
     })
 }
 
+/// Kratos's `SessionAddAuthenticationMethods`: `method` was just proven at `aal` within the
+/// session (a second factor set up in settings), so it joins the session's methods and the
+/// level follows; unlike a login, the session is not re-authenticated.
+pub async fn add_method(
+    deps: &Deps,
+    session: &Session,
+    method: CredentialType,
+    aal: Aal,
+) -> Result<(), SessionError> {
+    let now = now();
+    let mut methods = session.authentication_methods.clone();
+    methods.push(AuthenticationMethod {
+        method,
+        aal,
+        completed_at: now,
+    });
+    let json = serde_json::to_string(&methods).unwrap_or_else(|_| "[]".into());
+    sessions::set_methods(
+        &deps.store,
+        session.id,
+        &json,
+        level_of(&methods).as_str(),
+        now.naive_utc(),
+    )
+    .await?;
+    forget(deps, &[session.identity_id]);
+    Ok(())
+}
+
 /// Kratos's `SetAuthenticatorAssuranceLevel`: aal2 once a first and a second factor were
 /// both proven, aal1 with a first factor alone, aal0 without.
 fn level_of(methods: &[AuthenticationMethod]) -> Aal {

@@ -635,6 +635,34 @@ pub async fn reauthenticate(
     })
 }
 
+/// Records a session's authentication methods and level without re-authenticating it (its
+/// `authenticated_at` stays).
+pub async fn set_methods(
+    store: &Store,
+    id: Uuid,
+    methods_json: &str,
+    aal: &str,
+    now: NaiveDateTime,
+) -> Result<usize, StoreError> {
+    let nid = DbId(store.nid());
+    with_conn!(store, |c| {
+        let n = diesel::update(
+            sessions::table
+                .filter(sessions::id.eq(DbId(id)))
+                .filter(sessions::nid.eq(&nid))
+                .filter(sessions::active.eq(true)),
+        )
+        .set((
+            sessions::authentication_methods.eq(methods_json),
+            sessions::aal.eq(aal),
+            sessions::updated_at.eq(now),
+        ))
+        .execute(c)
+        .await?;
+        Ok(n)
+    })
+}
+
 /// Deletes every session of an identity (devices go by cascade); returns how many.
 pub async fn delete_of_identity(store: &Store, identity_id: Uuid) -> Result<usize, StoreError> {
     let nid = DbId(store.nid());

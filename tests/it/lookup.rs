@@ -642,8 +642,11 @@ async fn official_sdk_bodies_generate_and_confirm() {
 async fn a_backup_code_steps_the_session_up_once() {
     let (app, _) = start().await;
     create(&app).await;
+    let setup = token(&app).await;
+    let codes = set_up_codes(&app, &setup).await;
+    // Confirming the codes made that session aal2 (as in Kratos); a new password sign-in is
+    // the aal1 session to step up.
     let token = token(&app).await;
-    let codes = set_up_codes(&app, &token).await;
 
     let aal2_flow = || async {
         let r = app

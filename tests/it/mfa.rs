@@ -218,7 +218,24 @@ async fn totp_native_link_step_up_replay_and_admin_reset() {
         vec![("totp_unlink".into(), Some(1050004))]
     );
 
-    // Now whoami wants the second factor, and says where to get it.
+    // Entering the code proved the device: as in Kratos, the session that linked it is aal2
+    // at once, with the method recorded, and goes on without a second sign-in.
+    let (status, who) = whoami_status(&app, &token).await;
+    assert_eq!(status, 200, "{who}");
+    assert_eq!(who["authenticator_assurance_level"], "aal2");
+    let methods: Vec<&str> = who["authentication_methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(methods, ["password", "totp"]);
+    let r = api_get(&app, "/self-service/settings/api", Some(&token)).await;
+    assert_eq!(r.status(), 200);
+
+    // A new sign-in with the password alone: whoami wants the second factor, and says where
+    // to get it.
+    let token = token_for(&app, "mfa-native@example.com").await;
     let (status, e) = whoami_status(&app, &token).await;
     assert_eq!(status, 403, "{e}");
     assert_eq!(e["error"]["id"], "session_aal2_required");
@@ -596,6 +613,8 @@ async fn wrong_second_factor_codes_lock_the_second_factor_for_a_while() {
     )
     .await;
     assert_eq!(status, 200, "{v}");
+    // Linking made that session aal2; a new password sign-in is the one to step up.
+    let token = token_for(&app, "guessed@example.com").await;
 
     let aal2_flow = || async {
         api_get(&app, "/self-service/login/api?aal=aal2", Some(&token))

@@ -179,7 +179,15 @@ async fn security_keys_as_a_second_factor() {
         .encode(uuid::Uuid::parse_str(&id).unwrap().as_bytes());
     assert_eq!(config["user_handle"], handle.as_str());
 
-    // Signing in at aal2: the trigger holds the options of the identity's key.
+    // Registering the key used it: that session is aal2 now, as in Kratos.
+    let (_, who) = get(&app, "/sessions/whoami", &token).await;
+    assert_eq!(who["authenticator_assurance_level"], "aal2", "{who}");
+    assert_eq!(who["authentication_methods"][1]["method"], "webauthn");
+
+    // A new password sign-in steps up at aal2: the trigger holds the options of the
+    // identity's key.
+    let (_, body) = api_login(&app, "key@example.com", PASSWORD).await;
+    let token = body["session_token"].as_str().unwrap().to_owned();
     let (_, flow) = get(&app, "/self-service/login/api?aal=aal2", &token).await;
     assert_eq!(flow["requested_aal"], "aal2", "{flow}");
     assert_eq!(

@@ -377,6 +377,11 @@ pub async fn submit(
     // Whoami answers carry the identity: this node's cache forgets it now, the others through
     // the database's change feed.
     deps.session_cache.invalidate_identity(updated.id);
+    if let Some(aal) = strategy.proven(&identity, &updated) {
+        sessions::add_method(deps, &session, strategy.method().credential_type(), aal)
+            .await
+            .map_err(|e| FlowError::Internal(e.to_string()))?;
+    }
     saved.identity = Some(updated.to_json(deps.public_base(), None));
     let show_verification_ui = after_success(
         deps, strategies, &mut saved, strategy, &session, &updated, req,

@@ -355,6 +355,13 @@ pub trait SettingsStrategy: Send + Sync {
         self.populate(deps, schema, ui, identity);
         Ok(())
     }
+    /// The level at which a saved change proved this method: a device just linked or a key
+    /// just registered was used by the person signed in, and Kratos records it on their
+    /// session (`SessionAddAuthenticationMethods`), so setting up a second factor does not
+    /// send them to sign in with it straight away. `None` (the default) records nothing.
+    fn proven(&self, _before: &Identity, _after: &Identity) -> Option<Aal> {
+        None
+    }
     /// The profile changes traits, which sends new addresses a verification message and may
     /// show the verification UI; credential methods change how one signs in, after which
     /// other sessions may be revoked.

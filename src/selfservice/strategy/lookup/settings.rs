@@ -49,6 +49,17 @@ impl SettingsStrategy for LookupSecret {
         Method::LookupSecret
     }
 
+    /// Confirming a new set of codes proves them, as Kratos records it.
+    fn proven(&self, before: &Identity, after: &Identity) -> Option<crate::session::Aal> {
+        let codes = |i: &Identity| {
+            i.credentials
+                .get(&crate::identity::CredentialType::LookupSecret)
+                .map(|c| c.config.clone())
+        };
+        let now = codes(after)?;
+        (codes(before).as_ref() != Some(&now)).then_some(crate::session::Aal::Aal2)
+    }
+
     /// Its buttons, with or without `method` (Kratos's UI sends only the flag).
     fn takes(&self, sub: &Submission) -> bool {
         sub.str("method") == Some(self.method().as_str())

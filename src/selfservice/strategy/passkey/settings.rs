@@ -38,6 +38,12 @@ impl SettingsStrategy for Passkey {
         Method::Passkey
     }
 
+    /// A passkey just added was used to add it.
+    fn proven(&self, before: &Identity, after: &Identity) -> Option<crate::session::Aal> {
+        (super::stored(after).credentials.len() > super::stored(before).credentials.len())
+            .then_some(crate::session::Aal::Aal1)
+    }
+
     /// The script submits the form without a `method`, and the remove buttons carry none.
     fn takes(&self, sub: &Submission) -> bool {
         sub.str("method") == Some(self.method().as_str())

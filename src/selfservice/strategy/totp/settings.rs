@@ -42,6 +42,12 @@ impl SettingsStrategy for Totp {
         show(deps, schema, ui, identity);
     }
 
+    /// Linking proves the app: its code was just entered.
+    fn proven(&self, before: &Identity, after: &Identity) -> Option<crate::session::Aal> {
+        (stored_url(before).is_none() && stored_url(after).is_some())
+            .then_some(crate::session::Aal::Aal2)
+    }
+
     /// Both linking and unlinking need a privileged session, as in Kratos.
     async fn update(
         &self,

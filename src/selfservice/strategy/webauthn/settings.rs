@@ -34,6 +34,17 @@ macro_rules! settings_strategy {
                 Method::Webauthn
             }
 
+            /// A key just registered was used to register it: at aal1 when it signs in
+            /// alone, else as a second factor.
+            fn proven(&self, before: &Identity, after: &Identity) -> Option<crate::session::Aal> {
+                (super::stored(after).credentials.len() > super::stored(before).credentials.len())
+                    .then_some(if $passwordless {
+                        crate::session::Aal::Aal1
+                    } else {
+                        crate::session::Aal::Aal2
+                    })
+            }
+
             /// The method's button or either of its answers (Kratos's UI posts the remove
             /// buttons and the script's answer with or without `method`).
             fn takes(&self, sub: &Submission) -> bool {
