@@ -28,7 +28,8 @@
 //!   built per configuration generation, and one folder per method: password with its policy,
 //!   code, link, profile (with two-step registration), totp, lookup (backup codes), oidc
 //!   (social sign-in: the round trip, claim mappers, account linking; its `provider` folder
-//!   speaks to each kind of identity provider), webauthn (security keys, a second factor or
+//!   speaks to each kind of identity provider), identifier_first (the login style that asks
+//!   who before how; each method draws its part of the two screens), webauthn (security keys, a second factor or
 //!   passwordless; `webauthn::rp` checks both methods' relying parties when dependencies are
 //!   built) and passkey, both over the WebAuthn ceremony layer (`strategy::webauthn_ceremony`;
 //!   the browser script is `static/webauthn.js`); plus the

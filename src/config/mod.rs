@@ -55,6 +55,7 @@ pub const SUPPORTED_PREFIXES: &[&str] = &[
     "selfservice.methods.oidc",
     "selfservice.methods.webauthn",
     "selfservice.methods.passkey",
+    "security.account_enumeration",
     "database.cleanup",
     "session.lifespan",
     "session.cookie",

@@ -293,7 +293,7 @@ fn keys_kratos_leaves_open_are_accepted_and_reported() {
         [
             "database.cleanup.shard",
             "identity.schemas[0].note",
-            "security",
+            "security.account_enumeration.enabled",
             "selfservice.methods.code.registration_enabled",
         ]
     );

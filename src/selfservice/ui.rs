@@ -627,6 +627,7 @@ impl SortOptions {
             groups: vec![
                 Group::Oidc,
                 Group::Default,
+                Group::IdentifierFirst,
                 Group::Webauthn,
                 Group::Passkey,
                 Group::Code,

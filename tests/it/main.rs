@@ -23,6 +23,7 @@ mod flows;
 mod fuzz;
 mod hashing;
 mod hooks;
+mod identifier_first;
 mod json_bodies;
 mod listener;
 mod lookup;

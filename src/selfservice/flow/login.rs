@@ -47,7 +47,12 @@ fn build(
     ui.append(csrf_node(&masked));
     let mut internal = None;
     for s in strategies.login_at(aal, identity) {
-        s.populate_flow(deps, &mut ui, identity, &mut internal)?;
+        // Identifier-first: the first screen; the methods show once the account is known.
+        if aal == Aal::Aal1 && strategies.identifier_first() {
+            s.populate_identification(deps, &mut ui, &mut internal)?;
+        } else {
+            s.populate_flow(deps, &mut ui, identity, &mut internal)?;
+        }
     }
     ui.sort_nodes(&SortOptions::login());
     let mut flow = Flow::new(

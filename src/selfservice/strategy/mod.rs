@@ -38,6 +38,7 @@
 
 mod attempts;
 pub mod code;
+pub mod identifier_first;
 pub mod link;
 pub mod lookup;
 mod method;
@@ -152,6 +153,31 @@ pub trait LoginStrategy: Send + Sync {
     ) -> Result<(), FlowError> {
         self.populate_for(deps, ui, identity);
         Ok(())
+    }
+    /// The first screen of identifier-first login (`selfservice.flows.login.style:
+    /// identifier_first`): what the method shows before anyone is identified — nothing by
+    /// default; provider buttons and passkeys sign in without an identifier and show here.
+    fn populate_identification(
+        &self,
+        _deps: &Deps,
+        _ui: &mut UiContainer,
+        _internal: &mut Option<Value>,
+    ) -> Result<(), FlowError> {
+        Ok(())
+    }
+    /// The second screen of identifier-first login, for `identity` (`None`: the identifier
+    /// names nobody). A method the identity can sign in with adds its nodes (the identifier
+    /// is on the form already) and answers `true`; with `mitigate`
+    /// (`security.account_enumeration.mitigate`) it does so for nobody too, so the screen
+    /// does not tell whether the account exists.
+    fn populate_identified(
+        &self,
+        _deps: &Deps,
+        _ui: &mut UiContainer,
+        _identity: Option<&Identity>,
+        _mitigate: bool,
+    ) -> bool {
+        false
     }
     /// Whether a submission is addressed to this method: by default when `method` names it.
     /// Methods whose buttons carry no `method` (an OpenID Connect provider button, code as a

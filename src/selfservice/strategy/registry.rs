@@ -2,8 +2,10 @@
 
 use super::{LoginStrategy, Method, RegistrationStrategy, SettingsStrategy};
 use super::{RecoveryStrategy, VerificationStrategy};
-use super::{code, link, lookup, oidc, passkey, password, profile, totp, webauthn};
-use crate::config::{Config, FlowStrategy};
+use super::{
+    code, identifier_first, link, lookup, oidc, passkey, password, profile, totp, webauthn,
+};
+use crate::config::{Config, FlowStrategy, LoginStyle};
 use crate::identity::Identity;
 use crate::session::Aal;
 
@@ -85,7 +87,17 @@ impl Registry {
             r.login.push(&lookup::LookupSecret);
             r.settings.push(&lookup::LookupSecret);
         }
+        if cfg.selfservice.flows.login.style == LoginStyle::IdentifierFirst {
+            r.login.push(&identifier_first::IdentifierFirst);
+        }
         r
+    }
+
+    /// Whether first-factor login flows ask for the identifier on a screen of its own.
+    pub fn identifier_first(&self) -> bool {
+        self.login
+            .iter()
+            .any(|s| s.method() == Method::IdentifierFirst)
     }
 
     /// The highest level `identity` (with credentials) can sign in at: `Aal2` when an enabled

@@ -24,6 +24,25 @@ impl LoginStrategy for Code {
         ui.append(submit_node(Group::Code, "code", text::login_code()));
     }
 
+    /// Identifier-first: the button asking for a code, for an account with a code address.
+    fn populate_identified(
+        &self,
+        _deps: &Deps,
+        ui: &mut UiContainer,
+        identity: Option<&Identity>,
+        mitigate: bool,
+    ) -> bool {
+        let has = identity.map_or(mitigate, |i| {
+            i.credentials
+                .get(&CredentialType::Code)
+                .is_some_and(|c| !c.identifiers.is_empty())
+        });
+        if has {
+            ui.append(submit_node(Group::Code, "code", text::login_code()));
+        }
+        has
+    }
+
     /// After a code went out, only the code method may continue the flow.
     fn resumes(&self, state: FlowState) -> bool {
         state == FlowState::SentEmail

@@ -31,6 +31,17 @@ impl LoginStrategy for Oidc {
         provider_buttons(deps, ui, text::login_with);
     }
 
+    /// Provider buttons need no identifier: they show on identifier-first's first screen.
+    fn populate_identification(
+        &self,
+        deps: &Deps,
+        ui: &mut UiContainer,
+        _internal: &mut Option<Value>,
+    ) -> Result<(), FlowError> {
+        self.populate(deps, ui);
+        Ok(())
+    }
+
     async fn login(
         &self,
         deps: &Deps,

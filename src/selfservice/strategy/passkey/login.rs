@@ -46,6 +46,16 @@ impl LoginStrategy for Passkey {
         state.put(internal, KEY).map_err(super::internal)
     }
 
+    /// A passkey needs no identifier: it shows on identifier-first's first screen.
+    fn populate_identification(
+        &self,
+        deps: &Deps,
+        ui: &mut UiContainer,
+        internal: &mut Option<Value>,
+    ) -> Result<(), FlowError> {
+        self.populate_flow(deps, ui, None, internal)
+    }
+
     /// The script submits the form without a `method`: the answer names the method.
     fn takes(&self, sub: &Submission) -> bool {
         sub.str("method") == Some(self.method().as_str()) || answer(sub).is_some()

@@ -32,6 +32,28 @@ impl LoginStrategy for Password {
         ));
     }
 
+    /// Identifier-first: the password, for an account that has one.
+    fn populate_identified(
+        &self,
+        _deps: &Deps,
+        ui: &mut UiContainer,
+        identity: Option<&Identity>,
+        mitigate: bool,
+    ) -> bool {
+        let has = identity.map_or(mitigate, |i| {
+            i.credentials.contains_key(&CredentialType::Password)
+        });
+        if has {
+            ui.append(ui::password_node("current-password"));
+            ui.append(ui::submit_node(
+                Group::Password,
+                "password",
+                text::login_password(),
+            ));
+        }
+        has
+    }
+
     /// A refresh re-authenticates the signed-in user: the identifier is fixed to theirs.
     async fn populate_refresh(&self, deps: &Deps, ui: &mut UiContainer, identity: Uuid) {
         if let Some(identifier) = identifier_of(deps, identity).await {

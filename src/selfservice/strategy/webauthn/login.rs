@@ -113,6 +113,31 @@ impl LoginStrategy for WebauthnPasswordless {
         Method::Webauthn
     }
 
+    /// Identifier-first: the button asking for the account's keys, when it has passwordless
+    /// ones.
+    fn populate_identified(
+        &self,
+        _deps: &Deps,
+        ui: &mut UiContainer,
+        identity: Option<&Identity>,
+        mitigate: bool,
+    ) -> bool {
+        let has = identity.map_or(mitigate, |i| {
+            super::stored(i)
+                .credentials
+                .iter()
+                .any(|c| c.is_passwordless)
+        });
+        if has {
+            ui.append(submit_node(
+                Group::Webauthn,
+                Method::Webauthn.as_str(),
+                text::login_webauthn(),
+            ));
+        }
+        has
+    }
+
     /// The identifier and the button asking for that account's keys.
     fn populate(&self, deps: &Deps, ui: &mut UiContainer) {
         add_login_identifier(deps, ui);
