@@ -62,10 +62,14 @@ async function main() {
     out.home = await tab.locator("main").innerText()
     await audit("home")
 
-    // Settings: the profile and password forms.
+    // Settings: the profile and password forms; a username added to the profile.
     await tab.click("text=Account settings")
     await tab.waitForURL(/\/ui\/settings\?flow=/)
     await audit("settings")
+    await tab.fill('input[name="traits.username"]', "grace")
+    await submit('button[name="method"][value="profile"]')
+    await expectPage("/ui/settings", "after the profile change")
+    out.profile_saved = await messages()
     await tab.goto(`${PUBLIC}/ui/`)
 
     // Sign out, then a wrong password, then the right one.

@@ -191,6 +191,10 @@ selfservice:
         "{out}"
     );
     assert!(out["signed_in"].as_str().unwrap().contains(email));
+    assert!(
+        out["profile_saved"][0].as_str().unwrap().contains("saved"),
+        "{out}"
+    );
     // In German for a German browser, the API unchanged.
     let de = &out["german"];
     assert_eq!(de["lang"], "de", "{out}");
@@ -315,5 +319,44 @@ selfservice:
         .await
         .unwrap();
     assert_eq!(list[0]["verifiable_addresses"][0]["verified"], true);
+    app.stop().await;
+}
+
+/// Identifier-first login through the built-in pages: who first, then that account's
+/// password; axe-core checks both screens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identifier_first_sign_in_through_the_built_in_pages() {
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let yaml = format!(
+        "serve:\n  public:\n    port: {port}\nselfservice:\n  flows:\n    login:\n      style: identifier_first\n"
+    );
+    let app = TestApp::start_with(Setup {
+        yaml,
+        ..Setup::default()
+    })
+    .await;
+    let (email, password) = ("ida@example.com", "a-long-and-good-passphrase-42");
+    app.create_identity(serde_json::json!({
+        "schema_id": "customer",
+        "traits": {"email": email},
+        "credentials": {"password": {"config": {"password": password}}},
+    }))
+    .await;
+    let out = browser::run(
+        "idfirst.cjs",
+        &[
+            ("GATEHOUSE_PUBLIC", &public),
+            ("EMAIL", email),
+            ("PASSWORD", password),
+        ],
+    )
+    .await;
+    assert_eq!(out["first"], serde_json::json!(["identifier"]), "{out}");
+    assert_eq!(out["second"], serde_json::json!(["password"]), "{out}");
+    assert!(out["home"].as_str().unwrap().contains(email), "{out}");
+    for (screen, violations) in out["accessibility"].as_object().unwrap() {
+        assert_eq!(violations, &serde_json::json!([]), "{screen}: {violations}");
+    }
     app.stop().await;
 }
