@@ -45,3 +45,13 @@ exports.ask = (question) => {
   console.log(`ask ${question}`)
   return lines.next().then((r) => r.value)
 }
+
+// axe-core's check of the page as it is now: its serious and critical violations, each as
+// "rule: help (elements)".
+exports.audit = async (tab) => {
+  await tab.addScriptTag({ path: require.resolve("axe-core/axe.min.js") })
+  const result = await tab.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }))
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`)
+}

@@ -5,7 +5,7 @@
 // line.
 
 "use strict"
-const { launch, fail: failWith } = require("./common.cjs")
+const { launch, fail: failWith, audit: violations } = require("./common.cjs")
 
 const PUBLIC = process.env.GATEHOUSE_PUBLIC
 
@@ -20,11 +20,7 @@ async function main() {
     const submit = (selector) => Promise.all([tab.waitForEvent("load"), tab.click(selector)])
     const inputs = () => tab.locator("form input:not([type=hidden])").evaluateAll((l) => l.map((i) => i.name))
     async function audit(name) {
-      await tab.addScriptTag({ path: require.resolve("axe-core/axe.min.js") })
-      const result = await tab.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }))
-      out.accessibility[name] = result.violations
-        .filter((v) => v.impact === "serious" || v.impact === "critical")
-        .map((v) => `${v.id}: ${v.help}`)
+      out.accessibility[name] = await violations(tab)
     }
 
     await tab.goto(`${PUBLIC}/ui/login`)

@@ -7,14 +7,14 @@
 // Asks `code <address>` for each code. Prints one JSON line: what each step showed.
 
 "use strict"
-const { launch, fail: failWith, ask } = require("./common.cjs")
+const { launch, fail: failWith, ask, audit } = require("./common.cjs")
 
 const PUBLIC = process.env.GATEHOUSE_PUBLIC
 const EMAIL = process.env.EMAIL
 
 async function main() {
   const browser = await launch()
-  const out = {}
+  const out = { accessibility: {} }
   let tab
   const fail = (message) => failWith("mail", tab, message)
   try {
@@ -37,6 +37,7 @@ async function main() {
     await submit('button[name="method"][value="password"]')
     await at("/ui/verification", "after sign-up")
     out.verification_sent = await messages()
+    out.accessibility.verification = await audit(tab)
     await tab.fill('input[name="code"]', await ask(`code ${EMAIL}`))
     await submit('button[name="method"][value="code"]')
     out.verified = await messages()
@@ -54,13 +55,16 @@ async function main() {
     await tab.goto(`${PUBLIC}/ui/login`)
     await tab.click("text=Forgot your password?")
     await tab.waitForURL(/\/ui\/recovery\?flow=/)
+    out.accessibility.recovery = await audit(tab)
     await tab.fill('input[name="email"]', EMAIL)
     await submit('button[name="method"][value="code"]')
     out.recovery_sent = await messages()
+    out.accessibility["recovery (code sent)"] = await audit(tab)
     await tab.fill('input[name="code"]', await ask(`code ${EMAIL}`))
     await submit('button[name="method"][value="code"]')
     await at("/ui/settings", "after recovery")
     out.recovered = await messages()
+    out.accessibility["settings (after recovery)"] = await audit(tab)
     await tab.fill('input[name="password"]', process.env.NEW_PASSWORD)
     await submit('button[name="method"][value="password"]')
     out.new_password_saved = await messages()

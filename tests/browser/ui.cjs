@@ -5,7 +5,7 @@
 // line: what each step showed.
 
 "use strict"
-const { launch, fail: failWith } = require("./common.cjs")
+const { launch, fail: failWith, audit: violations } = require("./common.cjs")
 
 const PUBLIC = process.env.GATEHOUSE_PUBLIC
 const EMAIL = process.env.EMAIL
@@ -35,14 +35,9 @@ async function main() {
     // axe-core's check of the page as it is: the serious and critical violations, by page.
     out.accessibility = {}
     async function audit(name) {
-      await tab.addScriptTag({ path: require.resolve("axe-core/axe.min.js") })
-      const result = await tab.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }))
-      out.accessibility[name] = result.violations
-        .filter((v) => v.impact === "serious" || v.impact === "critical")
-        .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`)
+      out.accessibility[name] = await violations(tab)
     }
 
-    // The first page: the home page sends a stranger to sign in.
     await tab.goto(`${PUBLIC}/ui/`)
     await expectPage("/ui/login", "home without a session")
     out.login_title = await tab.title()
@@ -70,6 +65,9 @@ async function main() {
     await submit('button[name="method"][value="profile"]')
     await expectPage("/ui/settings", "after the profile change")
     out.profile_saved = await messages()
+    // The error page, for an error nobody knows.
+    await tab.goto(`${PUBLIC}/ui/error?id=00000000-0000-0000-0000-000000000000`)
+    await audit("error")
     await tab.goto(`${PUBLIC}/ui/`)
 
     // Sign out, then a wrong password, then the right one.

@@ -177,7 +177,7 @@ selfservice:
     assert_eq!(out["login_title"], "Sign in · Gatehouse", "{out}");
     // axe-core finds nothing serious or critical on any page the newcomer saw.
     let audited = out["accessibility"].as_object().unwrap();
-    assert_eq!(audited.len(), 6, "{out}");
+    assert_eq!(audited.len(), 7, "{out}");
     for (page, violations) in audited {
         assert_eq!(violations, &serde_json::json!([]), "{page}: {violations}");
     }
@@ -308,6 +308,12 @@ selfservice:
         first("duplicate").contains("already uses this identifier"),
         "{out}"
     );
+    // axe-core finds nothing serious or critical on the mail-borne flows' pages either.
+    let audited = out["accessibility"].as_object().unwrap();
+    assert_eq!(audited.len(), 4, "{out}");
+    for (page, violations) in audited {
+        assert_eq!(violations, &serde_json::json!([]), "{page}: {violations}");
+    }
     // The address was verified by the code from the mail.
     let list: Value = app
         .http
