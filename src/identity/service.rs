@@ -430,7 +430,7 @@ fn is_blank(config: &Value) -> bool {
 /// defers to the migration hook), security keys only when one of them is passwordless (second
 /// factors keep the schema's identifiers too, as in Kratos), other first factors when they name
 /// at least one identifier.
-fn is_active_first_factor(c: &Credential) -> bool {
+pub fn is_active_first_factor(c: &Credential) -> bool {
     match c.kind {
         CredentialType::Webauthn => {
             !c.identifiers.is_empty()

@@ -385,14 +385,7 @@ pub async fn reauthenticate(
     aal: Aal,
 ) -> Result<IssuedSession, SessionError> {
     let now = now();
-    let mut methods = session.authentication_methods.clone();
-    methods.push(AuthenticationMethod {
-        method,
-        aal,
-        completed_at: now,
-    });
-    let level = level_of(&methods);
-    let json = serde_json::to_string(&methods).unwrap_or_else(|_| "[]".into());
+    let (json, level) = with_method(session, method, aal, now);
     if sessions::reauthenticate(
         &deps.store,
         session.id,
@@ -432,6 +425,27 @@ pub async fn add_method(
     aal: Aal,
 ) -> Result<(), SessionError> {
     let now = now();
+    let (json, level) = with_method(session, method, aal, now);
+    sessions::set_methods(
+        &deps.store,
+        session.id,
+        &json,
+        level.as_str(),
+        now.naive_utc(),
+    )
+    .await?;
+    forget(deps, &[session.identity_id]);
+    Ok(())
+}
+
+/// The session's authentication methods with `method` completed at `aal` just now, as stored
+/// (JSON), and the level they add up to.
+fn with_method(
+    session: &Session,
+    method: CredentialType,
+    aal: Aal,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (String, Aal) {
     let mut methods = session.authentication_methods.clone();
     methods.push(AuthenticationMethod {
         method,
@@ -439,16 +453,7 @@ pub async fn add_method(
         completed_at: now,
     });
     let json = serde_json::to_string(&methods).unwrap_or_else(|_| "[]".into());
-    sessions::set_methods(
-        &deps.store,
-        session.id,
-        &json,
-        level_of(&methods).as_str(),
-        now.naive_utc(),
-    )
-    .await?;
-    forget(deps, &[session.identity_id]);
-    Ok(())
+    (json, level_of(&methods))
 }
 
 /// Kratos's `SetAuthenticatorAssuranceLevel`: aal2 once a first and a second factor were

@@ -14,7 +14,7 @@
 
 "use strict"
 const http = require("node:http")
-const { chromium } = require("playwright-core")
+const { launch, fail: failWith } = require("./common.cjs")
 
 const PUBLIC = process.env.GATEHOUSE_PUBLIC
 const UI = process.env.GATEHOUSE_UI
@@ -78,10 +78,9 @@ function page(flow) {
 </body></html>`
 }
 
-function fail(message) {
-  console.error(message)
-  process.exit(1)
-}
+// The browser's page, once there is one: a failure leaves a screenshot of it.
+let currentTab
+const fail = (message) => failWith("passkey", currentTab, message)
 
 // The UI: a server on the UI's origin rendering flow pages from Gatehouse's JSON (asked for
 // with the browser's cookies, as a UI server does), and a page to land on once signed in.
@@ -113,23 +112,11 @@ function serveUi() {
 
 async function main() {
   const ui = await serveUi()
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      // Chromium resolves `localhost` to ::1 first; the servers listen on 127.0.0.1.
-      "--host-resolver-rules=MAP localhost 127.0.0.1",
-    ],
-  })
+  const browser = await launch()
   try {
     const context = await browser.newContext()
     const tab = await context.newPage()
+    currentTab = tab
     tab.setDefaultTimeout(30000)
     const log = []
     tab.on("console", (m) => log.push(`${m.type()}: ${m.text()}`))
@@ -160,7 +147,7 @@ async function main() {
       try {
         await tab.waitForFunction((f) => typeof window[f] === "function", fn, { timeout: 10000 })
       } catch (e) {
-        fail(`${fn} never appeared (the script did not load?):\n${await tab.content()}\nconsole:\n${log.join("\n")}`)
+        await fail(`${fn} never appeared (the script did not load?):\n${await tab.content()}\nconsole:\n${log.join("\n")}`)
       }
       await submit(`button[onclick="window.${fn}()"]`)
     }
@@ -172,7 +159,7 @@ async function main() {
 
     async function landed(step) {
       if (!tab.url().startsWith(`${UI}/welcome`)) {
-        fail(`${step} ended at ${tab.url()}:\n${await tab.content()}\nconsole:\n${log.join("\n")}`)
+        await fail(`${step} ended at ${tab.url()}:\n${await tab.content()}\nconsole:\n${log.join("\n")}`)
       }
     }
 
@@ -188,7 +175,7 @@ async function main() {
       } else if (await tab.locator('button[name="method"][value="profile"]').count()) {
         await submit('button[name="method"][value="profile"]')
       } else {
-        fail(`no way on from the registration page:\n${await tab.content()}`)
+        await fail(`no way on from the registration page:\n${await tab.content()}`)
       }
     }
     await landed("sign-up")
@@ -198,7 +185,7 @@ async function main() {
     await context.clearCookies()
     await tab.goto(`${PUBLIC}/self-service/login/browser`)
     if (!tab.url().startsWith(`${UI}/login`)) {
-      fail(`the login flow went to ${tab.url()}`)
+      await fail(`the login flow went to ${tab.url()}`)
     }
     await trigger("oryPasskeyLogin")
     await landed("sign-in")

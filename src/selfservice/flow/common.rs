@@ -317,17 +317,7 @@ pub async fn store_internal(
     internal: Option<Value>,
     from: &[FlowState],
 ) -> Result<(), FlowError> {
-    let text = internal.as_ref().map(Value::to_string);
-    let stored = crate::store::flows::set_internal(
-        &deps.store,
-        flow.id,
-        &state_names(from),
-        text.as_deref(),
-    )
-    .await?;
-    if !stored {
-        return Err(FlowError::AlreadyCompleted);
-    }
+    set_internal(deps, flow.id, internal.as_ref(), from).await?;
     flow.internal = internal;
     Ok(())
 }
@@ -354,17 +344,25 @@ pub async fn keep_internal(
             None => map.remove(key),
         };
     }
-    let stored = crate::store::flows::set_internal(
-        &deps.store,
-        flow.id,
-        &state_names(from),
-        Some(&internal.to_string()),
-    )
-    .await?;
-    if !stored {
-        return Err(FlowError::AlreadyCompleted);
-    }
+    set_internal(deps, flow.id, Some(&internal), from).await?;
     Ok(internal)
+}
+
+/// Writes a flow's internal context while the flow is in one of `from`.
+async fn set_internal(
+    deps: &Deps,
+    id: Uuid,
+    internal: Option<&Value>,
+    from: &[FlowState],
+) -> Result<(), FlowError> {
+    let text = internal.map(Value::to_string);
+    if crate::store::flows::set_internal(&deps.store, id, &state_names(from), text.as_deref())
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(FlowError::AlreadyCompleted)
+    }
 }
 
 /// Takes `key` out of the flow's internal context for good: the stored context loses it by

@@ -95,6 +95,18 @@ pub struct StoredCredentials {
     pub user_handle: Option<Vec<u8>>,
 }
 
+impl StoredCredentials {
+    /// The identity's credentials of `kind` (`webauthn` or `passkey`) as stored: none when it
+    /// has no such credential or an unreadable one.
+    pub fn of(identity: &crate::identity::Identity, kind: crate::identity::CredentialType) -> Self {
+        identity
+            .credentials
+            .get(&kind)
+            .and_then(|c| serde_json::from_value(c.config.clone()).ok())
+            .unwrap_or_default()
+    }
+}
+
 /// One credential in [`StoredCredentials`] (Kratos's `CredentialWebAuthn`; Go `[]byte` fields
 /// are standard base64).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

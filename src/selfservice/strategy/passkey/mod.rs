@@ -55,11 +55,7 @@ fn refusal(e: CeremonyError) -> Result<UiText, FlowError> {
 
 /// The identity's passkeys as stored (none when it has no `passkey` credential).
 fn stored(identity: &Identity) -> StoredCredentials {
-    identity
-        .credentials
-        .get(&CredentialType::Passkey)
-        .and_then(|c| serde_json::from_value(c.config.clone()).ok())
-        .unwrap_or_default()
+    StoredCredentials::of(identity, CredentialType::Passkey)
 }
 
 /// The trait the passkey is named after (`credentials.passkey.display_name` in the schema),

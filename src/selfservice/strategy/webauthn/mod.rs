@@ -57,11 +57,7 @@ fn relying_party(deps: &Deps) -> Result<RelyingParty, FlowError> {
 
 /// The identity's keys (none when it has no `webauthn` credential or an unreadable one).
 fn stored(identity: &Identity) -> StoredCredentials {
-    identity
-        .credentials
-        .get(&CredentialType::Webauthn)
-        .and_then(|c| serde_json::from_value(c.config.clone()).ok())
-        .unwrap_or_default()
+    StoredCredentials::of(identity, CredentialType::Webauthn)
 }
 
 /// A ceremony the flow waits to be answered, and whose it is (a passwordless sign-in names

@@ -14,7 +14,8 @@ use super::{
 use crate::deps::Deps;
 use crate::hash::lower_hex;
 use crate::identity::schema::IdentitySchema;
-use crate::identity::{Credential, CredentialType, Identity, now};
+use crate::identity::service::is_active_first_factor;
+use crate::identity::{CredentialType, Identity, now};
 use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{FlowError, FlowState, common};
 use crate::selfservice::strategy::webauthn_ceremony::{Ceremony, StoredCredentials, User};
@@ -174,25 +175,12 @@ fn locks_out(identity: &Identity, config: &StoredCredentials, index: usize) -> b
         .credentials
         .get(&CredentialType::Webauthn)
         .is_some_and(|c| !c.identifiers.is_empty());
-    let other = identity.credentials.values().any(signs_in_alone);
+    // Another credential that signs in on its own (the keys are counted above).
+    let other = identity
+        .credentials
+        .values()
+        .any(|c| c.kind != CredentialType::Webauthn && is_active_first_factor(c));
     !(other || (other_key && webauthn_identified))
-}
-
-/// A credential other than the security keys that signs in on its own.
-fn signs_in_alone(c: &Credential) -> bool {
-    match c.kind {
-        CredentialType::Password => {
-            c.config
-                .get("hashed_password")
-                .and_then(Value::as_str)
-                .is_some_and(|h| !h.is_empty())
-                || c.config.get("use_password_migration_hook") == Some(&Value::Bool(true))
-        }
-        CredentialType::Oidc | CredentialType::Saml | CredentialType::Passkey => {
-            !c.identifiers.is_empty()
-        }
-        _ => false,
-    }
 }
 
 async fn update(
