@@ -7,6 +7,7 @@
 
 mod env;
 mod schema_rules;
+mod security;
 mod types;
 mod units;
 
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+pub use security::*;
 pub use types::*;
 pub use units::{ByteSize, Duration, FlexBool};
 
@@ -35,6 +37,9 @@ pub const SUPPORTED_PREFIXES: &[&str] = &[
     "serve.public.port",
     "serve.public.base_url",
     "serve.public.cors",
+    "serve.public.trusted_proxies",
+    "serve.public.security_headers",
+    "serve.admin.api_keys",
     "serve.admin.host",
     "serve.admin.port",
     "serve.admin.base_url",
@@ -56,10 +61,13 @@ pub const SUPPORTED_PREFIXES: &[&str] = &[
     "selfservice.methods.webauthn",
     "selfservice.methods.passkey",
     "security.account_enumeration",
+    "security.brute_force",
+    "security.rate_limits",
     "database.cleanup",
     "session.lifespan",
     "session.cookie",
     "session.earliest_possible_extend",
+    "session.hygiene",
     "cookies",
     "selfservice.flows.logout",
     "secrets",
@@ -235,6 +243,11 @@ fn type_error(path: &str, message: &str) -> ConfigError {
 
 /// Checks the constraints serde's types cannot express (lengths, ranges, references).
 fn validate(c: &Config, written: &schema_rules::Written) -> Result<(), ConfigError> {
+    for (i, block) in c.serve.public.trusted_proxies.iter().enumerate() {
+        block
+            .parse::<Cidr>()
+            .map_err(|m| ConfigError::invalid(format!("serve.public.trusted_proxies[{i}]"), m))?;
+    }
     let lists = [
         ("secrets.default", &c.secrets.default),
         ("secrets.cookie", &c.secrets.cookie),

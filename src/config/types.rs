@@ -9,6 +9,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::security::{
+    AdminApiKeys, BruteForce, RateLimits, SecurityHeaders, SessionHygiene, default_trusted_proxies,
+};
 use super::units::{ByteSize, Duration, FlexBool};
 use super::{DEFAULT_DSN, DEFAULT_SCHEMA_URL};
 
@@ -1041,6 +1044,8 @@ pub struct Session {
     pub lifespan: Duration,
     pub cookie: SessionCookie,
     pub earliest_possible_extend: Option<Duration>,
+    /// Gatehouse's: token rotation, revocation on password change, inactivity timeout.
+    pub hygiene: SessionHygiene,
 }
 
 impl Default for Session {
@@ -1050,6 +1055,7 @@ impl Default for Session {
             lifespan: Duration::from_secs(24 * 3600),
             cookie: SessionCookie::default(),
             earliest_possible_extend: None,
+            hygiene: SessionHygiene::default(),
         }
     }
 }
@@ -1352,6 +1358,11 @@ pub struct PublicServe {
     pub port: u16,
     pub socket: Socket,
     pub tls: Tls,
+    /// Gatehouse's: peers (CIDR blocks) whose `True-Client-IP` / `X-Forwarded-For` name the
+    /// client address that throttling and rate limits count by.
+    pub trusted_proxies: Vec<String>,
+    /// Gatehouse's: browser hardening headers.
+    pub security_headers: SecurityHeaders,
 }
 
 impl Default for PublicServe {
@@ -1364,6 +1375,8 @@ impl Default for PublicServe {
             port: 4433,
             socket: Socket::default(),
             tls: Tls::default(),
+            trusted_proxies: default_trusted_proxies(),
+            security_headers: SecurityHeaders::default(),
         }
     }
 }
@@ -1377,6 +1390,8 @@ pub struct AdminServe {
     pub port: u16,
     pub socket: Socket,
     pub tls: Tls,
+    /// Gatehouse's: admin API keys (off by default, as Kratos's admin API has none).
+    pub api_keys: AdminApiKeys,
 }
 
 impl Default for AdminServe {
@@ -1388,6 +1403,7 @@ impl Default for AdminServe {
             port: 4434,
             socket: Socket::default(),
             tls: Tls::default(),
+            api_keys: AdminApiKeys::default(),
         }
     }
 }
@@ -1694,6 +1710,10 @@ pub struct Preview {
 pub struct Security {
     pub account_enumeration: AccountEnumeration,
     pub disallow_ref_in_identity_schemas: bool,
+    /// Gatehouse's: throttling of failed sign-in attempts.
+    pub brute_force: BruteForce,
+    /// Gatehouse's: flows and codes per client address.
+    pub rate_limits: RateLimits,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -1,13 +1,13 @@
 //! Reading and writing session credentials on HTTP requests: the token lookup order, the
 //! session cookie's attributes, and what a request tells about the client's device.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, header};
 
 use super::App;
-use crate::config::SameSite;
+use crate::config::{Cidr, SameSite};
 use crate::session::{DeviceInfo, cookie};
 
 /// Cookie pairs of a request, in order, across every `Cookie` header.
@@ -142,6 +142,42 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// The address throttling and rate limits count by: the connection's peer, unless the peer is
+/// one of `trusted` (`serve.public.trusted_proxies`); then `True-Client-IP`, else the nearest
+/// `X-Forwarded-For` hop that is not itself a trusted proxy. Unlike [`device_info`], a client
+/// cannot choose it by sending a header.
+pub fn client_address(
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+    trusted: &[String],
+) -> Option<IpAddr> {
+    let peer = peer?.ip();
+    let blocks: Vec<Cidr> = trusted.iter().filter_map(|b| b.parse().ok()).collect();
+    let is_trusted = |ip: IpAddr| blocks.iter().any(|b| b.contains(ip));
+    if !is_trusted(peer) {
+        return Some(peer);
+    }
+    if let Some(ip) = header_str(headers, "true-client-ip").and_then(|v| v.parse().ok()) {
+        return Some(ip);
+    }
+    let mut nearest = peer;
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) if is_trusted(ip) => nearest = ip,
+            Ok(ip) => return Some(ip),
+            // A hop that is not an address was not written by a proxy we trust.
+            Err(_) => break,
+        }
+    }
+    Some(nearest)
+}
+
 /// The client's device as Kratos records it. The address is `True-Client-IP`, else the first
 /// hop of `X-Forwarded-For`, else the connection's peer: Kratos trusts these headers because it
 /// normally runs behind a proxy, and so do we. Location is `Cf-Ipcity, Cf-Ipcountry`.
@@ -171,5 +207,48 @@ pub fn device_info(headers: &HeaderMap, peer: Option<SocketAddr>) -> DeviceInfo 
         ip_address: ip,
         user_agent: (!agents.is_empty()).then(|| agents.join(" ")),
         location: Some(location.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn forwarding_headers_count_only_from_trusted_proxies() {
+        let trusted = crate::config::default_trusted_proxies();
+        let proxy: SocketAddr = "10.1.2.3:5000".parse().unwrap();
+        let stranger: SocketAddr = "203.0.113.7:5000".parse().unwrap();
+        let spoof = with(&[("x-forwarded-for", "198.51.100.1")]);
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        // A client that is not a proxy cannot name another address.
+        assert_eq!(
+            client_address(&spoof, Some(stranger), &trusted),
+            ip("203.0.113.7")
+        );
+        // Behind a proxy: the nearest hop that is not a proxy, not a spoofed leftmost one.
+        let chain = with(&[("x-forwarded-for", "6.6.6.6, 198.51.100.1, 10.0.0.9")]);
+        assert_eq!(
+            client_address(&chain, Some(proxy), &trusted),
+            ip("198.51.100.1")
+        );
+        let tci = with(&[("true-client-ip", "198.51.100.2")]);
+        assert_eq!(
+            client_address(&tci, Some(proxy), &trusted),
+            ip("198.51.100.2")
+        );
+        assert_eq!(
+            client_address(&HeaderMap::new(), Some(proxy), &trusted),
+            ip("10.1.2.3")
+        );
+        assert_eq!(client_address(&spoof, None, &trusted), None);
     }
 }

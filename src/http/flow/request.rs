@@ -97,6 +97,11 @@ pub fn flow_request<B>(app: &App, req: &Request<B>, body_is_json: bool) -> FlowR
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         device: session_auth::device_info(headers, peer),
+        client_address: session_auth::client_address(
+            headers,
+            peer,
+            &app.handles.deps().config.serve.public.trusted_proxies,
+        ),
         query: query_pairs(req),
         method: req.method().as_str().to_owned(),
         headers: headers

@@ -27,6 +27,9 @@ pub struct FlowRequest {
     /// `X-CSRF-Token` header, an alternative to the body's `csrf_token`.
     pub csrf_header: Option<String>,
     pub device: DeviceInfo,
+    /// The client's address as throttling counts it (forwarding headers only from
+    /// `serve.public.trusted_proxies`); `None` when the request has no peer.
+    pub client_address: Option<std::net::IpAddr>,
     /// Query parameters (`return_to`, `refresh`, `aal`, …).
     pub query: Vec<(String, String)>,
     /// The HTTP method, headers and cookies, for web hooks' `ctx.request_*` (headers are
