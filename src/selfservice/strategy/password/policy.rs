@@ -2,6 +2,9 @@
 //! identifier, and a k-anonymity lookup in the Have I Been Pwned range API.
 //!
 //! Differences from Kratos, all deliberate:
+//! * the 10,000 most common passwords ship inside the binary (`common_passwords.txt`, MIT,
+//!   from zxcvbn-ts) and are refused, case-insensitively, before HIBP is asked and whether
+//!   or not it is enabled, so the check holds without internet (OWASP ASVS 5.0 6.2.4);
 //! * lengths count Unicode scalar values, not bytes, so non-ASCII passwords are not
 //!   penalised or favoured by their encoding;
 //! * a maximum length is enforced for every hasher (Kratos only limits bcrypt, to 72 bytes)
@@ -10,8 +13,8 @@
 //!   passwords as "similar" to nothing when `min_length < 5`);
 //! * the range cache is bounded (Kratos' grows forever).
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use sha1::{Digest, Sha1};
@@ -29,6 +32,23 @@ const HIBP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Range responses kept. One holds at most ~1 000 real suffixes (padding is dropped), so
 /// this bounds the cache to a few MiB.
 const RANGE_CACHE_CAPACITY: usize = 64;
+
+/// The offline list, lower case, one a line after a `#` header (source and licence); 77 KB,
+/// small enough to embed uncompressed.
+const COMMON_PASSWORDS_FILE: &str = include_str!("common_passwords.txt");
+
+/// Built on first use (about a millisecond), then each lookup is one hash probe.
+static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    COMMON_PASSWORDS_FILE
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+});
+
+/// True when the password, lower-cased, is on the offline list of common passwords.
+fn is_common(password: &str) -> bool {
+    COMMON_PASSWORDS.contains(password.to_lowercase().as_str())
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyConfig {
@@ -78,6 +98,9 @@ pub enum PolicyViolation {
     TooSimilar,
     #[error("the password appeared in {count} data breaches")]
     Breached { count: u64 },
+    /// On the offline list of the most common passwords.
+    #[error("the password is one of the most common passwords")]
+    Common,
     /// HIBP unreachable or answering non-200 while `ignore_network_errors` is off.
     #[error("the password could not be checked against known data breaches: {0}")]
     NetworkError(String),
@@ -101,6 +124,12 @@ impl PolicyViolation {
             PolicyViolation::Breached { count } => text::validation_password_too_many_breaches(
                 i64::try_from(*count).unwrap_or(i64::MAX),
             ),
+            // Kratos' breach message (the list comes from leaked passwords), without the
+            // `breaches` count, which the offline list does not know.
+            PolicyViolation::Common => UiText {
+                context: None,
+                ..text::validation_password_too_many_breaches(0)
+            },
             PolicyViolation::NetworkError(_) => text::validation_password_policy_violation(
                 "it could not be checked against known data breaches",
             ),
@@ -180,8 +209,9 @@ impl PasswordPolicy {
         &self.cfg
     }
 
-    /// Checks in Kratos' order: length, similarity, breaches (the network last, and only
-    /// for passwords that passed everything else).
+    /// Checks in Kratos' order: length, similarity, breaches (the offline list of common
+    /// passwords first, then the network last, and only for passwords that passed
+    /// everything else).
     pub async fn validate(&self, identifier: &str, password: &str) -> Result<(), PolicyViolation> {
         let actual = password.chars().count();
         if actual < self.cfg.min_length {
@@ -201,6 +231,9 @@ impl PasswordPolicy {
             && too_similar(identifier, password)
         {
             return Err(PolicyViolation::TooSimilar);
+        }
+        if is_common(password) {
+            return Err(PolicyViolation::Common);
         }
         if !self.cfg.haveibeenpwned_enabled {
             return Ok(());
@@ -547,6 +580,57 @@ mod tests {
         .unwrap();
         assert_eq!(p.validate("", "correct horse").await, Ok(()));
         assert_eq!(hibp.requests.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn common_list_is_the_top_ten_thousand_lower_case() {
+        assert_eq!(COMMON_PASSWORDS.len(), 10_000);
+        assert!(COMMON_PASSWORDS.iter().all(|p| *p == p.to_lowercase()));
+        assert!(COMMON_PASSWORDS_FILE.starts_with("# "));
+        assert!(COMMON_PASSWORDS_FILE.contains("MIT"));
+    }
+
+    #[test]
+    fn common_passwords_match_case_insensitively() {
+        for pw in [
+            "password1",
+            "Password1",
+            "PASSWORD1",
+            "qWeRtY123",
+            "iloveyou",
+        ] {
+            assert!(is_common(pw), "{pw}");
+        }
+        for pw in ["password1!", "l3f9toh1uaf81n21", "correct horse", ""] {
+            assert!(!is_common(pw), "{pw}");
+        }
+    }
+
+    #[tokio::test]
+    async fn common_password_refused_before_and_without_hibp() {
+        // HIBP knows nothing, yet the offline list refuses, and HIBP is never asked.
+        let hibp = fake_hibp(Vec::new()).await;
+        let p = policy(&hibp.base);
+        let err = p
+            .validate("alice@example.com", "Qwerty123")
+            .await
+            .unwrap_err();
+        assert_eq!(err, PolicyViolation::Common);
+        let msg = err.message();
+        assert_eq!(msg.id, 4000034);
+        assert_eq!(msg.context, None);
+        assert_eq!(hibp.requests.load(Ordering::SeqCst), 0);
+
+        let off = PasswordPolicy::new(PolicyConfig {
+            haveibeenpwned_enabled: false,
+            ..PolicyConfig::default()
+        })
+        .unwrap();
+        assert_eq!(
+            off.validate("", "baseball1").await,
+            Err(PolicyViolation::Common)
+        );
+        assert_eq!(off.validate("", "l3f9toh1uaf81n21").await, Ok(()));
     }
 
     #[tokio::test]
