@@ -16,6 +16,7 @@ mod cipher;
 mod cli;
 mod code_flows;
 mod code_mfa;
+mod common_passwords;
 mod config_profiles;
 mod courier;
 mod courier_processes;
