@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::flow::{all_message_ids, browser, csrf, no_redirects};
+use crate::common::flow::{all_message_ids, api_flow, browser, csrf, no_redirects, submit};
 use crate::common::process::{Process, free_port};
-use crate::common::{Setup, TEST_CONFIG, TestApp, TestDb, binary, schemas_yaml, ui_server};
+use crate::common::{
+    FIXTURES, Setup, TEST_CONFIG, TestApp, TestDb, binary, schemas_yaml, ui_server,
+};
 
 /// The id of Gatehouse's "too many codes" message (Kratos has none).
 const CODES_RATE_LIMITED: u64 = 4000090;
@@ -361,4 +363,38 @@ async fn two_server_processes_on_one_database_share_the_bucket() {
         api_start(&http, &b.public, "198.51.100.8").await.status(),
         200
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_codes_count_whether_or_not_the_account_exists() {
+    let app = TestApp::start_with(Setup {
+        yaml: format!(
+            "identity:
+  default_schema_id: code
+  schemas:
+    - id: code
+      url: file://{FIXTURES}/code.schema.json
+selfservice:
+  methods:
+    code:
+      enabled: true
+      passwordless_enabled: true
+security:
+  rate_limits:
+    codes: {{ burst: 1, interval: 1h }}
+"
+        ),
+        ..Default::default()
+    })
+    .await;
+    let flow = api_flow(&app, "login").await;
+    let ask = json!({"method": "code", "identifier": "nobody@example.org"});
+    let (status, sent) = submit(&app, &flow, ask.clone()).await;
+    assert_eq!(status, 400, "{sent}");
+    assert_eq!(sent["state"], "sent_email", "{sent}");
+    // A resend is one more code.
+    let (status, refused) = submit(&app, &sent, ask).await;
+    assert_eq!(status, 429, "{refused}");
+    assert_eq!(refused["error"]["id"], "too_many_requests", "{refused}");
+    app.stop().await;
 }
