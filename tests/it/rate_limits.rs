@@ -398,3 +398,25 @@ security:
     assert_eq!(refused["error"]["id"], "too_many_requests", "{refused}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_drops_buckets_that_are_full_again() {
+    let (app, _) = start(
+        "    flows: { burst: 5, interval: 100ms }\ndatabase:\n  cleanup:\n    sleep:\n      tables: 1s\n",
+    )
+    .await;
+    assert_eq!(
+        api_start(&app.http, &app.public, "198.51.100.9")
+            .await
+            .status(),
+        200
+    );
+    let buckets = "SELECT client_key AS v FROM rate_limits";
+    assert_eq!(app.query_texts(buckets).await, ["flows:198.51.100.9"]);
+    let started = Instant::now();
+    while !app.query_texts(buckets).await.is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(5), "never swept");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.stop().await;
+}
