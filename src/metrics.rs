@@ -35,6 +35,8 @@ pub struct Metrics {
     pub http_accept_errors: IntCounterVec,
     /// Configuration file changes by outcome (`applied`, `unchanged`, `refused`).
     pub config_reloads: IntCounterVec,
+    /// Requests refused by `security.rate_limits`, by bucket (`flows`, `codes`).
+    pub rate_limit_refusals: IntCounterVec,
 }
 
 impl Metrics {
@@ -116,6 +118,14 @@ impl Metrics {
             &["outcome"],
         )
         .expect("valid metric");
+        let rate_limit_refusals = IntCounterVec::new(
+            Opts::new(
+                "rate_limit_refusals_total",
+                "Requests refused by security.rate_limits, by bucket (flows, codes)",
+            ),
+            &["bucket"],
+        )
+        .expect("valid metric");
         let whoami_cache_misses = whoami_cache.with_label_values(&["miss"]);
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -128,6 +138,7 @@ impl Metrics {
             Box::new(http_connections_closed.clone()),
             Box::new(http_accept_errors.clone()),
             Box::new(config_reloads.clone()),
+            Box::new(rate_limit_refusals.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -146,6 +157,7 @@ impl Metrics {
             http_connections_closed,
             http_accept_errors,
             config_reloads,
+            rate_limit_refusals,
         }
     }
 

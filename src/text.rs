@@ -73,6 +73,8 @@ pub mod ids {
     pub const VALIDATION_PASSWORD_TOO_MANY_BREACHES: u64 = 4000034;
     pub const VALIDATION_TRAITS_MISMATCH: u64 = 4000036;
     pub const VALIDATION_ACCOUNT_NOT_FOUND: u64 = 4000037;
+    /// Gatehouse's (Kratos has none): `security.rate_limits` refused to send a code.
+    pub const VALIDATION_CODES_RATE_LIMITED: u64 = 4000090;
     pub const VALIDATION_EMAIL: u64 = 4000040;
     /// Kratos defines it but sends 4000040 for phone numbers too; Gatehouse sends this.
     pub const VALIDATION_PHONE: u64 = 4000041;
@@ -945,6 +947,16 @@ pub fn label_registration_code() -> UiText {
 }
 pub fn label_login_code() -> UiText {
     UiText::info(ids::INFO_NODE_LABEL_LOGIN_CODE, "Login code")
+}
+/// Gatehouse's 4000090: too many codes were sent from this address; none was sent now.
+pub fn codes_rate_limited(retry_after_secs: u64) -> UiText {
+    UiText::error(
+        ids::VALIDATION_CODES_RATE_LIMITED,
+        format!(
+            "Too many codes were sent from your network. Please wait {retry_after_secs} seconds and try again."
+        ),
+        ctx(&[("retry_after_seconds", json!(retry_after_secs))]),
+    )
 }
 pub fn login_code_invalid() -> UiText {
     UiText::error(

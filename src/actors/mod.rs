@@ -27,7 +27,7 @@ pub use session::SessionManager;
 use uuid::Uuid;
 
 use crate::deps::Deps;
-use crate::selfservice::flow::common::Started;
+use crate::selfservice::flow::common::{self, Started};
 use crate::selfservice::flow::request::FlowRequest;
 use crate::selfservice::flow::{Flow, FlowKind, FlowType};
 
@@ -59,6 +59,10 @@ impl Handles {
         t: FlowType,
         req: FlowRequest,
     ) -> flows::FlowResult<Started> {
+        // Every start of every kind passes here: one rate limit check, before any work.
+        if let Err(e) = common::admit_flow(&self.deps(), &req).await {
+            return Ok(Err(e));
+        }
         match kind {
             FlowKind::Login => self.login.start(t, req).await,
             FlowKind::Registration => self.registration.start(t, req).await,

@@ -15,6 +15,8 @@ pub mod identities;
 pub mod instrument;
 mod migrate;
 pub mod models;
+pub mod rate_limits;
+pub mod rate_limits_schema;
 pub mod schema;
 pub mod session_schema;
 pub mod sessions;

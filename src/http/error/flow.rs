@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::{ApiError, BAD_REQUEST, FORBIDDEN};
 use crate::http::App;
 use crate::http::flow::urls::{browser_init_url, ui_url_for};
+use crate::security::rate_limit::{Bucket, Limited};
 use crate::selfservice::flow::{FlowError, FlowKind};
 use crate::selfservice::hooks::{HookFailure, HookMessage};
 use crate::selfservice::return_to;
@@ -166,6 +167,22 @@ impl ApiError {
     }
 }
 
+impl From<Limited> for ApiError {
+    fn from(l: Limited) -> Self {
+        let what = match l.bucket {
+            Bucket::Flows => "self-service flows were started",
+            Bucket::Codes => "codes were sent",
+        };
+        ApiError::too_many_requests(
+            format!(
+                "Too many {what} from this address; try again in {} seconds.",
+                l.retry_after_secs()
+            ),
+            l.retry_after_secs(),
+        )
+    }
+}
+
 impl From<return_to::Forbidden> for ApiError {
     fn from(f: return_to::Forbidden) -> Self {
         ApiError::return_to_forbidden(f.to_string())
@@ -257,6 +274,7 @@ pub fn flow_error(app: &App, kind: FlowKind, e: &FlowError) -> (ApiError, Option
             None,
         ),
         FlowError::Unavailable(why) => (ApiError::unavailable(why.clone()), None),
+        FlowError::RateLimited(l) => (ApiError::from(*l), None),
         FlowError::Internal(e) => {
             tracing::error!(error = %e, "internal error in a flow");
             (ApiError::internal(), None)

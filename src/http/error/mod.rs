@@ -33,6 +33,8 @@ pub struct ApiError {
     message: String,
     /// Boxed: a JSON map is large and errors travel through every handler's `Result`.
     details: Option<Box<Value>>,
+    /// Seconds for a `Retry-After` header (a 429).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -49,6 +51,7 @@ impl ApiError {
             reason,
             message: message.into(),
             details: None,
+            retry_after: None,
         }
     }
     pub fn bad_request(reason: impl Into<String>) -> ApiError {
@@ -154,6 +157,18 @@ impl ApiError {
     pub fn database_unavailable() -> ApiError {
         Self::unavailable("The database could not complete the request; try again.")
     }
+    /// `security.rate_limits` refused (no Kratos id exists for it); `Retry-After` says when
+    /// to come back.
+    pub fn too_many_requests(reason: impl Into<String>, retry_after_secs: u64) -> ApiError {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("too_many_requests"),
+            "Too many requests; try again later",
+            Some(reason.into()),
+        );
+        e.retry_after = Some(retry_after_secs);
+        e
+    }
     pub fn internal() -> ApiError {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -193,7 +208,8 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Resp {
-        json_response(self.status, &self.body())
+        let retry_after = self.retry_after;
+        with_retry_after(json_response(self.status, &self.body()), retry_after)
     }
 
     /// The envelope with top-level fields beside `error` (`use_flow_id`, `redirect_browser_to`,
@@ -203,8 +219,16 @@ impl ApiError {
         if let (Some(Value::Object(x)), Value::Object(b)) = (extra, &mut body) {
             b.extend(x);
         }
-        json_response(self.status, &body)
+        with_retry_after(json_response(self.status, &body), self.retry_after)
     }
+}
+
+fn with_retry_after(mut r: Resp, secs: Option<u64>) -> Resp {
+    if let Some(s) = secs {
+        r.headers_mut()
+            .insert(http::header::RETRY_AFTER, http::HeaderValue::from(s));
+    }
+    r
 }
 
 impl From<CallError> for ApiError {

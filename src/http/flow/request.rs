@@ -123,10 +123,11 @@ impl Submitted {
     pub fn read(app: &App, req: &Request<Bytes>) -> Result<Submitted, ApiError> {
         let id = flow_id(req, "flow")?;
         let is_json = is_json_body(req);
-        Ok(Submitted {
-            id,
-            request: flow_request(app, req, is_json),
-            body: Submission::decode(req.body(), is_json),
-        })
+        let request = flow_request(app, req, is_json);
+        let body = Submission::decode(req.body(), is_json).map(|mut s| {
+            s.client_address = request.client_address;
+            s
+        });
+        Ok(Submitted { id, request, body })
     }
 }

@@ -1,6 +1,8 @@
 //! Steps every flow kind shares: CSRF, loading and saving, expiry, return URLs, the caller's
 //! current session.
 
+use std::net::IpAddr;
+
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -8,6 +10,7 @@ use super::request::{FlowRequest, Submission};
 use super::{Failed, Flow, FlowError, FlowKind, FlowState, FlowType};
 use crate::deps::Deps;
 use crate::identity::now;
+use crate::security::rate_limit::{self, Bucket, Limited};
 use crate::selfservice::ui::{Group, InputType, UiNode};
 use crate::selfservice::{csrf, return_to};
 use crate::session::Session;
@@ -99,6 +102,10 @@ pub async fn load(deps: &Deps, id: Uuid, kind: FlowKind) -> Result<Flow, FlowErr
 /// Attaches the addressed flow's type to a failed submission. Errors that carry a flow name it;
 /// otherwise the flow is looked up, unless the client wants JSON anyway.
 pub async fn failed(deps: &Deps, id: Uuid, req: &FlowRequest, error: FlowError) -> Failed {
+    let error = match error {
+        FlowError::RateLimited(l) if !req.wants_json => rate_limited_form(deps, id, l).await,
+        other => other,
+    };
     let flow_type = match &error {
         FlowError::Invalid(f) | FlowError::Replaced(f) => Some(f.flow_type),
         FlowError::Expired {
@@ -114,6 +121,39 @@ pub async fn failed(deps: &Deps, id: Uuid, req: &FlowRequest, error: FlowError) 
             .map(|r| FlowType::parse(&r.flow_type)),
     };
     Failed { error, flow_type }
+}
+
+/// A browser whose code was refused by `security.rate_limits` gets the form again, as it was
+/// stored before the submission (nothing was sent or saved), with the message; an API flow
+/// keeps the 429.
+async fn rate_limited_form(deps: &Deps, id: Uuid, l: Limited) -> FlowError {
+    match q::get(&deps.store, id).await {
+        Ok(Some(row)) => match Flow::from_row(row) {
+            Ok(mut flow) if flow.flow_type == FlowType::Browser => {
+                flow.ui.reset_messages();
+                flow.ui
+                    .add_message(text::codes_rate_limited(l.retry_after_secs()));
+                reject(deps, flow).await
+            }
+            _ => FlowError::RateLimited(l),
+        },
+        _ => FlowError::RateLimited(l),
+    }
+}
+
+/// `security.rate_limits`' `flows` bucket of the caller's address, before a flow is started.
+pub async fn admit_flow(deps: &Deps, req: &FlowRequest) -> Result<(), FlowError> {
+    rate_limit::admit(deps, Bucket::Flows, req.client_address)
+        .await
+        .map_err(FlowError::RateLimited)
+}
+
+/// `security.rate_limits`' `codes` bucket of `client`, before a code or link is sent (or, for
+/// an unknown address, seemingly sent: the count must not tell the two apart).
+pub async fn admit_code(deps: &Deps, client: Option<IpAddr>) -> Result<(), FlowError> {
+    rate_limit::admit(deps, Bucket::Codes, client)
+        .await
+        .map_err(FlowError::RateLimited)
 }
 
 pub async fn insert(deps: &Deps, flow: &Flow) -> Result<(), FlowError> {

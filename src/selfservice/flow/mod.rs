@@ -389,6 +389,10 @@ pub enum FlowError {
     /// succeed in a few seconds.
     #[error("too busy to handle the submission now; try again later")]
     TryAgainLater,
+    /// `security.rate_limits` refused: nothing was started or sent. A browser's form
+    /// submission gets the form again with a message instead (`common::failed`).
+    #[error(transparent)]
+    RateLimited(crate::security::rate_limit::Limited),
     /// Something the flow needs is not available yet (an identity schema still loading).
     #[error("{0}")]
     Unavailable(String),

@@ -254,6 +254,7 @@ pub async fn submit(
             .add_node_message("email", text::validation_required("email"));
         return Err(common::reject(deps, flow).await);
     };
+    common::admit_code(deps, req.client_address).await?;
     let challenge = send_challenge(deps, strategy, &mut flow, &email).await?;
     Ok(Outcome::Sent(Box::new(flow), Box::new(challenge)))
 }
@@ -281,6 +282,7 @@ async fn advance(
         }
         Advanced::Rejected => Err(common::reject(deps, flow).await),
         Advanced::Send { address, via } => {
+            common::admit_code(deps, req.client_address).await?;
             save(deps, &flow, &[from]).await?;
             let challenge = Challenge {
                 flow: flow.clone(),

@@ -68,6 +68,9 @@ pub struct Submission {
     /// or the claims a handed-over flow continues with). Set by the server only: no client
     /// body decodes into it.
     pub carried: Option<Value>,
+    /// The client's address (`FlowRequest::client_address`), for methods that send codes
+    /// (`security.rate_limits`). Set by the server only.
+    pub client_address: Option<std::net::IpAddr>,
 }
 
 impl Submission {

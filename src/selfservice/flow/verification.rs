@@ -205,6 +205,7 @@ pub async fn submit(
             .add_node_message("email", text::validation_required("email"));
         return Err(common::reject(deps, flow).await);
     };
+    common::admit_code(deps, req.client_address).await?;
     let value = normalize_email(&email);
     let found = tq::verifiable_address(&deps.store, "email", &value).await?;
     let mut mails = Vec::new();

@@ -92,6 +92,8 @@ async fn code_login(deps: &Deps, flow: &mut Flow, sub: &Submission) -> Result<Co
             .add_node_message("identifier", text::validation_required("identifier"));
         return Ok(CodeStep::Rejected);
     }
+    // Counted whether or not the identifier has an account, so the limit tells nothing.
+    crate::selfservice::flow::common::admit_code(deps, sub.client_address).await?;
     let address = password::normalize(&identifier);
     let owner = crate::store::credentials::identity_for_identifier(
         &deps.store,

@@ -130,6 +130,7 @@ impl LoginStrategy for CodeMfa {
         } else {
             Channel::Email
         };
+        crate::selfservice::flow::common::admit_code(deps, sub.client_address).await?;
         super::send(deps, flow, super::KIND_LOGIN, &address, channel, Some(id)).await?;
         flow.state = FlowState::SentEmail;
         flow.updated_at = now();

@@ -122,6 +122,7 @@ async fn code_register(
         };
         return Ok(CodeStep::Ready(Box::new(body)));
     }
+    crate::selfservice::flow::common::admit_code(deps, sub.client_address).await?;
     flow.state = FlowState::SentEmail;
     flow.updated_at = now();
     super::send(
