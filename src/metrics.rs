@@ -35,6 +35,9 @@ pub struct Metrics {
     pub http_accept_errors: IntCounterVec,
     /// Configuration file changes by outcome (`applied`, `unchanged`, `refused`).
     pub config_reloads: IntCounterVec,
+    /// Sign-in attempts refused by `security.brute_force`, by the kind of key that waited
+    /// (`identifier`, `identity`, `address`).
+    pub throttle_refusals: IntCounterVec,
 }
 
 impl Metrics {
@@ -116,6 +119,14 @@ impl Metrics {
             &["outcome"],
         )
         .expect("valid metric");
+        let throttle_refusals = IntCounterVec::new(
+            Opts::new(
+                "throttle_refusals_total",
+                "Sign-in attempts refused after failed attempts, by the kind of key that waits (identifier, identity, address)",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric");
         let whoami_cache_misses = whoami_cache.with_label_values(&["miss"]);
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -128,6 +139,7 @@ impl Metrics {
             Box::new(http_connections_closed.clone()),
             Box::new(http_accept_errors.clone()),
             Box::new(config_reloads.clone()),
+            Box::new(throttle_refusals.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -146,6 +158,7 @@ impl Metrics {
             http_connections_closed,
             http_accept_errors,
             config_reloads,
+            throttle_refusals,
         }
     }
 

@@ -362,6 +362,9 @@ impl Actor for FlowSweeper {
         if let Err(e) = crate::store::flows::delete_old_errors(&deps.store, before, batch).await {
             tracing::warn!(error = %e, "sweeping old flow errors failed");
         }
+        if let Err(e) = crate::security::throttle::sweep(&deps).await {
+            tracing::warn!(error = %e, "sweeping stale sign-in failure counters failed");
+        }
         Ok(())
     }
 
