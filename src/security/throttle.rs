@@ -118,8 +118,13 @@ impl Key {
 }
 
 /// The keys one sign-in attempt counts against.
-#[derive(Clone, Debug, Default)]
-pub struct Keys(Vec<Key>);
+#[derive(Clone, Debug)]
+pub struct Keys(Vec<Key>, Cleared);
+
+/// Whether [`check`] found a counter a success must clear; without one a normal sign-in
+/// writes nothing.
+#[derive(Clone, Copy, Debug)]
+struct Cleared(bool);
 
 impl Keys {
     /// `identifier`: what was typed, if anything; `identity`: the identity a second-factor
@@ -134,6 +139,8 @@ impl Keys {
                 .chain(identity.map(Key::identity))
                 .chain(address.map(Key::address))
                 .collect(),
+            // Unchecked keys are cleared on success.
+            Cleared(true),
         )
     }
 
@@ -188,7 +195,7 @@ fn live<'a>(bf: &BruteForce, row: &'a CounterRow, at: NaiveDateTime) -> Option<&
 
 /// Whether any key must wait; checked before a method runs, so a refused attempt costs no
 /// hash and no lookup.
-pub async fn check(deps: &Deps, keys: &Keys) -> Result<Option<Refused>, StoreError> {
+pub async fn check(deps: &Deps, keys: &mut Keys) -> Result<Option<Refused>, StoreError> {
     let bf = &deps.config.security.brute_force;
     if !bf.enabled || keys.0.is_empty() {
         return Ok(None);
@@ -199,6 +206,12 @@ pub async fn check(deps: &Deps, keys: &Keys) -> Result<Option<Refused>, StoreErr
         &keys.stored(&[Kind::Identifier, Kind::Identity, Kind::Address]),
     )
     .await?;
+    keys.1 = Cleared(rows.iter().any(|r| {
+        matches!(
+            Kind::of_stored(&r.key),
+            Some(Kind::Identifier | Kind::Identity)
+        )
+    }));
     let refused = rows
         .iter()
         .filter_map(|r| live(bf, r, at))
@@ -235,6 +248,9 @@ pub async fn record(deps: &Deps, keys: &Keys, failed: bool) -> Result<(), StoreE
         return Ok(());
     }
     if !failed {
+        if !keys.1.0 {
+            return Ok(());
+        }
         let clear = keys.stored(&[Kind::Identifier, Kind::Identity]);
         if !clear.is_empty() {
             q::clear(&deps.store, &clear).await?;

@@ -255,13 +255,13 @@ pub async fn submit(
     // Throttling counts the identifier typed (before any lookup, so an unknown one is answered
     // alike), the identity a second factor is for, and the client address; a key that waits
     // is refused before the method runs, so it costs no hash.
-    let keys = throttle::Keys::new(
+    let mut keys = throttle::Keys::new(
         sub.str("identifier")
             .or_else(|| sub.str("password_identifier")),
         flow.identity_id.filter(|_| step_up),
         req.client_address,
     );
-    if let Some(refused) = throttle::check(deps, &keys).await? {
+    if let Some(refused) = throttle::check(deps, &mut keys).await? {
         let retry_after_secs = refused.retry_after_secs();
         flow.ui
             .add_message(text::validation_too_many_attempts(retry_after_secs));
