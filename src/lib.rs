@@ -53,8 +53,10 @@
 //!   through a text column type (`store::id::DbId`: a stored id that does not parse is an
 //!   error, never a nil UUID), and enums stored as text (`store::text_enum`, e.g. the courier
 //!   and web hook queue statuses). No policy.
-//! - [`security`]: Gatehouse's protections beyond Kratos (issue 19): rate limits on flows and
-//!   codes per client address (`security::rate_limit`, buckets in the database).
+//! - [`security`]: Gatehouse's protections beyond Kratos: rate limits on flows and codes per
+//!   client address (`security::rate_limit`, buckets in the database), failed sign-in
+//!   throttling and lockout (`security::throttle`, counters in the database, asked by the login
+//!   flow).
 //! - [`limits`]: the bounds every request decoder applies (JSON depth and size, form fields and
 //!   key depth), checked without recursion before anything walks the data.
 //! - `fuzz`: entry points that run every request decoder and the hash-format parser on

@@ -37,6 +37,9 @@ pub struct Metrics {
     pub config_reloads: IntCounterVec,
     /// Requests refused by `security.rate_limits`, by bucket (`flows`, `codes`).
     pub rate_limit_refusals: IntCounterVec,
+    /// Sign-in attempts refused by `security.brute_force`, by the kind of key that waited
+    /// (`identifier`, `identity`, `address`).
+    pub throttle_refusals: IntCounterVec,
 }
 
 impl Metrics {
@@ -126,6 +129,14 @@ impl Metrics {
             &["bucket"],
         )
         .expect("valid metric");
+        let throttle_refusals = IntCounterVec::new(
+            Opts::new(
+                "throttle_refusals_total",
+                "Sign-in attempts refused after failed attempts, by the kind of key that waits (identifier, identity, address)",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric");
         let whoami_cache_misses = whoami_cache.with_label_values(&["miss"]);
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -139,6 +150,7 @@ impl Metrics {
             Box::new(http_accept_errors.clone()),
             Box::new(config_reloads.clone()),
             Box::new(rate_limit_refusals.clone()),
+            Box::new(throttle_refusals.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -158,6 +170,7 @@ impl Metrics {
             http_accept_errors,
             config_reloads,
             rate_limit_refusals,
+            throttle_refusals,
         }
     }
 

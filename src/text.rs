@@ -75,6 +75,9 @@ pub mod ids {
     pub const VALIDATION_ACCOUNT_NOT_FOUND: u64 = 4000037;
     /// Gatehouse's (Kratos has none): `security.rate_limits` refused to send a code.
     pub const VALIDATION_CODES_RATE_LIMITED: u64 = 4000090;
+    /// Gatehouse's (Kratos has no throttling): a sign-in refused while the identifier, identity
+    /// or address waits after failed attempts.
+    pub const VALIDATION_TOO_MANY_ATTEMPTS: u64 = 4000060;
     pub const VALIDATION_EMAIL: u64 = 4000040;
     /// Kratos defines it but sends 4000040 for phone numbers too; Gatehouse sends this.
     pub const VALIDATION_PHONE: u64 = 4000041;
@@ -505,6 +508,14 @@ pub fn validation_password_too_many_breaches(breaches: i64) -> UiText {
         ids::VALIDATION_PASSWORD_TOO_MANY_BREACHES,
         "This password appeared in known data breaches and may no longer be used.",
         ctx(&[("breaches", json!(breaches))]),
+    )
+}
+/// A sign-in refused by `security.brute_force`; the same for every identifier, known or not.
+pub fn validation_too_many_attempts(retry_after_seconds: u64) -> UiText {
+    UiText::error(
+        ids::VALIDATION_TOO_MANY_ATTEMPTS,
+        format!("Too many failed attempts. Please try again in {retry_after_seconds} seconds."),
+        ctx(&[("retry_after", json!(retry_after_seconds))]),
     )
 }
 pub fn validation_invalid_credentials() -> UiText {

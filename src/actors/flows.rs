@@ -365,6 +365,9 @@ impl Actor for FlowSweeper {
         if let Err(e) = crate::security::rate_limit::sweep(&deps, batch).await {
             tracing::warn!(error = %e, "sweeping full rate limit buckets failed");
         }
+        if let Err(e) = crate::security::throttle::sweep(&deps).await {
+            tracing::warn!(error = %e, "sweeping stale sign-in failure counters failed");
+        }
         Ok(())
     }
 

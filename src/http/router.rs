@@ -66,6 +66,10 @@ pub enum Route {
     LogoutApi,
     ListCourierMessages,
     GetCourierMessage(String),
+    /// `GET|DELETE /admin/lockouts?identifier=|identity_id=|address=` (Gatehouse's): the
+    /// failed sign-in counters of `security.brute_force`, read or cleared.
+    GetLockouts,
+    DeleteLockouts,
     /// `GET /.well-known/ory/webauthn.js` (public): the WebAuthn and passkey browser script.
     WebauthnScript,
     /// `GET /ui/<page>` (public): a built-in self-service page (`""` is the home page).
@@ -150,6 +154,7 @@ impl Route {
             Route::LogoutApi => "/self-service/logout/api",
             Route::ListCourierMessages => "/courier/messages",
             Route::GetCourierMessage(_) => "/courier/messages/{id}",
+            Route::GetLockouts | Route::DeleteLockouts => "/lockouts",
             Route::WebauthnScript => "/.well-known/ory/webauthn.js",
             Route::Page(_) => "/ui/{page}",
         }
@@ -302,6 +307,10 @@ pub fn route(listener: Listener, method: &Method, path: &str) -> Match {
         ["courier", "messages", id] if admin => {
             pick(&[(Method::GET, Route::GetCourierMessage(decode(id)))])
         }
+        ["lockouts"] if admin => pick(&[
+            (Method::GET, Route::GetLockouts),
+            (Method::DELETE, Route::DeleteLockouts),
+        ]),
         ["identities"] if admin => pick(&[
             (Method::GET, Route::ListIdentities),
             (Method::POST, Route::CreateIdentity),

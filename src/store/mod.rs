@@ -21,6 +21,8 @@ pub mod schema;
 pub mod session_schema;
 pub mod sessions;
 pub mod text_enum;
+pub mod throttle;
+pub mod throttle_schema;
 pub mod token_schema;
 pub mod tokens;
 pub mod webhook_schema;

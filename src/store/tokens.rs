@@ -155,52 +155,6 @@ pub async fn record_once(store: &Store, row: &TokenRow) -> Result<bool, StoreErr
     })
 }
 
-/// How many unexpired records of `kind` (held by no flow) `identity_id` has at `at`.
-pub async fn count_live(
-    store: &Store,
-    identity_id: Uuid,
-    kind: &str,
-    at: NaiveDateTime,
-) -> Result<i64, StoreError> {
-    let nid = DbId(store.nid());
-    let identity = DbId(identity_id);
-    let kind = kind.to_owned();
-    with_conn!(store, |c| {
-        Ok(t::table
-            .filter(t::nid.eq(&nid))
-            .filter(t::kind.eq(&kind))
-            .filter(t::flow_id.is_null())
-            .filter(t::identity_id.eq(&identity))
-            .filter(t::expires_at.gt(at))
-            .count()
-            .get_result::<i64>(c)
-            .await?)
-    })
-}
-
-/// Removes every record of `kind` (held by no flow) of `identity_id`.
-pub async fn delete_for_identity(
-    store: &Store,
-    identity_id: Uuid,
-    kind: &str,
-) -> Result<(), StoreError> {
-    let nid = DbId(store.nid());
-    let identity = DbId(identity_id);
-    let kind = kind.to_owned();
-    with_conn!(store, |c| {
-        diesel::delete(
-            t::table
-                .filter(t::nid.eq(&nid))
-                .filter(t::kind.eq(&kind))
-                .filter(t::flow_id.is_null())
-                .filter(t::identity_id.eq(&identity)),
-        )
-        .execute(c)
-        .await?;
-        Ok(())
-    })
-}
-
 /// Stores new tokens for a flow without a message (admin-created recovery codes and links).
 pub async fn replace_for_flow(
     store: &Store,

@@ -46,5 +46,6 @@ mod sdk;
 mod sdk_python;
 mod sessions;
 mod settings;
+mod throttle;
 mod webauthn;
 mod webauthn_ceremony;

@@ -269,6 +269,16 @@ pub async fn render_error(
                 see_other(&ui_url_for(app, kind, &flow.id.to_string()))
             }
         }
+        FlowError::Throttled {
+            flow,
+            retry_after_secs,
+        } => {
+            if json {
+                ApiError::too_many_attempts(retry_after_secs).into_response_retry(retry_after_secs)
+            } else {
+                see_other(&ui_url_for(app, kind, &flow.id.to_string()))
+            }
+        }
         FlowError::Replaced(ref f) if !json => see_other(&ui_url_for(app, kind, &f.id.to_string())),
         FlowError::Expired {
             replacement: Some(ref f),

@@ -3,6 +3,7 @@
 pub mod courier;
 pub mod health;
 pub mod identities;
+pub mod lockouts;
 pub mod logout;
 pub mod oidc;
 pub mod recovery;
@@ -65,6 +66,8 @@ pub async fn dispatch(app: &App, route: Route, req: Request<Bytes>) -> Result<Re
         Route::LogoutApi => logout::api(app, req).await,
         Route::ListCourierMessages => courier::list(app, &req).await,
         Route::GetCourierMessage(id) => courier::get(app, &id).await,
+        Route::GetLockouts => lockouts::get(app, &req).await,
+        Route::DeleteLockouts => lockouts::delete(app, &req).await,
         Route::WebauthnScript => Ok(webauthn::script()),
         Route::Page(page) => crate::http::pages::page(app, &page, req).await,
         Route::DeleteIdentityCredentials { id, kind } => {

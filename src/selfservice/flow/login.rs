@@ -11,6 +11,7 @@ use crate::config::RequiredAal;
 use crate::deps::Deps;
 use crate::identity::service as identities;
 use crate::identity::{Identity, now};
+use crate::security::throttle;
 use crate::selfservice::csrf::RawToken;
 use crate::selfservice::hooks::{self, HookContext, web_hook};
 use crate::selfservice::strategy::{LINK_KEY, Outcome, Registry};
@@ -251,7 +252,40 @@ pub async fn submit(
         return Err(common::reject(deps, flow).await);
     };
     flow.active = Some(method.clone());
-    let identity = match strategy.login(deps, &mut flow, &sub).await {
+    // Throttling counts the identifier typed (before any lookup, so an unknown one is answered
+    // alike), the identity a second factor is for, and the client address; a key that waits
+    // is refused before the method runs, so it costs no hash.
+    let mut keys = throttle::Keys::new(
+        sub.str("identifier")
+            .or_else(|| sub.str("password_identifier")),
+        flow.identity_id.filter(|_| step_up),
+        req.client_address,
+    );
+    if let Some(refused) = throttle::check(deps, &mut keys).await? {
+        let retry_after_secs = refused.retry_after_secs();
+        flow.ui
+            .add_message(text::validation_too_many_attempts(retry_after_secs));
+        return Err(match common::reject(deps, flow).await {
+            FlowError::Invalid(flow) => FlowError::Throttled {
+                flow,
+                retry_after_secs,
+            },
+            other => other,
+        });
+    }
+    let answered = strategy.login(deps, &mut flow, &sub).await;
+    // Only a wrong credential counts, as the method's message says; a missing field does not.
+    let failed = throttle::is_failure(
+        flow.ui
+            .messages
+            .iter()
+            .chain(flow.ui.nodes.iter().flat_map(|n| n.messages.iter()))
+            .map(|m| m.id),
+    );
+    if failed || matches!(answered, Ok(Outcome::Done(_))) {
+        throttle::record(deps, &keys, failed).await?;
+    }
+    let identity = match answered {
         Err(FlowError::Expired {
             expired_at,
             replacement: None,

@@ -329,6 +329,13 @@ pub enum FlowError {
     /// The submission was rejected; the flow carries the messages to show.
     #[error("the submission was invalid")]
     Invalid(Box<Flow>),
+    /// A sign-in refused by `security.brute_force` before any method ran; the flow carries the
+    /// message (browsers see the form again), API clients get 429 with `Retry-After`.
+    #[error("too many failed attempts")]
+    Throttled {
+        flow: Box<Flow>,
+        retry_after_secs: u64,
+    },
     /// The flow was already completed (by this or another node).
     #[error("the flow was already completed")]
     AlreadyCompleted,

@@ -36,7 +36,6 @@
 // also overrides `aal` and `configured_for`.
 //! ```
 
-mod attempts;
 pub mod code;
 pub mod identifier_first;
 pub mod link;

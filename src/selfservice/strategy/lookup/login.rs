@@ -11,7 +11,7 @@ use crate::identity::{CredentialType, Identity, now};
 use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError};
 use crate::selfservice::otp;
-use crate::selfservice::strategy::{LoginStrategy, Method, Outcome, aal2_identity, attempts};
+use crate::selfservice::strategy::{LoginStrategy, Method, Outcome, aal2_identity};
 use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode};
 use crate::session::Aal;
 use crate::store::StoreError;
@@ -71,19 +71,9 @@ impl LoginStrategy for LookupSecret {
         let Some(identity) = aal2_identity(deps, flow).await? else {
             return Ok(Outcome::Rejected);
         };
-        let id = identity.id;
-        if attempts::locked(deps, id).await? {
-            flow.ui.add_message(attempts::locked_message());
+        if !check_submission(deps, &mut flow.ui, identity.id, sub).await? {
             return Ok(Outcome::Rejected);
         }
-        if !check_submission(deps, &mut flow.ui, id, sub).await? {
-            // A missing code is a form error, not a guess.
-            if sub.str(LOGIN_INPUT).is_some_and(|c| !c.is_empty()) {
-                attempts::record_failure(deps, id).await?;
-            }
-            return Ok(Outcome::Rejected);
-        }
-        attempts::clear(deps, id).await?;
         Ok(Outcome::Done(identity))
     }
 }

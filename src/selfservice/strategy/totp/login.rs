@@ -7,7 +7,7 @@ use crate::deps::Deps;
 use crate::identity::Identity;
 use crate::selfservice::flow::request::Submission;
 use crate::selfservice::flow::{Flow, FlowError};
-use crate::selfservice::strategy::{LoginStrategy, Method, Outcome, aal2_identity, attempts};
+use crate::selfservice::strategy::{LoginStrategy, Method, Outcome, aal2_identity};
 use crate::selfservice::ui::{Group, InputType, UiContainer, UiNode, submit_node};
 use crate::session::Aal;
 use crate::text;
@@ -56,15 +56,9 @@ impl LoginStrategy for Totp {
                 .add_node_message("totp_code", text::validation_required("totp_code"));
             return Ok(Outcome::Rejected);
         }
-        if attempts::locked(deps, identity.id).await? {
-            flow.ui.add_message(attempts::locked_message());
-            return Ok(Outcome::Rejected);
-        }
         if check_code(deps, identity.id, &url, code).await? {
-            attempts::clear(deps, identity.id).await?;
             Ok(Outcome::Done(identity.clone()))
         } else {
-            attempts::record_failure(deps, identity.id).await?;
             flow.ui
                 .add_node_message("totp_code", text::validation_totp_wrong());
             Ok(Outcome::Rejected)
