@@ -53,6 +53,8 @@
 //!   through a text column type (`store::id::DbId`: a stored id that does not parse is an
 //!   error, never a nil UUID), and enums stored as text (`store::text_enum`, e.g. the courier
 //!   and web hook queue statuses). No policy.
+//! - [`security`]: Gatehouse's protections beyond Kratos (issue 19), one module per part:
+//!   admin API keys (`security::api_keys`).
 //! - [`limits`]: the bounds every request decoder applies (JSON depth and size, form fields and
 //!   key depth), checked without recursion before anything walks the data.
 //! - `fuzz`: entry points that run every request decoder and the hash-format parser on
@@ -80,6 +82,7 @@ pub mod jsonnet;
 pub mod limits;
 pub mod metrics;
 pub mod reload;
+pub mod security;
 pub mod selfservice;
 pub mod session;
 pub mod store;
