@@ -4,6 +4,7 @@
 //! `error` (one constructor per envelope, one conversion per domain error). Nothing here
 //! touches the database.
 
+pub mod admin_auth;
 pub mod conn;
 pub mod cors;
 pub mod error;
@@ -97,7 +98,7 @@ pub async fn handle(
                     Ok(()) => {
                         // Handlers that record devices read the peer address from the request.
                         req.extensions_mut().insert(peer);
-                        Box::pin(handlers::dispatch(app, route, req)).await
+                        Box::pin(dispatch(app, peer, route, req)).await
                     }
                     Err(e) => Err(e),
                 },
@@ -139,6 +140,21 @@ pub async fn handle(
         },
     };
     finish(app, pattern, &method, origin, resp, start)
+}
+
+/// The admin listener's key check, then the route's handler.
+async fn dispatch(
+    app: &App,
+    peer: SocketAddr,
+    route: Route,
+    req: Request<Bytes>,
+) -> Result<Resp, ApiError> {
+    if app.listener == Listener::Admin
+        && let Err(refusal) = admin_auth::check(app, &route, &req, peer).await
+    {
+        return Ok(refusal);
+    }
+    handlers::dispatch(app, route, req).await
 }
 
 async fn read(req: Request<Incoming>, limit: usize) -> Result<Request<Bytes>, ApiError> {

@@ -11,6 +11,7 @@
 mod common;
 
 mod admin_identities;
+mod admin_keys;
 mod browser;
 mod cipher;
 mod cli;
