@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod flow;
 pub mod handlers;
+pub mod headers;
 pub mod pages;
 pub mod respond;
 pub mod router;
@@ -40,6 +41,8 @@ pub struct App {
     pub handles: Handles,
     pub cors: Option<CorsPolicy>,
     pub body_limit: usize,
+    /// Browser hardening headers added to every answer (`headers`).
+    pub hardening: headers::Hardening,
 }
 
 /// Handles one request end to end: head limits, CORS, routing, the handler, headers, metrics.
@@ -62,7 +65,8 @@ pub async fn handle(
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
     {
-        let resp = cors.preflight(origin, req.headers());
+        let mut resp = cors.preflight(origin, req.headers());
+        app.hardening.apply(resp.headers_mut());
         record(app, "preflight", &method, resp.status(), start);
         return resp;
     }
@@ -163,7 +167,8 @@ async fn read(req: Request<Incoming>, limit: usize) -> Result<Request<Bytes>, Ap
     Ok(Request::from_parts(parts, body))
 }
 
-/// What every answer gets: Kratos's `Cache-Control`, CORS headers, and its metrics.
+/// What every answer gets: Kratos's `Cache-Control`, CORS and hardening headers, and its
+/// metrics.
 fn finish(
     app: &App,
     pattern: &'static str,
@@ -180,6 +185,7 @@ fn finish(
     if let (Some(cors), Some(origin)) = (&app.cors, &origin) {
         cors.decorate(origin, h);
     }
+    app.hardening.apply(h);
     record(app, pattern, method, resp.status(), start);
     resp
 }

@@ -43,6 +43,7 @@ mod robustness;
 mod runtime;
 mod sdk;
 mod sdk_python;
+mod security_headers;
 mod sessions;
 mod settings;
 mod webauthn;
