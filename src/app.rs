@@ -333,6 +333,16 @@ pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
     let public_addr = public.local_addr()?;
     let admin_addr = admin.local_addr()?;
     let cors = cors_policy(&deps.config);
+    let hardening = |listener| {
+        http::headers::Hardening::new(
+            listener,
+            &deps.config.serve.public.security_headers,
+            &deps.public_url,
+        )
+        .map_err(anyhow::Error::msg)
+    };
+    let (public_hardening, admin_hardening) =
+        (hardening(Listener::Public)?, hardening(Listener::Admin)?);
     let budget = http::conn::FdBudget::new(
         raise_fd_limit(),
         deps.store.pool_stats().max,
@@ -359,12 +369,17 @@ pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
     let grace = opts.grace;
     let timeouts = opts.timeouts;
     let listeners = Box::new(move |handles: Handles| {
-        let mk = |listener: Listener, tcp: TcpListener, cors: Option<CorsPolicy>, cap: usize| {
+        let mk = |listener: Listener,
+                  tcp: TcpListener,
+                  cors: Option<CorsPolicy>,
+                  hardening: http::headers::Hardening,
+                  cap: usize| {
             let app = Arc::new(App {
                 listener,
                 handles: handles.clone(),
                 cors,
                 body_limit: http::DEFAULT_BODY_LIMIT,
+                hardening,
             });
             ListenerSpec {
                 name: format!("{}-listener", listener.name()),
@@ -380,8 +395,8 @@ pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
             }
         };
         vec![
-            mk(Listener::Public, public, cors, public_cap),
-            mk(Listener::Admin, admin, None, admin_cap),
+            mk(Listener::Public, public, cors, public_hardening, public_cap),
+            mk(Listener::Admin, admin, None, admin_hardening, admin_cap),
         ]
     });
     let runtime = actors::start(deps, watch, listeners).await?;

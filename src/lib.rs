@@ -53,7 +53,8 @@
 //!   through a text column type (`store::id::DbId`: a stored id that does not parse is an
 //!   error, never a nil UUID), and enums stored as text (`store::text_enum`, e.g. the courier
 //!   and web hook queue statuses). No policy.
-//! - [`security`]: Gatehouse's protections beyond Kratos: rate limits on flows and codes per
+//! - [`security`]: Gatehouse's protections beyond Kratos: admin API keys
+//!   (`security::api_keys`, checked by `http::admin_auth`), rate limits on flows and codes per
 //!   client address (`security::rate_limit`, buckets in the database), failed sign-in
 //!   throttling and lockout (`security::throttle`, counters in the database, asked by the login
 //!   flow).

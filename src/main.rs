@@ -67,6 +67,46 @@ enum Cmd {
         #[command(subcommand)]
         cmd: HashersCmd,
     },
+    /// Admin API keys (used when serve.admin.api_keys.enabled is true).
+    AdminKeys {
+        #[command(subcommand)]
+        cmd: AdminKeysCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminKeysCmd {
+    /// Make a key and print it (once: only its digest is stored).
+    Create {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// What the key is for, shown by `list` and in the logs.
+        #[arg(long)]
+        name: String,
+        /// The key may only read (GET and HEAD).
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// List the keys (never the keys themselves).
+    List {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// `table` or `json`.
+        #[arg(long, default_value = "table")]
+        format: ListFormat,
+    },
+    /// Revoke a key by its id: it stops working on every node at once.
+    Revoke {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        id: uuid::Uuid,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ListFormat {
+    Table,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -297,6 +337,74 @@ async fn migrate_sql(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `admin-keys`: opens the configured database as `serve` does (SQLite migrates itself;
+/// PostgreSQL needs `migrate sql` first).
+async fn admin_keys(cmd: AdminKeysCmd) -> anyhow::Result<ExitCode> {
+    use gatehouse::security::api_keys;
+    let (AdminKeysCmd::Create { cfg, .. }
+    | AdminKeysCmd::List { cfg, .. }
+    | AdminKeysCmd::Revoke { cfg, .. }) = &cmd;
+    let loaded = load(&cfg.config)?;
+    init_logging(&loaded.config);
+    let store = app::open_store(&loaded.config, false).await?;
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or_else(
+            || "-".to_owned(),
+            |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        )
+    };
+    match cmd {
+        AdminKeysCmd::Create {
+            name, read_only, ..
+        } => {
+            let new = api_keys::create(&store, &name, read_only)
+                .await
+                .context("storing the key")?;
+            if !loaded.config.serve.admin.api_keys.enabled {
+                eprintln!(
+                    "note: serve.admin.api_keys.enabled is false; the admin API does not ask for keys yet"
+                );
+            }
+            eprintln!("Store the key now: it is not shown again.");
+            println!("id: {}", new.info.id);
+            println!("name: {}", new.info.name);
+            println!("read_only: {}", new.info.read_only);
+            println!("key: {}", new.key);
+        }
+        AdminKeysCmd::List { format, .. } => {
+            let keys = api_keys::list(&store).await.context("reading the keys")?;
+            match format {
+                ListFormat::Json => println!("{}", serde_json::to_string_pretty(&keys)?),
+                ListFormat::Table => {
+                    println!(
+                        "{:<36}  {:<9}  {:<20}  {:<20}  {:<20}  NAME",
+                        "ID", "READ ONLY", "CREATED", "LAST USED", "REVOKED"
+                    );
+                    for k in keys {
+                        println!(
+                            "{:<36}  {:<9}  {:<20}  {:<20}  {:<20}  {}",
+                            k.id,
+                            if k.read_only { "yes" } else { "no" },
+                            time(Some(k.created_at)),
+                            time(k.last_used_at),
+                            time(k.revoked_at),
+                            k.name
+                        );
+                    }
+                }
+            }
+        }
+        AdminKeysCmd::Revoke { id, .. } => match api_keys::revoke(&store, id).await {
+            Ok(k) => println!("Revoked {} ({}) at {}.", k.id, k.name, time(k.revoked_at)),
+            Err(gatehouse::store::StoreError::NotFound) => {
+                anyhow::bail!("there is no admin API key {id}")
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("revoking the key")),
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -329,6 +437,7 @@ fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                     dsn,
                 },
         } => rt.block_on(migrate_sql(cfg, read_from_env, yes, dsn)),
+        Cmd::AdminKeys { cmd } => rt.block_on(admin_keys(cmd)),
         Cmd::Version => {
             println!("Version:    v{}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

@@ -4,12 +4,14 @@
 //! `error` (one constructor per envelope, one conversion per domain error). Nothing here
 //! touches the database.
 
+pub mod admin_auth;
 pub mod conn;
 pub mod cors;
 pub mod error;
 pub mod extract;
 pub mod flow;
 pub mod handlers;
+pub mod headers;
 pub mod pages;
 pub mod respond;
 pub mod router;
@@ -39,6 +41,8 @@ pub struct App {
     pub handles: Handles,
     pub cors: Option<CorsPolicy>,
     pub body_limit: usize,
+    /// Browser hardening headers added to every answer (`headers`).
+    pub hardening: headers::Hardening,
 }
 
 /// Handles one request end to end: head limits, CORS, routing, the handler, headers, metrics.
@@ -61,7 +65,8 @@ pub async fn handle(
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
     {
-        let resp = cors.preflight(origin, req.headers());
+        let mut resp = cors.preflight(origin, req.headers());
+        app.hardening.apply(resp.headers_mut());
         record(app, "preflight", &method, resp.status(), start);
         return resp;
     }
@@ -97,7 +102,7 @@ pub async fn handle(
                     Ok(()) => {
                         // Handlers that record devices read the peer address from the request.
                         req.extensions_mut().insert(peer);
-                        Box::pin(handlers::dispatch(app, route, req)).await
+                        Box::pin(dispatch(app, peer, route, req)).await
                     }
                     Err(e) => Err(e),
                 },
@@ -141,13 +146,29 @@ pub async fn handle(
     finish(app, pattern, &method, origin, resp, start)
 }
 
+/// The admin listener's key check, then the route's handler.
+async fn dispatch(
+    app: &App,
+    peer: SocketAddr,
+    route: Route,
+    req: Request<Bytes>,
+) -> Result<Resp, ApiError> {
+    if app.listener == Listener::Admin
+        && let Err(refusal) = admin_auth::check(app, &route, &req, peer).await
+    {
+        return Ok(refusal);
+    }
+    handlers::dispatch(app, route, req).await
+}
+
 async fn read(req: Request<Incoming>, limit: usize) -> Result<Request<Bytes>, ApiError> {
     let (parts, body) = req.into_parts();
     let body = extract::read_body(&parts.headers, body, limit).await?;
     Ok(Request::from_parts(parts, body))
 }
 
-/// What every answer gets: Kratos's `Cache-Control`, CORS headers, and its metrics.
+/// What every answer gets: Kratos's `Cache-Control`, CORS and hardening headers, and its
+/// metrics.
 fn finish(
     app: &App,
     pattern: &'static str,
@@ -164,6 +185,7 @@ fn finish(
     if let (Some(cors), Some(origin)) = (&app.cors, &origin) {
         cors.decorate(origin, h);
     }
+    app.hardening.apply(h);
     record(app, pattern, method, resp.status(), start);
     resp
 }

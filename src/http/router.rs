@@ -161,6 +161,55 @@ impl Route {
     }
 }
 
+/// Every route of the admin listener as (method, pattern), as data: the API key tests walk it,
+/// and a unit test below holds it to `route`. A new admin route is added here too. (`HEAD`
+/// answers wherever `GET` does; every path is also served under `/admin`.)
+pub const ADMIN_ROUTES: &[(Method, &str)] = &[
+    (Method::GET, "/health/alive"),
+    (Method::GET, "/health/ready"),
+    (Method::GET, "/health/config"),
+    (Method::GET, "/version"),
+    (Method::GET, "/metrics/prometheus"),
+    (Method::GET, "/schemas"),
+    (Method::GET, "/schemas/{id}"),
+    (Method::GET, "/self-service/errors"),
+    (Method::POST, "/recovery/code"),
+    (Method::POST, "/recovery/link"),
+    (Method::GET, "/sessions"),
+    (Method::GET, "/sessions/{id}"),
+    (Method::DELETE, "/sessions/{id}"),
+    (Method::PATCH, "/sessions/{id}/extend"),
+    (Method::GET, "/identities/{id}/sessions"),
+    (Method::DELETE, "/identities/{id}/sessions"),
+    (Method::GET, "/courier/messages"),
+    (Method::GET, "/courier/messages/{id}"),
+    (Method::GET, "/lockouts"),
+    (Method::DELETE, "/lockouts"),
+    (Method::GET, "/identities"),
+    (Method::POST, "/identities"),
+    (Method::PATCH, "/identities"),
+    (Method::GET, "/identities/by/external/{externalID}"),
+    (Method::GET, "/identities/{id}"),
+    (Method::PUT, "/identities/{id}"),
+    (Method::PATCH, "/identities/{id}"),
+    (Method::DELETE, "/identities/{id}"),
+    (Method::DELETE, "/identities/{id}/credentials/{type}"),
+];
+
+/// A path for `pattern` with each `{placeholder}` filled in (`sample`, or `password` for a
+/// credential type).
+pub fn sample_path(pattern: &str, sample: &str) -> String {
+    pattern
+        .split('/')
+        .map(|seg| match seg {
+            "{type}" => "password",
+            s if s.starts_with('{') => sample,
+            s => s,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Match {
     Found(Route),
@@ -425,6 +474,32 @@ mod tests {
             route(Listener::Admin, &Method::GET, "/admin/health/ready"),
             Match::Found(Route::HealthReady)
         );
+    }
+
+    #[test]
+    fn the_admin_route_table_is_the_admin_router() {
+        use std::collections::BTreeSet;
+        let other = Method::from_bytes(b"BREW").unwrap();
+        for (method, pattern) in ADMIN_ROUTES {
+            let path = sample_path(pattern, "0b6c3f2e-9d3a-4a8e-8a55-3a1c6a0e7f10");
+            for p in [path.clone(), format!("/admin{path}")] {
+                match route(Listener::Admin, method, &p) {
+                    Match::Found(r) => assert_eq!(r.pattern(), *pattern, "{method} {p}"),
+                    m => panic!("{method} {p}: {m:?}"),
+                }
+            }
+            // The table lists every method the path has.
+            let Match::MethodNotAllowed(allowed) = route(Listener::Admin, &other, &path) else {
+                panic!("{path} answers any method");
+            };
+            let listed: BTreeSet<&str> = ADMIN_ROUTES
+                .iter()
+                .filter(|(_, p)| sample_path(p, "x") == sample_path(pattern, "x"))
+                .map(|(m, _)| m.as_str())
+                .collect();
+            let routed: BTreeSet<&str> = allowed.iter().map(Method::as_str).collect();
+            assert_eq!(listed, routed, "methods of {pattern}");
+        }
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! so a pooled connection is an enum and [`with_conn!`]/[`with_tx!`] expand the same diesel code
 //! once per variant. This module holds no policy: no expiry checks, no hashing.
 
+pub mod api_keys;
+pub mod api_keys_schema;
 pub mod changes;
 pub mod courier;
 pub mod courier_schema;

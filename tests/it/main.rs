@@ -11,6 +11,7 @@
 mod common;
 
 mod admin_identities;
+mod admin_keys;
 mod browser;
 mod cipher;
 mod cli;
@@ -44,6 +45,7 @@ mod robustness;
 mod runtime;
 mod sdk;
 mod sdk_python;
+mod security_headers;
 mod sessions;
 mod settings;
 mod throttle;

@@ -6,6 +6,7 @@
 //! `session`, `courier`, `store`), and for flows by [`flow::flow_error`], which also gives the
 //! top-level fields Kratos sends beside the envelope. Handlers never spell an envelope out.
 
+mod api_keys;
 mod courier;
 pub mod flow;
 mod identity;

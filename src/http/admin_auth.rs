@@ -1,0 +1,87 @@
+//! The admin listener's API key check (`serve.admin.api_keys.enabled`): every route but health
+//! and version needs `Authorization: Bearer <key>`; read-only keys may only GET and HEAD.
+//! Refusals carry `WWW-Authenticate` (RFC 6750). Logs name the key's id and name, the client
+//! and the route, never the key.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, header};
+
+use super::App;
+use super::error::ApiError;
+use super::respond::Resp;
+use super::router::Route;
+use crate::security::api_keys::{self, KeyError};
+
+/// Routes a monitor or load balancer must reach without a key.
+fn exempt(route: &Route) -> bool {
+    matches!(
+        route,
+        Route::HealthAlive | Route::HealthReady | Route::HealthConfig | Route::Version
+    )
+}
+
+/// `Ok` when the request may go on to its handler; else the refusal to send.
+pub async fn check(
+    app: &App,
+    route: &Route,
+    req: &Request<Bytes>,
+    peer: SocketAddr,
+) -> Result<(), Resp> {
+    let deps = app.handles.deps();
+    if !deps.config.serve.admin.api_keys.enabled || exempt(route) {
+        return Ok(());
+    }
+    let method = req.method();
+    let read = *method == Method::GET || *method == Method::HEAD;
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or_default());
+    let client = super::session_auth::client_address(
+        req.headers(),
+        Some(peer),
+        &deps.config.serve.public.trusted_proxies,
+    );
+    let client = client.map(|ip| ip.to_string()).unwrap_or_default();
+    let pattern = route.pattern();
+    match api_keys::authenticate(&deps.store, authorization, read).await {
+        Ok(key) => {
+            tracing::debug!(key_id = %key.id, key_name = %key.name, client, %method, route = pattern, "admin API key used");
+            Ok(())
+        }
+        Err(e) => {
+            let challenge = match &e {
+                KeyError::Missing => {
+                    tracing::info!(client, %method, route = pattern, "admin API request without an API key refused");
+                    "Bearer"
+                }
+                KeyError::Malformed => {
+                    tracing::info!(client, %method, route = pattern, "admin API request with a malformed API key refused");
+                    "Bearer error=\"invalid_token\""
+                }
+                KeyError::Unknown { id } => {
+                    tracing::warn!(key_id = %id, client, %method, route = pattern, "admin API request with an unknown API key refused");
+                    "Bearer error=\"invalid_token\""
+                }
+                KeyError::Revoked { id, name } => {
+                    tracing::warn!(key_id = %id, key_name = %name, client, %method, route = pattern, "admin API request with a revoked API key refused");
+                    "Bearer error=\"invalid_token\""
+                }
+                KeyError::ReadOnly { id, name } => {
+                    tracing::warn!(key_id = %id, key_name = %name, client, %method, route = pattern, "admin API change with a read-only API key refused");
+                    "Bearer error=\"insufficient_scope\""
+                }
+                // Logged by the conversion; a database failure is no reason to challenge.
+                KeyError::Store(_) => return Err(ApiError::from(&e).into_response()),
+            };
+            let mut resp = ApiError::from(&e).into_response();
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+            Err(resp)
+        }
+    }
+}
