@@ -42,6 +42,7 @@ mod robustness;
 mod runtime;
 mod sdk;
 mod sdk_python;
+mod session_hygiene;
 mod sessions;
 mod settings;
 mod webauthn;
