@@ -677,7 +677,11 @@ async fn a_backup_code_steps_the_session_up_once() {
         token.as_str(),
         "a new session, stepped up (session.hygiene)"
     );
-    let token = done["session_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.whoami(&token).await["error"]["code"],
+        401,
+        "the old one is revoked"
+    );
     assert_eq!(session["authenticator_assurance_level"], "aal2");
     let methods: Vec<&str> = session["authentication_methods"]
         .as_array()
