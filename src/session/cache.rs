@@ -9,8 +9,9 @@
 //!   empties it, so nothing missed while offline survives;
 //! - a fill races with an invalidation: the caller reads `generation()` before its query and
 //!   `insert` refuses the entry if any invalidation happened since;
-//! - entries stop answering at the session's `expires_at` and after `MAX_AGE`, and the map is
-//!   bounded (`capacity`).
+//! - entries stop answering at the session's `expires_at`, after `MAX_AGE`, and with an
+//!   inactivity timeout at `stale_at` (before the session could have gone inactive, and when
+//!   its use is due to be recorded), and the map is bounded (`capacity`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -41,6 +42,9 @@ pub struct Whoami {
     /// changes the identity, which drops the entry.)
     pub aal: Aal,
     pub available_aal: Aal,
+    /// With `session.hygiene.inactivity_timeout`: from this instant the answer is read from
+    /// the database again, which records the use and could find the session inactive.
+    pub stale_at: Option<DateTime<Utc>>,
     /// The `session` JSON document, as served.
     pub body: Bytes,
 }
@@ -122,7 +126,10 @@ impl SessionCache {
         }
         let mut inner = self.lock();
         let e = inner.by_token.get(token_hash)?;
-        if e.value.expires_at > now && e.stored.elapsed() < MAX_AGE {
+        if e.value.expires_at > now
+            && e.value.stale_at.is_none_or(|t| t > now)
+            && e.stored.elapsed() < MAX_AGE
+        {
             return Some(e.value.clone());
         }
         inner.remove_token(token_hash);
@@ -145,7 +152,11 @@ impl SessionCache {
             let stale: Vec<String> = inner
                 .by_token
                 .iter()
-                .filter(|(_, e)| e.value.expires_at <= now || e.stored.elapsed() >= MAX_AGE)
+                .filter(|(_, e)| {
+                    e.value.expires_at <= now
+                        || e.value.stale_at.is_some_and(|t| t <= now)
+                        || e.stored.elapsed() >= MAX_AGE
+                })
                 .map(|(k, _)| k.clone())
                 .collect();
             for k in stale {
@@ -214,6 +225,7 @@ mod tests {
             expires_at: Utc::now() + expires_in,
             aal: Aal::Aal1,
             available_aal: Aal::Aal1,
+            stale_at: None,
             body: Bytes::from_static(b"{}"),
         })
     }
@@ -245,6 +257,21 @@ mod tests {
         c.invalidate_identity(Uuid::new_v4());
         c.insert("a", answer(who, chrono::Duration::hours(1)), before_query);
         assert!(c.get("a", Utc::now()).is_none());
+    }
+
+    #[test]
+    fn stale_entries_do_not_answer() {
+        let c = SessionCache::new(10);
+        c.set_online(true);
+        let g = c.generation();
+        let mut w = Arc::into_inner(answer(Uuid::new_v4(), chrono::Duration::hours(1))).unwrap();
+        w.stale_at = Some(Utc::now() + chrono::Duration::seconds(5));
+        c.insert("a", Arc::new(w), g);
+        assert!(c.get("a", Utc::now()).is_some());
+        assert!(
+            c.get("a", Utc::now() + chrono::Duration::seconds(6))
+                .is_none()
+        );
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub struct Session {
     pub identity: Option<Identity>,
     /// Loaded when asked for (whoami always).
     pub devices: Option<Vec<Device>>,
+    /// When it was last used, as recorded for `session.hygiene.inactivity_timeout` (read with
+    /// a token lookup only; not part of the API's JSON).
+    pub last_seen_at: Option<DateTime<Utc>>,
 }
 
 fn utc(n: NaiveDateTime) -> DateTime<Utc> {
@@ -100,6 +103,7 @@ impl Session {
             devices: rows
                 .devices
                 .map(|d| d.into_iter().map(device_from_row).collect()),
+            last_seen_at: rows.last_seen.map(utc),
         })
     }
 

@@ -140,6 +140,7 @@ pub async fn issue(
     let mut public = identity.clone();
     public.credentials.clear();
     let mut session = Session::from_rows(SessionRows {
+        last_seen: Some(row.created_at),
         session: row,
         identity: None,
         devices: Some(vec![device]),
@@ -163,11 +164,54 @@ async fn by_hash(deps: &Deps, token_hash: &str, full: bool) -> Result<Session, S
     let rows = sessions::find_by_token(&deps.store, token_hash, full)
         .await?
         .ok_or(SessionError::NoActiveSession)?;
-    let session = Session::from_rows(rows)?;
-    if !session.is_active(Utc::now()) {
+    let mut session = Session::from_rows(rows)?;
+    let now = Utc::now();
+    if !session.is_active(now) {
         return Err(SessionError::NoActiveSession);
     }
+    if let Some(idle) = Inactivity::of(deps) {
+        let seen = session.last_seen_at.unwrap_or(session.authenticated_at);
+        if seen + idle.timeout <= now {
+            return Err(SessionError::NoActiveSession);
+        }
+        if seen + idle.record_every <= now {
+            sessions::touch(
+                &deps.store,
+                session.id,
+                (now - idle.record_every).naive_utc(),
+                now.naive_utc(),
+            )
+            .await?;
+            session.last_seen_at = Some(now);
+        }
+    }
     Ok(session)
+}
+
+/// `session.hygiene.inactivity_timeout`, when set, and how coarsely use is recorded: at most
+/// once per `record_every` per session, so a session counts as unused from its last recorded
+/// use and goes inactive at most `record_every` early.
+struct Inactivity {
+    timeout: Duration,
+    record_every: Duration,
+}
+
+impl Inactivity {
+    /// Recording use at most every tenth of the timeout and at least once a minute.
+    const MAX_RECORD_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+    fn of(deps: &Deps) -> Option<Inactivity> {
+        // `0s` reads as unset rather than ending every session at once.
+        let timeout = deps.config.session.hygiene.inactivity_timeout?.get();
+        if timeout.is_zero() {
+            return None;
+        }
+        let every = (timeout / 10).min(Self::MAX_RECORD_EVERY);
+        Some(Inactivity {
+            timeout: Duration::from_std(timeout).ok()?,
+            record_every: Duration::from_std(every).ok()?,
+        })
+    }
 }
 
 /// The active session of a token with its identity (no credentials) and devices, read from
@@ -208,6 +252,7 @@ pub async fn whoami(
     // Read before the query: an invalidation during it keeps this answer out of the cache.
     let generation = cache.generation();
     let session = by_hash(deps, &hash, true).await?;
+    let now = Utc::now();
     let body = serde_json::to_vec(&session.to_json(deps.public_base()))
         .map_err(|e| SessionError::BadRequest(e.to_string()))?;
     let available_aal = if session.aal >= Aal::Aal2 {
@@ -224,6 +269,10 @@ pub async fn whoami(
         expires_at: session.expires_at,
         aal: session.aal,
         available_aal,
+        // Served from the cache only until the next use is due to be recorded, which is
+        // before the session could go inactive.
+        stale_at: Inactivity::of(deps)
+            .map(|idle| session.last_seen_at.unwrap_or(now) + idle.record_every),
         body: body.into(),
     });
     cache.insert(&hash, answer.clone(), generation);
@@ -375,17 +424,23 @@ pub async fn extend(deps: &Deps, id: Uuid) -> Result<Session, SessionError> {
 }
 
 /// A login on an existing session (`refresh=true`, or a second factor stepping it up): the
-/// same session (and token) is kept, its `authenticated_at` moves to now and the method is
-/// recorded at `aal`, as Kratos does. The session's level follows from all its methods.
+/// method is recorded at `aal` and `authenticated_at` moves to now; the session's level
+/// follows from all its methods. With `session.hygiene` rotating (the default) this happens
+/// in a new session (new id and tokens, `rotate`); otherwise, as Kratos does, in the same
+/// session, which keeps its token.
 pub async fn reauthenticate(
     deps: &Deps,
     session: &Session,
     token: &str,
     method: CredentialType,
     aal: Aal,
+    device: DeviceInfo,
 ) -> Result<IssuedSession, SessionError> {
     let now = now();
     let (json, level) = with_method(session, method, aal, now);
+    if deps.config.session.hygiene.rotates() {
+        return rotate(deps, session, &json, level, now, now, Some(device)).await;
+    }
     if sessions::reauthenticate(
         &deps.store,
         session.id,
@@ -417,15 +472,24 @@ pub async fn reauthenticate(
 
 /// Kratos's `SessionAddAuthenticationMethods`: `method` was just proven at `aal` within the
 /// session (a second factor set up in settings), so it joins the session's methods and the
-/// level follows; unlike a login, the session is not re-authenticated.
+/// level follows; unlike a login, the session is not re-authenticated. When that raises the
+/// level, `may_rotate` is set and `session.hygiene` rotates, the session is replaced by a new
+/// one, which is returned (its token exists nowhere else).
 pub async fn add_method(
     deps: &Deps,
     session: &Session,
     method: CredentialType,
     aal: Aal,
-) -> Result<(), SessionError> {
+    may_rotate: bool,
+) -> Result<Option<IssuedSession>, SessionError> {
     let now = now();
     let (json, level) = with_method(session, method, aal, now);
+    if may_rotate && level > session.aal && deps.config.session.hygiene.rotates() {
+        let authenticated_at = session.authenticated_at;
+        return rotate(deps, session, &json, level, authenticated_at, now, None)
+            .await
+            .map(Some);
+    }
     sessions::set_methods(
         &deps.store,
         session.id,
@@ -435,7 +499,108 @@ pub async fn add_method(
     )
     .await?;
     forget(deps, &[session.identity_id]);
-    Ok(())
+    Ok(None)
+}
+
+/// Replaces `old` by a new session of the same identity (OWASP ASVS 7.2.4): a new id, session
+/// token and logout token, carrying `old`'s devices (and `device`, when it is not one of
+/// them), `methods_json` at `level`, and `old`'s expiry; `old` is revoked in the same
+/// transaction. A session revoked meanwhile is `NoActiveSession`.
+async fn rotate(
+    deps: &Deps,
+    old: &Session,
+    methods_json: &str,
+    level: Aal,
+    authenticated_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    device: Option<DeviceInfo>,
+) -> Result<IssuedSession, SessionError> {
+    let mut devices: Vec<DeviceInfo> = match &old.devices {
+        Some(d) => d.clone(),
+        None => get(
+            deps,
+            old.id,
+            Expand {
+                identity: false,
+                devices: true,
+            },
+        )
+        .await?
+        .devices
+        .unwrap_or_default(),
+    }
+    .into_iter()
+    .map(|d| DeviceInfo {
+        ip_address: d.ip_address,
+        user_agent: d.user_agent,
+        location: d.location,
+    })
+    .collect();
+    if let Some(d) = device {
+        let d = DeviceInfo {
+            user_agent: truncate(d.user_agent, USER_AGENT_MAX),
+            location: truncate(d.location, LOCATION_MAX),
+            ..d
+        };
+        if !devices.contains(&d) {
+            devices.push(d);
+        }
+    }
+    let token = new_session_token();
+    let logout_token = logout_token_for(&token);
+    let nid = DbId(deps.store.nid());
+    let row = SessionRow {
+        id: DbId(Uuid::now_v7()),
+        nid,
+        identity_id: DbId(old.identity_id),
+        token: hash_token(&token),
+        logout_token: hash_token(&logout_token),
+        active: true,
+        aal: level.as_str().into(),
+        authentication_methods: methods_json.to_owned(),
+        issued_at: now.naive_utc(),
+        authenticated_at: authenticated_at.naive_utc(),
+        expires_at: old.expires_at.naive_utc(),
+        created_at: now.naive_utc(),
+        updated_at: now.naive_utc(),
+    };
+    let device_rows: Vec<DeviceRow> = devices
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            // Devices are listed by creation time: a microsecond apart keeps their order.
+            let at = (now + Duration::microseconds(i as i64)).naive_utc();
+            DeviceRow {
+                id: DbId(Uuid::new_v4()),
+                nid,
+                session_id: row.id,
+                ip_address: d.ip_address,
+                user_agent: d.user_agent,
+                location: d.location,
+                created_at: at,
+                updated_at: at,
+            }
+        })
+        .collect();
+    let rotated = sessions::rotate(&deps.store, old.id, &row, &device_rows).await;
+    // Whatever happened, this node's cached answers for the old token must go; other nodes
+    // learn of the revocation through the change feed.
+    forget(deps, &[old.identity_id]);
+    if !rotated? {
+        return Err(SessionError::NoActiveSession);
+    }
+    let mut session = Session::from_rows(SessionRows {
+        last_seen: Some(row.created_at),
+        session: row,
+        identity: None,
+        devices: Some(device_rows),
+    })?;
+    session.identity = old.identity.clone();
+    Ok(IssuedSession {
+        session,
+        token,
+        logout_token,
+    })
 }
 
 /// The session's authentication methods with `method` completed at `aal` just now, as stored

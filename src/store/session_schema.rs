@@ -40,8 +40,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::UuidText;
+
+    /// When a session was last used (`session.hygiene.inactivity_timeout`), apart from
+    /// `sessions` so recording it does not fire the change feed.
+    session_activity (session_id) {
+        session_id -> UuidText,
+        nid -> UuidText,
+        seen_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> identities (identity_id));
 diesel::joinable!(session_devices -> sessions (session_id));
 
 // Only pairs involving the new tables: the identity tables already allow each other.
 diesel::allow_tables_to_appear_in_same_query!(sessions, session_devices, identities);
+diesel::allow_tables_to_appear_in_same_query!(sessions, session_activity);

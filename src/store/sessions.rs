@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::id::DbId;
 use super::models::{IdentityRow, IdentityRows, RecoveryAddressRow, VerifiableAddressRow};
 use super::schema::{identities, identity_recovery_addresses, identity_verifiable_addresses};
-use super::session_schema::{session_devices, sessions};
+use super::session_schema::{session_activity, session_devices, sessions};
 use super::{Backend, Store, StoreError};
 use crate::{with_conn, with_tx};
 
@@ -53,6 +53,9 @@ pub struct SessionRows {
     pub session: SessionRow,
     pub identity: Option<IdentityRows>,
     pub devices: Option<Vec<DeviceRow>>,
+    /// When the session was last used, as `session_activity` records it (read by
+    /// `find_by_token` only; `None` elsewhere and for a session without a record).
+    pub last_seen: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -157,29 +160,101 @@ macro_rules! expand_rows {
                         .cloned()
                         .collect()
                 }),
+                last_seen: None,
                 session,
             })
             .collect::<Vec<SessionRows>>()
     }};
 }
 
+/// Inserts a session, its devices and its activity record (used at `created_at`).
+macro_rules! insert_rows {
+    ($c:ident, $row:expr, $devices:expr) => {{
+        let row: &SessionRow = $row;
+        diesel::insert_into(sessions::table)
+            .values(row)
+            .execute($c)
+            .await?;
+        for d in $devices {
+            diesel::insert_into(session_devices::table)
+                .values(d)
+                .execute($c)
+                .await?;
+        }
+        diesel::insert_into(session_activity::table)
+            .values((
+                session_activity::session_id.eq(row.id),
+                session_activity::nid.eq(row.nid),
+                session_activity::seen_at.eq(row.created_at),
+            ))
+            .execute($c)
+            .await?;
+    }};
+}
+
+/// A new session with its devices, used just now (`row.created_at`).
 pub async fn insert(
     store: &Store,
     row: &SessionRow,
     devices: &[DeviceRow],
 ) -> Result<(), StoreError> {
     with_tx!(store, |c| {
-        diesel::insert_into(sessions::table)
-            .values(row)
-            .execute(c)
-            .await?;
-        for d in devices {
-            diesel::insert_into(session_devices::table)
-                .values(d)
-                .execute(c)
-                .await?;
-        }
+        insert_rows!(c, row, devices);
         Ok(())
+    })
+}
+
+/// Replaces the active session `old` by `row` (a rotation): the new session, its devices and
+/// its activity record are inserted and the old one deactivated in one transaction. Returns
+/// `false`, writing nothing, when `old` is no longer active.
+pub async fn rotate(
+    store: &Store,
+    old: Uuid,
+    row: &SessionRow,
+    devices: &[DeviceRow],
+) -> Result<bool, StoreError> {
+    let nid = DbId(store.nid());
+    with_tx!(store, |c| {
+        let n = diesel::update(
+            sessions::table
+                .filter(sessions::id.eq(DbId(old)))
+                .filter(sessions::nid.eq(&nid))
+                .filter(sessions::active.eq(true)),
+        )
+        .set((
+            sessions::active.eq(false),
+            sessions::updated_at.eq(row.created_at),
+        ))
+        .execute(c)
+        .await?;
+        if n == 0 {
+            return Ok(false);
+        }
+        insert_rows!(c, row, devices);
+        Ok(true)
+    })
+}
+
+/// Records that a session was used at `now`, unless it already was at or after `since` (a
+/// compare-and-set, so nodes that see the same use write once). Returns whether it wrote.
+pub async fn touch(
+    store: &Store,
+    id: Uuid,
+    since: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let nid = DbId(store.nid());
+    with_conn!(store, |c| {
+        let n = diesel::update(
+            session_activity::table
+                .filter(session_activity::session_id.eq(DbId(id)))
+                .filter(session_activity::nid.eq(&nid))
+                .filter(session_activity::seen_at.lt(since)),
+        )
+        .set(session_activity::seen_at.eq(now))
+        .execute(c)
+        .await?;
+        Ok(n > 0)
     })
 }
 
@@ -194,7 +269,7 @@ pub async fn find_by_token(
     full: bool,
 ) -> Result<Option<SessionRows>, StoreError> {
     use diesel::dsl::sql;
-    use diesel::sql_types::{Nullable, Text};
+    use diesel::sql_types::{Nullable, Text, Timestamp};
     let nid = DbId(store.nid());
     let [verifiable_sql, recovery_sql, devices_sql] = match store.backend() {
         Backend::Postgres => children_json::POSTGRES,
@@ -206,12 +281,16 @@ pub async fn find_by_token(
             .filter(sessions::token.eq(token_hash))
             .filter(sessions::nid.eq(&nid));
         if !full {
-            let found: Option<(SessionRow, IdentityRow)> = base
-                .select((SessionRow::as_select(), IdentityRow::as_select()))
+            let found: Option<(SessionRow, IdentityRow, Option<NaiveDateTime>)> = base
+                .select((
+                    SessionRow::as_select(),
+                    IdentityRow::as_select(),
+                    sql::<Nullable<Timestamp>>(LAST_SEEN_SQL),
+                ))
                 .first(c)
                 .await
                 .optional()?;
-            return Ok(found.map(|(session, identity)| SessionRows {
+            return Ok(found.map(|(session, identity, last_seen)| SessionRows {
                 session,
                 identity: Some(IdentityRows {
                     identity,
@@ -221,6 +300,7 @@ pub async fn find_by_token(
                     recovery: Vec::new(),
                 }),
                 devices: None,
+                last_seen,
             }));
         }
         type Json = Nullable<Text>;
@@ -231,11 +311,12 @@ pub async fn find_by_token(
                 sql::<Json>(verifiable_sql),
                 sql::<Json>(recovery_sql),
                 sql::<Json>(devices_sql),
+                sql::<Nullable<Timestamp>>(LAST_SEEN_SQL),
             ))
             .first(c)
             .await
             .optional()?;
-        let Some((session, identity, verifiable, recovery, devices)) = found else {
+        let Some((session, identity, verifiable, recovery, devices, last_seen)) = found else {
             return Ok(None);
         };
         Ok(Some(SessionRows {
@@ -248,9 +329,15 @@ pub async fn find_by_token(
                 recovery: children_json::recovery(recovery.as_deref())?,
             }),
             devices: Some(children_json::devices(devices.as_deref())?),
+            last_seen,
         }))
     })
 }
+
+/// The session's last use, correlated with the outer `sessions` row (same SQL on both
+/// backends; the primary key makes it one index probe).
+const LAST_SEEN_SQL: &str =
+    "(SELECT a.seen_at FROM session_activity a WHERE a.session_id = sessions.id)";
 
 /// whoami's single statement: the session, its identity, and the three JSON arrays.
 type WhoamiRow = (
@@ -259,6 +346,7 @@ type WhoamiRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<NaiveDateTime>,
 );
 
 /// The child rows of whoami's single statement, as JSON arrays built by the database, and

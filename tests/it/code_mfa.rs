@@ -208,7 +208,8 @@ async fn password_then_code_by_mail_steps_the_session_up() {
         assert_eq!(message_ids(&old), [4010008], "{old}");
     }
 
-    // The right code completes it: the same session, now aal2 with `code` at aal2.
+    // The right code completes it: a new session (`session.hygiene`), now aal2 with `code` at
+    // aal2; the old token is revoked.
     let (status, v) = submit_with_token(
         &app,
         &token,
@@ -217,7 +218,12 @@ async fn password_then_code_by_mail_steps_the_session_up() {
     )
     .await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(v["session_token"], token.as_str());
+    assert_ne!(v["session_token"], token.as_str());
+    assert_eq!(
+        api_get(&app, "/sessions/whoami", &token).await.status(),
+        401
+    );
+    let token = v["session_token"].as_str().unwrap().to_owned();
     let session = &v["session"];
     assert_eq!(session["authenticator_assurance_level"], "aal2", "{v}");
     let methods: Vec<(&str, &str)> = session["authentication_methods"]

@@ -894,7 +894,7 @@ async fn the_sweeper_deletes_expired_flows_in_batches() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refresh_login_reauthenticates_the_same_session() {
+async fn refresh_login_reauthenticates_in_a_new_session() {
     let (app, _ui) = start("").await;
     app.create_identity(json!({"traits": {"email": "refresh@example.com"}, "credentials": {"password": {"config": {"password": "refresh me please"}}}}))
         .await;
@@ -937,11 +937,13 @@ async fn refresh_login_reauthenticates_the_same_session() {
     );
     let (status, again) = login(true, Some(token.clone())).await;
     assert_eq!(status, 200, "{again}");
-    assert_eq!(
+    // Gatehouse's default (`session.hygiene`): a new session and token replace the old ones.
+    assert_ne!(
         again["session"]["id"], first["session"]["id"],
-        "the same session is refreshed"
+        "a new session replaces the refreshed one"
     );
-    assert_eq!(again["session_token"], token.as_str());
+    assert_ne!(again["session_token"], token.as_str());
+    assert_eq!(app.whoami(&token).await["error"]["code"], 401);
     assert_eq!(
         again["session"]["authentication_methods"]
             .as_array()

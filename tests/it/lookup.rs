@@ -672,10 +672,15 @@ async fn a_backup_code_steps_the_session_up_once() {
     .await;
     assert_eq!(status, 200, "{done}");
     let session = &done["session"];
-    assert_eq!(
+    assert_ne!(
         done["session_token"],
         token.as_str(),
-        "the same session, stepped up"
+        "a new session, stepped up (session.hygiene)"
+    );
+    assert_eq!(
+        app.whoami(&token).await["error"]["code"],
+        401,
+        "the old one is revoked"
     );
     assert_eq!(session["authenticator_assurance_level"], "aal2");
     let methods: Vec<&str> = session["authentication_methods"]

@@ -46,6 +46,7 @@ mod runtime;
 mod sdk;
 mod sdk_python;
 mod security_headers;
+mod session_hygiene;
 mod sessions;
 mod settings;
 mod throttle;

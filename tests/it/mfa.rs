@@ -1,6 +1,6 @@
 //! Second factors: TOTP linked in the settings flow (native and browser), aal2 login flows
-//! stepping the same session up, `required_aal: highest_available` in whoami and settings,
-//! a replayed code refused, and the admin reset of a lost authenticator. The codes are
+//! stepping a session up (into a new one), `required_aal: highest_available` in whoami and
+//! settings, a replayed code refused, and the admin reset of a lost authenticator. The codes are
 //! computed here by a small RFC 6238 implementation of the test's own (HMAC-SHA-1 over the
 //! base32 secret the flow shows), not by the server's.
 
@@ -79,7 +79,7 @@ fn base32_decode(s: &str) -> Vec<u8> {
 
 /// RFC 6238 with RFC 4226's dynamic truncation: HMAC-SHA-1, 30 s steps, 6 digits; `offset`
 /// steps from now.
-fn code(secret: &[u8], offset: i64) -> String {
+pub(crate) fn code(secret: &[u8], offset: i64) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -94,7 +94,7 @@ fn code(secret: &[u8], offset: i64) -> String {
 }
 
 /// The secret a settings flow offers, from its `totp_secret_key` text node.
-fn offered_secret(flow: &Value) -> Vec<u8> {
+pub(crate) fn offered_secret(flow: &Value) -> Vec<u8> {
     let n = flow["ui"]["nodes"]
         .as_array()
         .unwrap()
@@ -283,7 +283,7 @@ async fn totp_native_link_step_up_replay_and_admin_reset() {
     )
     .await;
     assert_eq!(status, 400, "{v}");
-    // The next step's code (within the one-step skew) completes it: the same session, aal2.
+    // The next step's code (within the one-step skew) completes it at aal2.
     let step_code = code(&secret, 1);
     let (status, v) = submit_with_token(
         &app,
@@ -301,7 +301,11 @@ async fn totp_native_link_step_up_replay_and_admin_reset() {
         sdk.session.authenticator_assurance_level,
         Some(ory_kratos_client::models::AuthenticatorAssuranceLevel::Aal2)
     );
-    assert_eq!(v["session_token"], token.as_str());
+    // Gatehouse's default (`session.hygiene`): the step-up is a new session with a new token,
+    // and the old one is revoked.
+    assert_ne!(v["session_token"], token.as_str());
+    assert_eq!(whoami_status(&app, &token).await.0, 401);
+    let token = v["session_token"].as_str().unwrap().to_owned();
     let session = &v["session"];
     assert_eq!(session["authenticator_assurance_level"], "aal2");
     let methods: Vec<(&str, &str)> = session["authentication_methods"]

@@ -233,7 +233,10 @@ async fn security_keys_as_a_second_factor() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let who = app.whoami(&token).await;
+    // A new session replaces the stepped-up one (`session.hygiene`).
+    assert_eq!(app.whoami(&token).await["error"]["code"], 401);
+    let token = body["session_token"].as_str().unwrap();
+    let who = app.whoami(token).await;
     assert_eq!(who["authenticator_assurance_level"], "aal2", "{who}");
     let methods: Vec<&str> = who["authentication_methods"]
         .as_array()

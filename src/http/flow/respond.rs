@@ -214,13 +214,23 @@ pub fn verification_link(app: &App, u: VerificationUpdated, wants_json: bool) ->
     r
 }
 
-/// Saved settings: the flow, or for browsers `return_to`.
-pub fn settings_saved(done: SettingsSaved, wants_json: bool) -> Resp {
-    if wants_json || done.flow.flow_type == FlowType::Api {
+/// Saved settings: the flow, or for browsers `return_to`; the cookie of a session that
+/// replaced the browser's.
+pub fn settings_saved(app: &App, done: SettingsSaved, wants_json: bool) -> Resp {
+    let mut r = if wants_json || done.flow.flow_type == FlowType::Api {
         ok_json(&done.flow.to_json())
     } else {
         see_other(&done.return_to)
+    };
+    if let Some(issued) = &done.issued {
+        session_auth::set_session_cookie(
+            app,
+            r.headers_mut(),
+            &issued.token,
+            issued.session.expires_at,
+        );
     }
+    r
 }
 
 /// An admin-created recovery code (201, with the flow's UI) or link (200).

@@ -105,7 +105,7 @@ pub async fn submit(
             Err(f) => f,
         },
         _ => match h.settings.submit(id, Ok(sub), fr.clone()).await? {
-            Ok(done) => return Ok(respond::settings_saved(done, wants_json)),
+            Ok(done) => return Ok(respond::settings_saved(app, done, wants_json)),
             Err(f) => f,
         },
     };

@@ -172,13 +172,25 @@ pub async fn whoami(app: &App, req: &Request<Bytes>) -> Result<Resp, ApiError> {
     let Some(token) = session_auth::session_token(app, headers) else {
         return Err(ApiError::unauthorized(NO_SESSION_CREDENTIALS));
     };
-    let session = app
-        .handles
-        .sessions
-        .whoami(token.clone())
-        .await?
-        .map_err(|e| ApiError::from_caller_session(e, NO_SESSION_CREDENTIALS))?;
     let deps = app.handles.deps();
+    let session = match app.handles.sessions.whoami(token.clone()).await? {
+        Ok(s) => s,
+        // With an inactivity timeout a browser's cookie outlives its session: clear it, as
+        // the cookie of an expired session is gone from the browser by then.
+        Err(SessionError::NoActiveSession)
+            if deps.config.session.hygiene.inactivity_timeout.is_some()
+                && session_auth::cookie_session(app, headers).is_some_and(|(t, _)| t == token) =>
+        {
+            let mut r = ApiError::from_caller_session(
+                SessionError::NoActiveSession,
+                NO_SESSION_CREDENTIALS,
+            )
+            .into_response();
+            session_auth::clear_session_cookie(app, r.headers_mut());
+            return Ok(r);
+        }
+        Err(e) => return Err(ApiError::from_caller_session(e, NO_SESSION_CREDENTIALS)),
+    };
     if deps.config.session.whoami.required_aal == RequiredAal::HighestAvailable
         && session.aal < session.available_aal
     {

@@ -25,7 +25,7 @@ pub async fn submit(app: &App, req: Request<Bytes>) -> Result<Resp, ApiError> {
         });
     }
     Ok(match m.submit(id, body, request).await? {
-        Ok(done) => respond::settings_saved(done, wants_json),
+        Ok(done) => respond::settings_saved(app, done, wants_json),
         Err(f) => respond::failed(app, kind, wants_json, f).await,
     })
 }

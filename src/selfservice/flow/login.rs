@@ -369,7 +369,7 @@ pub async fn submit(
     flow.state = FlowState::PassedChallenge;
     let refreshed = match (&session, req.session_token.as_deref()) {
         (Some(s), Some(token)) if flow.refresh || step_up => Some(
-            sessions::reauthenticate(deps, s, token, used, strategy.aal())
+            sessions::reauthenticate(deps, s, token, used, strategy.aal(), req.device.clone())
                 .await
                 .map_err(|e| FlowError::Internal(e.to_string()))?,
         ),

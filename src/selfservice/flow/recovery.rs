@@ -528,12 +528,27 @@ async fn complete(
     let mut ctx = HookContext::new(&flow, req);
     ctx.identity = Some(identity.to_json(deps.public_base(), None));
     let mut after = hooks::After::new(deps, FlowKind::Recovery, method.as_str());
+    let mut revoked = false;
     while let Some(c) = after.next_builtin(deps, &mut ctx).await? {
         if let Hook::RevokeActiveSessions = c.hook {
             sessions::revoke_others(deps, identity.id, issued.session.id)
                 .await
                 .map_err(|e| FlowError::Internal(e.to_string()))?;
+            revoked = true;
         }
+    }
+    // Gatehouse's default beyond Kratos: whoever recovered the account ends every older
+    // session (done once when the operator configured the hook too).
+    if !revoked
+        && deps
+            .config
+            .session
+            .hygiene
+            .revokes_others_on_password_change()
+    {
+        sessions::revoke_others(deps, identity.id, issued.session.id)
+            .await
+            .map_err(|e| FlowError::Internal(e.to_string()))?;
     }
     // A link is always opened in a browser, whoever started the flow: as Kratos, it gets a
     // session cookie and a browser settings flow, never a session token.

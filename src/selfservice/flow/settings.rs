@@ -15,6 +15,7 @@ use super::request::{FlowRequest, Submission};
 use super::{Flow, FlowError, FlowKind, FlowState, FlowType};
 use crate::config::{Hook, RequiredAal};
 use crate::deps::Deps;
+use crate::identity::credential_type::CredentialType;
 use crate::identity::schema::IdentitySchema;
 use crate::identity::{Identity, State, now};
 use crate::selfservice::csrf::RawToken;
@@ -22,7 +23,7 @@ use crate::selfservice::hooks::{self, HookContext};
 use crate::selfservice::return_to;
 use crate::selfservice::strategy::{Outcome, Registry, SettingsContext, SettingsStrategy};
 use crate::selfservice::ui::{SortOptions, UiContainer, csrf_node};
-use crate::session::service as sessions;
+use crate::session::service::{self as sessions, IssuedSession};
 use crate::session::{Aal, Session};
 use crate::store::StoreError;
 use crate::store::identities::{self as identity_rows, FlowSave};
@@ -33,6 +34,9 @@ pub struct Saved {
     pub flow: Flow,
     /// Where a browser goes next.
     pub return_to: String,
+    /// The session that replaced the browser's when the save raised its level
+    /// (`session.hygiene`): its cookie goes out with the answer.
+    pub issued: Option<IssuedSession>,
 }
 
 /// `GET /self-service/login/browser` with `params`, where settings sends a browser to sign in.
@@ -280,7 +284,11 @@ async fn show(deps: &Deps, mut flow: Flow, identity: &Identity) -> Result<Saved,
     flow.identity = Some(identity.to_json(deps.public_base(), None));
     common::save(deps, &flow, &[FlowState::ShowForm, FlowState::Success]).await?;
     let return_to = common::with_flow(&deps.config.selfservice.flows.settings.ui_url, flow.id);
-    Ok(Saved { flow, return_to })
+    Ok(Saved {
+        flow,
+        return_to,
+        issued: None,
+    })
 }
 
 /// `POST /self-service/settings?flow=`: the `profile` or `password` method.
@@ -377,11 +385,22 @@ pub async fn submit(
     // Whoami answers carry the identity: this node's cache forgets it now, the others through
     // the database's change feed.
     deps.session_cache.invalidate_identity(updated.id);
+    let mut issued = None;
     if let Some(aal) = strategy.proven(&identity, &updated) {
-        sessions::add_method(deps, &session, strategy.method().credential_type(), aal)
-            .await
-            .map_err(|e| FlowError::Internal(e.to_string()))?;
+        // Only a browser can be handed a new session here (a cookie): Kratos's settings answer
+        // has no place for a session token, so a native app's session is raised in place.
+        let browser = flow.flow_type == FlowType::Browser;
+        issued = sessions::add_method(
+            deps,
+            &session,
+            strategy.method().credential_type(),
+            aal,
+            browser,
+        )
+        .await
+        .map_err(|e| FlowError::Internal(e.to_string()))?;
     }
+    let session = issued.as_ref().map_or(session, |i| i.session.clone());
     saved.identity = Some(updated.to_json(deps.public_base(), None));
     let show_verification_ui = after_success(
         deps, strategies, &mut saved, strategy, &session, &updated, req,
@@ -391,6 +410,7 @@ pub async fn submit(
     Ok(Saved {
         flow: saved,
         return_to,
+        issued,
     })
 }
 
@@ -441,6 +461,7 @@ async fn after_success(
     ctx.identity = Some(identity.to_json(deps.public_base(), None));
     ctx.session = Some(session.to_json(deps.public_base()));
     let mut after = hooks::After::new(deps, FlowKind::Settings, method);
+    let mut revoked = false;
     while let Some(c) = after.next_builtin(deps, &mut ctx).await? {
         match c.hook {
             // Kratos allows it after auth methods (password) only.
@@ -448,11 +469,26 @@ async fn after_success(
                 sessions::revoke_others(deps, identity.id, session.id)
                     .await
                     .map_err(|e| FlowError::Internal(e.to_string()))?;
+                revoked = true;
             }
             Hook::ShowVerificationUi if changes_traits => show_verification_ui = true,
             // Not run here (reported at start-up as not supported yet).
             _ => {}
         }
+    }
+    // Gatehouse's default beyond Kratos: a new password ends the identity's other sessions,
+    // whether or not the operator configured the hook (which then has done it already).
+    if !revoked
+        && strategy.method().credential_type() == CredentialType::Password
+        && deps
+            .config
+            .session
+            .hygiene
+            .revokes_others_on_password_change()
+    {
+        sessions::revoke_others(deps, identity.id, session.id)
+            .await
+            .map_err(|e| FlowError::Internal(e.to_string()))?;
     }
     Ok(show_verification_ui)
 }
