@@ -69,6 +69,11 @@ pub async fn admit(deps: &Deps, bucket: Bucket, client: Option<IpAddr>) -> Resul
                 .rate_limit_refusals
                 .with_label_values(&[bucket.as_str()])
                 .inc();
+            tracing::info!(
+                bucket = bucket.as_str(),
+                %client,
+                "request refused by security.rate_limits"
+            );
             // The next token frees when max(tat, now) + interval - tolerance reaches now.
             let wait = tat.max(now) + rule.interval - rule.tolerance - now;
             Err(Limited {

@@ -228,6 +228,12 @@ pub async fn check(deps: &Deps, keys: &mut Keys) -> Result<Option<Refused>, Stor
             .throttle_refusals
             .with_label_values(&[r.kind.as_str()])
             .inc();
+        // The counter's kind only: never the identifier that was typed.
+        tracing::info!(
+            kind = r.kind.as_str(),
+            retry_after_secs = r.retry_after.as_secs(),
+            "sign-in refused after too many failed attempts"
+        );
     }
     Ok(refused)
 }

@@ -14,29 +14,6 @@ use crate::selfservice::hooks::{HookFailure, HookMessage};
 use crate::selfservice::return_to;
 
 impl ApiError {
-    /// A sign-in refused by `security.brute_force` (Gatehouse's; Kratos does not throttle).
-    pub fn too_many_attempts(retry_after_secs: u64) -> ApiError {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            Some("too_many_attempts"),
-            "Too many failed attempts",
-            Some(format!(
-                "Too many failed attempts. Please try again in {retry_after_secs} seconds."
-            )),
-        )
-        .with_details(json!({ "retry_after": retry_after_secs }))
-    }
-
-    /// The envelope with `Retry-After`.
-    pub fn into_response_retry(self, retry_after_secs: u64) -> crate::http::respond::Resp {
-        let mut r = self.into_response();
-        r.headers_mut().insert(
-            http::header::RETRY_AFTER,
-            http::HeaderValue::from(retry_after_secs),
-        );
-        r
-    }
-
     /// Kratos's `self_service_flow_return_to_forbidden`.
     pub fn return_to_forbidden(reason: String) -> ApiError {
         ApiError::new(

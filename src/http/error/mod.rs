@@ -170,6 +170,20 @@ impl ApiError {
         e.retry_after = Some(retry_after_secs);
         e
     }
+    /// A sign-in refused by `security.brute_force` (Gatehouse's; Kratos does not throttle).
+    pub fn too_many_attempts(retry_after_secs: u64) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("too_many_attempts"),
+            "Too many failed attempts",
+            Some(format!(
+                "Too many failed attempts. Please try again in {retry_after_secs} seconds."
+            )),
+        )
+        .with_details(json!({ "retry_after": retry_after_secs }));
+        e.retry_after = Some(retry_after_secs);
+        e
+    }
     pub fn internal() -> ApiError {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

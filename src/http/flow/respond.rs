@@ -284,7 +284,7 @@ pub async fn render_error(
             retry_after_secs,
         } => {
             if json {
-                ApiError::too_many_attempts(retry_after_secs).into_response_retry(retry_after_secs)
+                ApiError::too_many_attempts(retry_after_secs).into_response()
             } else {
                 see_other(&ui_url_for(app, kind, &flow.id.to_string()))
             }
