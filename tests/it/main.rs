@@ -36,6 +36,7 @@ mod oidc;
 mod oidc_harness;
 mod oidc_providers;
 mod oidc_providers_oauth2;
+mod outbound;
 mod passkey;
 mod recovery_verification;
 mod reload;
