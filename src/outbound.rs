@@ -95,9 +95,16 @@ impl Outbound {
             b.build()
                 .map_err(|e| format!("building the HTTP client: {e}"))
         };
+        let strict = build(false)?;
+        // Without the guard the two clients would be the same.
+        let exempt = if guard.is_some() {
+            build(true)?
+        } else {
+            strict.clone()
+        };
         Ok(Outbound {
-            strict: build(false)?,
-            exempt: build(true)?,
+            strict,
+            exempt,
             guard,
         })
     }
