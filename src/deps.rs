@@ -86,28 +86,33 @@ impl Deps {
         let schemas = SchemaRegistry::load(
             &crate::identity::schema::entries(&config),
             &config.identity.default_schema_id,
+            &config.clients.http,
         )
         .await
         .context("loading identity schemas (identity.schemas)")?;
-        let templates = Templates::load(&crate::courier::template::overrides_from_config(
-            &config.courier,
-        ))
+        let templates = Templates::load(&crate::courier::template::TemplateOverrides {
+            http: config.clients.http.clone(),
+            ..crate::courier::template::overrides_from_config(&config.courier)
+        })
         .await
         .context("loading courier templates (courier.templates, courier.template_override_path)")?;
         let webhooks = WebHooks::load(&config)
             .await
             .map_err(|e| anyhow::anyhow!("web hook configuration: {e}"))?;
         let pw = &config.selfservice.methods.password.config;
-        let password_policy = PasswordPolicy::new(PolicyConfig {
-            min_length: pw.min_password_length as usize,
-            identifier_similarity_check: pw.identifier_similarity_check_enabled,
-            haveibeenpwned_enabled: pw.haveibeenpwned_enabled,
-            haveibeenpwned_host: pw.haveibeenpwned_host.clone(),
-            max_breaches: u64::from(pw.max_breaches),
-            ignore_network_errors: pw.ignore_network_errors,
-            ..PolicyConfig::default()
-        })
-        .context("building the password policy's HTTP client")?;
+        let password_policy = PasswordPolicy::new(
+            PolicyConfig {
+                min_length: pw.min_password_length as usize,
+                identifier_similarity_check: pw.identifier_similarity_check_enabled,
+                haveibeenpwned_enabled: pw.haveibeenpwned_enabled,
+                haveibeenpwned_host: pw.haveibeenpwned_host.clone(),
+                max_breaches: u64::from(pw.max_breaches),
+                ignore_network_errors: pw.ignore_network_errors,
+                ..PolicyConfig::default()
+            },
+            &config.clients.http,
+        )
+        .map_err(|e| anyhow::anyhow!("the password policy's HTTP client: {e}"))?;
         let cipher = Arc::new(Cipher::from_config(&config));
         crate::selfservice::strategy::webauthn::rp::check_config(&config)
             .map_err(|e| anyhow::anyhow!("{e}"))?;

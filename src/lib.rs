@@ -46,7 +46,9 @@
 //!   [`cipher`] (sensitive credential data encrypted at rest with `ciphers.algorithm`, in
 //!   Kratos's format: AES-256-GCM, XChaCha20-Poly1305 or hex, keys rotating),
 //!   [`text`] (UI message ids), [`jsonnet`] (operator templates for HTTP message and web hook
-//!   bodies, and claim mappers), [`uri`] (reading `file://`, `base64://` and `http(s)://` locations).
+//!   bodies, and claim mappers), [`uri`] (reading `file://`, `base64://` and `http(s)://` locations),
+//!   [`outbound`] (the one builder of outgoing HTTP clients, refusing non-public destinations
+//!   after DNS resolution when `clients.http.disallow_private_ip_ranges` is set).
 //! - [`store`]: diesel schema, row models, queries, migrations, pools for SQLite and
 //!   PostgreSQL behind one query code path, the session change feed (`LISTEN/NOTIFY` on
 //!   PostgreSQL, a trigger-fed table polled on SQLite), statement timing, ids as `Uuid`
@@ -84,6 +86,7 @@ pub mod identity;
 pub mod jsonnet;
 pub mod limits;
 pub mod metrics;
+pub mod outbound;
 pub mod reload;
 pub mod security;
 pub mod selfservice;

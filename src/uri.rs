@@ -36,7 +36,8 @@ pub fn file_path(uri: &str) -> Option<PathBuf> {
 
 /// The contents of `uri` as UTF-8 text. Relative paths resolve against the working directory,
 /// as in Kratos.
-pub async fn read(uri: &str) -> Result<String, UriError> {
+/// `http` decides which hosts an `http(s)://` location may name (`clients.http`).
+pub async fn read(uri: &str, http: &crate::config::HttpClient) -> Result<String, UriError> {
     if let Some(encoded) = uri.strip_prefix("base64://") {
         use base64::Engine as _;
         use base64::engine::general_purpose::{
@@ -50,18 +51,22 @@ pub async fn read(uri: &str) -> Result<String, UriError> {
         return String::from_utf8(bytes).map_err(|e| UriError::Read(format!("not UTF-8: {e}")));
     }
     if uri.starts_with("http://") || uri.starts_with("https://") {
-        // Idempotent; rustls needs a process-wide provider before the first TLS client.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            .build()
-            .map_err(|e| UriError::Read(e.to_string()))?;
+        let client = crate::outbound::Outbound::new(
+            http,
+            crate::outbound::Options {
+                timeout: FETCH_TIMEOUT,
+                follow_redirects: true,
+                user_agent: false,
+            },
+        )
+        .map_err(UriError::Read)?;
         let resp = client
             .get(uri)
+            .map_err(|r| UriError::Read(r.0))?
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| UriError::Read(e.to_string()))?;
+            .map_err(|e| UriError::Read(crate::outbound::explain(&e)))?;
         return resp.text().await.map_err(|e| UriError::Read(e.to_string()));
     }
     let path = file_path(uri).ok_or(UriError::Unsupported)?;

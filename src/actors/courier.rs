@@ -63,7 +63,7 @@ pub async fn spawn(
     supervisor: ractor::ActorCell,
 ) -> Result<ractor::ActorCell, ActorProcessingErr> {
     let deps = live.deps();
-    let senders = Senders::load(&deps.config.courier).await;
+    let senders = Senders::load(&deps.config.courier, &deps.config.clients.http).await;
     for w in senders.warnings() {
         tracing::warn!(problem = %w, "courier configuration");
     }

@@ -80,6 +80,7 @@ pub const SUPPORTED_PREFIXES: &[&str] = &[
     "sqa-opt-out",
     "watch-courier",
     "courier",
+    "clients.http",
     "expose-metrics-port",
     "config",
 ];

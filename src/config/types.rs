@@ -1730,7 +1730,7 @@ pub struct Clients {
     pub web_hook: WebHookClient,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct HttpClient {
     pub disallow_private_ip_ranges: bool,

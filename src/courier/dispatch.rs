@@ -12,8 +12,9 @@ use uuid::Uuid;
 use super::http;
 use super::smtp::SmtpSender;
 use super::{CourierError, SendError};
-use crate::config::{ChannelId, Courier as CourierConfig, DeliveryStrategy};
+use crate::config::{ChannelId, Courier as CourierConfig, DeliveryStrategy, HttpClient};
 use crate::deps::Deps;
+use crate::outbound::{Options, Outbound};
 use crate::store::courier::{self as rows, MessageRow, Outcome};
 
 /// How long one claim holds a message. Must exceed [`SEND_TIMEOUT`], so a live node is never
@@ -26,7 +27,7 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct Senders {
     config: CourierConfig,
     smtp: Result<SmtpSender, String>,
-    http: reqwest::Client,
+    http: Outbound,
     /// The body template of `courier.http.request_config`.
     email_body: http::Body,
     /// The body template of each `courier.channels[]` entry, in order.
@@ -35,21 +36,28 @@ pub struct Senders {
 
 impl Senders {
     /// Builds the channels and loads their Jsonnet body templates.
-    pub async fn load(config: &CourierConfig) -> Senders {
-        let http = reqwest::Client::builder()
-            .timeout(SEND_TIMEOUT)
-            .build()
-            .unwrap_or_default();
+    pub async fn load(config: &CourierConfig, clients: &HttpClient) -> Senders {
+        let http = Outbound::new(
+            clients,
+            Options {
+                timeout: SEND_TIMEOUT,
+                follow_redirects: true,
+                user_agent: false,
+            },
+        )
+        // Deps::build already built a client from the same settings (web hooks) and stops
+        // start-up and reloads when it cannot, so this cannot fail here.
+        .expect("the courier HTTP client builds");
         let email_body = match &config.http.request_config {
             Some(rc) if config.delivery_strategy == DeliveryStrategy::Http => {
-                http::Body::load("courier.http.request_config", rc).await
+                http::Body::load("courier.http.request_config", rc, clients).await
             }
             _ => http::Body::Default,
         };
         let mut channel_bodies = Vec::new();
         for (i, c) in config.channels.iter().enumerate() {
             let what = format!("courier.channels[{i}].request_config");
-            channel_bodies.push(http::Body::load(&what, &c.request_config).await);
+            channel_bodies.push(http::Body::load(&what, &c.request_config, clients).await);
         }
         Senders {
             smtp: SmtpSender::from_config(&config.smtp, SEND_TIMEOUT),

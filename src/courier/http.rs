@@ -28,12 +28,16 @@ pub enum Body {
 
 impl Body {
     /// Loads and checks the template `rc.body` names; `what` is its config path.
-    pub async fn load(what: &str, rc: &HttpRequestConfig) -> Body {
+    pub async fn load(
+        what: &str,
+        rc: &HttpRequestConfig,
+        http: &crate::config::HttpClient,
+    ) -> Body {
         if rc.body.is_empty() || rc.body == DEFAULT_HTTP_COURIER_BODY {
             return Body::Default;
         }
         let name = format!("{what}.body");
-        let source = match crate::uri::read(&rc.body).await {
+        let source = match crate::uri::read(&rc.body, http).await {
             Ok(s) => s,
             Err(e) => return Body::Broken(format!("{name}: {e}")),
         };
@@ -94,7 +98,7 @@ fn default_body(m: &MessageRow) -> Value {
 }
 
 pub async fn send(
-    client: &reqwest::Client,
+    client: &crate::outbound::Outbound,
     rc: &HttpRequestConfig,
     body: &Body,
     m: &MessageRow,
@@ -110,7 +114,9 @@ pub async fn send(
     let form = rc.headers.iter().any(|(k, v)| {
         k.eq_ignore_ascii_case("content-type") && v.starts_with("application/x-www-form-urlencoded")
     });
-    let mut req = client.request(method, url);
+    let mut req = client
+        .request(method, url)
+        .map_err(|r| SendError::transient(r.0))?;
     req = if form {
         // As Kratos's request builder: a form body is the template's top-level fields.
         let mut enc = url::form_urlencoded::Serializer::new(String::new());
@@ -141,7 +147,10 @@ pub async fn send(
         None => {}
     }
     let resp = req.send().await.map_err(|e| {
-        SendError::transient(format!("the HTTP request failed: {}", e.without_url()))
+        SendError::transient(format!(
+            "the HTTP request failed: {}",
+            crate::outbound::explain(&e.without_url())
+        ))
     })?;
     let status = resp.status();
     if status.is_success() {

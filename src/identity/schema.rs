@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use base64::Engine as _;
 
-use crate::config::Config;
+use crate::config::{Config, HttpClient};
 use crate::text::{self, UiText};
 
 /// Keyword under which Kratos extension settings live on any property.
@@ -865,8 +865,8 @@ impl<'a> Walker<'a> {
 
 // ---- loading ----
 
-async fn fetch(id: &str, url: &str) -> Result<String, SchemaError> {
-    crate::uri::read(url).await.map_err(|e| match e {
+async fn fetch(id: &str, url: &str, http: &HttpClient) -> Result<String, SchemaError> {
+    crate::uri::read(url, http).await.map_err(|e| match e {
         crate::uri::UriError::Unsupported => SchemaError::UnsupportedUrl {
             id: id.to_owned(),
             url: url.to_owned(),
@@ -905,8 +905,12 @@ pub fn entries(cfg: &Config) -> Vec<(String, String)> {
 }
 
 /// Reads, parses and compiles one schema.
-async fn load_one(id: &str, url: &str) -> Result<Arc<IdentitySchema>, SchemaError> {
-    let body = fetch(id, url).await?;
+async fn load_one(
+    id: &str,
+    url: &str,
+    http: &HttpClient,
+) -> Result<Arc<IdentitySchema>, SchemaError> {
+    let body = fetch(id, url, http).await?;
     let raw: Value = serde_json::from_str(&body).map_err(|e| SchemaError::Parse {
         id: id.to_owned(),
         url: url.to_owned(),
@@ -938,13 +942,19 @@ struct Entry {
 pub struct SchemaRegistry {
     entries: Vec<Entry>,
     default_index: usize,
+    /// `clients.http`, for the pending schemas fetched later.
+    http: HttpClient,
 }
 
 impl SchemaRegistry {
     /// Loads `(id, url)` entries from `identity.schemas`; `default_id` must be among them. An id
     /// configured twice keeps its first entry, as Kratos does, and the later one is reported.
     /// A file or inline schema that cannot be loaded is an error; an HTTP one is left pending.
-    pub async fn load(entries: &[(String, String)], default_id: &str) -> Result<Self, SchemaError> {
+    pub async fn load(
+        entries: &[(String, String)],
+        default_id: &str,
+        http: &HttpClient,
+    ) -> Result<Self, SchemaError> {
         let mut out: Vec<Entry> = Vec::with_capacity(entries.len());
         for (id, url) in entries {
             if out.iter().any(|e| &e.id == id) {
@@ -956,7 +966,7 @@ impl SchemaRegistry {
                 url: url.clone(),
                 loaded: OnceLock::new(),
             };
-            match load_one(id, url).await {
+            match load_one(id, url, http).await {
                 Ok(schema) => {
                     let _ = entry.loaded.set(schema);
                 }
@@ -967,7 +977,9 @@ impl SchemaRegistry {
             }
             out.push(entry);
         }
-        Self::from_entries(out, default_id)
+        let mut reg = Self::from_entries(out, default_id)?;
+        reg.http = http.clone();
+        Ok(reg)
     }
 
     /// Builds a registry from already-loaded schemas.
@@ -996,6 +1008,7 @@ impl SchemaRegistry {
         Ok(Self {
             entries,
             default_index,
+            http: HttpClient::default(),
         })
     }
 
@@ -1040,7 +1053,7 @@ impl SchemaRegistry {
     pub async fn load_pending(&self) -> Result<(), SchemaError> {
         let mut first = None;
         for e in self.entries.iter().filter(|e| e.loaded.get().is_none()) {
-            match load_one(&e.id, &e.url).await {
+            match load_one(&e.id, &e.url, &self.http).await {
                 Ok(schema) => {
                     let _ = e.loaded.set(schema);
                     tracing::info!(schema.id = %e.id, "identity schema loaded");
@@ -1188,7 +1201,9 @@ mod tests {
             ("a".to_owned(), format!("base64://{}", b64(&raw))),
             ("b".to_owned(), format!("base64://{url_safe}")),
         ];
-        let reg = SchemaRegistry::load(&entries, "b").await.unwrap();
+        let reg = SchemaRegistry::load(&entries, "b", &HttpClient::default())
+            .await
+            .unwrap();
         assert_eq!(reg.default_schema().unwrap().id, "b");
         assert_eq!(reg.get("a").unwrap().unwrap().raw, raw);
         assert_eq!(
@@ -1212,13 +1227,16 @@ mod tests {
             ("f".to_owned(), format!("file://{p}")),
             ("p".to_owned(), p.clone()),
         ];
-        let reg = SchemaRegistry::load(&entries, "f").await.unwrap();
+        let reg = SchemaRegistry::load(&entries, "f", &HttpClient::default())
+            .await
+            .unwrap();
         assert_eq!(reg.get("p").unwrap().unwrap().raw, phone_schema());
         std::fs::remove_file(&path).unwrap();
 
         let err = SchemaRegistry::load(
             &[("m".into(), "file:///definitely/missing.json".into())],
             "m",
+            &HttpClient::default(),
         )
         .await
         .unwrap_err();
@@ -1256,7 +1274,9 @@ mod tests {
             "h".to_owned(),
             format!("http://{addr}/identity.schema.json"),
         )];
-        let reg = SchemaRegistry::load(&entries, "h").await.unwrap();
+        let reg = SchemaRegistry::load(&entries, "h", &HttpClient::default())
+            .await
+            .unwrap();
         assert_eq!(reg.default_schema().unwrap().raw, multi_schema());
         server.await.unwrap();
     }
@@ -1274,7 +1294,9 @@ mod tests {
             ),
             ("b".to_owned(), format!("base64://{}", b64(&phone_schema()))),
         ];
-        let reg = SchemaRegistry::load(&entries, "h").await.unwrap();
+        let reg = SchemaRegistry::load(&entries, "h", &HttpClient::default())
+            .await
+            .unwrap();
         assert_eq!(reg.pending(), ["h"]);
         assert!(matches!(
             reg.default_schema(),
@@ -1298,9 +1320,13 @@ mod tests {
     #[tokio::test]
     async fn rejects_bad_default_and_schemes_and_keeps_the_first_duplicate() {
         let url = format!("base64://{}", b64(&multi_schema()));
-        let err = SchemaRegistry::load(&[("a".into(), url.clone())], "default")
-            .await
-            .unwrap_err();
+        let err = SchemaRegistry::load(
+            &[("a".into(), url.clone())],
+            "default",
+            &HttpClient::default(),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, SchemaError::UnknownDefault { ref id } if id == "default"));
         // Kratos takes the first entry of an id configured twice; the second is not even read.
         let reg = SchemaRegistry::load(
@@ -1309,24 +1335,34 @@ mod tests {
                 ("a".into(), "ftp://host/s.json".into()),
             ],
             "a",
+            &HttpClient::default(),
         )
         .await
         .unwrap();
         assert_eq!(reg.default_schema().unwrap().raw, multi_schema());
-        let err = SchemaRegistry::load(&[("x".into(), "ftp://host/s.json".into())], "x")
-            .await
-            .unwrap_err();
+        let err = SchemaRegistry::load(
+            &[("x".into(), "ftp://host/s.json".into())],
+            "x",
+            &HttpClient::default(),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, SchemaError::UnsupportedUrl { .. }));
         let err = SchemaRegistry::load(
             &[("j".into(), format!("base64://{}", b64(&json!("{"))))],
             "j",
+            &HttpClient::default(),
         )
         .await;
         assert!(err.is_err());
         let bad_json = base64::engine::general_purpose::STANDARD.encode("{not json");
-        let err = SchemaRegistry::load(&[("j".into(), format!("base64://{bad_json}"))], "j")
-            .await
-            .unwrap_err();
+        let err = SchemaRegistry::load(
+            &[("j".into(), format!("base64://{bad_json}"))],
+            "j",
+            &HttpClient::default(),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, SchemaError::Parse { .. }), "{err}");
     }
 

@@ -132,7 +132,7 @@ profiles! {
     mfa_optional: "mfa-optional" reports [];
     mobile: "mobile" reports [];
     oidc: "oidc" reports [];
-    oidc_provider: "oidc-provider" reports ["oauth2_provider", "clients"];
+    oidc_provider: "oidc-provider" reports ["oauth2_provider"];
     oidc_provider_mfa: "oidc-provider-mfa" reports ["oauth2_provider"];
     passkey: "passkey" reports [];
     passwordless: "passwordless" reports [];
@@ -148,7 +148,7 @@ profiles! {
 /// that stops no start-up (Kratos reads bodies when a hook runs), only the flows running it.
 #[tokio::test(flavor = "multi_thread")]
 async fn network() {
-    let app = starts_and_serves("network", "registration", &["clients"]).await;
+    let app = starts_and_serves("network", "registration", &[]).await;
     let r = app
         .http
         .get(app.public_url("/self-service/login/api"))

@@ -37,6 +37,7 @@ mod oidc;
 mod oidc_harness;
 mod oidc_providers;
 mod oidc_providers_oauth2;
+mod outbound;
 mod passkey;
 mod rate_limits;
 mod recovery_verification;

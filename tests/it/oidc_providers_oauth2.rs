@@ -7,7 +7,9 @@ use gatehouse::config::OidcProvider as ProviderConfig;
 use gatehouse::selfservice::strategy::oidc::provider::discord::Discord;
 use gatehouse::selfservice::strategy::oidc::provider::facebook::Facebook;
 use gatehouse::selfservice::strategy::oidc::provider::github::GitHub;
-use gatehouse::selfservice::strategy::oidc::provider::{AuthRequest, Provider, ProviderError};
+use gatehouse::selfservice::strategy::oidc::provider::{
+    AuthRequest, Provider, ProviderError, http,
+};
 use serde_json::{Value, json};
 
 use crate::common::github::{self, StandIn};
@@ -40,7 +42,7 @@ fn github_at(s: &StandIn, api: &str) -> GitHub {
             "issuer_url": format!("{base}{api}"),
         }),
     );
-    GitHub::new(cfg, reqwest::Client::new()).unwrap()
+    GitHub::new(cfg, http::client(&Default::default()).unwrap()).unwrap()
 }
 
 fn request() -> AuthRequest {
@@ -197,7 +199,7 @@ async fn refusals_and_an_unreachable_provider_are_told_apart_without_leaking_tok
 
     let bad = config("github", json!({"auth_url": "not a url"}));
     assert!(matches!(
-        GitHub::new(bad, reqwest::Client::new()),
+        GitHub::new(bad, http::client(&Default::default()).unwrap()),
         Err(ProviderError::Config(_))
     ));
 }
@@ -217,7 +219,7 @@ async fn discord_and_facebook_read_their_user_apis() {
                 "pkce": "force",
             }),
         ),
-        reqwest::Client::new(),
+        http::client(&Default::default()).unwrap(),
     )
     .unwrap();
     assert!(discord.uses_pkce().await.unwrap());
@@ -279,7 +281,7 @@ async fn discord_and_facebook_read_their_user_apis() {
                 "issuer_url": base,
             }),
         ),
-        reqwest::Client::new(),
+        http::client(&Default::default()).unwrap(),
     )
     .unwrap();
     s.set_user(json!({
@@ -305,7 +307,7 @@ async fn discord_and_facebook_read_their_user_apis() {
     );
     let no_secret = config("facebook", json!({"client_secret": null}));
     assert!(matches!(
-        Facebook::new(no_secret, reqwest::Client::new()),
+        Facebook::new(no_secret, http::client(&Default::default()).unwrap()),
         Err(ProviderError::Config(_))
     ));
 }

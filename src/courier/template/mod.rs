@@ -32,7 +32,9 @@ use serde_json::Value;
 pub use parse::ParseError;
 use parse::Parsed;
 
-use crate::config::{Courier, EmailTemplate, MessageTemplates, SmsTemplate, TemplatePair};
+use crate::config::{
+    Courier, EmailTemplate, HttpClient, MessageTemplates, SmsTemplate, TemplatePair,
+};
 
 /// Kratos's message template types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -251,6 +253,8 @@ pub struct Rendered {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TemplateOverrides {
+    /// `clients.http`, which hosts an `http(s)://` template may name.
+    pub http: HttpClient,
     pub override_path: Option<PathBuf>,
     /// (type, channel, part, URI): file://, base64://, http(s):// or a plain path.
     pub entries: Vec<(TemplateType, Channel, Part, String)>,
@@ -382,7 +386,7 @@ impl Templates {
                     channel: *channel,
                 });
             }
-            let src = fetch(&name, uri).await?;
+            let src = fetch(&name, uri, &overrides.http).await?;
             let c = compile(name, &src, part.is_html(), &[])?;
             parts.insert((*t, *part), Arc::new(c));
         }
@@ -517,8 +521,12 @@ async fn load_dir(
     Ok(())
 }
 
-pub(crate) async fn fetch(name: &str, uri: &str) -> Result<String, TemplateError> {
-    crate::uri::read(uri).await.map_err(|e| match e {
+pub(crate) async fn fetch(
+    name: &str,
+    uri: &str,
+    http: &HttpClient,
+) -> Result<String, TemplateError> {
+    crate::uri::read(uri, http).await.map_err(|e| match e {
         crate::uri::UriError::Unsupported => TemplateError::UnsupportedUri {
             name: name.to_owned(),
             uri: uri.to_owned(),
@@ -572,6 +580,7 @@ pub fn overrides_from_config(cfg: &Courier) -> TemplateOverrides {
     );
     // `verifiable_address_changed` has no template type in this courier yet, so it is not read.
     TemplateOverrides {
+        http: HttpClient::default(),
         override_path: cfg
             .template_override_path
             .as_deref()

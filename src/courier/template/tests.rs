@@ -521,6 +521,7 @@ fn b64(s: &str) -> String {
 
 fn entry(t: TemplateType, part: Part, uri: String) -> TemplateOverrides {
     TemplateOverrides {
+        http: Default::default(),
         override_path: None,
         entries: vec![(t, part.channel(), part, uri)],
     }
@@ -692,6 +693,7 @@ async fn bad_templates_fail_at_load_naming_the_key() {
     assert!(matches!(err, TemplateError::UnsupportedUri { .. }), "{err}");
 
     let mismatched = TemplateOverrides {
+        http: Default::default(),
         override_path: None,
         entries: vec![(
             TemplateType::RecoveryValid,
@@ -731,6 +733,7 @@ async fn render_errors_name_the_template() {
 async fn override_path_directory_lookup() {
     let dir = PathBuf::from(format!("{FIXTURES}/override_dir"));
     let tpl = Templates::load(&TemplateOverrides {
+        http: Default::default(),
         override_path: Some(dir.clone()),
         entries: Vec::new(),
     })
@@ -765,6 +768,7 @@ async fn override_path_directory_lookup() {
 
     // A config URI beats the directory, as in Kratos.
     let tpl = Templates::load(&TemplateOverrides {
+        http: Default::default(),
         override_path: Some(dir),
         entries: vec![(
             TemplateType::LoginCodeValid,
@@ -784,6 +788,7 @@ async fn override_path_directory_lookup() {
 
     // A missing directory falls back to the built-ins.
     let tpl = Templates::load(&TemplateOverrides {
+        http: Default::default(),
         override_path: Some(PathBuf::from(format!("{FIXTURES}/no-such-dir"))),
         entries: Vec::new(),
     })
@@ -804,6 +809,7 @@ async fn override_path_bad_file_names_the_file() {
     std::fs::create_dir_all(&sub).unwrap();
     std::fs::write(sub.join("email.subject.gotmpl"), "{{ range .X }}").unwrap();
     let err = Templates::load(&TemplateOverrides {
+        http: Default::default(),
         override_path: Some(dir.clone()),
         entries: Vec::new(),
     })

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::lists::{all_lists, check_config};
 use crate::config::{ApiKeyLocation, Config, Hook, HttpAuth, WebHookConfig};
+use crate::outbound::{Options, Outbound};
 
 /// Hard limit on one blocking web hook call (connect, send, answer). Kratos bounds its web hook
 /// client with a fixed timeout too; a receiver slower than this fails the flow with 504.
@@ -19,18 +20,22 @@ const MAX_ANSWER: usize = 5 << 20;
 /// The web hook client and the bodies loaded at start-up (file and base64 sources; http(s)
 /// sources are fetched when a hook runs).
 pub struct WebHooks {
-    pub(super) client: reqwest::Client,
+    pub(super) client: Outbound,
     bodies: HashMap<String, Arc<str>>,
 }
 
 impl WebHooks {
     /// Loads and parses every file/base64 body; an error names the hook's configuration path.
     pub async fn load(cfg: &Config) -> Result<WebHooks, String> {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .timeout(HOOK_TIMEOUT)
-            .build()
-            .map_err(|e| format!("building the web hook HTTP client: {e}"))?;
+        let client = Outbound::new(
+            &cfg.clients.http,
+            Options {
+                timeout: HOOK_TIMEOUT,
+                follow_redirects: true,
+                user_agent: false,
+            },
+        )
+        .map_err(|e| format!("the web hook HTTP client: {e}"))?;
         let mut bodies = HashMap::new();
         if let Some(p) = check_config(cfg).into_iter().next() {
             return Err(p);
@@ -49,7 +54,8 @@ impl WebHooks {
                 let path = format!("{list}[{i}]");
                 // Kratos reads bodies when a hook runs, so a missing file does not stop start-up;
                 // it is tried again (and reported) on each call.
-                let src = match crate::courier::template::fetch(&path, uri).await {
+                let src = match crate::courier::template::fetch(&path, uri, &cfg.clients.http).await
+                {
                     Ok(src) => src,
                     Err(e) => {
                         tracing::warn!(hook = %path, "the web hook body cannot be loaded yet: {e}");
@@ -76,7 +82,7 @@ fn is_remote(uri: &str) -> bool {
 
 /// Applies the configured headers and auth (shared by blocking hooks, queued deliveries and the password migration hook).
 pub(super) fn request(
-    client: &reqwest::Client,
+    client: &Outbound,
     cfg: &WebHookConfig,
     url: &str,
     method: &str,
@@ -84,7 +90,7 @@ pub(super) fn request(
 ) -> Result<reqwest::RequestBuilder, String> {
     let m = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
         .map_err(|_| format!("invalid HTTP method {method:?}"))?;
-    let mut req = client.request(m, url);
+    let mut req = client.request(m, url).map_err(|r| r.0)?;
     let mut has_type = false;
     for (k, v) in &cfg.headers {
         has_type |= k.eq_ignore_ascii_case("content-type");

@@ -92,7 +92,7 @@ async fn attempt(deps: &Deps, row: &DeliveryRow) -> Result<(), String> {
         Ok(Ok(resp)) => Err(format!("the receiver answered {}", resp.status().as_u16())),
         Ok(Err(e)) if !e.is_timeout() => Err(format!(
             "the receiver could not be reached: {}",
-            e.without_url()
+            crate::outbound::explain(&e.without_url())
         )),
         _ => Err(format!(
             "the receiver did not answer within {} seconds",

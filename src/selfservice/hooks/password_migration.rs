@@ -64,7 +64,7 @@ pub async fn verify(deps: &Deps, identifier: &str, password: &str) -> Result<boo
     let resp = match tokio::time::timeout(HOOK_TIMEOUT, req.send()).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) if !e.is_timeout() => {
-            tracing::warn!(error = %e.without_url(), "password migration hook could not be reached");
+            tracing::warn!(error = %crate::outbound::explain(&e.without_url()), "password migration hook could not be reached");
             return Err(failure(
                 502,
                 UNREACHABLE,

@@ -48,7 +48,7 @@ async fn body(
     let source: Arc<str> = match deps.webhooks.body(uri) {
         Some(s) => s.clone(),
         None => {
-            let src = crate::courier::template::fetch(path, uri)
+            let src = crate::courier::template::fetch(path, uri, &deps.config.clients.http)
                 .await
                 .map_err(|e| {
                     failure(
@@ -136,7 +136,7 @@ pub async fn run(
     let resp = match tokio::time::timeout(HOOK_TIMEOUT, req.send()).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) if !e.is_timeout() => {
-            let e = e.without_url();
+            let e = crate::outbound::explain(&e.without_url());
             tracing::warn!(hook = %path, error = %e, "web hook receiver could not be reached");
             return Err(failure(
                 path,

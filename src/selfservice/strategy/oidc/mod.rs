@@ -550,12 +550,14 @@ fn linked(identity: &Identity) -> Vec<(String, String)> {
 async fn map_claims(deps: &Deps, p: &Proven) -> Result<Value, FlowError> {
     let provider = provider_named(deps, &p.provider)?;
     let url = provider.config().mapper_url.clone();
-    let source = crate::uri::read(&url).await.map_err(|e| {
-        FlowError::Internal(format!(
-            "the claims mapper of OpenID Connect provider {:?} ({url}) could not be read: {e}",
-            p.provider
-        ))
-    })?;
+    let source = crate::uri::read(&url, &deps.config.clients.http)
+        .await
+        .map_err(|e| {
+            FlowError::Internal(format!(
+                "the claims mapper of OpenID Connect provider {:?} ({url}) could not be read: {e}",
+                p.provider
+            ))
+        })?;
     let claims = serde_json::to_value(&p.claims).expect("claims serialise");
     let out = crate::jsonnet::evaluate_ext_blocking(
         format!("mapper of {}", p.provider),

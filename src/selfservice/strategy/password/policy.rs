@@ -19,6 +19,8 @@ use std::time::Duration;
 
 use sha1::{Digest, Sha1};
 
+use crate::config::HttpClient;
+use crate::outbound::{Options, Outbound};
 use crate::text::{self, UiText};
 
 /// Kratos' thresholds: too similar when the edit distance is below 5, or when the longest
@@ -174,7 +176,7 @@ impl RangeCache {
 
 pub struct PasswordPolicy {
     cfg: PolicyConfig,
-    http: reqwest::Client,
+    http: Outbound,
     cache: Mutex<RangeCache>,
 }
 
@@ -187,17 +189,20 @@ impl std::fmt::Debug for PasswordPolicy {
 }
 
 impl PasswordPolicy {
-    pub fn new(cfg: PolicyConfig) -> Result<Self, reqwest::Error> {
-        // reqwest's rustls backend needs a process-wide provider; a second install is a no-op.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(HIBP_TIMEOUT)
-            .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+    /// The policy with `clients.http`'s rules for the breached-password API.
+    pub fn new(cfg: PolicyConfig, clients: &HttpClient) -> Result<Self, String> {
+        let http = Outbound::new(
+            clients,
+            Options {
+                timeout: HIBP_TIMEOUT,
+                follow_redirects: true,
+                user_agent: true,
+            },
+        )?;
         Ok(Self::with_client(cfg, http))
     }
 
-    pub fn with_client(cfg: PolicyConfig, http: reqwest::Client) -> Self {
+    pub fn with_client(cfg: PolicyConfig, http: Outbound) -> Self {
         Self {
             cfg,
             http,
@@ -283,12 +288,13 @@ impl PasswordPolicy {
         let network = |e: String| PolicyViolation::NetworkError(e);
         let res = self
             .http
-            .get(self.range_url(prefix))
+            .get(&self.range_url(prefix))
+            .map_err(|r| network(r.0))?
             // Padding hides the true size of the answer from on-path observers.
             .header("Add-Padding", "true")
             .send()
             .await
-            .map_err(|e| network(e.to_string()))?;
+            .map_err(|e| network(crate::outbound::explain(&e)))?;
         if !res.status().is_success() {
             return Err(network(format!("unexpected status {}", res.status())));
         }
@@ -441,10 +447,13 @@ mod tests {
     }
 
     fn policy(host: &str) -> PasswordPolicy {
-        PasswordPolicy::new(PolicyConfig {
-            haveibeenpwned_host: host.into(),
-            ..PolicyConfig::default()
-        })
+        PasswordPolicy::new(
+            PolicyConfig {
+                haveibeenpwned_host: host.into(),
+                ..PolicyConfig::default()
+            },
+            &HttpClient::default(),
+        )
         .unwrap()
     }
 
@@ -510,7 +519,7 @@ mod tests {
             ..PolicyConfig::default()
         };
         assert_eq!(
-            PasswordPolicy::new(cfg.clone())
+            PasswordPolicy::new(cfg.clone(), &HttpClient::default())
                 .unwrap()
                 .validate("", "correct horse")
                 .await,
@@ -518,7 +527,7 @@ mod tests {
         );
         cfg.max_breaches = 4;
         assert_eq!(
-            PasswordPolicy::new(cfg)
+            PasswordPolicy::new(cfg, &HttpClient::default())
                 .unwrap()
                 .validate("", "correct horse")
                 .await,
@@ -538,14 +547,14 @@ mod tests {
             ..PolicyConfig::default()
         };
         assert_eq!(
-            PasswordPolicy::new(cfg.clone())
+            PasswordPolicy::new(cfg.clone(), &HttpClient::default())
                 .unwrap()
                 .validate("", "l3f9toh1uaf81n21")
                 .await,
             Ok(())
         );
         cfg.ignore_network_errors = false;
-        let err = PasswordPolicy::new(cfg)
+        let err = PasswordPolicy::new(cfg, &HttpClient::default())
             .unwrap()
             .validate("", "l3f9toh1uaf81n21")
             .await
@@ -572,11 +581,14 @@ mod tests {
     #[tokio::test]
     async fn disabled_hibp_makes_no_request() {
         let hibp = fake_hibp(vec![(sha1_upper_hex("correct horse"), "9".into())]).await;
-        let p = PasswordPolicy::new(PolicyConfig {
-            haveibeenpwned_host: hibp.base.clone(),
-            haveibeenpwned_enabled: false,
-            ..PolicyConfig::default()
-        })
+        let p = PasswordPolicy::new(
+            PolicyConfig {
+                haveibeenpwned_host: hibp.base.clone(),
+                haveibeenpwned_enabled: false,
+                ..PolicyConfig::default()
+            },
+            &HttpClient::default(),
+        )
         .unwrap();
         assert_eq!(p.validate("", "correct horse").await, Ok(()));
         assert_eq!(hibp.requests.load(Ordering::SeqCst), 0);
@@ -621,10 +633,13 @@ mod tests {
         assert_eq!(msg.context, None);
         assert_eq!(hibp.requests.load(Ordering::SeqCst), 0);
 
-        let off = PasswordPolicy::new(PolicyConfig {
-            haveibeenpwned_enabled: false,
-            ..PolicyConfig::default()
-        })
+        let off = PasswordPolicy::new(
+            PolicyConfig {
+                haveibeenpwned_enabled: false,
+                ..PolicyConfig::default()
+            },
+            &HttpClient::default(),
+        )
         .unwrap();
         assert_eq!(
             off.validate("", "baseball1").await,
@@ -635,11 +650,14 @@ mod tests {
 
     #[tokio::test]
     async fn lengths() {
-        let p = PasswordPolicy::new(PolicyConfig {
-            haveibeenpwned_enabled: false,
-            max_length: 20,
-            ..PolicyConfig::default()
-        })
+        let p = PasswordPolicy::new(
+            PolicyConfig {
+                haveibeenpwned_enabled: false,
+                max_length: 20,
+                ..PolicyConfig::default()
+            },
+            &HttpClient::default(),
+        )
         .unwrap();
         let err = p.validate("", "l3f9to").await.unwrap_err();
         assert_eq!(err, PolicyViolation::TooShort { min: 8, actual: 6 });
@@ -663,7 +681,7 @@ mod tests {
             haveibeenpwned_enabled: false,
             ..PolicyConfig::default()
         };
-        let p = PasswordPolicy::new(cfg.clone()).unwrap();
+        let p = PasswordPolicy::new(cfg.clone(), &HttpClient::default()).unwrap();
         let err = p
             .validate("alice@example.com", "alice@example.com1")
             .await
@@ -694,7 +712,7 @@ mod tests {
             assert_eq!(p.validate(id, pw).await, Ok(()), "{id} / {pw}");
         }
         cfg.identifier_similarity_check = false;
-        let p = PasswordPolicy::new(cfg).unwrap();
+        let p = PasswordPolicy::new(cfg, &HttpClient::default()).unwrap();
         assert_eq!(p.validate("bosqwfaxee", "bosqwfaxee").await, Ok(()));
     }
 

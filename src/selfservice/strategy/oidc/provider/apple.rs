@@ -18,12 +18,13 @@ use serde_json::json;
 use super::ProviderError;
 use super::generic::{Generic, MissingNonce, Options};
 use crate::config::OidcProvider;
+use crate::outbound::Outbound;
 
 pub const ISSUER: &str = "https://appleid.apple.com";
 /// How long a client secret is valid; Apple allows up to six months, one exchange needs seconds.
 const SECRET_LIFETIME_SECS: u64 = 300;
 
-pub fn new(cfg: OidcProvider, http: reqwest::Client) -> Result<Generic, ProviderError> {
+pub fn new(cfg: OidcProvider, http: Outbound) -> Result<Generic, ProviderError> {
     let signer = ClientSecret::from_config(&cfg)?;
     let issuer = cfg.issuer_url.clone().unwrap_or_else(|| ISSUER.to_owned());
     let mut opts = Options::plain(&cfg, issuer);
@@ -150,7 +151,7 @@ R9j4arrLlFmDzCtwxhBoVyBR914XjIOSVYMfJrttD1ha3paNJg2vHwl8
 
     #[test]
     fn bad_or_missing_keys_fail_at_construction() {
-        let http = super::super::http::client().unwrap();
+        let http = super::super::http::client(&Default::default()).unwrap();
         assert!(matches!(
             new(cfg("not a key", &[]), http.clone()),
             Err(ProviderError::Config(m)) if m.contains("PKCS#8")
@@ -165,7 +166,7 @@ R9j4arrLlFmDzCtwxhBoVyBR914XjIOSVYMfJrttD1ha3paNJg2vHwl8
     #[test]
     fn email_or_name_scope_means_form_post() {
         use super::super::Provider;
-        let http = super::super::http::client().unwrap();
+        let http = super::super::http::client(&Default::default()).unwrap();
         assert!(new(cfg(KEY, &["email"]), http.clone()).unwrap().form_post());
         assert!(new(cfg(KEY, &["name"]), http.clone()).unwrap().form_post());
         assert!(!new(cfg(KEY, &[]), http).unwrap().form_post());

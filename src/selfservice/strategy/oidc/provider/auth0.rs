@@ -4,8 +4,9 @@
 use super::ProviderError;
 use super::generic::{Generic, Options, required_issuer};
 use crate::config::OidcProvider;
+use crate::outbound::Outbound;
 
-pub fn new(cfg: OidcProvider, http: reqwest::Client) -> Result<Generic, ProviderError> {
+pub fn new(cfg: OidcProvider, http: Outbound) -> Result<Generic, ProviderError> {
     let issuer = required_issuer(&cfg)?;
     let opts = Options::plain(&cfg, issuer);
     Generic::with_options(cfg, http, opts)

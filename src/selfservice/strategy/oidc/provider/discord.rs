@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::oauth2::{self, Base, UserApi};
 use super::{Claims, ProviderError, Tokens};
 use crate::config::OidcProvider;
+use crate::outbound::Outbound;
 
 const API: &str = "https://discord.com/api/v9";
 const AUTH: &str = "https://discord.com/api/v9/oauth2/authorize";
@@ -21,7 +22,7 @@ pub struct Discord {
 }
 
 impl Discord {
-    pub fn new(cfg: OidcProvider, http: reqwest::Client) -> Result<Self, ProviderError> {
+    pub fn new(cfg: OidcProvider, http: Outbound) -> Result<Self, ProviderError> {
         Ok(Discord {
             base: Base::new(cfg, http, [AUTH, TOKEN, API], SCOPES)?,
         })

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::oauth2::{self, Base, UserApi};
 use super::{Claims, ProviderError, Tokens};
 use crate::config::OidcProvider;
+use crate::outbound::Outbound;
 
 const AUTH: &str = "https://facebook.com/dialog/oauth";
 const TOKEN: &str = "https://graph.facebook.com/oauth/access_token";
@@ -22,7 +23,7 @@ pub struct Facebook {
 }
 
 impl Facebook {
-    pub fn new(cfg: OidcProvider, http: reqwest::Client) -> Result<Self, ProviderError> {
+    pub fn new(cfg: OidcProvider, http: Outbound) -> Result<Self, ProviderError> {
         if cfg.client_secret.as_deref().unwrap_or("").is_empty() {
             return Err(ProviderError::Config(format!(
                 "{}: facebook needs client_secret (it signs the Graph API calls)",

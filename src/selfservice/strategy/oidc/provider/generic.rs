@@ -26,6 +26,7 @@ use tokio::sync::{Mutex, OnceCell};
 use super::http::{self, endpoint};
 use super::{AuthRequest, Claims, Provider, ProviderError, Tokens};
 use crate::config::{ClaimsSource, OidcProvider, Pkce};
+use crate::outbound::Outbound;
 
 /// An unknown `kid` refetches the JWKS at most this often, so tokens naming made-up keys cannot
 /// make us hammer the provider.
@@ -188,7 +189,7 @@ struct KeyCache {
 
 pub struct Generic {
     cfg: OidcProvider,
-    http: reqwest::Client,
+    http: Outbound,
     opts: Options,
     discovery: OnceCell<Discovered>,
     keys: Mutex<KeyCache>,
@@ -207,7 +208,7 @@ enum NonceCheck<'a> {
 
 impl Generic {
     /// A generic issuer: `issuer_url` is required.
-    pub fn new(cfg: OidcProvider, http: reqwest::Client) -> Result<Generic, ProviderError> {
+    pub fn new(cfg: OidcProvider, http: Outbound) -> Result<Generic, ProviderError> {
         let issuer = required_issuer(&cfg)?;
         let opts = Options::plain(&cfg, issuer);
         Generic::with_options(cfg, http, opts)
@@ -217,7 +218,7 @@ impl Generic {
     /// fails at start-up, not at the first sign-in.
     pub(super) fn with_options(
         cfg: OidcProvider,
-        http: reqwest::Client,
+        http: Outbound,
         opts: Options,
     ) -> Result<Generic, ProviderError> {
         parse_url("issuer_url", &opts.issuer)?;
@@ -239,7 +240,7 @@ impl Generic {
         })
     }
 
-    pub(super) fn http(&self) -> &reqwest::Client {
+    pub(super) fn http(&self) -> &Outbound {
         &self.http
     }
 
@@ -818,13 +819,13 @@ mod tests {
         let mut c = cfg();
         c.issuer_url = None;
         assert!(matches!(
-            Generic::new(c, http::client().unwrap()),
+            Generic::new(c, http::client(&Default::default()).unwrap()),
             Err(ProviderError::Config(m)) if m.contains("issuer_url")
         ));
         let mut c = cfg();
         c.auth_url = Some("not a url".into());
         assert!(matches!(
-            Generic::new(c, http::client().unwrap()),
+            Generic::new(c, http::client(&Default::default()).unwrap()),
             Err(ProviderError::Config(_))
         ));
     }
@@ -837,7 +838,7 @@ mod tests {
         c.requested_claims = Some(json!({"id_token": {"email": {"essential": true}}}));
         let g = Generic::with_options(
             c.clone(),
-            http::client().unwrap(),
+            http::client(&Default::default()).unwrap(),
             Options::plain(&c, "https://idp.example".into()),
         )
         .unwrap();

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::oauth2::{self, Base, UserApi};
 use super::{Claims, ProviderError, Tokens};
 use crate::config::OidcProvider;
+use crate::outbound::Outbound;
 
 const AUTH: &str = "https://github.com/login/oauth/authorize";
 const TOKEN: &str = "https://github.com/login/oauth/access_token";
@@ -21,7 +22,7 @@ pub struct GitHub {
 }
 
 impl GitHub {
-    pub fn new(cfg: OidcProvider, http: reqwest::Client) -> Result<Self, ProviderError> {
+    pub fn new(cfg: OidcProvider, http: Outbound) -> Result<Self, ProviderError> {
         Ok(GitHub {
             base: Base::new(cfg, http, [AUTH, TOKEN, API], SCOPES)?,
         })

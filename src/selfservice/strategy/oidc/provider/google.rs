@@ -5,10 +5,11 @@
 use super::ProviderError;
 use super::generic::{Generic, MissingNonce, Options, with_openid};
 use crate::config::OidcProvider;
+use crate::outbound::Outbound;
 
 pub const ISSUER: &str = "https://accounts.google.com";
 
-pub fn new(cfg: OidcProvider, http: reqwest::Client) -> Result<Generic, ProviderError> {
+pub fn new(cfg: OidcProvider, http: Outbound) -> Result<Generic, ProviderError> {
     let opts = options(&cfg);
     Generic::with_options(cfg, http, opts)
 }

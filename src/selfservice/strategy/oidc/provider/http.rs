@@ -6,22 +6,27 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::ProviderError;
+use crate::config::HttpClient;
+use crate::outbound::{Options, Outbound};
 
 /// Every request to a provider (discovery, JWKS, token, user info) gives up after this.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Nothing a provider legitimately answers comes near this; larger bodies are refused unread.
 pub const MAX_BODY: usize = 1 << 20;
 
-/// The client every provider shares. Redirects are not followed: an OAuth2 endpoint that
-/// redirects is misconfigured, and following one would send our client credentials elsewhere.
-pub fn client() -> Result<reqwest::Client, ProviderError> {
-    reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .connect_timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| ProviderError::Config(format!("building the HTTP client: {e}")))
+/// The client every provider shares, with `clients.http`'s rules. Redirects are not followed:
+/// an OAuth2 endpoint that redirects is misconfigured, and following one would send our client
+/// credentials elsewhere.
+pub fn client(clients: &HttpClient) -> Result<Outbound, ProviderError> {
+    Outbound::new(
+        clients,
+        Options {
+            timeout: TIMEOUT,
+            follow_redirects: false,
+            user_agent: true,
+        },
+    )
+    .map_err(ProviderError::Config)
 }
 
 /// Why a request failed, already safe to show: method, URL without its query, and the kind of
@@ -101,12 +106,13 @@ pub async fn send(
 /// status is `Unavailable` with the status; 401/403 with a bearer token are `Refused` (the
 /// provider does not accept the access token it just issued).
 pub async fn get_json(
-    http: &reqwest::Client,
+    http: &Outbound,
     url: &str,
     bearer: Option<&str>,
 ) -> Result<Map<String, Value>, ProviderError> {
     let mut req = http
         .get(url)
+        .map_err(|r| ProviderError::Unavailable(format!("GET {}: {r}", endpoint(url))))?
         .header(reqwest::header::ACCEPT, "application/json");
     if let Some(token) = bearer {
         req = req.bearer_auth(token);
@@ -134,7 +140,7 @@ pub async fn get_json(
 /// The HTTP client the `openidconnect` crate calls (token endpoint): our reqwest with its
 /// timeout and body bound, instead of the crate's own reqwest.
 pub async fn for_oauth2(
-    http: reqwest::Client,
+    http: Outbound,
     req: openidconnect::HttpRequest,
 ) -> Result<openidconnect::HttpResponse, HttpError> {
     let (parts, body) = req.into_parts();
@@ -142,6 +148,7 @@ pub async fn for_oauth2(
     let method = parts.method.clone();
     let builder = http
         .request(parts.method, &url)
+        .map_err(|r| HttpError(format!("{method} {}: {r}", endpoint(&url))))?
         .headers(parts.headers)
         .body(body);
     let (status, headers, body) = send(method, &url, builder).await?;

@@ -5,10 +5,11 @@
 use super::ProviderError;
 use super::generic::{Generic, Options};
 use crate::config::OidcProvider;
+use crate::outbound::Outbound;
 
 pub const ISSUER: &str = "https://www.linkedin.com/oauth";
 
-pub fn new(cfg: OidcProvider, http: reqwest::Client) -> Result<Generic, ProviderError> {
+pub fn new(cfg: OidcProvider, http: Outbound) -> Result<Generic, ProviderError> {
     let issuer = cfg.issuer_url.clone().unwrap_or_else(|| ISSUER.to_owned());
     let opts = Options::plain(&cfg, issuer);
     Generic::with_options(cfg, http, opts)

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::generic::{Generic, Options};
 use super::{AuthRequest, Claims, Provider, ProviderError, Tokens, http};
 use crate::config::{OidcProvider, OidcSubjectSource};
+use crate::outbound::Outbound;
 
 const GRAPH_ME: &str = "https://graph.microsoft.com/v1.0/me";
 
@@ -18,7 +19,7 @@ pub struct Microsoft {
 }
 
 impl Microsoft {
-    pub fn new(cfg: OidcProvider, http: reqwest::Client) -> Result<Microsoft, ProviderError> {
+    pub fn new(cfg: OidcProvider, http: Outbound) -> Result<Microsoft, ProviderError> {
         let opts = options(&cfg)?;
         Ok(Microsoft {
             inner: Generic::with_options(cfg, http, opts)?,

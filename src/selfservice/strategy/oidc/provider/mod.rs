@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::{Config, OidcProvider, OidcProviderKind};
+use crate::outbound::Outbound;
 
 mod apple;
 mod auth0;
@@ -258,7 +259,7 @@ impl Providers {
         if !method.enabled {
             return Ok(Providers::default());
         }
-        let http = http::client()?;
+        let http = http::client(&cfg.clients.http)?;
         let mut list: Vec<Arc<dyn Provider>> = Vec::new();
         for p in &method.config.providers {
             if list.iter().any(|have| have.config().id == p.id) {
@@ -292,7 +293,7 @@ impl Providers {
 }
 
 /// The provider for one configuration entry, by kind.
-fn build(cfg: OidcProvider, http: reqwest::Client) -> Result<Arc<dyn Provider>, ProviderError> {
+fn build(cfg: OidcProvider, http: Outbound) -> Result<Arc<dyn Provider>, ProviderError> {
     Ok(match cfg.provider {
         OidcProviderKind::Generic => Arc::new(generic::Generic::new(cfg, http)?),
         OidcProviderKind::Google => Arc::new(google::new(cfg, http)?),

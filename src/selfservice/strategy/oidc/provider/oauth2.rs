@@ -11,6 +11,7 @@ use async_trait::async_trait;
 
 use super::{AuthRequest, Claims, Provider, ProviderError, Tokens};
 use crate::config::{OidcProvider, Pkce};
+use crate::outbound::Outbound;
 
 use super::http::{MAX_BODY, TIMEOUT};
 
@@ -18,7 +19,7 @@ use super::http::{MAX_BODY, TIMEOUT};
 /// and scopes.
 pub(super) struct Base {
     pub cfg: OidcProvider,
-    pub http: reqwest::Client,
+    pub http: Outbound,
     pub endpoints: Endpoints,
     pub scopes: Vec<String>,
 }
@@ -27,7 +28,7 @@ impl Base {
     /// `[auth, token, api]` are the preset's endpoints, which the configuration may override.
     pub fn new(
         cfg: OidcProvider,
-        http: reqwest::Client,
+        http: Outbound,
         [auth, token, api]: [&str; 3],
         default_scopes: &[&str],
     ) -> Result<Base, ProviderError> {
@@ -193,7 +194,7 @@ pub(super) fn auth_url(
 /// field, the others with a 4xx: either is `Refused`. An unreachable endpoint, a 5xx or an
 /// answer without `access_token` is `Unavailable`.
 pub(super) async fn exchange(
-    http: &reqwest::Client,
+    http: &Outbound,
     cfg: &OidcProvider,
     endpoint: &str,
     code: &str,
@@ -210,6 +211,7 @@ pub(super) async fn exchange(
     form.extend(pkce_verifier.map(|v| ("code_verifier", v)));
     let resp = http
         .post(endpoint)
+        .map_err(|r| ProviderError::Unavailable(format!("token endpoint: {r}")))?
         .header(ACCEPT, "application/json")
         .form(&form)
         .timeout(TIMEOUT)
@@ -268,13 +270,14 @@ pub(super) async fn exchange(
 /// A refused token is `Refused`; anything else that is not a JSON 2xx is `Unavailable`. `what`
 /// names the resource in errors (never the URL, whose query may carry a proof).
 pub(super) async fn get_json(
-    http: &reqwest::Client,
+    http: &Outbound,
     url: &str,
     access_token: &str,
     what: &str,
 ) -> Result<(HeaderMap, Value), ProviderError> {
     let resp = http
         .get(url)
+        .map_err(|r| ProviderError::Unavailable(format!("{what}: {r}")))?
         .header(AUTHORIZATION, format!("Bearer {access_token}"))
         .header(ACCEPT, "application/json")
         // GitHub's API refuses requests without one.
@@ -300,7 +303,10 @@ pub(super) async fn get_json(
 }
 
 fn unreachable_error(what: &str, e: reqwest::Error) -> ProviderError {
-    ProviderError::Unavailable(format!("{what}: {}", e.without_url()))
+    ProviderError::Unavailable(format!(
+        "{what}: {}",
+        crate::outbound::explain(&e.without_url())
+    ))
 }
 
 /// The body, or `Unavailable` once it passes [`MAX_BODY`].

@@ -6,11 +6,12 @@ use serde_json::Value;
 use super::generic::{Generic, Options};
 use super::{Claims, ProviderError};
 use crate::config::OidcProvider;
+use crate::outbound::Outbound;
 
 pub const ISSUER: &str = "https://slack.com";
 const TEAM_CLAIM: &str = "https://slack.com/team_id";
 
-pub fn new(cfg: OidcProvider, http: reqwest::Client) -> Result<Generic, ProviderError> {
+pub fn new(cfg: OidcProvider, http: Outbound) -> Result<Generic, ProviderError> {
     let issuer = cfg.issuer_url.clone().unwrap_or_else(|| ISSUER.to_owned());
     let mut opts = Options::plain(&cfg, issuer);
     opts.post = team;
