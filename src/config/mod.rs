@@ -323,6 +323,20 @@ fn validate(c: &Config, written: &schema_rules::Written) -> Result<(), ConfigErr
         }
     }
 
+    let cors = &c.serve.public.cors;
+    if cors.enabled
+        && let Some((i, origin)) = cors.open_origin_with_credentials()
+    {
+        return Err(ConfigError::invalid(
+            format!("serve.public.cors.allowed_origins[{i}]"),
+            format!(
+                "{origin:?} lets any site in, which serve.public.cors.allow_credentials \
+                 (true, the default) forbids: list the origins (a subdomain pattern like \
+                 https://*.example.com is fine) or set serve.public.cors.allow_credentials to false"
+            ),
+        ));
+    }
+
     let id = &c.identity.default_schema_id;
     if !c.identity.schemas.iter().any(|s| &s.id == id) {
         return Err(ConfigError::invalid(

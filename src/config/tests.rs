@@ -148,6 +148,11 @@ fn env_overrides_files_and_coerces_types() {
         ("LOG_LEVEL", "trace"),
         ("SERVE_PUBLIC_CORS_ENABLED", "true"),
         ("SERVE_PUBLIC_CORS_ALLOWED_METHODS", "GET,POST"),
+        // Credentials (the default) need listed origins, not the default `*`.
+        (
+            "SERVE_PUBLIC_CORS_ALLOWED_ORIGINS",
+            "https://app.example.com",
+        ),
         ("HASHERS_ARGON2_MEMORY", "64KiB"),
         ("HASHERS_ARGON2_ITERATIONS", "3"),
         ("SESSION_LIFESPAN", "2h"),
@@ -671,7 +676,7 @@ fn byte_sizes_parse_and_print() {
 #[test]
 fn unsupported_lists_unbuilt_features_only() {
     let yaml = "dsn: memory\nversion: v1.0.0\nlog:\n  level: debug\nidentity:\n  default_schema_id: default\n\
-                serve:\n  public:\n    port: 4000\n    cors:\n      enabled: true\n    tls:\n      key:\n        path: k.pem\n  \
+                serve:\n  public:\n    port: 4000\n    cors:\n      enabled: true\n      allowed_origins: [https://app.example.com]\n    tls:\n      key:\n        path: k.pem\n  \
                 admin:\n    host: 127.0.0.1\n    request_log:\n      disable_for_health: true\n\
                 courier:\n  smtp:\n    connection_uri: smtp://x\nsession:\n  lifespan: 1h\n\
                 selfservice:\n  flows:\n    login:\n      ui_url: http://x/login\n";
@@ -909,6 +914,7 @@ serve:
     base_url: http://127.0.0.1:7000/
     cors:
       enabled: true
+      allowed_origins: [http://127.0.0.1:7002]
   admin:
     base_url: http://127.0.0.1:7001/
 session:
@@ -1252,4 +1258,74 @@ fn quickstart_shaped_configs_load() {
         "15m0s"
     );
     assert_eq!(c.dsn, DEFAULT_DSN);
+}
+
+fn cors_yaml(origins: &str, credentials: Option<bool>) -> String {
+    let creds = credentials
+        .map(|c| format!("      allow_credentials: {c}\n"))
+        .unwrap_or_default();
+    format!(
+        "serve:\n  public:\n    cors:\n      enabled: true\n      allowed_origins: {origins}\n{creds}"
+    )
+}
+
+#[test]
+fn cors_refuses_any_origin_with_credentials() {
+    for origins in [
+        "['*']",
+        "['null']",
+        "['https://*']",
+        "['https://*.com']",
+        "['https://*example.com']",
+        "['*.example.com']",
+        "['http*://example.com']",
+        "['https://example.com:*']",
+        "['https://a.example.com', 'https://*']",
+    ] {
+        // Credentials on by default (Kratos's default), and when set explicitly.
+        for creds in [None, Some(true)] {
+            let e = load_yaml(&[&cors_yaml(origins, creds)], &[])
+                .expect_err(origins)
+                .to_string();
+            assert!(
+                e.starts_with("serve.public.cors.allowed_origins[")
+                    && e.contains("serve.public.cors.allow_credentials"),
+                "{origins}: {e}"
+            );
+        }
+        // Without credentials an open list is the operator's choice.
+        load_yaml(&[&cors_yaml(origins, Some(false))], &[]).expect(origins);
+    }
+    let e = load_yaml(&[&cors_yaml("['https://a.example.com', '*']", None)], &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("serve.public.cors.allowed_origins[1]: \"*\""),
+        "{e}"
+    );
+    // The default list (`*`) with the default credentials is refused once CORS is on, and
+    // accepted while it is off.
+    let on = "serve:\n  public:\n    cors:\n      enabled: true\n";
+    assert!(load_yaml(&[on], &[]).is_err());
+    load_yaml(
+        &["serve:\n  public:\n    cors:\n      enabled: false\n"],
+        &[],
+    )
+    .unwrap();
+}
+
+#[test]
+fn cors_accepts_listed_origins_and_subdomain_patterns_with_credentials() {
+    for origins in [
+        "['https://app.example.com']",
+        "['http://localhost:3000', 'https://*.example.com']",
+        "['https://*.foo.example.com']",
+        "['https://app-*.example.com:8443']",
+        "[]",
+    ] {
+        let c = load_yaml(&[&cors_yaml(origins, None)], &[])
+            .unwrap_or_else(|e| panic!("{origins}: {e}"))
+            .config;
+        assert!(c.serve.public.cors.allow_credentials);
+    }
 }

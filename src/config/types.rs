@@ -649,7 +649,8 @@ impl Default for LinkConfig {
     fn default() -> Self {
         Self {
             base_url: None,
-            lifespan: Duration::from_secs(3600),
+            // ASVS 6.6.3: ten minutes, not Kratos's hour.
+            lifespan: Duration::from_secs(600),
         }
     }
 }
@@ -685,7 +686,8 @@ pub struct CodeConfig {
 impl Default for CodeConfig {
     fn default() -> Self {
         Self {
-            lifespan: Duration::from_secs(3600),
+            // ASVS 6.6.3: ten minutes, not Kratos's hour.
+            lifespan: Duration::from_secs(600),
             max_submissions: 5,
             missing_credential_fallback_enabled: false,
         }
@@ -1491,6 +1493,56 @@ pub struct Cors {
     /// Seconds; 0 leaves the preflight cache duration to the browser.
     pub max_age: u32,
     pub debug: bool,
+}
+
+impl Cors {
+    /// The first `allowed_origins` entry that lets any site in while credentials are on
+    /// (ASVS 3.4.2), with its index; `None` when credentials are off or every entry is safe.
+    pub fn open_origin_with_credentials(&self) -> Option<(usize, &str)> {
+        if !self.allow_credentials {
+            return None;
+        }
+        self.allowed_origins
+            .iter()
+            .enumerate()
+            .find(|(_, o)| origin_pattern_is_open(o))
+            .map(|(i, o)| (i, o.as_str()))
+    }
+}
+
+/// Whether an `allowed_origins` entry can match an origin anyone can obtain: `*`, `null`
+/// (any page gets it from a sandboxed frame), or a wildcard that is not a subdomain pattern
+/// under a fixed host of at least two labels. `https://*.example.com` and
+/// `https://app-*.example.com:8443` are closed; `https://*`, `https://*.com`,
+/// `https://*example.com`, `*.example.com` and `http*://example.com` are open. Public
+/// suffixes of two labels (`*.co.uk`) are not recognised.
+pub fn origin_pattern_is_open(pattern: &str) -> bool {
+    let p = pattern.trim();
+    if p == "*" || p.eq_ignore_ascii_case("null") {
+        return true;
+    }
+    let Some((pre, post)) = p.split_once('*') else {
+        return false;
+    };
+    // The wildcard may only stand for the start of the host.
+    let Some((scheme, host_start)) = pre.split_once("://") else {
+        return true;
+    };
+    if scheme.is_empty() || host_start.contains(['/', ':', '@', '?', '#']) {
+        return true;
+    }
+    // What follows must be `.` and a fixed host of two or more labels, then an optional port.
+    let Some(rest) = post.strip_prefix('.') else {
+        return true;
+    };
+    let (host, port) = rest.split_once(':').unwrap_or((rest, ""));
+    let labels_ok = host.split('.').count() >= 2
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    let port_ok =
+        !rest.contains(':') || (!port.is_empty() && port.chars().all(|c| c.is_ascii_digit()));
+    !(labels_ok && port_ok)
 }
 
 fn strings(items: &[&str]) -> Vec<String> {

@@ -3,6 +3,23 @@
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::respond::{Resp, empty};
+use crate::config;
+
+/// One `allowed_origins` entry against a request's origin (one `*` stands for any run of
+/// characters, as in Kratos).
+fn pattern_matches(pattern: &str, origin: &str) -> bool {
+    if pattern == "*" || pattern == origin {
+        return true;
+    }
+    match pattern.split_once('*') {
+        Some((pre, post)) => {
+            origin.len() >= pre.len() + post.len()
+                && origin.starts_with(pre)
+                && origin.ends_with(post)
+        }
+        None => false,
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct CorsPolicy {
@@ -17,19 +34,21 @@ pub struct CorsPolicy {
 impl CorsPolicy {
     /// `*` allows any origin; `https://*.example.com` allows subdomains.
     pub fn origin_allowed(&self, origin: &str) -> bool {
-        self.allowed_origins.iter().any(|o| {
-            if o == "*" || o == origin {
-                return true;
-            }
-            match o.split_once('*') {
-                Some((pre, post)) => {
-                    origin.len() >= pre.len() + post.len()
-                        && origin.starts_with(pre)
-                        && origin.ends_with(post)
-                }
-                None => false,
-            }
-        })
+        self.allowed_origins
+            .iter()
+            .any(|o| pattern_matches(o, origin))
+    }
+
+    /// Whether a credentialed answer may go to `origin`: only when an entry that cannot let
+    /// any site in matches it. Configuration refuses open entries with credentials; this
+    /// keeps a policy built some other way from reflecting any origin with credentials.
+    fn credentials_for(&self, origin: &str) -> bool {
+        self.allow_credentials
+            && !origin.eq_ignore_ascii_case("null")
+            && self
+                .allowed_origins
+                .iter()
+                .any(|o| !config::origin_pattern_is_open(o) && pattern_matches(o, origin))
     }
 
     fn allow_origin(&self, origin: &HeaderValue, h: &mut HeaderMap) -> bool {
@@ -39,7 +58,7 @@ impl CorsPolicy {
         }
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
         h.append(header::VARY, HeaderValue::from_static("Origin"));
-        if self.allow_credentials {
+        if self.credentials_for(o) {
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
                 HeaderValue::from_static("true"),
@@ -127,5 +146,35 @@ mod tests {
         assert!(p.origin_allowed("http://localhost:3000"));
         assert!(!p.origin_allowed("https://example.org"));
         assert!(!p.origin_allowed("http://app.example.com"));
+        assert!(p.credentials_for("https://app.example.com"));
+    }
+
+    /// Even if configuration checks were bypassed, an open entry never earns credentials.
+    #[test]
+    fn open_entries_never_answer_with_credentials() {
+        let p = CorsPolicy {
+            allowed_origins: vec![
+                "*".into(),
+                "null".into(),
+                "https://*".into(),
+                "http://localhost:3000".into(),
+            ],
+            allowed_methods: vec!["GET".into()],
+            allowed_headers: vec![],
+            exposed_headers: vec![],
+            allow_credentials: true,
+            max_age: 0,
+        };
+        let mut h = HeaderMap::new();
+        assert!(p.allow_origin(&HeaderValue::from_static("https://evil.test"), &mut h));
+        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://evil.test");
+        assert!(h.get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS).is_none());
+        let mut h = HeaderMap::new();
+        assert!(p.allow_origin(&HeaderValue::from_static("null"), &mut h));
+        assert!(h.get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS).is_none());
+        // A listed origin still gets them.
+        let mut h = HeaderMap::new();
+        assert!(p.allow_origin(&HeaderValue::from_static("http://localhost:3000"), &mut h));
+        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
     }
 }

@@ -19,6 +19,7 @@ mod code_flows;
 mod code_mfa;
 mod common_passwords;
 mod config_profiles;
+mod cors_and_codes;
 mod courier;
 mod courier_processes;
 mod flows;
