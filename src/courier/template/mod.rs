@@ -111,6 +111,8 @@ impl TemplateType {
                 "TransientPayload",
                 "Identity",
                 "RecoveryURL",
+                // Not in Kratos's link models: Gatehouse passes the link's validity too.
+                "ExpiresInMinutes",
             ],
             Self::RecoveryCodeValid => &[
                 "To",
@@ -126,6 +128,8 @@ impl TemplateType {
                 "TransientPayload",
                 "Identity",
                 "VerificationURL",
+                // Not in Kratos's link models: Gatehouse passes the link's validity too.
+                "ExpiresInMinutes",
             ],
             Self::VerificationCodeValid => &[
                 "To",
