@@ -1037,6 +1037,12 @@ pub async fn delete_credential(
     ident.updated_at = now();
     q::replace(&deps.store, &ident.to_rows(deps.store.nid()), true).await?;
     deps.session_cache.invalidate_identity(id);
+    if !ident.credentials.contains_key(&kind) {
+        // Sessions the removed credential vouched for lose its method (or end).
+        crate::session::service::drop_methods(deps, id, &[kind])
+            .await
+            .map_err(|e| IdentityError::Internal(e.to_string()))?;
+    }
     Ok(())
 }
 

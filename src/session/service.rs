@@ -632,6 +632,81 @@ fn level_of(methods: &[AuthenticationMethod]) -> Aal {
     }
 }
 
+/// The credential types `before` had and `after` no longer has.
+pub fn removed_credentials(before: &Identity, after: &Identity) -> Vec<CredentialType> {
+    before
+        .credentials
+        .keys()
+        .filter(|k| !after.credentials.contains_key(*k))
+        .copied()
+        .collect()
+}
+
+/// An identity lost the credentials of types `removed`: in each of its active sessions the
+/// methods they proved no longer count. Their `authentication_methods` entries go and the
+/// level is recomputed with Kratos's rule (`level_of`), so an aal2 won with a removed second
+/// factor drops to aal1, and a session left without a first factor (aal0) is revoked. Kratos
+/// itself leaves sessions untouched here; a removed authenticator must not keep vouching for
+/// a session (OWASP ASVS 7.4.2 spirit, NIST 800-63B authenticator removal).
+pub async fn drop_methods(
+    deps: &Deps,
+    identity_id: Uuid,
+    removed: &[CredentialType],
+) -> Result<(), SessionError> {
+    if removed.is_empty() {
+        return Ok(());
+    }
+    let now = now();
+    let filter = ListFilter {
+        identity_id: Some(identity_id),
+        except: None,
+        active: Some((true, now.naive_utc())),
+    };
+    let expand = Expand {
+        identity: false,
+        devices: false,
+    };
+    let mut after = None;
+    loop {
+        let rows = sessions::list(&deps.store, &filter, after, MAX_PAGE_SIZE, expand).await?;
+        let full = rows.len() as i64 == MAX_PAGE_SIZE;
+        for row in rows {
+            let session = Session::from_rows(row)?;
+            after = Some(session.id);
+            let kept: Vec<AuthenticationMethod> = session
+                .authentication_methods
+                .iter()
+                .filter(|m| !removed.contains(&m.method))
+                .cloned()
+                .collect();
+            if kept.len() == session.authentication_methods.len() {
+                continue;
+            }
+            match level_of(&kept) {
+                Aal::Aal0 => {
+                    sessions::revoke(&deps.store, Revoke::Id(session.id)).await?;
+                }
+                level => {
+                    let json = serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into());
+                    sessions::set_methods(
+                        &deps.store,
+                        session.id,
+                        &json,
+                        level.as_str(),
+                        now.naive_utc(),
+                    )
+                    .await?;
+                }
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    forget(deps, &[identity_id]);
+    Ok(())
+}
+
 /// Deletes all sessions of an identity. Like Kratos, none to delete is `NotFound`.
 pub async fn delete_for_identity(deps: &Deps, identity_id: Uuid) -> Result<usize, SessionError> {
     let n = sessions::delete_of_identity(&deps.store, identity_id).await?;

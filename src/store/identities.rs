@@ -10,6 +10,7 @@ use super::flow_schema::selfservice_flows;
 use super::id::DbId;
 use super::models::*;
 use super::schema::*;
+use super::session_schema::sessions;
 use super::{Conn, Store, StoreError};
 use crate::{with_conn, with_tx};
 
@@ -250,6 +251,19 @@ macro_rules! replace_rows {
             return Err(StoreError::NotFound);
         }
         let id = &$rows.identity.id;
+        // A disabled identity's sessions end with it, in the same transaction, so enabling it
+        // again does not bring them back (OWASP ASVS 7.4.2).
+        if $rows.identity.state == "inactive" {
+            diesel::update(
+                sessions::table
+                    .filter(sessions::identity_id.eq(id))
+                    .filter(sessions::nid.eq(&$rows.identity.nid))
+                    .filter(sessions::active.eq(true)),
+            )
+            .set(sessions::active.eq(false))
+            .execute($c)
+            .await?;
+        }
         if $replace_credentials {
             diesel::delete(
                 identity_credential_identifiers::table

@@ -50,6 +50,7 @@ mod sdk_python;
 mod security_headers;
 mod session_hygiene;
 mod sessions;
+mod sessions_stay_dead;
 mod settings;
 mod throttle;
 mod webauthn;

@@ -400,6 +400,14 @@ pub async fn submit(
         .await
         .map_err(|e| FlowError::Internal(e.to_string()))?;
     }
+    // A removed credential stops vouching for the identity's sessions (this one included).
+    sessions::drop_methods(
+        deps,
+        updated.id,
+        &sessions::removed_credentials(&identity, &updated),
+    )
+    .await
+    .map_err(|e| FlowError::Internal(e.to_string()))?;
     let session = issued.as_ref().map_or(session, |i| i.session.clone());
     saved.identity = Some(updated.to_json(deps.public_base(), None));
     let show_verification_ui = after_success(
