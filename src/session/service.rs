@@ -441,12 +441,15 @@ pub async fn reauthenticate(
     if deps.config.session.hygiene.rotates() {
         return rotate(deps, session, &json, level, now, now, Some(device)).await;
     }
-    if sessions::reauthenticate(
+    if sessions::set_methods(
         &deps.store,
         session.id,
-        &json,
-        level.as_str(),
-        now.naive_utc(),
+        &sessions::MethodsChange {
+            authentication_methods: &json,
+            aal: level.as_str(),
+            authenticated_at: Some(now.naive_utc()),
+            updated_at: now.naive_utc(),
+        },
     )
     .await?
         == 0
@@ -493,9 +496,12 @@ pub async fn add_method(
     sessions::set_methods(
         &deps.store,
         session.id,
-        &json,
-        level.as_str(),
-        now.naive_utc(),
+        &sessions::MethodsChange {
+            authentication_methods: &json,
+            aal: level.as_str(),
+            authenticated_at: None,
+            updated_at: now.naive_utc(),
+        },
     )
     .await?;
     forget(deps, &[session.identity_id]);
@@ -691,9 +697,12 @@ pub async fn drop_methods(
                     sessions::set_methods(
                         &deps.store,
                         session.id,
-                        &json,
-                        level.as_str(),
-                        now.naive_utc(),
+                        &sessions::MethodsChange {
+                            authentication_methods: &json,
+                            aal: level.as_str(),
+                            authenticated_at: None,
+                            updated_at: now.naive_utc(),
+                        },
                     )
                     .await?;
                 }

@@ -695,42 +695,23 @@ pub async fn extend(
     })
 }
 
-/// Records a fresh authentication on an active session (a `refresh=true` login).
-pub async fn reauthenticate(
-    store: &Store,
-    id: Uuid,
-    methods_json: &str,
-    aal: &str,
-    now: NaiveDateTime,
-) -> Result<usize, StoreError> {
-    let nid = DbId(store.nid());
-    with_conn!(store, |c| {
-        let n = diesel::update(
-            sessions::table
-                .filter(sessions::id.eq(DbId(id)))
-                .filter(sessions::nid.eq(&nid))
-                .filter(sessions::active.eq(true)),
-        )
-        .set((
-            sessions::authenticated_at.eq(now),
-            sessions::authentication_methods.eq(methods_json),
-            sessions::aal.eq(aal),
-            sessions::updated_at.eq(now),
-        ))
-        .execute(c)
-        .await?;
-        Ok(n)
-    })
+/// A change of an active session's authentication methods and level.
+#[derive(AsChangeset)]
+#[diesel(table_name = sessions)]
+pub struct MethodsChange<'a> {
+    pub authentication_methods: &'a str,
+    pub aal: &'a str,
+    /// `Some` for a fresh authentication (a `refresh=true` login); `None` leaves it as it is
+    /// (a method added or removed without signing in again).
+    pub authenticated_at: Option<NaiveDateTime>,
+    pub updated_at: NaiveDateTime,
 }
 
-/// Records a session's authentication methods and level without re-authenticating it (its
-/// `authenticated_at` stays).
+/// Records a session's authentication methods and level; returns 0 when it is not active.
 pub async fn set_methods(
     store: &Store,
     id: Uuid,
-    methods_json: &str,
-    aal: &str,
-    now: NaiveDateTime,
+    change: &MethodsChange<'_>,
 ) -> Result<usize, StoreError> {
     let nid = DbId(store.nid());
     with_conn!(store, |c| {
@@ -740,11 +721,7 @@ pub async fn set_methods(
                 .filter(sessions::nid.eq(&nid))
                 .filter(sessions::active.eq(true)),
         )
-        .set((
-            sessions::authentication_methods.eq(methods_json),
-            sessions::aal.eq(aal),
-            sessions::updated_at.eq(now),
-        ))
+        .set(change)
         .execute(c)
         .await?;
         Ok(n)
