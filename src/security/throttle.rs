@@ -405,14 +405,19 @@ pub async fn clear(deps: &Deps, keys: &Keys) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// For the flow sweeper: drops the counters that already count as zero.
-pub async fn sweep(deps: &Deps) -> Result<usize, StoreError> {
-    let bf = &deps.config.security.brute_force;
+/// Per stored key prefix, the instant before which a counter's last failure makes it count as
+/// zero: the flow sweeper and `cleanup sql` delete those.
+pub fn stale_cutoffs(bf: &BruteForce) -> Vec<(&'static str, NaiveDateTime)> {
     let at = now();
-    let cutoffs: Vec<(&str, NaiveDateTime)> = [Kind::Identifier, Kind::Identity, Kind::Address]
+    [Kind::Identifier, Kind::Identity, Kind::Address]
         .into_iter()
         .map(|k| (k.prefix(), minus(at, k.policy(bf).reset_after.0)))
-        .collect();
+        .collect()
+}
+
+/// For the flow sweeper: drops the counters that already count as zero.
+pub async fn sweep(deps: &Deps) -> Result<usize, StoreError> {
+    let cutoffs = stale_cutoffs(&deps.config.security.brute_force);
     q::delete_untouched(&deps.store, &cutoffs).await
 }
 

@@ -7,6 +7,7 @@
 pub mod api_keys;
 pub mod api_keys_schema;
 pub mod changes;
+pub mod cleanup;
 pub mod courier;
 pub mod courier_schema;
 pub mod credentials;
