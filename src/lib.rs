@@ -67,6 +67,9 @@
 //! - [`config`]: `kratos.yml` keys, environment overrides, defaults, validation; [`reload`]:
 //!   which keys may change while serving, the next dependencies for an edited configuration, and
 //!   its revision (`/admin/health/config`).
+//! - [`cli`]: the operator's verbs beside `serve` (`identities import|list|get|delete|validate`
+//!   over the admin API through `cli::admin_client`, `cleanup sql` over `store::cleanup`,
+//!   `jsonnet lint|format`); `main.rs` only wires them to clap.
 //! - [`app`]: start-up, shared by the `gatehouse` binary and the tests; [`deps`] is what the
 //!   domain receives (built in one place for start-up and reloads, `Deps::build`); [`metrics`]
 //!   is the Prometheus registry.
@@ -74,6 +77,7 @@
 pub mod actors;
 pub mod app;
 pub mod cipher;
+pub mod cli;
 pub mod config;
 pub mod courier;
 pub mod deps;

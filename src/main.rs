@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use gatehouse::cli::{self, Format, Output, admin_client::AdminClient};
 use gatehouse::{app, config, hash, store::Store};
 
 #[derive(Parser)]
@@ -71,6 +72,163 @@ enum Cmd {
     AdminKeys {
         #[command(subcommand)]
         cmd: AdminKeysCmd,
+    },
+    /// Identities, through a running server's admin API.
+    Identities {
+        #[command(subcommand)]
+        cmd: IdentitiesCmd,
+    },
+    /// Remove expired and spent data.
+    Cleanup {
+        #[command(subcommand)]
+        cmd: CleanupCmd,
+    },
+    /// Jsonnet templates (web hook and courier bodies, claim mappers).
+    Jsonnet {
+        #[command(subcommand)]
+        cmd: JsonnetCmd,
+    },
+}
+
+#[derive(Args)]
+struct ClientArgs {
+    /// The admin API's URL; else GATEHOUSE_ADMIN_URL, else KRATOS_ADMIN_URL.
+    #[arg(short = 'e', long = "endpoint", value_name = "URL")]
+    endpoint: Option<String>,
+    /// Admin API key, sent as a bearer token (when serve.admin.api_keys is enabled).
+    #[arg(long, env = cli::admin_client::API_KEY_ENV, hide_env_values = true)]
+    api_key: Option<String>,
+}
+
+impl ClientArgs {
+    fn client(self) -> anyhow::Result<AdminClient> {
+        AdminClient::new(self.endpoint.as_deref(), self.api_key).map_err(anyhow::Error::msg)
+    }
+}
+
+#[derive(Args)]
+struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Print only the ids.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+}
+
+impl From<OutputArgs> for Output {
+    fn from(o: OutputArgs) -> Output {
+        Output {
+            format: o.format,
+            quiet: o.quiet,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum IdentitiesCmd {
+    /// Import identities from files (one identity or an array each), or standard input (`-`
+    /// or no file), in batches through `PATCH /admin/identities`.
+    Import {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+        /// Identities per batch (at most 1000).
+        #[arg(long, default_value_t = cli::identities::MAX_BATCH)]
+        batch_size: usize,
+        /// Batches sent at once.
+        #[arg(long, default_value_t = 2)]
+        parallel: usize,
+        files: Vec<PathBuf>,
+    },
+    /// List identities, one page: `[page per-page]` (pages from 1) or --page-size/--page-token.
+    #[command(alias = "ls")]
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+        /// Identities per page.
+        #[arg(long)]
+        page_size: Option<u32>,
+        /// The page after the one that gave this token.
+        #[arg(long)]
+        page_token: Option<String>,
+        page: Option<u64>,
+        per_page: Option<u32>,
+    },
+    /// Get identities by id.
+    Get {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+        /// Include these credentials' configuration (e.g. oidc); repeat or separate by commas.
+        #[arg(short = 'i', long = "include-credentials")]
+        include_credentials: Vec<String>,
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Delete identities by id.
+    Delete {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Check identity files against the create body and the identity schemas, without
+    /// importing: the schemas come from the admin API, or from the configuration with -c.
+    Validate {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CleanupCmd {
+    /// Delete expired flows, sessions and tokens, finished courier messages and spent
+    /// rate-limit and sign-in failure rows, in batches.
+    Sql {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Read the DSN from the configuration and the DSN environment variable (the default
+        /// when no DSN is given, as in Kratos).
+        #[arg(short = 'e', long = "read-from-env")]
+        read_from_env: bool,
+        /// Keep rows that expired (or finished) less than this long ago, e.g. 24h.
+        #[arg(long, default_value = "0s")]
+        keep_last: String,
+        /// Rows per delete (default: database.cleanup.batch_size).
+        #[arg(short = 'b', long, alias = "database.cleanup.batch_size")]
+        batch_size: Option<u32>,
+        /// Pause between tables (default: database.cleanup.sleep.tables).
+        #[arg(long, alias = "database.cleanup.sleep.tables")]
+        sleep_tables: Option<String>,
+        /// The database to clean (overrides the configuration).
+        dsn: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum JsonnetCmd {
+    /// Report syntax and analysis errors as file:line:column; fails on any.
+    Lint {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Format files (to standard output, or in place with --write).
+    Format {
+        /// Write the result back to the files.
+        #[arg(short = 'w', long)]
+        write: bool,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -405,6 +563,92 @@ async fn admin_keys(cmd: AdminKeysCmd) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn identities(cmd: IdentitiesCmd) -> anyhow::Result<ExitCode> {
+    Ok(match cmd {
+        IdentitiesCmd::Import {
+            client,
+            output,
+            batch_size,
+            parallel,
+            files,
+        } => {
+            if batch_size == 0 || batch_size > cli::identities::MAX_BATCH {
+                anyhow::bail!(
+                    "--batch-size must be between 1 and {}",
+                    cli::identities::MAX_BATCH
+                );
+            }
+            let c = client.client()?;
+            cli::identities::import(&c, &files, batch_size, parallel, output.into()).await
+        }
+        IdentitiesCmd::List {
+            client,
+            output,
+            page_size,
+            page_token,
+            page,
+            per_page,
+        } => {
+            let c = client.client()?;
+            let size = per_page.or(page_size);
+            cli::identities::list(&c, page, size, page_token, output.into()).await
+        }
+        IdentitiesCmd::Get {
+            client,
+            output,
+            include_credentials,
+            ids,
+        } => {
+            let c = client.client()?;
+            cli::identities::get(&c, &ids, &include_credentials, output.into()).await
+        }
+        IdentitiesCmd::Delete {
+            client,
+            output,
+            ids,
+        } => cli::identities::delete(&client.client()?, &ids, output.into()).await,
+        IdentitiesCmd::Validate { client, cfg, files } => {
+            if cfg.config.is_empty() {
+                let c = client.client()?;
+                cli::identities::validate(cli::identities::Schemas::Admin(&c), &files).await
+            } else {
+                let loaded = load(&cfg.config)?;
+                cli::identities::validate(cli::identities::Schemas::Config(&loaded.config), &files)
+                    .await
+            }
+        }
+    })
+}
+
+async fn cleanup_sql(
+    cfg: ConfigArgs,
+    dsn: Option<String>,
+    keep_last: &str,
+    batch_size: Option<u32>,
+    sleep_tables: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let mut loaded = load(&cfg.config)?;
+    init_logging(&loaded.config);
+    let keep_last = parse_duration(keep_last)?;
+    let cleanup = &loaded.config.database.cleanup;
+    let opts = cli::cleanup::Options {
+        keep_last,
+        batch_size: batch_size.unwrap_or(cleanup.batch_size),
+        sleep_tables: match sleep_tables {
+            Some(s) => parse_duration(s)?,
+            None => cleanup.sleep.tables.get(),
+        },
+    };
+    if let Some(d) = dsn {
+        loaded.config.dsn = d;
+    }
+    let store = app::open_store(&loaded.config, false).await?;
+    cli::cleanup::run(&store, &loaded.config, opts)
+        .await
+        .context("cleaning up")?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -438,6 +682,28 @@ fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                 },
         } => rt.block_on(migrate_sql(cfg, read_from_env, yes, dsn)),
         Cmd::AdminKeys { cmd } => rt.block_on(admin_keys(cmd)),
+        Cmd::Identities { cmd } => rt.block_on(identities(cmd)),
+        Cmd::Cleanup {
+            cmd:
+                CleanupCmd::Sql {
+                    cfg,
+                    read_from_env: _,
+                    keep_last,
+                    batch_size,
+                    sleep_tables,
+                    dsn,
+                },
+        } => rt.block_on(cleanup_sql(
+            cfg,
+            dsn,
+            &keep_last,
+            batch_size,
+            sleep_tables.as_deref(),
+        )),
+        Cmd::Jsonnet { cmd } => Ok(match cmd {
+            JsonnetCmd::Lint { files } => cli::jsonnet::lint_files(&files),
+            JsonnetCmd::Format { write, files } => cli::jsonnet::format_files(&files, write),
+        }),
         Cmd::Version => {
             println!("Version:    v{}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
