@@ -15,6 +15,7 @@ mod admin_keys;
 mod browser;
 mod cipher;
 mod cli;
+mod cli_ops;
 mod code_flows;
 mod code_mfa;
 mod common_passwords;
