@@ -89,9 +89,14 @@ pub fn decode(
     ctr::Ctr128BE::<Aes256>::new_from_slices(key.as_slice(), iv)
         .ok()?
         .apply_keystream(&mut plain);
+    values(&plain)
+}
+
+/// The session named by an opened (verified and decrypted) value: Kratos's gob-encoded map.
+pub fn values(plain: &[u8]) -> Option<KratosCookie> {
     let mut token = None;
     let mut expires_at = None;
-    for (k, v) in gob::decode_map(&plain)? {
+    for (k, v) in gob::decode_map(plain)? {
         match (k.as_str(), v) {
             ("session_token", gob::Value::Str(t)) if !t.is_empty() => token = Some(t),
             ("session_token", _) => return None,
@@ -547,6 +552,24 @@ mod gob {
             // Oversized lengths and integers.
             assert_eq!(decode_map(&hex("f9ffffffffffffffff")), None);
             assert_eq!(decode_map(&hex("80")), None);
+        }
+
+        #[test]
+        fn survives_every_small_corruption() {
+            for good in [hex(KRATOS_VALUES), hex(TIME_AND_INT)] {
+                for at in 0..good.len() {
+                    for b in [0x00, 0x01, 0x7f, 0x80, 0xf8, 0xff, good[at] ^ 1] {
+                        let mut v = good.clone();
+                        v[at] = b;
+                        let _ = decode_map(&v);
+                        v.insert(at, b);
+                        let _ = decode_map(&v);
+                    }
+                    let mut v = good.clone();
+                    v.remove(at);
+                    let _ = decode_map(&v);
+                }
+            }
         }
     }
 }
