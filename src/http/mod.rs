@@ -89,6 +89,13 @@ pub async fn handle(
         }
     };
 
+    // A browser still holding Kratos's session cookie is given Gatehouse's on this answer.
+    let kratos_token = if app.listener == Listener::Public {
+        session_auth::kratos_session_token(app, req.headers())
+    } else {
+        None
+    };
+
     let (pattern, resp) = match router::route(app.listener, &method, req.uri().path()) {
         Match::Found(route) => {
             let pattern = route.pattern();
@@ -142,6 +149,11 @@ pub async fn handle(
                     .into_response(),
             ),
         },
+    };
+    let resp = match kratos_token {
+        // Boxed: only such requests need its future.
+        Some(token) => Box::pin(session_auth::replace_kratos_cookie(app, token, resp)).await,
+        None => resp,
     };
     finish(app, pattern, &method, origin, resp, start)
 }

@@ -1,5 +1,6 @@
 //! Reading and writing session credentials on HTTP requests: the token lookup order, the
-//! session cookie's attributes, and what a request tells about the client's device.
+//! session cookie's attributes (and Kratos's cookie, read and replaced after a switch), and
+//! what a request tells about the client's device.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -7,7 +8,9 @@ use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, header};
 
 use super::App;
+use super::respond::Resp;
 use crate::config::{Cidr, SameSite};
+use crate::session::kratos_cookie::{self, KratosCookie};
 use crate::session::{DeviceInfo, cookie};
 
 /// Cookie pairs of a request, in order, across every `Cookie` header.
@@ -25,15 +28,88 @@ fn cookie_name(app: &App) -> String {
     app.handles.deps().config.session.cookie.name.clone()
 }
 
-/// The session token and the expiry it was issued with, from a valid session cookie.
-pub fn cookie_session(app: &App, headers: &HeaderMap) -> Option<(String, DateTime<Utc>)> {
+/// A session cookie's value, in Gatehouse's format or, after a switch, Kratos's.
+enum SessionCookie {
+    Own(String, DateTime<Utc>),
+    Kratos(KratosCookie),
+}
+
+/// Kratos's codec max age: the session lifespan for persistent cookies, else gorilla's default.
+fn kratos_max_age(app: &App) -> i64 {
+    let session = &app.handles.deps().config.session;
+    if session.cookie.persistent {
+        i64::try_from(session.lifespan.get().as_secs()).unwrap_or(i64::MAX)
+    } else {
+        kratos_cookie::DEFAULT_MAX_AGE_SECS
+    }
+}
+
+/// The first of the request's session cookies that opens. Several of the same name can arrive
+/// (different paths or domains); a value not in Gatehouse's format is tried as Kratos's.
+fn session_cookie(app: &App, headers: &HeaderMap) -> Option<SessionCookie> {
     let name = cookie_name(app);
     let secrets = &app.handles.deps().cookie_secrets;
-    // Several cookies of the same name can arrive (different paths or domains); take the first
-    // one that decrypts.
     cookie_pairs(headers)
         .filter(|(k, _)| *k == name)
-        .find_map(|(_, v)| cookie::decode(secrets, v))
+        .find_map(|(_, v)| {
+            if let Some((token, exp)) = cookie::decode(secrets, v) {
+                return Some(SessionCookie::Own(token, exp));
+            }
+            if !kratos_cookie::looks_like(v) {
+                return None;
+            }
+            let now = Utc::now().timestamp();
+            kratos_cookie::decode(secrets, &name, v, kratos_max_age(app), now)
+                .map(SessionCookie::Kratos)
+        })
+}
+
+/// The session token and the expiry it was issued with, from a valid session cookie. A Kratos
+/// cookie without an expiry reports the epoch, so whoami treats it as stale and replaces it.
+pub fn cookie_session(app: &App, headers: &HeaderMap) -> Option<(String, DateTime<Utc>)> {
+    match session_cookie(app, headers)? {
+        SessionCookie::Own(token, exp) => Some((token, exp)),
+        SessionCookie::Kratos(k) => Some((k.token, k.expires_at.unwrap_or(DateTime::UNIX_EPOCH))),
+    }
+}
+
+/// The token of the Kratos session cookie a request authenticates with, if that is how it
+/// does: a cookie to replace with Gatehouse's (`replace_kratos_cookie`).
+pub fn kratos_session_token(app: &App, headers: &HeaderMap) -> Option<String> {
+    // Cheap for the usual request: no cookie of the name is shaped like Kratos's.
+    let name = cookie_name(app);
+    if !cookie_pairs(headers).any(|(k, v)| k == name && kratos_cookie::looks_like(v))
+        || session_token_header(headers).is_some()
+    {
+        return None;
+    }
+    match session_cookie(app, headers)? {
+        SessionCookie::Kratos(k) => Some(k.token),
+        SessionCookie::Own(..) => None,
+    }
+}
+
+/// On an answer to a request that carried Kratos's session cookie: Gatehouse's own cookie for
+/// the same session while it is active, so the browser holds Kratos's no longer. Left alone:
+/// errors (the cookie was not accepted) and answers that set or clear the cookie themselves.
+pub async fn replace_kratos_cookie(app: &App, token: String, mut resp: Resp) -> Resp {
+    let status = resp.status();
+    if !(status.is_success() || status.is_redirection()) {
+        return resp;
+    }
+    let prefix = format!("{}=", cookie_name(app));
+    if resp
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|v| v.as_bytes().starts_with(prefix.as_bytes()))
+    {
+        return resp;
+    }
+    if let Ok(Ok(session)) = app.handles.sessions.whoami(token.clone()).await {
+        set_session_cookie(app, resp.headers_mut(), &token, session.expires_at);
+    }
+    resp
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -43,15 +119,19 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
 }
 
-/// The session token of a request, in Kratos's order: `X-Session-Token`, then the session
-/// cookie, then `Authorization: Bearer`.
-pub fn session_token(app: &App, headers: &HeaderMap) -> Option<String> {
-    if let Some(t) = headers
+/// A non-empty `X-Session-Token`, which goes before any cookie.
+fn session_token_header(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get("x-session-token")
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
-        && !t.is_empty()
-    {
+        .filter(|t| !t.is_empty())
+}
+
+/// The session token of a request, in Kratos's order: `X-Session-Token`, then the session
+/// cookie, then `Authorization: Bearer`.
+pub fn session_token(app: &App, headers: &HeaderMap) -> Option<String> {
+    if let Some(t) = session_token_header(headers) {
         return Some(t.to_owned());
     }
     if let Some((t, _)) = cookie_session(app, headers) {

@@ -3,7 +3,7 @@
 //! secrets can be rotated without logging everyone out.
 //!
 //! This is Gatehouse's own format. Kratos's cookies (gorilla securecookie with gob encoding)
-//! are not read: browsers holding a Kratos cookie must sign in again after a migration.
+//! are read by `kratos_cookie` and replaced with this one on first use.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};

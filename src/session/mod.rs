@@ -1,5 +1,5 @@
 //! Sessions: the model, its Kratos JSON shape, token handling, the operations (`service`) and
-//! the browser cookie (`cookie`).
+//! the browser cookie (`cookie`, and Kratos's own, still read after a switch: `kratos_cookie`).
 //!
 //! Tokens are `ory_st_` / `ory_lo_` plus 32 alphanumerics, as in Kratos. Unlike Kratos the
 //! database holds only their SHA-256 digests. The logout token is derived from the session token
@@ -9,6 +9,7 @@
 pub mod aal;
 pub mod cache;
 pub mod cookie;
+pub mod kratos_cookie;
 pub mod service;
 
 use chrono::{DateTime, NaiveDateTime, Utc};

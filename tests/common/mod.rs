@@ -11,6 +11,7 @@ use serde_json::Value;
 pub mod browser;
 pub mod flow;
 pub mod github;
+pub mod kratos_cookie;
 pub mod oidc;
 pub mod process;
 pub mod python_sdk;

@@ -29,6 +29,7 @@ mod hashing;
 mod hooks;
 mod identifier_first;
 mod json_bodies;
+mod kratos_cookie;
 mod listener;
 mod lookup;
 mod mail_flows;
