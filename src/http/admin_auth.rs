@@ -48,7 +48,7 @@ pub async fn check(
     let pattern = route.pattern();
     match api_keys::authenticate(&deps.store, authorization, read).await {
         Ok(key) => {
-            tracing::debug!(key_id = %key.id, key_name = %key.name, client = ?client, %method, route = pattern, "admin API key used");
+            tracing::debug!(key_id = %key.id, key_name = %key.name, client = client.map(tracing::field::display), %method, route = pattern, "admin API key used");
             Ok(())
         }
         Err(e) => {
