@@ -202,8 +202,10 @@ async fn every_decision_and_change_is_one_event_without_secrets() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    // whoami writes no event.
-    app.whoami(&token).await;
+    // whoami writes no event (it must stay cheap).
+    let before = security_events(&process.log()).len();
+    assert_eq!(app.whoami(&token).await["active"], true);
+    assert_eq!(security_events(&process.log()).len(), before);
 
     let failed_count = app
         .metric("security_events_total{event=\"login.failed\"}")
