@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::common::flow::{api_login, browser, submit_with_token};
+use crate::common::flow::{api_flow, api_login, browser, submit, submit_with_token};
 use crate::common::process::{Process, free_port};
 use crate::common::{TEST_CONFIG, TestApp, TestDb, binary, schemas_yaml};
 
@@ -127,6 +127,7 @@ async fn every_decision_and_change_is_one_event_without_secrets() {
     let (status, v) = api_login(&app, "alice@events.example", PASSWORD).await;
     assert_eq!(status, 200, "{v}");
     let token = v["session_token"].as_str().unwrap().to_owned();
+    let second_session = v["session"]["id"].as_str().unwrap().to_owned();
     let flow: Value = app
         .http
         .get(app.public_url("/self-service/settings/api"))
@@ -145,6 +146,38 @@ async fn every_decision_and_change_is_one_event_without_secrets() {
     )
     .await;
     assert_eq!(status, 200, "{v}");
+
+    // A re-authentication of that session, rotated into a new one.
+    let flow: Value = app
+        .http
+        .get(app.public_url("/self-service/login/api?refresh=true"))
+        .header("X-Session-Token", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (status, v) = submit_with_token(
+        &app,
+        &token,
+        &flow,
+        json!({"method": "password", "identifier": "alice@events.example", "password": NEW_PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let token = v["session_token"].as_str().unwrap().to_owned();
+
+    // A sign-up.
+    let flow = api_flow(&app, "registration").await;
+    let (status, v) = submit(
+        &app,
+        &flow,
+        json!({"method": "password", "traits": {"email": "carol@events.example"}, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let carol = v["identity"]["id"].as_str().unwrap().to_owned();
 
     // Admin writes: a new address, a deletion.
     let r = app
@@ -243,6 +276,16 @@ async fn every_decision_and_change_is_one_event_without_secrets() {
         &events,
         "session.revoked",
         json!({"identity_id": alice, "cause": "logout"}),
+    );
+    one(
+        &events,
+        "session.refreshed",
+        json!({"identity_id": alice, "previous_session_id": second_session, "cause": "reauthenticated", "method": "password"}),
+    );
+    one(
+        &events,
+        "registration.succeeded",
+        json!({"identity_id": carol, "method": "password", "flow_kind": "registration", "user_agent": USER_AGENT}),
     );
     one(
         &events,
