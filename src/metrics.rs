@@ -40,6 +40,8 @@ pub struct Metrics {
     /// Sign-in attempts refused by `security.brute_force`, by the kind of key that waited
     /// (`identifier`, `identity`, `address`).
     pub throttle_refusals: IntCounterVec,
+    /// Security events written (`security::events`), by event name.
+    pub security_events: IntCounterVec,
 }
 
 impl Metrics {
@@ -137,6 +139,14 @@ impl Metrics {
             &["kind"],
         )
         .expect("valid metric");
+        let security_events = IntCounterVec::new(
+            Opts::new(
+                "security_events_total",
+                "Security events written to the gatehouse::security log target, by event",
+            ),
+            &["event"],
+        )
+        .expect("valid metric");
         let whoami_cache_misses = whoami_cache.with_label_values(&["miss"]);
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -151,6 +161,7 @@ impl Metrics {
             Box::new(config_reloads.clone()),
             Box::new(rate_limit_refusals.clone()),
             Box::new(throttle_refusals.clone()),
+            Box::new(security_events.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -171,6 +182,7 @@ impl Metrics {
             config_reloads,
             rate_limit_refusals,
             throttle_refusals,
+            security_events,
         }
     }
 

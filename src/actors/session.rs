@@ -128,7 +128,8 @@ impl ractor::factory::Worker for SessionWorker {
                 except,
                 reply,
             } => {
-                let _ = reply.send(service::revoke_others(d, identity_id, except).await);
+                let _ = reply
+                    .send(service::revoke_others(d, identity_id, except, "self_service").await);
             }
             SessionMsg::Extend(id, reply) => {
                 let _ = reply.send(service::extend(d, id).await);

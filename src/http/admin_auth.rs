@@ -1,7 +1,7 @@
 //! The admin listener's API key check (`serve.admin.api_keys.enabled`): every route but health
 //! and version needs `Authorization: Bearer <key>`; read-only keys may only GET and HEAD.
-//! Refusals carry `WWW-Authenticate` (RFC 6750). Logs name the key's id and name, the client
-//! and the route, never the key.
+//! Refusals carry `WWW-Authenticate` (RFC 6750) and are `admin_key.refused` security events
+//! naming the key's id, the client and the route, never the key.
 
 use std::net::SocketAddr;
 
@@ -13,6 +13,7 @@ use super::error::ApiError;
 use super::respond::Resp;
 use super::router::Route;
 use crate::security::api_keys::{self, KeyError};
+use crate::security::events::{self, Event, Name, Origin, Reason};
 
 /// Routes a monitor or load balancer must reach without a key.
 fn exempt(route: &Route) -> bool {
@@ -44,38 +45,42 @@ pub async fn check(
         Some(peer),
         &deps.config.serve.public.trusted_proxies,
     );
-    let client = client.map(|ip| ip.to_string()).unwrap_or_default();
     let pattern = route.pattern();
     match api_keys::authenticate(&deps.store, authorization, read).await {
         Ok(key) => {
-            tracing::debug!(key_id = %key.id, key_name = %key.name, client, %method, route = pattern, "admin API key used");
+            tracing::debug!(key_id = %key.id, key_name = %key.name, client = client.map(tracing::field::display), %method, route = pattern, "admin API key used");
             Ok(())
         }
         Err(e) => {
-            let challenge = match &e {
-                KeyError::Missing => {
-                    tracing::info!(client, %method, route = pattern, "admin API request without an API key refused");
-                    "Bearer"
-                }
-                KeyError::Malformed => {
-                    tracing::info!(client, %method, route = pattern, "admin API request with a malformed API key refused");
-                    "Bearer error=\"invalid_token\""
-                }
+            let (reason, key, challenge) = match &e {
+                KeyError::Missing => ("missing", None, "Bearer"),
+                KeyError::Malformed => ("malformed", None, "Bearer error=\"invalid_token\""),
                 KeyError::Unknown { id } => {
-                    tracing::warn!(key_id = %id, client, %method, route = pattern, "admin API request with an unknown API key refused");
-                    "Bearer error=\"invalid_token\""
+                    ("unknown", Some(*id), "Bearer error=\"invalid_token\"")
                 }
-                KeyError::Revoked { id, name } => {
-                    tracing::warn!(key_id = %id, key_name = %name, client, %method, route = pattern, "admin API request with a revoked API key refused");
-                    "Bearer error=\"invalid_token\""
+                KeyError::Revoked { id, .. } => {
+                    ("revoked", Some(*id), "Bearer error=\"invalid_token\"")
                 }
-                KeyError::ReadOnly { id, name } => {
-                    tracing::warn!(key_id = %id, key_name = %name, client, %method, route = pattern, "admin API change with a read-only API key refused");
-                    "Bearer error=\"insufficient_scope\""
-                }
+                KeyError::ReadOnly { id, .. } => (
+                    "read_only",
+                    Some(*id),
+                    "Bearer error=\"insufficient_scope\"",
+                ),
                 // Logged by the conversion; a database failure is no reason to challenge.
                 KeyError::Store(_) => return Err(ApiError::from(&e).into_response()),
             };
+            let user_agent = req
+                .headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok());
+            let mut event = Event::new(Name::AdminKeyRefused)
+                .origin(&Origin::new(client, user_agent))
+                .reason(Reason::Code(reason))
+                .route(super::method_label(method), pattern);
+            if let Some(id) = key {
+                event = event.key_id(id);
+            }
+            events::emit(&deps.metrics, event);
             let mut resp = ApiError::from(&e).into_response();
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

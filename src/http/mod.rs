@@ -25,8 +25,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use hyper::body::Incoming;
+use uuid::Uuid;
 
 use crate::actors::Handles;
+use crate::security::events::{self, Event, Name, Origin};
 use cors::CorsPolicy;
 use error::ApiError;
 use respond::Resp;
@@ -165,12 +167,53 @@ async fn dispatch(
     route: Route,
     req: Request<Bytes>,
 ) -> Result<Resp, ApiError> {
-    if app.listener == Listener::Admin
-        && let Err(refusal) = admin_auth::check(app, &route, &req, peer).await
-    {
+    if app.listener != Listener::Admin {
+        return handlers::dispatch(app, route, req).await;
+    }
+    if let Err(refusal) = admin_auth::check(app, &route, &req, peer).await {
         return Ok(refusal);
     }
-    handlers::dispatch(app, route, req).await
+    let method = req.method().clone();
+    if method == Method::GET || method == Method::HEAD {
+        return handlers::dispatch(app, route, req).await;
+    }
+    // Every admin write that succeeded is a security event; read before the request moves on.
+    let deps = app.handles.deps();
+    let origin = Origin::new(
+        session_auth::client_address(
+            req.headers(),
+            Some(peer),
+            &deps.config.serve.public.trusted_proxies,
+        ),
+        req.headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let event = admin_write(&route, &method).origin(&origin);
+    let resp = handlers::dispatch(app, route, req).await?;
+    if resp.status().is_success() {
+        events::emit(&deps.metrics, event);
+    }
+    Ok(resp)
+}
+
+/// `admin.write` for a route: its pattern, and the identity or session its path names (only
+/// when it is a UUID, so nothing else from the path reaches the log).
+fn admin_write(route: &Route, method: &Method) -> Event {
+    let uuid = |s: &str| Uuid::try_parse(s).ok();
+    let (identity, session) = match route {
+        Route::UpdateIdentity(id)
+        | Route::PatchIdentity(id)
+        | Route::DeleteIdentity(id)
+        | Route::DeleteIdentitySessions(id)
+        | Route::DeleteIdentityCredentials { id, .. } => (uuid(id), None),
+        Route::AdminDisableSession(id) | Route::AdminExtendSession(id) => (None, uuid(id)),
+        _ => (None, None),
+    };
+    Event::new(Name::AdminWrite)
+        .route(method_label(method), route.pattern())
+        .identity(identity)
+        .session(session)
 }
 
 async fn read(req: Request<Incoming>, limit: usize) -> Result<Request<Bytes>, ApiError> {

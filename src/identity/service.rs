@@ -11,6 +11,7 @@ use super::schema::{Extracted, FieldMessage, Via};
 use super::{Credential, CredentialType, Identity, RecoveryAddress, State, VerifiableAddress, now};
 use crate::deps::Deps;
 use crate::hash;
+use crate::security::events::{self, Actor, Event, Name};
 use crate::store::StoreError;
 use crate::store::identities::{self as q, ListFilter};
 
@@ -786,6 +787,7 @@ pub async fn update(
     body: UpdateIdentityBody,
 ) -> Result<Identity, IdentityError> {
     let mut ident = get(deps, id, true).await?;
+    let before = ident.clone();
     if let Some(s) = body.schema_id.filter(|s| !s.is_empty()) {
         ident.schema_id = s;
     }
@@ -809,6 +811,7 @@ pub async fn update(
     ident.updated_at = now();
     q::replace(&deps.store, &ident.to_rows(deps.store.nid()), true).await?;
     deps.session_cache.invalidate_identity(id);
+    changed_by_admin(deps, &before, &ident);
     Ok(ident)
 }
 
@@ -882,6 +885,7 @@ pub async fn patch(
         }
     }
     let mut ident = get(deps, id, true).await?;
+    let before = ident.clone();
     let mut doc = ident.to_json(deps.public_base(), None);
     apply_bounded(&mut doc, &patch)?;
     let field = |k: &str| doc.get(k).cloned().unwrap_or(Value::Null);
@@ -939,7 +943,24 @@ pub async fn patch(
     ident.updated_at = now();
     q::replace(&deps.store, &ident.to_rows(deps.store.nid()), true).await?;
     deps.session_cache.invalidate_identity(id);
+    changed_by_admin(deps, &before, &ident);
     Ok(ident)
+}
+
+/// The security events of an admin's change to an identity: its credentials and addresses,
+/// and the sessions a disabling ended (the store revoked them with the change).
+fn changed_by_admin(deps: &Deps, before: &Identity, after: &Identity) {
+    for e in events::identity_changes(before, after, Actor::Admin) {
+        events::emit(&deps.metrics, e);
+    }
+    if before.state == State::Active && after.state == State::Inactive {
+        events::emit(
+            &deps.metrics,
+            Event::new(Name::SessionRevoked)
+                .identity(after.id)
+                .cause("identity_disabled"),
+        );
+    }
 }
 
 pub async fn delete(deps: &Deps, id: Uuid) -> Result<(), IdentityError> {
@@ -969,6 +990,7 @@ pub async fn delete_credential(
     identifier: Option<&str>,
 ) -> Result<(), IdentityError> {
     let mut ident = get(deps, id, true).await?;
+    let before = ident.clone();
     // An unknown type names no credential of the identity.
     let Some(kind) = CredentialType::parse(kind) else {
         return Err(IdentityError::NotFound);
@@ -1037,6 +1059,7 @@ pub async fn delete_credential(
     ident.updated_at = now();
     q::replace(&deps.store, &ident.to_rows(deps.store.nid()), true).await?;
     deps.session_cache.invalidate_identity(id);
+    changed_by_admin(deps, &before, &ident);
     if !ident.credentials.contains_key(&kind) {
         // Sessions the removed credential vouched for lose its method (or end).
         crate::session::service::drop_methods(deps, id, &[kind])

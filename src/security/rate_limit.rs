@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use super::events::{self, Event, Name, Origin};
 use crate::deps::Deps;
 use crate::store::rate_limits::{self as q, Rule, Taken};
 
@@ -69,17 +70,20 @@ pub async fn admit(deps: &Deps, bucket: Bucket, client: Option<IpAddr>) -> Resul
                 .rate_limit_refusals
                 .with_label_values(&[bucket.as_str()])
                 .inc();
-            tracing::info!(
-                bucket = bucket.as_str(),
-                %client,
-                "request refused by security.rate_limits"
-            );
             // The next token frees when max(tat, now) + interval - tolerance reaches now.
             let wait = tat.max(now) + rule.interval - rule.tolerance - now;
-            Err(Limited {
+            let limited = Limited {
                 bucket,
                 retry_after: Duration::from_micros(wait.max(0) as u64),
-            })
+            };
+            events::emit(
+                &deps.metrics,
+                Event::new(Name::RateLimitRefused)
+                    .origin(&Origin::new(Some(client), None))
+                    .bucket(bucket.as_str())
+                    .retry_after_secs(limited.retry_after_secs()),
+            );
+            Err(limited)
         }
         Err(e) => {
             tracing::warn!(error = %e, bucket = bucket.as_str(), "rate limit check failed; the request goes through");

@@ -16,6 +16,7 @@ use chrono::NaiveDateTime;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::events::{self, Event, Name, Origin};
 use crate::config::{BruteForce, FailurePolicy};
 use crate::deps::Deps;
 use crate::store::StoreError;
@@ -194,8 +195,12 @@ fn live<'a>(bf: &BruteForce, row: &'a CounterRow, at: NaiveDateTime) -> Option<&
 }
 
 /// Whether any key must wait; checked before a method runs, so a refused attempt costs no
-/// hash and no lookup.
-pub async fn check(deps: &Deps, keys: &mut Keys) -> Result<Option<Refused>, StoreError> {
+/// hash and no lookup. `origin` is the client, for the refusal's event.
+pub async fn check(
+    deps: &Deps,
+    keys: &mut Keys,
+    origin: &Origin,
+) -> Result<Option<Refused>, StoreError> {
     let bf = &deps.config.security.brute_force;
     if !bf.enabled || keys.0.is_empty() {
         return Ok(None);
@@ -229,10 +234,12 @@ pub async fn check(deps: &Deps, keys: &mut Keys) -> Result<Option<Refused>, Stor
             .with_label_values(&[r.kind.as_str()])
             .inc();
         // The counter's kind only: never the identifier that was typed.
-        tracing::info!(
-            kind = r.kind.as_str(),
-            retry_after_secs = r.retry_after.as_secs(),
-            "sign-in refused after too many failed attempts"
+        events::emit(
+            &deps.metrics,
+            Event::new(Name::ThrottleRefused)
+                .origin(origin)
+                .key_kind(r.kind.as_str())
+                .retry_after_secs(r.retry_after_secs()),
         );
     }
     Ok(refused)
@@ -247,8 +254,13 @@ pub fn is_failure(message_ids: impl IntoIterator<Item = u64>) -> bool {
 
 /// What a method answered: a failure counts against every key; a success clears the
 /// identifier and identity counters (the address keeps its count: one success must not
-/// let a sprayer start over).
-pub async fn record(deps: &Deps, keys: &Keys, failed: bool) -> Result<(), StoreError> {
+/// let a sprayer start over). A failure that locks a key out is a `lockout.started` event.
+pub async fn record(
+    deps: &Deps,
+    keys: &Keys,
+    failed: bool,
+    origin: &Origin,
+) -> Result<(), StoreError> {
     let bf = &deps.config.security.brute_force;
     if !bf.enabled || keys.0.is_empty() {
         return Ok(());
@@ -267,7 +279,11 @@ pub async fn record(deps: &Deps, keys: &Keys, failed: bool) -> Result<(), StoreE
     for key in &keys.0 {
         let p = key.kind.policy(bf);
         let (waits, quick_waits) = ladders(p, at);
-        q::record_failure(
+        let lock_from = match p.lockout_after {
+            0 => i64::MAX,
+            n => i64::from(n),
+        };
+        let (failures, _) = q::record_failure(
             &deps.store,
             &Failure {
                 key: &key.stored,
@@ -275,16 +291,23 @@ pub async fn record(deps: &Deps, keys: &Keys, failed: bool) -> Result<(), StoreE
                 stale_before: minus(at, p.reset_after.0),
                 quick_since: minus(at, p.quick_login_check.0),
                 free: i64::from(p.free_failures),
-                lock_from: match p.lockout_after {
-                    0 => i64::MAX,
-                    n => i64::from(n),
-                },
+                lock_from,
                 lock_until: plus(at, p.lockout.0),
                 waits: &waits,
                 quick_waits: &quick_waits,
             },
         )
         .await?;
+        if i64::from(failures) >= lock_from {
+            events::emit(
+                &deps.metrics,
+                Event::new(Name::LockoutStarted)
+                    .origin(origin)
+                    .key_kind(key.kind.as_str())
+                    .failures(u64::try_from(failures).unwrap_or_default())
+                    .retry_after_secs(p.lockout.0.as_secs()),
+            );
+        }
     }
     Ok(())
 }
@@ -396,11 +419,23 @@ pub async fn states(deps: &Deps, keys: &Keys) -> Result<Vec<State>, StoreError> 
         .collect())
 }
 
-/// Forgets every key's counter.
+/// Forgets every key's counter (an admin lifting a lockout: a `lockout.lifted` per key).
 pub async fn clear(deps: &Deps, keys: &Keys) -> Result<(), StoreError> {
     let all = keys.stored(&[Kind::Identifier, Kind::Identity, Kind::Address]);
     if !all.is_empty() {
         q::clear(&deps.store, &all).await?;
+    }
+    for k in &keys.0 {
+        let identity = k
+            .stored
+            .strip_prefix(Kind::Identity.prefix())
+            .and_then(|id| Uuid::try_parse(id).ok());
+        events::emit(
+            &deps.metrics,
+            Event::new(Name::LockoutLifted)
+                .key_kind(k.kind.as_str())
+                .identity(identity),
+        );
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ use super::{
 use crate::deps::Deps;
 use crate::identity::credential_type::CredentialType;
 use crate::identity::{Identity, State, now};
+use crate::security::events::{self, Event, Name, Origin};
 use crate::store::StoreError;
 use crate::store::id::DbId;
 use crate::store::sessions::{
@@ -118,6 +119,7 @@ pub async fn issue(
         created_at: now.naive_utc(),
         updated_at: now.naive_utc(),
     };
+    let origin = origin_of(&device);
     let device = DeviceRow {
         id: DbId(Uuid::new_v4()),
         nid,
@@ -146,11 +148,43 @@ pub async fn issue(
         devices: Some(vec![device]),
     })?;
     session.identity = Some(public);
+    events::emit(
+        &deps.metrics,
+        Event::new(Name::SessionIssued)
+            .origin(&origin)
+            .identity(identity.id)
+            .session(id)
+            .method(method.as_str())
+            .aal(Aal::Aal1.as_str()),
+    );
     Ok(IssuedSession {
         session,
         token,
         logout_token,
     })
+}
+
+/// The request a session's device was recorded from, as events name it.
+fn origin_of(device: &DeviceInfo) -> Origin {
+    Origin::new(
+        device.ip_address.as_deref().and_then(|a| a.parse().ok()),
+        device.user_agent.as_deref(),
+    )
+}
+
+/// `session.revoked` for sessions ended at once (`revoked`: their identities, one per session).
+fn revoked(deps: &Deps, revoked: &[Uuid], session: Option<Uuid>, cause: &'static str) {
+    if revoked.is_empty() {
+        return;
+    }
+    let mut e = Event::new(Name::SessionRevoked)
+        .identity(revoked[0])
+        .session(session)
+        .cause(cause);
+    if revoked.len() > 1 {
+        e = e.count(revoked.len() as u64);
+    }
+    events::emit(&deps.metrics, e);
 }
 
 async fn by_token(deps: &Deps, token: &str, full: bool) -> Result<Session, SessionError> {
@@ -307,38 +341,45 @@ fn one(deps: &Deps, revoked: Vec<Uuid>) -> Result<(), SessionError> {
 
 /// Deactivates a session (admin "disable"); the row stays for audit.
 pub async fn revoke_by_id(deps: &Deps, id: Uuid) -> Result<(), SessionError> {
-    let revoked = sessions::revoke(&deps.store, Revoke::Id(id)).await?;
-    one(deps, revoked)
+    let ended = sessions::revoke(&deps.store, Revoke::Id(id)).await?;
+    revoked(deps, &ended, Some(id), "admin");
+    one(deps, ended)
 }
 
 /// Deactivates the session a token belongs to (native logout). Already revoked: still Ok.
 pub async fn revoke_by_token(deps: &Deps, token: &str) -> Result<(), SessionError> {
-    let revoked = sessions::revoke(&deps.store, Revoke::Token(&hash_token(token))).await?;
-    one(deps, revoked)
+    let ended = sessions::revoke(&deps.store, Revoke::Token(&hash_token(token))).await?;
+    revoked(deps, &ended, None, "logout");
+    one(deps, ended)
 }
 
 /// Deactivates the session a logout token belongs to.
 pub async fn revoke_by_logout_token(deps: &Deps, logout_token: &str) -> Result<(), SessionError> {
-    let revoked =
+    let ended =
         sessions::revoke(&deps.store, Revoke::LogoutToken(&hash_token(logout_token))).await?;
-    one(deps, revoked)
+    revoked(deps, &ended, None, "logout");
+    one(deps, ended)
 }
 
 /// Deactivates one of the identity's own sessions. Like Kratos, a session that is not the
 /// identity's (or does not exist) is silently left alone.
 pub async fn revoke_own(deps: &Deps, identity_id: Uuid, id: Uuid) -> Result<(), SessionError> {
-    let revoked = sessions::revoke(&deps.store, Revoke::OneOf { identity_id, id }).await?;
-    forget(deps, &revoked);
+    let ended = sessions::revoke(&deps.store, Revoke::OneOf { identity_id, id }).await?;
+    revoked(deps, &ended, Some(id), "self_service");
+    forget(deps, &ended);
     Ok(())
 }
 
 /// Deactivates all of an identity's sessions but `except`; returns how many were matched.
+/// `cause` is the `session.revoked` event's: `self_service`, `hook`, `password_changed`,
+/// `recovered`.
 pub async fn revoke_others(
     deps: &Deps,
     identity_id: Uuid,
     except: Uuid,
+    cause: &'static str,
 ) -> Result<usize, SessionError> {
-    let revoked = sessions::revoke(
+    let ended = sessions::revoke(
         &deps.store,
         Revoke::AllOfExcept {
             identity_id,
@@ -346,8 +387,9 @@ pub async fn revoke_others(
         },
     )
     .await?;
-    forget(deps, &revoked);
-    Ok(revoked.len())
+    revoked(deps, &ended, None, cause);
+    forget(deps, &ended);
+    Ok(ended.len())
 }
 
 /// A page of sessions and the cursor of the next page, if there may be one. With `identity_id`
@@ -438,8 +480,23 @@ pub async fn reauthenticate(
 ) -> Result<IssuedSession, SessionError> {
     let now = now();
     let (json, level) = with_method(session, method, aal, now);
+    let refreshed = |issued: &IssuedSession| {
+        let mut e = Event::new(Name::SessionRefreshed)
+            .origin(&origin_of(&device))
+            .identity(session.identity_id)
+            .session(issued.session.id)
+            .method(method.as_str())
+            .aal(issued.session.aal.as_str())
+            .cause("reauthenticated");
+        if issued.session.id != session.id {
+            e = e.previous_session(session.id);
+        }
+        events::emit(&deps.metrics, e);
+    };
     if deps.config.session.hygiene.rotates() {
-        return rotate(deps, session, &json, level, now, now, Some(device)).await;
+        let issued = rotate(deps, session, &json, level, now, now, Some(device.clone())).await?;
+        refreshed(&issued);
+        return Ok(issued);
     }
     if sessions::set_methods(
         &deps.store,
@@ -466,11 +523,13 @@ pub async fn reauthenticate(
         },
     )
     .await?;
-    Ok(IssuedSession {
+    let issued = IssuedSession {
         session,
         token: token.to_owned(),
         logout_token: logout_token_for(token),
-    })
+    };
+    refreshed(&issued);
+    Ok(issued)
 }
 
 /// Kratos's `SessionAddAuthenticationMethods`: `method` was just proven at `aal` within the
@@ -487,11 +546,21 @@ pub async fn add_method(
 ) -> Result<Option<IssuedSession>, SessionError> {
     let now = now();
     let (json, level) = with_method(session, method, aal, now);
+    let event = Event::new(Name::SessionRefreshed)
+        .identity(session.identity_id)
+        .method(method.as_str())
+        .aal(level.as_str())
+        .cause("method_added");
     if may_rotate && level > session.aal && deps.config.session.hygiene.rotates() {
         let authenticated_at = session.authenticated_at;
-        return rotate(deps, session, &json, level, authenticated_at, now, None)
-            .await
-            .map(Some);
+        let issued = rotate(deps, session, &json, level, authenticated_at, now, None).await?;
+        events::emit(
+            &deps.metrics,
+            event
+                .session(issued.session.id)
+                .previous_session(session.id),
+        );
+        return Ok(Some(issued));
     }
     sessions::set_methods(
         &deps.store,
@@ -504,6 +573,7 @@ pub async fn add_method(
         },
     )
     .await?;
+    events::emit(&deps.metrics, event.session(session.id));
     forget(deps, &[session.identity_id]);
     Ok(None)
 }
@@ -690,7 +760,8 @@ pub async fn drop_methods(
             }
             match level_of(&kept) {
                 Aal::Aal0 => {
-                    sessions::revoke(&deps.store, Revoke::Id(session.id)).await?;
+                    let ended = sessions::revoke(&deps.store, Revoke::Id(session.id)).await?;
+                    revoked(deps, &ended, Some(session.id), "credential_removed");
                 }
                 level => {
                     let json = serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into());
@@ -720,6 +791,15 @@ pub async fn drop_methods(
 pub async fn delete_for_identity(deps: &Deps, identity_id: Uuid) -> Result<usize, SessionError> {
     let n = sessions::delete_of_identity(&deps.store, identity_id).await?;
     deps.session_cache.invalidate_identity(identity_id);
+    if n > 0 {
+        events::emit(
+            &deps.metrics,
+            Event::new(Name::SessionRevoked)
+                .identity(identity_id)
+                .cause("admin")
+                .count(n as u64),
+        );
+    }
     if n == 0 {
         return Err(SessionError::NotFound);
     }

@@ -80,6 +80,8 @@ async fn every_admin_route_but_health_and_version_needs_a_key() {
     let (_, reader) = create(&app, "dashboards", true).await;
     let id = uuid::Uuid::new_v4().to_string();
     let wrong_secret = format!("{}xyz", &full[..full.len() - 3]);
+    // Refusals so far, each an `admin_key.refused` security event.
+    let mut refused = 0.0;
     for (i, (method, pattern)) in ADMIN_ROUTES.iter().enumerate() {
         // Every route with and without the `/admin` prefix, alternating.
         let path = sample_path(pattern, &id);
@@ -113,6 +115,7 @@ async fn every_admin_route_but_health_and_version_needs_a_key() {
             );
             expect_error(r, 401).await;
         }
+        refused += 4.0;
 
         let r = call(&app, method, &path, Some(&full)).await;
         assert!(
@@ -137,6 +140,7 @@ async fn every_admin_route_but_health_and_version_needs_a_key() {
             );
             let e = expect_error(r, 403).await;
             assert_eq!(e["id"], "forbidden", "{what}: {e}");
+            refused += 1.0;
         }
     }
 
@@ -149,6 +153,17 @@ async fn every_admin_route_but_health_and_version_needs_a_key() {
         .await
         .unwrap();
     expect_error(r, 401).await;
+    refused += 1.0;
+    let metrics = call(&app, &Method::GET, "/admin/metrics/prometheus", Some(&full))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let counted = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("security_events_total{event=\"admin_key.refused\"} "))
+        .and_then(|v| v.parse::<f64>().ok());
+    assert_eq!(counted, Some(refused), "{metrics}");
 
     // Listed without the key, with its use recorded (off the request's path: allow a moment).
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -49,6 +49,7 @@ mod robustness;
 mod runtime;
 mod sdk;
 mod sdk_python;
+mod security_events;
 mod security_headers;
 mod session_hygiene;
 mod sessions;

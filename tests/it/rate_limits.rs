@@ -95,6 +95,12 @@ async fn flow_starts_beyond_the_burst_are_refused_per_address_until_a_token_retu
             .await,
         Some(1.0)
     );
+    // The refusal is a security event.
+    assert_eq!(
+        app.metric("security_events_total{event=\"rate_limit.refused\"}")
+            .await,
+        Some(1.0)
+    );
     // Another address has its own bucket.
     let other = api_start(&app.http, &app.public, "198.51.100.2").await;
     assert_eq!(other.status(), 200);

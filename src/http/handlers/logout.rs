@@ -15,6 +15,7 @@ use crate::http::flow::request::wants_json;
 use crate::http::flow::respond::redirect_to_error_ui;
 use crate::http::respond::{Resp, empty, ok_json, see_other};
 use crate::http::session_auth;
+use crate::security::events::{self, Event, Name};
 use crate::selfservice::return_to;
 use crate::session::service::SessionError;
 use crate::session::{Session, logout_token_for, logout_token_matches};
@@ -48,7 +49,13 @@ fn return_url(app: &App, requested: Option<&str>) -> Result<String, ApiError> {
         &ss.allowed_return_urls,
         deps.public_base(),
     )
-    .map_err(ApiError::from)
+    .map_err(|f| {
+        let refused = Event::new(Name::ReturnToRefused)
+            .host_of(&f.0)
+            .flow_kind("logout");
+        events::emit(&deps.metrics, refused);
+        ApiError::from(f)
+    })
 }
 
 /// `GET /self-service/logout/browser`: `{logout_url, logout_token}` for the current session.

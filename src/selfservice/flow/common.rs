@@ -10,6 +10,7 @@ use super::request::{FlowRequest, Submission};
 use super::{Failed, Flow, FlowError, FlowKind, FlowState, FlowType};
 use crate::deps::Deps;
 use crate::identity::now;
+use crate::security::events::{self, Event, Name, Origin, Reason};
 use crate::security::rate_limit::{self, Bucket, Limited};
 use crate::selfservice::ui::{Group, InputType, UiNode};
 use crate::selfservice::{csrf, return_to};
@@ -36,21 +37,48 @@ const ORIGIN_ON_API_FLOW: &str = "The HTTP Request Header included the \"Origin\
 const COOKIE_ON_API_FLOW: &str = "The HTTP Request Header included the \"Cookie\" key, indicating that this request was made by a Browser. The flow however was initiated as an API request. To prevent potential misuse and mitigate several attack vectors including CSRF, the request has been blocked. Please consult the documentation.";
 
 /// Browser flows: the submitted token must belong to the CSRF cookie. API flows: the request
-/// must not look like it came from a browser.
+/// must not look like it came from a browser. A refusal is a `csrf.failed` event.
 pub fn check_submit(
     deps: &Deps,
     flow: &Flow,
     req: &FlowRequest,
     sub: &Submission,
 ) -> Result<(), FlowError> {
+    let Err((reason, error)) = csrf_refusal(deps, flow, req, sub) else {
+        return Ok(());
+    };
+    events::emit(
+        &deps.metrics,
+        Event::new(Name::CsrfFailed)
+            .origin(&req.origin())
+            .flow(flow.id, flow.kind.as_str())
+            .identity(flow.identity_id)
+            .reason(Reason::Code(reason)),
+    );
+    Err(error)
+}
+
+/// [`check_submit`]'s decision: the event's reason code and the error, when refused.
+fn csrf_refusal(
+    deps: &Deps,
+    flow: &Flow,
+    req: &FlowRequest,
+    sub: &Submission,
+) -> Result<(), (&'static str, FlowError)> {
     match flow.flow_type {
         FlowType::Api if !deps.api_flow_enforcement => Ok(()),
         FlowType::Api => {
             if req.has_origin {
-                return Err(FlowError::BadRequest(ORIGIN_ON_API_FLOW.into()));
+                return Err((
+                    "origin_on_api_flow",
+                    FlowError::BadRequest(ORIGIN_ON_API_FLOW.into()),
+                ));
             }
             if req.has_cookies {
-                return Err(FlowError::BadRequest(COOKIE_ON_API_FLOW.into()));
+                return Err((
+                    "cookie_on_api_flow",
+                    FlowError::BadRequest(COOKIE_ON_API_FLOW.into()),
+                ));
             }
             Ok(())
         }
@@ -60,21 +88,42 @@ pub fn check_submit(
                 .filter(|s| !s.is_empty())
                 .or(req.csrf_header.as_deref());
             let Some(cookie) = req.csrf_cookie else {
-                return Err(FlowError::Csrf(
-                    "The anti-CSRF cookie is missing from the request.".into(),
+                return Err((
+                    "cookie_missing",
+                    FlowError::Csrf("The anti-CSRF cookie is missing from the request.".into()),
                 ));
             };
             match submitted {
-                None => Err(FlowError::Csrf(
-                    "The anti-CSRF token is missing from the request body.".into(),
+                None => Err((
+                    "token_missing",
+                    FlowError::Csrf("The anti-CSRF token is missing from the request body.".into()),
                 )),
                 Some(t) if csrf::verify(&cookie, t) => Ok(()),
-                Some(_) => Err(FlowError::Csrf(
-                    "The anti-CSRF token does not match the anti-CSRF cookie.".into(),
+                Some(_) => Err((
+                    "token_mismatch",
+                    FlowError::Csrf(
+                        "The anti-CSRF token does not match the anti-CSRF cookie.".into(),
+                    ),
                 )),
             }
         }
     }
+}
+
+/// `return_to.refused` for a URL a flow of `kind` was asked to return to: its host only.
+pub fn return_to_refused(
+    deps: &Deps,
+    kind: FlowKind,
+    origin: Option<&Origin>,
+    refused: &return_to::Forbidden,
+) {
+    let mut e = Event::new(Name::ReturnToRefused)
+        .host_of(&refused.0)
+        .flow_kind(kind.as_str());
+    if let Some(o) = origin {
+        e = e.origin(o);
+    }
+    events::emit(&deps.metrics, e);
 }
 
 /// Browser flows may only be read with the CSRF cookie they were issued with.
@@ -237,7 +286,8 @@ pub fn requested_return_to(
                 &default,
                 &deps.config.selfservice.allowed_return_urls,
                 deps.public_base(),
-            )?;
+            )
+            .inspect_err(|f| return_to_refused(deps, kind, Some(&req.origin()), f))?;
             Ok(Some(ok))
         }
     }
@@ -251,7 +301,8 @@ pub fn final_return(deps: &Deps, flow: &Flow, method: &str) -> Result<String, Fl
         &default,
         &deps.config.selfservice.allowed_return_urls,
         deps.public_base(),
-    )?)
+    )
+    .inspect_err(|f| return_to_refused(deps, flow.kind, None, f))?)
 }
 
 /// The UI's form action for a flow.

@@ -11,6 +11,7 @@ use crate::config::RequiredAal;
 use crate::deps::Deps;
 use crate::identity::service as identities;
 use crate::identity::{Identity, now};
+use crate::security::events::{self, Event, Name, Reason};
 use crate::security::throttle;
 use crate::selfservice::csrf::RawToken;
 use crate::selfservice::hooks::{self, HookContext, web_hook};
@@ -18,7 +19,7 @@ use crate::selfservice::strategy::{LINK_KEY, Outcome, Registry};
 use crate::selfservice::ui::{SortOptions, UiContainer, csrf_node};
 use crate::session::Aal;
 use crate::session::service::{self as sessions, IssuedSession};
-use crate::text;
+use crate::text::{self, TextKind};
 
 /// A completed login.
 pub struct LoggedIn {
@@ -210,12 +211,79 @@ async fn replace_expired_at(
     }
 }
 
+/// What a submission got to: the method that answered it and the identity it is for, once
+/// known, for the login's security event.
+#[derive(Default)]
+struct Attempt {
+    method: Option<&'static str>,
+    identity_id: Option<Uuid>,
+}
+
+/// Submits a login flow; a submission a method answered is a `login.succeeded` or
+/// `login.failed` event (one that only moved the method on, or was throttled, is not).
 pub async fn submit(
     deps: &Deps,
     strategies: &Registry,
     id: Uuid,
     sub: Submission,
     req: &FlowRequest,
+) -> Result<LoggedIn, FlowError> {
+    let mut seen = Attempt::default();
+    let answer = attempt(deps, strategies, id, sub, req, &mut seen).await;
+    let Some(method) = seen.method else {
+        return answer;
+    };
+    let event = match &answer {
+        Ok(done) => Event::new(Name::LoginSucceeded)
+            .identity(done.issued.session.identity_id)
+            .session(done.issued.session.id)
+            .aal(done.issued.session.aal.as_str()),
+        Err(e) => match failure_reason(e) {
+            Some(reason) => Event::new(Name::LoginFailed)
+                .identity(seen.identity_id)
+                .reason(reason),
+            None => return answer,
+        },
+    };
+    events::emit(
+        &deps.metrics,
+        event
+            .origin(&req.origin())
+            .flow(id, FlowKind::Login.as_str())
+            .method(method),
+    );
+    answer
+}
+
+/// Why a login a method answered failed: the first error message on the flow (Kratos's
+/// message id), or the error's id. `None` when nothing was decided: the method asked for
+/// more (identifier first, a code sent), or the attempt was throttled (its own event).
+fn failure_reason(e: &FlowError) -> Option<Reason> {
+    match e {
+        FlowError::Invalid(flow) => flow
+            .ui
+            .messages
+            .iter()
+            .chain(flow.ui.nodes.iter().flat_map(|n| n.messages.iter()))
+            .find(|m| m.kind == TextKind::Error)
+            .map(|m| Reason::Message(m.id)),
+        FlowError::IdentityDisabled => Some(Reason::Code("identity_disabled")),
+        FlowError::AddressNotVerified { .. } => {
+            Some(Reason::Code("session_verified_address_required"))
+        }
+        FlowError::HookInterrupted(_) => Some(Reason::Code("hook_interrupted")),
+        FlowError::Hook(_) => Some(Reason::Code("hook_failed")),
+        _ => None,
+    }
+}
+
+async fn attempt(
+    deps: &Deps,
+    strategies: &Registry,
+    id: Uuid,
+    sub: Submission,
+    req: &FlowRequest,
+    seen: &mut Attempt,
 ) -> Result<LoggedIn, FlowError> {
     let mut flow = common::load(deps, id, FlowKind::Login).await?;
     if flow.is_expired() {
@@ -252,6 +320,12 @@ pub async fn submit(
         return Err(common::reject(deps, flow).await);
     };
     flow.active = Some(method.clone());
+    seen.method = Some(strategy.method().as_str());
+    seen.identity_id = match &session {
+        Some(s) => Some(s.identity_id),
+        None => flow.identity_id.filter(|_| step_up),
+    };
+    let origin = req.origin();
     // Throttling counts the identifier typed (before any lookup, so an unknown one is answered
     // alike), the identity a second factor is for, and the client address; a key that waits
     // is refused before the method runs, so it costs no hash.
@@ -261,7 +335,7 @@ pub async fn submit(
         flow.identity_id.filter(|_| step_up),
         req.client_address,
     );
-    if let Some(refused) = throttle::check(deps, &mut keys).await? {
+    if let Some(refused) = throttle::check(deps, &mut keys, &origin).await? {
         let retry_after_secs = refused.retry_after_secs();
         flow.ui
             .add_message(text::validation_too_many_attempts(retry_after_secs));
@@ -283,7 +357,7 @@ pub async fn submit(
             .map(|m| m.id),
     );
     if failed || matches!(answered, Ok(Outcome::Done(_))) {
-        throttle::record(deps, &keys, failed).await?;
+        throttle::record(deps, &keys, failed, &origin).await?;
     }
     let identity = match answered {
         Err(FlowError::Expired {
@@ -293,7 +367,10 @@ pub async fn submit(
         other => other?,
     };
     let identity = match identity {
-        Outcome::Done(identity) => identity,
+        Outcome::Done(identity) => {
+            seen.identity_id = Some(identity.id);
+            identity
+        }
         Outcome::Continue => return Err(FlowError::Invalid(Box::new(flow))),
         Outcome::Rejected => return Err(common::reject(deps, flow).await),
     };
@@ -388,7 +465,7 @@ pub async fn submit(
     for c in &after {
         match &c.hook {
             Hook::RevokeActiveSessions => {
-                sessions::revoke_others(deps, identity.id, issued.session.id)
+                sessions::revoke_others(deps, identity.id, issued.session.id, "hook")
                     .await
                     .map_err(|e| FlowError::Internal(e.to_string()))?;
             }

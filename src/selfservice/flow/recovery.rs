@@ -4,6 +4,7 @@
 //! flow cannot be used to probe accounts.
 
 use crate::config::Hook;
+use crate::security::events::{self, Event, Name};
 use crate::selfservice::hooks::{self, HookContext};
 use serde_json::json;
 use uuid::Uuid;
@@ -525,13 +526,22 @@ async fn complete(
             sessions::SessionError::IdentityDisabled => FlowError::IdentityDisabled,
             other => FlowError::Internal(other.to_string()),
         })?;
+    events::emit(
+        &deps.metrics,
+        Event::new(Name::RecoveryCompleted)
+            .origin(&req.origin())
+            .flow(flow.id, FlowKind::Recovery.as_str())
+            .identity(identity.id)
+            .session(issued.session.id)
+            .method(method.as_str()),
+    );
     let mut ctx = HookContext::new(&flow, req);
     ctx.identity = Some(identity.to_json(deps.public_base(), None));
     let mut after = hooks::After::new(deps, FlowKind::Recovery, method.as_str());
     let mut revoked = false;
     while let Some(c) = after.next_builtin(deps, &mut ctx).await? {
         if let Hook::RevokeActiveSessions = c.hook {
-            sessions::revoke_others(deps, identity.id, issued.session.id)
+            sessions::revoke_others(deps, identity.id, issued.session.id, "hook")
                 .await
                 .map_err(|e| FlowError::Internal(e.to_string()))?;
             revoked = true;
@@ -546,7 +556,7 @@ async fn complete(
             .hygiene
             .revokes_others_on_password_change()
     {
-        sessions::revoke_others(deps, identity.id, issued.session.id)
+        sessions::revoke_others(deps, identity.id, issued.session.id, "recovered")
             .await
             .map_err(|e| FlowError::Internal(e.to_string()))?;
     }

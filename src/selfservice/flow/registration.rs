@@ -14,6 +14,7 @@ use crate::config::Hook;
 use crate::deps::Deps;
 use crate::identity::service::{self as identities, CreateIdentityBody, IdentityError};
 use crate::identity::{Identity, now};
+use crate::security::events::{self, Event, Name};
 use crate::selfservice::hooks::{self, HookContext};
 use crate::selfservice::strategy::traits::node_name;
 use crate::selfservice::strategy::{
@@ -229,6 +230,14 @@ pub async fn submit(
         return Err(FlowError::AlreadyCompleted);
     }
     flow.state = FlowState::PassedChallenge;
+    events::emit(
+        &deps.metrics,
+        Event::new(Name::RegistrationSucceeded)
+            .origin(&req.origin())
+            .flow(flow.id, FlowKind::Registration.as_str())
+            .identity(identity.id)
+            .method(strategy.method().as_str()),
+    );
     let mut issued = None;
     // Kratos mails every new unverified address when verification is on, before other hooks.
     let continue_with =

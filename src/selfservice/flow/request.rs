@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use super::FlowError;
 use crate::identity::schema::IdentitySchema;
 use crate::limits::{MAX_DEPTH, MAX_FORM_FIELDS};
+use crate::security::events::Origin;
 use crate::selfservice::csrf::RawToken;
 use crate::session::DeviceInfo;
 
@@ -49,6 +50,10 @@ impl FlowRequest {
     }
     pub fn query_bool(&self, key: &str) -> bool {
         matches!(self.query(key), Some("true" | "1"))
+    }
+    /// The client, as security events name it.
+    pub fn origin(&self) -> Origin {
+        Origin::new(self.client_address, self.device.user_agent.as_deref())
     }
 }
 

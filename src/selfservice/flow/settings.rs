@@ -18,6 +18,7 @@ use crate::deps::Deps;
 use crate::identity::credential_type::CredentialType;
 use crate::identity::schema::IdentitySchema;
 use crate::identity::{Identity, State, now};
+use crate::security::events::{self, Actor};
 use crate::selfservice::csrf::RawToken;
 use crate::selfservice::hooks::{self, HookContext};
 use crate::selfservice::return_to;
@@ -385,6 +386,11 @@ pub async fn submit(
     // Whoami answers carry the identity: this node's cache forgets it now, the others through
     // the database's change feed.
     deps.session_cache.invalidate_identity(updated.id);
+    let origin = req.origin();
+    for e in events::identity_changes(&identity, &updated, Actor::SelfService) {
+        let e = e.origin(&origin).flow(flow.id, FlowKind::Settings.as_str());
+        events::emit(&deps.metrics, e);
+    }
     let mut issued = None;
     if let Some(aal) = strategy.proven(&identity, &updated) {
         // Only a browser can be handed a new session here (a cookie): Kratos's settings answer
@@ -474,7 +480,7 @@ async fn after_success(
         match c.hook {
             // Kratos allows it after auth methods (password) only.
             Hook::RevokeActiveSessions if !changes_traits => {
-                sessions::revoke_others(deps, identity.id, session.id)
+                sessions::revoke_others(deps, identity.id, session.id, "hook")
                     .await
                     .map_err(|e| FlowError::Internal(e.to_string()))?;
                 revoked = true;
@@ -494,7 +500,7 @@ async fn after_success(
             .hygiene
             .revokes_others_on_password_change()
     {
-        sessions::revoke_others(deps, identity.id, session.id)
+        sessions::revoke_others(deps, identity.id, session.id, "password_changed")
             .await
             .map_err(|e| FlowError::Internal(e.to_string()))?;
     }
@@ -531,7 +537,8 @@ fn browser_return(
         &default,
         &deps.config.selfservice.allowed_return_urls,
         deps.public_base(),
-    )?)
+    )
+    .inspect_err(|f| common::return_to_refused(deps, FlowKind::Settings, None, f))?)
 }
 
 /// A recovery succeeded: a settings flow for the recovered identity, with Kratos's "recovered"

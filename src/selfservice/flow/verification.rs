@@ -4,6 +4,7 @@
 //! the registration hook that sends the first message, and the login check for verified
 //! addresses.
 
+use crate::security::events::{self, Event, Name};
 use crate::selfservice::hooks::{self, HookContext};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -372,6 +373,14 @@ async fn complete(
         &[FlowState::ChooseMethod, FlowState::SentEmail],
     )
     .await?;
+    events::emit(
+        &deps.metrics,
+        Event::new(Name::VerificationCompleted)
+            .origin(&req.origin())
+            .flow(flow.id, FlowKind::Verification.as_str())
+            .identity(row.identity_id.map(Uuid::from))
+            .method(strategy.method().as_str()),
+    );
     // After hooks see the verified identity; only web hooks run after verification.
     let mut ctx = HookContext::new(&flow, req);
     if let Some(id) = row.identity_id {
