@@ -532,6 +532,25 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+
+    /// The README's event table is the operators' reference: it names every event, and no other.
+    #[test]
+    fn the_readme_lists_every_event() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("**Security events.**")
+            .nth(1)
+            .and_then(|rest| rest.split("\n\n**").next())
+            .expect("README has a security events paragraph");
+        let listed: std::collections::BTreeSet<&str> = section
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .flat_map(|l| l.split('|').nth(1).unwrap_or("").split(','))
+            .map(|cell| cell.trim().trim_matches('`'))
+            .collect();
+        let known: std::collections::BTreeSet<&str> = Name::ALL.iter().map(|n| n.as_str()).collect();
+        assert_eq!(listed, known);
+    }
     use crate::identity::{Credential, RecoveryAddress, VerifiableAddress};
 
     const TYPED: &str = "poisoned.typed@example.org";
