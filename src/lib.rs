@@ -67,6 +67,9 @@
 //! - [`config`]: `kratos.yml` keys, environment overrides, defaults, validation; [`reload`]:
 //!   which keys may change while serving, the next dependencies for an edited configuration, and
 //!   its revision (`/admin/health/config`).
+//! - [`kratos_import`]: `migrate from-kratos`, copying a Kratos database into Gatehouse's: a
+//!   reader per source backend (raw SQL in Kratos's column names), a mapper to Gatehouse's rows
+//!   (refusals with reasons), writes insert-if-absent through `store::kratos_import`.
 //! - [`app`]: start-up, shared by the `gatehouse` binary and the tests; [`deps`] is what the
 //!   domain receives (built in one place for start-up and reloads, `Deps::build`); [`metrics`]
 //!   is the Prometheus registry.
@@ -84,6 +87,7 @@ pub mod health;
 pub mod http;
 pub mod identity;
 pub mod jsonnet;
+pub mod kratos_import;
 pub mod limits;
 pub mod metrics;
 pub mod outbound;
