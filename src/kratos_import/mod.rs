@@ -122,11 +122,10 @@ macro_rules! copy {
             table: $table,
             ..Default::default()
         };
-        let mut after = START.to_owned();
-        loop {
-            let page: Vec<$k> = <$k>::page(&mut $src, &after, $ctx.batch).await?;
-            let Some(last) = page.last() else { break };
-            after = last.id.clone();
+        // The next page is read while this one is written: the two databases work at once.
+        let mut page: Vec<$k> = <$k>::page(&mut $src, START, $ctx.batch).await?;
+        while let Some(last) = page.last() {
+            let after = last.id.clone();
             t.read += page.len();
             let mut rows = Vec::with_capacity(page.len());
             for $row in &page {
@@ -138,17 +137,22 @@ macro_rules! copy {
                     Err(why) => t.refused.push(($row.id.clone(), why)),
                 }
             }
-            let out = if $ctx.opts.dry_run {
-                let want: Vec<Uuid> = rows.iter().map(|r| w::ImportRow::row_id(r)).collect();
-                let present = w::$ops::existing($ctx.store, &want).await?;
-                BatchOutcome {
-                    copied: want.len() - present.len(),
-                    skipped: present.len(),
-                    refused: Vec::new(),
+            let write = async {
+                if $ctx.opts.dry_run {
+                    let want: Vec<Uuid> = rows.iter().map(|r| w::ImportRow::row_id(r)).collect();
+                    let present = w::$ops::existing($ctx.store, &want).await?;
+                    Ok::<_, crate::store::StoreError>(BatchOutcome {
+                        copied: want.len() - present.len(),
+                        skipped: present.len(),
+                        refused: Vec::new(),
+                    })
+                } else {
+                    w::$ops::insert_absent($ctx.store, &rows).await
                 }
-            } else {
-                w::$ops::insert_absent($ctx.store, &rows).await?
             };
+            let (next, out) = tokio::join!(<$k>::page(&mut $src, &after, $ctx.batch), write);
+            let out = out?;
+            page = next?;
             t.copied += out.copied;
             t.skipped += out.skipped;
             t.refused.extend(
