@@ -70,6 +70,9 @@
 //! - [`cli`]: the operator's verbs beside `serve` (`identities import|list|get|delete|validate`
 //!   over the admin API through `cli::admin_client`, `cleanup sql` over `store::cleanup`,
 //!   `jsonnet lint|format`); `main.rs` only wires them to clap.
+//! - [`kratos_import`]: `migrate from-kratos`, copying a Kratos database into Gatehouse's: a
+//!   reader per source backend (raw SQL in Kratos's column names), a mapper to Gatehouse's rows
+//!   (refusals with reasons), writes insert-if-absent through `store::kratos_import`.
 //! - [`app`]: start-up, shared by the `gatehouse` binary and the tests; [`deps`] is what the
 //!   domain receives (built in one place for start-up and reloads, `Deps::build`); [`metrics`]
 //!   is the Prometheus registry.
@@ -88,6 +91,7 @@ pub mod health;
 pub mod http;
 pub mod identity;
 pub mod jsonnet;
+pub mod kratos_import;
 pub mod limits;
 pub mod metrics;
 pub mod outbound;

@@ -294,6 +294,26 @@ enum MigrateCmd {
         /// The database to migrate (overrides the configuration).
         dsn: Option<String>,
     },
+    /// Copy a Kratos database into Gatehouse's (the configuration's DSN): identities with their
+    /// credentials and addresses, sessions (their tokens keep working) and unsent courier
+    /// messages. Ids are kept; a row already present is skipped, so a run can be repeated and
+    /// an interrupted one finished.
+    FromKratos {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// The Kratos database: `postgres://…`, `cockroach://…` or `sqlite://…`.
+        kratos_dsn: String,
+        /// Report what would be copied and every row that cannot be; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Rows read and written per transaction.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10000))]
+        batch_size: u32,
+        /// Kratos's `secrets.cipher` (repeat for rotated keys), to re-encrypt OIDC provider
+        /// tokens; by default the configuration's `secrets.cipher`.
+        #[arg(long = "kratos-cipher-secret", value_name = "SECRET")]
+        kratos_cipher_secret: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -495,6 +515,38 @@ async fn migrate_sql(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `migrate from-kratos`: the target's schema is brought up to date first (this is a migration),
+/// except in a dry run, which writes nothing.
+async fn migrate_from_kratos(
+    cfg: ConfigArgs,
+    opts: gatehouse::kratos_import::Options,
+) -> anyhow::Result<ExitCode> {
+    let loaded = load(&cfg.config)?;
+    init_logging(&loaded.config);
+    let store = Store::connect(&loaded.config.dsn)
+        .await
+        .context("connecting to Gatehouse's database (dsn)")?;
+    let pending = store.pending_migrations().await?;
+    if !pending.is_empty() {
+        if opts.dry_run {
+            anyhow::bail!(
+                "Gatehouse's database schema is behind ({} migrations pending); a dry run writes \
+                 nothing, so run `gatehouse migrate sql -e --yes` first",
+                pending.len()
+            );
+        }
+        store.migrate().await.context("applying migrations")?;
+    }
+    let report = gatehouse::kratos_import::run(store, &loaded.config, &opts).await?;
+    report.print(&mut std::io::stdout().lock())?;
+    Ok(if report.refused() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        // Refused rows are worth a look, but the rest is copied: a distinct code, not failure.
+        ExitCode::from(2)
+    })
+}
+
 /// `admin-keys`: opens the configured database as `serve` does (SQLite migrates itself;
 /// PostgreSQL needs `migrate sql` first).
 async fn admin_keys(cmd: AdminKeysCmd) -> anyhow::Result<ExitCode> {
@@ -681,6 +733,25 @@ fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                     dsn,
                 },
         } => rt.block_on(migrate_sql(cfg, read_from_env, yes, dsn)),
+        Cmd::Migrate {
+            cmd:
+                MigrateCmd::FromKratos {
+                    cfg,
+                    kratos_dsn,
+                    dry_run,
+                    batch_size,
+                    kratos_cipher_secret,
+                },
+        } => rt.block_on(migrate_from_kratos(
+            cfg,
+            gatehouse::kratos_import::Options {
+                kratos_dsn,
+                dry_run,
+                batch_size: batch_size as usize,
+                kratos_cipher_secrets: kratos_cipher_secret,
+                terminal: std::io::stderr().is_terminal(),
+            },
+        )),
         Cmd::AdminKeys { cmd } => rt.block_on(admin_keys(cmd)),
         Cmd::Identities { cmd } => rt.block_on(identities(cmd)),
         Cmd::Cleanup {

@@ -16,6 +16,7 @@ pub mod flows;
 pub mod id;
 pub mod identities;
 pub mod instrument;
+pub mod kratos_import;
 mod migrate;
 pub mod models;
 pub mod rate_limits;

@@ -24,6 +24,7 @@ mod cors_and_codes;
 mod courier;
 mod courier_processes;
 mod flows;
+mod from_kratos;
 mod fuzz;
 mod hashing;
 mod hooks;
