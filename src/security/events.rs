@@ -548,7 +548,8 @@ mod tests {
             .flat_map(|l| l.split('|').nth(1).unwrap_or("").split(','))
             .map(|cell| cell.trim().trim_matches('`'))
             .collect();
-        let known: std::collections::BTreeSet<&str> = Name::ALL.iter().map(|n| n.as_str()).collect();
+        let known: std::collections::BTreeSet<&str> =
+            Name::ALL.iter().map(|n| n.as_str()).collect();
         assert_eq!(listed, known);
     }
     use crate::identity::{Credential, RecoveryAddress, VerifiableAddress};

@@ -11,7 +11,9 @@ use std::process::{Command, Output, Stdio};
 use serde_json::{Value, json};
 
 use crate::common::flow::api_login;
-use crate::common::{FIXTURES, Setup, TEST_CONFIG, TestApp, TestDb, backend, binary, schemas_yaml};
+use crate::common::{
+    FIXTURES, Setup, TEST_CONFIG, TestApp, TestDb, backend, binary, kratos_cookie, schemas_yaml,
+};
 
 const NET: &str = "11111111-0000-4000-8000-000000000001";
 const ALICE: &str = "a1111111-0000-4000-8000-000000000001";
@@ -98,6 +100,9 @@ fn config_files(dir: &Path) -> Vec<PathBuf> {
 
 const EXTRA_YAML: &str =
     "ciphers:\n  algorithm: aes\nsecrets:\n  cipher:\n    - gatehouse-own-cipher-secret-32by\n";
+
+/// The cookie secret the Kratos deployment ran with, given to the server on the copy.
+const KRATOS_COOKIE_SECRET: &str = "the-kratos-deployment-cookie-secret";
 
 fn command(files: &[PathBuf], target: &TestDb, kratos: &Kratos, extra: &[&str]) -> Command {
     let mut c = Command::new(binary());
@@ -607,7 +612,7 @@ async fn kratos_database_moves_over_and_keeps_working() {
     let app = TestApp::start_on(
         target,
         Setup {
-            yaml: EXTRA_YAML.into(),
+            yaml: format!("{EXTRA_YAML}  cookie:\n    - {KRATOS_COOKIE_SECRET}\n"),
             ..Default::default()
         },
     )
@@ -693,6 +698,34 @@ async fn kratos_database_moves_over_and_keeps_working() {
     let bob_me = app.whoami(BOB_TOKEN).await;
     assert_eq!(bob_me["identity"]["id"], BOB, "{bob_me}");
     assert_eq!(bob_me["authenticator_assurance_level"], "aal1");
+    // A browser signed in to Kratos stays signed in: its cookie names the copied session, and the
+    // answer swaps it for Gatehouse's own.
+    let cookie = kratos_cookie::encode(
+        KRATOS_COOKIE_SECRET,
+        "ory_kratos_session",
+        chrono::Utc::now().timestamp() - 60,
+        &[
+            ("session_token", BOB_TOKEN),
+            ("expires_at", "2099-01-01T00:00:00Z"),
+            ("nonce", "AbCdEfGh"),
+        ],
+    );
+    let r = app
+        .http
+        .get(app.public_url("/sessions/whoami"))
+        .header("Cookie", format!("ory_kratos_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let swapped = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().unwrap().starts_with("ory_kratos_session="));
+    assert!(swapped, "the Kratos cookie is replaced by Gatehouse's");
+    let browser_me: Value = r.json().await.unwrap();
+    assert_eq!(browser_me["identity"]["id"], BOB, "{browser_me}");
     let old = app
         .http
         .get(app.public_url("/sessions/whoami"))
