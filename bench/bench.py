@@ -958,6 +958,8 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--hello", required=True)
     ap.add_argument("--pg-url", help="PostgreSQL server URL (database part is replaced)")
+    ap.add_argument("--mysql-url", help="MySQL/MariaDB server URL (database part is replaced)")
+    ap.add_argument("--mysql-socket", help="the MySQL server's socket, for the mariadb client")
     ap.add_argument("--backends", default="sqlite,postgres")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-readme", action="store_true")
@@ -995,6 +997,15 @@ def main():
             subprocess.run(["psql", args.pg_url, "-qc", f"CREATE DATABASE {db}"], check=True)
             head = args.pg_url.rsplit("/", 1)[0]
             results.append(run_backend(name, f"{head}/{db}?sslmode=disable", args, ceilings, True))
+        elif name == "mysql":
+            if not args.mysql_url:
+                log("mysql: skipped (no --mysql-url)")
+                continue
+            db = f"bench_{uuid.uuid4().hex[:8]}"
+            subprocess.run(["mariadb", f"--socket={args.mysql_socket}", "-uroot", "-e",
+                            f"CREATE DATABASE {db}"], check=True)
+            head = args.mysql_url.rsplit("/", 1)[0]
+            results.append(run_backend(name, f"{head}/{db}", args, ceilings, True))
         else:
             results.append(run_backend(name, None, args, ceilings, False))
 

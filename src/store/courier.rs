@@ -114,7 +114,7 @@ pub async fn insert(store: &Store, rows: &[MessageRow]) -> Result<(), StoreError
 /// `next_attempt_at <= now`. Each claim counts as an attempt (`send_count + 1`), so a message
 /// that kills every node that tries it still runs out of retries.
 ///
-/// PostgreSQL: the candidate ids are selected `FOR UPDATE SKIP LOCKED` inside the UPDATE, so
+/// PostgreSQL and MySQL: the candidate ids are selected `FOR UPDATE SKIP LOCKED` inside the UPDATE, so
 /// concurrent claimers take disjoint rows without waiting on each other. SQLite has no row
 /// locks; the single UPDATE … WHERE id IN (SELECT … LIMIT n) runs under the database's one
 /// writer lock (and this process's writer mutex), and re-checks the status predicate, so two

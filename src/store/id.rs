@@ -1,4 +1,4 @@
-//! Ids at the store boundary: every id column is text on both backends (see `schema`), typed
+//! Ids at the store boundary: every id column is text on every backend (see `schema`), typed
 //! [`UuidText`] so that row structs and queries hold a [`DbId`] (a `Uuid`), never a string.
 //! Written in the lowercase hyphenated form; a stored value that does not parse fails the query
 //! with [`StoreError::BadId`](super::StoreError::BadId) naming the column, never a nil UUID.
@@ -6,6 +6,7 @@
 use std::io::Write as _;
 
 use diesel::deserialize::{self, FromSql};
+use diesel::mysql::{Mysql, MysqlValue};
 use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::SqlType;
@@ -16,6 +17,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, Default, SqlType, diesel::query_builder::QueryId)]
 #[diesel(sqlite_type(name = "Text"))]
 #[diesel(postgres_type(oid = 25, array_oid = 1009))]
+#[diesel(mysql_type(name = "String"))]
 pub struct UuidText;
 
 /// A stored id that is not a UUID; the store turns it into `StoreError::BadId`.
@@ -76,6 +78,12 @@ impl FromSql<UuidText, Pg> for DbId {
     }
 }
 
+impl FromSql<UuidText, Mysql> for DbId {
+    fn from_sql(value: MysqlValue<'_>) -> deserialize::Result<Self> {
+        parse(std::str::from_utf8(value.as_bytes())?)
+    }
+}
+
 impl ToSql<UuidText, Sqlite> for DbId {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
         out.set_value(self.0.hyphenated().to_string());
@@ -85,6 +93,14 @@ impl ToSql<UuidText, Sqlite> for DbId {
 
 impl ToSql<UuidText, Pg> for DbId {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        let mut buf = Uuid::encode_buffer();
+        out.write_all(self.0.hyphenated().encode_lower(&mut buf).as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSql<UuidText, Mysql> for DbId {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Mysql>) -> serialize::Result {
         let mut buf = Uuid::encode_buffer();
         out.write_all(self.0.hyphenated().encode_lower(&mut buf).as_bytes())?;
         Ok(IsNull::No)

@@ -96,8 +96,8 @@ pub async fn insert(store: &Store, rows: &IdentityRows) -> Result<(), StoreError
     })
 }
 
-/// Rows per multi-row INSERT on PostgreSQL: the widest row (identities, 13 columns) stays far
-/// below its 65,535 bind parameters.
+/// Rows per multi-row INSERT on PostgreSQL and MySQL: the widest row (identities, 13 columns)
+/// stays far below their 65,535 bind parameters.
 const INSERT_CHUNK: usize = 1000;
 
 /// Multi-row INSERTs of `$rows` (a `Vec` of row references) into `$table`, `INSERT_CHUNK` rows
@@ -116,7 +116,7 @@ macro_rules! insert_chunked {
 /// Inserts many identities in one transaction; one bad item (an identifier already taken, say)
 /// fails alone. The outer error is for the database itself failing.
 ///
-/// PostgreSQL: the whole batch goes in as one multi-row INSERT per table under a savepoint;
+/// PostgreSQL and MySQL: the whole batch goes in as one multi-row INSERT per table under a savepoint;
 /// only if that fails is it replayed one identity per savepoint. SQLite: everything runs in a
 /// single hop to the connection's thread (statements prepared once; the same whole-batch
 /// attempt first), since each async statement would otherwise cost a thread hand-off.
@@ -125,16 +125,10 @@ pub async fn insert_many(
     items: Vec<IdentityRows>,
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     use diesel_async::AsyncConnection as _;
-    let guard = store.write_guard().await;
-    let out = match store.conn().await? {
-        Conn::Sqlite(mut c) => c
-            .spawn_blocking(move |conn| sqlite_sync::insert_many(conn, &items))
-            .await?
-            .into_iter()
-            .map(|r| r.map_err(StoreError::from))
-            .collect(),
-        Conn::Pg(mut c) => {
-            c.transaction::<_, StoreError, _>(async |c| {
+    // PostgreSQL and MySQL run the same statements on their own connection types.
+    macro_rules! batch {
+        ($c:ident) => {
+            $c.transaction::<_, StoreError, _>(async |c| {
                 let whole = c
                     .transaction::<_, StoreError, _>(async |c| {
                         let rows: Vec<&IdentityRow> = items.iter().map(|r| &r.identity).collect();
@@ -174,7 +168,18 @@ pub async fn insert_many(
                 Ok(out)
             })
             .await?
-        }
+        };
+    }
+    let guard = store.write_guard().await;
+    let out = match store.conn().await? {
+        Conn::Sqlite(mut c) => c
+            .spawn_blocking(move |conn| sqlite_sync::insert_many(conn, &items))
+            .await?
+            .into_iter()
+            .map(|r| r.map_err(StoreError::from))
+            .collect(),
+        Conn::Pg(mut c) => batch!(c),
+        Conn::Mysql(mut c) => batch!(c),
     };
     drop(guard);
     Ok(out)

@@ -1,17 +1,18 @@
 //! Embedded migrations, one folder per backend. diesel_migrations is synchronous, so it runs on
-//! the blocking pool (through `AsyncConnectionWrapper` for PostgreSQL).
+//! the blocking pool (through `AsyncConnectionWrapper` for PostgreSQL and MySQL).
 
 use diesel::Connection;
 use diesel::SqliteConnection;
 use diesel::migration::MigrationSource;
-use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::{AsyncMysqlConnection, AsyncPgConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use super::{Backend, StoreError};
 
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const MYSQL: EmbeddedMigrations = embed_migrations!("migrations/mysql");
 
 #[derive(Debug, Clone, Default)]
 pub struct MigrationStatus {
@@ -69,6 +70,11 @@ pub async fn status(backend: Backend, url: &str) -> Result<MigrationStatus, Stor
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
             status_with(&mut c, POSTGRES)
         }
+        Backend::Mysql => {
+            let mut c = AsyncConnectionWrapper::<AsyncMysqlConnection>::establish(&url)
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            status_with(&mut c, MYSQL)
+        }
     })
     .await
     .map_err(mig_err)?
@@ -89,6 +95,11 @@ pub async fn run(backend: Backend, url: &str) -> Result<Vec<String>, StoreError>
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
             run_with(&mut c, POSTGRES)
         }
+        Backend::Mysql => {
+            let mut c = AsyncConnectionWrapper::<AsyncMysqlConnection>::establish(&url)
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            run_with(&mut c, MYSQL)
+        }
     })
     .await
     .map_err(mig_err)?
@@ -107,5 +118,6 @@ pub fn expected_versions(backend: Backend) -> Vec<String> {
     match backend {
         Backend::Sqlite => versions::<diesel::sqlite::Sqlite>(&SQLITE),
         Backend::Postgres => versions::<diesel::pg::Pg>(&POSTGRES),
+        Backend::Mysql => versions::<diesel::mysql::Mysql>(&MYSQL),
     }
 }

@@ -1,6 +1,7 @@
 //! Storage: connection pools, the portable diesel schema, row models and queries.
 //!
-//! One query code path serves every backend. diesel-async has one connection type per backend,
+//! One query code path serves every backend (SQLite, PostgreSQL, MySQL/MariaDB). diesel-async
+//! has one connection type per backend,
 //! so a pooled connection is an enum and [`with_conn!`]/[`with_tx!`] expand the same diesel code
 //! once per variant. This module holds no policy: no expiry checks, no hashing.
 
@@ -40,7 +41,9 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::pooled_connection::bb8::Pool as Bb8Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::{
+    AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection,
+};
 use futures::FutureExt;
 
 pub use migrate::MigrationStatus;
@@ -50,14 +53,19 @@ pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
 /// PostgreSQL (and CockroachDB) through the pure-Rust tokio-postgres driver.
 pub type PgConn = AsyncPgConnection;
 
+/// MySQL 8 and MariaDB 10.11+ through the pure-Rust mysql_async driver.
+pub type MysqlConn = AsyncMysqlConnection;
+
 type SqlitePool = Bb8Pool<SqliteConn>;
 type PgPool = Bb8Pool<PgConn>;
+type MysqlPool = Bb8Pool<MysqlConn>;
 
 /// Which database family a DSN names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
     Postgres,
+    Mysql,
 }
 
 impl Backend {
@@ -65,6 +73,7 @@ impl Backend {
         match self {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
+            Backend::Mysql => "mysql",
         }
     }
 }
@@ -135,12 +144,14 @@ fn bad_id(e: &(dyn std::error::Error + Send + Sync + 'static)) -> Option<StoreEr
 pub enum Conn {
     Sqlite(bb8::PooledConnection<'static, AsyncDieselConnectionManager<SqliteConn>>),
     Pg(bb8::PooledConnection<'static, AsyncDieselConnectionManager<PgConn>>),
+    Mysql(bb8::PooledConnection<'static, AsyncDieselConnectionManager<MysqlConn>>),
 }
 
 #[derive(Clone)]
 enum Pool {
     Sqlite(SqlitePool),
     Pg(PgPool),
+    Mysql(MysqlPool),
 }
 
 /// Pool usage for metrics and readiness.
@@ -177,8 +188,10 @@ pub struct ParsedDsn {
 }
 
 /// Accepts Kratos DSNs: `memory`, `sqlite://path?...`, `sqlite:///abs/path`, `file:...`,
-/// `postgres://`, `postgresql://`, `cockroach://` (treated as PostgreSQL). Kratos's pop-specific
-/// query parameters (`max_conns`, `max_idle_conns`, ...) are consumed here, not passed on.
+/// `postgres://`, `postgresql://`, `cockroach://` (treated as PostgreSQL), and `mysql://` in
+/// both the URL form and the Go driver's `user:pass@tcp(host:port)/db` form. Kratos's
+/// pop-specific query parameters (`max_conns`, `max_idle_conns`, ...) are consumed here, not
+/// passed on.
 pub fn parse_dsn(dsn: &str) -> Result<ParsedDsn, StoreError> {
     let dsn = dsn.trim();
     if dsn == "memory" || dsn == "sqlite://:memory:" || dsn == "sqlite::memory:" {
@@ -255,14 +268,89 @@ pub fn parse_dsn(dsn: &str) -> Result<ParsedDsn, StoreError> {
                 max_conns,
             })
         }
-        "mysql" => Err(StoreError::InvalidDsn(
-            "MySQL is not supported yet; use sqlite:// or postgres://".into(),
-        )),
+        "mysql" => Ok(ParsedDsn {
+            backend: Backend::Mysql,
+            url: mysql_url(path, &kept)?,
+            in_memory: false,
+            max_conns,
+        }),
         other => Err(StoreError::InvalidDsn(format!(
             "unknown database scheme {other:?}"
         ))),
     }
 }
+
+/// mysql_async's own URL parameters; any other (the Go driver's `parseTime`, `charset`,
+/// `loc`, `multiStatements`, timeouts, ...) is dropped, as mysql_async refuses unknown ones. It
+/// always reads DATETIME as time, in UTC, in utf8mb4, which is what those ask the Go driver for.
+const MYSQL_PARAMS: &[&str] = &[
+    "pool_min",
+    "pool_max",
+    "inactive_connection_ttl",
+    "ttl_check_interval",
+    "conn_ttl",
+    "abs_conn_ttl",
+    "abs_conn_ttl_jitter",
+    "tcp_keepalive",
+    "max_allowed_packet",
+    "wait_timeout",
+    "reset_connection",
+    "tcp_nodelay",
+    "prefer_socket",
+    "socket",
+    "compression",
+];
+
+/// The driver URL of a `mysql://` DSN (after `mysql://`, without the query): the Go form's
+/// `tcp(host:port)` becomes the host, `unix(/path)` a `socket` parameter.
+fn mysql_url(path: &str, params: &[(String, String)]) -> Result<String, StoreError> {
+    let (auth, rest) = match path.rsplit_once('@') {
+        Some((a, r)) => (format!("{a}@"), r),
+        None => (String::new(), path),
+    };
+    let mut extra = Vec::new();
+    let rest = if let Some(r) = rest.strip_prefix("tcp(") {
+        let (host, tail) = r
+            .split_once(')')
+            .ok_or_else(|| StoreError::InvalidDsn("mysql DSN: unclosed tcp(".into()))?;
+        format!("{host}{tail}")
+    } else if let Some(r) = rest.strip_prefix("unix(") {
+        let (sock, tail) = r
+            .split_once(')')
+            .ok_or_else(|| StoreError::InvalidDsn("mysql DSN: unclosed unix(".into()))?;
+        extra.push(("socket".to_owned(), sock.to_owned()));
+        format!("localhost{tail}")
+    } else {
+        rest.to_owned()
+    };
+    for (k, v) in params {
+        // No TLS in this build's MySQL driver: refuse rather than connect in clear.
+        let tls_off = matches!(v.as_str(), "false" | "0" | "skip-verify" | "preferred");
+        if (k == "tls" && !tls_off) || k == "require_ssl" {
+            return Err(StoreError::InvalidDsn(
+                "TLS to MySQL is not supported; use a TLS tunnel or a local socket".into(),
+            ));
+        }
+        if MYSQL_PARAMS.contains(&k.as_str()) {
+            extra.push((k.clone(), v.clone()));
+        }
+    }
+    let mut url = format!("mysql://{auth}{rest}");
+    if !extra.is_empty() {
+        url.push('?');
+        url.push_str(
+            &form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(extra.iter())
+                .finish(),
+        );
+    }
+    Ok(url)
+}
+
+/// Every MySQL connection runs READ COMMITTED, PostgreSQL's level: InnoDB's default
+/// (REPEATABLE READ) takes gap locks on the range scans of inserts and compare-and-set
+/// updates, and two concurrent sign-ups would deadlock (error 1213) where PostgreSQL waits.
+const MYSQL_SETUP: &str = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
 
 /// `temp_store = MEMORY`: savepoint journals and sort b-trees stay off the disk (a batch import
 /// opens a savepoint per identity).
@@ -332,6 +420,32 @@ impl Store {
                     .map_err(|e| StoreError::Unavailable(e.to_string()))?;
                 (Pool::Pg(pool), None, max)
             }
+            Backend::Mysql => {
+                let mut cfg = ManagerConfig::<MysqlConn>::default();
+                cfg.custom_setup = Box::new(|url| {
+                    let url = url.to_owned();
+                    async move {
+                        let mut c = MysqlConn::establish(&url).await?;
+                        c.batch_execute(MYSQL_SETUP)
+                            .await
+                            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                        Ok(c)
+                    }
+                    .boxed()
+                });
+                let mgr = AsyncDieselConnectionManager::<MysqlConn>::new_with_config(
+                    parsed.url.clone(),
+                    cfg,
+                );
+                let max = parsed.max_conns.unwrap_or(4 * cores).max(2);
+                let pool = bb8::Pool::builder()
+                    .max_size(max)
+                    .connection_timeout(Duration::from_secs(5))
+                    .build(mgr)
+                    .await
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                (Pool::Mysql(pool), None, max)
+            }
         };
         let store = Store {
             pool,
@@ -367,6 +481,11 @@ impl Store {
                 .await
                 .map(Conn::Pg)
                 .map_err(|e| StoreError::Unavailable(e.to_string())),
+            Pool::Mysql(p) => p
+                .get_owned()
+                .await
+                .map(Conn::Mysql)
+                .map_err(|e| StoreError::Unavailable(e.to_string())),
         }
     }
 
@@ -382,6 +501,7 @@ impl Store {
         let state = match &self.pool {
             Pool::Sqlite(p) => p.state(),
             Pool::Pg(p) => p.state(),
+            Pool::Mysql(p) => p.state(),
         };
         PoolStats {
             max: self.max_conns,
@@ -396,6 +516,7 @@ impl Store {
             match self.conn().await? {
                 Conn::Sqlite(mut c) => c.batch_execute("SELECT 1").await?,
                 Conn::Pg(mut c) => c.batch_execute("SELECT 1").await?,
+                Conn::Mysql(mut c) => c.batch_execute("SELECT 1").await?,
             }
             Ok::<_, StoreError>(())
         };
@@ -436,15 +557,19 @@ macro_rules! with_conn {
                 let $c: &mut $crate::store::PgConn = &mut *__conn;
                 $body
             }
+            $crate::store::Conn::Mysql(mut __conn) => {
+                let $c: &mut $crate::store::MysqlConn = &mut *__conn;
+                $body
+            }
         }
     }};
 }
 
 /// The claim statement of a leased work queue (`courier_messages`, `webhook_deliveries`): moves
 /// up to a limit of due rows — `queued`, or `processing` with a lapsed lease — to `processing`
-/// under one claim id and lease, counting an attempt in `attempts_column`. PostgreSQL selects
-/// the candidates `FOR UPDATE SKIP LOCKED`, so concurrent claimers take disjoint rows; SQLite
-/// serialises claimers on its writer lock, and the outer predicate re-checks the status.
+/// under one claim id and lease, counting an attempt in `attempts_column`. PostgreSQL and MySQL
+/// select the candidates `FOR UPDATE SKIP LOCKED`, so concurrent claimers take disjoint rows;
+/// SQLite serialises claimers on its writer lock, and the outer predicate re-checks the status.
 /// The queue's own status texts are passed in (`[queued, processing]`), from its status enum.
 /// Binds, in order: lease_until, claim_id, now, nid, now, now, limit, now.
 pub(crate) fn lease_claim_sql(
@@ -463,14 +588,30 @@ pub(crate) fn lease_claim_sql(
     let due = |at: &str| {
         format!("(status = '{queued}' OR (status = '{processing}' AND claimed_until < {at}))")
     };
-    format!(
-        "UPDATE {table} SET status = '{processing}', claimed_until = {p1}, claim_id = {p2}, \
-         {attempts_column} = {attempts_column} + 1, updated_at = {p3} \
-         WHERE id IN (SELECT id FROM {table} WHERE nid = {p4} AND next_attempt_at <= {p5} \
-         AND {} ORDER BY next_attempt_at, id LIMIT {p7}{}) AND {}",
+    let candidates = format!(
+        "SELECT id FROM {table} WHERE nid = {p4} AND next_attempt_at <= {p5} \
+         AND {} ORDER BY next_attempt_at, id LIMIT {p7}{}",
         due(&p6),
-        if pg { " FOR UPDATE SKIP LOCKED" } else { "" },
-        due(&p8),
+        if backend == Backend::Sqlite {
+            ""
+        } else {
+            " FOR UPDATE SKIP LOCKED"
+        },
+    );
+    let set = format!(
+        "status = '{processing}', claimed_until = {p1}, claim_id = {p2}, \
+         {attempts_column} = {attempts_column} + 1, updated_at = {p3}"
+    );
+    // MySQL refuses a subquery on the table being updated, and LIMIT inside `IN (…)`, but
+    // takes both from a derived table (materialised first, its row locks included).
+    let candidates = if backend == Backend::Mysql {
+        format!("SELECT id FROM ({candidates}) AS candidates")
+    } else {
+        candidates
+    };
+    format!(
+        "UPDATE {table} SET {set} WHERE id IN ({candidates}) AND {}",
+        due(&p8)
     )
 }
 
@@ -488,6 +629,11 @@ macro_rules! with_tx {
                     .await
             }
             $crate::store::Conn::Pg(mut __conn) => {
+                __conn
+                    .transaction::<_, $crate::store::StoreError, _>(async |$c| $body)
+                    .await
+            }
+            $crate::store::Conn::Mysql(mut __conn) => {
                 __conn
                     .transaction::<_, $crate::store::StoreError, _>(async |$c| $body)
                     .await
@@ -513,6 +659,28 @@ mod tests {
         assert_eq!(d.backend, Backend::Postgres);
         assert_eq!(d.url, "postgres://root@db:26257/kratos?sslmode=disable");
         assert_eq!(d.max_conns, Some(20));
+        // Kratos's MySQL DSN is the Go driver's: `tcp(host:port)`, and its parameters dropped.
+        let d = parse_dsn(
+            "mysql://kratos:s%40cret@tcp(db:3306)/kratos?parseTime=true&multiStatements=true\
+             &max_conns=20&max_idle_conns=4&max_conn_lifetime=10s&tcp_nodelay=true",
+        )
+        .unwrap();
+        assert_eq!(d.backend, Backend::Mysql);
+        assert_eq!(
+            d.url,
+            "mysql://kratos:s%40cret@db:3306/kratos?tcp_nodelay=true"
+        );
+        assert_eq!(d.max_conns, Some(20));
+        let d = parse_dsn("mysql://root@127.0.0.1:3307/kratos?parseTime=true").unwrap();
+        assert_eq!(d.url, "mysql://root@127.0.0.1:3307/kratos");
+        let d = parse_dsn("mysql://root@unix(/run/mysqld/mysqld.sock)/kratos").unwrap();
+        assert_eq!(
+            d.url,
+            "mysql://root@localhost/kratos?socket=%2Frun%2Fmysqld%2Fmysqld.sock"
+        );
+        assert!(parse_dsn("mysql://root@tcp(db:3306/kratos").is_err());
+        assert!(parse_dsn("mysql://root@db/kratos?tls=true").is_err());
+        assert!(parse_dsn("mysql://root@db/kratos?tls=false").is_ok());
         assert!(parse_dsn("nonsense").is_err());
         assert!(parse_dsn("oracle://x").is_err());
     }
@@ -539,7 +707,9 @@ impl Store {
             Ok(v) => v.into_iter().map(|v| v.version).collect(),
             // No bookkeeping table yet: nothing is applied.
             Err(StoreError::Query(m))
-                if m.contains("no such table") || m.contains("does not exist") =>
+                if m.contains("no such table")
+                    || m.contains("does not exist")
+                    || m.contains("doesn't exist") =>
             {
                 Vec::new()
             }

@@ -8,7 +8,7 @@ use diesel_async::RunQueryDsl;
 use super::id::{DbId, UuidText};
 use super::rate_limits_schema::rate_limits;
 use super::{Backend, Store, StoreError};
-use crate::with_conn;
+use crate::{with_conn, with_tx};
 
 /// One bucket's rule in microseconds: a token every `interval`, at most `tolerance`
 /// (burst × interval) of them ahead of now.
@@ -31,10 +31,12 @@ pub enum Taken {
 /// The upsert: a new key starts with one token taken; an existing one takes a token only if
 /// `max(tat, now) + interval - tolerance <= now`; one row is written when a token was taken,
 /// none when the bucket is empty. Binds, in order: nid, key, now, interval, tolerance.
+/// (MySQL takes another route, see [`take_mysql`].)
 fn take_sql(backend: Backend) -> String {
-    let (p, max) = match backend {
-        Backend::Postgres => ('$', "GREATEST"),
-        Backend::Sqlite => ('?', "MAX"),
+    let (p, max) = if backend == Backend::Postgres {
+        ('$', "GREATEST")
+    } else {
+        ('?', "MAX")
     };
     format!(
         "INSERT INTO rate_limits (nid, client_key, tat) VALUES ({p}1, {p}2, {p}3 + {p}4) \
@@ -46,18 +48,22 @@ fn take_sql(backend: Backend) -> String {
 /// Takes a token from `key`'s bucket at `now` (microseconds since the epoch).
 pub async fn take(store: &Store, key: &str, now: i64, rule: Rule) -> Result<Taken, StoreError> {
     let nid = DbId(store.nid());
-    let sql = take_sql(store.backend());
-    let taken = with_conn!(store, |c| Ok::<_, StoreError>(
-        diesel::sql_query(sql.as_str())
-            .bind::<UuidText, _>(nid)
-            .bind::<Text, _>(key)
-            .bind::<BigInt, _>(now)
-            .bind::<BigInt, _>(rule.interval)
-            .bind::<BigInt, _>(rule.tolerance)
-            .execute(c)
-            .await?
-    ))?;
-    if taken > 0 {
+    let taken = if store.backend() == Backend::Mysql {
+        take_mysql(store, nid, key, now, rule).await?
+    } else {
+        let sql = take_sql(store.backend());
+        with_conn!(store, |c| Ok::<_, StoreError>(
+            diesel::sql_query(sql.as_str())
+                .bind::<UuidText, _>(nid)
+                .bind::<Text, _>(key)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(rule.interval)
+                .bind::<BigInt, _>(rule.tolerance)
+                .execute(c)
+                .await?
+        ))? > 0
+    };
+    if taken {
         return Ok(Taken::Allowed);
     }
     // Refused: read the TAT only to compute Retry-After; a sweep in between means "now".
@@ -72,6 +78,47 @@ pub async fn take(store: &Store, key: &str, now: i64, rule: Rule) -> Result<Take
     ))?;
     Ok(Taken::Limited {
         tat: tat.unwrap_or(now),
+    })
+}
+
+/// MySQL's upsert cannot be conditional and its row count cannot tell "inserted" from "left
+/// alone" (the driver counts matched rows), so: insert a new bucket unless one exists, else
+/// take a token with a conditional UPDATE (whose WHERE sees the old TAT); either writes one row
+/// exactly when a token was taken.
+async fn take_mysql(
+    store: &Store,
+    nid: DbId,
+    key: &str,
+    now: i64,
+    rule: Rule,
+) -> Result<bool, StoreError> {
+    with_tx!(store, |c| {
+        let inserted = diesel::sql_query(
+            "INSERT IGNORE INTO rate_limits (nid, client_key, tat) VALUES (?, ?, ?)",
+        )
+        .bind::<UuidText, _>(nid)
+        .bind::<Text, _>(key)
+        .bind::<BigInt, _>(now + rule.interval)
+        .execute(c)
+        .await?;
+        if inserted > 0 {
+            return Ok(true);
+        }
+        let updated = diesel::sql_query(
+            "UPDATE rate_limits SET tat = GREATEST(tat, ?) + ? \
+             WHERE nid = ? AND client_key = ? AND GREATEST(tat, ?) + ? - ? <= ?",
+        )
+        .bind::<BigInt, _>(now)
+        .bind::<BigInt, _>(rule.interval)
+        .bind::<UuidText, _>(nid)
+        .bind::<Text, _>(key)
+        .bind::<BigInt, _>(now)
+        .bind::<BigInt, _>(rule.interval)
+        .bind::<BigInt, _>(rule.tolerance)
+        .bind::<BigInt, _>(now)
+        .execute(c)
+        .await?;
+        Ok(updated > 0)
     })
 }
 

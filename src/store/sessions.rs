@@ -274,6 +274,7 @@ pub async fn find_by_token(
     let [verifiable_sql, recovery_sql, devices_sql] = match store.backend() {
         Backend::Postgres => children_json::POSTGRES,
         Backend::Sqlite => children_json::SQLITE,
+        Backend::Mysql => children_json::MYSQL,
     };
     with_conn!(store, |c| {
         let base = sessions::table
@@ -395,6 +396,22 @@ mod children_json {
          FROM session_devices d WHERE d.session_id = sessions.id)",
     ];
 
+    pub(super) const MYSQL: [&str; 3] = [
+        "(SELECT JSON_ARRAYAGG(JSON_OBJECT('id', v.id, 'nid', v.nid, 'identity_id', \
+         v.identity_id, 'via', v.via, 'value', v.value, 'verified', v.verified, 'verified_at', \
+         v.verified_at, 'status', v.status, 'created_at', v.created_at, 'updated_at', \
+         v.updated_at)) FROM identity_verifiable_addresses v \
+         WHERE v.identity_id = identities.id AND v.nid = identities.nid)",
+        "(SELECT JSON_ARRAYAGG(JSON_OBJECT('id', r.id, 'nid', r.nid, 'identity_id', \
+         r.identity_id, 'via', r.via, 'value', r.value, 'created_at', r.created_at, \
+         'updated_at', r.updated_at)) FROM identity_recovery_addresses r \
+         WHERE r.identity_id = identities.id AND r.nid = identities.nid)",
+        "(SELECT JSON_ARRAYAGG(JSON_OBJECT('id', d.id, 'nid', d.nid, 'session_id', \
+         d.session_id, 'ip_address', d.ip_address, 'user_agent', d.user_agent, 'location', \
+         d.location, 'created_at', d.created_at, 'updated_at', d.updated_at)) \
+         FROM session_devices d WHERE d.session_id = sessions.id)",
+    ];
+
     #[derive(Deserialize)]
     struct Verifiable {
         id: String,
@@ -445,14 +462,15 @@ mod children_json {
             })
     }
 
-    /// SQLite keeps `2026-11-28 16:37:53.137803`, PostgreSQL's JSON says `2026-11-28T16:37:53.137803`.
+    /// SQLite and MySQL say `2026-11-28 16:37:53.137803`, PostgreSQL's JSON says
+    /// `2026-11-28T16:37:53.137803`.
     fn time(s: &str) -> Result<NaiveDateTime, StoreError> {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
             .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
             .map_err(|e| bad("a timestamp", e))
     }
 
-    /// SQLite has no booleans: 0/1.
+    /// SQLite and MySQL have no booleans: 0/1.
     fn flag(v: &Value) -> Result<bool, StoreError> {
         match v {
             Value::Bool(b) => Ok(*b),
@@ -641,12 +659,13 @@ pub enum Revoke<'a> {
     AllOfExcept { identity_id: Uuid, except: Uuid },
 }
 
-/// Deactivates the matching sessions; returns the identity id of each one matched.
+/// Deactivates the matching sessions; returns the identity id of each one matched. The matches
+/// are read, then deactivated by id, in one transaction (MySQL has no UPDATE … RETURNING).
 pub async fn revoke(store: &Store, which: Revoke<'_>) -> Result<Vec<Uuid>, StoreError> {
     let nid = DbId(store.nid());
-    with_conn!(store, |c| {
-        let q = diesel::update(sessions::table)
-            .set(sessions::active.eq(false))
+    with_tx!(store, |c| {
+        let q = sessions::table
+            .select((sessions::id, sessions::identity_id))
             .into_boxed()
             .filter(sessions::nid.eq(&nid));
         let q = match which {
@@ -663,8 +682,20 @@ pub async fn revoke(store: &Store, which: Revoke<'_>) -> Result<Vec<Uuid>, Store
                 .filter(sessions::identity_id.eq(DbId(identity_id)))
                 .filter(sessions::id.ne(DbId(except))),
         };
-        let ids: Vec<DbId> = q.returning(sessions::identity_id).get_results(c).await?;
-        Ok(ids.into_iter().map(Uuid::from).collect())
+        let matched: Vec<(DbId, DbId)> = q.load(c).await?;
+        if matched.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<DbId> = matched.iter().map(|(id, _)| *id).collect();
+        diesel::update(
+            sessions::table
+                .filter(sessions::nid.eq(&nid))
+                .filter(sessions::id.eq_any(&ids)),
+        )
+        .set(sessions::active.eq(false))
+        .execute(c)
+        .await?;
+        Ok(matched.into_iter().map(|(_, i)| Uuid::from(i)).collect())
     })
 }
 

@@ -42,6 +42,16 @@ pub struct Failure<'a> {
     pub quick_waits: &'a [NaiveDateTime],
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbered_placeholders_become_positional() {
+        let (sql, order) = super::positional("VALUES (?1, ?2, ?1) WHERE x = ?10 AND y = '?'");
+        assert_eq!(sql, "VALUES (?, ?, ?) WHERE x = ? AND y = '?'");
+        assert_eq!(order, vec![1, 2, 1, 10]);
+    }
+}
+
 #[derive(QueryableByName)]
 struct Counted {
     #[diesel(sql_type = Integer)]
@@ -51,10 +61,19 @@ struct Counted {
 }
 
 /// The upsert: numbered placeholders, so each value is bound once and used where needed.
+/// MySQL has neither numbered placeholders nor RETURNING nor a conflict target: there the
+/// statement says `?N` (see [`positional`]) and assigns in an order where each assignment still
+/// reads the old row (MySQL's assignments see the columns set before them); the row is read
+/// back in the same transaction.
 fn upsert_sql(backend: Backend, steps: usize) -> String {
     let p = |i: usize| match backend {
         Backend::Postgres => format!("${i}"),
-        Backend::Sqlite => format!("?{i}"),
+        Backend::Sqlite | Backend::Mysql => format!("?{i}"),
+    };
+    let old = if backend == Backend::Mysql {
+        ""
+    } else {
+        "tc_old."
     };
     // Binds: 1 nid, 2 key, 3 now, 4 stale_before, 5 quick_since, 6 lock_until, 7 lock_from,
     // 8 free, then `steps` waits, then `steps` quick waits.
@@ -80,13 +99,28 @@ fn upsert_sql(backend: Backend, steps: usize) -> String {
         }
         s + &format!(" ELSE {} END", ladder(n, 9))
     };
-    let fresh = format!("tc_old.last_failure_at < {}", p(4));
-    let n = format!("(CASE WHEN {fresh} THEN 1 ELSE tc_old.failures + 1 END)");
+    let fresh = format!("{old}last_failure_at < {}", p(4));
+    let n = format!("(CASE WHEN {fresh} THEN 1 ELSE {old}failures + 1 END)");
     let quick = format!(
-        "tc_old.last_failure_at >= {} AND tc_old.last_failure_at > {}",
+        "{old}last_failure_at >= {} AND {old}last_failure_at > {}",
         p(4),
         p(5)
     );
+    if backend == Backend::Mysql {
+        return format!(
+            "INSERT INTO throttle_counters \
+             (nid, `key`, failures, first_failure_at, last_failure_at, locked_until) \
+             VALUES ({p1}, {p2}, 1, {p3}, {p3}, {lock1}) \
+             ON DUPLICATE KEY UPDATE locked_until = {lockn}, \
+             first_failure_at = CASE WHEN {fresh} THEN {p3} ELSE first_failure_at END, \
+             failures = {n}, last_failure_at = {p3}",
+            p1 = p(1),
+            p2 = p(2),
+            p3 = p(3),
+            lock1 = lock("1", None),
+            lockn = lock(&n, Some(&quick)),
+        );
+    }
     format!(
         "INSERT INTO throttle_counters AS tc_old \
          (nid, key, failures, first_failure_at, last_failure_at, locked_until) \
@@ -101,6 +135,24 @@ fn upsert_sql(backend: Backend, steps: usize) -> String {
         lock1 = lock("1", None),
         lockn = lock(&n, Some(&quick)),
     )
+}
+
+/// `?N` placeholders turned into plain `?`s, with the value number each one takes, in order.
+fn positional(sql: &str) -> (String, Vec<usize>) {
+    let mut out = String::with_capacity(sql.len());
+    let mut order = Vec::new();
+    let mut rest = sql;
+    while let Some(at) = rest.find('?') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if let Ok(n) = rest[..digits].parse() {
+            order.push(n);
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    (out, order)
 }
 
 /// Counts one failure of `f.key`; returns the new count and when the key may try again.
@@ -134,6 +186,35 @@ pub async fn record_failure(
     match store.conn().await? {
         super::Conn::Sqlite(mut c) => run!(c, diesel::sqlite::Sqlite),
         super::Conn::Pg(mut c) => run!(c, diesel::pg::Pg),
+        super::Conn::Mysql(mut c) => {
+            use diesel_async::AsyncConnection as _;
+            let (sql, order) = positional(&sql);
+            let waits: Vec<NaiveDateTime> = f.waits.iter().chain(f.quick_waits).copied().collect();
+            c.transaction::<_, StoreError, _>(async |c| {
+                let mut q = diesel::sql_query(sql.as_str()).into_boxed::<diesel::mysql::Mysql>();
+                for i in order {
+                    q = match i {
+                        1 => q.bind::<UuidText, _>(nid),
+                        2 => q.bind::<Text, _>(f.key),
+                        3 => q.bind::<Timestamp, _>(f.now),
+                        4 => q.bind::<Timestamp, _>(f.stale_before),
+                        5 => q.bind::<Timestamp, _>(f.quick_since),
+                        6 => q.bind::<Timestamp, _>(f.lock_until),
+                        7 => q.bind::<BigInt, _>(f.lock_from),
+                        8 => q.bind::<BigInt, _>(f.free),
+                        i => q.bind::<Timestamp, _>(waits[i - 9]),
+                    };
+                }
+                q.execute(c).await?;
+                Ok(tc::table
+                    .filter(tc::nid.eq(&nid))
+                    .filter(tc::key.eq(f.key))
+                    .select((tc::failures, tc::locked_until))
+                    .first(c)
+                    .await?)
+            })
+            .await
+        }
     }
 }
 

@@ -146,12 +146,15 @@ pub async fn record_once(store: &Store, row: &TokenRow) -> Result<bool, StoreErr
         )
         .execute(c)
         .await?;
-        let n = diesel::insert_into(t::table)
-            .values(row)
-            .on_conflict_do_nothing()
-            .execute(c)
-            .await?;
-        Ok(n == 1)
+        // A plain insert whose duplicate-key error is the answer: MySQL's form of ON CONFLICT
+        // DO NOTHING (`ON DUPLICATE KEY UPDATE id = id`) counts the duplicate as a row written.
+        match diesel::insert_into(t::table).values(row).execute(c).await {
+            Ok(_) => Ok(true),
+            Err(e) => match StoreError::from(e) {
+                StoreError::Conflict(_) => Ok(false),
+                e => Err(e),
+            },
+        }
     })
 }
 

@@ -58,7 +58,7 @@ pub async fn insert(store: &Store, row: &DeliveryRow) -> Result<(), StoreError> 
 /// `processing` with a lapsed lease (its node died mid-call), and `next_attempt_at <= now`.
 /// Every claim counts as an attempt, so a delivery that kills its node still runs out.
 ///
-/// PostgreSQL selects the candidates `FOR UPDATE SKIP LOCKED`, so concurrent claimers take
+/// PostgreSQL and MySQL select the candidates `FOR UPDATE SKIP LOCKED`, so concurrent claimers take
 /// disjoint rows; SQLite serialises writers and the UPDATE re-checks the due predicate, so two
 /// claimers cannot take the same row there either.
 pub async fn claim(

@@ -1,6 +1,7 @@
 //! The test harness: a real server stack on 127.0.0.1 ephemeral ports, talking real HTTP, on a
-//! fresh database per test. `GATEHOUSE_TEST_DB=postgres` (with `TEST_DATABASE_POSTGRESQL`)
-//! runs the same tests on PostgreSQL; the default is a SQLite file in a temp dir.
+//! fresh database per test. `GATEHOUSE_TEST_DB=postgres` (with `TEST_DATABASE_POSTGRESQL`) and
+//! `GATEHOUSE_TEST_DB=mysql` (with `TEST_DATABASE_MYSQL`) run the same tests on PostgreSQL and
+//! MySQL/MariaDB; the default is a SQLite file in a temp dir.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,11 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A database made elsewhere (e.g. reached as another user).
+    pub fn at(dsn: String) -> TestDb {
+        TestDb { dsn, _dir: None }
+    }
+
     pub async fn new() -> TestDb {
         if backend() == "postgres" {
             let base = std::env::var("TEST_DATABASE_POSTGRESQL")
@@ -40,6 +46,20 @@ impl TestDb {
             let name = format!("gh_{}", uuid::Uuid::new_v4().simple());
             create_pg_database(&base, &name).await;
             let (head, tail) = base.rsplit_once('/').expect("database URL has a path");
+            let query = tail
+                .split_once('?')
+                .map(|(_, q)| format!("?{q}"))
+                .unwrap_or_default();
+            TestDb {
+                dsn: format!("{head}/{name}{query}"),
+                _dir: None,
+            }
+        } else if backend() == "mysql" {
+            let base = std::env::var("TEST_DATABASE_MYSQL")
+                .expect("GATEHOUSE_TEST_DB=mysql needs TEST_DATABASE_MYSQL");
+            let name = format!("gh_{}", uuid::Uuid::new_v4().simple());
+            let (head, tail) = base.rsplit_once('/').expect("database URL has a path");
+            create_mysql_database(&format!("{head}/"), &name).await;
             let query = tail
                 .split_once('?')
                 .map(|(_, q)| format!("?{q}"))
@@ -68,6 +88,18 @@ async fn create_pg_database(base: &str, name: &str) {
     let mut c = AsyncPgConnection::establish(&url)
         .await
         .expect("connect to the test PostgreSQL");
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut c)
+        .await
+        .expect("create test database");
+}
+
+/// `server` is the URL without a database (`mysql://user@host:port/`).
+async fn create_mysql_database(server: &str, name: &str) {
+    use diesel_async::{AsyncConnection, AsyncMysqlConnection, RunQueryDsl};
+    let mut c = AsyncMysqlConnection::establish(server)
+        .await
+        .expect("connect to the test MySQL");
     diesel::sql_query(format!("CREATE DATABASE {name}"))
         .execute(&mut c)
         .await
@@ -226,6 +258,11 @@ impl TestApp {
                 .await
                 .unwrap();
             diesel::sql_query(sql).execute(&mut c).await.unwrap();
+        } else if backend() == "mysql" {
+            let mut c = diesel_async::AsyncMysqlConnection::establish(&self.db.dsn)
+                .await
+                .unwrap();
+            diesel::sql_query(sql).execute(&mut c).await.unwrap();
         } else {
             use diesel::Connection;
             let path = self
@@ -256,6 +293,11 @@ impl TestApp {
         }
         let rows: Vec<Row> = if backend() == "postgres" {
             let mut c = diesel_async::AsyncPgConnection::establish(&self.db.dsn)
+                .await
+                .unwrap();
+            diesel::sql_query(sql).load(&mut c).await.unwrap()
+        } else if backend() == "mysql" {
+            let mut c = diesel_async::AsyncMysqlConnection::establish(&self.db.dsn)
                 .await
                 .unwrap();
             diesel::sql_query(sql).load(&mut c).await.unwrap()

@@ -12,6 +12,7 @@ mod common;
 
 mod admin_identities;
 mod admin_keys;
+mod backends;
 mod browser;
 mod cipher;
 mod cli;

@@ -1,6 +1,7 @@
 //! The SQLite and PostgreSQL migrations are one schema history written twice: both backends
 //! have the same migrations by name, and every migration whose SQL both dialects accept is kept
 //! byte-identical, so a change made to one backend's copy and forgotten in the other fails here.
+//! MySQL's copies (its own DDL dialect throughout) must have the same migrations by name.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -32,10 +33,16 @@ fn both_backends_have_the_same_migrations() {
         sqlite, postgres,
         "migrations/sqlite and migrations/postgres list different migrations"
     );
+    assert_eq!(
+        sqlite,
+        names(&backend("mysql")),
+        "migrations/sqlite and migrations/mysql list different migrations"
+    );
     for m in &sqlite {
         let files = BTreeSet::from(["down.sql".to_owned(), "up.sql".to_owned()]);
         assert_eq!(names(&backend("sqlite").join(m)), files, "sqlite/{m}");
         assert_eq!(names(&backend("postgres").join(m)), files, "postgres/{m}");
+        assert_eq!(names(&backend("mysql").join(m)), files, "mysql/{m}");
     }
 }
 

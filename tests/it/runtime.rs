@@ -253,7 +253,7 @@ async fn ready_is_503_while_the_schema_is_behind_and_recovers_without_restart() 
             .unwrap()
     };
     assert_eq!(ready().await.status(), 200);
-    app.exec_sql("UPDATE __diesel_schema_migrations SET version = 'x' || version")
+    app.exec_sql("UPDATE __diesel_schema_migrations SET version = CONCAT('x', version)")
         .await;
     let r = ready().await;
     assert_eq!(r.status(), 503);

@@ -188,7 +188,8 @@ async fn disabling_an_identity_ends_its_sessions_for_good() {
     assert_eq!(whoami_cookie(&app, &cookie).await, 401);
     let active = app
         .query_texts(&format!(
-            "SELECT CAST(active AS TEXT) AS v FROM sessions WHERE identity_id = '{id}'"
+            "SELECT CASE WHEN active THEN 'true' ELSE 'false' END AS v FROM sessions \
+             WHERE identity_id = '{id}'"
         ))
         .await;
     assert_eq!(active.len(), 1);

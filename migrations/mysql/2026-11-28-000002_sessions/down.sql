@@ -1,0 +1,2 @@
+DROP TABLE session_devices;
+DROP TABLE sessions;

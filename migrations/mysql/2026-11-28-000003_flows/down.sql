@@ -1,0 +1,2 @@
+DROP TABLE selfservice_errors;
+DROP TABLE selfservice_flows;

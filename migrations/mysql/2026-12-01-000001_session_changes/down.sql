@@ -1,0 +1,9 @@
+DROP TRIGGER recovery_addresses_deleted;
+DROP TRIGGER recovery_addresses_updated;
+DROP TRIGGER verifiable_addresses_deleted;
+DROP TRIGGER verifiable_addresses_updated;
+DROP TRIGGER identities_deleted;
+DROP TRIGGER identities_updated;
+DROP TRIGGER sessions_deleted;
+DROP TRIGGER sessions_updated;
+DROP TABLE session_changes;
