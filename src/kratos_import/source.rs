@@ -94,6 +94,13 @@ impl Source {
                 Source::Sqlite(SqliteConn::establish(&url).await.map_err(err)?)
             }
             Backend::Postgres => Source::Pg(PgConn::establish(&parsed.url).await.map_err(err)?),
+            Backend::Mysql => {
+                return Err(StoreError::InvalidDsn(
+                    "reading a Kratos database on MySQL is not supported yet: copy it from \
+                     PostgreSQL or SQLite (the target may be MySQL)"
+                        .into(),
+                ));
+            }
         })
     }
 

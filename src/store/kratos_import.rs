@@ -17,7 +17,7 @@ use super::models::{
 use super::schema::*;
 use super::session_schema::{session_devices, sessions};
 use super::sessions::{DeviceRow, SessionRow};
-use super::{PgConn, SqliteConn, Store, StoreError};
+use super::{MysqlConn, PgConn, SqliteConn, Store, StoreError};
 use crate::{with_conn, with_tx};
 
 /// Rows per multi-row INSERT: the widest row (identities, 13 columns) stays far below both
@@ -101,6 +101,38 @@ macro_rules! table_ops {
                 }
             }
 
+            /// MySQL has no `ON CONFLICT (id)`, and `INSERT IGNORE` would also swallow a
+            /// clash on another unique key (a row to refuse, not to skip): the ids present
+            /// are read first, inside the same transaction, and the others inserted plainly.
+            impl InsertRows for MysqlConn {
+                async fn insert_rows(&mut self, rows: &[$row]) -> QueryResult<usize> {
+                    let mut n = 0;
+                    for part in rows.chunks(CHUNK) {
+                        let ids: Vec<DbId> = part.iter().map(|r| DbId(r.row_id())).collect();
+                        let present: std::collections::HashSet<Uuid> = $table::table
+                            .filter($table::id.eq_any(&ids))
+                            .select($table::id)
+                            .for_update()
+                            .load::<DbId>(self)
+                            .await?
+                            .into_iter()
+                            .map(|i| i.0)
+                            .collect();
+                        let absent: Vec<&$row> = part
+                            .iter()
+                            .filter(|r| !present.contains(&r.row_id()))
+                            .collect();
+                        if !absent.is_empty() {
+                            n += diesel::insert_into($table::table)
+                                .values(absent)
+                                .execute(self)
+                                .await?;
+                        }
+                    }
+                    Ok(n)
+                }
+            }
+
             pub async fn insert_absent(
                 store: &Store,
                 rows: &[$row],
@@ -121,12 +153,7 @@ macro_rules! table_ops {
                         let mut out = BatchOutcome::default();
                         for row in rows {
                             let one: Result<usize, StoreError> = with_tx!(store, |c| {
-                                Ok(diesel::insert_into($table::table)
-                                    .values(row)
-                                    .on_conflict($table::id)
-                                    .do_nothing()
-                                    .execute(c)
-                                    .await?)
+                                Ok(c.insert_rows(std::slice::from_ref(row)).await?)
                             });
                             match one {
                                 Ok(0) => out.skipped += 1,
