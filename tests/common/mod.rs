@@ -276,6 +276,12 @@ impl TestApp {
             let sql = sql.to_owned();
             tokio::task::spawn_blocking(move || {
                 let mut c = diesel::SqliteConnection::establish(&path).unwrap();
+                // The server writes beside the test: wait for its lock instead of failing.
+                diesel::RunQueryDsl::execute(
+                    diesel::sql_query("PRAGMA busy_timeout = 10000"),
+                    &mut c,
+                )
+                .unwrap();
                 diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut c).unwrap();
             })
             .await

@@ -459,6 +459,12 @@ async fn cleanup_sql_deletes_expired_rows_and_keeps_fresh_ones() {
     let app = TestApp::start().await;
     let old = "2000-01-01 00:00:00";
     let future = "2999-01-01 00:00:00";
+    // `key` is a reserved word on MySQL.
+    let key = if crate::common::backend() == "mysql" {
+        "`key`"
+    } else {
+        "key"
+    };
     let nid = app.query_texts("SELECT id AS v FROM networks").await[0].clone();
     let other = uuid::Uuid::new_v4();
     app.exec_sql(&format!(
@@ -541,7 +547,7 @@ async fn cleanup_sql_deletes_expired_rows_and_keeps_fresh_ones() {
     ))
     .await;
     app.exec_sql(&format!(
-        "INSERT INTO throttle_counters (nid, key, failures, first_failure_at, last_failure_at) \
+        "INSERT INTO throttle_counters (nid, {key}, failures, first_failure_at, last_failure_at) \
          VALUES ('{nid}', 'identifier:stale', 3, '{old}', '{old}'), \
          ('{nid}', 'identifier:fresh', 3, '{future}', '{future}')"
     ))
@@ -619,7 +625,7 @@ async fn cleanup_sql_deletes_expired_rows_and_keeps_fresh_ones() {
             && !buckets.contains(&"spent-client".to_owned())
     );
     assert_eq!(
-        app.query_texts("SELECT key AS v FROM throttle_counters")
+        app.query_texts(&format!("SELECT {key} AS v FROM throttle_counters"))
             .await,
         ["identifier:fresh"]
     );

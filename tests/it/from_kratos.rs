@@ -35,10 +35,20 @@ struct Kratos {
     _dir: tempfile::TempDir,
 }
 
+/// The Kratos database's backend: the tests' own server backend where the command reads it,
+/// else SQLite (a MySQL Gatehouse is filled from a SQLite Kratos).
+fn source_backend() -> &'static str {
+    if backend() == "postgres" {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
 impl Kratos {
     async fn create() -> Kratos {
         let dir = tempfile::tempdir().unwrap();
-        let dsn = if backend() == "postgres" {
+        let dsn = if source_backend() == "postgres" {
             use diesel_async::{AsyncConnection, RunQueryDsl};
             let base = std::env::var("TEST_DATABASE_POSTGRESQL")
                 .unwrap()
@@ -61,14 +71,15 @@ impl Kratos {
             format!("sqlite://{}/kratos.sqlite", dir.path().display())
         };
         let k = Kratos { dsn, _dir: dir };
-        let ddl = std::fs::read_to_string(format!("{FIXTURES}/kratos/{}.sql", backend())).unwrap();
+        let ddl =
+            std::fs::read_to_string(format!("{FIXTURES}/kratos/{}.sql", source_backend())).unwrap();
         k.exec(&ddl).await;
         k
     }
 
     async fn exec(&self, sql: &str) {
         use diesel_async::{AsyncConnection, SimpleAsyncConnection};
-        if backend() == "postgres" {
+        if source_backend() == "postgres" {
             let mut c = diesel_async::AsyncPgConnection::establish(&self.dsn)
                 .await
                 .unwrap();
