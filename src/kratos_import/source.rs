@@ -3,20 +3,21 @@
 //!
 //! Every column is selected as text or as a 64-bit integer, whatever its Kratos type (UUID,
 //! JSONB, BYTEA, TIMESTAMP, BOOLEAN), so the row structs below serve every backend; the
-//! [`Dialect`] says how each backend spells those casts and its placeholders. A MySQL source
-//! needs a `Dialect` arm (`CAST(x AS CHAR)`, `CAST(x AS SIGNED)`, `?`) and a connection arm.
+//! [`Dialect`] says how each backend spells those casts and its placeholders.
 
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
-use crate::store::{Backend, PgConn, SqliteConn, StoreError, parse_dsn};
+use crate::store::{Backend, MysqlConn, PgConn, SqliteConn, StoreError, parse_dsn};
 
 /// How a backend spells the casts and placeholders the queries need.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
     Sqlite,
     Postgres,
+    /// MySQL and MariaDB: Kratos keeps UUIDs as CHAR(36), so ids compare as text.
+    Mysql,
 }
 
 impl Dialect {
@@ -25,6 +26,7 @@ impl Dialect {
         match self {
             Dialect::Sqlite => format!("CAST({col} AS TEXT)"),
             Dialect::Postgres => format!("CAST({col} AS TEXT)"),
+            Dialect::Mysql => format!("CAST({col} AS CHAR)"),
         }
     }
 
@@ -33,6 +35,8 @@ impl Dialect {
         match self {
             Dialect::Sqlite => format!("CAST({col} AS TEXT)"),
             Dialect::Postgres => format!("convert_from({col}, 'UTF8')"),
+            // A BLOB cast to CHAR keeps the binary charset; CONVERT reads it as UTF-8 text.
+            Dialect::Mysql => format!("CONVERT({col} USING utf8mb4)"),
         }
     }
 
@@ -45,24 +49,29 @@ impl Dialect {
                 )
             }
             Dialect::Postgres => format!("CAST(CASE WHEN {col} THEN 1 ELSE 0 END AS BIGINT)"),
+            // TINYINT(1): any non-zero value is true.
+            Dialect::Mysql => format!("CAST(CASE WHEN {col} THEN 1 ELSE 0 END AS SIGNED)"),
         }
     }
 
     fn int(self, col: &str) -> String {
-        format!("CAST({col} AS BIGINT)")
+        match self {
+            Dialect::Sqlite | Dialect::Postgres => format!("CAST({col} AS BIGINT)"),
+            Dialect::Mysql => format!("CAST({col} AS SIGNED)"),
+        }
     }
 
     /// `{col} > first placeholder`, compared in the column's own type.
     fn after(self, col: &str) -> String {
         match self {
-            Dialect::Sqlite => format!("{col} > ?"),
+            Dialect::Sqlite | Dialect::Mysql => format!("{col} > ?"),
             Dialect::Postgres => format!("{col} > CAST($1 AS UUID)"),
         }
     }
 
     fn limit(self) -> &'static str {
         match self {
-            Dialect::Sqlite => "?",
+            Dialect::Sqlite | Dialect::Mysql => "?",
             Dialect::Postgres => "$2",
         }
     }
@@ -74,6 +83,7 @@ impl Dialect {
 pub enum Source {
     Sqlite(SqliteConn),
     Pg(PgConn),
+    Mysql(MysqlConn),
 }
 
 impl Source {
@@ -94,13 +104,7 @@ impl Source {
                 Source::Sqlite(SqliteConn::establish(&url).await.map_err(err)?)
             }
             Backend::Postgres => Source::Pg(PgConn::establish(&parsed.url).await.map_err(err)?),
-            Backend::Mysql => {
-                return Err(StoreError::InvalidDsn(
-                    "reading a Kratos database on MySQL is not supported yet: copy it from \
-                     PostgreSQL or SQLite (the target may be MySQL)"
-                        .into(),
-                ));
-            }
+            Backend::Mysql => Source::Mysql(MysqlConn::establish(&parsed.url).await.map_err(err)?),
         })
     }
 
@@ -108,6 +112,7 @@ impl Source {
         match self {
             Source::Sqlite(_) => Dialect::Sqlite,
             Source::Pg(_) => Dialect::Postgres,
+            Source::Mysql(_) => Dialect::Mysql,
         }
     }
 
@@ -116,6 +121,7 @@ impl Source {
     where
         T: QueryableByName<diesel::sqlite::Sqlite>
             + QueryableByName<diesel::pg::Pg>
+            + QueryableByName<diesel::mysql::Mysql>
             + Send
             + 'static,
     {
@@ -125,6 +131,7 @@ impl Source {
         Ok(match self {
             Source::Sqlite(c) => q.load(c).await?,
             Source::Pg(c) => q.load(c).await?,
+            Source::Mysql(c) => q.load(c).await?,
         })
     }
 
@@ -143,11 +150,16 @@ impl Source {
                 "SELECT COUNT(*) AS n FROM information_schema.tables \
                  WHERE table_schema = current_schema() AND table_name = $1"
             }
+            Dialect::Mysql => {
+                "SELECT COUNT(*) AS n FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name = ?"
+            }
         };
         let q = sql_query(sql).bind::<Text, _>(table.to_owned());
         let rows: Vec<N> = match self {
             Source::Sqlite(c) => q.load(c).await?,
             Source::Pg(c) => q.load(c).await?,
+            Source::Mysql(c) => q.load(c).await?,
         };
         Ok(rows.iter().any(|r| r.n > 0))
     }
@@ -368,6 +380,18 @@ mod tests {
         assert!(
             lite.contains("WHERE m.id > ? ORDER BY m.id LIMIT ?"),
             "{lite}"
+        );
+        let my = KMessage::select(Dialect::Mysql);
+        assert!(my.contains("CAST(m.type AS SIGNED) AS kind"), "{my}");
+        assert!(
+            my.contains("CONVERT(m.template_data USING utf8mb4) AS template_data"),
+            "{my}"
+        );
+        assert!(my.contains("WHERE m.id > ? ORDER BY m.id LIMIT ?"), "{my}");
+        let my = KSession::select(Dialect::Mysql);
+        assert!(
+            my.contains("CAST(CASE WHEN s.active THEN 1 ELSE 0 END AS SIGNED) AS active"),
+            "{my}"
         );
     }
 }

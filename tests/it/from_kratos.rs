@@ -1,7 +1,7 @@
 //! `gatehouse migrate from-kratos`: a Kratos-shaped database (DDL in tests/fixtures/kratos/,
-//! on the backend under test) with identities holding several credential types, addresses in
-//! every state, active and expired sessions and queued messages, copied by the real binary,
-//! then read back through a server on the copy.
+//! on the backend under test; on MySQL named by Kratos's Go DSN form) with identities holding
+//! several credential types, addresses in every state, active and expired sessions and queued
+//! messages, copied by the real binary, then read back through a server on the copy.
 
 use std::collections::HashMap;
 use std::io::BufRead as _;
@@ -29,26 +29,18 @@ const KRATOS_CIPHER: &str = "kratos-cipher-secret-of-32-bytes";
 const ALICE_PASSWORD: &str = "correct horse battery staple";
 const BOB_PASSWORD: &str = "tr0ub4dor&3 but longer";
 
-/// The Kratos database: its DSN, and SQL run on it from the test.
+/// The Kratos database: its DSN as Kratos was configured with it, the URL the test itself
+/// connects with, and SQL run on it from the test.
 struct Kratos {
     dsn: String,
+    url: String,
     _dir: tempfile::TempDir,
-}
-
-/// The Kratos database's backend: the tests' own server backend where the command reads it,
-/// else SQLite (a MySQL Gatehouse is filled from a SQLite Kratos).
-fn source_backend() -> &'static str {
-    if backend() == "postgres" {
-        "postgres"
-    } else {
-        "sqlite"
-    }
 }
 
 impl Kratos {
     async fn create() -> Kratos {
         let dir = tempfile::tempdir().unwrap();
-        let dsn = if source_backend() == "postgres" {
+        let (dsn, url) = if backend() == "postgres" {
             use diesel_async::{AsyncConnection, RunQueryDsl};
             let base = std::env::var("TEST_DATABASE_POSTGRESQL")
                 .unwrap()
@@ -66,28 +58,59 @@ impl Kratos {
                 .split_once('?')
                 .map(|(_, q)| format!("?{q}"))
                 .unwrap_or_default();
-            format!("{head}/{name}{query}")
+            let dsn = format!("{head}/{name}{query}");
+            (dsn.clone(), dsn)
+        } else if backend() == "mysql" {
+            use diesel_async::{AsyncConnection, RunQueryDsl};
+            let base = std::env::var("TEST_DATABASE_MYSQL").unwrap();
+            let name = format!("kratos_{}", uuid::Uuid::new_v4().simple());
+            let (head, _) = base.rsplit_once('/').unwrap();
+            let mut c = diesel_async::AsyncMysqlConnection::establish(&format!("{head}/"))
+                .await
+                .unwrap();
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut c)
+                .await
+                .unwrap();
+            // Kratos's own DSN is the Go driver's form: `user:pass@tcp(host:port)/db?parseTime=true`.
+            let (userinfo, host) = head
+                .trim_start_matches("mysql://")
+                .rsplit_once('@')
+                .unwrap();
+            (
+                format!("mysql://{userinfo}@tcp({host})/{name}?parseTime=true"),
+                format!("{head}/{name}"),
+            )
         } else {
-            format!("sqlite://{}/kratos.sqlite", dir.path().display())
+            let dsn = format!("sqlite://{}/kratos.sqlite", dir.path().display());
+            (dsn.clone(), dsn)
         };
-        let k = Kratos { dsn, _dir: dir };
-        let ddl =
-            std::fs::read_to_string(format!("{FIXTURES}/kratos/{}.sql", source_backend())).unwrap();
+        let k = Kratos {
+            dsn,
+            url,
+            _dir: dir,
+        };
+        let ddl = std::fs::read_to_string(format!("{FIXTURES}/kratos/{}.sql", backend())).unwrap();
         k.exec(&ddl).await;
         k
     }
 
     async fn exec(&self, sql: &str) {
         use diesel_async::{AsyncConnection, SimpleAsyncConnection};
-        if source_backend() == "postgres" {
-            let mut c = diesel_async::AsyncPgConnection::establish(&self.dsn)
+        if backend() == "postgres" {
+            let mut c = diesel_async::AsyncPgConnection::establish(&self.url)
+                .await
+                .unwrap();
+            c.batch_execute(sql).await.unwrap();
+        } else if backend() == "mysql" {
+            let mut c = diesel_async::AsyncMysqlConnection::establish(&self.url)
                 .await
                 .unwrap();
             c.batch_execute(sql).await.unwrap();
         } else {
             use diesel::Connection;
             use diesel::connection::SimpleConnection;
-            let path = self.dsn.trim_start_matches("sqlite://").to_owned();
+            let path = self.url.trim_start_matches("sqlite://").to_owned();
             let sql = sql.to_owned();
             tokio::task::spawn_blocking(move || {
                 let mut c = diesel::SqliteConnection::establish(&path).unwrap();
