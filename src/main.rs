@@ -301,7 +301,7 @@ enum MigrateCmd {
     FromKratos {
         #[command(flatten)]
         cfg: ConfigArgs,
-        /// The Kratos database: `postgres://…`, `cockroach://…` or `sqlite://…`.
+        /// The Kratos database: `postgres://…`, `cockroach://…`, `mysql://…` or `sqlite://…`.
         kratos_dsn: String,
         /// Report what would be copied and every row that cannot be; write nothing.
         #[arg(long)]
