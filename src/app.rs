@@ -328,7 +328,9 @@ async fn prepare(
 /// Starts everything; returns once both listeners accept connections.
 pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
     let watch = watch_of(&loaded, &opts);
+    let raw = loaded.raw.clone();
     let (deps, bound) = prepare(loaded, &opts, true).await?;
+    let live = live_of(deps.clone(), raw).await?;
     let (public, admin) = bound.context("listeners were not bound")?;
     let public_addr = public.local_addr()?;
     let admin_addr = admin.local_addr()?;
@@ -377,9 +379,9 @@ pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
             let app = Arc::new(App {
                 listener,
                 handles: handles.clone(),
-                cors,
+                cors: cors.map(Arc::new),
                 body_limit: http::DEFAULT_BODY_LIMIT,
-                hardening,
+                hardening: Arc::new(hardening),
             });
             ListenerSpec {
                 name: format!("{}-listener", listener.name()),
@@ -399,7 +401,7 @@ pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
             mk(Listener::Admin, admin, None, admin_hardening, admin_cap),
         ]
     });
-    let runtime = actors::start(deps, watch, listeners).await?;
+    let runtime = actors::start(live, watch, listeners).await?;
     tracing::info!(public = %public_addr, admin = %admin_addr, "gatehouse is listening");
     Ok(Running {
         public_addr,
@@ -412,6 +414,22 @@ pub async fn start(loaded: Loaded, opts: Options) -> anyhow::Result<Running> {
 pub async fn start_courier(mut loaded: Loaded, opts: Options) -> anyhow::Result<Runtime> {
     loaded.config.watch_courier = true;
     let watch = watch_of(&loaded, &opts);
+    let raw = loaded.raw.clone();
     let (deps, _) = prepare(loaded, &opts, false).await?;
-    actors::start(deps, watch, Box::new(|_| Vec::new())).await
+    let live = live_of(deps, raw).await?;
+    actors::start(live, watch, Box::new(|_| Vec::new())).await
+}
+
+/// The default network's dependencies and every tenant's, ready to be put in force. A tenant
+/// declared in the file that does not build stops the start, like any invalid configuration.
+async fn live_of(deps: Arc<Deps>, raw: serde_json::Value) -> anyhow::Result<actors::live::Live> {
+    let declared = crate::tenancy::declared(&deps.config, &deps.public_url)?;
+    for t in &declared {
+        crate::store::identities::ensure_network_id(&deps.store, t.id).await?;
+    }
+    let live = actors::live::Live::new(deps, raw);
+    if let Some((name, e)) = live.load_tenants(declared).await.into_iter().next() {
+        anyhow::bail!("tenants: {name}: {e}");
+    }
+    Ok(live)
 }

@@ -64,6 +64,10 @@
 //!   key depth), checked without recursion before anything walks the data.
 //! - `fuzz`: entry points that run every request decoder and the hash-format parser on
 //!   arbitrary bytes, for the cargo-fuzz targets in `fuzz/` and the bounded test in the suite.
+//! - [`tenancy`]: tenants (isolated networks in one process): declarations, their checks, and
+//!   their dependencies built from the process's configuration with each tenant's overlay and a
+//!   store scoped to its network id; `actors::live` holds them in force and picks one per
+//!   request (public: the host; admin: the `X-Gatehouse-Tenant` header).
 //! - [`config`]: `kratos.yml` keys, environment overrides, defaults, validation; [`reload`]:
 //!   which keys may change while serving, the next dependencies for an edited configuration, and
 //!   its revision (`/admin/health/config`).
@@ -100,5 +104,6 @@ pub mod security;
 pub mod selfservice;
 pub mod session;
 pub mod store;
+pub mod tenancy;
 pub mod text;
 pub mod uri;

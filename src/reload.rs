@@ -41,8 +41,9 @@ impl Source {
 pub enum Reloaded {
     /// Nothing that can change at run time changed.
     Unchanged,
-    /// The next dependencies, to be put in force.
-    Next(Box<Deps>),
+    /// The next dependencies, to be put in force, and the configuration tree they came from
+    /// (tenants are rebuilt on it).
+    Next(Box<Deps>, serde_json::Value),
 }
 
 /// Reads `source` again and builds the dependencies for it. Keys that need a restart keep
@@ -65,13 +66,15 @@ pub async fn reload(current: &Deps, source: &Source) -> Result<Reloaded, String>
     if effective == *current.config {
         return Ok(Reloaded::Unchanged);
     }
+    // A tenant declaration that is wrong refuses the whole reload, like any other key.
+    crate::tenancy::declared(&next, &current.public_url).map_err(|e| e.to_string())?;
     for key in &loaded.unsupported {
         tracing::warn!(key = %key, "configuration key is accepted but its feature is not supported yet");
     }
     let deps = Deps::build(Arc::new(next), current.lasting())
         .await
         .map_err(|e| format!("{e:#}"))?;
-    Ok(Reloaded::Next(Box::new(deps)))
+    Ok(Reloaded::Next(Box::new(deps), loaded.raw))
 }
 
 /// Puts back, in `next`, the running value of every key that cannot change while serving:

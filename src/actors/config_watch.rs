@@ -95,12 +95,13 @@ impl Actor for ConfigWatch {
                 );
                 "unchanged"
             }
-            Ok(Reloaded::Next(deps)) => {
+            Ok(Reloaded::Next(deps, raw)) => {
                 let revision = reload::revision(&deps.config);
                 let deps: Arc<crate::deps::Deps> = Arc::from(deps);
                 // Cached whoami answers were rendered under the old configuration.
                 deps.session_cache.clear();
-                state.live.replace(deps);
+                state.live.replace(deps.clone(), raw);
+                rebuild_tenants(&state.live, &deps).await;
                 tracing::info!(%revision, "configuration reloaded");
                 "applied"
             }
@@ -130,5 +131,28 @@ impl Actor for ConfigWatch {
             t.abort();
         }
         Ok(())
+    }
+}
+
+/// Every tenant built again on the configuration now in force: the file's declarations as they
+/// now read, and the ones the admin API created.
+async fn rebuild_tenants(live: &Live, deps: &crate::deps::Deps) {
+    // `reload` checked the declarations before anything was put in force.
+    let mut all = crate::tenancy::declared(&deps.config, &deps.public_url).unwrap_or_default();
+    for t in &all {
+        if let Err(e) = crate::store::identities::ensure_network_id(&deps.store, t.id).await {
+            tracing::error!(tenant = %t.name, error = %e, "creating a declared tenant's network failed");
+        }
+    }
+    let declared: std::collections::HashSet<_> = all.iter().map(|t| t.id).collect();
+    all.extend(
+        live.tenants()
+            .iter()
+            .filter_map(|g| g.tenant.as_deref())
+            .filter(|t| t.source == crate::tenancy::Source::Api && !declared.contains(&t.id))
+            .cloned(),
+    );
+    for (name, e) in live.load_tenants(all).await {
+        tracing::error!(tenant = %name, reason = %e, "tenant left out: its configuration does not build on the reloaded one");
     }
 }

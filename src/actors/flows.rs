@@ -11,7 +11,7 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, Message, RpcReplyPo
 use uuid::Uuid;
 
 use super::call::{CALL_TIMEOUT, CallError, call};
-use super::live::{Generation, Live};
+use super::live::{Generation, Live, Scoped, Tenant};
 use crate::deps::Deps;
 use crate::selfservice::flow::common::Started;
 use crate::selfservice::flow::login::LoggedIn;
@@ -170,27 +170,28 @@ struct FlowWorker<M>(PhantomData<fn() -> M>);
 
 impl<M: FlowMessage> ractor::factory::Worker for FlowWorker<M> {
     type Key = Uuid;
-    type Message = M;
-    type State = Live;
-    type Arguments = Live;
+    type Message = Scoped<M>;
+    type State = ();
+    type Arguments = ();
 
     async fn pre_start(
         &self,
         _wid: WorkerId,
-        _factory: &ActorRef<FactoryMessage<Uuid, M>>,
-        live: Live,
-    ) -> Result<Live, ActorProcessingErr> {
-        Ok(live)
+        _factory: &ActorRef<FactoryMessage<Uuid, Scoped<M>>>,
+        (): (),
+    ) -> Result<(), ActorProcessingErr> {
+        Ok(())
     }
 
     async fn handle(
         &self,
         _wid: WorkerId,
-        _factory: &ActorRef<FactoryMessage<Uuid, M>>,
-        Job { msg, key, .. }: Job<Uuid, M>,
-        live: &mut Live,
+        _factory: &ActorRef<FactoryMessage<Uuid, Scoped<M>>>,
+        Job { msg, key, .. }: Job<Uuid, Scoped<M>>,
+        (): &mut (),
     ) -> Result<Uuid, ActorProcessingErr> {
-        msg.handle(&live.current()).await;
+        let Scoped { tenant, msg } = msg;
+        msg.handle(&tenant).await;
         Ok(key)
     }
 }
@@ -207,15 +208,20 @@ async fn typed<T>(
     }
 }
 
-/// The typed client of one flow type's pool.
+/// The typed client of one flow type's pool; its calls act for its tenant (the default
+/// network's until `scoped`).
 pub struct FlowManager<M: FlowMessage> {
-    factory: FactoryRef<Uuid, M>,
+    factory: FactoryRef<Uuid, Scoped<M>>,
+    live: Live,
+    tenant: Option<Tenant>,
 }
 
 impl<M: FlowMessage> Clone for FlowManager<M> {
     fn clone(&self) -> Self {
         FlowManager {
             factory: self.factory.clone(),
+            live: self.live.clone(),
+            tenant: self.tenant.clone(),
         }
     }
 }
@@ -236,11 +242,24 @@ impl<M: FlowMessage> FlowManager<M> {
             metrics,
             workers,
             routing::StickyQueuerRouting::default(),
-            move || (FlowWorker::<M>(PhantomData), live.clone()),
+            || (FlowWorker::<M>(PhantomData), ()),
             supervisor,
         )
         .await?;
-        Ok((FlowManager { factory }, cell))
+        let manager = FlowManager {
+            factory,
+            live,
+            tenant: None,
+        };
+        Ok((manager, cell))
+    }
+
+    /// The same pool, acting for `tenant`.
+    pub fn scoped(&self, tenant: Tenant) -> Self {
+        FlowManager {
+            tenant: Some(tenant),
+            ..self.clone()
+        }
     }
 
     async fn ask<T: Send + 'static, E: Send + 'static>(
@@ -248,7 +267,12 @@ impl<M: FlowMessage> FlowManager<M> {
         key: Uuid,
         build: impl FnOnce(RpcReplyPort<Result<T, E>>) -> M,
     ) -> Result<Result<T, E>, CallError> {
-        call(&self.factory, key, build, CALL_TIMEOUT).await
+        let tenant = self.tenant.clone().unwrap_or_else(|| self.live.current());
+        let scoped = |r| Scoped {
+            tenant,
+            msg: build(r),
+        };
+        call(&self.factory, key, scoped, CALL_TIMEOUT).await
     }
 
     /// Starts a flow of this manager's kind.
@@ -343,30 +367,9 @@ impl Actor for FlowSweeper {
         _msg: SweepMsg,
         state: &mut SweeperState,
     ) -> Result<(), ActorProcessingErr> {
-        let deps = state.live.deps();
-        let cfg = &deps.config.database.cleanup;
-        let keep = match cfg.older_than.get() {
-            d if d.is_zero() => KEEP_EXPIRED,
-            d => d,
-        };
-        let before = (chrono::Utc::now()
-            - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::hours(1)))
-        .naive_utc();
-        let batch = i64::from(cfg.batch_size.max(1));
-        // Errors are reported and the next tick tries again; a sweep never kills the actor.
-        match crate::store::flows::delete_expired(&deps.store, before, batch).await {
-            Ok(n) if n > 0 => tracing::debug!(deleted = n, "swept expired flows"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "sweeping expired flows failed"),
-        }
-        if let Err(e) = crate::store::flows::delete_old_errors(&deps.store, before, batch).await {
-            tracing::warn!(error = %e, "sweeping old flow errors failed");
-        }
-        if let Err(e) = crate::security::rate_limit::sweep(&deps, batch).await {
-            tracing::warn!(error = %e, "sweeping full rate limit buckets failed");
-        }
-        if let Err(e) = crate::security::throttle::sweep(&deps).await {
-            tracing::warn!(error = %e, "sweeping stale sign-in failure counters failed");
+        // Every network's rows, each through a store scoped to it.
+        for tenant in state.live.all() {
+            sweep(&tenant.deps).await;
         }
         Ok(())
     }
@@ -380,5 +383,33 @@ impl Actor for FlowSweeper {
             t.abort();
         }
         Ok(())
+    }
+}
+
+/// One pass over one network's expired rows.
+async fn sweep(deps: &Deps) {
+    let cfg = &deps.config.database.cleanup;
+    let keep = match cfg.older_than.get() {
+        d if d.is_zero() => KEEP_EXPIRED,
+        d => d,
+    };
+    let before = (chrono::Utc::now()
+        - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::hours(1)))
+    .naive_utc();
+    let batch = i64::from(cfg.batch_size.max(1));
+    // Errors are reported and the next tick tries again; a sweep never kills the actor.
+    match crate::store::flows::delete_expired(&deps.store, before, batch).await {
+        Ok(n) if n > 0 => tracing::debug!(deleted = n, "swept expired flows"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "sweeping expired flows failed"),
+    }
+    if let Err(e) = crate::store::flows::delete_old_errors(&deps.store, before, batch).await {
+        tracing::warn!(error = %e, "sweeping old flow errors failed");
+    }
+    if let Err(e) = crate::security::rate_limit::sweep(deps, batch).await {
+        tracing::warn!(error = %e, "sweeping full rate limit buckets failed");
+    }
+    if let Err(e) = crate::security::throttle::sweep(deps).await {
+        tracing::warn!(error = %e, "sweeping stale sign-in failure counters failed");
     }
 }

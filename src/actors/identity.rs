@@ -6,7 +6,7 @@ use ractor::{ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
 use uuid::Uuid;
 
 use super::call::{CALL_TIMEOUT, CallError, call};
-use super::live::Live;
+use super::live::{Live, Scoped, Tenant};
 use crate::identity::Identity;
 use crate::identity::service::{
     self, BatchOutcome, CreateIdentityBody, IdentityError, ListParams, UpdateIdentityBody,
@@ -51,28 +51,28 @@ struct IdentityWorker;
 
 impl ractor::factory::Worker for IdentityWorker {
     type Key = ();
-    type Message = IdentityMsg;
-    type State = Live;
-    type Arguments = Live;
+    type Message = Scoped<IdentityMsg>;
+    type State = ();
+    type Arguments = ();
 
     async fn pre_start(
         &self,
         _wid: WorkerId,
-        _factory: &ActorRef<ractor::factory::FactoryMessage<(), IdentityMsg>>,
-        live: Live,
-    ) -> Result<Live, ActorProcessingErr> {
-        Ok(live)
+        _factory: &ActorRef<ractor::factory::FactoryMessage<(), Scoped<IdentityMsg>>>,
+        (): (),
+    ) -> Result<(), ActorProcessingErr> {
+        Ok(())
     }
 
     async fn handle(
         &self,
         _wid: WorkerId,
-        _factory: &ActorRef<ractor::factory::FactoryMessage<(), IdentityMsg>>,
-        Job { msg, key, .. }: Job<(), IdentityMsg>,
-        live: &mut Live,
+        _factory: &ActorRef<ractor::factory::FactoryMessage<(), Scoped<IdentityMsg>>>,
+        Job { msg, key, .. }: Job<(), Scoped<IdentityMsg>>,
+        (): &mut (),
     ) -> Result<(), ActorProcessingErr> {
-        let deps = live.deps();
-        let d = deps.as_ref();
+        let Scoped { tenant, msg } = msg;
+        let d = tenant.deps.as_ref();
         // A send fails only when the caller gave up; that must not kill the worker.
         match msg {
             IdentityMsg::Create(body, reply) => {
@@ -123,10 +123,13 @@ impl ractor::factory::Worker for IdentityWorker {
     }
 }
 
-/// The typed client of the identity pool handed to the HTTP layer.
+/// The typed client of the identity pool handed to the HTTP layer; its calls act for its
+/// tenant (the default network's until `scoped`).
 #[derive(Clone)]
 pub struct IdentityPool {
-    factory: FactoryRef<(), IdentityMsg>,
+    factory: FactoryRef<(), Scoped<IdentityMsg>>,
+    live: Live,
+    tenant: Option<Tenant>,
 }
 
 /// A call's outcome: the pool failed, or the domain answered.
@@ -145,18 +148,40 @@ impl IdentityPool {
             metrics,
             workers,
             routing::QueuerRouting::default(),
-            move || (IdentityWorker, live.clone()),
+            || (IdentityWorker, ()),
             supervisor,
         )
         .await?;
-        Ok((IdentityPool { factory }, cell))
+        let pool = IdentityPool {
+            factory,
+            live,
+            tenant: None,
+        };
+        Ok((pool, cell))
+    }
+
+    /// The same pool, acting for `tenant`.
+    pub fn scoped(&self, tenant: Tenant) -> IdentityPool {
+        IdentityPool {
+            tenant: Some(tenant),
+            ..self.clone()
+        }
+    }
+
+    fn tenant(&self) -> Tenant {
+        self.tenant.clone().unwrap_or_else(|| self.live.current())
     }
 
     async fn ask<T: Send + 'static>(
         &self,
         build: impl FnOnce(Reply<T>) -> IdentityMsg,
     ) -> PoolResult<T> {
-        call(&self.factory, (), build, CALL_TIMEOUT).await
+        let tenant = self.tenant();
+        let scoped = |r| Scoped {
+            tenant,
+            msg: build(r),
+        };
+        call(&self.factory, (), scoped, CALL_TIMEOUT).await
     }
 
     pub async fn create(&self, body: CreateIdentityBody) -> PoolResult<Identity> {
@@ -217,6 +242,10 @@ impl IdentityPool {
     /// Makes one worker panic (see [`IdentityMsg::Crash`]).
     #[cfg(feature = "test-hooks")]
     pub fn crash_one_worker(&self) {
-        let _ = self.factory.dispatch((), IdentityMsg::Crash);
+        let msg = Scoped {
+            tenant: self.tenant(),
+            msg: IdentityMsg::Crash,
+        };
+        let _ = self.factory.dispatch((), msg);
     }
 }

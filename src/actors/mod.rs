@@ -42,14 +42,36 @@ pub struct Handles {
     pub settings: flows::FlowManager<flows::SettingsMsg>,
     /// The session manager pool (issue, whoami, revoke, extend).
     pub sessions: SessionManager,
-    /// The configuration in force and what it built.
+    /// The configuration in force and what it built, per tenant.
     pub live: live::Live,
+    /// The tenant these handles act for; `None`: the default network.
+    tenant: Option<live::Tenant>,
 }
 
 impl Handles {
-    /// The dependencies of the configuration in force; hold them for one request.
+    /// The same pools, acting for `tenant`: every call carries it.
+    pub fn scoped(&self, tenant: live::Tenant) -> Handles {
+        Handles {
+            identities: self.identities.scoped(tenant.clone()),
+            login: self.login.scoped(tenant.clone()),
+            registration: self.registration.scoped(tenant.clone()),
+            recovery: self.recovery.scoped(tenant.clone()),
+            verification: self.verification.scoped(tenant.clone()),
+            settings: self.settings.scoped(tenant.clone()),
+            sessions: self.sessions.scoped(tenant.clone()),
+            live: self.live.clone(),
+            tenant: Some(tenant),
+        }
+    }
+
+    /// The generation of the tenant these handles act for; hold it for one request.
+    pub fn current(&self) -> Arc<live::Generation> {
+        self.tenant.clone().unwrap_or_else(|| self.live.current())
+    }
+
+    /// The dependencies of the tenant these handles act for; hold them for one request.
     pub fn deps(&self) -> Arc<Deps> {
-        self.live.deps()
+        self.current().deps.clone()
     }
 
     /// Starts a flow of `kind` on its manager.
@@ -99,9 +121,10 @@ pub struct Runtime {
 }
 
 /// Starts the root supervisor with its pools and listeners; with `watch`, the configuration
-/// files are watched and reloaded (`config_watch`).
+/// files are watched and reloaded (`config_watch`). `live` holds the default network's
+/// dependencies and the tenants' (`Live::load_tenants`).
 pub async fn start(
-    deps: Arc<Deps>,
+    live: live::Live,
     watch: Option<config_watch::Watch>,
     listeners: Box<dyn FnOnce(Handles) -> Vec<ListenerSpec> + Send>,
 ) -> anyhow::Result<Runtime> {
@@ -112,7 +135,7 @@ pub async fn start(
     let (ready_tx, ready_rx) = oneshot::channel();
     let (esc_tx, esc_rx) = mpsc::unbounded_channel();
     let args = root::RootArgs {
-        live: live::Live::new(deps),
+        live,
         watch,
         identity_workers: workers,
         listeners,

@@ -101,6 +101,7 @@ impl Actor for Root {
             settings,
             sessions,
             live,
+            tenant: None,
         };
         let mut listeners = Vec::new();
         for spec in (args.listeners)(handles.clone()) {

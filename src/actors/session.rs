@@ -10,7 +10,7 @@ use ractor::{ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
 use uuid::Uuid;
 
 use super::call::{CALL_TIMEOUT, CallError, call};
-use super::live::Live;
+use super::live::{Live, Scoped, Tenant};
 use crate::identity::Identity;
 use crate::identity::credential_type::CredentialType;
 use crate::session::cache::Whoami;
@@ -61,28 +61,28 @@ struct SessionWorker;
 
 impl ractor::factory::Worker for SessionWorker {
     type Key = ();
-    type Message = SessionMsg;
-    type State = Live;
-    type Arguments = Live;
+    type Message = Scoped<SessionMsg>;
+    type State = ();
+    type Arguments = ();
 
     async fn pre_start(
         &self,
         _wid: WorkerId,
-        _factory: &ActorRef<ractor::factory::FactoryMessage<(), SessionMsg>>,
-        live: Live,
-    ) -> Result<Live, ActorProcessingErr> {
-        Ok(live)
+        _factory: &ActorRef<ractor::factory::FactoryMessage<(), Scoped<SessionMsg>>>,
+        (): (),
+    ) -> Result<(), ActorProcessingErr> {
+        Ok(())
     }
 
     async fn handle(
         &self,
         _wid: WorkerId,
-        _factory: &ActorRef<ractor::factory::FactoryMessage<(), SessionMsg>>,
-        Job { msg, key, .. }: Job<(), SessionMsg>,
-        live: &mut Live,
+        _factory: &ActorRef<ractor::factory::FactoryMessage<(), Scoped<SessionMsg>>>,
+        Job { msg, key, .. }: Job<(), Scoped<SessionMsg>>,
+        (): &mut (),
     ) -> Result<(), ActorProcessingErr> {
-        let deps = live.deps();
-        let d = deps.as_ref();
+        let Scoped { tenant, msg } = msg;
+        let d = tenant.deps.as_ref();
         // A send fails only when the caller gave up; that must not kill the worker.
         match msg {
             SessionMsg::Issue {
@@ -94,7 +94,7 @@ impl ractor::factory::Worker for SessionWorker {
                 let _ = reply.send(service::issue(d, &identity, method, device).await);
             }
             SessionMsg::Whoami(token, reply) => {
-                let strategies = live.current().strategies.clone();
+                let strategies = tenant.strategies.clone();
                 let available = |i: &crate::identity::Identity| strategies.available_aal(i);
                 let _ = reply.send(service::whoami(d, &token, &available).await);
             }
@@ -145,9 +145,10 @@ impl ractor::factory::Worker for SessionWorker {
 /// The typed client of the session pool.
 #[derive(Clone)]
 pub struct SessionManager {
-    factory: FactoryRef<(), SessionMsg>,
-    /// For whoami's cache hits, answered on the caller's task without a hop into the pool.
+    factory: FactoryRef<(), Scoped<SessionMsg>>,
     live: Live,
+    /// Whom the calls act for; the default network's until `scoped`.
+    tenant: Option<Tenant>,
 }
 
 /// A call's outcome: the pool failed, or the domain answered.
@@ -161,30 +162,53 @@ impl SessionManager {
         supervisor: ActorCell,
     ) -> Result<(SessionManager, ActorCell), ActorProcessingErr> {
         let metrics = live.deps().metrics.clone();
-        let manager_live = live.clone();
         let (factory, cell) = super::pool::spawn(
             "session",
             metrics,
             workers,
             routing::QueuerRouting::default(),
-            move || (SessionWorker, live.clone()),
+            || (SessionWorker, ()),
             supervisor,
         )
         .await?;
-        Ok((
-            SessionManager {
-                factory,
-                live: manager_live,
-            },
-            cell,
-        ))
+        let manager = SessionManager {
+            factory,
+            live,
+            tenant: None,
+        };
+        Ok((manager, cell))
+    }
+
+    /// The same pool, acting for `tenant`.
+    pub fn scoped(&self, tenant: Tenant) -> SessionManager {
+        SessionManager {
+            tenant: Some(tenant),
+            ..self.clone()
+        }
+    }
+
+    fn tenant(&self) -> Tenant {
+        self.tenant.clone().unwrap_or_else(|| self.live.current())
+    }
+
+    async fn call_scoped<T: Send + 'static>(
+        &self,
+        tenant: Tenant,
+        build: impl FnOnce(Reply<T>) -> SessionMsg,
+        timeout: Duration,
+    ) -> SessionResult<T> {
+        let scoped = |r| Scoped {
+            tenant,
+            msg: build(r),
+        };
+        call(&self.factory, (), scoped, timeout).await
     }
 
     async fn ask<T: Send + 'static>(
         &self,
         build: impl FnOnce(Reply<T>) -> SessionMsg,
     ) -> SessionResult<T> {
-        call(&self.factory, (), build, CALL_TIMEOUT).await
+        self.call_scoped(self.tenant(), build, CALL_TIMEOUT).await
     }
 
     pub async fn issue(
@@ -204,22 +228,17 @@ impl SessionManager {
     /// The active session of a token, with identity (no credentials) and devices, rendered.
     /// A cached answer comes straight back; only a miss goes through the pool.
     pub async fn whoami(&self, token: String) -> SessionResult<Arc<Whoami>> {
-        if let Some(hit) = service::whoami_cached(&self.live.deps(), &token) {
+        let tenant = self.tenant();
+        if let Some(hit) = service::whoami_cached(&tenant.deps, &token) {
             return Ok(Ok(hit));
         }
-        call(
-            &self.factory,
-            (),
-            |r| SessionMsg::Whoami(token, r),
-            WHOAMI_TIMEOUT,
-        )
-        .await
+        self.call_scoped(tenant, |r| SessionMsg::Whoami(token, r), WHOAMI_TIMEOUT)
+            .await
     }
     /// The active session of a token, without identity or devices.
     pub async fn current(&self, token: String) -> SessionResult<Session> {
-        call(
-            &self.factory,
-            (),
+        self.call_scoped(
+            self.tenant(),
             |r| SessionMsg::Current(token, r),
             WHOAMI_TIMEOUT,
         )

@@ -36,11 +36,19 @@ impl LeaseQueue for Deliveries {
     }
 
     async fn claim(&self) -> Result<(Uuid, Vec<DeliveryRow>), StoreError> {
+        // One claim across every network; each row is delivered under its own.
         deliveries::claim_batch(&self.0.deps()).await
     }
 
     async fn handle(&self, row: &DeliveryRow, claim_id: Uuid) {
-        deliveries::deliver(&self.0.deps(), row, claim_id).await;
+        match self.0.by_nid(row.nid.0) {
+            Some(tenant) => deliveries::deliver(&tenant.deps, row, claim_id).await,
+            // A tenant this node has not loaded yet: the lease lapses and a node that knows it
+            // (or this one, later) takes the row again.
+            None => {
+                tracing::debug!(delivery_id = %row.id, "web hook delivery of an unknown tenant left for later")
+            }
+        }
     }
 }
 

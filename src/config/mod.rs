@@ -126,6 +126,8 @@ pub struct Loaded {
     pub sources: Vec<PathBuf>,
     /// The environment overrides that were applied (a reload applies them again).
     pub env: Vec<(String, String)>,
+    /// The merged tree the configuration was typed from (tenant overlays apply to it).
+    pub raw: Value,
 }
 
 /// Loads `files` (later ones win), then applies `env` (which wins over files).
@@ -136,14 +138,11 @@ pub fn load(files: &[PathBuf], env: &[(String, String)]) -> Result<Loaded, Confi
     }
     env::apply(&mut merged, env);
 
-    let unsupported = schema_rules::unsupported_keys(&merged);
-    let written = schema_rules::Written::of(&merged);
-
-    let config: Config = serde_path_to_error::deserialize(merged).map_err(|err| {
-        let path = err.path().to_string();
-        type_error(&path, &err.inner().to_string())
-    })?;
-    validate(&config, &written)?;
+    let mut unsupported = schema_rules::unsupported_keys(&merged);
+    // Gatehouse's own top-level key (Kratos's schema has no tenants).
+    unsupported.retain(|k| !is_tenants_key(k));
+    let raw = merged.clone();
+    let config = typed(merged)?;
 
     if !unsupported.is_empty() {
         tracing::debug!(keys = ?unsupported, "configuration keys without an implementation yet");
@@ -153,7 +152,35 @@ pub fn load(files: &[PathBuf], env: &[(String, String)]) -> Result<Loaded, Confi
         unsupported,
         sources: files.to_vec(),
         env: env.to_vec(),
+        raw,
     })
+}
+
+fn is_tenants_key(k: &str) -> bool {
+    k == "tenants" || k.starts_with("tenants.") || k.starts_with("tenants[")
+}
+
+/// Deserialises and validates a merged configuration tree.
+fn typed(merged: Value) -> Result<Config, ConfigError> {
+    let written = schema_rules::Written::of(&merged);
+    let config: Config = serde_path_to_error::deserialize(merged).map_err(|err| {
+        let path = err.path().to_string();
+        type_error(&path, &err.inner().to_string())
+    })?;
+    validate(&config, &written)?;
+    Ok(config)
+}
+
+/// A tenant's configuration: `overlay` merged over the process's configuration tree
+/// (`Loaded::raw`), typed and validated like a file. The process's `tenants` list is not
+/// part of a tenant's configuration.
+pub fn with_overlay(base_raw: &Value, overlay: &Value) -> Result<Config, ConfigError> {
+    let mut merged = base_raw.clone();
+    if let Value::Object(m) = &mut merged {
+        m.remove("tenants");
+    }
+    merge(&mut merged, overlay.clone());
+    typed(merged)
 }
 
 /// Whether `path` (dotted, e.g. `serve.public.cors.enabled`) lies under a supported prefix.

@@ -54,6 +54,8 @@ pub struct Config {
     #[serde(rename = "expose-metrics-port")]
     pub expose_metrics_port: u16,
     pub config: Vec<String>,
+    /// Gatehouse's: tenants declared in the file (more can be created over the admin API).
+    pub tenants: Vec<TenantDecl>,
 }
 
 impl Default for Config {
@@ -87,8 +89,27 @@ impl Default for Config {
             watch_courier: false,
             expose_metrics_port: 0,
             config: Vec::new(),
+            tenants: Vec::new(),
         }
     }
+}
+
+/// `tenants[]`: one tenant (an isolated network) declared in the configuration file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantDecl {
+    /// Its network id (a UUID), fixed for its life: every row it owns carries it.
+    pub id: String,
+    /// A short name, unique among tenants; admin requests may name the tenant by it.
+    pub name: String,
+    /// The public base URL it answers on; its host picks the tenant.
+    pub base_url: String,
+    /// More host names it answers on.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Its configuration overlay, merged over this file's configuration.
+    #[serde(default)]
+    pub config: Value,
 }
 
 // ---------------------------------------------------------------- identity

@@ -20,6 +20,7 @@ pub mod session_auth;
 pub mod wire;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -28,6 +29,7 @@ use hyper::body::Incoming;
 use uuid::Uuid;
 
 use crate::actors::Handles;
+use crate::actors::live::{Resolved, Tenant};
 use crate::security::events::{self, Event, Name, Origin};
 use cors::CorsPolicy;
 use error::ApiError;
@@ -37,14 +39,63 @@ use router::{Listener, Match, Route};
 /// Kratos's 5 MiB request body limit.
 pub const DEFAULT_BODY_LIMIT: usize = 5 * 1024 * 1024;
 
-/// What one listener serves with.
+/// What one listener serves with; a request is served with a copy scoped to its tenant.
 pub struct App {
     pub listener: Listener,
     pub handles: Handles,
-    pub cors: Option<CorsPolicy>,
+    pub cors: Option<Arc<CorsPolicy>>,
     pub body_limit: usize,
     /// Browser hardening headers added to every answer (`headers`).
-    pub hardening: headers::Hardening,
+    pub hardening: Arc<headers::Hardening>,
+}
+
+/// The admin API's tenant header: a tenant's id or name; absent, the default network.
+pub const TENANT_HEADER: &str = "x-gatehouse-tenant";
+
+impl App {
+    /// The same listener, acting for `tenant`.
+    fn scoped(&self, tenant: Tenant) -> App {
+        App {
+            listener: self.listener,
+            handles: self.handles.scoped(tenant),
+            cors: self.cors.clone(),
+            body_limit: self.body_limit,
+            hardening: self.hardening.clone(),
+        }
+    }
+
+    /// The tenant a request is for: on the public listener its host's (once tenants exist),
+    /// on the admin listener the one its tenant header names. `None`: the default network,
+    /// which the unscoped handles already act for.
+    fn tenant_of<B>(&self, req: &Request<B>) -> Result<Option<Tenant>, ApiError> {
+        let live = &self.handles.live;
+        let resolved = match self.listener {
+            Listener::Public => {
+                if !live.multi_tenant() {
+                    return Ok(None);
+                }
+                let host = req.uri().host().or_else(|| {
+                    req.headers()
+                        .get(header::HOST)
+                        .and_then(|v| v.to_str().ok())
+                });
+                live.resolve_host(host)
+            }
+            Listener::Admin => match req.headers().get(TENANT_HEADER) {
+                None => return Ok(None),
+                Some(v) => live.resolve_admin(Some(v.to_str().unwrap_or_default())),
+            },
+        };
+        match resolved {
+            Resolved::Tenant(t) => Ok(Some(t)),
+            Resolved::Unknown if self.listener == Listener::Public => Err(ApiError::not_found(
+                "No tenant answers on this host.".to_owned(),
+            )),
+            Resolved::Unknown => Err(ApiError::not_found(format!(
+                "No tenant has the id or name the {TENANT_HEADER} header gives."
+            ))),
+        }
+    }
 }
 
 /// Handles one request end to end: head limits, CORS, routing, the handler, headers, metrics.
@@ -89,6 +140,17 @@ pub async fn handle(
             Ok(req) => req,
             Err(e) => return finish(app, "unmatched", &method, origin, e.into_response(), start),
         }
+    };
+
+    // Everything below acts for the request's tenant; no other tenant's data is reachable.
+    let scoped;
+    let app = match app.tenant_of(&req) {
+        Ok(None) => app,
+        Ok(Some(tenant)) => {
+            scoped = app.scoped(tenant);
+            &scoped
+        }
+        Err(e) => return finish(app, "unmatched", &method, origin, e.into_response(), start),
     };
 
     // A browser still holding Kratos's session cookie is given Gatehouse's on this answer.

@@ -33,6 +33,8 @@ pub const DEFAULT_CAPACITY: usize = 65_536;
 /// A whoami answer, rendered once.
 #[derive(Debug)]
 pub struct Whoami {
+    /// The network (tenant) the session belongs to: another tenant never gets this answer.
+    pub nid: Uuid,
     pub session_id: Uuid,
     pub identity_id: Uuid,
     pub expires_at: DateTime<Utc>,
@@ -120,12 +122,16 @@ impl SessionCache {
     }
 
     /// The live answer for a token digest, if cached.
-    pub fn get(&self, token_hash: &str, now: DateTime<Utc>) -> Option<Arc<Whoami>> {
+    pub fn get(&self, token_hash: &str, nid: Uuid, now: DateTime<Utc>) -> Option<Arc<Whoami>> {
         if !self.is_online() {
             return None;
         }
         let mut inner = self.lock();
         let e = inner.by_token.get(token_hash)?;
+        if e.value.nid != nid {
+            // Asked on another tenant's host: that tenant has no such session.
+            return None;
+        }
         if e.value.expires_at > now
             && e.value.stale_at.is_none_or(|t| t > now)
             && e.stored.elapsed() < MAX_AGE
@@ -220,6 +226,7 @@ mod tests {
 
     fn answer(identity: Uuid, expires_in: chrono::Duration) -> Arc<Whoami> {
         Arc::new(Whoami {
+            nid: Uuid::nil(),
             session_id: Uuid::new_v4(),
             identity_id: identity,
             expires_at: Utc::now() + expires_in,
@@ -236,15 +243,23 @@ mod tests {
         let who = Uuid::new_v4();
         let g = c.generation();
         c.insert("a", answer(who, chrono::Duration::hours(1)), g);
-        assert!(c.get("a", Utc::now()).is_none(), "offline caches nothing");
+        assert!(
+            c.get("a", Uuid::nil(), Utc::now()).is_none(),
+            "offline caches nothing"
+        );
         c.set_online(true);
         let g = c.generation();
         c.insert("a", answer(who, chrono::Duration::hours(1)), g);
         c.insert("b", answer(who, chrono::Duration::hours(1)), g);
-        assert!(c.get("a", Utc::now()).is_some());
+        assert!(c.get("a", Uuid::nil(), Utc::now()).is_some());
+        assert!(
+            c.get("a", Uuid::new_v4(), Utc::now()).is_none(),
+            "another network never gets the answer"
+        );
+        assert!(c.get("a", Uuid::nil(), Utc::now()).is_some());
         c.invalidate_identity(who);
-        assert!(c.get("a", Utc::now()).is_none());
-        assert!(c.get("b", Utc::now()).is_none());
+        assert!(c.get("a", Uuid::nil(), Utc::now()).is_none());
+        assert!(c.get("b", Uuid::nil(), Utc::now()).is_none());
         assert!(c.is_empty());
     }
 
@@ -256,7 +271,7 @@ mod tests {
         let before_query = c.generation();
         c.invalidate_identity(Uuid::new_v4());
         c.insert("a", answer(who, chrono::Duration::hours(1)), before_query);
-        assert!(c.get("a", Utc::now()).is_none());
+        assert!(c.get("a", Uuid::nil(), Utc::now()).is_none());
     }
 
     #[test]
@@ -267,9 +282,9 @@ mod tests {
         let mut w = Arc::into_inner(answer(Uuid::new_v4(), chrono::Duration::hours(1))).unwrap();
         w.stale_at = Some(Utc::now() + chrono::Duration::seconds(5));
         c.insert("a", Arc::new(w), g);
-        assert!(c.get("a", Utc::now()).is_some());
+        assert!(c.get("a", Uuid::nil(), Utc::now()).is_some());
         assert!(
-            c.get("a", Utc::now() + chrono::Duration::seconds(6))
+            c.get("a", Uuid::nil(), Utc::now() + chrono::Duration::seconds(6))
                 .is_none()
         );
     }
@@ -284,13 +299,13 @@ mod tests {
             answer(Uuid::new_v4(), chrono::Duration::seconds(-1)),
             g,
         );
-        assert!(c.get("x", Utc::now()).is_none());
+        assert!(c.get("x", Uuid::nil(), Utc::now()).is_none());
         for k in ["a", "b", "c", "d", "e"] {
             c.insert(k, answer(Uuid::new_v4(), chrono::Duration::hours(1)), g);
             assert!(c.len() <= 3);
         }
-        assert!(c.get("e", Utc::now()).is_some());
+        assert!(c.get("e", Uuid::nil(), Utc::now()).is_some());
         c.set_online(false);
-        assert!(c.get("e", Utc::now()).is_none());
+        assert!(c.get("e", Uuid::nil(), Utc::now()).is_none());
     }
 }

@@ -259,7 +259,9 @@ pub fn whoami_cached(deps: &Deps, token: &str) -> Option<Arc<Whoami>> {
     if token.is_empty() {
         return None;
     }
-    let hit = deps.session_cache.get(&hash_token(token), Utc::now())?;
+    let hit = deps
+        .session_cache
+        .get(&hash_token(token), deps.store.nid(), Utc::now())?;
     deps.metrics.whoami_cache_hits.inc();
     Some(hit)
 }
@@ -278,7 +280,7 @@ pub async fn whoami(
     }
     let hash = hash_token(token);
     let cache = &deps.session_cache;
-    if let Some(hit) = cache.get(&hash, Utc::now()) {
+    if let Some(hit) = cache.get(&hash, deps.store.nid(), Utc::now()) {
         deps.metrics.whoami_cache_hits.inc();
         return Ok(hit);
     }
@@ -298,6 +300,7 @@ pub async fn whoami(
         }
     };
     let answer = Arc::new(Whoami {
+        nid: deps.store.nid(),
         session_id: session.id,
         identity_id: session.identity_id,
         expires_at: session.expires_at,

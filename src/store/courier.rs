@@ -126,7 +126,6 @@ pub async fn claim(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<MessageRow>, StoreError> {
-    let nid = DbId(store.nid());
     let statuses = [
         MessageStatus::Queued.as_str(),
         MessageStatus::Processing.as_str(),
@@ -137,7 +136,6 @@ pub async fn claim(
             .bind::<Timestamp, _>(lease_until)
             .bind::<UuidText, _>(DbId(claim_id))
             .bind::<Timestamp, _>(now)
-            .bind::<UuidText, _>(nid)
             .bind::<Timestamp, _>(now)
             .bind::<Timestamp, _>(now)
             .bind::<BigInt, _>(limit)
@@ -150,7 +148,6 @@ pub async fn claim(
         }
         let rows: Vec<MessageRow> = courier_messages::table
             .filter(courier_messages::claim_id.eq(DbId(claim_id)))
-            .filter(courier_messages::nid.eq(&nid))
             .filter(courier_messages::status.eq(MessageStatus::Processing))
             .order((
                 courier_messages::next_attempt_at.asc(),

@@ -40,6 +40,29 @@ pub async fn ensure_network(store: &Store) -> Result<Uuid, StoreError> {
     })
 }
 
+/// Makes sure network `id` exists (a tenant declared in the configuration file owns one).
+pub async fn ensure_network_id(store: &Store, id: Uuid) -> Result<(), StoreError> {
+    with_tx!(store, |c| {
+        let found: i64 = networks::table
+            .filter(networks::id.eq(DbId(id)))
+            .count()
+            .get_result(c)
+            .await?;
+        if found == 0 {
+            let now = Utc::now().naive_utc();
+            diesel::insert_into(networks::table)
+                .values((
+                    networks::id.eq(DbId(id)),
+                    networks::created_at.eq(now),
+                    networks::updated_at.eq(now),
+                ))
+                .execute(c)
+                .await?;
+        }
+        Ok(())
+    })
+}
+
 /// Which identities `list` returns.
 #[derive(Debug, Clone)]
 pub enum ListFilter {

@@ -167,7 +167,8 @@ pub struct PoolStats {
 pub struct Store {
     pool: Pool,
     backend: Backend,
-    /// The network (tenant) id every row is written under; nil until `init_network`.
+    /// The network (tenant) every query of this handle reads and writes; nil until
+    /// `init_network` (the default network), another tenant's through `for_network`.
     nid: uuid::Uuid,
     /// The DSN the pool connects to, for migrations; never logged (it may hold a password).
     url: Arc<str>,
@@ -464,8 +465,17 @@ impl Store {
         self.backend
     }
 
+    /// The network (tenant) every query through this handle is scoped to.
     pub fn nid(&self) -> uuid::Uuid {
         self.nid
+    }
+
+    /// The same database, scoped to network `nid`: each tenant's dependencies hold one.
+    pub fn for_network(&self, nid: uuid::Uuid) -> Store {
+        Store {
+            nid,
+            ..self.clone()
+        }
     }
 
     /// Checks out a connection (bounded wait).
@@ -571,7 +581,9 @@ macro_rules! with_conn {
 /// select the candidates `FOR UPDATE SKIP LOCKED`, so concurrent claimers take disjoint rows;
 /// SQLite serialises claimers on its writer lock, and the outer predicate re-checks the status.
 /// The queue's own status texts are passed in (`[queued, processing]`), from its status enum.
-/// Binds, in order: lease_until, claim_id, now, nid, now, now, limit, now.
+/// Claims take due rows of every network (every node serves every tenant; each row keeps its
+/// `nid`, and its delivery runs with that network's configuration).
+/// Binds, in order: lease_until, claim_id, now, now, now, limit, now.
 pub(crate) fn lease_claim_sql(
     table: &str,
     attempts_column: &str,
@@ -584,12 +596,12 @@ pub(crate) fn lease_claim_sql(
         n += 1;
         if pg { format!("${n}") } else { "?".to_owned() }
     };
-    let (p1, p2, p3, p4, p5, p6, p7, p8) = (p(), p(), p(), p(), p(), p(), p(), p());
+    let (p1, p2, p3, p5, p6, p7, p8) = (p(), p(), p(), p(), p(), p(), p());
     let due = |at: &str| {
         format!("(status = '{queued}' OR (status = '{processing}' AND claimed_until < {at}))")
     };
     let candidates = format!(
-        "SELECT id FROM {table} WHERE nid = {p4} AND next_attempt_at <= {p5} \
+        "SELECT id FROM {table} WHERE next_attempt_at <= {p5} \
          AND {} ORDER BY next_attempt_at, id LIMIT {p7}{}",
         due(&p6),
         if backend == Backend::Sqlite {

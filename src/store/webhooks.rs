@@ -68,7 +68,6 @@ pub async fn claim(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<DeliveryRow>, StoreError> {
-    let nid = DbId(store.nid());
     let statuses = [
         DeliveryStatus::Queued.as_str(),
         DeliveryStatus::Processing.as_str(),
@@ -79,7 +78,6 @@ pub async fn claim(
             .bind::<Timestamp, _>(lease_until)
             .bind::<UuidText, _>(DbId(claim_id))
             .bind::<Timestamp, _>(now)
-            .bind::<UuidText, _>(nid)
             .bind::<Timestamp, _>(now)
             .bind::<Timestamp, _>(now)
             .bind::<BigInt, _>(limit)
@@ -91,7 +89,6 @@ pub async fn claim(
         }
         let rows: Vec<DeliveryRow> = wd::table
             .filter(wd::claim_id.eq(DbId(claim_id)))
-            .filter(wd::nid.eq(&nid))
             .filter(wd::status.eq(DeliveryStatus::Processing))
             .order((wd::next_attempt_at.asc(), wd::id.asc()))
             .select(DeliveryRow::as_select())

@@ -57,6 +57,7 @@ mod session_hygiene;
 mod sessions;
 mod sessions_stay_dead;
 mod settings;
+mod tenants;
 mod throttle;
 mod webauthn;
 mod webauthn_ceremony;

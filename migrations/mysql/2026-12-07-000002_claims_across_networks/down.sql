@@ -1,0 +1,2 @@
+DROP INDEX courier_messages_claim_idx ON courier_messages;
+DROP INDEX webhook_deliveries_claim_idx ON webhook_deliveries;

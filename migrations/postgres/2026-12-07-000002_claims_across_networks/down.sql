@@ -1,0 +1,2 @@
+DROP INDEX courier_messages_claim_idx;
+DROP INDEX webhook_deliveries_claim_idx;
