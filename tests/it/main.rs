@@ -57,6 +57,7 @@ mod session_hygiene;
 mod sessions;
 mod sessions_stay_dead;
 mod settings;
+mod tenant_store;
 mod throttle;
 mod webauthn;
 mod webauthn_ceremony;
