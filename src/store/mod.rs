@@ -25,6 +25,7 @@ pub mod rate_limits_schema;
 pub mod schema;
 pub mod session_schema;
 pub mod sessions;
+pub mod tenants;
 pub mod text_enum;
 pub mod throttle;
 pub mod throttle_schema;
@@ -99,6 +100,10 @@ pub enum StoreError {
     /// A stored enumerated value (an AAL, a credential type, …) is not one this build knows.
     #[error("stored value {value:?} in column {column} is not valid")]
     BadValue { column: String, value: String },
+    /// The default network (the oldest, which the single-tenant configuration runs in) is never
+    /// deleted.
+    #[error("the default network cannot be deleted")]
+    DefaultNetwork,
 }
 
 impl From<DieselError> for StoreError {

@@ -98,8 +98,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::UuidText;
+
+    /// A tenant is the network with the same id; `hosts` (JSON array) and `config` (JSON
+    /// object) are documents, as everywhere.
+    tenants (id) {
+        id -> UuidText,
+        name -> Text,
+        base_url -> Text,
+        hosts -> Text,
+        config -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     networks,
+    tenants,
     identities,
     identity_credentials,
     identity_credential_identifiers,

@@ -58,6 +58,7 @@ mod sessions;
 mod sessions_stay_dead;
 mod settings;
 mod tenants;
+mod tenant_store;
 mod throttle;
 mod webauthn;
 mod webauthn_ceremony;
