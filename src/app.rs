@@ -427,9 +427,14 @@ async fn live_of(deps: Arc<Deps>, raw: serde_json::Value) -> anyhow::Result<acto
     for t in &declared {
         crate::store::identities::ensure_network_id(&deps.store, t.id).await?;
     }
+    let all = crate::tenancy::all(&deps.config, &deps.public_url, &deps.store).await?;
     let live = actors::live::Live::new(deps, raw);
-    if let Some((name, e)) = live.load_tenants(declared).await.into_iter().next() {
-        anyhow::bail!("tenants: {name}: {e}");
+    for (name, e) in live.load_tenants(all).await {
+        if declared.iter().any(|t| t.name == name) {
+            anyhow::bail!("tenants: {name}: {e}");
+        }
+        // A stored tenant whose overlay no longer loads on this configuration stays out.
+        tracing::error!(tenant = %name, reason = %e, "stored tenant left out: its configuration does not load");
     }
     Ok(live)
 }

@@ -238,6 +238,10 @@ enum AdminKeysCmd {
     Create {
         #[command(flatten)]
         cfg: ConfigArgs,
+        /// The tenant (id or name) the key acts for; without, the default network's key, which
+        /// acts for every tenant and administers them.
+        #[arg(long)]
+        tenant: Option<String>,
         /// What the key is for, shown by `list` and in the logs.
         #[arg(long)]
         name: String,
@@ -249,6 +253,9 @@ enum AdminKeysCmd {
     List {
         #[command(flatten)]
         cfg: ConfigArgs,
+        /// The tenant (id or name) whose keys to list; without, the default network's.
+        #[arg(long)]
+        tenant: Option<String>,
         /// `table` or `json`.
         #[arg(long, default_value = "table")]
         format: ListFormat,
@@ -257,6 +264,9 @@ enum AdminKeysCmd {
     Revoke {
         #[command(flatten)]
         cfg: ConfigArgs,
+        /// The tenant (id or name) the key belongs to; without, the default network.
+        #[arg(long)]
+        tenant: Option<String>,
         id: uuid::Uuid,
     },
 }
@@ -551,12 +561,28 @@ async fn migrate_from_kratos(
 /// PostgreSQL needs `migrate sql` first).
 async fn admin_keys(cmd: AdminKeysCmd) -> anyhow::Result<ExitCode> {
     use gatehouse::security::api_keys;
-    let (AdminKeysCmd::Create { cfg, .. }
-    | AdminKeysCmd::List { cfg, .. }
-    | AdminKeysCmd::Revoke { cfg, .. }) = &cmd;
+    let (AdminKeysCmd::Create { cfg, tenant, .. }
+    | AdminKeysCmd::List { cfg, tenant, .. }
+    | AdminKeysCmd::Revoke { cfg, tenant, .. }) = &cmd;
     let loaded = load(&cfg.config)?;
     init_logging(&loaded.config);
     let store = app::open_store(&loaded.config, false).await?;
+    let store = match tenant {
+        None => store,
+        Some(named) => {
+            let all = gatehouse::tenancy::all(&loaded.config, "", &store)
+                .await
+                .context("reading the tenants")?;
+            let id = uuid::Uuid::parse_str(named).ok();
+            let t = all
+                .iter()
+                .find(|t| Some(t.id) == id || t.name == *named)
+                .with_context(|| format!("there is no tenant {named:?}"))?;
+            // A tenant declared in the file has its network once a server has started; maybe not yet.
+            gatehouse::store::identities::ensure_network_id(&store, t.id).await?;
+            store.for_network(t.id)
+        }
+    };
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map_or_else(
             || "-".to_owned(),

@@ -14,6 +14,9 @@ use uuid::Uuid;
 
 use crate::config::{Config, TenantDecl};
 use crate::deps::{Deps, Lasting};
+use crate::store::id::DbId;
+use crate::store::tenants::{self, DeleteOutcome, TenantRow};
+use crate::store::{Store, StoreError};
 
 /// Where a tenant was declared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -104,6 +107,9 @@ pub enum TenantError {
     Invalid(String),
     #[error("the tenant's configuration: {0}")]
     Config(String),
+    /// An id, name or host another tenant (or the default network) already has.
+    #[error("{0}")]
+    Taken(String),
 }
 
 fn invalid(m: impl Into<String>) -> TenantError {
@@ -199,14 +205,20 @@ pub fn distinct(all: &[TenantInfo], default_public_url: &str) -> Result<(), Tena
     }
     for t in all {
         if !ids.insert(t.id) {
-            return Err(invalid(format!("tenant id {} is used twice", t.id)));
+            return Err(TenantError::Taken(format!(
+                "tenant id {} is used twice",
+                t.id
+            )));
         }
         if !names.insert(t.name.as_str()) {
-            return Err(invalid(format!("tenant name {:?} is used twice", t.name)));
+            return Err(TenantError::Taken(format!(
+                "tenant name {:?} is used twice",
+                t.name
+            )));
         }
         for h in t.all_hosts() {
             if !hosts.insert(h.clone()) {
-                return Err(invalid(format!(
+                return Err(TenantError::Taken(format!(
                     "host {h:?} of tenant {:?} is already answered by another tenant or the default network",
                     t.name
                 )));
@@ -242,6 +254,98 @@ pub async fn build(base: &Deps, base_raw: &Value, t: &TenantInfo) -> Result<Deps
     Deps::build(Arc::new(config), lasting)
         .await
         .map_err(|e| TenantError::Config(format!("{e:#}")))
+}
+
+/// The tenants the admin API created, as stored. A stored row that no longer passes the
+/// checks is left out with a logged reason.
+pub async fn stored(store: &Store) -> Result<Vec<TenantInfo>, StoreError> {
+    let rows = tenants::list(store).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let name = row.name.clone();
+            match check(from_row(row)) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::error!(tenant = %name, reason = %e, "stored tenant left out");
+                    None
+                }
+            }
+        })
+        .collect())
+}
+
+fn from_row(row: TenantRow) -> TenantInfo {
+    TenantInfo {
+        id: row.id.0,
+        name: row.name,
+        base_url: row.base_url,
+        hosts: row.hosts,
+        config: row.config,
+        source: Source::Api,
+        created_at: Some(row.created_at),
+        updated_at: Some(row.updated_at),
+    }
+}
+
+fn to_row(t: &TenantInfo, now: DateTime<Utc>) -> TenantRow {
+    TenantRow {
+        id: DbId(t.id),
+        name: t.name.clone(),
+        base_url: t.base_url.clone(),
+        hosts: t.hosts.clone(),
+        config: t.config.clone(),
+        created_at: t.created_at.unwrap_or(now),
+        updated_at: now,
+    }
+}
+
+/// Stores a new tenant with its network; returns it with its timestamps. A taken id or name is
+/// `StoreError::Conflict`.
+pub async fn create(store: &Store, t: TenantInfo) -> Result<TenantInfo, StoreError> {
+    let now = Utc::now();
+    let row = to_row(&t, now);
+    tenants::insert(store, &row).await?;
+    Ok(from_row(row))
+}
+
+/// Stores a tenant's new declaration; `None` if it is not stored (any more).
+pub async fn update(store: &Store, t: TenantInfo) -> Result<Option<TenantInfo>, StoreError> {
+    let row = to_row(&t, Utc::now());
+    Ok(tenants::update(store, &row).await?.then(|| from_row(row)))
+}
+
+/// Deletes a stored tenant: refused while it has identities unless `purge`, which deletes every
+/// row of its network.
+pub async fn delete(store: &Store, id: Uuid, purge: bool) -> Result<DeleteOutcome, StoreError> {
+    tenants::delete(store, id, purge).await
+}
+
+/// Changes when any stored tenant is created, changed or deleted (one cheap query).
+pub async fn fingerprint(store: &Store) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
+    tenants::fingerprint(store).await
+}
+
+/// Every tenant a node should have in force: the file's declarations, then the stored ones
+/// whose id, name and hosts no declaration already takes.
+pub async fn all(
+    config: &Config,
+    default_public_url: &str,
+    store: &Store,
+) -> Result<Vec<TenantInfo>, TenantError> {
+    let mut all = declared(config, default_public_url)?;
+    let stored = stored(store)
+        .await
+        .map_err(|e| TenantError::Invalid(format!("reading the stored tenants: {e}")))?;
+    for t in stored {
+        let mut with = all.clone();
+        with.push(t.clone());
+        match distinct(&with, default_public_url) {
+            Ok(()) => all.push(t),
+            Err(e) => tracing::error!(tenant = %t.name, reason = %e, "stored tenant left out"),
+        }
+    }
+    Ok(all)
 }
 
 #[cfg(test)]

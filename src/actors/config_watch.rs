@@ -135,24 +135,22 @@ impl Actor for ConfigWatch {
 }
 
 /// Every tenant built again on the configuration now in force: the file's declarations as they
-/// now read, and the ones the admin API created.
-async fn rebuild_tenants(live: &Live, deps: &crate::deps::Deps) {
-    // `reload` checked the declarations before anything was put in force.
-    let mut all = crate::tenancy::declared(&deps.config, &deps.public_url).unwrap_or_default();
-    for t in &all {
+/// now read, and the stored ones.
+pub async fn rebuild_tenants(live: &Live, deps: &crate::deps::Deps) {
+    let declared = crate::tenancy::declared(&deps.config, &deps.public_url).unwrap_or_default();
+    for t in &declared {
         if let Err(e) = crate::store::identities::ensure_network_id(&deps.store, t.id).await {
             tracing::error!(tenant = %t.name, error = %e, "creating a declared tenant's network failed");
         }
     }
-    let declared: std::collections::HashSet<_> = all.iter().map(|t| t.id).collect();
-    all.extend(
-        live.tenants()
-            .iter()
-            .filter_map(|g| g.tenant.as_deref())
-            .filter(|t| t.source == crate::tenancy::Source::Api && !declared.contains(&t.id))
-            .cloned(),
-    );
+    let all = match crate::tenancy::all(&deps.config, &deps.public_url, &deps.store).await {
+        Ok(all) => all,
+        Err(e) => {
+            tracing::error!(reason = %e, "tenants not rebuilt; the ones in force stay");
+            return;
+        }
+    };
     for (name, e) in live.load_tenants(all).await {
-        tracing::error!(tenant = %name, reason = %e, "tenant left out: its configuration does not build on the reloaded one");
+        tracing::error!(tenant = %name, reason = %e, "tenant left out: its configuration does not load on the one in force");
     }
 }

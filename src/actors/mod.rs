@@ -12,6 +12,7 @@ pub mod pool;
 pub mod root;
 pub mod session;
 pub mod session_watch;
+pub mod tenant_watch;
 pub mod webhooks;
 
 use std::sync::Arc;

@@ -85,6 +85,13 @@ impl Actor for Root {
             None
         };
         let webhooks = super::webhooks::spawn(live.clone(), me.get_cell()).await?;
+        let (tenant_watch, _) = Actor::spawn_linked(
+            None,
+            super::tenant_watch::TenantWatch,
+            live.clone(),
+            me.get_cell(),
+        )
+        .await?;
         let mut pools = Vec::new();
         if let Some(watch) = args.watch {
             let (w, _) =
@@ -120,6 +127,7 @@ impl Actor for Root {
             session_cell,
             sweeper.get_cell(),
             watch.get_cell(),
+            tenant_watch.get_cell(),
         ]);
         Ok(RootState {
             pools,

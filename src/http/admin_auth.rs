@@ -46,7 +46,16 @@ pub async fn check(
         &deps.config.serve.public.trusted_proxies,
     );
     let pattern = route.pattern();
-    match api_keys::authenticate(&deps.store, authorization, read).await {
+    // A tenant's keys act only for their tenant; the default network's keys (the operator's)
+    // for every tenant, and alone for the tenants' own administration.
+    let operator = app.handles.live.deps();
+    let tenant_key_allowed =
+        !route.is_tenant_administration() && deps.store.nid() != operator.store.nid();
+    let mut outcome = api_keys::authenticate(&operator.store, authorization, read).await;
+    if tenant_key_allowed && matches!(outcome, Err(KeyError::Unknown { .. })) {
+        outcome = api_keys::authenticate(&deps.store, authorization, read).await;
+    }
+    match outcome {
         Ok(key) => {
             tracing::debug!(key_id = %key.id, key_name = %key.name, client = client.map(tracing::field::display), %method, route = pattern, "admin API key used");
             Ok(())

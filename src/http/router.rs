@@ -70,6 +70,12 @@ pub enum Route {
     /// failed sign-in counters of `security.brute_force`, read or cleared.
     GetLockouts,
     DeleteLockouts,
+    /// `/admin/tenants[/{id or name}]` (Gatehouse's): the tenants' own administration.
+    ListTenants,
+    CreateTenant,
+    GetTenant(String),
+    UpdateTenant(String),
+    DeleteTenant(String),
     /// `GET /.well-known/ory/webauthn.js` (public): the WebAuthn and passkey browser script.
     WebauthnScript,
     /// `GET /ui/<page>` (public): a built-in self-service page (`""` is the home page).
@@ -77,6 +83,18 @@ pub enum Route {
 }
 
 impl Route {
+    /// The tenants' own administration: only the default network's admin keys reach it.
+    pub fn is_tenant_administration(&self) -> bool {
+        matches!(
+            self,
+            Route::ListTenants
+                | Route::CreateTenant
+                | Route::GetTenant(_)
+                | Route::UpdateTenant(_)
+                | Route::DeleteTenant(_)
+        )
+    }
+
     /// The route's pattern, used as the metrics label (never the raw path: ids would explode
     /// the label set).
     pub fn pattern(&self) -> &'static str {
@@ -155,6 +173,10 @@ impl Route {
             Route::ListCourierMessages => "/courier/messages",
             Route::GetCourierMessage(_) => "/courier/messages/{id}",
             Route::GetLockouts | Route::DeleteLockouts => "/lockouts",
+            Route::ListTenants | Route::CreateTenant => "/tenants",
+            Route::GetTenant(_) | Route::UpdateTenant(_) | Route::DeleteTenant(_) => {
+                "/tenants/{id}"
+            }
             Route::WebauthnScript => "/.well-known/ory/webauthn.js",
             Route::Page(_) => "/ui/{page}",
         }
@@ -185,6 +207,11 @@ pub const ADMIN_ROUTES: &[(Method, &str)] = &[
     (Method::GET, "/courier/messages/{id}"),
     (Method::GET, "/lockouts"),
     (Method::DELETE, "/lockouts"),
+    (Method::GET, "/tenants"),
+    (Method::POST, "/tenants"),
+    (Method::GET, "/tenants/{id}"),
+    (Method::PUT, "/tenants/{id}"),
+    (Method::DELETE, "/tenants/{id}"),
     (Method::GET, "/identities"),
     (Method::POST, "/identities"),
     (Method::PATCH, "/identities"),
@@ -360,6 +387,18 @@ pub fn route(listener: Listener, method: &Method, path: &str) -> Match {
             (Method::GET, Route::GetLockouts),
             (Method::DELETE, Route::DeleteLockouts),
         ]),
+        ["tenants"] if admin => pick(&[
+            (Method::GET, Route::ListTenants),
+            (Method::POST, Route::CreateTenant),
+        ]),
+        ["tenants", id] if admin => {
+            let id = decode(id);
+            pick(&[
+                (Method::GET, Route::GetTenant(id.clone())),
+                (Method::PUT, Route::UpdateTenant(id.clone())),
+                (Method::DELETE, Route::DeleteTenant(id)),
+            ])
+        }
         ["identities"] if admin => pick(&[
             (Method::GET, Route::ListIdentities),
             (Method::POST, Route::CreateIdentity),

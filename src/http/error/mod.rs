@@ -12,6 +12,8 @@ pub mod flow;
 mod identity;
 mod session;
 mod store;
+mod tenant;
+pub use tenant::tenant_store_error;
 
 use http::StatusCode;
 use serde_json::{Value, json};

@@ -11,6 +11,7 @@ pub mod schemas;
 pub mod selfservice;
 pub mod sessions;
 pub mod settings;
+pub mod tenants;
 pub mod webauthn;
 
 use bytes::Bytes;
@@ -68,6 +69,11 @@ pub async fn dispatch(app: &App, route: Route, req: Request<Bytes>) -> Result<Re
         Route::GetCourierMessage(id) => courier::get(app, &id).await,
         Route::GetLockouts => lockouts::get(app, &req).await,
         Route::DeleteLockouts => lockouts::delete(app, &req).await,
+        Route::ListTenants => tenants::list(app).await,
+        Route::CreateTenant => tenants::create(app, req).await,
+        Route::GetTenant(id) => tenants::get(app, &id).await,
+        Route::UpdateTenant(id) => tenants::update(app, &id, req).await,
+        Route::DeleteTenant(id) => tenants::delete(app, &id, &req).await,
         Route::WebauthnScript => Ok(webauthn::script()),
         Route::Page(page) => crate::http::pages::page(app, &page, req).await,
         Route::DeleteIdentityCredentials { id, kind } => {

@@ -1,0 +1,32 @@
+//! Tenant declarations the admin API refuses.
+
+use super::ApiError;
+use crate::store::StoreError;
+use crate::tenancy::TenantError;
+
+impl From<TenantError> for ApiError {
+    fn from(e: TenantError) -> Self {
+        match e {
+            TenantError::Invalid(m) => {
+                ApiError::bad_request(format!("The tenant is invalid: {m}."))
+            }
+            TenantError::Config(m) => ApiError::bad_request(format!(
+                "The tenant's configuration overlay does not load: {m}."
+            )),
+            TenantError::Taken(m) => ApiError::conflict(format!("{m}.")),
+        }
+    }
+}
+
+/// A store error while writing a tenant: a taken id or name is the client's conflict.
+pub fn tenant_store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(_) => {
+            ApiError::conflict("Another tenant already has this id or name.".to_owned())
+        }
+        StoreError::DefaultNetwork => ApiError::conflict(
+            "The default network is not a tenant and cannot be deleted.".to_owned(),
+        ),
+        e => ApiError::from(e),
+    }
+}
