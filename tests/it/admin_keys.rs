@@ -14,7 +14,7 @@ use crate::common::{Setup, TEST_CONFIG, TestApp, binary, expect_error};
 const KEYS_ON: &str = "serve:\n  admin:\n    api_keys:\n      enabled: true\n";
 
 /// Runs `gatehouse admin-keys <args>` on the app's database and configuration; its stdout.
-async fn cli(app: &TestApp, args: &[&str]) -> String {
+pub(crate) async fn cli(app: &TestApp, args: &[&str]) -> String {
     let mut c = Command::new(binary());
     c.arg("admin-keys").args(args);
     for f in [

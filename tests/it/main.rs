@@ -57,6 +57,7 @@ mod session_hygiene;
 mod sessions;
 mod sessions_stay_dead;
 mod settings;
+mod tenant_admin;
 mod tenant_store;
 mod tenants;
 mod throttle;
