@@ -17,8 +17,10 @@
 //!   one generic lease pump (`actors::lease`: timer, batch claim, in-flight count) over two
 //!   queues; the session watcher (owns the database change feed that keeps every node's whoami
 //!   cache honest); the configuration watcher (`actors::config_watch`: reloads edited files on
-//!   a timer) and the configuration generation in force (`actors::live`, read once per message
-//!   or request); listener actors; typed handles with timeouts. No SQL, no hyper types.
+//!   a timer) and the configuration generation in force per tenant (`actors::live`, taken once
+//!   per request and carried by every pool message as `Scoped`); the tenant watcher
+//!   (`actors::tenant_watch`: follows the stored tenants on a timer); listener actors; typed
+//!   handles with timeouts. No SQL, no hyper types.
 //! - Domain (no hyper, no ractor; takes `&Deps`, returns typed results):
 //!   [`identity`] (model, schemas, admin operations), [`selfservice`] (flows and the
 //!   strategies that complete them: `selfservice::flow` — login, registration, recovery,
