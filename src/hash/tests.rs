@@ -1087,7 +1087,16 @@ async fn expensive_jobs_that_wait_too_long_are_withdrawn() {
     assert_eq!(h.inner.expensive.jobs(), 1);
     probe.open(LaneKind::Expensive);
     assert!(first.await.unwrap().unwrap());
-    check(&h, "U*U", BCRYPT5, true).await;
+    // On a loaded machine this one may itself wait past the 50 ms and be withdrawn (never
+    // run); it is asked again until it runs.
+    let mut tries = 0;
+    loop {
+        match h.verify(b"U*U", BCRYPT5).await {
+            Ok(v) => break assert!(v),
+            Err(HashError::Busy) if tries < 100 => tries += 1,
+            Err(e) => panic!("verify failed: {e}"),
+        }
+    }
     assert_eq!(
         probe.lanes_ran(),
         [LaneKind::Expensive, LaneKind::Expensive],
