@@ -98,11 +98,16 @@ struct ClientArgs {
     /// Admin API key, sent as a bearer token (when serve.admin.api_keys is enabled).
     #[arg(long, env = cli::admin_client::API_KEY_ENV, hide_env_values = true)]
     api_key: Option<String>,
+    /// The tenant (id or name) to act for, sent as X-Gatehouse-Tenant; else the default network.
+    #[arg(long, env = "GATEHOUSE_TENANT")]
+    tenant: Option<String>,
 }
 
 impl ClientArgs {
     fn client(self) -> anyhow::Result<AdminClient> {
-        AdminClient::new(self.endpoint.as_deref(), self.api_key).map_err(anyhow::Error::msg)
+        AdminClient::new(self.endpoint.as_deref(), self.api_key)
+            .map(|c| c.for_tenant(self.tenant))
+            .map_err(anyhow::Error::msg)
     }
 }
 
@@ -721,9 +726,12 @@ async fn cleanup_sql(
         loaded.config.dsn = d;
     }
     let store = app::open_store(&loaded.config, false).await?;
-    cli::cleanup::run(&store, &loaded.config, opts)
-        .await
-        .context("cleaning up")?;
+    // Every network: the default one and each tenant's.
+    for nid in gatehouse::store::identities::network_ids(&store).await? {
+        cli::cleanup::run(&store.for_network(nid), &loaded.config, opts)
+            .await
+            .context("cleaning up")?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -50,6 +50,8 @@ pub fn envelope_text(body: &Value) -> Option<String> {
 pub struct AdminClient {
     base: url::Url,
     api_key: Option<String>,
+    /// Sent as `X-Gatehouse-Tenant`: the tenant every call acts for.
+    tenant: Option<String>,
     http: Outbound,
 }
 
@@ -99,8 +101,17 @@ impl AdminClient {
         Ok(AdminClient {
             base,
             api_key: api_key.filter(|k| !k.is_empty()),
+            tenant: None,
             http,
         })
+    }
+
+    /// The same client, acting for `tenant` (an id or name) when given.
+    pub fn for_tenant(self, tenant: Option<String>) -> AdminClient {
+        AdminClient {
+            tenant: tenant.filter(|t| !t.trim().is_empty()),
+            ..self
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -127,6 +138,9 @@ impl AdminClient {
         }
         if let Some(k) = &self.api_key {
             req = req.bearer_auth(k);
+        }
+        if let Some(t) = &self.tenant {
+            req = req.header(crate::http::TENANT_HEADER, t);
         }
         if let Some(b) = body {
             req = req.json(b);

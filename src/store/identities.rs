@@ -40,6 +40,18 @@ pub async fn ensure_network(store: &Store) -> Result<Uuid, StoreError> {
     })
 }
 
+/// Every network's id, the default (oldest) first.
+pub async fn network_ids(store: &Store) -> Result<Vec<Uuid>, StoreError> {
+    let ids: Vec<DbId> = with_conn!(store, |c| {
+        networks::table
+            .select(networks::id)
+            .order(networks::created_at.asc())
+            .load(c)
+            .await?
+    });
+    Ok(ids.into_iter().map(|d| d.0).collect())
+}
+
 /// Makes sure network `id` exists (a tenant declared in the configuration file owns one).
 pub async fn ensure_network_id(store: &Store, id: Uuid) -> Result<(), StoreError> {
     with_tx!(store, |c| {
