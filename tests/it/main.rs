@@ -57,6 +57,7 @@ mod session_hygiene;
 mod sessions;
 mod sessions_stay_dead;
 mod settings;
+mod tenant_processes;
 mod tenants;
 mod throttle;
 mod webauthn;

@@ -1,0 +1,200 @@
+//! Tenants on several `gatehouse serve` processes sharing one database (a SQLite file, or
+//! PostgreSQL or MySQL), each process declaring the same tenants in its configuration file: a
+//! session lives in its tenant on every process, and a revocation on one process reaches the
+//! other's whoami cache for that tenant only.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::common::process::{Process, free_port};
+use crate::common::{TEST_CONFIG, TestDb, binary, schemas_yaml};
+use crate::tenants::{ACME, GLOBEX, Host, answer};
+
+/// How long a revocation may take to reach the other process (SQLite and MySQL poll the
+/// change feed every 250 ms; a loaded 2-core machine is slow).
+const PROPAGATION: Duration = Duration::from_secs(5);
+
+/// One `gatehouse serve` process with the tenants acme and globex; killed when dropped.
+struct Node {
+    process: Process,
+    public: SocketAddr,
+    admin: String,
+}
+
+impl Node {
+    fn start(name: &str, dir: &Path, dsn: &str, migrate: bool) -> Node {
+        let (public_port, admin_port) = (free_port(), free_port());
+        let schemas = dir.join("schemas.yml");
+        std::fs::write(&schemas, schemas_yaml()).unwrap();
+        // Each process has its own port, so its tenants' base URLs carry it.
+        let own = dir.join(format!("{name}.yml"));
+        let config = json!({
+            "serve": {"public": {"port": public_port,
+                                 "base_url": format!("http://127.0.0.1:{public_port}/")},
+                      "admin": {"port": admin_port}},
+            "selfservice": {"methods": {"password": {"config": {"haveibeenpwned_enabled": false}}}},
+            "tenants": [
+                {"id": ACME, "name": "acme", "base_url": format!("http://acme.test:{public_port}/")},
+                {"id": GLOBEX, "name": "globex",
+                 "base_url": format!("http://globex.test:{public_port}/")},
+            ],
+        });
+        std::fs::write(&own, config.to_string()).unwrap();
+        let mut cmd = Command::new(binary());
+        cmd.current_dir(dir)
+            .args(["serve", "--dev", "-c", TEST_CONFIG, "-c"])
+            .arg(&schemas)
+            .arg("-c")
+            .arg(&own)
+            .env("DSN", dsn)
+            .env("SECRETS_DEFAULT", "tenant-processes-shared-secret-0123");
+        if migrate {
+            cmd.arg("--migrate");
+        }
+        let log = dir.join(format!("{name}.log"));
+        Node {
+            process: Process::spawn(&format!("process {name}"), cmd, Some(log)),
+            public: SocketAddr::from(([127, 0, 0, 1], public_port)),
+            admin: format!("http://127.0.0.1:{admin_port}"),
+        }
+    }
+
+    async fn wait_ready(&mut self) {
+        let url = format!("{}/health/ready", self.admin);
+        self.process.wait_answering(&url).await;
+    }
+
+    fn host(&self, name: &str) -> Host {
+        Host::at(name, self.public)
+    }
+
+    async fn admin(&self, tenant: &str, method: Method, path: &str) -> (u16, Value) {
+        answer(
+            reqwest::Client::new()
+                .request(method, format!("{}{path}", self.admin))
+                .header("X-Gatehouse-Tenant", tenant),
+        )
+        .await
+    }
+
+    /// Cached whoami answers this process has served so far (every tenant's).
+    async fn cache_hits(&self) -> f64 {
+        let text = reqwest::get(format!("{}/admin/metrics/prometheus", self.admin))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find(|l| l.starts_with("session_cache_lookups_total{result=\"hit\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    }
+}
+
+/// Makes sure `node` answers `token` on `host` from its cache, so a revocation elsewhere has
+/// a cached answer to overturn.
+async fn warm(node: &Node, host: &Host, token: &str) {
+    let before = node.cache_hits().await;
+    for _ in 0..3 {
+        assert_eq!(host.get("/sessions/whoami", Some(token)).await.0, 200);
+    }
+    let after = node.cache_hits().await;
+    assert!(
+        after >= before + 2.0,
+        "repeated whoami should come from the cache ({before} -> {after} hits)"
+    );
+}
+
+/// Polls whoami for `token` on `host` until it is refused; fails after `PROPAGATION`.
+async fn refused_soon(host: &Host, token: &str, what: &str) {
+    let start = Instant::now();
+    loop {
+        let (status, body) = host.get("/sessions/whoami", Some(token)).await;
+        if status == 401 {
+            return;
+        }
+        assert_eq!(status, 200, "{what}: {body}");
+        assert!(
+            start.elapsed() < PROPAGATION,
+            "{what}: still accepted after {:?}",
+            start.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_and_revocations_stay_in_their_tenant_across_processes() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    // One migrates the shared database; two starts on the migrated schema.
+    let mut one = Node::start("one", dir.path(), &db.dsn, true);
+    one.wait_ready().await;
+    let mut two = Node::start("two", dir.path(), &db.dsn, false);
+    two.wait_ready().await;
+    let (acme1, globex1) = (one.host("acme.test"), one.host("globex.test"));
+    let (acme2, globex2) = (two.host("acme.test"), two.host("globex.test"));
+
+    // Sessions made on process one, for the same address in each tenant.
+    let a = acme1.sign_up("ada@example.com").await;
+    let g = globex1.sign_up("ada@example.com").await;
+    let (status, who) = acme2.get("/sessions/whoami", Some(&a)).await;
+    assert_eq!(status, 200, "acme's session on process two: {who}");
+    let session = who["id"].as_str().unwrap().to_owned();
+    assert_eq!(globex2.get("/sessions/whoami", Some(&g)).await.0, 200);
+    let unknown = globex2
+        .get("/sessions/whoami", Some("ory_st_nonesuch"))
+        .await;
+    assert_eq!(unknown.0, 401);
+    assert_eq!(globex2.get("/sessions/whoami", Some(&a)).await, unknown);
+    assert_eq!(acme2.get("/sessions/whoami", Some(&g)).await.0, 401);
+
+    // Process one caches both; globex's scope on process two does not find acme's session.
+    warm(&one, &acme1, &a).await;
+    warm(&one, &globex1, &g).await;
+    let path = |id: &str| format!("/admin/sessions/{id}");
+    let theirs = two.admin("globex", Method::DELETE, &path(&session)).await;
+    let none = two
+        .admin(
+            "globex",
+            Method::DELETE,
+            &path("0b6a3c2e-1d3f-4c5b-9a7e-00000000dead"),
+        )
+        .await;
+    assert_eq!(theirs, none);
+    assert_eq!(theirs.0, 404, "{theirs:?}");
+    assert_eq!(acme2.get("/sessions/whoami", Some(&a)).await.0, 200);
+
+    // Revoked on process two under acme's scope: process one's cache lets go of it, and of
+    // nothing of globex's.
+    let (status, body) = two.admin("acme", Method::DELETE, &path(&session)).await;
+    assert_eq!(status, 204, "{body}");
+    refused_soon(&acme1, &a, "admin revocation").await;
+    assert_eq!(globex1.get("/sessions/whoami", Some(&g)).await.0, 200);
+
+    // A native logout of globex's session on process two reaches process one as well.
+    let (status, body) = answer(
+        reqwest::Client::builder()
+            .resolve("globex.test", two.public)
+            .build()
+            .unwrap()
+            .delete(format!(
+                "http://globex.test:{}/self-service/logout/api",
+                two.public.port()
+            ))
+            .json(&json!({ "session_token": g })),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    refused_soon(&globex1, &g, "logout").await;
+    // acme's address, signed in again, is unaffected by globex's logout.
+    let a2 = acme2.sign_in("ada@example.com").await;
+    assert_eq!(acme1.get("/sessions/whoami", Some(&a2)).await.0, 200);
+}
