@@ -854,6 +854,22 @@ async fn identities_and_sessions_of_one_tenant_are_unknown_to_anothers_admin_sco
     )
     .await;
     assert_eq!(found, json!([]));
+    let (_, found) = admin(
+        &app,
+        Some("globex"),
+        Method::GET,
+        &format!("/admin/identities?ids={identity}"),
+        None,
+    )
+    .await;
+    assert_eq!(found, json!([]));
+    // Nor does acme's token list sessions on globex's host.
+    same_as_unknown(
+        "list my sessions",
+        &a,
+        globex.get("/sessions", Some(&a)).await,
+        globex.get("/sessions", Some("ory_st_nonesuch")).await,
+    );
     // After all that, acme's identity and session are as they were.
     let (status, now) = acme.get("/sessions/whoami", Some(&a)).await;
     assert_eq!(status, 200, "{now}");
@@ -954,6 +970,12 @@ async fn each_tenant_has_its_own_schemas_methods_and_cookie_name() {
             .collect()
     };
     assert_eq!(ids(&globex.get("/schemas", None).await.1), ["partner"]);
+    same_as_unknown(
+        "acme's schema on globex",
+        "customer",
+        globex.get("/schemas/customer", None).await,
+        globex.get(&format!("/schemas/{NONESUCH}"), None).await,
+    );
     assert!(ids(&acme.get("/schemas", None).await.1).contains(&"customer".to_owned()));
     let create = |tenant: &'static str, traits: Value| {
         admin(
@@ -991,4 +1013,135 @@ async fn each_tenant_has_its_own_schemas_methods_and_cookie_name() {
     default.sign_up("grace@example.com").await;
     let set = default.browser_sign_in("grace@example.com").await;
     assert!(set.contains(&"ory_kratos_session".to_owned()), "{set:?}");
+}
+
+/// One native password sign-in on `host`: its status and body.
+async fn attempt(host: &Host, email: &str, password: &str) -> (u16, Value) {
+    let (_, flow) = host.get("/self-service/login/api", None).await;
+    host.submit(
+        &flow,
+        json!({"method": "password", "identifier": email, "password": password}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_lockout_in_one_tenant_locks_nothing_in_another() {
+    // One failure locks an identifier for an hour; the address counter is out of the way.
+    let app = start_with(
+        json!({"security": {"brute_force": {
+            "per_identifier": {"free_failures": 0, "wait_increment": "200ms", "max_wait": "400ms",
+                               "quick_login_check": "0s", "lockout_after": 1, "lockout": "1h",
+                               "reset_after": "1h"},
+            "per_address": {"free_failures": 100000, "lockout_after": 0,
+                            "quick_login_check": "0s"}}}}),
+        json!({}),
+        json!({}),
+    )
+    .await;
+    let (acme, globex) = (Host::new(&app, "acme.test"), Host::new(&app, "globex.test"));
+    acme.sign_up("ada@example.com").await;
+    globex.sign_up("ada@example.com").await;
+    let (status, body) = attempt(&acme, "ada@example.com", "wrong").await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = attempt(&acme, "ada@example.com", PASSWORD).await;
+    assert_eq!(status, 429, "acme's ada is locked out: {body}");
+    // globex's ada is another person.
+    let (status, body) = attempt(&globex, "ada@example.com", PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    let lockouts = |tenant: &'static str, method: Method| {
+        admin(
+            &app,
+            Some(tenant),
+            method,
+            "/admin/lockouts?identifier=ada@example.com",
+            None,
+        )
+    };
+    let (_, acme_state) = lockouts("acme", Method::GET).await;
+    assert_eq!(acme_state["counters"][0]["failures"], 1, "{acme_state}");
+    assert!(
+        acme_state["counters"][0]["locked_until"].is_string(),
+        "{acme_state}"
+    );
+    let (_, globex_state) = lockouts("globex", Method::GET).await;
+    assert_eq!(globex_state["counters"][0]["failures"], 0, "{globex_state}");
+    // Lifting the lockout in globex's scope lifts nothing of acme's; in acme's it does.
+    assert_eq!(lockouts("globex", Method::DELETE).await.0, 204);
+    assert_eq!(attempt(&acme, "ada@example.com", PASSWORD).await.0, 429);
+    assert_eq!(lockouts("acme", Method::DELETE).await.0, 204);
+    let (status, body) = attempt(&acme, "ada@example.com", PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The first link in `text` (a mail's plain text).
+fn link_in(text: &str) -> String {
+    let start = text
+        .find("http")
+        .unwrap_or_else(|| panic!("no link in {text}"));
+    text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailed_links_point_to_their_tenant_and_work_only_there() {
+    let mail = SmtpServer::start(0).await;
+    let app = start_with(
+        json!({
+            "watch-courier": true,
+            "courier": {"worker": {"pull_wait": "50ms"},
+                        "smtp": {"connection_uri": mail.uri(),
+                                 "from_address": "noreply@gatehouse.test"}},
+            "selfservice": {
+                "flows": {"verification": {"enabled": true, "use": "link"}},
+                "methods": {"link": {"enabled": true},
+                            "password": {"config": {"haveibeenpwned_enabled": false}}}}}),
+        json!({}),
+        json!({}),
+    )
+    .await;
+    let (acme, globex) = (Host::new(&app, "acme.test"), Host::new(&app, "globex.test"));
+    // Signing up mails a verification link, each from its own tenant.
+    acme.sign_up("ada@example.com").await;
+    let acme_link = link_in(&plaintext(&nth_mail(&mail, 1, "ada@example.com").await));
+    globex.sign_up("ada@example.com").await;
+    let globex_link = link_in(&plaintext(&nth_mail(&mail, 2, "ada@example.com").await));
+    assert!(
+        acme_link.starts_with(&acme.url("/self-service/verification?")),
+        "{acme_link}"
+    );
+    assert!(
+        globex_link.starts_with(&globex.url("/self-service/verification?")),
+        "{globex_link}"
+    );
+    let status_in = |tenant: &'static str| {
+        let app = &app;
+        async move {
+            let (_, list) = admin(app, Some(tenant), Method::GET, "/admin/identities", None).await;
+            list[0]["verifiable_addresses"][0]["status"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    assert_eq!(status_in("acme").await, "sent");
+    assert_eq!(status_in("globex").await, "sent");
+    // acme's link opened on globex's host verifies nobody.
+    let query = acme_link.split_once('?').unwrap().1;
+    let r = globex
+        .http
+        .get(globex.url(&format!("/self-service/verification?{query}")))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    assert_eq!(status_in("acme").await, "sent");
+    assert_eq!(status_in("globex").await, "sent");
+    // Opened where it was sent, it verifies acme's ada only.
+    let r = acme.http.get(&acme_link).send().await.unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    assert_eq!(status_in("acme").await, "completed");
+    assert_eq!(status_in("globex").await, "sent");
 }
