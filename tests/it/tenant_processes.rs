@@ -4,7 +4,7 @@
 //! other's whoami cache for that tenant only.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::common::process::{Process, free_port};
+use crate::common::smtp::{self, SmtpServer};
 use crate::common::{TEST_CONFIG, TestDb, binary, schemas_yaml};
 use crate::tenants::{ACME, GLOBEX, Host, answer};
 
@@ -26,33 +27,60 @@ struct Node {
     admin: String,
 }
 
+/// Writes `<name>.yml`: `extra` (an object) with the listeners' ports and the tenants acme
+/// and globex (overlays from `extra["overlays"]`, if any) on `public_port`.
+fn config_file(
+    dir: &Path,
+    name: &str,
+    public_port: u16,
+    admin_port: u16,
+    extra: &Value,
+) -> PathBuf {
+    let mut config = extra.clone();
+    let overlays = config
+        .as_object_mut()
+        .unwrap()
+        .remove("overlays")
+        .unwrap_or_else(|| json!({}));
+    config["serve"] = json!({
+        "public": {"port": public_port, "base_url": format!("http://127.0.0.1:{public_port}/")},
+        "admin": {"port": admin_port},
+    });
+    config["selfservice"]["methods"]["password"]["config"]["haveibeenpwned_enabled"] = json!(false);
+    // Each process has its own port, so its tenants' base URLs carry it.
+    config["tenants"] = json!([
+        {"id": ACME, "name": "acme", "base_url": format!("http://acme.test:{public_port}/"),
+         "config": overlays.get("acme").cloned().unwrap_or_else(|| json!({}))},
+        {"id": GLOBEX, "name": "globex", "base_url": format!("http://globex.test:{public_port}/"),
+         "config": overlays.get("globex").cloned().unwrap_or_else(|| json!({}))},
+    ]);
+    let path = dir.join(format!("{name}.yml"));
+    // JSON is YAML.
+    std::fs::write(&path, config.to_string()).unwrap();
+    path
+}
+
+/// `gatehouse <args> -c test.yml -c schemas.yml -c <config>` on the shared database.
+fn command(dir: &Path, dsn: &str, args: &[&str], config: &Path) -> Command {
+    let schemas = dir.join("schemas.yml");
+    std::fs::write(&schemas, schemas_yaml()).unwrap();
+    let mut cmd = Command::new(binary());
+    cmd.current_dir(dir)
+        .args(args)
+        .args(["-c", TEST_CONFIG, "-c"])
+        .arg(&schemas)
+        .arg("-c")
+        .arg(config)
+        .env("DSN", dsn)
+        .env("SECRETS_DEFAULT", "tenant-processes-shared-secret-0123");
+    cmd
+}
+
 impl Node {
-    fn start(name: &str, dir: &Path, dsn: &str, migrate: bool) -> Node {
+    fn start(name: &str, dir: &Path, dsn: &str, migrate: bool, extra: &Value) -> Node {
         let (public_port, admin_port) = (free_port(), free_port());
-        let schemas = dir.join("schemas.yml");
-        std::fs::write(&schemas, schemas_yaml()).unwrap();
-        // Each process has its own port, so its tenants' base URLs carry it.
-        let own = dir.join(format!("{name}.yml"));
-        let config = json!({
-            "serve": {"public": {"port": public_port,
-                                 "base_url": format!("http://127.0.0.1:{public_port}/")},
-                      "admin": {"port": admin_port}},
-            "selfservice": {"methods": {"password": {"config": {"haveibeenpwned_enabled": false}}}},
-            "tenants": [
-                {"id": ACME, "name": "acme", "base_url": format!("http://acme.test:{public_port}/")},
-                {"id": GLOBEX, "name": "globex",
-                 "base_url": format!("http://globex.test:{public_port}/")},
-            ],
-        });
-        std::fs::write(&own, config.to_string()).unwrap();
-        let mut cmd = Command::new(binary());
-        cmd.current_dir(dir)
-            .args(["serve", "--dev", "-c", TEST_CONFIG, "-c"])
-            .arg(&schemas)
-            .arg("-c")
-            .arg(&own)
-            .env("DSN", dsn)
-            .env("SECRETS_DEFAULT", "tenant-processes-shared-secret-0123");
+        let config = config_file(dir, name, public_port, admin_port, extra);
+        let mut cmd = command(dir, dsn, &["serve", "--dev"], &config);
         if migrate {
             cmd.arg("--migrate");
         }
@@ -135,9 +163,9 @@ async fn sessions_and_revocations_stay_in_their_tenant_across_processes() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
     // One migrates the shared database; two starts on the migrated schema.
-    let mut one = Node::start("one", dir.path(), &db.dsn, true);
+    let mut one = Node::start("one", dir.path(), &db.dsn, true, &json!({}));
     one.wait_ready().await;
-    let mut two = Node::start("two", dir.path(), &db.dsn, false);
+    let mut two = Node::start("two", dir.path(), &db.dsn, false, &json!({}));
     two.wait_ready().await;
     let (acme1, globex1) = (one.host("acme.test"), one.host("globex.test"));
     let (acme2, globex2) = (two.host("acme.test"), two.host("globex.test"));
@@ -197,4 +225,69 @@ async fn sessions_and_revocations_stay_in_their_tenant_across_processes() {
     // acme's address, signed in again, is unaffected by globex's logout.
     let a2 = acme2.sign_in("ada@example.com").await;
     assert_eq!(acme1.get("/sessions/whoami", Some(&a2)).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_courier_process_sends_each_tenants_mail_from_its_sender() {
+    let mail = SmtpServer::start(0).await;
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The server queues mail (it runs no courier); a `courier watch` process with the same
+    // tenants sends it, under each message's tenant.
+    let extra = json!({
+        "courier": {"worker": {"pull_wait": "50ms"},
+                    "smtp": {"connection_uri": mail.uri(),
+                             "from_address": "noreply@gatehouse.test"}},
+        "selfservice": {"flows": {"recovery": {"enabled": true, "use": "code"}},
+                        "methods": {"code": {"enabled": true}}},
+        "overlays": {
+            "acme": {"courier": {"smtp": {"from_address": "noreply@acme.test"}}},
+            "globex": {"courier": {"smtp": {"from_address": "noreply@globex.test"}}},
+        },
+    });
+    let mut server = Node::start("server", dir.path(), &db.dsn, true, &extra);
+    server.wait_ready().await;
+    let config = config_file(dir.path(), "courier", free_port(), free_port(), &extra);
+    let _courier = Process::spawn(
+        "courier watch",
+        command(dir.path(), &db.dsn, &["courier", "watch"], &config),
+        Some(dir.path().join("courier.log")),
+    );
+    for tenant in ["acme", "globex"] {
+        let (status, body) = answer(
+            reqwest::Client::new()
+                .post(format!("{}/admin/identities", server.admin))
+                .header("X-Gatehouse-Tenant", tenant)
+                .json(&json!({"traits": {"email": "ada@example.com"}})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        let host = server.host(&format!("{tenant}.test"));
+        let (_, flow) = host.get("/self-service/recovery/api", None).await;
+        let (status, sent) = answer(
+            reqwest::Client::builder()
+                .resolve(&format!("{tenant}.test"), server.public)
+                .build()
+                .unwrap()
+                .post(flow["ui"]["action"].as_str().unwrap())
+                .json(&json!({"method": "code", "email": "ada@example.com"})),
+        )
+        .await;
+        assert_eq!(
+            (status, sent["state"].as_str()),
+            (200, Some("sent_email")),
+            "{sent}"
+        );
+    }
+    let got = mail.wait_for(2, Duration::from_secs(60)).await;
+    let mut senders: Vec<(String, String)> = got
+        .iter()
+        .map(|m| (m.from.clone(), smtp::header(&m.data, "From").unwrap()))
+        .collect();
+    senders.sort();
+    assert_eq!(senders[0].0, "noreply@acme.test", "{senders:?}");
+    assert_eq!(senders[1].0, "noreply@globex.test", "{senders:?}");
+    for (from, header) in &senders {
+        assert!(header.contains(from.as_str()), "{header}");
+    }
 }

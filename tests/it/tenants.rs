@@ -136,8 +136,8 @@ impl Host {
         body["session_token"].as_str().unwrap().to_owned()
     }
 
-    /// Signs in as a single-page app does (browser flow, JSON, cookies in the jar); the names
-    /// of the cookies the successful submission set.
+    /// Signs in as a single-page app does (browser flow, JSON, cookies in the jar); the
+    /// Set-Cookie headers of the successful submission.
     async fn browser_sign_in(&self, email: &str) -> Vec<String> {
         let (status, flow) = self
             .get_as_browser("/self-service/login/browser", None)
@@ -152,18 +152,15 @@ impl Host {
             .send()
             .await
             .unwrap();
-        let names = r
+        let set = r
             .headers()
             .get_all("set-cookie")
             .iter()
-            .map(|v| {
-                let v = v.to_str().unwrap();
-                v[..v.find('=').unwrap()].to_owned()
-            })
+            .map(|v| v.to_str().unwrap().to_owned())
             .collect();
         let status = r.status();
         assert_eq!(status, 200, "{}", r.text().await.unwrap());
-        names
+        set
     }
 
     /// The Cookie header this host's jar sends it.
@@ -826,6 +823,25 @@ async fn identities_and_sessions_of_one_tenant_are_unknown_to_anothers_admin_sco
         )
         .await,
     );
+    // External ids, like addresses, are unique per tenant only.
+    let (status, body) = admin(
+        &app,
+        Some("globex"),
+        Method::POST,
+        "/admin/identities",
+        Some(json!({"traits": {"email": "ext@example.com"}, "external_id": "acme-ext"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, found) = admin(
+        &app,
+        Some("globex"),
+        Method::GET,
+        "/admin/identities/by/external/acme-ext",
+        None,
+    )
+    .await;
+    assert_eq!((status, &found["id"]), (200, &body["id"]), "{found}");
     // A user of globex cannot revoke acme's session by its id either.
     let revoke = |id: &str| {
         answer(
@@ -917,7 +933,7 @@ fn has_node(flow: &Value, name: &str, value: Option<&str>) -> bool {
 async fn each_tenant_has_its_own_schemas_methods_and_cookie_name() {
     let app = start_with(
         json!({"selfservice": {"methods": {"password": {"config": {"haveibeenpwned_enabled": false}}}}}),
-        json!({"session": {"cookie": {"name": "acme_session"}}}),
+        json!({"session": {"cookie": {"name": "acme_session", "domain": "acme.test"}}}),
         json!({
             "identity": {"default_schema_id": "partner",
                          "schemas": [{"id": "partner", "url": partner_schema()}]},
@@ -1004,15 +1020,53 @@ async fn each_tenant_has_its_own_schemas_methods_and_cookie_name() {
         (201, Some("customer")),
         "{body}"
     );
-    // Each tenant's browser session cookie carries its own name.
+    // Each tenant's browser session cookie carries its own name and domain.
     acme.sign_up("grace@example.com").await;
     let set = acme.browser_sign_in("grace@example.com").await;
-    assert!(set.contains(&"acme_session".to_owned()), "{set:?}");
-    assert!(!set.contains(&"ory_kratos_session".to_owned()), "{set:?}");
+    let session_cookie = set
+        .iter()
+        .find(|c| c.starts_with("acme_session="))
+        .unwrap_or_else(|| panic!("{set:?}"));
+    assert!(
+        session_cookie.contains("Domain=acme.test"),
+        "{session_cookie}"
+    );
+    assert!(
+        !set.iter().any(|c| c.starts_with("ory_kratos_session=")),
+        "{set:?}"
+    );
+    // acme reads its session from that cookie, and logging out clears that cookie.
+    let (status, who) = acme.get_as_browser("/sessions/whoami", None).await;
+    assert_eq!(status, 200, "{who}");
+    let (_, logout) = acme
+        .get_as_browser("/self-service/logout/browser", None)
+        .await;
+    let r = acme
+        .http
+        .get(logout["logout_url"].as_str().unwrap())
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let cleared: Vec<&str> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(
+        cleared.iter().any(|c| c.starts_with("acme_session=")),
+        "{cleared:?}"
+    );
     let default = Host::new(&app, "127.0.0.1");
     default.sign_up("grace@example.com").await;
     let set = default.browser_sign_in("grace@example.com").await;
-    assert!(set.contains(&"ory_kratos_session".to_owned()), "{set:?}");
+    let session_cookie = set
+        .iter()
+        .find(|c| c.starts_with("ory_kratos_session="))
+        .unwrap_or_else(|| panic!("{set:?}"));
+    assert!(!session_cookie.contains("Domain="), "{session_cookie}");
 }
 
 /// One native password sign-in on `host`: its status and body.
