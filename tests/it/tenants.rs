@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::common::flow::{csrf, message_ids, six_digits};
 use crate::common::process::free_port;
+use crate::common::receiver::Receiver;
 use crate::common::smtp::{self, SmtpServer, plaintext};
 use crate::common::{Setup, TestApp};
 
@@ -930,10 +931,11 @@ fn has_node(flow: &Value, name: &str, value: Option<&str>) -> bool {
 }
 
 #[tokio::test]
-async fn each_tenant_has_its_own_schemas_methods_and_cookie_name() {
+async fn each_tenant_has_its_own_schemas_methods_cookie_and_return_urls() {
     let app = start_with(
         json!({"selfservice": {"methods": {"password": {"config": {"haveibeenpwned_enabled": false}}}}}),
-        json!({"session": {"cookie": {"name": "acme_session", "domain": "acme.test"}}}),
+        json!({"session": {"cookie": {"name": "acme_session", "domain": "acme.test"}},
+               "selfservice": {"allowed_return_urls": ["http://app.acme.test/"]}}),
         json!({
             "identity": {"default_schema_id": "partner",
                          "schemas": [{"id": "partner", "url": partner_schema()}]},
@@ -1019,6 +1021,20 @@ async fn each_tenant_has_its_own_schemas_methods_and_cookie_name() {
         (status, body["schema_id"].as_str()),
         (201, Some("customer")),
         "{body}"
+    );
+    // Return URLs are allowed per tenant.
+    let path = "/self-service/login/api?return_to=http://app.acme.test/after";
+    let (status, flow) = acme.get(path, None).await;
+    assert_eq!(
+        (status, flow["return_to"].as_str()),
+        (200, Some("http://app.acme.test/after")),
+        "{flow}"
+    );
+    let (status, refused) = globex.get(path, None).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(
+        refused["error"]["id"],
+        "self_service_flow_return_to_forbidden"
     );
     // Each tenant's browser session cookie carries its own name and domain.
     acme.sign_up("grace@example.com").await;
@@ -1198,4 +1214,61 @@ async fn mailed_links_point_to_their_tenant_and_work_only_there() {
     assert!(r.status().is_redirection(), "{}", r.status());
     assert_eq!(status_in("acme").await, "completed");
     assert_eq!(status_in("globex").await, "sent");
+}
+
+/// A fire-and-forget web hook after password registration, posting to `url`.
+fn registration_hook(url: &str) -> Value {
+    use base64::Engine;
+    let body = "function(ctx) { identity_id: ctx.identity.id, email: ctx.identity.traits.email }";
+    json!({"selfservice": {"flows": {"registration": {"after": {"password": {"hooks": [
+        {"hook": "web_hook",
+         "config": {"url": url, "method": "POST",
+                    "body": format!("base64://{}",
+                                    base64::engine::general_purpose::STANDARD.encode(body)),
+                    "response": {"ignore": true}}}
+    ]}}}}}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tenant_calls_its_own_web_hooks() {
+    let rx = Receiver::start().await;
+    let app = start_with(
+        json!({"selfservice": {"methods": {"password": {"config": {"haveibeenpwned_enabled": false}}}}}),
+        registration_hook(&rx.url("/acme")),
+        registration_hook(&rx.url("/globex")),
+    )
+    .await;
+    let (acme, globex) = (Host::new(&app, "acme.test"), Host::new(&app, "globex.test"));
+    // The default network has no hook: its sign-up, queued first, calls nothing.
+    Host::new(&app, "127.0.0.1")
+        .sign_up("ada@example.com")
+        .await;
+    let mut ids = Vec::new();
+    for host in [&acme, &globex] {
+        let token = host.sign_up("ada@example.com").await;
+        let (_, who) = host.get("/sessions/whoami", Some(&token)).await;
+        ids.push(who["identity"]["id"].as_str().unwrap().to_owned());
+    }
+    let mut got: Vec<(String, String)> = rx
+        .wait_for(2, WAIT)
+        .await
+        .iter()
+        .map(|r| {
+            let body = r.json();
+            assert_eq!(body["email"], "ada@example.com", "{body}");
+            (
+                r.path.clone(),
+                body["identity_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("/acme".to_owned(), ids[0].clone()),
+            ("/globex".to_owned(), ids[1].clone())
+        ]
+    );
+    assert_eq!(rx.requests().len(), 2);
 }
