@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::common::process::{Process, free_port};
 use crate::common::smtp::{self, SmtpServer};
 use crate::common::{TEST_CONFIG, TestDb, binary, schemas_yaml};
-use crate::tenants::{ACME, GLOBEX, Host, answer};
+use crate::tenants::{ACME, GLOBEX, Host, NONESUCH, PASSWORD, answer};
 
 /// How long a revocation may take to reach the other process (SQLite and MySQL poll the
 /// change feed every 250 ms; a loaded 2-core machine is slow).
@@ -175,6 +175,15 @@ async fn sessions_and_revocations_stay_in_their_tenant_across_processes() {
     let g = globex1.sign_up("ada@example.com").await;
     let (status, who) = acme2.get("/sessions/whoami", Some(&a)).await;
     assert_eq!(status, 200, "acme's session on process two: {who}");
+    // A flow started on process one continues on process two, in its tenant only.
+    let (_, flow) = acme1.get("/self-service/login/api", None).await;
+    let id = flow["id"].as_str().unwrap();
+    let body = json!({"method": "password", "identifier": "ada@example.com", "password": PASSWORD});
+    let unknown = globex2.submit_to("login", NONESUCH, &body, None).await;
+    assert_eq!(unknown.0, 404, "{unknown:?}");
+    assert_eq!(globex2.submit_to("login", id, &body, None).await, unknown);
+    let (status, done) = acme2.submit_to("login", id, &body, None).await;
+    assert_eq!(status, 200, "{done}");
     let session = who["id"].as_str().unwrap().to_owned();
     assert_eq!(globex2.get("/sessions/whoami", Some(&g)).await.0, 200);
     let unknown = globex2
@@ -189,13 +198,7 @@ async fn sessions_and_revocations_stay_in_their_tenant_across_processes() {
     warm(&one, &globex1, &g).await;
     let path = |id: &str| format!("/admin/sessions/{id}");
     let theirs = two.admin("globex", Method::DELETE, &path(&session)).await;
-    let none = two
-        .admin(
-            "globex",
-            Method::DELETE,
-            &path("0b6a3c2e-1d3f-4c5b-9a7e-00000000dead"),
-        )
-        .await;
+    let none = two.admin("globex", Method::DELETE, &path(NONESUCH)).await;
     assert_eq!(theirs, none);
     assert_eq!(theirs.0, 404, "{theirs:?}");
     assert_eq!(acme2.get("/sessions/whoami", Some(&a)).await.0, 200);

@@ -21,8 +21,8 @@ use crate::common::{Setup, TestApp};
 pub const ACME: &str = "0b6a3c2e-1d3f-4c5b-9a7e-000000000a01";
 pub const GLOBEX: &str = "0b6a3c2e-1d3f-4c5b-9a7e-000000000a02";
 /// An id no tenant has: what "unknown" answers are asked with.
-const NONESUCH: &str = "0b6a3c2e-1d3f-4c5b-9a7e-00000000dead";
-const PASSWORD: &str = "a unique pass phrase 93";
+pub const NONESUCH: &str = "0b6a3c2e-1d3f-4c5b-9a7e-00000000dead";
+pub const PASSWORD: &str = "a unique pass phrase 93";
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A client that reaches a server under a tenant's host name, with its own cookie jar and
@@ -94,7 +94,7 @@ impl Host {
     }
 
     /// Submits `body` to the flow `id` of `kind` on this host, whichever tenant made the flow.
-    async fn submit_to(
+    pub async fn submit_to(
         &self,
         kind: &str,
         id: &str,
@@ -411,6 +411,40 @@ async fn a_browser_cookie_and_logout_tokens_stay_in_their_tenant() {
             .0,
         401
     );
+}
+
+#[tokio::test]
+async fn a_tenant_with_its_own_cookie_secret_reads_only_its_own_cookies() {
+    let app = start_with(
+        json!({"selfservice": {"methods": {"password": {"config": {"haveibeenpwned_enabled": false}}}}}),
+        json!({"secrets": {"cookie": ["acme-own-cookie-secret-0123456789"]}}),
+        json!({}),
+    )
+    .await;
+    let (acme, globex) = (Host::new(&app, "acme.test"), Host::new(&app, "globex.test"));
+    let mut cookies = Vec::new();
+    for host in [&acme, &globex] {
+        host.sign_up("ada@example.com").await;
+        host.browser_sign_in("ada@example.com").await;
+        let cookie = host.cookie_header();
+        let (status, who) = host.get_as_browser("/sessions/whoami", Some(&cookie)).await;
+        assert_eq!(status, 200, "{who}");
+        cookies.push(cookie);
+    }
+    // Signed with another secret, each tenant's cookie is no cookie to the other.
+    for (host, name, cookie) in [
+        (&globex, "globex.test", &cookies[0]),
+        (&acme, "acme.test", &cookies[1]),
+    ] {
+        same_as_unknown(
+            &format!("another secret's cookie on {name}"),
+            cookie,
+            host.get_as_browser("/sessions/whoami", Some(cookie)).await,
+            Host::new(&app, name)
+                .get_as_browser("/sessions/whoami", None)
+                .await,
+        );
+    }
 }
 
 #[tokio::test]
