@@ -312,6 +312,37 @@ async fn the_admin_api_acts_for_the_tenant_its_header_names() {
 }
 
 #[tokio::test]
+async fn only_the_host_picks_the_public_tenant_and_only_the_header_the_admin_one() {
+    let app = start().await;
+    let (acme, globex) = (Host::new(&app, "acme.test"), Host::new(&app, "globex.test"));
+    let a = acme.sign_up("ada@example.com").await;
+    // The admin API's header means nothing on the public API.
+    let whoami = |host: &Host, tenant: &str| {
+        answer(
+            host.http
+                .get(host.url("/sessions/whoami"))
+                .header("X-Session-Token", &a)
+                .header("X-Gatehouse-Tenant", tenant),
+        )
+    };
+    assert_eq!(whoami(&acme, "globex").await.0, 200);
+    assert_eq!(whoami(&globex, "acme").await.0, 401);
+    assert_eq!(whoami(&globex, ACME).await.0, 401);
+    // A tenant's host name means nothing on the admin API: without the header, the default
+    // network answers.
+    let admin_by_host = reqwest::Client::builder()
+        .resolve("acme.test", app.admin_addr())
+        .build()
+        .unwrap();
+    let (status, listed) = answer(admin_by_host.get(format!(
+        "http://acme.test:{}/admin/identities",
+        app.admin_addr().port()
+    )))
+    .await;
+    assert_eq!((status, listed), (200, json!([])));
+}
+
+#[tokio::test]
 async fn a_browser_cookie_and_logout_tokens_stay_in_their_tenant() {
     let app = start().await;
     let (acme, globex) = (Host::new(&app, "acme.test"), Host::new(&app, "globex.test"));
@@ -1305,4 +1336,30 @@ async fn each_tenant_calls_its_own_web_hooks() {
         ]
     );
     assert_eq!(rx.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_rate_limit_in_one_tenant_spends_nothing_in_another() {
+    // One flow start per client address and hour.
+    let app = start_with(
+        json!({"security": {"rate_limits": {"flows": {"burst": 1, "interval": "1h"}}}}),
+        json!({}),
+        json!({}),
+    )
+    .await;
+    let (acme, globex) = (Host::new(&app, "acme.test"), Host::new(&app, "globex.test"));
+    let start = |host: &Host| {
+        answer(
+            host.http
+                .get(host.url("/self-service/login/api"))
+                .header("X-Forwarded-For", "198.51.100.9"),
+        )
+    };
+    assert_eq!(start(&acme).await.0, 200);
+    let (status, body) = start(&acme).await;
+    assert_eq!(status, 429, "{body}");
+    // The same client starts its one flow on globex all the same.
+    let (status, body) = start(&globex).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(start(&globex).await.0, 429);
 }
