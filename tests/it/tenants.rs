@@ -2,7 +2,10 @@
 //! other and from the default network. Every attempt to use one tenant's resource (session
 //! token or cookie, logout token, flow, error, code, courier message, identity, session) under
 //! another tenant's host or admin scope must get exactly the answer an unknown one gets: a
-//! different answer would tell the caller the resource exists elsewhere.
+//! different answer would tell the caller the resource exists elsewhere. Each tenant's overlay
+//! is in force on its host only (schemas, methods, cookies and secrets, courier senders, hooks,
+//! return URLs), and its counters (lockouts, rate limits) are its own. Several processes on one
+//! database: `tenant_processes.rs`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -945,6 +948,12 @@ async fn identities_and_sessions_of_one_tenant_are_unknown_to_anothers_admin_sco
     )
     .await;
     assert_eq!(found, json!([]));
+    // globex's grace signing in on acme is anybody unknown signing in.
+    let (status, theirs) = attempt(&acme, "grace@example.com", PASSWORD).await;
+    let (_, unknown) = attempt(&acme, "nobody@example.com", PASSWORD).await;
+    assert_eq!(status, 400, "{theirs}");
+    assert_eq!(message_ids(&theirs), message_ids(&unknown), "{theirs}");
+    assert_eq!(message_ids(&theirs), [4000006], "{theirs}");
     // Nor does acme's token list sessions on globex's host.
     same_as_unknown(
         "list my sessions",
