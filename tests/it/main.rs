@@ -58,6 +58,7 @@ mod sessions;
 mod sessions_stay_dead;
 mod settings;
 mod tenant_admin;
+mod tenant_processes;
 mod tenant_store;
 mod tenants;
 mod throttle;
