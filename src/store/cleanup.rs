@@ -20,66 +20,61 @@ use super::token_schema::selfservice_tokens;
 use super::{Store, StoreError};
 use crate::with_tx;
 
-/// Self-service flows that expired before `before`.
-pub async fn expired_flows(
-    store: &Store,
-    before: NaiveDateTime,
-    batch: i64,
-) -> Result<usize, StoreError> {
-    use selfservice_flows as t;
-    let nid = DbId(store.nid());
-    with_tx!(store, |c| {
-        let ids: Vec<DbId> = t::table
-            .filter(t::nid.eq(&nid))
-            .filter(t::expires_at.lt(before))
-            .limit(batch)
-            .select(t::id)
-            .load(c)
-            .await?;
-        if ids.is_empty() {
-            return Ok(0);
+/// Rows of `$table` (which has `id`, `nid` and `expires_at`) that expired before `before`: the
+/// same batched select-then-delete for every table that only needs its expiry compared.
+macro_rules! delete_expired {
+    ($(#[$doc:meta])* $name:ident, $table:ident) => {
+        $(#[$doc])*
+        pub async fn $name(
+            store: &Store,
+            before: NaiveDateTime,
+            batch: i64,
+        ) -> Result<usize, StoreError> {
+            use $table as t;
+            let nid = DbId(store.nid());
+            with_tx!(store, |c| {
+                let ids: Vec<DbId> = t::table
+                    .filter(t::nid.eq(&nid))
+                    .filter(t::expires_at.lt(before))
+                    .limit(batch)
+                    .select(t::id)
+                    .load(c)
+                    .await?;
+                if ids.is_empty() {
+                    return Ok(0);
+                }
+                Ok(diesel::delete(
+                    t::table
+                        .filter(t::nid.eq(&nid))
+                        .filter(t::id.eq_any(&ids))
+                        .filter(t::expires_at.lt(before)),
+                )
+                .execute(c)
+                .await?)
+            })
         }
-        Ok(diesel::delete(
-            t::table
-                .filter(t::nid.eq(&nid))
-                .filter(t::id.eq_any(&ids))
-                .filter(t::expires_at.lt(before)),
-        )
-        .execute(c)
-        .await?)
-    })
+    };
 }
 
-/// Sessions that expired before `before` (an extended session has a later `expires_at` and
-/// stays).
-pub async fn expired_sessions(
-    store: &Store,
-    before: NaiveDateTime,
-    batch: i64,
-) -> Result<usize, StoreError> {
-    use sessions as t;
-    let nid = DbId(store.nid());
-    with_tx!(store, |c| {
-        let ids: Vec<DbId> = t::table
-            .filter(t::nid.eq(&nid))
-            .filter(t::expires_at.lt(before))
-            .limit(batch)
-            .select(t::id)
-            .load(c)
-            .await?;
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        Ok(diesel::delete(
-            t::table
-                .filter(t::nid.eq(&nid))
-                .filter(t::id.eq_any(&ids))
-                .filter(t::expires_at.lt(before)),
-        )
-        .execute(c)
-        .await?)
-    })
-}
+delete_expired!(
+    /// Self-service flows that expired before `before`.
+    expired_flows,
+    selfservice_flows
+);
+
+delete_expired!(
+    /// Sessions that expired before `before` (an extended session has a later `expires_at` and
+    /// stays).
+    expired_sessions,
+    sessions
+);
+
+delete_expired!(
+    /// One-time codes and link tokens (recovery, verification, login, registration, settings)
+    /// that expired before `before`, used or not.
+    expired_tokens,
+    selfservice_tokens
+);
 
 /// Courier messages that reached a final state (sent or abandoned) and were last touched
 /// before `before`; queued and in-flight messages always stay.
@@ -109,37 +104,6 @@ pub async fn finished_messages(
                 .filter(t::id.eq_any(&ids))
                 .filter(t::status.eq_any(done))
                 .filter(t::updated_at.lt(before)),
-        )
-        .execute(c)
-        .await?)
-    })
-}
-
-/// One-time codes and link tokens (recovery, verification, login, registration, settings)
-/// that expired before `before`, used or not.
-pub async fn expired_tokens(
-    store: &Store,
-    before: NaiveDateTime,
-    batch: i64,
-) -> Result<usize, StoreError> {
-    use selfservice_tokens as t;
-    let nid = DbId(store.nid());
-    with_tx!(store, |c| {
-        let ids: Vec<DbId> = t::table
-            .filter(t::nid.eq(&nid))
-            .filter(t::expires_at.lt(before))
-            .limit(batch)
-            .select(t::id)
-            .load(c)
-            .await?;
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        Ok(diesel::delete(
-            t::table
-                .filter(t::nid.eq(&nid))
-                .filter(t::id.eq_any(&ids))
-                .filter(t::expires_at.lt(before)),
         )
         .execute(c)
         .await?)
