@@ -727,11 +727,14 @@ async fn cleanup_sql(
     }
     let store = app::open_store(&loaded.config, false).await?;
     // Every network: the default one and each tenant's.
-    for nid in gatehouse::store::identities::network_ids(&store).await? {
-        cli::cleanup::run(&store.for_network(nid), &loaded.config, opts)
-            .await
-            .context("cleaning up")?;
-    }
+    let networks: Vec<_> = gatehouse::store::identities::network_ids(&store)
+        .await?
+        .into_iter()
+        .map(|nid| store.for_network(nid))
+        .collect();
+    cli::cleanup::run(&networks, &loaded.config, opts)
+        .await
+        .context("cleaning up")?;
     Ok(ExitCode::SUCCESS)
 }
 

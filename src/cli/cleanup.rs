@@ -90,8 +90,59 @@ where
     }
 }
 
-/// Cleans every table of `store`'s network; prints a line per table and the summary.
-pub async fn run(store: &Store, cfg: &Config, opts: Options) -> Result<Vec<Cleaned>, StoreError> {
+/// When rows count as old, fixed once per run.
+#[derive(Clone, Copy)]
+struct Cutoffs<'a> {
+    before: NaiveDateTime,
+    tat_before: i64,
+    batch: i64,
+    throttle: &'a [(&'static str, NaiveDateTime)],
+}
+
+/// Cleans one table of one network; the rows deleted.
+async fn clean(
+    table: Table,
+    store: &Store,
+    progress: &mut Progress,
+    c: Cutoffs<'_>,
+) -> Result<usize, StoreError> {
+    let Cutoffs {
+        before,
+        tat_before,
+        batch,
+        throttle,
+    } = c;
+    let (name, p) = (table.name(), progress);
+    let deleted = match table {
+        Table::Flows => drain(name, p, || q::expired_flows(store, before, batch)).await?,
+        Table::Sessions => drain(name, p, || q::expired_sessions(store, before, batch)).await?,
+        Table::Messages => drain(name, p, || q::finished_messages(store, before, batch)).await?,
+        Table::Tokens => drain(name, p, || q::expired_tokens(store, before, batch)).await?,
+        Table::RateLimits => {
+            drain(name, p, || q::spent_rate_limits(store, tat_before, batch)).await?
+        }
+        Table::Throttle => {
+            let mut n = 0;
+            for (prefix, cutoff) in throttle {
+                let cutoff = (*cutoff).min(before);
+                n += drain(name, p, || {
+                    q::stale_throttle_counters(store, prefix, cutoff, batch)
+                })
+                .await?;
+            }
+            n
+        }
+    };
+    Ok(deleted)
+}
+
+/// Cleans every table of each network in `networks` (stores scoped to them: the default
+/// network's and each tenant's); prints a line per table and the summary.
+pub async fn run(
+    networks: &[Store],
+    cfg: &Config,
+    opts: Options,
+) -> Result<Vec<Cleaned>, StoreError> {
     let started = Instant::now();
     let now = crate::identity::now().naive_utc();
     let before = minus(now, opts.keep_last);
@@ -99,35 +150,22 @@ pub async fn run(store: &Store, cfg: &Config, opts: Options) -> Result<Vec<Clean
     let tat_before = now.and_utc().timestamp_micros().saturating_sub(keep_micros);
     let batch = i64::from(opts.batch_size.max(1));
     let throttle = crate::security::throttle::stale_cutoffs(&cfg.security.brute_force);
+    let cleanup_at = Cutoffs {
+        before,
+        tat_before,
+        batch,
+        throttle: &throttle,
+    };
     let mut progress = Progress::new();
     let mut done = Vec::new();
     for (i, table) in Table::ALL.into_iter().enumerate() {
         if i > 0 && !opts.sleep_tables.is_zero() {
             tokio::time::sleep(opts.sleep_tables).await;
         }
-        let (name, p) = (table.name(), &mut progress);
-        let deleted = match table {
-            Table::Flows => drain(name, p, || q::expired_flows(store, before, batch)).await?,
-            Table::Sessions => drain(name, p, || q::expired_sessions(store, before, batch)).await?,
-            Table::Messages => {
-                drain(name, p, || q::finished_messages(store, before, batch)).await?
-            }
-            Table::Tokens => drain(name, p, || q::expired_tokens(store, before, batch)).await?,
-            Table::RateLimits => {
-                drain(name, p, || q::spent_rate_limits(store, tat_before, batch)).await?
-            }
-            Table::Throttle => {
-                let mut n = 0;
-                for (prefix, cutoff) in &throttle {
-                    let cutoff = (*cutoff).min(before);
-                    n += drain(name, p, || {
-                        q::stale_throttle_counters(store, prefix, cutoff, batch)
-                    })
-                    .await?;
-                }
-                n
-            }
-        };
+        let mut deleted = 0;
+        for store in networks {
+            deleted += clean(table, store, &mut progress, cleanup_at).await?;
+        }
         progress.finish();
         println!("{}: deleted {deleted} rows", table.name());
         done.push(Cleaned {
