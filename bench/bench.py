@@ -125,8 +125,9 @@ def wrk(url, duration, connections, threads, headers=(), script=None, script_arg
     if script_args:
         cmd += ["--", *script_args]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    # Header values (session tokens, cookies) stay out of the results.
-    shown = [c.split(":")[0] + ": <redacted>" if c in headers else c for c in cmd]
+    # Header values (session tokens, cookies) stay out of the results; a Host header is shown.
+    shown = [c.split(":")[0] + ": <redacted>" if c in headers and not c.startswith("Host:") else c
+             for c in cmd]
     res = {"cmd": " ".join(shown), "non_2xx": 0, "socket_errors": 0}
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     res["rps"] = float(m.group(1)) if m else 0.0
@@ -163,8 +164,10 @@ def start_wrk_background(url, duration, connections, threads, script, script_arg
 # ---------------------------------------------------------------- servers
 
 class Server:
-    def __init__(self, binary, dsn, workdir, migrate, extra_config=None, log_name="gatehouse.log"):
-        self.public_port, self.admin_port = free_port(), free_port()
+    def __init__(self, binary, dsn, workdir, migrate, extra_config=None, log_name="gatehouse.log",
+                 public_port=None):
+        # A tenant's base URL carries the public port, so a tenants config fixes it in advance.
+        self.public_port, self.admin_port = public_port or free_port(), free_port()
         env = dict(os.environ)
         env.update({
             "DSN": dsn,
@@ -178,6 +181,7 @@ class Server:
         if migrate:
             args.append("--migrate")
         self.log = open(os.path.join(workdir, log_name), "w")
+        t0 = time.perf_counter()
         self.proc = subprocess.Popen(args, env=env, cwd=workdir, stdout=self.log, stderr=self.log,
                                      stdin=subprocess.DEVNULL)
         self.public = Http(self.public_port)
@@ -188,10 +192,12 @@ class Server:
                 raise RuntimeError(f"gatehouse exited with {self.proc.returncode}; see {self.log.name}")
             try:
                 if self.admin.req("GET", "/health/ready")[0] == 200:
+                    self.ready_s = time.perf_counter() - t0
                     return
             except OSError:
                 pass
-            time.sleep(0.1)
+            # Short, as the time to ready is a figure.
+            time.sleep(0.02)
         raise RuntimeError("gatehouse did not become ready")
 
     def stop(self):
@@ -228,12 +234,13 @@ def reference_hash(srv):
     return full["credentials"]["password"]["config"]["hashed_password"]
 
 
-def import_identities(srv, count, hashed, threads=2):
+def import_identities(srv, count, hashed, threads=2, headers=None, prefix="user"):
+    """`headers` scope the admin requests (X-Gatehouse-Tenant)."""
     bodies = []
     for start in range(0, count, BATCH):
         items = [{"create": {
             "schema_id": "default",
-            "traits": {"email": f"user{i}@bench.test"},
+            "traits": {"email": f"{prefix}{i}@bench.test"},
             "credentials": {"password": {"config": {"hashed_password": hashed}}},
         }} for i in range(start, min(start + BATCH, count))]
         bodies.append(json.dumps({"identities": items}).encode())
@@ -243,7 +250,7 @@ def import_identities(srv, count, hashed, threads=2):
     def worker(chunks):
         client = Http(srv.admin_port)
         for b in chunks:
-            data, _ = client.json("PATCH", "/admin/identities", b)
+            data, _ = client.json("PATCH", "/admin/identities", b, headers)
             bad = [x for x in data["identities"] if x.get("action") != "create"]
             if bad:
                 with lock:
@@ -281,30 +288,32 @@ def list_pages(srv, pages):
             "p50_ms": times[len(times) // 2], "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))]}
 
 
-def api_login(srv, email):
-    flow, _ = srv.public.json("GET", "/self-service/login/api")
+def api_login(srv, email, headers=None):
+    """`headers` pick the tenant (Host)."""
+    flow, _ = srv.public.json("GET", "/self-service/login/api", headers=headers)
     done, _ = srv.public.json("POST", f"/self-service/login?flow={flow['id']}",
-                              {"method": "password", "identifier": email, "password": PASSWORD})
+                              {"method": "password", "identifier": email, "password": PASSWORD},
+                              headers)
     return done["session_token"]
 
 
-def browser_login_cookie(srv, email):
+def browser_login_cookie(srv, email, headers=None, cookie_name="ory_kratos_session"):
     """The session cookie of a browser (SPA) login: flow, CSRF cookie and token, JSON submit."""
     c = Http(srv.public_port)
-    status, hdrs, data = c.req("GET", "/self-service/login/browser")
+    status, hdrs, data = c.req("GET", "/self-service/login/browser", headers=headers)
     flow = json.loads(data)
     cookies = "; ".join(v.split(";")[0] for k, v in hdrs.items() if k.lower() == "set-cookie")
     csrf = next(n["attributes"]["value"] for n in flow["ui"]["nodes"]
                 if n["attributes"].get("name") == "csrf_token")
     status, hdrs, data = c.req("POST", f"/self-service/login?flow={flow['id']}", {
         "method": "password", "identifier": email, "password": PASSWORD, "csrf_token": csrf,
-    }, {"Cookie": cookies})
+    }, {"Cookie": cookies, **(headers or {})})
     if status != 200:
         raise RuntimeError(f"browser login -> {status}: {data[:300]!r}")
     for k, v in hdrs.items():
-        if k.lower() == "set-cookie" and v.startswith("ory_kratos_session="):
+        if k.lower() == "set-cookie" and v.startswith(f"{cookie_name}="):
             return v.split(";")[0]
-    raise RuntimeError("no session cookie was set")
+    raise RuntimeError(f"no {cookie_name} cookie was set")
 
 
 def expensive_hash(i):
@@ -744,6 +753,148 @@ def oidc_figures(name, dsn, args, work):
         idp.stop()
 
 
+# ---------------------------------------------------------------- 100 tenants
+
+TENANTS = 100
+# The measured tenant: one in the middle of the list, no overlay of its own.
+MEASURED_TENANT = 50
+# Identities in the measured tenant, and in a few others so that the tables hold several
+# networks' rows; the default network keeps the identities of the figures above.
+TENANT_IDENTITIES = 1000
+OTHER_SEEDED_TENANTS = (0, 1, 99)
+OTHER_TENANT_IDENTITIES = 200
+# Session tokens whoami is spread over (the lua script below).
+SPREAD_TOKENS = 4
+# Rounds of the whoami figures with and without tenants (whoami_rounds).
+WHOAMI_ROUNDS = 3
+# Tenant 0's overlay: a cookie name of its own (checked by a browser login), so the set is not
+# 100 copies of the base configuration.
+TENANT0_COOKIE = "t000_session"
+
+
+def tenant_id(i):
+    return f"7e0a0000-0000-4000-8000-{i:012d}"
+
+
+def tenant_host(i, port):
+    return f"t{i:03d}.bench.test:{port}"
+
+
+def tenants_config(work, port):
+    """The second config file of the tenants' server: TENANTS tenants t000..t099, each on its
+    own host on the public port."""
+    tenants = [{"id": tenant_id(i), "name": f"t{i:03d}",
+                "base_url": f"http://{tenant_host(i, port)}/"} for i in range(TENANTS)]
+    tenants[0]["config"] = {"session": {"cookie": {"name": TENANT0_COOKIE}}}
+    path = os.path.join(work, "tenants.json")
+    with open(path, "w") as f:
+        json.dump({"tenants": tenants}, f)
+    return path
+
+
+def spread_script(work, key, tokens):
+    """A wrk script sending whoami with each of `tokens` in turn (the Host header comes from
+    -H). Written into the work dir, so the tokens stay out of the command kept in the results."""
+    path = os.path.join(work, f"whoami_spread_{key}.lua")
+    with open(path, "w") as f:
+        f.write("local tokens = {" + ", ".join(json.dumps(t) for t in tokens) + "}\n"
+                "local i = 0\n"
+                "function request()\n"
+                "  i = i % #tokens + 1\n"
+                "  return wrk.format(nil, nil, {[\"X-Session-Token\"] = tokens[i]})\n"
+                "end\n")
+    return path
+
+
+def whoami_rounds(servers, work, duration, rounds=WHOAMI_ROUNDS):
+    """whoami by one session token (as the whoami-by-token figure) and spread over several, on
+    each of `servers` ({key: (srv, tokens, Host header or None)}, all running), in turns: each
+    round measures every server once per kind, the order reversed from one round to the next,
+    so that what else the machine does weighs on all of them alike. Per server and kind, the
+    round with the median req/s, and every round's req/s."""
+    scripts = {k: spread_script(work, k, tokens) for k, (_, tokens, _) in servers.items()}
+    runs = {(k, kind): [] for k in servers for kind in ("token", "spread")}
+    order = list(servers)
+    for n in range(rounds):
+        for kind in ("token", "spread"):
+            for k in (order if n % 2 == 0 else order[::-1]):
+                srv, tokens, host = servers[k]
+                url = f"http://127.0.0.1:{srv.public_port}/sessions/whoami"
+                extra = [f"Host: {host}"] if host else []
+                if kind == "token":
+                    res = wrk(url, duration, CONNECTIONS, 2,
+                              headers=[*extra, f"X-Session-Token: {tokens[0]}"])
+                else:
+                    res = wrk(url, duration, CONNECTIONS, 2, headers=extra, script=scripts[k])
+                if res.get("non_2xx") or res.get("socket_errors"):
+                    log(f"WARNING whoami {k} {kind}: non-2xx {res.get('non_2xx')}, socket "
+                        f"errors {res.get('socket_errors')}")
+                res.pop("raw", None)
+                runs[(k, kind)].append(res)
+    out = {}
+    for (k, kind), rs in runs.items():
+        median = sorted(rs, key=lambda x: x["rps"])[len(rs) // 2]
+        out[f"{k}_whoami_{kind}"] = {**median, "rounds_rps": [x["rps"] for x in rs],
+                                     "non_2xx": sum(x["non_2xx"] for x in rs)}
+    return out
+
+
+def tenant_figures(name, dsn, args, work, hashed, tokens):
+    """On the same database, after the figures above: the server as configured (no tenants)
+    restarted, for its time to ready and idle RSS there; then, beside it, a server with TENANTS
+    tenants declared in its config file: time to ready, idle RSS, identities imported into a few
+    tenants through the admin API (X-Gatehouse-Tenant) and sign-ins on the measured tenant's
+    host; then whoami on both in turns (whoami_rounds): on the first with the figures' tokens,
+    on the second on the measured tenant's host with its tokens."""
+    out = {"tenants": TENANTS, "measured": f"t{MEASURED_TENANT:03d}",
+           "spread_tokens": SPREAD_TOKENS, "rounds": WHOAMI_ROUNDS,
+           "identities": {f"t{i:03d}": TENANT_IDENTITIES if i == MEASURED_TENANT
+                          else OTHER_TENANT_IDENTITIES
+                          for i in (MEASURED_TENANT, *OTHER_SEEDED_TENANTS)}}
+    one = Server(args.bin, dsn, work, False, log_name="gatehouse-restart.log")
+    many = None
+    try:
+        out["one_ready_s"] = one.ready_s
+        time.sleep(2)
+        out["one_rss_idle_mb"] = rss(one.proc.pid)[0]
+        port = free_port()
+        many = Server(args.bin, dsn, work, False, tenants_config(work, port),
+                      "gatehouse-tenants.log", public_port=port)
+        out["ready_s"] = many.ready_s
+        time.sleep(2)
+        out["rss_idle_mb"] = rss(many.proc.pid)[0]
+        log(f"{name}: {TENANTS} tenants ready in {out['ready_s']:.2f} s, idle RSS "
+            f"{out['rss_idle_mb']:.1f} MiB; importing into {len(out['identities'])} of them")
+        for tname, count in out["identities"].items():
+            import_identities(many, count, hashed, headers={"X-Gatehouse-Tenant": tname},
+                              prefix=f"{tname}-user")
+        measured = {"Host": tenant_host(MEASURED_TENANT, port)}
+        mtokens = [api_login(many, f"t{MEASURED_TENANT:03d}-user{i}@bench.test", measured)
+                   for i in range(SPREAD_TOKENS)]
+        # The setup is what it claims: the measured tenant's session is its own identity, and
+        # unknown on its neighbour's host; tenant 0 answers with its overlay's cookie.
+        who, _ = many.public.json("GET", "/sessions/whoami", headers={
+            **measured, "X-Session-Token": mtokens[0]})
+        if who["identity"]["traits"]["email"] != f"t{MEASURED_TENANT:03d}-user0@bench.test":
+            raise RuntimeError(f"whoami on the measured tenant: {who}")
+        status, _, _ = many.public.req("GET", "/sessions/whoami", headers={
+            "Host": tenant_host(MEASURED_TENANT + 1, port), "X-Session-Token": mtokens[0]})
+        if status != 401:
+            raise RuntimeError(f"the measured tenant's session on another tenant's host -> {status}")
+        browser_login_cookie(many, "t000-user0@bench.test", {"Host": tenant_host(0, port)},
+                             TENANT0_COOKIE)
+        log(f"{name}: whoami on {measured['Host']} with {TENANTS} tenants and on one network, "
+            f"in turns ({WHOAMI_ROUNDS} rounds)")
+        out.update(whoami_rounds({"one": (one, tokens, None),
+                                  "many": (many, mtokens, measured["Host"])}, work, args.duration))
+        out["rss_after_mb"] = rss(many.proc.pid)[0]
+    finally:
+        if many:
+            many.stop()
+        one.stop()
+    return out
+
+
 # ---------------------------------------------------------------- one backend
 
 def run_backend(name, dsn, args, ceilings, migrate):
@@ -835,6 +986,8 @@ def run_backend(name, dsn, args, ceilings, migrate):
             v.pop("raw", None)
     finally:
         srv.stop()
+    log(f"{name}: {TENANTS} tenants against one network (same database)")
+    r["tenants"] = tenant_figures(name, dsn, args, work, hashed, tokens)
     # A server of its own, so that the figures above keep their configuration.
     log(f"{name}: OpenID Connect sign-ins through a local provider ({args.oidc_sign_ins} each)")
     r["oidc"] = oidc_figures(name, dsn, args, work)
@@ -916,6 +1069,33 @@ def checks(r, dedicated_mb):
     add(f"RSS peak during login storm (VmHWM over the run {r['rss_hwm_mb']:.0f} MiB)",
         f"{r['rss_storm_peak_mb']:.1f} MiB", f"dedicated_memory {dedicated_mb} MB", "—",
         f"≤ {bound} MiB", r["rss_storm_peak_mb"] <= bound)
+    # Tenants: the same whoami on one of 100 tenants' hosts and on one network, measured in
+    # turns on two servers running side by side (whoami_rounds); the whoami-by-token figure
+    # above, taken earlier in the run, is shown beside them.
+    t = r["tenants"]
+    n, host = t["tenants"], t["measured"]
+    lat = lambda w: f"p50 {w['p50_ms']:.2f} ms, p99 {w['p99_ms']:.2f} ms"
+    rounds = lambda w: "/".join(f"{x:.0f}" for x in w["rounds_rps"])
+    early = r["whoami_token"]
+    for kind, label in (("token", "by token"),
+                        ("spread", f"spread over {t['spread_tokens']} tokens")):
+        one, many = t[f"one_whoami_{kind}"], t[f"many_whoami_{kind}"]
+        ratio = many["rps"] / one["rps"] if one["rps"] else 0
+        ceiling = f"one network beside it {one['rps']:.0f} ({lat(one)}; rounds {rounds(one)})"
+        if kind == "token":
+            ceiling += (f"; whoami by token above {early['rps']:.0f} ({lat(early)}): "
+                        f"{many['rps'] / early['rps'] if early['rps'] else 0:.2f}×")
+        add(f"whoami {label} with {n} tenants (on {host}'s host; median of {t['rounds']} rounds "
+            f"{rounds(many)} req/s, {lat(many)})", f"{many['rps']:.0f}", ceiling, f"{ratio:.2f}",
+            "≥ 0.9× (within 10%)", ratio >= 0.9 and not many["non_2xx"])
+    ratio = t["rss_idle_mb"] / r["rss_idle_mb"] if r["rss_idle_mb"] else 0
+    add(f"RSS idle with {n} tenants", f"{t['rss_idle_mb']:.1f} MiB",
+        f"one network {r['rss_idle_mb']:.1f} MiB (restarted on the seeded database "
+        f"{t['one_rss_idle_mb']:.1f} MiB)", f"{ratio:.2f}", "(reported)", True)
+    ratio = t["ready_s"] / t["one_ready_s"] if t["one_ready_s"] else 0
+    add(f"start-up to ready with {n} tenants (process start to /health/ready 200)",
+        f"{t['ready_s']:.2f} s", f"one network {t['one_ready_s']:.2f} s (same database)",
+        f"{ratio:.1f}", "(reported)", True)
     return rows
 
 
@@ -931,6 +1111,8 @@ def markdown(report):
         "in the same run.",
         "",
     ]
+    if report.get("note"):
+        lines += [f"Note: {report['note']}", ""]
     for r in report["backends"]:
         lines += [f"**{r['backend']}**", "",
                   "| figure | value | ceiling | ratio | target | |",
@@ -963,6 +1145,7 @@ def main():
     ap.add_argument("--backends", default="sqlite,postgres")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-readme", action="store_true")
+    ap.add_argument("--note", help="a remark on the run's conditions, kept in the results")
     ap.add_argument("--oidc-node-modules", required=True,
                     help="node_modules with oidc-provider (npm ci of tests/oidc)")
     args = ap.parse_args()
@@ -1029,6 +1212,8 @@ def main():
         "oidc_provider": oidc_provider_version(args.oidc_node_modules),
         "backends": results,
     }
+    if args.note:
+        report["note"] = args.note
     md = markdown(report)
     out = os.path.join(HERE, "results")
     os.makedirs(out, exist_ok=True)
