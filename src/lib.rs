@@ -56,7 +56,8 @@
 //!   PostgreSQL, a trigger-fed table polled on SQLite), statement timing, ids as `Uuid`
 //!   through a text column type (`store::id::DbId`: a stored id that does not parse is an
 //!   error, never a nil UUID), and enums stored as text (`store::text_enum`, e.g. the courier
-//!   and web hook queue statuses). No policy.
+//!   and web hook queue statuses), the tenants' registry (`store::tenants`: rows, the fingerprint
+//!   nodes poll, and a tenant's purge across every NID table). No policy.
 //! - [`security`]: Gatehouse's protections beyond Kratos: admin API keys
 //!   (`security::api_keys`, checked by `http::admin_auth`), rate limits on flows and codes per
 //!   client address (`security::rate_limit`, buckets in the database), failed sign-in

@@ -27,13 +27,8 @@ pub async fn ensure_network(store: &Store) -> Result<Uuid, StoreError> {
             return Ok(id.0);
         }
         let id = Uuid::new_v4();
-        let now = Utc::now().naive_utc();
         diesel::insert_into(networks::table)
-            .values((
-                networks::id.eq(DbId(id)),
-                networks::created_at.eq(now),
-                networks::updated_at.eq(now),
-            ))
+            .values(NewNetwork::now(id))
             .execute(c)
             .await?;
         Ok(id)
@@ -52,6 +47,26 @@ pub async fn network_ids(store: &Store) -> Result<Vec<Uuid>, StoreError> {
     Ok(ids.into_iter().map(|d| d.0).collect())
 }
 
+/// A `networks` row as inserted.
+#[derive(Insertable)]
+#[diesel(table_name = networks)]
+struct NewNetwork {
+    id: DbId,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+impl NewNetwork {
+    fn now(id: Uuid) -> NewNetwork {
+        let now = Utc::now().naive_utc();
+        NewNetwork {
+            id: DbId(id),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// Makes sure network `id` exists (a tenant declared in the configuration file owns one).
 pub async fn ensure_network_id(store: &Store, id: Uuid) -> Result<(), StoreError> {
     with_tx!(store, |c| {
@@ -61,13 +76,8 @@ pub async fn ensure_network_id(store: &Store, id: Uuid) -> Result<(), StoreError
             .get_result(c)
             .await?;
         if found == 0 {
-            let now = Utc::now().naive_utc();
             diesel::insert_into(networks::table)
-                .values((
-                    networks::id.eq(DbId(id)),
-                    networks::created_at.eq(now),
-                    networks::updated_at.eq(now),
-                ))
+                .values(NewNetwork::now(id))
                 .execute(c)
                 .await?;
         }
