@@ -89,7 +89,7 @@ pub async fn check(
             if let Some(id) = key {
                 event = event.key_id(id);
             }
-            events::emit(&deps.metrics, event);
+            events::emit(&deps, event);
             let mut resp = ApiError::from(&e).into_response();
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -251,7 +251,7 @@ async fn dispatch(
     let event = admin_write(&route, &method).origin(&origin);
     let resp = handlers::dispatch(app, route, req).await?;
     if resp.status().is_success() {
-        events::emit(&deps.metrics, event);
+        events::emit(&deps, event);
     }
     Ok(resp)
 }

@@ -20,6 +20,7 @@ use std::net::IpAddr;
 use tracing::Level;
 use uuid::Uuid;
 
+use crate::deps::Deps;
 use crate::identity::{CredentialType, Identity};
 use crate::metrics::Metrics;
 
@@ -393,8 +394,13 @@ impl Event {
     }
 }
 
-/// Writes the event and counts it.
-pub fn emit(metrics: &Metrics, e: Event) {
+/// Writes the event, with the network (tenant) it happened in, and counts it.
+pub fn emit(deps: &Deps, e: Event) {
+    record(&deps.metrics, Some(deps.store.nid()), e);
+}
+
+/// Writes the event and counts it; `nid` is the network it happened in.
+fn record(metrics: &Metrics, nid: Option<Uuid>, e: Event) {
     metrics
         .security_events
         .with_label_values(&[e.name.as_str()])
@@ -406,6 +412,7 @@ pub fn emit(metrics: &Metrics, e: Event) {
                 target: TARGET,
                 $level,
                 event = e.name.as_str(),
+                nid = nid.map(display),
                 client_address = e.origin.client_address.map(display),
                 user_agent = e.origin.user_agent.as_deref(),
                 flow_id = e.flow_id.map(display),
@@ -728,7 +735,7 @@ mod tests {
         let metrics = Metrics::new();
         let lines = captured(|| {
             for e in events.clone() {
-                emit(&metrics, e);
+                record(&metrics, Some(Uuid::nil()), e);
             }
         });
         assert_eq!(lines.len(), events.len());

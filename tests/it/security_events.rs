@@ -246,6 +246,12 @@ async fn every_decision_and_change_is_one_event_without_secrets() {
         .expect("the counter is exported");
     let log = process.log();
     let events = security_events(&log);
+    // Every event names the network (tenant) it happened in: here, the default one.
+    let nid = app.query_texts("SELECT id AS v FROM networks").await;
+    assert!(
+        events.iter().all(|e| e["nid"] == nid[0].as_str()),
+        "an event without the network {nid:?}"
+    );
 
     let client = json!({"client_address": "127.0.0.1", "user_agent": USER_AGENT});
     for e in matching(&events, "login.failed", json!({})) {

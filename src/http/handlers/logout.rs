@@ -53,7 +53,7 @@ fn return_url(app: &App, requested: Option<&str>) -> Result<String, ApiError> {
         let refused = Event::new(Name::ReturnToRefused)
             .host_of(&f.0)
             .flow_kind("logout");
-        events::emit(&deps.metrics, refused);
+        events::emit(&deps, refused);
         ApiError::from(f)
     })
 }
