@@ -951,11 +951,11 @@ pub async fn patch(
 /// and the sessions a disabling ended (the store revoked them with the change).
 fn changed_by_admin(deps: &Deps, before: &Identity, after: &Identity) {
     for e in events::identity_changes(before, after, Actor::Admin) {
-        events::emit(&deps, e);
+        events::emit(deps, e);
     }
     if before.state == State::Active && after.state == State::Inactive {
         events::emit(
-            &deps,
+            deps,
             Event::new(Name::SessionRevoked)
                 .identity(after.id)
                 .cause("identity_disabled"),

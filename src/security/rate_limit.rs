@@ -77,7 +77,7 @@ pub async fn admit(deps: &Deps, bucket: Bucket, client: Option<IpAddr>) -> Resul
                 retry_after: Duration::from_micros(wait.max(0) as u64),
             };
             events::emit(
-                &deps,
+                deps,
                 Event::new(Name::RateLimitRefused)
                     .origin(&Origin::new(Some(client), None))
                     .bucket(bucket.as_str())

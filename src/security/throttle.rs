@@ -235,7 +235,7 @@ pub async fn check(
             .inc();
         // The counter's kind only: never the identifier that was typed.
         events::emit(
-            &deps,
+            deps,
             Event::new(Name::ThrottleRefused)
                 .origin(origin)
                 .key_kind(r.kind.as_str())
@@ -300,7 +300,7 @@ pub async fn record(
         .await?;
         if i64::from(failures) >= lock_from {
             events::emit(
-                &deps,
+                deps,
                 Event::new(Name::LockoutStarted)
                     .origin(origin)
                     .key_kind(key.kind.as_str())
@@ -431,7 +431,7 @@ pub async fn clear(deps: &Deps, keys: &Keys) -> Result<(), StoreError> {
             .strip_prefix(Kind::Identity.prefix())
             .and_then(|id| Uuid::try_parse(id).ok());
         events::emit(
-            &deps,
+            deps,
             Event::new(Name::LockoutLifted)
                 .key_kind(k.kind.as_str())
                 .identity(identity),

@@ -149,7 +149,7 @@ pub async fn issue(
     })?;
     session.identity = Some(public);
     events::emit(
-        &deps,
+        deps,
         Event::new(Name::SessionIssued)
             .origin(&origin)
             .identity(identity.id)
@@ -184,7 +184,7 @@ fn revoked(deps: &Deps, revoked: &[Uuid], session: Option<Uuid>, cause: &'static
     if revoked.len() > 1 {
         e = e.count(revoked.len() as u64);
     }
-    events::emit(&deps, e);
+    events::emit(deps, e);
 }
 
 async fn by_token(deps: &Deps, token: &str, full: bool) -> Result<Session, SessionError> {
@@ -494,7 +494,7 @@ pub async fn reauthenticate(
         if issued.session.id != session.id {
             e = e.previous_session(session.id);
         }
-        events::emit(&deps, e);
+        events::emit(deps, e);
     };
     if deps.config.session.hygiene.rotates() {
         let issued = rotate(deps, session, &json, level, now, now, Some(device.clone())).await?;
@@ -558,7 +558,7 @@ pub async fn add_method(
         let authenticated_at = session.authenticated_at;
         let issued = rotate(deps, session, &json, level, authenticated_at, now, None).await?;
         events::emit(
-            &deps,
+            deps,
             event
                 .session(issued.session.id)
                 .previous_session(session.id),
@@ -576,7 +576,7 @@ pub async fn add_method(
         },
     )
     .await?;
-    events::emit(&deps, event.session(session.id));
+    events::emit(deps, event.session(session.id));
     forget(deps, &[session.identity_id]);
     Ok(None)
 }
@@ -796,7 +796,7 @@ pub async fn delete_for_identity(deps: &Deps, identity_id: Uuid) -> Result<usize
     deps.session_cache.invalidate_identity(identity_id);
     if n > 0 {
         events::emit(
-            &deps,
+            deps,
             Event::new(Name::SessionRevoked)
                 .identity(identity_id)
                 .cause("admin")

@@ -48,7 +48,7 @@ pub fn check_submit(
         return Ok(());
     };
     events::emit(
-        &deps,
+        deps,
         Event::new(Name::CsrfFailed)
             .origin(&req.origin())
             .flow(flow.id, flow.kind.as_str())
@@ -123,7 +123,7 @@ pub fn return_to_refused(
     if let Some(o) = origin {
         e = e.origin(o);
     }
-    events::emit(&deps, e);
+    events::emit(deps, e);
 }
 
 /// Browser flows may only be read with the CSRF cookie they were issued with.

@@ -246,7 +246,7 @@ pub async fn submit(
         },
     };
     events::emit(
-        &deps,
+        deps,
         event
             .origin(&req.origin())
             .flow(id, FlowKind::Login.as_str())

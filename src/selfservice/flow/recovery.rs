@@ -527,7 +527,7 @@ async fn complete(
             other => FlowError::Internal(other.to_string()),
         })?;
     events::emit(
-        &deps,
+        deps,
         Event::new(Name::RecoveryCompleted)
             .origin(&req.origin())
             .flow(flow.id, FlowKind::Recovery.as_str())

@@ -231,7 +231,7 @@ pub async fn submit(
     }
     flow.state = FlowState::PassedChallenge;
     events::emit(
-        &deps,
+        deps,
         Event::new(Name::RegistrationSucceeded)
             .origin(&req.origin())
             .flow(flow.id, FlowKind::Registration.as_str())

@@ -389,7 +389,7 @@ pub async fn submit(
     let origin = req.origin();
     for e in events::identity_changes(&identity, &updated, Actor::SelfService) {
         let e = e.origin(&origin).flow(flow.id, FlowKind::Settings.as_str());
-        events::emit(&deps, e);
+        events::emit(deps, e);
     }
     let mut issued = None;
     if let Some(aal) = strategy.proven(&identity, &updated) {

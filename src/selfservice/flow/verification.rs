@@ -374,7 +374,7 @@ async fn complete(
     )
     .await?;
     events::emit(
-        &deps,
+        deps,
         Event::new(Name::VerificationCompleted)
             .origin(&req.origin())
             .flow(flow.id, FlowKind::Verification.as_str())
