@@ -47,23 +47,26 @@ pub async fn network_ids(store: &Store) -> Result<Vec<Uuid>, StoreError> {
     Ok(ids.into_iter().map(|d| d.0).collect())
 }
 
-/// A `networks` row as inserted.
+/// A `networks` row as inserted (the default network, a declared tenant's, a stored tenant's).
 #[derive(Insertable)]
 #[diesel(table_name = networks)]
-struct NewNetwork {
+pub(super) struct NewNetwork {
     id: DbId,
     created_at: chrono::NaiveDateTime,
     updated_at: chrono::NaiveDateTime,
 }
 
 impl NewNetwork {
-    fn now(id: Uuid) -> NewNetwork {
-        let now = Utc::now().naive_utc();
+    pub(super) fn at(id: Uuid, at: chrono::NaiveDateTime) -> NewNetwork {
         NewNetwork {
             id: DbId(id),
-            created_at: now,
-            updated_at: now,
+            created_at: at,
+            updated_at: at,
         }
+    }
+
+    fn now(id: Uuid) -> NewNetwork {
+        NewNetwork::at(id, Utc::now().naive_utc())
     }
 }
 

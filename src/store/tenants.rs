@@ -11,6 +11,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::id::{DbId, UuidText};
+use super::identities::NewNetwork;
 use super::schema::{identities, networks, tenants};
 use super::{Backend, Store, StoreError};
 use crate::{with_conn, with_tx};
@@ -129,45 +130,13 @@ pub async fn list(store: &Store) -> Result<Vec<TenantRow>, StoreError> {
     rows.into_iter().map(Stored::into_row).collect()
 }
 
-pub async fn get(store: &Store, id: Uuid) -> Result<Option<TenantRow>, StoreError> {
-    let row: Option<Stored> = with_conn!(store, |c| {
-        Ok::<_, StoreError>(
-            tenants::table
-                .filter(tenants::id.eq(DbId(id)))
-                .select(Stored::as_select())
-                .first(c)
-                .await
-                .optional()?,
-        )
-    })?;
-    row.map(Stored::into_row).transpose()
-}
-
-pub async fn get_by_name(store: &Store, name: &str) -> Result<Option<TenantRow>, StoreError> {
-    let row: Option<Stored> = with_conn!(store, |c| {
-        Ok::<_, StoreError>(
-            tenants::table
-                .filter(tenants::name.eq(name))
-                .select(Stored::as_select())
-                .first(c)
-                .await
-                .optional()?,
-        )
-    })?;
-    row.map(Stored::into_row).transpose()
-}
-
 /// Creates the tenant and its network in one transaction. A name or id already taken is
 /// `StoreError::Conflict`.
 pub async fn insert(store: &Store, row: &TenantRow) -> Result<(), StoreError> {
     let stored = Stored::from_row(row);
     with_tx!(store, |c| {
         diesel::insert_into(networks::table)
-            .values((
-                networks::id.eq(stored.id),
-                networks::created_at.eq(stored.created_at),
-                networks::updated_at.eq(stored.updated_at),
-            ))
+            .values(NewNetwork::at(stored.id.0, stored.created_at))
             .execute(c)
             .await?;
         diesel::insert_into(tenants::table)
@@ -197,17 +166,6 @@ pub async fn update(store: &Store, row: &TenantRow) -> Result<bool, StoreError> 
         )
     })?;
     Ok(n > 0)
-}
-
-/// The identities of network `nid`.
-pub async fn count_identities(store: &Store, nid: Uuid) -> Result<i64, StoreError> {
-    with_conn!(store, |c| {
-        Ok(identities::table
-            .filter(identities::nid.eq(DbId(nid)))
-            .count()
-            .get_result(c)
-            .await?)
-    })
 }
 
 /// Deletes the tenant, every row of its network and the network, in one transaction. Without
