@@ -423,14 +423,15 @@ pub async fn start_courier(mut loaded: Loaded, opts: Options) -> anyhow::Result<
 /// The default network's dependencies and every tenant's, ready to be put in force. A tenant
 /// declared in the file that does not build stops the start, like any invalid configuration.
 async fn live_of(deps: Arc<Deps>, raw: serde_json::Value) -> anyhow::Result<actors::live::Live> {
-    let declared = crate::tenancy::declared(&deps.config, &deps.public_url)?;
-    for t in &declared {
-        crate::store::identities::ensure_network_id(&deps.store, t.id).await?;
-    }
     let all = crate::tenancy::all(&deps.config, &deps.public_url, &deps.store).await?;
+    let declared: Vec<String> = all
+        .iter()
+        .filter(|t| t.source == crate::tenancy::Source::Config)
+        .map(|t| t.name.clone())
+        .collect();
     let live = actors::live::Live::new(deps, raw);
     for (name, e) in live.load_tenants(all).await {
-        if declared.iter().any(|t| t.name == name) {
+        if declared.contains(&name) {
             anyhow::bail!("tenants: {name}: {e}");
         }
         // A stored tenant whose overlay no longer loads on this configuration stays out.

@@ -583,8 +583,6 @@ async fn admin_keys(cmd: AdminKeysCmd) -> anyhow::Result<ExitCode> {
                 .iter()
                 .find(|t| Some(t.id) == id || t.name == *named)
                 .with_context(|| format!("there is no tenant {named:?}"))?;
-            // A tenant declared in the file has its network once a server has started; maybe not yet.
-            gatehouse::store::identities::ensure_network_id(&store, t.id).await?;
             store.for_network(t.id)
         }
     };

@@ -110,6 +110,8 @@ pub enum TenantError {
     /// An id, name or host another tenant (or the default network) already has.
     #[error("{0}")]
     Taken(String),
+    #[error("the database: {0}")]
+    Store(#[from] StoreError),
 }
 
 fn invalid(m: impl Into<String>) -> TenantError {
@@ -197,35 +199,57 @@ pub fn declared(config: &Config, default_public_url: &str) -> Result<Vec<TenantI
     Ok(out)
 }
 
-/// Ids, names and hosts are each used once, and no tenant takes the default network's host.
-pub fn distinct(all: &[TenantInfo], default_public_url: &str) -> Result<(), TenantError> {
-    let (mut ids, mut names, mut hosts) = (HashSet::new(), HashSet::new(), HashSet::new());
-    if let Some(h) = host_of(default_public_url) {
-        hosts.insert(h);
+/// The ids, names and hosts already answered for (the default network's host among them), so
+/// each further tenant is checked against them as it comes.
+struct Taken {
+    ids: HashSet<Uuid>,
+    names: HashSet<String>,
+    hosts: HashSet<String>,
+}
+
+impl Taken {
+    fn new(default_public_url: &str) -> Taken {
+        Taken {
+            ids: HashSet::new(),
+            names: HashSet::new(),
+            hosts: host_of(default_public_url).into_iter().collect(),
+        }
     }
-    for t in all {
-        if !ids.insert(t.id) {
+
+    /// Takes `t`'s id, name and hosts, or, if any is taken already, nothing.
+    fn claim(&mut self, t: &TenantInfo) -> Result<(), TenantError> {
+        if self.ids.contains(&t.id) {
             return Err(TenantError::Taken(format!(
                 "tenant id {} is used twice",
                 t.id
             )));
         }
-        if !names.insert(t.name.as_str()) {
+        if self.names.contains(&t.name) {
             return Err(TenantError::Taken(format!(
                 "tenant name {:?} is used twice",
                 t.name
             )));
         }
-        for h in t.all_hosts() {
-            if !hosts.insert(h.clone()) {
+        let hosts = t.all_hosts();
+        for (i, h) in hosts.iter().enumerate() {
+            if self.hosts.contains(h) || hosts[..i].contains(h) {
                 return Err(TenantError::Taken(format!(
                     "host {h:?} of tenant {:?} is already answered by another tenant or the default network",
                     t.name
                 )));
             }
         }
+        self.ids.insert(t.id);
+        self.names.insert(t.name.clone());
+        self.hosts.extend(hosts);
+        Ok(())
     }
-    Ok(())
+}
+
+/// Ids, names and hosts are each used once, and no tenant takes the default network's host.
+pub fn distinct(all: &[TenantInfo], default_public_url: &str) -> Result<(), TenantError> {
+    let mut taken = Taken::new(default_public_url);
+    all.iter().try_for_each(|t| taken.claim(t))
 }
 
 /// Builds a tenant's dependencies: the process's configuration with the overlay merged, its
@@ -326,21 +350,21 @@ pub async fn fingerprint(store: &Store) -> Result<(i64, Option<DateTime<Utc>>), 
     tenants::fingerprint(store).await
 }
 
-/// Every tenant a node should have in force: the file's declarations, then the stored ones
-/// whose id, name and hosts no declaration already takes.
+/// Every tenant a node should have in force: the file's declarations (their networks created
+/// if new), then the stored ones whose id, name and hosts no declaration already takes.
 pub async fn all(
     config: &Config,
     default_public_url: &str,
     store: &Store,
 ) -> Result<Vec<TenantInfo>, TenantError> {
     let mut all = declared(config, default_public_url)?;
-    let stored = stored(store)
-        .await
-        .map_err(|e| TenantError::Invalid(format!("reading the stored tenants: {e}")))?;
-    for t in stored {
-        let mut with = all.clone();
-        with.push(t.clone());
-        match distinct(&with, default_public_url) {
+    let mut taken = Taken::new(default_public_url);
+    for t in &all {
+        taken.claim(t)?;
+        crate::store::identities::ensure_network_id(store, t.id).await?;
+    }
+    for t in stored(store).await? {
+        match taken.claim(&t) {
             Ok(()) => all.push(t),
             Err(e) => tracing::error!(tenant = %t.name, reason = %e, "stored tenant left out"),
         }

@@ -137,12 +137,6 @@ impl Actor for ConfigWatch {
 /// Every tenant built again on the configuration now in force: the file's declarations as they
 /// now read, and the stored ones.
 pub async fn rebuild_tenants(live: &Live, deps: &crate::deps::Deps) {
-    let declared = crate::tenancy::declared(&deps.config, &deps.public_url).unwrap_or_default();
-    for t in &declared {
-        if let Err(e) = crate::store::identities::ensure_network_id(&deps.store, t.id).await {
-            tracing::error!(tenant = %t.name, error = %e, "creating a declared tenant's network failed");
-        }
-    }
     let all = match crate::tenancy::all(&deps.config, &deps.public_url, &deps.store).await {
         Ok(all) => all,
         Err(e) => {

@@ -14,6 +14,7 @@ impl From<TenantError> for ApiError {
                 "The tenant's configuration overlay does not load: {m}."
             )),
             TenantError::Taken(m) => ApiError::conflict(format!("{m}.")),
+            TenantError::Store(e) => ApiError::from(e),
         }
     }
 }
