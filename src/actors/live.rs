@@ -71,7 +71,9 @@ struct State {
 
 /// What a request's host or tenant header names.
 pub enum Resolved {
-    /// Served by this generation.
+    /// The default network, which unscoped handles already act for.
+    Default,
+    /// A tenant, served by this generation.
     Tenant(Tenant),
     /// No tenant answers there (only possible once tenants exist).
     Unknown,
@@ -201,11 +203,6 @@ impl Live {
         all
     }
 
-    /// Whether any tenant is configured; without, every host is the default network's.
-    pub fn multi_tenant(&self) -> bool {
-        !self.state().tenants.is_empty()
-    }
-
     /// The generation of network `nid`: a tenant's or the default's.
     pub fn by_nid(&self, nid: Uuid) -> Option<Tenant> {
         let s = self.state();
@@ -228,7 +225,7 @@ impl Live {
     pub fn resolve_host(&self, host: Option<&str>) -> Resolved {
         let s = self.state();
         if s.tenants.is_empty() {
-            return Resolved::Tenant(s.default.clone());
+            return Resolved::Default;
         }
         let Some(host) = host.map(crate::tenancy::normalize_host) else {
             return Resolved::Unknown;
@@ -237,7 +234,7 @@ impl Live {
             return Resolved::Tenant(t.clone());
         }
         if s.default_host.as_deref() == Some(host.as_str()) {
-            return Resolved::Tenant(s.default.clone());
+            return Resolved::Default;
         }
         Resolved::Unknown
     }
@@ -247,13 +244,13 @@ impl Live {
     pub fn resolve_admin(&self, named: Option<&str>) -> Resolved {
         let s = self.state();
         let Some(named) = named.map(str::trim).filter(|n| !n.is_empty()) else {
-            return Resolved::Tenant(s.default.clone());
+            return Resolved::Default;
         };
         let id = Uuid::parse_str(named)
             .ok()
             .or_else(|| s.by_name.get(named).copied());
         match id {
-            Some(id) if id == s.default.nid() => Resolved::Tenant(s.default.clone()),
+            Some(id) if id == s.default.nid() => Resolved::Default,
             Some(id) => match s.tenants.get(&id) {
                 Some(t) => Resolved::Tenant(t.clone()),
                 None => Resolved::Unknown,

@@ -70,30 +70,24 @@ impl App {
     fn tenant_of<B>(&self, req: &Request<B>) -> Result<Option<Tenant>, ApiError> {
         let live = &self.handles.live;
         let resolved = match self.listener {
-            Listener::Public => {
-                if !live.multi_tenant() {
-                    return Ok(None);
-                }
-                let host = req.uri().host().or_else(|| {
-                    req.headers()
-                        .get(header::HOST)
-                        .and_then(|v| v.to_str().ok())
-                });
-                live.resolve_host(host)
-            }
-            Listener::Admin => match req.headers().get(TENANT_HEADER) {
-                None => return Ok(None),
-                Some(v) => live.resolve_admin(Some(v.to_str().unwrap_or_default())),
-            },
+            Listener::Public => live.resolve_host(req.uri().host().or_else(|| {
+                req.headers()
+                    .get(header::HOST)
+                    .and_then(|v| v.to_str().ok())
+            })),
+            Listener::Admin => live.resolve_admin(
+                req.headers()
+                    .get(TENANT_HEADER)
+                    .map(|v| v.to_str().unwrap_or_default()),
+            ),
         };
         match resolved {
+            Resolved::Default => Ok(None),
             Resolved::Tenant(t) => Ok(Some(t)),
-            Resolved::Unknown if self.listener == Listener::Public => Err(ApiError::not_found(
-                "No tenant answers on this host.".to_owned(),
-            )),
-            Resolved::Unknown => Err(ApiError::not_found(format!(
-                "No tenant has the id or name the {TENANT_HEADER} header gives."
-            ))),
+            Resolved::Unknown if self.listener == Listener::Public => {
+                Err(ApiError::no_tenant_on_host())
+            }
+            Resolved::Unknown => Err(ApiError::no_tenant_in_header()),
         }
     }
 }

@@ -31,3 +31,30 @@ pub fn tenant_store_error(e: StoreError) -> ApiError {
         e => ApiError::from(e),
     }
 }
+
+impl ApiError {
+    /// A public request on a host no tenant (nor the default network) answers on.
+    pub fn no_tenant_on_host() -> ApiError {
+        ApiError::not_found("No tenant answers on this host.".to_owned())
+    }
+
+    /// An admin request whose tenant header names no tenant.
+    pub fn no_tenant_in_header() -> ApiError {
+        ApiError::not_found(format!(
+            "No tenant has the id or name the {} header gives.",
+            crate::http::TENANT_HEADER
+        ))
+    }
+
+    /// `/admin/tenants/{id}` naming no tenant.
+    pub fn unknown_tenant(id: &str) -> ApiError {
+        ApiError::not_found(format!("No tenant has the id or name {id:?}."))
+    }
+
+    /// A change to a tenant the configuration file declares.
+    pub fn declared_in_file(name: &str) -> ApiError {
+        ApiError::conflict(format!(
+            "The tenant {name:?} is declared in the configuration file; change it there."
+        ))
+    }
+}

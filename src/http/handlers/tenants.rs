@@ -81,9 +81,9 @@ pub async fn list(app: &App) -> Result<Resp, ApiError> {
 fn named(app: &App, id: &str) -> Result<Arc<TenantInfo>, ApiError> {
     match app.handles.live.resolve_admin(Some(id)) {
         Resolved::Tenant(g) => g.tenant.clone(),
-        Resolved::Unknown => None,
+        Resolved::Default | Resolved::Unknown => None,
     }
-    .ok_or_else(|| ApiError::not_found(format!("No tenant has the id or name {id:?}.")))
+    .ok_or_else(|| ApiError::unknown_tenant(id))
 }
 
 pub async fn get(app: &App, id: &str) -> Result<Resp, ApiError> {
@@ -147,7 +147,7 @@ pub async fn create(app: &App, req: Request<Bytes>) -> Result<Resp, ApiError> {
 pub async fn update(app: &App, id: &str, req: Request<Bytes>) -> Result<Resp, ApiError> {
     let current = named(app, id)?;
     if current.source == Source::Config {
-        return Err(declared_in_file(&current.name));
+        return Err(ApiError::declared_in_file(&current.name));
     }
     let b = body(req)?;
     if b.id.is_some_and(|i| i != current.id) {
@@ -167,7 +167,7 @@ pub async fn update(app: &App, id: &str, req: Request<Bytes>) -> Result<Resp, Ap
     let stored = tenancy::update(&base.store, t)
         .await
         .map_err(tenant_store_error)?
-        .ok_or_else(|| ApiError::not_found(format!("No tenant has the id or name {id:?}.")))?;
+        .ok_or_else(|| ApiError::unknown_tenant(id))?;
     // Cached whoami answers were rendered under the tenant's previous configuration.
     base.session_cache.clear();
     Ok(install(app, deps, stored, StatusCode::OK))
@@ -178,7 +178,7 @@ pub async fn update(app: &App, id: &str, req: Request<Bytes>) -> Result<Resp, Ap
 pub async fn delete(app: &App, id: &str, req: &Request<Bytes>) -> Result<Resp, ApiError> {
     let current = named(app, id)?;
     if current.source == Source::Config {
-        return Err(declared_in_file(&current.name));
+        return Err(ApiError::declared_in_file(&current.name));
     }
     let q = query_pairs(req);
     let purge = match query_one(&q, "purge") {
@@ -205,10 +205,4 @@ pub async fn delete(app: &App, id: &str, req: &Request<Bytes>) -> Result<Resp, A
     app.handles.live.remove(current.id);
     base.session_cache.clear();
     Ok(empty(StatusCode::NO_CONTENT))
-}
-
-fn declared_in_file(name: &str) -> ApiError {
-    ApiError::conflict(format!(
-        "The tenant {name:?} is declared in the configuration file; change it there."
-    ))
 }
