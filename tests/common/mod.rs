@@ -137,6 +137,23 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
 }
 
+/// The value of one Prometheus series (`name{labels}`) on the admin API at `admin` (a base URL),
+/// if exported.
+pub async fn metric_at(http: &reqwest::Client, admin: &str, name_and_labels: &str) -> Option<f64> {
+    let text = http
+        .get(format!("{admin}/admin/metrics/prometheus"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(name_and_labels))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
 /// The default identity schemas used by tests: `customer` (default) and `employee`.
 pub fn schemas_yaml() -> String {
     format!(
@@ -235,19 +252,7 @@ impl TestApp {
 
     /// The value of one Prometheus series (`name{labels}`) on the admin port, if exported.
     pub async fn metric(&self, name_and_labels: &str) -> Option<f64> {
-        let text = self
-            .http
-            .get(self.admin_url("/admin/metrics/prometheus"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .find(|l| l.starts_with(name_and_labels))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
+        metric_at(&self.http, &self.admin, name_and_labels).await
     }
 
     /// Runs SQL against the test database from outside the server.

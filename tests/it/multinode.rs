@@ -72,18 +72,9 @@ impl Node {
 
     /// Cached whoami answers this node has served so far.
     async fn cache_hits(&self, http: &reqwest::Client) -> f64 {
-        let text = http
-            .get(format!("{}/admin/metrics/prometheus", self.admin))
-            .send()
+        let hits = "session_cache_lookups_total{result=\"hit\"}";
+        crate::common::metric_at(http, &self.admin, hits)
             .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .find(|l| l.starts_with("session_cache_lookups_total{result=\"hit\"}"))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
             .unwrap_or(0.0)
     }
 }

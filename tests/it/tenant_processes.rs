@@ -112,16 +112,9 @@ impl Node {
 
     /// Cached whoami answers this process has served so far (every tenant's).
     async fn cache_hits(&self) -> f64 {
-        let text = reqwest::get(format!("{}/admin/metrics/prometheus", self.admin))
+        let hits = "session_cache_lookups_total{result=\"hit\"}";
+        crate::common::metric_at(&reqwest::Client::new(), &self.admin, hits)
             .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .find(|l| l.starts_with("session_cache_lookups_total{result=\"hit\"}"))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
             .unwrap_or(0.0)
     }
 }
